@@ -1,0 +1,60 @@
+import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { ConfigModule } from '@certctl/config';
+import { DatabaseModule, QueuesModule, RedisModule } from '@certctl/db';
+import { HealthModule, HttpMetricsMiddleware, LoggerModule, MetricsModule } from '@certctl/observability';
+import { ApiCallAuditMiddleware } from './common/audit/api-call-audit.middleware';
+import { AuthGuard } from './common/auth/auth.guard';
+import { CommonModule } from './common/common.module';
+import { ApiExceptionFilter } from './common/http/exception.filter';
+import { apiValidationPipe } from './common/http/validation';
+import { AgentsModule } from './modules/agents/agents.module';
+import { AuditModule } from './modules/audit/audit.module';
+import { AuthModule } from './modules/auth/auth.module';
+import { CertificatesModule } from './modules/certificates/certificates.module';
+import { IssuersModule } from './modules/issuers/issuers.module';
+import { JobsModule } from './modules/jobs/jobs.module';
+import { OwnersModule } from './modules/owners/owners.module';
+import { PoliciesModule } from './modules/policies/policies.module';
+import { ProfilesModule } from './modules/profiles/profiles.module';
+import { RenewalPoliciesModule } from './modules/renewal-policies/renewal-policies.module';
+import { StatsModule } from './modules/stats/stats.module';
+import { TargetsModule } from './modules/targets/targets.module';
+import { TeamsModule } from './modules/teams/teams.module';
+
+/** The REST API. It produces queue jobs but never consumes them (no @Processor here). */
+@Module({
+  imports: [
+    ConfigModule.forRoot('api'),
+    LoggerModule,
+    DatabaseModule,
+    RedisModule,
+    QueuesModule.forRoot(),
+    MetricsModule,
+    HealthModule,
+    CommonModule,
+    AuthModule,
+    CertificatesModule,
+    IssuersModule,
+    TargetsModule,
+    AgentsModule,
+    JobsModule,
+    OwnersModule,
+    TeamsModule,
+    RenewalPoliciesModule,
+    ProfilesModule,
+    PoliciesModule,
+    AuditModule,
+    StatsModule,
+  ],
+  providers: [
+    { provide: APP_GUARD, useExisting: AuthGuard },
+    { provide: APP_FILTER, useClass: ApiExceptionFilter },
+    { provide: APP_PIPE, useFactory: apiValidationPipe },
+  ],
+})
+export class ApiModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(HttpMetricsMiddleware, ApiCallAuditMiddleware).forRoutes('*path');
+  }
+}

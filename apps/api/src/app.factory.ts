@@ -1,0 +1,57 @@
+import { INestApplication, RequestMethod } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import type { NextFunction, Response } from 'express';
+import { Logger } from 'nestjs-pino';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
+import { requestIdOf } from '@certctl/observability';
+import { ApiModule } from './api.module';
+import { jsonBodyMiddleware } from './common/http/json-body.middleware';
+import type { ApiRequest } from './common/http/request';
+
+export const API_PREFIX = 'api/v1';
+
+/** Builds the api app (not listening): request ids, the JSON body limit, the /api/v1 prefix, OpenAPI. */
+export async function createApiApp(): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule, { bufferLogs: true, bodyParser: false });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+  app.set('etag', false);
+  app.disable('x-powered-by');
+  const config = app.get<AppConfig>(APP_CONFIG);
+
+  // The request id is assigned before anything else, so even a body-parser error carries it.
+  app.use((req: ApiRequest, res: Response, next: NextFunction) => {
+    req.id = requestIdOf(req);
+    res.setHeader('x-request-id', req.id);
+    next();
+  });
+  app.use(jsonBodyMiddleware(config.server.maxBodyBytes));
+  app.setGlobalPrefix(API_PREFIX, {
+    exclude: [
+      { path: 'health', method: RequestMethod.GET },
+      { path: 'ready', method: RequestMethod.GET },
+      { path: 'metrics', method: RequestMethod.GET },
+    ],
+  });
+  SwaggerModule.setup('api/docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'api/docs/openapi.json' });
+
+  if (config.auth.type === 'none') {
+    app.get(Logger).warn(
+      'CERTCTL_AUTH_TYPE=none: AUTHENTICATION IS OFF. Every caller is an admin. Use this only for a local demo.',
+    );
+  }
+  return app;
+}
+
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const builder = new DocumentBuilder()
+    .setTitle('certctl API')
+    .setDescription('TLS certificate lifecycle platform — certctl v1 dialect')
+    .setVersion('1')
+    .setOpenAPIVersion('3.1.0')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key' })
+    .build();
+  return SwaggerModule.createDocument(app, builder);
+}

@@ -1,0 +1,57 @@
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { AuditCategory } from '@certctl/contracts';
+import { AuditEventEntity, newId } from '@certctl/db';
+import type { Principal } from '../auth/principal';
+
+export interface AuditInput {
+  actor: Pick<Principal, 'actor' | 'actor_type'>;
+  action: string;
+  resource_type: string;
+  resource_id: string;
+  event_category?: AuditCategory;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Writes audit events. Domain events pass the transaction's manager, so the event commits or rolls back with
+ * the change it describes. The database fills seq and the hash chain and refuses UPDATE and DELETE.
+ */
+@Injectable()
+export class AuditService implements OnApplicationShutdown {
+  private readonly logger = new Logger(AuditService.name);
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async record(input: AuditInput, manager: EntityManager = this.dataSource.manager): Promise<void> {
+    await manager.insert(AuditEventEntity, {
+      id: newId('audit'),
+      actor: input.actor.actor,
+      actor_type: input.actor.actor_type,
+      action: input.action,
+      resource_type: input.resource_type,
+      resource_id: input.resource_id,
+      event_category: input.event_category ?? 'cert_lifecycle',
+      details: (input.details ?? {}) as never,
+    });
+  }
+
+  /** Records after the response has gone out; shutdown waits for these writes. */
+  recordInBackground(input: AuditInput): void {
+    const write = this.record(input)
+      .catch((err: unknown) => this.logger.error({ err, action: input.action }, 'audit write failed'))
+      .finally(() => this.inFlight.delete(write));
+    this.inFlight.add(write);
+  }
+
+  /** Resolves once every background write has finished (tests and shutdown). */
+  async flush(): Promise<void> {
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.flush();
+  }
+}

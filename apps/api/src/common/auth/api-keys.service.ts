@@ -1,0 +1,120 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, IsNull } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
+import type { ApiKeyRole } from '@certctl/contracts';
+import { ApiKeyEntity, newId } from '@certctl/db';
+import { ApiError } from '../http/api-error';
+import { AuditService } from '../audit/audit.service';
+import type { Principal } from './principal';
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/** A new secret: 32 random bytes, base64url, with a recognisable prefix for secret scanners. */
+export function generateApiKey(): string {
+  return `cck_${randomBytes(32).toString('base64url')}`;
+}
+
+const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+
+export interface CreatedApiKey {
+  key: ApiKeyEntity;
+  secret: string;
+}
+
+/** API keys: stored as SHA-256 hashes, resolved per request, the secret shown once. */
+@Injectable()
+export class ApiKeysService {
+  private readonly bootstrapHash: Buffer | undefined;
+  private readonly lastUsedWritten = new Map<string, number>();
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly audit: AuditService,
+  ) {
+    const bootstrap = config.auth.bootstrapApiKey;
+    this.bootstrapHash = bootstrap ? createHash('sha256').update(bootstrap).digest() : undefined;
+  }
+
+  /** The principal of a presented key, or undefined when it is unknown, revoked or expired. */
+  async resolve(presented: string): Promise<Principal | undefined> {
+    const digest = createHash('sha256').update(presented).digest();
+    if (this.bootstrapHash && timingSafeEqual(digest, this.bootstrapHash)) {
+      return { actor: 'bootstrap-admin', actor_type: 'APIKey', role: 'admin' };
+    }
+    const hex = digest.toString('hex');
+    const rows: Array<{ id: string; name: string; role: ApiKeyRole; agent_id: string | null; key_hash: string }> =
+      await this.dataSource.query(
+        `SELECT id, name, role, agent_id, key_hash FROM api_keys
+          WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+        [hex],
+      );
+    const row = rows[0];
+    // The lookup is by hash; the final comparison is constant-time all the same.
+    if (!row || !timingSafeEqual(Buffer.from(row.key_hash, 'hex'), digest)) return undefined;
+    this.touch(row.id);
+    return row.role === 'agent'
+      ? { actor: row.name, actor_type: 'Agent', role: 'agent', key_id: row.id, agent_id: row.agent_id ?? undefined }
+      : { actor: row.name, actor_type: 'APIKey', role: row.role, key_id: row.id };
+  }
+
+  /** Records last use at most once a minute per key, off the request path. */
+  private touch(id: string): void {
+    const now = Date.now();
+    if (now - (this.lastUsedWritten.get(id) ?? 0) < LAST_USED_WRITE_INTERVAL_MS) return;
+    this.lastUsedWritten.set(id, now);
+    void this.dataSource.query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [id]).catch(() => undefined);
+  }
+
+  async create(
+    actor: Principal,
+    input: { name: string; role: ApiKeyRole; agent_id?: string; expires_at?: Date },
+    manager = this.dataSource.manager,
+  ): Promise<CreatedApiKey> {
+    const secret = generateApiKey();
+    const key = manager.create(ApiKeyEntity, {
+      id: newId('apiKey'),
+      name: input.name,
+      role: input.role,
+      agent_id: input.agent_id ?? null,
+      key_hash: sha256Hex(secret),
+      created_by: actor.actor,
+      expires_at: input.expires_at ?? null,
+    });
+    await manager.transaction(async (tx) => {
+      const existing = await tx.findOne(ApiKeyEntity, { where: { name: input.name } });
+      if (existing) throw ApiError.conflict('DUPLICATE', `api key ${input.name} already exists`, [{ field: 'name', message: 'already exists' }]);
+      await tx.insert(ApiKeyEntity, key);
+      await this.audit.record(
+        { actor, action: 'api_key_created', resource_type: 'api_key', resource_id: key.id, event_category: 'auth',
+          details: { name: key.name, role: key.role, agent_id: key.agent_id } },
+        tx,
+      );
+    });
+    const saved = await manager.findOneOrFail(ApiKeyEntity, { where: { id: key.id } });
+    return { key: saved, secret };
+  }
+
+  list(): Promise<ApiKeyEntity[]> {
+    return this.dataSource.manager.find(ApiKeyEntity, { order: { created_at: 'ASC', id: 'ASC' } });
+  }
+
+  async revoke(actor: Principal, id: string): Promise<ApiKeyEntity> {
+    return this.dataSource.transaction(async (tx) => {
+      const key = await tx.findOne(ApiKeyEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!key) throw ApiError.notFound('api key', id);
+      if (key.revoked_at) throw ApiError.conflict('ALREADY_REVOKED', `api key ${id} is already revoked`);
+      key.revoked_at = new Date();
+      await tx.update(ApiKeyEntity, { id, revoked_at: IsNull() }, { revoked_at: key.revoked_at });
+      await this.audit.record(
+        { actor, action: 'api_key_revoked', resource_type: 'api_key', resource_id: id, event_category: 'auth', details: { name: key.name } },
+        tx,
+      );
+      return key;
+    });
+  }
+}

@@ -1,0 +1,13 @@
+import { Global, Module } from '@nestjs/common';
+import { ApiCallAuditMiddleware } from './audit/api-call-audit.middleware';
+import { AuditService } from './audit/audit.service';
+import { ApiKeysService } from './auth/api-keys.service';
+import { AuthGuard } from './auth/auth.guard';
+
+/** Cross-cutting services every API module uses: the audit writer and API-key authentication. */
+@Global()
+@Module({
+  providers: [AuditService, ApiKeysService, AuthGuard, ApiCallAuditMiddleware],
+  exports: [AuditService, ApiKeysService, AuthGuard, ApiCallAuditMiddleware],
+})
+export class CommonModule {}

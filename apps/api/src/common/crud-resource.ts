@@ -1,0 +1,139 @@
+import { DataSource, EntityManager, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import type { AuditCategory } from '@certctl/contracts';
+import { IdKind, newId } from '@certctl/db';
+import type { AuditService } from './audit/audit.service';
+import type { Principal } from './auth/principal';
+import { ApiError } from './http/api-error';
+import { Page, PageQuery, pageOf } from './http/pagination';
+import { translateWriteError } from './http/write-errors';
+
+type Entity = ObjectLiteral & { id: string };
+
+export interface ResourceSpec<E extends Entity> {
+  entity: new () => E;
+  table: string;
+  /** Singular, for messages and error codes: 'team', 'renewal policy'. */
+  resource: string;
+  idKind: IdKind;
+  category: AuditCategory;
+  /** Audit action names of the domain events (certctl's, e.g. create_team / policy_rule_created). */
+  actions: { created: string; updated: string; deleted: string };
+  /** Query parameters that filter by equality on the column of the same name. */
+  filters?: readonly (keyof E & string)[];
+  /** Columns a client may sort by; `created_at` is the default and `id` breaks ties. */
+  sortable?: readonly (keyof E & string)[];
+  /** Columns searched case-insensitively by the free-text `search` parameter. */
+  searchable?: readonly (keyof E & string)[];
+}
+
+/**
+ * The list/get/create/update/delete that most inventory resources share, with the API's rules in one place:
+ * the page envelope, stable sorting, client-supplied ids, constraint violations as 400/409, 404 for unknown ids,
+ * and the domain audit event written in the same transaction as the change. Used by composition, per resource.
+ */
+export class CrudResource<E extends Entity> {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
+    readonly spec: ResourceSpec<E>,
+  ) {}
+
+  async list(query: PageQuery & { search?: string }, where: Partial<Record<keyof E & string, unknown>> = {}): Promise<Page<E>> {
+    const { page, perPage, offset } = pageOf(query);
+    const qb = this.dataSource.createQueryBuilder(this.spec.entity, 'r');
+    for (const column of this.spec.filters ?? []) {
+      const value = (query as Record<string, unknown>)[column] ?? where[column];
+      if (value !== undefined) qb.andWhere(`r.${column} = :${column}`, { [column]: value });
+    }
+    if (query.search && this.spec.searchable?.length) {
+      const clauses = this.spec.searchable.map((c) => `r.${c} ILIKE :search`).join(' OR ');
+      qb.andWhere(`(${clauses})`, { search: `%${escapeLike(query.search)}%` });
+    }
+    applySort(qb, query.sort, this.spec.sortable ?? []);
+    const [data, total] = await qb.offset(offset).limit(perPage).getManyAndCount();
+    return { data, total, page, per_page: perPage };
+  }
+
+  async get(id: string, manager: EntityManager = this.dataSource.manager): Promise<E> {
+    const row = await manager.findOne(this.spec.entity, { where: { id } as never });
+    if (!row) throw ApiError.notFound(this.spec.resource, id);
+    return row;
+  }
+
+  async create(actor: Principal, input: Partial<E> & { id?: string }, afterInsert?: (tx: EntityManager, row: E) => Promise<void>): Promise<E> {
+    const id = input.id ?? newId(this.spec.idKind);
+    try {
+      return await this.dataSource.transaction(async (tx) => {
+        await tx.insert(this.spec.entity, { ...input, id } as never);
+        const row = await this.get(id, tx);
+        await afterInsert?.(tx, row);
+        await this.audit.record(
+          { actor, action: this.spec.actions.created, resource_type: this.spec.table, resource_id: id,
+            event_category: this.spec.category, details: { name: (row as { name?: unknown }).name ?? null } },
+          tx,
+        );
+        return row;
+      });
+    } catch (err) {
+      translateWriteError(err, this.spec.table, this.spec.resource);
+    }
+  }
+
+  async update(actor: Principal, id: string, patch: Partial<E>, afterUpdate?: (tx: EntityManager, row: E) => Promise<void>): Promise<E> {
+    try {
+      return await this.dataSource.transaction(async (tx) => {
+        await this.lock(tx, id);
+        const changed = Object.keys(patch).filter((k) => (patch as Record<string, unknown>)[k] !== undefined);
+        if (changed.length) await tx.update(this.spec.entity, { id } as never, patch as never);
+        const row = await this.get(id, tx);
+        await afterUpdate?.(tx, row);
+        await this.audit.record(
+          { actor, action: this.spec.actions.updated, resource_type: this.spec.table, resource_id: id,
+            event_category: this.spec.category, details: { changed_fields: changed } },
+          tx,
+        );
+        return row;
+      });
+    } catch (err) {
+      translateWriteError(err, this.spec.table, this.spec.resource);
+    }
+  }
+
+  async remove(actor: Principal, id: string): Promise<void> {
+    try {
+      await this.dataSource.transaction(async (tx) => {
+        const row = await this.lock(tx, id);
+        await tx.delete(this.spec.entity, { id } as never);
+        await this.audit.record(
+          { actor, action: this.spec.actions.deleted, resource_type: this.spec.table, resource_id: id,
+            event_category: this.spec.category, details: { name: (row as { name?: unknown }).name ?? null } },
+          tx,
+        );
+      });
+    } catch (err) {
+      translateWriteError(err, this.spec.table, this.spec.resource);
+    }
+  }
+
+  /** Locks the row for the rest of the transaction, or 404. */
+  async lock(tx: EntityManager, id: string): Promise<E> {
+    const row = await tx.findOne(this.spec.entity, { where: { id } as never, lock: { mode: 'pessimistic_write' } });
+    if (!row) throw ApiError.notFound(this.spec.resource, id);
+    return row;
+  }
+}
+
+/** `sort=field` or `sort=-field`, checked against the allowed columns; ties always break on id. */
+export function applySort<T extends ObjectLiteral>(qb: SelectQueryBuilder<T>, sort: string | undefined, allowed: readonly string[]): void {
+  const descending = sort?.startsWith('-') ?? false;
+  const field = sort?.replace(/^-/, '') || 'created_at';
+  if (field !== 'created_at' && !allowed.includes(field)) {
+    throw ApiError.invalidField('sort', `must be one of created_at, ${allowed.join(', ')}`);
+  }
+  const direction = descending ? 'DESC' : 'ASC';
+  qb.orderBy(`${qb.alias}.${field}`, direction, 'NULLS LAST').addOrderBy(`${qb.alias}.id`, direction);
+}
+
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

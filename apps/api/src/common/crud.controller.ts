@@ -1,0 +1,76 @@
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, Type } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Principal } from './auth/principal';
+import type { Page } from './http/pagination';
+import { CurrentPrincipal } from './http/request';
+
+export interface CrudControllerOptions {
+  path: string;
+  tag: string;
+  /** The service that owns the resource; it exposes `crud` and may wrap create/update with its own rules. */
+  service: Type<CrudService>;
+  createDto: Type;
+  updateDto: Type;
+  queryDto: Type;
+}
+
+/** What a resource service offers the generic controller; `create`/`update` override the plain CRUD when present. */
+/** The operations of a CrudResource, whatever its entity. */
+export interface CrudOperations {
+  list(query: object): Promise<Page<object>>;
+  get(id: string): Promise<object>;
+  create(actor: Principal, input: object): Promise<object>;
+  update(actor: Principal, id: string, patch: object): Promise<object>;
+  remove(actor: Principal, id: string): Promise<void>;
+}
+
+export interface CrudService {
+  crud: CrudOperations;
+  create?(actor: Principal, body: object): Promise<object>;
+  update?(actor: Principal, id: string, body: object): Promise<object>;
+}
+
+/**
+ * The five routes every inventory resource has (list, get, create, update, delete), as a base class. The
+ * DTO classes are written into the parameter metadata, so the global ValidationPipe validates against them
+ * and the OpenAPI document describes them, exactly as if each controller had declared them by hand.
+ */
+export function CrudController(o: CrudControllerOptions): Type {
+  @ApiTags(o.tag)
+  @ApiBearerAuth()
+  @Controller(o.path)
+  class ResourceController {
+    constructor(@Inject(o.service) readonly service: CrudService) {}
+
+    @Get()
+    list(@Query() query: object): Promise<Page<object>> {
+      return this.service.crud.list(query);
+    }
+
+    @Get(':id')
+    get(@Param('id') id: string): Promise<object> {
+      return this.service.crud.get(id);
+    }
+
+    @Post()
+    create(@CurrentPrincipal() actor: Principal, @Body() body: object): Promise<object> {
+      return this.service.create ? this.service.create(actor, body) : this.service.crud.create(actor, body);
+    }
+
+    @Put(':id')
+    update(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: object): Promise<object> {
+      return this.service.update ? this.service.update(actor, id, body) : this.service.crud.update(actor, id, body);
+    }
+
+    @Delete(':id')
+    @HttpCode(204)
+    remove(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<void> {
+      return this.service.crud.remove(actor, id);
+    }
+  }
+  const proto = ResourceController.prototype;
+  Reflect.defineMetadata('design:paramtypes', [o.queryDto], proto, 'list');
+  Reflect.defineMetadata('design:paramtypes', [Object, o.createDto], proto, 'create');
+  Reflect.defineMetadata('design:paramtypes', [Object, String, o.updateDto], proto, 'update');
+  return ResourceController;
+}

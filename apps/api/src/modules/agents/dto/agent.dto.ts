@@ -1,0 +1,25 @@
+import { AgentStatus } from '@certctl/contracts';
+import { EnumField, IdField, NameField, TextField } from '../../../common/http/dto-fields';
+import { SearchPageQuery } from '../../../common/http/list-query';
+
+export class RegisterAgentDto {
+  @IdField({ optional: true }) id?: string;
+  @NameField() name: string;
+  @TextField({ optional: true, max: 253 }) hostname?: string;
+  @TextField({ optional: true, max: 64 }) os?: string;
+  @TextField({ optional: true, max: 64 }) architecture?: string;
+  @TextField({ optional: true, max: 64 }) ip_address?: string;
+  @TextField({ optional: true, max: 64 }) version?: string;
+}
+
+export class HeartbeatDto {
+  @TextField({ optional: true, max: 64 }) version?: string;
+  @TextField({ optional: true, max: 253 }) hostname?: string;
+  @TextField({ optional: true, max: 64 }) os?: string;
+  @TextField({ optional: true, max: 64 }) architecture?: string;
+  @TextField({ optional: true, max: 64 }) ip_address?: string;
+}
+
+export class AgentQuery extends SearchPageQuery {
+  @EnumField(Object.values(AgentStatus), { optional: true }) status?: string;
+}

@@ -1,0 +1,52 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { CertificateVersionEntity, JobEntity, ManagedCertificateEntity } from '@certctl/db';
+import type { Principal } from '../../common/auth/principal';
+import { Page, PageQuery } from '../../common/http/pagination';
+import { CurrentPrincipal } from '../../common/http/request';
+import { CertificatesService, CertificateView } from './certificates.service';
+import { CertificateQuery, CreateCertificateDto, UpdateCertificateDto } from './dto/certificate.dto';
+
+@ApiTags('certificates')
+@ApiBearerAuth()
+@Controller('certificates')
+export class CertificatesController {
+  constructor(private readonly certificates: CertificatesService) {}
+
+  @Get()
+  list(@Query() query: CertificateQuery): Promise<Page<ManagedCertificateEntity>> {
+    return this.certificates.list(query);
+  }
+
+  @Post()
+  create(@CurrentPrincipal() actor: Principal, @Body() body: CreateCertificateDto): Promise<CertificateView> {
+    return this.certificates.create(actor, body);
+  }
+
+  @Get(':id')
+  get(@Param('id') id: string): Promise<CertificateView> {
+    return this.certificates.get(id);
+  }
+
+  @Put(':id')
+  update(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: UpdateCertificateDto): Promise<CertificateView> {
+    return this.certificates.update(actor, id, body);
+  }
+
+  /** Archives the certificate (certctl semantics: DELETE is a soft delete). */
+  @Delete(':id')
+  @HttpCode(204)
+  archive(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<void> {
+    return this.certificates.archive(actor, id);
+  }
+
+  @Get(':id/versions')
+  versions(@Param('id') id: string, @Query() query: PageQuery): Promise<Page<CertificateVersionEntity>> {
+    return this.certificates.versions(id, query);
+  }
+
+  @Get(':id/deployments')
+  deployments(@Param('id') id: string, @Query() query: PageQuery): Promise<Page<JobEntity>> {
+    return this.certificates.deployments(id, query);
+  }
+}

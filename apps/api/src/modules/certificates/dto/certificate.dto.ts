@@ -1,0 +1,53 @@
+import { ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
+import { IsObject, IsOptional, ValidateBy } from 'class-validator';
+import { CertificateStatus } from '@certctl/contracts';
+import { DateField, EnumField, IdField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
+import { SearchPageQuery } from '../../../common/http/list-query';
+
+/** A DNS name (wildcards allowed), an IP address, an email address or a URI: no whitespace, at most 253. */
+const SUBJECT_NAME = /^[^\s,]{1,253}$/;
+
+/** Tags are a flat map of short strings. */
+const IsTagMap = () =>
+  ValidateBy({
+    name: 'isTagMap',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length <= 50 &&
+        Object.entries(value).every(([k, v]) => k.length > 0 && k.length <= 100 && typeof v === 'string' && v.length <= 500),
+      defaultMessage: () => '$property must map up to 50 names to strings',
+    },
+  });
+
+export class CreateCertificateDto {
+  @IdField({ optional: true }) id?: string;
+  @NameField() name: string;
+  @TextField({ max: 253 }) common_name: string;
+  @StringListField({ optional: true, pattern: SUBJECT_NAME, description: 'DNS names, IPs, emails or URIs' }) sans?: string[];
+  @TextField({ optional: true, max: 64 }) environment?: string;
+  @IdField() owner_id: string;
+  @IdField({ optional: true }) team_id?: string | null;
+  @IdField() issuer_id: string;
+  @IdField({ optional: true, description: 'Defaults to rp-default' }) renewal_policy_id?: string;
+  @IdField({ optional: true }) certificate_profile_id?: string | null;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
+  @IsOptional() @IsObject() @IsTagMap()
+  tags?: Record<string, string>;
+
+  @StringListField({ optional: true, maxItems: 200, description: 'Deployment targets to map; on update, replaces the mapping' })
+  target_ids?: string[];
+}
+
+export class UpdateCertificateDto extends PartialType(OmitType(CreateCertificateDto, ['id'] as const)) {}
+
+export class CertificateQuery extends SearchPageQuery {
+  @EnumField(Object.values(CertificateStatus), { optional: true }) status?: string;
+  @IdField({ optional: true }) owner_id?: string;
+  @IdField({ optional: true }) team_id?: string;
+  @IdField({ optional: true }) issuer_id?: string;
+  @IdField({ optional: true }) profile_id?: string;
+  @TextField({ optional: true, max: 64 }) environment?: string;
+  @DateField({ optional: true, description: 'Only certificates expiring before this time' }) expires_before?: Date;
+  @DateField({ optional: true }) expires_after?: Date;
+}

@@ -1,0 +1,11 @@
+import { JobStatus, JobType } from '@certctl/contracts';
+import { EnumField, IdField } from '../../../common/http/dto-fields';
+import { PageQuery } from '../../../common/http/pagination';
+
+export class JobQuery extends PageQuery {
+  @EnumField(Object.values(JobStatus), { optional: true }) status?: string;
+  @EnumField(Object.values(JobType), { optional: true }) type?: string;
+  @IdField({ optional: true }) certificate_id?: string;
+  @IdField({ optional: true }) agent_id?: string;
+  @IdField({ optional: true }) target_id?: string;
+}

@@ -1,0 +1,31 @@
+import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { JobEntity } from '@certctl/db';
+import type { Principal } from '../../common/auth/principal';
+import type { Page } from '../../common/http/pagination';
+import { CurrentPrincipal } from '../../common/http/request';
+import { JobQuery } from './dto/job.dto';
+import { JobsService } from './jobs.service';
+
+@ApiTags('jobs')
+@ApiBearerAuth()
+@Controller('jobs')
+export class JobsController {
+  constructor(private readonly jobs: JobsService) {}
+
+  @Get()
+  list(@Query() query: JobQuery): Promise<Page<JobEntity>> {
+    return this.jobs.crud.list(query);
+  }
+
+  @Get(':id')
+  get(@Param('id') id: string): Promise<JobEntity> {
+    return this.jobs.crud.get(id);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  cancel(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<JobEntity> {
+    return this.jobs.cancel(actor, id);
+  }
+}

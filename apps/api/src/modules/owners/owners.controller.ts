@@ -1,0 +1,9 @@
+import { CrudController } from '../../common/crud.controller';
+import { OwnerQuery } from './dto/owner.dto';
+import { CreateOwnerDto, UpdateOwnerDto } from './dto/owner.dto';
+import { OwnersService } from './owners.service';
+
+export class OwnersController extends CrudController({
+  path: 'owners', tag: 'owners', service: OwnersService,
+  createDto: CreateOwnerDto, updateDto: UpdateOwnerDto, queryDto: OwnerQuery,
+}) {}

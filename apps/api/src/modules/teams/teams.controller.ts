@@ -1,0 +1,9 @@
+import { CrudController } from '../../common/crud.controller';
+import { SearchPageQuery } from '../../common/http/list-query';
+import { CreateTeamDto, UpdateTeamDto } from './dto/team.dto';
+import { TeamsService } from './teams.service';
+
+export class TeamsController extends CrudController({
+  path: 'teams', tag: 'teams', service: TeamsService,
+  createDto: CreateTeamDto, updateDto: UpdateTeamDto, queryDto: SearchPageQuery,
+}) {}

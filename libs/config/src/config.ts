@@ -1,0 +1,130 @@
+/**
+ * The one validated configuration of every certctl process. Nothing outside this lib reads process.env:
+ * a bad value stops the process at boot with a message naming the variable (STYLE C9).
+ * Variable names follow upstream certctl where it has one.
+ */
+export type AuthType = 'api-key' | 'none';
+export type KeygenMode = 'agent' | 'server';
+export type LogFormat = 'json' | 'pretty';
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface AppConfig {
+  /** Which app this process runs; used in logs and metrics. */
+  serviceName: string;
+  server: { host: string; port: number; maxBodyBytes: number };
+  /** Port of the /health, /ready, /metrics listener of each worker app. */
+  workerPorts: { orchestrator: number; notifier: number; scanner: number };
+  database: { url: string; maxConns: number };
+  redis: { url: string; queuePrefix: string };
+  auth: { type: AuthType; bootstrapApiKey: string | undefined; agentBootstrapToken: string | undefined };
+  log: { level: LogLevel; format: LogFormat };
+  keygenMode: KeygenMode;
+  encryptionKey: string | undefined;
+  demoSeed: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, problem: string) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? fallback : raw;
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `must be an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const normalized = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(normalized)) return true;
+  if (['false', '0', 'no', 'off'].includes(normalized)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = str(env, name, fallback).trim().toLowerCase();
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${env[name]}"`);
+  }
+  return raw as T;
+}
+
+function url(env: Env, name: string, fallback: string, protocols: string[]): string {
+  const raw = str(env, name, fallback);
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be a URL, got "${raw.replace(/\/\/[^@/]*@/, '//***@')}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+  }
+  return raw;
+}
+
+/** Parses and validates the environment. Throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env, serviceName = 'certctl'): AppConfig {
+  const authType = oneOf(env, 'CERTCTL_AUTH_TYPE', ['api-key', 'none'] as const, 'api-key');
+  const bootstrapApiKey = optional(env, 'CERTCTL_API_KEY');
+  if (bootstrapApiKey !== undefined && bootstrapApiKey.length < 16) {
+    throw new ConfigError('CERTCTL_API_KEY', 'must be at least 16 characters');
+  }
+  const encryptionKey = optional(env, 'CERTCTL_CONFIG_ENCRYPTION_KEY');
+  if (encryptionKey !== undefined && Buffer.byteLength(encryptionKey) < 32) {
+    throw new ConfigError('CERTCTL_CONFIG_ENCRYPTION_KEY', 'must be at least 32 bytes');
+  }
+  return {
+    serviceName,
+    server: {
+      host: str(env, 'CERTCTL_SERVER_HOST', '127.0.0.1'),
+      port: int(env, 'CERTCTL_SERVER_PORT', 8080, 0, 65535),
+      maxBodyBytes: int(env, 'CERTCTL_MAX_BODY_SIZE', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    },
+    workerPorts: {
+      orchestrator: int(env, 'CERTCTL_ORCHESTRATOR_PORT', 8081, 0, 65535),
+      notifier: int(env, 'CERTCTL_NOTIFIER_PORT', 8082, 0, 65535),
+      scanner: int(env, 'CERTCTL_SCANNER_PORT', 8083, 0, 65535),
+    },
+    database: {
+      url: url(env, 'CERTCTL_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/certctl', ['postgres:', 'postgresql:']),
+      maxConns: int(env, 'CERTCTL_DATABASE_MAX_CONNS', 25, 1, 1000),
+    },
+    redis: {
+      url: url(env, 'CERTCTL_REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+      queuePrefix: str(env, 'CERTCTL_QUEUE_PREFIX', 'certctl'),
+    },
+    auth: {
+      type: authType,
+      bootstrapApiKey,
+      agentBootstrapToken: optional(env, 'CERTCTL_AGENT_BOOTSTRAP_TOKEN'),
+    },
+    log: {
+      level: oneOf(env, 'CERTCTL_LOG_LEVEL', LOG_LEVELS, 'info'),
+      format: oneOf(env, 'CERTCTL_LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
+    },
+    keygenMode: oneOf(env, 'CERTCTL_KEYGEN_MODE', ['agent', 'server'] as const, 'agent'),
+    encryptionKey,
+    demoSeed: bool(env, 'CERTCTL_DEMO_SEED', true),
+  };
+}

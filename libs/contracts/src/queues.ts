@@ -1,0 +1,93 @@
+import type { Job, JobsOptions } from 'bullmq';
+
+/**
+ * Queue and job names are wire format shared by every app: never rename one, only add (STYLE C2).
+ * Payloads carry ids only; Postgres holds the state of each unit of work (STYLE C3).
+ */
+export const Queue = {
+  Issuance: 'issuance',
+  Deploy: 'deploy',
+  Notify: 'notify',
+  NotifyDeadLetter: 'notify-dead-letter',
+  Scan: 'scan',
+  Schedule: 'schedule',
+} as const;
+export type QueueName = (typeof Queue)[keyof typeof Queue];
+export const ALL_QUEUES: readonly QueueName[] = Object.values(Queue);
+
+/** Every job's payload. `correlationId` carries the request id of the HTTP call that caused the work. */
+interface Traced {
+  correlationId?: string;
+}
+
+export interface JobMap {
+  'certificate.issue': Traced & { jobId: string };
+  'certificate.renew': Traced & { jobId: string };
+  'csr.sign': Traced & { jobId: string };
+  'certificate.deploy': Traced & { jobId: string };
+  'notification.send': Traced & { notificationId: string };
+  'notification.dead': Traced & { notificationId: string; lastError: string };
+  'network-scan.run': Traced & { scanId: string };
+  'network-scan.shard': Traced & { scanId: string; shardIndex: number };
+  'renewal.sweep': Traced;
+  'jobs.timeout': Traced;
+  'agents.health': Traced;
+  reconcile: Traced;
+  'network-scan.due': Traced;
+}
+export type JobName = keyof JobMap;
+
+/** Which queue carries each job. `satisfies` makes a missing or misplaced job name a compile error. */
+export const JOB_QUEUE = {
+  'certificate.issue': Queue.Issuance,
+  'certificate.renew': Queue.Issuance,
+  'csr.sign': Queue.Issuance,
+  'certificate.deploy': Queue.Deploy,
+  'notification.send': Queue.Notify,
+  'notification.dead': Queue.NotifyDeadLetter,
+  'network-scan.run': Queue.Scan,
+  'network-scan.shard': Queue.Scan,
+  'renewal.sweep': Queue.Schedule,
+  'jobs.timeout': Queue.Schedule,
+  'agents.health': Queue.Schedule,
+  reconcile: Queue.Schedule,
+  'network-scan.due': Queue.Schedule,
+} as const satisfies Record<JobName, QueueName>;
+
+/** Job names that travel on queue Q. */
+export type JobNameOf<Q extends QueueName> = {
+  [N in JobName]: (typeof JOB_QUEUE)[N] extends Q ? N : never;
+}[JobName];
+
+/** The union of typed BullMQ jobs of queue Q, so that `switch (job.name)` narrows `job.data`. */
+export type AnyJob<Q extends QueueName = QueueName> = {
+  [N in JobNameOf<Q>]: Job<JobMap[N], unknown, N>;
+}[JobNameOf<Q>];
+
+const DAY_SECONDS = 86_400;
+
+/** Finished jobs are kept for a bounded time so Redis does not grow without limit (STYLE C4). */
+const retention = {
+  removeOnComplete: { age: DAY_SECONDS, count: 1_000 },
+  removeOnFail: { age: 14 * DAY_SECONDS },
+} satisfies JobsOptions;
+
+/** Default options of each queue's jobs. The notify backoff (2^(n-1) min, cap 1 h) is applied by the notifier. */
+export const DEFAULT_JOB_OPTIONS: Record<QueueName, JobsOptions> = {
+  [Queue.Issuance]: { attempts: 3, backoff: { type: 'exponential', delay: 30_000 }, ...retention },
+  [Queue.Deploy]: { attempts: 3, backoff: { type: 'exponential', delay: 30_000 }, ...retention },
+  [Queue.Notify]: { attempts: 5, backoff: { type: 'exponential', delay: 60_000 }, ...retention },
+  // Dead letters wait until someone requeues them: never removed automatically, never retried.
+  [Queue.NotifyDeadLetter]: { attempts: 1, removeOnComplete: false, removeOnFail: false },
+  [Queue.Scan]: { attempts: 3, backoff: { type: 'exponential', delay: 10_000 }, ...retention },
+  // A missed tick is simply taken by the next one.
+  [Queue.Schedule]: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+};
+
+/**
+ * Deterministic BullMQ job id derived from the row id, so that enqueueing the same work twice is a no-op.
+ * BullMQ forbids ':' in custom ids, hence the '__' separator.
+ */
+export function queueJobId<N extends JobName>(name: N, rowId: string): string {
+  return `${name}__${rowId}`;
+}

@@ -1,0 +1,24 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+
+export interface AllowedKeyAlgorithm {
+  algorithm: string;
+  min_size: number;
+}
+
+@Entity('certificate_profiles')
+export class CertificateProfileEntity {
+  @PrimaryColumn('text') id: string;
+  @Column('text') name: string;
+  @Column('text', { default: '' }) description: string;
+  @Column('jsonb') allowed_key_algorithms: AllowedKeyAlgorithm[];
+  @Column('integer', { default: 0 }) max_ttl_seconds: number;
+  @Column('jsonb') allowed_ekus: string[];
+  @Column('jsonb') required_san_patterns: string[];
+  @Column('text', { default: '' }) spiffe_uri_pattern: string;
+  @Column('boolean', { default: false }) allow_short_lived: boolean;
+  @Column('boolean', { default: false }) must_staple: boolean;
+  @Column('boolean', { default: false }) requires_approval: boolean;
+  @Column('boolean', { default: true }) enabled: boolean;
+  @CreateDateColumn({ type: 'timestamptz' }) created_at: Date;
+  @UpdateDateColumn({ type: 'timestamptz' }) updated_at: Date;
+}

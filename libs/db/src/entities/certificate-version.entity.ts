@@ -1,0 +1,18 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+
+@Entity('certificate_versions')
+export class CertificateVersionEntity {
+  @PrimaryColumn('text') id: string;
+  @Column('text') certificate_id: string;
+  @Column('text') serial_number: string;
+  @Column('timestamptz') not_before: Date;
+  @Column('timestamptz') not_after: Date;
+  @Column('text') fingerprint_sha256: string;
+  @Column('text') pem_chain: string;
+  @Column('text', { default: '' }) csr_pem: string;
+  @Column('text', { default: '' }) key_algorithm: string;
+  @Column('integer', { default: 0 }) key_size: number;
+  /** Server keygen mode only; never selected unless asked for, never serialised. */
+  @Column('bytea', { nullable: true, select: false }) encrypted_private_key: Buffer | null;
+  @CreateDateColumn({ type: 'timestamptz' }) created_at: Date;
+}

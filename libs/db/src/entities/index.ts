@@ -1,0 +1,29 @@
+import { AgentEntity } from './agent.entity';
+import { ApiKeyEntity } from './api-key.entity';
+import { AuditEventEntity } from './audit-event.entity';
+import { CertificateProfileEntity } from './certificate-profile.entity';
+import { CertificateTargetMappingEntity } from './certificate-target-mapping.entity';
+import { CertificateVersionEntity } from './certificate-version.entity';
+import { DeploymentTargetEntity } from './deployment-target.entity';
+import { IssuerEntity } from './issuer.entity';
+import { JobEntity } from './job.entity';
+import { ManagedCertificateEntity } from './managed-certificate.entity';
+import { NotificationEventEntity } from './notification-event.entity';
+import { OwnerEntity } from './owner.entity';
+import { PolicyRuleEntity } from './policy-rule.entity';
+import { PolicyViolationEntity } from './policy-violation.entity';
+import { RenewalPolicyEntity } from './renewal-policy.entity';
+import { TeamEntity } from './team.entity';
+
+export {
+  AgentEntity, ApiKeyEntity, AuditEventEntity, CertificateProfileEntity, CertificateTargetMappingEntity,
+  CertificateVersionEntity, DeploymentTargetEntity, IssuerEntity, JobEntity, ManagedCertificateEntity,
+  NotificationEventEntity, OwnerEntity, PolicyRuleEntity, PolicyViolationEntity, RenewalPolicyEntity, TeamEntity,
+};
+export type { AllowedKeyAlgorithm } from './certificate-profile.entity';
+
+export const ENTITIES = [
+  AgentEntity, ApiKeyEntity, AuditEventEntity, CertificateProfileEntity, CertificateTargetMappingEntity,
+  CertificateVersionEntity, DeploymentTargetEntity, IssuerEntity, JobEntity, ManagedCertificateEntity,
+  NotificationEventEntity, OwnerEntity, PolicyRuleEntity, PolicyViolationEntity, RenewalPolicyEntity, TeamEntity,
+];

@@ -1,0 +1,5 @@
+import { Extensions1764230300000 } from './1764230300000-Extensions';
+import { InitialSchema1764230400000 } from './1764230400000-InitialSchema';
+
+/** Listed explicitly (not globbed) so the same list works from sources under test and from the build. */
+export const MIGRATIONS = [Extensions1764230300000, InitialSchema1764230400000];

@@ -1,0 +1,5 @@
+export * from './logger.module';
+export * from './metrics';
+export * from './health';
+export * from './worker';
+export * from './main-guard';

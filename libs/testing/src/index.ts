@@ -1,0 +1,2 @@
+export * from './local-services';
+export * from './test-environment';
