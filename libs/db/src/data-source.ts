@@ -19,7 +19,8 @@ export function dataSourceOptions(db: DatabaseOptions): DataSourceOptions {
     migrationsTableName: 'typeorm_migrations',
     synchronize: false,
     migrationsRun: false,
-    logging: ['error'],
+    // Constraint violations are expected answers (409/400), not noise; unexpected errors are logged by the apps.
+    logging: false,
     extra: { max: db.maxConns ?? 10, application_name: db.applicationName ?? 'certctl' },
   };
 }

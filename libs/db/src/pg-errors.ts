@@ -5,6 +5,7 @@ export const PgError = {
   CheckViolation: '23514',
   NotNullViolation: '23502',
   InvalidTextRepresentation: '22P02',
+  CharacterNotInRepertoire: '22021',
 } as const;
 
 export interface PgDriverError {

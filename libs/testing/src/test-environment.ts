@@ -57,7 +57,7 @@ export async function createTestEnvironment(): Promise<TestEnvironment> {
       CERTCTL_DATABASE_URL: databaseUrl,
       CERTCTL_REDIS_URL: redisUrl,
       CERTCTL_QUEUE_PREFIX: queuePrefix,
-      CERTCTL_LOG_LEVEL: process.env.CERTCTL_LOG_LEVEL ?? 'warn',
+      CERTCTL_LOG_LEVEL: process.env.CERTCTL_TEST_LOG_LEVEL ?? 'error',
     },
     async destroy() {
       const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });

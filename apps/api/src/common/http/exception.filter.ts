@@ -49,7 +49,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
       return { status, code, message: status >= 500 ? 'internal error' : message };
     }
     const pg = pgErrorOf(exception);
-    if (pg?.code === PgError.InvalidTextRepresentation) {
+    if (pg?.code === PgError.InvalidTextRepresentation || pg?.code === PgError.CharacterNotInRepertoire) {
       return { status: HttpStatus.BAD_REQUEST, code: 'VALIDATION_FAILED', message: 'a value has the wrong format' };
     }
     const bodyParser = exception as { type?: string; status?: number };
@@ -72,6 +72,8 @@ export function bodyParserError(type: string, status: number): { status: number;
   switch (type) {
     case 'entity.too.large':
       return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'request body is larger than the limit' };
+    case 'entity.nul':
+      return { status: 400, code: 'VALIDATION_FAILED', message: 'text must not contain NUL characters' };
     case 'entity.parse.failed':
       return { status: 400, code: 'MALFORMED_JSON', message: 'request body is not valid JSON' };
     case 'encoding.unsupported':

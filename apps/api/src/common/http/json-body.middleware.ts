@@ -3,6 +3,9 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
 import { bodyParserError, sendError } from './exception.filter';
 
+/** A JSON `\u0000` escape (not an escaped backslash followed by the text "u0000"). */
+const NUL_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u0000/i;
+
 export type RequestWithBodyHash = Request & { id?: string; bodySha256?: string };
 
 /**
@@ -15,6 +18,10 @@ export function jsonBodyMiddleware(limitBytes: number): RequestHandler {
     limit: limitBytes,
     strict: true,
     verify: (req, _res, buf) => {
+      // PostgreSQL text cannot hold NUL; refuse it here rather than fail deep in a query.
+      if (NUL_ESCAPE.test(buf.toString('latin1'))) {
+        throw Object.assign(new Error('NUL character in body'), { type: 'entity.nul', status: 400 });
+      }
       (req as RequestWithBodyHash).bodySha256 = createHash('sha256').update(buf).digest('hex');
     },
   });

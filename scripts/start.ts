@@ -1,0 +1,150 @@
+import 'reflect-metadata';
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Client } from 'pg';
+import { ConfigError, loadConfig } from '@certctl/config';
+import { runMigrations } from '@certctl/db';
+import { startEmbeddedPostgres, startRedisServer, withDatabase } from '@certctl/testing';
+import { seedDemoInventory } from './demo-seed';
+
+/**
+ * `npm start`: the whole platform on a laptop with no configuration.
+ *  - PostgreSQL: CERTCTL_DATABASE_URL, or embedded PostgreSQL with its data under .data/postgres;
+ *  - Redis: CERTCTL_REDIS_URL, or a redis-server from PATH on a free port;
+ *  - migrates, seeds a demo inventory (CERTCTL_DEMO_SEED=false or --no-seed to skip),
+ *  - starts api, orchestrator, notifier and scanner, prints the URLs and the admin key.
+ * Ctrl-C stops everything it started.
+ */
+const ROOT = resolve(__dirname, '..', '..');
+const DATA_DIR = join(ROOT, '.data');
+const APPS = ['api', 'orchestrator', 'notifier', 'scanner'] as const;
+
+const stops: Array<() => Promise<void>> = [];
+const children: ChildProcess[] = [];
+let stopping = false;
+
+async function main(): Promise<void> {
+  const seed = !process.argv.includes('--no-seed');
+  const env: Record<string, string> = { ...(process.env as Record<string, string>) };
+  // Validate what the operator did set before starting anything.
+  loadConfig(env);
+
+  if (!env.CERTCTL_DATABASE_URL) {
+    say('starting embedded PostgreSQL (data in .data/postgres)…');
+    const pg = await startEmbeddedPostgres(join(DATA_DIR, 'postgres'));
+    stops.push(pg.stop);
+    await ensureDatabase(pg.url, 'certctl');
+    env.CERTCTL_DATABASE_URL = withDatabase(pg.url, 'certctl');
+  }
+  if (!env.CERTCTL_REDIS_URL) {
+    say('starting redis-server from PATH…');
+    const redis = await startRedisServer();
+    stops.push(redis.stop);
+    env.CERTCTL_REDIS_URL = redis.url;
+  }
+  env.CERTCTL_API_KEY ||= persistentAdminKey();
+  const config = loadConfig(env);
+
+  const applied = await runMigrations({ url: config.database.url });
+  say(applied.length ? `migrations applied: ${applied.join(', ')}` : 'schema is up to date');
+  if (seed && config.demoSeed) say(`demo inventory: ${await seedDemoInventory(config.database.url)} certificates added`);
+
+  for (const app of APPS) children.push(startApp(app, env));
+  await waitForReady(`http://${config.server.host}:${config.server.port}/ready`);
+
+  const base = `http://${config.server.host}:${config.server.port}`;
+  process.stdout.write(
+    `\ncertctl is running\n` +
+      `  API           ${base}/api/v1\n` +
+      `  OpenAPI docs  ${base}/api/docs\n` +
+      `  Health        ${base}/health  ${base}/ready\n` +
+      `  Workers       orchestrator :${config.workerPorts.orchestrator}  notifier :${config.workerPorts.notifier}  scanner :${config.workerPorts.scanner}\n` +
+      `  Admin key     ${env.CERTCTL_API_KEY}\n` +
+      `  Try           curl -H "Authorization: Bearer ${env.CERTCTL_API_KEY}" ${base}/api/v1/certificates\n\n` +
+      `Ctrl-C stops everything.\n`,
+  );
+}
+
+function say(message: string): void {
+  process.stdout.write(`[start] ${message}\n`);
+}
+
+async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  const db = new Client({ connectionString: adminUrl });
+  await db.connect();
+  try {
+    const { rowCount } = await db.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) await db.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await db.end();
+  }
+}
+
+/** The admin key of this laptop install: generated once, kept in .data/admin-api-key (mode 0600). */
+function persistentAdminKey(): string {
+  const file = join(DATA_DIR, 'admin-api-key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(DATA_DIR, { recursive: true });
+  const key = `cck_${randomBytes(32).toString('base64url')}`;
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return key;
+}
+
+function startApp(name: (typeof APPS)[number], env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', name, 'src', 'main.js')], {
+    env: { ...env, CERTCTL_LOG_FORMAT: env.CERTCTL_LOG_FORMAT ?? 'pretty' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const stream of [child.stdout!, child.stderr!]) {
+    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`[${name}] ${line}\n`));
+  }
+  child.on('exit', (code, signal) => {
+    if (stopping) return;
+    process.stderr.write(`[start] ${name} exited (${signal ?? code}); stopping everything\n`);
+    void shutdown(1);
+  });
+  return child;
+}
+
+async function waitForReady(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${url} was not ready after ${timeoutMs / 1000}s`);
+}
+
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((done) => {
+          if (child.exitCode !== null || child.signalCode !== null) return done();
+          child.once('exit', () => done());
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+        }),
+    ),
+  );
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  process.exit(code);
+}
+
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+main().catch(async (err: unknown) => {
+  process.stderr.write(`[start] ${err instanceof ConfigError ? err.message : err instanceof Error ? err.stack : String(err)}\n`);
+  await shutdown(1);
+});
