@@ -1,0 +1,274 @@
+/**
+ * API read-path benchmark: how fast the api serves the certificate inventory's hot reads at 100,000 certificates.
+ *
+ *   npm run bench:api                        build, seed, run every scenario, write bench/results/api.json
+ *   BENCH_REUSE=1 npm run bench:api          keep an already seeded certctl_bench database (skips ~the seeding)
+ *   BENCH_DURATION_S=30 BENCH_CONNECTIONS=20 npm run bench:api
+ *
+ * What it does:
+ *  1. (Re)creates the database `certctl_bench` on the server of CERTCTL_BENCH_DATABASE_URL
+ *     (default postgres://postgres@127.0.0.1:5432/postgres), applies the real migrations and seeds 20 teams,
+ *     500 owners, 3 issuers and 100,000 certificates with one version each, then VACUUM ANALYZE.
+ *     The database is left in place afterwards, for EXPLAIN ANALYZE or a later BENCH_REUSE=1 run.
+ *  2. Starts the built api (`node dist/apps/api/src/main.js`) on a free port against that database and the Redis of
+ *     CERTCTL_BENCH_REDIS_URL (default redis://127.0.0.1:6379), waits for GET /ready, and stops it at the end,
+ *     on error and on Ctrl-C.
+ *  3. Per scenario: checks one response, warms up (BENCH_WARMUP_S, default 3), then runs BENCH_CONNECTIONS
+ *     (default 16) keep-alive connections, closed loop, for BENCH_DURATION_S (default 10) seconds. Every request's
+ *     latency is recorded, so p50/p95/p99 are exact order statistics of the measured run.
+ *  4. Prints a table and writes bench/results/api.json with machine, dataset, results and the targets' pass/fail.
+ *
+ * The load generator runs on the same machine as the api and PostgreSQL and takes some of its CPU: the figures
+ * are a lower bound of what the api does on dedicated hardware. A missed target does not fail the process;
+ * an error (setup, sanity check, api crash) does.
+ */
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem, type as osType } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { Client } from 'pg';
+import { ApiProcess } from './lib/api-process';
+import { DATASET, DatasetInfo, prepareDataset, withDatabase } from './lib/bench-dataset';
+import { httpGet, LoadResult, round, runLoad } from './lib/http-load';
+
+const RESULTS_FILE = resolve(__dirname, '..', '..', 'bench', 'results', 'api.json');
+const DATABASE = 'certctl_bench';
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+interface BenchConfig {
+  adminUrl: string;
+  redisUrl: string;
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  reuse: boolean;
+}
+
+interface Scenario {
+  name: string;
+  path: string;
+  /** Returns what is wrong with a sample response body, or undefined when it looks right. */
+  check: (body: Record<string, unknown>) => string | undefined;
+}
+
+interface Target {
+  scenario: string;
+  metric: 'latency_p95_ms' | 'req_per_s';
+  /** p95 must be below it; req/s must be at least it. */
+  threshold: number;
+}
+
+interface ScenarioResult extends LoadResult {
+  name: string;
+  path: string;
+  /** `total` of the sample list response (rows matching the filter), when a list. */
+  matched?: number;
+}
+
+const TARGETS: Target[] = [
+  { scenario: 'list_first_page', metric: 'latency_p95_ms', threshold: 25 },
+  { scenario: 'list_deep_page', metric: 'latency_p95_ms', threshold: 25 },
+  { scenario: 'filter_status_expiring_30d', metric: 'latency_p95_ms', threshold: 50 },
+  { scenario: 'stats_summary', metric: 'latency_p95_ms', threshold: 50 },
+  { scenario: 'list_first_page', metric: 'req_per_s', threshold: 1500 },
+];
+
+function readConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
+  return {
+    adminUrl: env.CERTCTL_BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
+    redisUrl: env.CERTCTL_BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
+    durationS: positiveNumber(env, 'BENCH_DURATION_S', 10),
+    warmupS: positiveNumber(env, 'BENCH_WARMUP_S', 3),
+    connections: Math.round(positiveNumber(env, 'BENCH_CONNECTIONS', 16)),
+    reuse: env.BENCH_REUSE === '1',
+  };
+}
+
+function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+function scenarios(now: Date): Scenario[] {
+  const in30Days = encodeURIComponent(new Date(now.getTime() + 30 * DAY_MS).toISOString());
+  return [
+    { name: 'list_first_page', path: '/api/v1/certificates?per_page=50', check: checkList },
+    { name: 'list_deep_page', path: '/api/v1/certificates?per_page=50&page=1000', check: checkList },
+    {
+      name: 'filter_status_expiring_30d',
+      path: `/api/v1/certificates?status=Active&expires_before=${in30Days}&per_page=50`,
+      check: checkList,
+    },
+    // Matches svc-4242 and svc-42420…svc-42429: a handful of rows, like an operator looking one service up.
+    { name: 'search_free_text', path: '/api/v1/certificates?search=svc-4242&per_page=50', check: checkList },
+    { name: 'stats_summary', path: '/api/v1/stats/summary', check: checkSummary },
+  ];
+}
+
+function checkList(body: Record<string, unknown>): string | undefined {
+  if (!Array.isArray(body.data)) return 'no data array';
+  if (typeof body.total !== 'number' || body.total <= 0) return `total is ${String(body.total)}, expected > 0`;
+  if (body.data.length === 0) return 'empty page';
+  return undefined;
+}
+
+function checkSummary(body: Record<string, unknown>): string | undefined {
+  const total = body.total_certificates;
+  if (typeof total !== 'number') return 'no total_certificates';
+  if (total < DATASET.certificates * 0.99 || total > DATASET.certificates) {
+    return `total_certificates is ${total}, expected about ${DATASET.certificates}`;
+  }
+  return undefined;
+}
+
+/** One request, checked; throws with the scenario's name and the reason. Returns the list's `total`, if any. */
+async function sanityCheck(api: ApiProcess, headers: Record<string, string>, scenario: Scenario): Promise<number | undefined> {
+  const res = await httpGet(api.baseUrl, scenario.path, headers);
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(res.body) as Record<string, unknown>;
+  } catch {
+    // reported below with the status
+  }
+  const problem = res.status !== 200 ? `HTTP ${res.status}` : scenario.check(body);
+  if (problem) {
+    throw new Error(`sanity check of ${scenario.name} failed: ${problem}\n  GET ${scenario.path}\n  ${res.body.slice(0, 500)}`);
+  }
+  return typeof body.total === 'number' ? body.total : undefined;
+}
+
+async function runScenario(
+  api: ApiProcess,
+  headers: Record<string, string>,
+  scenario: Scenario,
+  config: BenchConfig,
+): Promise<ScenarioResult> {
+  const matched = await sanityCheck(api, headers, scenario);
+  const load = { baseUrl: api.baseUrl, path: scenario.path, headers, connections: config.connections };
+  progress(`${scenario.name}: warm-up ${config.warmupS} s, then ${config.durationS} s × ${config.connections} connections`);
+  await runLoad({ ...load, durationMs: config.warmupS * 1000 });
+  const { firstError, ...result } = await runLoad({ ...load, durationMs: config.durationS * 1000 });
+  if (firstError) progress(`  ${result.errors} errors, ${result.non2xx} non-2xx; first: ${firstError}`);
+  return { name: scenario.name, path: scenario.path, ...(matched !== undefined ? { matched } : {}), ...result };
+}
+
+function evaluate(results: ScenarioResult[]): Array<Target & { actual: number | null; pass: boolean; note?: string }> {
+  return TARGETS.map((target) => {
+    const result = results.find((r) => r.name === target.scenario);
+    if (!result) return { ...target, actual: null, pass: false, note: 'scenario did not run' };
+    const actual = target.metric === 'req_per_s' ? result.reqPerS : result.latencyMs.p95;
+    const met = target.metric === 'req_per_s' ? actual >= target.threshold : actual < target.threshold;
+    const clean = result.errors === 0 && result.non2xx === 0;
+    return { ...target, actual, pass: met && clean, ...(clean ? {} : { note: 'errors or non-2xx responses' }) };
+  });
+}
+
+async function machineInfo(databaseUrl: string): Promise<Record<string, unknown>> {
+  const cpu = cpus();
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  const postgres = await db.query<{ server_version: string }>('SHOW server_version').finally(() => db.end());
+  return {
+    cpus: cpu.length,
+    cpu_model: cpu[0]?.model ?? 'unknown',
+    total_memory_bytes: totalmem(),
+    total_memory_gib: round(totalmem() / 1024 ** 3, 1),
+    os: `${osType()} ${release()}`,
+    node: process.version,
+    postgres: postgres.rows[0]?.server_version ?? 'unknown',
+  };
+}
+
+function formatTable(results: ScenarioResult[]): string {
+  const header = ['scenario', 'matched', 'requests', 'errors', 'non2xx', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'];
+  const rows = results.map((r) => [
+    r.name, String(r.matched ?? '-'), String(r.requests), String(r.errors), String(r.non2xx), r.reqPerS.toFixed(1),
+    r.latencyMs.p50.toFixed(2), r.latencyMs.p95.toFixed(2), r.latencyMs.p99.toFixed(2), r.latencyMs.max.toFixed(2),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function formatTargets(targets: ReturnType<typeof evaluate>): string {
+  return targets
+    .map((t) => {
+      const rule = t.metric === 'req_per_s' ? `req/s >= ${t.threshold}` : `p95 < ${t.threshold} ms`;
+      return `  ${t.pass ? 'PASS' : 'FAIL'}  ${t.scenario} ${rule}  (actual ${t.actual ?? 'n/a'})${t.note ? ` ${t.note}` : ''}`;
+    })
+    .join('\n');
+}
+
+function writeResults(report: Record<string, unknown>): void {
+  mkdirSync(dirname(RESULTS_FILE), { recursive: true });
+  writeFileSync(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+function progress(message: string): void {
+  process.stdout.write(`[bench] ${message}\n`);
+}
+
+let api: ApiProcess | undefined;
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  progress(`preparing database ${DATABASE}${config.reuse ? ' (BENCH_REUSE=1)' : ''}…`);
+  const dataset: DatasetInfo = await prepareDataset(config.adminUrl, DATABASE, config.reuse);
+  progress(dataset.reused ? 'reusing the seeded database' : `seeded in ${dataset.seed_seconds} s`);
+  const databaseUrl = withDatabase(config.adminUrl, DATABASE);
+
+  const apiKey = `bench-${randomBytes(24).toString('base64url')}`;
+  api = await ApiProcess.start({
+    CERTCTL_DATABASE_URL: databaseUrl,
+    CERTCTL_REDIS_URL: config.redisUrl,
+    CERTCTL_QUEUE_PREFIX: 'certctl-bench',
+    CERTCTL_API_KEY: apiKey,
+    CERTCTL_LOG_LEVEL: 'warn',
+    CERTCTL_DATABASE_MAX_CONNS: '20',
+  });
+  await api.waitReady();
+  progress(`api ready at ${api.baseUrl} (pid ${api.pid})`);
+
+  const headers = { authorization: `Bearer ${apiKey}`, accept: 'application/json' };
+  const startedAt = new Date();
+  const results: ScenarioResult[] = [];
+  for (const scenario of scenarios(startedAt)) results.push(await runScenario(api, headers, scenario, config));
+  await api.stop();
+
+  const targets = evaluate(results);
+  writeResults({
+    timestamp: startedAt.toISOString(),
+    machine: await machineInfo(databaseUrl),
+    settings: { duration_s: config.durationS, warmup_s: config.warmupS, connections: config.connections, api_database_max_conns: 20 },
+    dataset,
+    scenarios: results,
+    targets,
+    all_targets_met: targets.every((t) => t.pass),
+  });
+  process.stdout.write(`\n${formatTable(results)}\n\ntargets:\n${formatTargets(targets)}\n\nwritten: ${RESULTS_FILE}\n`);
+}
+
+async function shutdown(code: number): Promise<never> {
+  await api?.stop().catch(() => undefined);
+  process.exit(code);
+}
+
+process.once('SIGINT', () => {
+  progress('interrupted, stopping the api…');
+  void shutdown(130);
+});
+process.once('SIGTERM', () => void shutdown(143));
+process.once('exit', () => api?.killNow());
+
+main().then(
+  () => shutdown(0),
+  (err: unknown) => {
+    process.stderr.write(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    if (api) process.stderr.write(`[bench] last api output:\n${api.output() || '(none)'}\n`);
+    void shutdown(1);
+  },
+);
