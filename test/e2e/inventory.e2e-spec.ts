@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiHarness, startApi } from '../support/api-harness';
@@ -189,5 +190,7 @@ describe('inventory REST API (certctl v1 dialect)', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/certificates', '/api/v1/certificates/{id}/versions', '/api/v1/audit/verify', '/api/v1/stats/summary']));
     expect(doc.components.schemas.CreateCertificateDto.required).toEqual(expect.arrayContaining(['name', 'common_name', 'owner_id', 'issuer_id']));
+    // The committed copy for clients is regenerated with `npm run openapi` whenever the API changes.
+    expect(JSON.parse(readFileSync('docs/openapi.json', 'utf8')), 'docs/openapi.json is stale: run npm run openapi').toEqual(doc);
   });
 });
