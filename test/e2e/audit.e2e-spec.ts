@@ -1,25 +1,18 @@
 import { createHash } from 'node:crypto';
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiHarness, startApi } from '../support/api-harness';
 import { certificateBody, createInventory, keyWithRole, post, unique } from '../support/fixtures';
 
 describe('audit trail', () => {
   let api: ApiHarness;
-  let db: Client;
 
   beforeAll(async () => {
     api = await startApi();
-    db = new Client({ connectionString: api.env.databaseUrl });
-    await db.connect();
   });
-  afterAll(async () => {
-    await db?.end();
-    await api?.close();
-  });
+  afterAll(async () => api?.close());
 
   const events = async (where: string, params: unknown[]) =>
-    (await db.query(`SELECT * FROM audit_events WHERE ${where} ORDER BY seq`, params)).rows;
+    (await api.db.query(`SELECT * FROM audit_events WHERE ${where} ORDER BY seq`, params)).rows;
 
   it('records every mutating call with actor, body hash, status and latency, and no reads', async () => {
     const body = JSON.stringify({ name: unique('team') });
@@ -63,9 +56,9 @@ describe('audit trail', () => {
 
   it('is append-only in the database itself', async () => {
     await post(api, '/api/v1/teams', { name: unique('team') });
-    await expect(db.query(`UPDATE audit_events SET actor = 'mallory'`)).rejects.toThrow(/append-only/);
-    await expect(db.query(`DELETE FROM audit_events`)).rejects.toThrow(/append-only/);
-    await expect(db.query(`TRUNCATE audit_events`)).rejects.toThrow(/append-only/);
+    await expect(api.db.query(`UPDATE audit_events SET actor = 'mallory'`)).rejects.toThrow(/append-only/);
+    await expect(api.db.query(`DELETE FROM audit_events`)).rejects.toThrow(/append-only/);
+    await expect(api.db.query(`TRUNCATE audit_events`)).rejects.toThrow(/append-only/);
   });
 
   it('serves list (newest first, filtered) and get', async () => {
@@ -88,10 +81,10 @@ describe('audit trail', () => {
     expect(intact.body.rows_checked).toBeGreaterThan(3);
 
     // Only a superuser who disables the trigger can change a row; the chain still shows it.
-    const { rows } = await db.query(`SELECT id, seq FROM audit_events ORDER BY seq LIMIT 1 OFFSET 2`);
-    await db.query('ALTER TABLE audit_events DISABLE TRIGGER trg_audit_events_worm');
-    await db.query(`UPDATE audit_events SET actor = 'mallory' WHERE id = $1`, [rows[0].id]);
-    await db.query('ALTER TABLE audit_events ENABLE TRIGGER trg_audit_events_worm');
+    const { rows } = await api.db.query(`SELECT id, seq FROM audit_events ORDER BY seq LIMIT 1 OFFSET 2`);
+    await api.db.query('ALTER TABLE audit_events DISABLE TRIGGER trg_audit_events_worm');
+    await api.db.query(`UPDATE audit_events SET actor = 'mallory' WHERE id = $1`, [rows[0].id]);
+    await api.db.query('ALTER TABLE audit_events ENABLE TRIGGER trg_audit_events_worm');
     const broken = await api.http.get('/api/v1/audit/verify').set(api.auth()).expect(200);
     expect(broken.body).toMatchObject({ intact: false, first_break: { id: rows[0].id, seq: Number(rows[0].seq), reason: expect.stringContaining('row_hash') } });
   });
@@ -99,7 +92,7 @@ describe('audit trail', () => {
   it('keeps the chain linear under concurrent writers', async () => {
     await Promise.all(Array.from({ length: 20 }, () => api.http.post('/api/v1/teams').set(api.auth()).send({ name: unique('par') })));
     await api.flushAudit();
-    const { rows } = await db.query(`SELECT count(*)::int AS n, max(seq)::int AS max, count(DISTINCT prev_hash)::int AS prevs FROM audit_events`);
+    const { rows } = await api.db.query(`SELECT count(*)::int AS n, max(seq)::int AS max, count(DISTINCT prev_hash)::int AS prevs FROM audit_events`);
     expect(rows[0].max).toBe(rows[0].n);
     expect(rows[0].prevs).toBe(rows[0].n);
   });

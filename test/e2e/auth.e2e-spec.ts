@@ -1,22 +1,15 @@
 import { createHash } from 'node:crypto';
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiHarness, startApi } from '../support/api-harness';
 import { createInventory, keyWithRole, post, unique } from '../support/fixtures';
 
 describe('API-key authentication and roles', () => {
   let api: ApiHarness;
-  let db: Client;
 
   beforeAll(async () => {
     api = await startApi();
-    db = new Client({ connectionString: api.env.databaseUrl });
-    await db.connect();
   });
-  afterAll(async () => {
-    await db?.end();
-    await api?.close();
-  });
+  afterAll(async () => api?.close());
 
   it('answers 401 with the error shape when the key is missing, malformed or unknown', async () => {
     for (const headers of [{}, { Authorization: 'Basic abc' }, { Authorization: 'Bearer not-a-real-key' }]) {
@@ -37,9 +30,9 @@ describe('API-key authentication and roles', () => {
     const created = await post(api, '/api/v1/auth/keys', { name: unique('ci'), role: 'operator' });
     expect(created.key).toMatch(/^cck_/);
     expect(created).not.toHaveProperty('key_hash');
-    const { rows } = await db.query('SELECT key_hash FROM api_keys WHERE id = $1', [created.id]);
+    const { rows } = await api.db.query('SELECT key_hash FROM api_keys WHERE id = $1', [created.id]);
     expect(rows[0].key_hash).toBe(createHash('sha256').update(created.key).digest('hex'));
-    const dump = await db.query(`SELECT count(*)::int AS n FROM api_keys WHERE row_to_json(api_keys)::text LIKE $1`, [`%${created.key}%`]);
+    const dump = await api.db.query(`SELECT count(*)::int AS n FROM api_keys WHERE row_to_json(api_keys)::text LIKE $1`, [`%${created.key}%`]);
     expect(dump.rows[0].n).toBe(0);
     const listed = await api.http.get('/api/v1/auth/keys').set(api.auth()).expect(200);
     const entry = listed.body.data.find((k: { id: string }) => k.id === created.id);
@@ -66,7 +59,7 @@ describe('API-key authentication and roles', () => {
 
   it('rejects an expired key', async () => {
     const created = await post(api, '/api/v1/auth/keys', { name: unique('old'), role: 'viewer', expires_at: new Date(Date.now() + 1000).toISOString() });
-    await db.query(`UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1`, [created.id]);
+    await api.db.query(`UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1`, [created.id]);
     await api.http.get('/api/v1/certificates').set(api.auth(created.key)).expect(401);
   });
 

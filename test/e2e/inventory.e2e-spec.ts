@@ -1,24 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiHarness, startApi } from '../support/api-harness';
 import { certificateBody, createInventory, Inventory, post, unique } from '../support/fixtures';
 
 describe('inventory REST API (certctl v1 dialect)', () => {
   let api: ApiHarness;
-  let db: Client;
   let inv: Inventory;
 
   beforeAll(async () => {
     api = await startApi();
-    db = new Client({ connectionString: api.env.databaseUrl });
-    await db.connect();
     inv = await createInventory(api);
   });
-  afterAll(async () => {
-    await db?.end();
-    await api?.close();
-  });
+  afterAll(async () => api?.close());
 
   const get = async (path: string) => (await api.http.get(path).set(api.auth()).expect(200)).body;
 
@@ -60,7 +53,7 @@ describe('inventory REST API (certctl v1 dialect)', () => {
 
     const updated = (await api.http.put(`/api/v1/certificates/${cert.id}`).set(api.auth()).send({ target_ids: [t2.id], environment: 'staging' }).expect(200)).body;
     expect(updated).toMatchObject({ environment: 'staging', target_ids: [t2.id] });
-    const { rows } = await db.query('SELECT target_id FROM certificate_target_mappings WHERE certificate_id = $1', [cert.id]);
+    const { rows } = await api.db.query('SELECT target_id FROM certificate_target_mappings WHERE certificate_id = $1', [cert.id]);
     expect(rows).toEqual([{ target_id: t2.id }]);
 
     await api.http.delete(`/api/v1/certificates/${cert.id}`).set(api.auth()).expect(204);
@@ -76,7 +69,7 @@ describe('inventory REST API (certctl v1 dialect)', () => {
     const later = new Date(Date.now() + 200 * 86400_000);
     const mk = async (i: number, o: Inventory, status: string, expires: Date | null, env: string) => {
       const c = await post(api, '/api/v1/certificates', certificateBody(o, { name: `${tag}-${i}.example.com`, common_name: `${tag}-${i}.example.com`, sans: [`alt-${tag}-${i}.example.org`], environment: env }));
-      await db.query('UPDATE managed_certificates SET status = $2, expires_at = $3 WHERE id = $1', [c.id, status, expires]);
+      await api.db.query('UPDATE managed_certificates SET status = $2, expires_at = $3 WHERE id = $1', [c.id, status, expires]);
       return c.id as string;
     };
     const ids = [
@@ -115,13 +108,13 @@ describe('inventory REST API (certctl v1 dialect)', () => {
     const cert = await post(api, '/api/v1/certificates', certificateBody(inv));
     const target = await post(api, '/api/v1/targets', { name: unique('t'), type: 'File' });
     for (const n of [1, 2]) {
-      await db.query(
+      await api.db.query(
         `INSERT INTO certificate_versions (id, certificate_id, serial_number, not_before, not_after, fingerprint_sha256, pem_chain, created_at, encrypted_private_key)
          VALUES ($1, $2, $3, now(), now() + interval '90 days', $4, 'PEM', now() + make_interval(secs => $5), 'secret')`,
         [`certver-${cert.id}-${n}`, cert.id, `0${n}`, `${cert.id}-fp-${n}`, n],
       );
     }
-    await db.query(`INSERT INTO jobs (id, type, certificate_id, target_id, status) VALUES ($1, 'Deployment', $2, $3, 'Pending'), ($4, 'Issuance', $2, NULL, 'Completed')`,
+    await api.db.query(`INSERT INTO jobs (id, type, certificate_id, target_id, status) VALUES ($1, 'Deployment', $2, $3, 'Pending'), ($4, 'Issuance', $2, NULL, 'Completed')`,
       [`job-${cert.id}-d`, cert.id, target.id, `job-${cert.id}-i`]);
     const versions = await get(`/api/v1/certificates/${cert.id}/versions`);
     expect(versions).toMatchObject({ total: 2, page: 1, per_page: 50 });
@@ -133,7 +126,7 @@ describe('inventory REST API (certctl v1 dialect)', () => {
 
   it('lists, gets and cancels jobs; a finished job cannot be cancelled', async () => {
     const cert = await post(api, '/api/v1/certificates', certificateBody(inv));
-    await db.query(`INSERT INTO jobs (id, type, certificate_id, status) VALUES ($1, 'Renewal', $2, 'AwaitingCSR'), ($3, 'Renewal', $2, 'Completed')`,
+    await api.db.query(`INSERT INTO jobs (id, type, certificate_id, status) VALUES ($1, 'Renewal', $2, 'AwaitingCSR'), ($3, 'Renewal', $2, 'Completed')`,
       [`job-${cert.id}-a`, cert.id, `job-${cert.id}-b`]);
     const listed = await get(`/api/v1/jobs?certificate_id=${cert.id}&status=AwaitingCSR`);
     expect(listed.data.map((j: { id: string }) => j.id)).toEqual([`job-${cert.id}-a`]);
@@ -157,7 +150,7 @@ describe('inventory REST API (certctl v1 dialect)', () => {
     await api.http.put(`/api/v1/certificates/${cert.id}`).set(api.auth()).send({ common_name: 'web.corp.example', sans: ['web.corp.example'], tags: { cost_center: '42' } }).expect(200);
     expect((await get(`/api/v1/policies/${rule.id}/violations`)).total).toBe(0);
     expect((await get(`/api/v1/policies/${tags.id}/violations`)).total).toBe(0);
-    const audit = await db.query(`SELECT count(*)::int AS n FROM audit_events WHERE action = 'policy_violation_detected' AND resource_id = $1`, [cert.id]);
+    const audit = await api.db.query(`SELECT count(*)::int AS n FROM audit_events WHERE action = 'policy_violation_detected' AND resource_id = $1`, [cert.id]);
     expect(audit.rows[0].n).toBe(1);
   });
 
@@ -173,8 +166,8 @@ describe('inventory REST API (certctl v1 dialect)', () => {
   it('summarises the inventory in stats/summary with certctl field names', async () => {
     const before = await get('/api/v1/stats/summary');
     const cert = await post(api, '/api/v1/certificates', certificateBody(inv));
-    await db.query(`UPDATE managed_certificates SET status = 'Active', expires_at = now() + interval '5 days' WHERE id = $1`, [cert.id]);
-    await db.query(`INSERT INTO notification_events (id, type, certificate_id, channel, status) VALUES ($1, 'ExpirationWarning', $2, 'Email', 'dead')`, [`notif-${cert.id}`, cert.id]);
+    await api.db.query(`UPDATE managed_certificates SET status = 'Active', expires_at = now() + interval '5 days' WHERE id = $1`, [cert.id]);
+    await api.db.query(`INSERT INTO notification_events (id, type, certificate_id, channel, status) VALUES ($1, 'ExpirationWarning', $2, 'Email', 'dead')`, [`notif-${cert.id}`, cert.id]);
     const after = await get('/api/v1/stats/summary');
     expect(after.total_certificates).toBe(before.total_certificates + 1);
     expect(after.expiring_certificates).toBe(before.expiring_certificates + 1);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
+import { Client } from 'pg';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent';
 import { createTestEnvironment, TestEnvironment } from '@certctl/testing';
@@ -14,6 +15,8 @@ export interface ApiHarness {
   http: TestAgent;
   /** Headers carrying a bearer key. */
   auth(key?: string): { Authorization: string };
+  /** A direct connection to this file's database, for setting up and checking rows the API does not expose. */
+  db: Client;
   /** Waits for audit writes made after responses went out. */
   flushAudit(): Promise<void>;
   close(): Promise<void>;
@@ -27,14 +30,18 @@ export async function startApi(extraEnv: Record<string, string> = {}): Promise<A
   const app = await createApiApp();
   await app.init();
   const http = request(app.getHttpServer());
+  const db = new Client({ connectionString: env.databaseUrl });
+  await db.connect();
   return {
     app,
     env,
     adminKey,
     http,
+    db,
     auth: (key = adminKey) => ({ Authorization: `Bearer ${key}` }),
     flushAudit: () => app.get(AuditService).flush(),
     async close() {
+      await db.end();
       await app.close();
       await env.destroy();
     },

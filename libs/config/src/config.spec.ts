@@ -6,7 +6,6 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, maxBodyBytes: 1024 * 1024 });
     expect(config.auth.type).toBe('api-key');
-    expect(config.keygenMode).toBe('agent');
     expect(config.redis.url).toBe('redis://127.0.0.1:6379');
   });
 
@@ -19,7 +18,6 @@ describe('loadConfig', () => {
     ['CERTCTL_AUTH_TYPE', 'jwt', /CERTCTL_AUTH_TYPE must be one of api-key, none/],
     ['CERTCTL_LOG_LEVEL', 'loud', /CERTCTL_LOG_LEVEL must be one of/],
     ['CERTCTL_API_KEY', 'short', /CERTCTL_API_KEY must be at least 16 characters/],
-    ['CERTCTL_CONFIG_ENCRYPTION_KEY', 'tooshort', /CERTCTL_CONFIG_ENCRYPTION_KEY must be at least 32 bytes/],
     ['CERTCTL_DEMO_SEED', 'maybe', /CERTCTL_DEMO_SEED must be true or false/],
     ['CERTCTL_MAX_BODY_SIZE', '12', /CERTCTL_MAX_BODY_SIZE must be between/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {

@@ -4,7 +4,6 @@
  * Variable names follow upstream certctl where it has one.
  */
 export type AuthType = 'api-key' | 'none';
-export type KeygenMode = 'agent' | 'server';
 export type LogFormat = 'json' | 'pretty';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -17,10 +16,8 @@ export interface AppConfig {
   workerPorts: { orchestrator: number; notifier: number; scanner: number };
   database: { url: string; maxConns: number };
   redis: { url: string; queuePrefix: string };
-  auth: { type: AuthType; bootstrapApiKey: string | undefined; agentBootstrapToken: string | undefined };
+  auth: { type: AuthType; bootstrapApiKey: string | undefined };
   log: { level: LogLevel; format: LogFormat };
-  keygenMode: KeygenMode;
-  encryptionKey: string | undefined;
   demoSeed: boolean;
 }
 
@@ -90,10 +87,6 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
   if (bootstrapApiKey !== undefined && bootstrapApiKey.length < 16) {
     throw new ConfigError('CERTCTL_API_KEY', 'must be at least 16 characters');
   }
-  const encryptionKey = optional(env, 'CERTCTL_CONFIG_ENCRYPTION_KEY');
-  if (encryptionKey !== undefined && Buffer.byteLength(encryptionKey) < 32) {
-    throw new ConfigError('CERTCTL_CONFIG_ENCRYPTION_KEY', 'must be at least 32 bytes');
-  }
   return {
     serviceName,
     server: {
@@ -117,14 +110,11 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
     auth: {
       type: authType,
       bootstrapApiKey,
-      agentBootstrapToken: optional(env, 'CERTCTL_AGENT_BOOTSTRAP_TOKEN'),
     },
     log: {
       level: oneOf(env, 'CERTCTL_LOG_LEVEL', LOG_LEVELS, 'info'),
       format: oneOf(env, 'CERTCTL_LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
     },
-    keygenMode: oneOf(env, 'CERTCTL_KEYGEN_MODE', ['agent', 'server'] as const, 'agent'),
-    encryptionKey,
     demoSeed: bool(env, 'CERTCTL_DEMO_SEED', true),
   };
 }
