@@ -42,6 +42,12 @@ describe('bad input', () => {
     expect((nested.body.details as Array<{ field: string }>).map((d) => d.field)).toContain('allowed_key_algorithms.0.algorithm');
   });
 
+  it('an unknown route is a 404 and a non-JSON body a 400, in the same error shape', async () => {
+    expectError(await api.http.get('/api/v1/no-such-thing').set(api.auth()), 404, 'NOT_FOUND');
+    const text = await api.http.post('/api/v1/teams').set(api.auth()).set('Content-Type', 'text/plain').send('name=x');
+    expectError(text, 400, 'VALIDATION_FAILED');
+  });
+
   it('a body over 1 MiB is a 413', async () => {
     const res = await api.http.post('/api/v1/teams').set(api.auth()).send({ name: 'x', description: 'a'.repeat(1024 * 1024 + 10) });
     expectError(res, 413, 'PAYLOAD_TOO_LARGE');
