@@ -6,3 +6,4 @@ export * from './pg-errors';
 export { MIGRATIONS } from './migrations';
 export * from './redis.module';
 export * from './queues.module';
+export * from './notifications';
