@@ -8,6 +8,8 @@ const alias = {
   '@certctl/db': resolve(import.meta.dirname, 'libs/db/src/index.ts'),
   '@certctl/observability': resolve(import.meta.dirname, 'libs/observability/src/index.ts'),
   '@certctl/testing': resolve(import.meta.dirname, 'libs/testing/src/index.ts'),
+  '@certctl/pki': resolve(import.meta.dirname, 'libs/pki/src/index.ts'),
+  '@certctl/issuers': resolve(import.meta.dirname, 'libs/issuers/src/index.ts'),
 };
 
 // swc keeps decorator metadata, which Nest's dependency injection and class-validator need.
