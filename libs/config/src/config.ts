@@ -5,6 +5,7 @@
  */
 export type AuthType = 'api-key' | 'none';
 export type LogFormat = 'json' | 'pretty';
+export type KeygenMode = 'agent' | 'server';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -19,6 +20,41 @@ export interface AppConfig {
   auth: { type: AuthType; bootstrapApiKey: string | undefined };
   log: { level: LogLevel; format: LogFormat };
   demoSeed: boolean;
+  pki: {
+    /** agent: keys are made on the hosts that use them (certificates mapped to agent targets); server: here. */
+    keygenMode: KeygenMode;
+    /** Encrypts secrets at rest (issuer secrets, server-generated keys, the local CA key). Required to hold any. */
+    encryptionKey: string | undefined;
+    /** Server-wide sub-CA for Local CA issuers, as PEM files. */
+    caCertPath: string | undefined;
+    caKeyPath: string | undefined;
+  };
+  scheduler: {
+    renewalCheckIntervalMs: number;
+    jobTimeoutCheckIntervalMs: number;
+    agentHealthCheckIntervalMs: number;
+    reconcileIntervalMs: number;
+    /** An AwaitingCSR job fails after this long without a CSR. */
+    awaitingCsrTimeoutMs: number;
+    /** An agent is Offline after this long without a heartbeat; its Running jobs go back to Pending. */
+    agentOfflineAfterMs: number;
+  };
+  issuance: {
+    concurrency: number;
+    /** First retry delay of a failed issuance; doubles each attempt. */
+    retryBaseDelayMs: number;
+  };
+}
+
+function duration(env: Env, name: string, fallbackMs: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallbackMs;
+  const match = /^(\d+)(ms|s|m|h)?$/.exec(raw.trim());
+  if (!match) throw new ConfigError(name, `must be a duration like 500ms, 30s, 5m or 1h, got "${raw}"`);
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  const value = Number(match[1]) * factor;
+  if (value <= 0) throw new ConfigError(name, 'must be positive');
+  return value;
 }
 
 export class ConfigError extends Error {
@@ -87,6 +123,13 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
   if (bootstrapApiKey !== undefined && bootstrapApiKey.length < 16) {
     throw new ConfigError('CERTCTL_API_KEY', 'must be at least 16 characters');
   }
+  const encryptionKey = optional(env, 'CERTCTL_CONFIG_ENCRYPTION_KEY');
+  if (encryptionKey !== undefined && Buffer.byteLength(encryptionKey) < 32) {
+    throw new ConfigError('CERTCTL_CONFIG_ENCRYPTION_KEY', 'must be at least 32 bytes');
+  }
+  if ((env.CERTCTL_CA_CERT_PATH === undefined) !== (env.CERTCTL_CA_KEY_PATH === undefined)) {
+    throw new ConfigError(env.CERTCTL_CA_CERT_PATH === undefined ? 'CERTCTL_CA_CERT_PATH' : 'CERTCTL_CA_KEY_PATH', 'must be set together with its pair');
+  }
   return {
     serviceName,
     server: {
@@ -116,5 +159,23 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
       format: oneOf(env, 'CERTCTL_LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
     },
     demoSeed: bool(env, 'CERTCTL_DEMO_SEED', true),
+    pki: {
+      keygenMode: oneOf(env, 'CERTCTL_KEYGEN_MODE', ['agent', 'server'] as const, 'agent'),
+      encryptionKey,
+      caCertPath: optional(env, 'CERTCTL_CA_CERT_PATH'),
+      caKeyPath: optional(env, 'CERTCTL_CA_KEY_PATH'),
+    },
+    scheduler: {
+      renewalCheckIntervalMs: duration(env, 'CERTCTL_SCHEDULER_RENEWAL_CHECK_INTERVAL', 3_600_000),
+      jobTimeoutCheckIntervalMs: duration(env, 'CERTCTL_SCHEDULER_JOB_TIMEOUT_INTERVAL', 60_000),
+      agentHealthCheckIntervalMs: duration(env, 'CERTCTL_SCHEDULER_AGENT_HEALTH_CHECK_INTERVAL', 120_000),
+      reconcileIntervalMs: duration(env, 'CERTCTL_SCHEDULER_RECONCILE_INTERVAL', 60_000),
+      awaitingCsrTimeoutMs: duration(env, 'CERTCTL_JOB_AWAITING_CSR_TIMEOUT', 24 * 3_600_000),
+      agentOfflineAfterMs: duration(env, 'CERTCTL_AGENT_OFFLINE_AFTER', 5 * 60_000),
+    },
+    issuance: {
+      concurrency: int(env, 'CERTCTL_RENEWAL_CONCURRENCY', 25, 1, 500),
+      retryBaseDelayMs: duration(env, 'CERTCTL_ISSUANCE_RETRY_BASE_DELAY', 30_000),
+    },
   };
 }

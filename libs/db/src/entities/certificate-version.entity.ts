@@ -14,5 +14,7 @@ export class CertificateVersionEntity {
   @Column('integer', { default: 0 }) key_size: number;
   /** Server keygen mode only; never selected unless asked for, never serialised. */
   @Column('bytea', { nullable: true, select: false }) encrypted_private_key: Buffer | null;
+  /** The job that issued this version; unique, so a retried job cannot store a second one. */
+  @Column('text', { nullable: true }) job_id: string | null;
   @CreateDateColumn({ type: 'timestamptz' }) created_at: Date;
 }

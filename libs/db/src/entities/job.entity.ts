@@ -20,6 +20,12 @@ export class JobEntity {
   @Column('timestamptz', { nullable: true }) verified_at: Date | null;
   @Column('text', { nullable: true }) verification_fingerprint: string | null;
   @Column('text', { nullable: true }) verification_error: string | null;
+  /** The CSR an agent submitted for this job (agent keygen mode). */
+  @Column('text', { nullable: true }) csr_pem: string | null;
+  /** Who asked for the job: an API key name, or `system` for the renewal sweep. */
+  @Column('text', { default: '' }) requested_by: string;
+  @Column('text', { nullable: true }) decided_by: string | null;
+  @Column('text', { nullable: true }) decision_note: string | null;
   @CreateDateColumn({ type: 'timestamptz' }) created_at: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updated_at: Date;
 }

@@ -1,5 +1,6 @@
 import { Extensions1764230300000 } from './1764230300000-Extensions';
 import { InitialSchema1764230400000 } from './1764230400000-InitialSchema';
+import { IssuancePipeline1764250000000 } from './1764250000000-IssuancePipeline';
 
 /** Listed explicitly (not globbed) so the same list works from sources under test and from the build. */
-export const MIGRATIONS = [Extensions1764230300000, InitialSchema1764230400000];
+export const MIGRATIONS = [Extensions1764230300000, InitialSchema1764230400000, IssuancePipeline1764250000000];

@@ -1,0 +1,45 @@
+import type { ParsedCsr } from '@certctl/pki';
+
+/** What a certificate's profile allows; null fields mean "no constraint". */
+export interface ProfileConstraints {
+  allowed_key_algorithms: Array<{ algorithm: string; min_size: number }>;
+  max_ttl_seconds: number;
+  allowed_ekus: string[];
+  required_san_patterns: string[];
+  must_staple: boolean;
+}
+
+export interface IssueRequest {
+  /** Parsed, signature-checked CSR whose names have been checked against the certificate. */
+  csr: ParsedCsr;
+  commonName: string;
+  sans: string[];
+  profile: ProfileConstraints | null;
+  /** The certctl job this issuance belongs to (logs, idempotency keys). */
+  jobId: string;
+}
+
+export interface IssuedCertificate {
+  /** The end-entity certificate, PEM. */
+  leafPem: string;
+  /** Intermediates (and the root, where the CA hands it out), PEM, leaf's issuer first. */
+  chainPems: string[];
+}
+
+/**
+ * Why an issuance failed. `permanent`: retrying cannot help (the CA refused the request, the config is wrong);
+ * `transient`: the CA was unreachable or busy, so the job retries with backoff.
+ */
+export class IssuerError extends Error {
+  constructor(readonly kind: 'permanent' | 'transient', message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'IssuerError';
+  }
+}
+
+/** One configured CA connection (an `issuers` row made live). */
+export interface IssuerConnector {
+  issue(request: IssueRequest): Promise<IssuedCertificate>;
+  /** Checks the CA can be used (connectivity, credentials, CA material); returns a one-line description. */
+  test(): Promise<string>;
+}

@@ -1,0 +1,51 @@
+import { Global, Inject, Injectable, Module } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
+import { IssuerEntity } from '@certctl/db';
+import { IssuerConnector, IssuerError } from './issuer-connector';
+import { IssuerRegistry } from './issuer-registry';
+import { openIssuerConfig } from './issuer-secrets';
+import { CaStore } from './local-ca/ca-store';
+
+/** Finds an issuer row and returns its live connector (secrets decrypted in memory only). */
+@Injectable()
+export class IssuerConnectors {
+  constructor(
+    readonly registry: IssuerRegistry,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async forIssuer(issuerId: string): Promise<{ issuer: IssuerEntity; connector: IssuerConnector }> {
+    const issuer = await this.dataSource.manager.findOne(IssuerEntity, {
+      where: { id: issuerId },
+      select: { id: true, name: true, type: true, config: true, encrypted_config: true, enabled: true, updated_at: true },
+    });
+    if (!issuer) throw new IssuerError('permanent', `issuer ${issuerId} does not exist`);
+    if (!issuer.enabled) throw new IssuerError('permanent', `issuer ${issuer.name} is disabled`);
+    const config = openIssuerConfig(issuer.config, issuer.encrypted_config, this.config.pki.encryptionKey);
+    return { issuer, connector: this.registry.connectorFor(issuer, config) };
+  }
+}
+
+/** Issuer connectors for any app that issues or tests issuers (orchestrator, api). */
+@Global()
+@Module({
+  providers: [
+    {
+      provide: IssuerRegistry,
+      inject: [APP_CONFIG, DataSource],
+      useFactory: (config: AppConfig, dataSource: DataSource) =>
+        new IssuerRegistry({
+          store: new CaStore(dataSource),
+          encryptionKey: config.pki.encryptionKey,
+          defaultCaCertPath: config.pki.caCertPath,
+          defaultCaKeyPath: config.pki.caKeyPath,
+        }),
+    },
+    IssuerConnectors,
+  ],
+  exports: [IssuerRegistry, IssuerConnectors],
+})
+export class IssuersModule {}

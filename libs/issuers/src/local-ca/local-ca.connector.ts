@@ -1,0 +1,128 @@
+import { readFile } from 'node:fs/promises';
+import {
+  createCaCertificate, decryptSecret, describeCertificate, encryptSecret, exportPrivateKeyPem, generateKeyPair,
+  importPrivateKeyPem, KeySpec, PkiError, signLeafCertificate, SigningAuthority, splitPemChain, x509,
+} from '@certctl/pki';
+import { IssuedCertificate, IssueRequest, IssuerConnector, IssuerError } from '../issuer-connector';
+import { profileViolation, validityFor } from '../profile';
+import { CaStore } from './ca-store';
+
+export interface LocalCaConfig {
+  validity_days?: number;
+  ca_common_name?: string;
+  crl_url?: string;
+  /** Sub-CA mode: PEM files of the CA certificate (and its upstream chain) and its private key. */
+  ca_cert_path?: string;
+  ca_key_path?: string;
+}
+
+export interface LocalCaDeps {
+  store: CaStore;
+  /** CERTCTL_CONFIG_ENCRYPTION_KEY; needed to keep a generated root's key. */
+  encryptionKey: string | undefined;
+  /** CERTCTL_CA_CERT_PATH / CERTCTL_CA_KEY_PATH: the server-wide sub-CA, when set. */
+  defaultCaCertPath?: string;
+  defaultCaKeyPath?: string;
+}
+
+interface LoadedAuthority extends SigningAuthority {
+  /** Issuer first, up to (and including) the root. */
+  chainPems: string[];
+}
+
+const ROOT_SPEC: KeySpec = { algorithm: 'ECDSA', curve: 'P-384' };
+const DEFAULT_VALIDITY_DAYS = 90;
+
+/**
+ * certctl's GenericCA ("local"): signs with a self-signed root it creates on first use and keeps in Postgres
+ * (key encrypted), or with a sub-CA loaded from PEM files whose chain leads to an upstream root.
+ */
+export class LocalCaConnector implements IssuerConnector {
+  private authority: Promise<LoadedAuthority> | undefined;
+
+  constructor(
+    private readonly issuerId: string,
+    private readonly config: LocalCaConfig,
+    private readonly deps: LocalCaDeps,
+  ) {}
+
+  async issue(request: IssueRequest): Promise<IssuedCertificate> {
+    const violation = profileViolation(request.csr, request.profile);
+    if (violation) throw new IssuerError('permanent', violation);
+    const ca = await this.load();
+    const { notBefore, notAfter } = validityFor(request.profile, this.config.validity_days ?? DEFAULT_VALIDITY_DAYS);
+    if (notAfter > ca.certificate.notAfter) throw new IssuerError('permanent', 'the CA certificate expires before the requested validity ends');
+    const leafPem = await signLeafCertificate(ca, {
+      publicKey: request.csr.publicKey,
+      commonName: request.commonName,
+      sans: request.sans,
+      notBefore,
+      notAfter,
+      ekus: request.profile?.allowed_ekus.length ? request.profile.allowed_ekus : ['serverAuth'],
+      crlDistributionPoints: this.config.crl_url ? [this.config.crl_url] : undefined,
+      mustStaple: request.profile?.must_staple,
+    });
+    return { leafPem, chainPems: ca.chainPems };
+  }
+
+  async test(): Promise<string> {
+    const ca = await this.load();
+    const info = describeCertificate(ca.chainPems[0]!);
+    return `${info.subject}, valid until ${info.notAfter.toISOString()}`;
+  }
+
+  /** The signing authority, loaded once per process (concurrent callers share the same promise). */
+  private load(): Promise<LoadedAuthority> {
+    this.authority ??= this.loadAuthority().catch((err: unknown) => {
+      this.authority = undefined;
+      throw err instanceof IssuerError ? err : new IssuerError('permanent', `local CA unavailable: ${(err as Error).message}`, { cause: err });
+    });
+    return this.authority;
+  }
+
+  private async loadAuthority(): Promise<LoadedAuthority> {
+    const certPath = this.config.ca_cert_path ?? this.deps.defaultCaCertPath;
+    const keyPath = this.config.ca_key_path ?? this.deps.defaultCaKeyPath;
+    if (certPath && keyPath) return this.fromFiles(certPath, keyPath);
+    return this.fromDatabase();
+  }
+
+  private async fromFiles(certPath: string, keyPath: string): Promise<LoadedAuthority> {
+    const [bundle, keyPem] = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')]);
+    const chainPems = splitPemChain(bundle);
+    if (!chainPems.length) throw new IssuerError('permanent', `${certPath} holds no certificate`);
+    return this.authorityOf(chainPems, keyPem);
+  }
+
+  private async fromDatabase(): Promise<LoadedAuthority> {
+    const secret = this.deps.encryptionKey;
+    if (!secret) throw new IssuerError('permanent', 'CERTCTL_CONFIG_ENCRYPTION_KEY is not set: the local CA cannot keep its key');
+    let stored = await this.deps.store.load(this.issuerId);
+    if (!stored) {
+      const keys = await generateKeyPair(ROOT_SPEC);
+      const certificatePem = await createCaCertificate({
+        keys, keySpec: ROOT_SPEC, commonName: this.config.ca_common_name ?? `certctl Local CA (${this.issuerId})`, validityDays: 3650,
+      });
+      stored = await this.deps.store.saveIfAbsent(this.issuerId, {
+        certificate_pem: certificatePem,
+        chain_pem: '',
+        encrypted_private_key: encryptSecret(await exportPrivateKeyPem(keys.privateKey), secret),
+      });
+    }
+    const keyPem = decryptSecret(stored.encrypted_private_key, secret).toString('utf8');
+    return this.authorityOf([stored.certificate_pem, ...splitPemChain(stored.chain_pem)], keyPem);
+  }
+
+  private async authorityOf(chainPems: string[], keyPem: string): Promise<LoadedAuthority> {
+    const certificate = new x509.X509Certificate(chainPems[0]!);
+    const { keys, spec } = await importPrivateKeyPem(keyPem).catch((err: unknown) => {
+      throw new IssuerError('permanent', err instanceof PkiError ? `CA key: ${err.message}` : 'CA key unreadable');
+    });
+    const matches = Buffer.from(await certificate.publicKey.getThumbprint()).equals(
+      Buffer.from(await new x509.PublicKey(await crypto.subtle.exportKey('spki', keys.publicKey)).getThumbprint()),
+    );
+    if (!matches) throw new IssuerError('permanent', 'the CA key does not belong to the CA certificate');
+    if (!describeCertificate(chainPems[0]!).isCa) throw new IssuerError('permanent', 'the CA certificate is not a CA (basicConstraints)');
+    return { certificate, privateKey: keys.privateKey, keySpec: spec, chainPems };
+  }
+}
