@@ -34,3 +34,36 @@ describe('loadConfig', () => {
     expect(loadConfig({ CERTCTL_DEMO_SEED: 'TRUE' }).demoSeed).toBe(true);
   });
 });
+
+describe('loadConfig: notifications', () => {
+  it('defaults to 5 attempts, 1 minute doubling to 1 hour, Email, and no loopback', () => {
+    const n = loadConfig({}).notifications;
+    expect(n).toMatchObject({ maxAttempts: 5, backoffBaseMs: 60_000, backoffMaxMs: 3_600_000, defaultChannels: ['Email'], allowLoopback: false });
+    expect(n.smtp).toMatchObject({ port: 587, useTls: true });
+    expect(n.pagerduty.eventsUrl).toBe('https://events.pagerduty.com/v2/enqueue');
+    expect(n.linkBaseUrl).toBe('http://127.0.0.1:8080');
+  });
+
+  it.each([
+    ['CERTCTL_NOTIFICATION_MAX_ATTEMPTS', '0', /CERTCTL_NOTIFICATION_MAX_ATTEMPTS must be between 1 and 20/],
+    ['CERTCTL_NOTIFICATION_BACKOFF_BASE', 'soon', /CERTCTL_NOTIFICATION_BACKOFF_BASE must be a duration/],
+    ['CERTCTL_NOTIFICATION_DEFAULT_CHANNELS', 'Email,Pager', /CERTCTL_NOTIFICATION_DEFAULT_CHANNELS must list channels/],
+    ['CERTCTL_WEBHOOK_URL', 'not a url', /CERTCTL_WEBHOOK_URL is not a valid URL/],
+    ['CERTCTL_WEBHOOK_URL', 'http://169.254.169.254/latest', /CERTCTL_WEBHOOK_URL 169.254.169.254 is the cloud metadata address/],
+    ['CERTCTL_SLACK_WEBHOOK_URL', 'http://127.0.0.1:9/hook', /CERTCTL_SLACK_WEBHOOK_URL 127.0.0.1 is a loopback address/],
+    ['CERTCTL_TEAMS_WEBHOOK_URL', 'ftp://example.com/x', /CERTCTL_TEAMS_WEBHOOK_URL must use http: or https:/],
+    ['CERTCTL_OPSGENIE_PRIORITY', 'P9', /CERTCTL_OPSGENIE_PRIORITY must be one of P1..P5/],
+    ['CERTCTL_PAGERDUTY_SEVERITY', 'loud', /CERTCTL_PAGERDUTY_SEVERITY must be one of/],
+  ])('rejects %s=%s naming the variable', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('refuses a backoff cap shorter than its base', () => {
+    expect(() => loadConfig({ CERTCTL_NOTIFICATION_BACKOFF_BASE: '2m', CERTCTL_NOTIFICATION_BACKOFF_MAX: '1m' })).toThrow(/BACKOFF_MAX/);
+  });
+
+  it('allows loopback webhooks only when the test flag is set', () => {
+    const env = { CERTCTL_WEBHOOK_URL: 'http://127.0.0.1:9/hook', CERTCTL_NOTIFIER_ALLOW_LOOPBACK: 'true' };
+    expect(loadConfig(env).notifications.webhook.url).toBe('http://127.0.0.1:9/hook');
+  });
+});

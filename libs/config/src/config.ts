@@ -1,3 +1,5 @@
+import { checkOutboundUrl } from './outbound-url';
+
 /**
  * The one validated configuration of every certctl process. Nothing outside this lib reads process.env:
  * a bad value stops the process at boot with a message naming the variable (STYLE C9).
@@ -44,6 +46,7 @@ export interface AppConfig {
     /** First retry delay of a failed issuance; doubles each attempt. */
     retryBaseDelayMs: number;
   };
+  notifications: NotificationsConfig;
 }
 
 function duration(env: Env, name: string, fallbackMs: number): number {
@@ -176,6 +179,143 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
     issuance: {
       concurrency: int(env, 'CERTCTL_RENEWAL_CONCURRENCY', 25, 1, 500),
       retryBaseDelayMs: duration(env, 'CERTCTL_ISSUANCE_RETRY_BASE_DELAY', 30_000),
+    },
+    notifications: loadNotificationsConfig(env),
+  };
+}
+
+// ---- Notifications (notifier channels, retry policy, digest) ----
+
+/** Channel names as in certctl (the same list as @certctl/contracts, which this lib does not depend on). */
+const CHANNEL_NAMES = ['Email', 'Slack', 'Teams', 'PagerDuty', 'OpsGenie', 'Webhook'] as const;
+export type ChannelName = (typeof CHANNEL_NAMES)[number];
+
+/** Most retries a notification can be given; BullMQ jobs are enqueued with this as their ceiling. */
+export const MAX_NOTIFICATION_ATTEMPTS = 20;
+
+export interface NotificationsConfig {
+  /** Delivery attempts in all before a notification is dead-lettered. */
+  maxAttempts: number;
+  /** Attempt n waits min(2^(n-1) x base, max) before the next one. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Deliveries in flight per notifier process. */
+  concurrency: number;
+  /** How often the reconciler re-enqueues due rows whose queue job vanished (upstream's retry sweep interval). */
+  reconcileIntervalMs: number;
+  /** BullMQ job lock; a job whose process died is taken up again about this long after. */
+  lockDurationMs: number;
+  httpTimeoutMs: number;
+  /** Channels used when a certificate's renewal policy names none for the alert's tier. */
+  defaultChannels: ChannelName[];
+  /** Email recipient when a certificate has no owner email (or there is no certificate). */
+  defaultRecipient: string | undefined;
+  /** Links in messages point at `${linkBaseUrl}/certificates/{id}`. */
+  linkBaseUrl: string;
+  /** Tests only: lets outbound calls reach 127.0.0.0/8 and ::1. */
+  allowLoopback: boolean;
+  smtp: {
+    host: string | undefined;
+    port: number;
+    username: string | undefined;
+    password: string | undefined;
+    fromAddress: string;
+    /** STARTTLS required (implicit TLS on port 465). */
+    useTls: boolean;
+    /** PEM bundle trusted for the SMTP server's certificate, in addition to the system's. */
+    caCertPath: string | undefined;
+  };
+  slack: { webhookUrl: string | undefined; channel: string | undefined; username: string };
+  teams: { webhookUrl: string | undefined };
+  pagerduty: { routingKey: string | undefined; severity: string; eventsUrl: string };
+  opsgenie: { apiKey: string | undefined; priority: string; apiUrl: string };
+  webhook: { url: string | undefined; secret: string | undefined };
+  digest: { enabled: boolean; intervalMs: number; recipients: string[]; windowDays: number };
+}
+
+function outboundUrl(env: Env, name: string, fallback: string | undefined, allowLoopback: boolean): string | undefined {
+  const raw = optional(env, name) ?? fallback;
+  if (raw === undefined) return undefined;
+  try {
+    checkOutboundUrl(raw, allowLoopback);
+  } catch (err) {
+    throw new ConfigError(name, err instanceof Error ? err.message : String(err));
+  }
+  return raw;
+}
+
+function list(env: Env, name: string): string[] {
+  return (optional(env, name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function opsgeniePriority(env: Env): string {
+  const priority = str(env, 'CERTCTL_OPSGENIE_PRIORITY', 'P3').trim().toUpperCase();
+  if (!/^P[1-5]$/.test(priority)) throw new ConfigError('CERTCTL_OPSGENIE_PRIORITY', `must be one of P1..P5, got "${priority}"`);
+  return priority;
+}
+
+export function loadNotificationsConfig(env: Env): NotificationsConfig {
+  const allowLoopback = bool(env, 'CERTCTL_NOTIFIER_ALLOW_LOOPBACK', false);
+  const defaultChannels = list(env, 'CERTCTL_NOTIFICATION_DEFAULT_CHANNELS');
+  for (const channel of defaultChannels) {
+    if (!(CHANNEL_NAMES as readonly string[]).includes(channel)) {
+      throw new ConfigError('CERTCTL_NOTIFICATION_DEFAULT_CHANNELS', `must list channels of ${CHANNEL_NAMES.join(', ')}, got "${channel}"`);
+    }
+  }
+  const backoffBaseMs = duration(env, 'CERTCTL_NOTIFICATION_BACKOFF_BASE', 60_000);
+  const backoffMaxMs = duration(env, 'CERTCTL_NOTIFICATION_BACKOFF_MAX', 3_600_000);
+  if (backoffMaxMs < backoffBaseMs) {
+    throw new ConfigError('CERTCTL_NOTIFICATION_BACKOFF_MAX', 'must not be shorter than CERTCTL_NOTIFICATION_BACKOFF_BASE');
+  }
+  const smtpPort = int(env, 'CERTCTL_SMTP_PORT', 587, 1, 65535);
+  const host = str(env, 'CERTCTL_SERVER_HOST', '127.0.0.1');
+  const port = str(env, 'CERTCTL_SERVER_PORT', '8080');
+  return {
+    maxAttempts: int(env, 'CERTCTL_NOTIFICATION_MAX_ATTEMPTS', 5, 1, MAX_NOTIFICATION_ATTEMPTS),
+    backoffBaseMs,
+    backoffMaxMs,
+    concurrency: int(env, 'CERTCTL_NOTIFICATION_CONCURRENCY', 32, 1, 1000),
+    reconcileIntervalMs: duration(env, 'CERTCTL_NOTIFICATION_RETRY_INTERVAL', 120_000),
+    lockDurationMs: duration(env, 'CERTCTL_NOTIFICATION_LOCK_DURATION', 30_000),
+    httpTimeoutMs: duration(env, 'CERTCTL_NOTIFICATION_HTTP_TIMEOUT', 10_000),
+    defaultChannels: (defaultChannels.length ? defaultChannels : ['Email']) as ChannelName[],
+    defaultRecipient: optional(env, 'CERTCTL_NOTIFICATION_DEFAULT_RECIPIENT'),
+    linkBaseUrl: url(env, 'CERTCTL_NOTIFICATION_LINK_BASE_URL', `http://${host.includes(':') ? `[${host}]` : host}:${port}`, ['http:', 'https:']).replace(/\/+$/, ''),
+    allowLoopback,
+    smtp: {
+      host: optional(env, 'CERTCTL_SMTP_HOST'),
+      port: smtpPort,
+      username: optional(env, 'CERTCTL_SMTP_USERNAME'),
+      password: optional(env, 'CERTCTL_SMTP_PASSWORD'),
+      fromAddress: str(env, 'CERTCTL_SMTP_FROM_ADDRESS', 'certctl@localhost'),
+      useTls: bool(env, 'CERTCTL_SMTP_USE_TLS', true),
+      caCertPath: optional(env, 'CERTCTL_SMTP_CA_CERT_PATH'),
+    },
+    slack: {
+      webhookUrl: outboundUrl(env, 'CERTCTL_SLACK_WEBHOOK_URL', undefined, allowLoopback),
+      channel: optional(env, 'CERTCTL_SLACK_CHANNEL'),
+      username: str(env, 'CERTCTL_SLACK_USERNAME', 'certctl'),
+    },
+    teams: { webhookUrl: outboundUrl(env, 'CERTCTL_TEAMS_WEBHOOK_URL', undefined, allowLoopback) },
+    pagerduty: {
+      routingKey: optional(env, 'CERTCTL_PAGERDUTY_ROUTING_KEY'),
+      severity: oneOf(env, 'CERTCTL_PAGERDUTY_SEVERITY', ['critical', 'error', 'warning', 'info'] as const, 'warning'),
+      eventsUrl: outboundUrl(env, 'CERTCTL_PAGERDUTY_EVENTS_URL', 'https://events.pagerduty.com/v2/enqueue', allowLoopback)!,
+    },
+    opsgenie: {
+      apiKey: optional(env, 'CERTCTL_OPSGENIE_API_KEY'),
+      priority: opsgeniePriority(env),
+      apiUrl: outboundUrl(env, 'CERTCTL_OPSGENIE_API_URL', 'https://api.opsgenie.com/v2/alerts', allowLoopback)!,
+    },
+    webhook: {
+      url: outboundUrl(env, 'CERTCTL_WEBHOOK_URL', undefined, allowLoopback),
+      secret: optional(env, 'CERTCTL_WEBHOOK_SECRET'),
+    },
+    digest: {
+      enabled: bool(env, 'CERTCTL_DIGEST_ENABLED', false),
+      intervalMs: duration(env, 'CERTCTL_DIGEST_INTERVAL', 24 * 3_600_000),
+      recipients: list(env, 'CERTCTL_DIGEST_RECIPIENTS'),
+      windowDays: int(env, 'CERTCTL_DIGEST_WINDOW_DAYS', 30, 1, 3650),
     },
   };
 }
