@@ -2,6 +2,7 @@ import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ConfigModule } from '@certctl/config';
 import { DatabaseModule, QueuesModule, RedisModule } from '@certctl/db';
+import { IssuersModule as IssuerConnectorsModule } from '@certctl/issuers';
 import { HealthModule, HttpMetricsMiddleware, LoggerModule, MetricsModule } from '@certctl/observability';
 import { ApiCallAuditMiddleware } from './common/audit/api-call-audit.middleware';
 import { AuthGuard } from './common/auth/auth.guard';
@@ -33,6 +34,7 @@ import { TeamsModule } from './modules/teams/teams.module';
     MetricsModule,
     HealthModule,
     CommonModule,
+    IssuerConnectorsModule,
     AuthModule,
     CertificatesModule,
     IssuersModule,

@@ -14,7 +14,7 @@ export const API_PREFIX = 'api/v1';
 
 /** Builds the api app (not listening): request ids, the JSON body limit, the /api/v1 prefix, OpenAPI. */
 export async function createApiApp(): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(ApiModule, { bufferLogs: true, bodyParser: false });
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule, { bufferLogs: true, bodyParser: false, abortOnError: false });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   app.set('etag', false);

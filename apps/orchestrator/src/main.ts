@@ -1,5 +1,5 @@
 import 'reflect-metadata';
 import { runMain, runWorker } from '@certctl/observability';
+import { ORCHESTRATOR_FEATURES } from './orchestrator.features';
 
-// The orchestrator's queue processors arrive with their own issues; today it boots, connects and reports health.
-runMain(() => runWorker('orchestrator'));
+runMain(() => runWorker('orchestrator', ORCHESTRATOR_FEATURES));

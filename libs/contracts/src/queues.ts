@@ -51,7 +51,8 @@ export const JOB_QUEUE = {
   'jobs.timeout': Queue.Schedule,
   'agents.health': Queue.Schedule,
   reconcile: Queue.Schedule,
-  'network-scan.due': Queue.Schedule,
+  // On the scan queue, not schedule: only the scanner consumes it, and a worker takes any job of its queue.
+  'network-scan.due': Queue.Scan,
 } as const satisfies Record<JobName, QueueName>;
 
 /** Job names that travel on queue Q. */

@@ -7,3 +7,5 @@ export { MIGRATIONS } from './migrations';
 export * from './redis.module';
 export * from './queues.module';
 export * from './notifications';
+export * from './digest';
+export * from './lifecycle';

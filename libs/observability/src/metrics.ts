@@ -1,4 +1,4 @@
-import { Controller, Get, Header, Inject, Injectable, Module, NestMiddleware } from '@nestjs/common';
+import { Controller, Get, Global, Header, Inject, Injectable, Module, NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
@@ -51,6 +51,7 @@ export class MetricsController {
   }
 }
 
+@Global()
 @Module({
   providers: [
     {

@@ -37,7 +37,7 @@ export function workerRootModule(name: WorkerName, features: Type[] = []): Type<
 
 /** Creates a worker app; the caller decides whether to listen (tests listen on port 0). */
 export async function createWorkerApp(name: WorkerName, features: Type[] = []): Promise<INestApplication> {
-  const app = await NestFactory.create(workerRootModule(name, features), { bufferLogs: true });
+  const app = await NestFactory.create(workerRootModule(name, features), { bufferLogs: true, abortOnError: false });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   return app;

@@ -58,6 +58,7 @@ export async function createTestEnvironment(): Promise<TestEnvironment> {
       CERTCTL_REDIS_URL: redisUrl,
       CERTCTL_QUEUE_PREFIX: queuePrefix,
       CERTCTL_LOG_LEVEL: process.env.CERTCTL_TEST_LOG_LEVEL ?? 'error',
+      CERTCTL_CONFIG_ENCRYPTION_KEY: `test-encryption-key-${randomBytes(16).toString('hex')}`,
     },
     async destroy() {
       const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });

@@ -30,12 +30,11 @@ export class AuthGuard implements CanActivate {
     req.principal = principal;
 
     const granted = ROLE_ACCESS[principal.role];
-    // Reading an agent is also a plain inventory read.
-    const readsAgent = access === 'agent-self' && req.method === 'GET' && granted.has('read');
-    if (!granted.has(access) && !readsAgent) {
+    const allowed = access === 'agent-self-or-read' ? granted.has('read') || granted.has('agent-self') : granted.has(access);
+    if (!allowed) {
       throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', `role ${principal.role} may not ${describe(access)}`);
     }
-    if (access === 'agent-self' && principal.role === 'agent' && req.params.id !== principal.agent_id) {
+    if ((access === 'agent-self' || access === 'agent-self-or-read') && principal.role === 'agent' && req.params.id !== principal.agent_id) {
       throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'an agent key may only act for its own agent');
     }
     return true;

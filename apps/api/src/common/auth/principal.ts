@@ -15,9 +15,10 @@ export const SYSTEM_PRINCIPAL: Principal = { actor: 'system', actor_type: 'Syste
 /**
  * What a route needs. `read` = any GET of the inventory; `write` = changes; `admin` = key management;
  * `audit` = the audit trail; `agent-self` = the agent protocol, for the agent's own id (or an operator);
+ * `agent-self-or-read` = a read of an agent's own data, also open to anyone who may read the inventory;
  * `authenticated` = any valid key; `public` = no key.
  */
-export type Access = 'public' | 'authenticated' | 'read' | 'write' | 'admin' | 'audit' | 'agent-self';
+export type Access = 'public' | 'authenticated' | 'read' | 'write' | 'admin' | 'audit' | 'agent-self' | 'agent-self-or-read';
 
 export const ROLE_ACCESS: Record<ApiKeyRole, ReadonlySet<Access>> = {
   admin: new Set<Access>(['authenticated', 'read', 'write', 'admin', 'audit', 'agent-self']),

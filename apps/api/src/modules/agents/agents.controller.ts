@@ -4,15 +4,17 @@ import type { AgentEntity } from '@certctl/db';
 import { RequireAccess } from '../../common/auth/access.decorator';
 import type { Principal } from '../../common/auth/principal';
 import type { Page } from '../../common/http/pagination';
-import { CurrentPrincipal } from '../../common/http/request';
+import { CurrentPrincipal, RequestId } from '../../common/http/request';
+import type { JobEntity } from '@certctl/db';
+import { AgentProtocolService, WorkItem } from './agent-protocol.service';
 import { AgentsService, RegisteredAgent } from './agents.service';
-import { AgentQuery, HeartbeatDto, RegisterAgentDto } from './dto/agent.dto';
+import { AgentQuery, HeartbeatDto, JobStatusDto, RegisterAgentDto, SubmitCsrDto } from './dto/agent.dto';
 
 @ApiTags('agents')
 @ApiBearerAuth()
 @Controller('agents')
 export class AgentsController {
-  constructor(private readonly agents: AgentsService) {}
+  constructor(private readonly agents: AgentsService, private readonly protocol: AgentProtocolService) {}
 
   @Get()
   list(@Query() query: AgentQuery): Promise<Page<AgentEntity>> {
@@ -26,7 +28,7 @@ export class AgentsController {
   }
 
   @Get(':id')
-  @RequireAccess('agent-self')
+  @RequireAccess('agent-self-or-read')
   get(@Param('id') id: string): Promise<AgentEntity> {
     return this.agents.crud.get(id);
   }
@@ -36,5 +38,32 @@ export class AgentsController {
   @RequireAccess('agent-self')
   heartbeat(@Param('id') id: string, @Body() body: HeartbeatDto): Promise<AgentEntity> {
     return this.agents.heartbeat(id, body);
+  }
+
+  /** Pending deployments (claimed for this agent) and issuance jobs waiting for this agent's CSR. */
+  @Get(':id/work')
+  @RequireAccess('agent-self')
+  work(@Param('id') id: string): Promise<{ jobs: WorkItem[]; count: number }> {
+    return this.protocol.work(id);
+  }
+
+  @Post(':id/csr')
+  @HttpCode(202)
+  @RequireAccess('agent-self')
+  submitCsr(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: SubmitCsrDto, @RequestId() requestId: string) {
+    return this.protocol.submitCsr(actor, id, body, requestId);
+  }
+
+  @Get(':id/certificates/:certificateId')
+  @RequireAccess('agent-self-or-read')
+  certificate(@Param('id') id: string, @Param('certificateId') certificateId: string) {
+    return this.protocol.certificate(id, certificateId);
+  }
+
+  @Post(':id/jobs/:jobId/status')
+  @HttpCode(200)
+  @RequireAccess('agent-self')
+  reportStatus(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Param('jobId') jobId: string, @Body() body: JobStatusDto): Promise<JobEntity> {
+    return this.protocol.reportStatus(actor, id, jobId, body);
   }
 }

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AgentsController } from './agents.controller';
 import { AgentsService } from './agents.service';
+import { AgentProtocolService } from './agent-protocol.service';
 
-@Module({ controllers: [AgentsController], providers: [AgentsService] })
+@Module({ controllers: [AgentsController], providers: [AgentsService, AgentProtocolService] })
 export class AgentsModule {}

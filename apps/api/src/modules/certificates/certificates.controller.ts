@@ -1,11 +1,12 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { CertificateVersionEntity, JobEntity, ManagedCertificateEntity } from '@certctl/db';
 import type { Principal } from '../../common/auth/principal';
 import { Page, PageQuery } from '../../common/http/pagination';
-import { CurrentPrincipal } from '../../common/http/request';
-import { CertificatesService, CertificateView } from './certificates.service';
-import { CertificateQuery, CreateCertificateDto, UpdateCertificateDto } from './dto/certificate.dto';
+import { CurrentPrincipal, RequestId } from '../../common/http/request';
+import { CertificatesService, CertificateView, PemExport, RenewalTriggered } from './certificates.service';
+import { CertificateQuery, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, UpdateCertificateDto } from './dto/certificate.dto';
 
 @ApiTags('certificates')
 @ApiBearerAuth()
@@ -48,5 +49,27 @@ export class CertificatesController {
   @Get(':id/deployments')
   deployments(@Param('id') id: string, @Query() query: PageQuery): Promise<Page<JobEntity>> {
     return this.certificates.deployments(id, query);
+  }
+
+  /** Starts an issuance or renewal (202); `force` (query or body) replaces an open one. */
+  @Post(':id/renew')
+  @HttpCode(202)
+  renew(
+    @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: RenewQuery, @Body() body: RenewCertificateDto,
+    @RequestId() requestId: string,
+  ): Promise<RenewalTriggered> {
+    return this.certificates.renew(actor, id, query.force === 'true' || body.force === true, requestId);
+  }
+
+  /** The current certificate and chain as JSON, or as a PEM file with `?download=true`. Never a private key. */
+  @Get(':id/export/pem')
+  async exportPem(
+    @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: ExportPemQuery, @Res({ passthrough: true }) res: Response,
+  ): Promise<PemExport | string> {
+    const pem = await this.certificates.exportPem(actor, id);
+    if (query.download !== 'true') return pem;
+    res.setHeader('Content-Type', 'application/x-pem-file');
+    res.setHeader('Content-Disposition', `attachment; filename="${id}.pem"`);
+    return pem.full_chain_pem;
   }
 }

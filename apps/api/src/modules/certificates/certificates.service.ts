@@ -1,9 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
+import { splitPemChain } from '@certctl/pki';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, In } from 'typeorm';
 import {
-  CertificateTargetMappingEntity, CertificateVersionEntity, DeploymentTargetEntity, JobEntity, ManagedCertificateEntity,
-  newId,
+  CertificateTargetMappingEntity, CertificateVersionEntity, DeploymentTargetEntity, issuanceJobOptions, JobEntity, JobProducer,
+  LifecycleError, ManagedCertificateEntity, newId, openRenewalJob,
 } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
@@ -16,6 +18,25 @@ import { CertificateQuery, CreateCertificateDto, UpdateCertificateDto } from './
 
 export type CertificateView = ManagedCertificateEntity & { target_ids: string[] };
 
+export interface RenewalTriggered {
+  status: 'renewal_triggered';
+  job_id: string;
+  job_status: string;
+  cancelled_job_ids: string[];
+}
+
+/** The current version's public material; never a private key. */
+export interface PemExport {
+  certificate_id: string;
+  version_id: string;
+  serial_number: string;
+  fingerprint_sha256: string;
+  not_after: Date;
+  certificate_pem: string;
+  chain_pem: string;
+  full_chain_pem: string;
+}
+
 const DEFAULT_RENEWAL_POLICY = 'rp-default';
 
 @Injectable()
@@ -25,7 +46,51 @@ export class CertificatesService {
     private readonly repository: CertificatesRepository,
     private readonly policies: PoliciesService,
     private readonly audit: AuditService,
+    private readonly producer: JobProducer,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  /**
+   * Opens an Issuance/Renewal job (409 while one is open unless `force`, 409 for archived or revoked
+   * certificates) and queues it after commit, unless the profile's approval gate holds it.
+   */
+  async renew(actor: Principal, id: string, force: boolean, correlationId: string): Promise<RenewalTriggered> {
+    await this.exists(id);
+    let opened;
+    try {
+      opened = await this.dataSource.transaction(async (tx) => {
+        const result = await openRenewalJob(tx, id, { requestedBy: actor.actor, force });
+        await this.audit.record(
+          { actor, action: 'renewal_triggered', resource_type: 'certificate', resource_id: id,
+            details: { job_id: result.job.id, job_status: result.job.status, force, cancelled: result.cancelled } },
+          tx,
+        );
+        return result;
+      });
+    } catch (err) {
+      if (err instanceof LifecycleError) throw ApiError.conflict(err.code, err.message);
+      throw err;
+    }
+    const { job } = opened;
+    if (job.status === 'Pending') {
+      const name = job.type === 'Issuance' ? 'certificate.issue' : 'certificate.renew';
+      await this.producer.enqueue(name, { jobId: job.id, correlationId }, job.id, issuanceJobOptions(this.config, job));
+    }
+    return { status: 'renewal_triggered', job_id: job.id, job_status: job.status, cancelled_job_ids: opened.cancelled };
+  }
+
+  /** The newest version's certificate and chain (409 before the first issuance). */
+  async exportPem(actor: Principal, id: string): Promise<PemExport> {
+    await this.exists(id);
+    const version = await this.dataSource.manager.findOne(CertificateVersionEntity, { where: { certificate_id: id }, order: { created_at: 'DESC', id: 'DESC' } });
+    if (!version) throw ApiError.conflict('CERTIFICATE_NOT_ISSUED', `certificate ${id} has no issued version yet`);
+    const [leaf = '', ...chain] = splitPemChain(version.pem_chain);
+    await this.audit.record({ actor, action: 'export_pem', resource_type: 'certificate', resource_id: id, details: { version_id: version.id } });
+    return {
+      certificate_id: id, version_id: version.id, serial_number: version.serial_number, fingerprint_sha256: version.fingerprint_sha256,
+      not_after: version.not_after, certificate_pem: leaf, chain_pem: chain.join(''), full_chain_pem: version.pem_chain,
+    };
+  }
 
   list(query: CertificateQuery): Promise<Page<ManagedCertificateEntity>> {
     return this.repository.list(query);

@@ -1,9 +1,20 @@
+import { HttpCode, Param, Post } from '@nestjs/common';
+import type { Principal } from '../../common/auth/principal';
 import { CrudController } from '../../common/crud.controller';
-import { IssuerQuery } from './dto/issuer.dto';
-import { CreateIssuerDto, UpdateIssuerDto } from './dto/issuer.dto';
-import { IssuersService } from './issuers.service';
+import { CurrentPrincipal } from '../../common/http/request';
+import { CreateIssuerDto, IssuerQuery, UpdateIssuerDto } from './dto/issuer.dto';
+import { IssuersService, IssuerTestResult } from './issuers.service';
 
 export class IssuersController extends CrudController({
   path: 'issuers', tag: 'issuers', service: IssuersService,
   createDto: CreateIssuerDto, updateDto: UpdateIssuerDto, queryDto: IssuerQuery,
-}) {}
+}) {
+  declare readonly service: IssuersService;
+
+  /** Connectivity and material check of the issuer; updates test_status. */
+  @Post(':id/test')
+  @HttpCode(200)
+  test(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<IssuerTestResult> {
+    return this.service.test(actor, id);
+  }
+}

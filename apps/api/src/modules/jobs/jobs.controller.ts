@@ -1,10 +1,10 @@
-import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { JobEntity } from '@certctl/db';
 import type { Principal } from '../../common/auth/principal';
 import type { Page } from '../../common/http/pagination';
-import { CurrentPrincipal } from '../../common/http/request';
-import { JobQuery } from './dto/job.dto';
+import { CurrentPrincipal, RequestId } from '../../common/http/request';
+import { DecisionDto, JobQuery } from './dto/job.dto';
 import { JobsService } from './jobs.service';
 
 @ApiTags('jobs')
@@ -27,5 +27,17 @@ export class JobsController {
   @HttpCode(200)
   cancel(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<JobEntity> {
     return this.jobs.cancel(actor, id);
+  }
+
+  @Post(':id/approve')
+  @HttpCode(200)
+  approve(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: DecisionDto, @RequestId() requestId: string): Promise<JobEntity> {
+    return this.jobs.decide(actor, id, true, body.note, requestId);
+  }
+
+  @Post(':id/reject')
+  @HttpCode(200)
+  reject(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: DecisionDto, @RequestId() requestId: string): Promise<JobEntity> {
+    return this.jobs.decide(actor, id, false, body.note, requestId);
   }
 }

@@ -1,8 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { CANCELLABLE_JOB_STATUSES } from '@certctl/contracts';
-import { JobEntity } from '@certctl/db';
+import { issuanceJobOptions, JobEntity, JobProducer, ManagedCertificateEntity } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { CrudResource } from '../../common/crud-resource';
@@ -12,7 +13,12 @@ import { ApiError } from '../../common/http/api-error';
 export class JobsService {
   readonly crud: CrudResource<JobEntity>;
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource, private readonly audit: AuditService) {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
+    private readonly producer: JobProducer,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
     this.crud = new CrudResource(dataSource, audit, {
       entity: JobEntity, table: 'jobs', resource: 'job', idKind: 'job', category: 'cert_lifecycle',
       actions: { created: 'job_created', updated: 'job_updated', deleted: 'job_deleted' },
@@ -35,5 +41,38 @@ export class JobsService {
       );
       return this.crud.get(id, tx);
     });
+  }
+
+  /**
+   * The approval gate: an AwaitingApproval job goes Pending and is queued (approve) or is Cancelled (reject).
+   * Four eyes: whoever asked for the job may not decide it (403).
+   */
+  async decide(actor: Principal, id: string, approve: boolean, note: string | undefined, correlationId: string): Promise<JobEntity> {
+    const job = await this.dataSource.transaction(async (tx) => {
+      const current = await this.crud.lock(tx, id);
+      if (current.status !== 'AwaitingApproval') {
+        throw ApiError.conflict('JOB_NOT_AWAITING_APPROVAL', `job ${id} is ${current.status}, not AwaitingApproval`);
+      }
+      if (current.requested_by === actor.actor) {
+        throw new ApiError(HttpStatus.FORBIDDEN, 'SELF_APPROVAL', 'the requester of a job cannot approve or reject it');
+      }
+      await tx.update(JobEntity, { id }, approve
+        ? { status: 'Pending', decided_by: actor.actor, decision_note: note ?? null }
+        : { status: 'Cancelled', decided_by: actor.actor, decision_note: note ?? null, completed_at: new Date(), last_error: `rejected by ${actor.actor}` });
+      if (!approve) {
+        await tx.update(ManagedCertificateEntity, { id: current.certificate_id, status: 'RenewalInProgress' }, { status: current.type === 'Issuance' ? 'Pending' : 'Active' });
+      }
+      await this.audit.record(
+        { actor, action: approve ? 'approval_approved' : 'approval_rejected', resource_type: 'job', resource_id: id,
+          details: { certificate_id: current.certificate_id, requested_by: current.requested_by, note: note ?? null } },
+        tx,
+      );
+      return this.crud.get(id, tx);
+    });
+    if (approve) {
+      const name = job.type === 'Issuance' ? 'certificate.issue' : job.type === 'Renewal' ? 'certificate.renew' : 'certificate.deploy';
+      await this.producer.enqueue(name, { jobId: id, correlationId }, id, name === 'certificate.deploy' ? {} : issuanceJobOptions(this.config, job));
+    }
+    return job;
   }
 }

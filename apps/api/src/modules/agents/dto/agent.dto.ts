@@ -23,3 +23,13 @@ export class HeartbeatDto {
 export class AgentQuery extends SearchPageQuery {
   @EnumField(Object.values(AgentStatus), { optional: true }) status?: string;
 }
+
+export class SubmitCsrDto {
+  @TextField({ max: 16_384, description: 'PEM PKCS#10 request for the certificate\'s names' }) csr_pem: string;
+  @IdField() certificate_id: string;
+}
+
+export class JobStatusDto {
+  @EnumField(['Running', 'Completed', 'Failed']) status: string;
+  @TextField({ optional: true, max: 4000 }) error?: string;
+}

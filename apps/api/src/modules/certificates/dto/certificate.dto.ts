@@ -1,7 +1,7 @@
 import { ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { IsObject, IsOptional, ValidateBy } from 'class-validator';
 import { CertificateStatus } from '@certctl/contracts';
-import { DateField, EnumField, IdField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
+import { BoolField, DateField, EnumField, IdField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
 import { SearchPageQuery } from '../../../common/http/list-query';
 
 /** A DNS name (wildcards allowed), an IP address, an email address or a URI: no whitespace, at most 253. */
@@ -50,4 +50,16 @@ export class CertificateQuery extends SearchPageQuery {
   @TextField({ optional: true, max: 64 }) environment?: string;
   @DateField({ optional: true, description: 'Only certificates expiring before this time' }) expires_before?: Date;
   @DateField({ optional: true }) expires_after?: Date;
+}
+
+export class RenewCertificateDto {
+  @BoolField({ optional: true, description: 'Cancel an open issuance job of this certificate and start a new one' }) force?: boolean;
+}
+
+export class RenewQuery {
+  @EnumField(['true', 'false'], { optional: true }) force?: string;
+}
+
+export class ExportPemQuery {
+  @EnumField(['true', 'false'], { optional: true }) download?: string;
 }

@@ -1,5 +1,5 @@
 import { JobStatus, JobType } from '@certctl/contracts';
-import { EnumField, IdField } from '../../../common/http/dto-fields';
+import { EnumField, IdField, TextField } from '../../../common/http/dto-fields';
 import { PageQuery } from '../../../common/http/pagination';
 
 export class JobQuery extends PageQuery {
@@ -8,4 +8,8 @@ export class JobQuery extends PageQuery {
   @IdField({ optional: true }) certificate_id?: string;
   @IdField({ optional: true }) agent_id?: string;
   @IdField({ optional: true }) target_id?: string;
+}
+
+export class DecisionDto {
+  @TextField({ optional: true, max: 2000 }) note?: string;
 }

@@ -1,0 +1,160 @@
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
+import {
+  AgentEntity, CertificateVersionEntity, enqueueNotifications, issuanceJobOptions, JobEntity, JobProducer, ManagedCertificateEntity,
+  profileOf, recordNotifications,
+} from '@certctl/db';
+import { profileViolation } from '@certctl/issuers';
+import { namesMismatch, parseCsr, PkiError, splitPemChain } from '@certctl/pki';
+import { AuditService } from '../../common/audit/audit.service';
+import type { Principal } from '../../common/auth/principal';
+import { ApiError } from '../../common/http/api-error';
+import { JobStatusDto, SubmitCsrDto } from './dto/agent.dto';
+
+/** certctl's WorkItem. */
+export interface WorkItem {
+  id: string;
+  type: string;
+  certificate_id: string;
+  common_name: string;
+  sans: string[];
+  target_id: string | null;
+  target_type: string | null;
+  target_config: Record<string, unknown> | null;
+  status: string;
+}
+
+/**
+ * The agent side of the pull model: an agent polls for its work, submits CSRs for keys it made itself, picks
+ * up its certificates and reports deployment outcomes. Every call is for the agent's own id (the guard checks
+ * agent keys), and a retired agent is answered 410.
+ */
+@Injectable()
+export class AgentProtocolService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
+    private readonly producer: JobProducer,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Its Pending deployments, claimed atomically (Running, so two polls never hand out the same job), and the
+   * AwaitingCSR issuance jobs of certificates mapped to its targets.
+   */
+  async work(agentId: string): Promise<{ jobs: WorkItem[]; count: number }> {
+    await this.activeAgent(agentId);
+    const jobs = await this.dataSource.transaction(async (tx) => {
+      const [deployments]: [WorkItem[], number] = await tx.query(
+        `UPDATE jobs j SET status = 'Running', started_at = now(), attempts = attempts + 1, updated_at = now()
+          FROM deployment_targets t, managed_certificates c
+         WHERE j.id IN (SELECT id FROM jobs WHERE agent_id = $1 AND type = 'Deployment' AND status = 'Pending'
+                         ORDER BY scheduled_at LIMIT 100 FOR UPDATE SKIP LOCKED)
+           AND t.id = j.target_id AND c.id = j.certificate_id
+        RETURNING j.id, j.type, j.certificate_id, c.common_name, c.sans, j.target_id, t.type AS target_type, t.config AS target_config, j.status`,
+        [agentId],
+      );
+      const csrJobs: WorkItem[] = await tx.query(
+        `SELECT DISTINCT ON (j.id) j.id, j.type, j.certificate_id, c.common_name, c.sans, t.id AS target_id, t.type AS target_type,
+                t.config AS target_config, j.status
+           FROM jobs j JOIN managed_certificates c ON c.id = j.certificate_id
+           JOIN certificate_target_mappings m ON m.certificate_id = j.certificate_id
+           JOIN deployment_targets t ON t.id = m.target_id AND t.agent_id = $1
+          WHERE j.status = 'AwaitingCSR'
+          ORDER BY j.id, t.id`,
+        [agentId],
+      );
+      return [...deployments, ...csrJobs];
+    });
+    return { jobs, count: jobs.length };
+  }
+
+  /**
+   * A CSR for an AwaitingCSR job: 400 when it is not a valid CSR, 422 when its names differ from the
+   * certificate's or it breaks the profile, 409 when no job is waiting for it. The job is then queued for signing.
+   */
+  async submitCsr(actor: Principal, agentId: string, body: SubmitCsrDto, correlationId: string): Promise<{ status: string; job_id: string }> {
+    await this.activeAgent(agentId);
+    let csr;
+    try {
+      csr = await parseCsr(body.csr_pem);
+    } catch (err) {
+      if (err instanceof PkiError) throw ApiError.invalidField('csr_pem', err.message);
+      throw err;
+    }
+    const job = await this.dataSource.transaction(async (tx) => {
+      const cert = await this.agentCertificate(tx, agentId, body.certificate_id);
+      const waiting = await tx.findOne(JobEntity, { where: { certificate_id: cert.id, status: 'AwaitingCSR' }, lock: { mode: 'pessimistic_write' } });
+      if (!waiting) throw ApiError.conflict('NO_CSR_EXPECTED', `no job of certificate ${cert.id} is waiting for a CSR`);
+      const problem = namesMismatch(csr, { commonName: cert.common_name, sans: cert.sans }) ?? profileViolation(csr, await profileOf(tx, cert));
+      if (problem) throw new ApiError(HttpStatus.UNPROCESSABLE_ENTITY, 'CSR_REJECTED', problem);
+      await tx.update(JobEntity, { id: waiting.id }, { status: 'Pending', csr_pem: body.csr_pem, agent_id: agentId });
+      await this.audit.record({ actor, action: 'csr_submitted', resource_type: 'job', resource_id: waiting.id, details: { certificate_id: cert.id, agent_id: agentId } }, tx);
+      return tx.findOneByOrFail(JobEntity, { id: waiting.id });
+    });
+    await this.producer.enqueue('csr.sign', { jobId: job.id, correlationId }, job.id, issuanceJobOptions(this.config, job));
+    return { status: 'csr_accepted', job_id: job.id };
+  }
+
+  /** The current certificate (leaf + chain) of a certificate deployed by this agent. */
+  async certificate(agentId: string, certificateId: string): Promise<{ certificate_id: string; certificate_pem: string; chain_pem: string; serial_number: string; not_after: Date }> {
+    await this.activeAgent(agentId);
+    const cert = await this.agentCertificate(this.dataSource.manager, agentId, certificateId);
+    const version = await this.dataSource.manager.findOne(CertificateVersionEntity, { where: { certificate_id: cert.id }, order: { created_at: 'DESC', id: 'DESC' } });
+    if (!version) throw ApiError.conflict('CERTIFICATE_NOT_ISSUED', `certificate ${cert.id} has no issued version yet`);
+    const [, ...chain] = splitPemChain(version.pem_chain);
+    return { certificate_id: cert.id, certificate_pem: version.pem_chain, chain_pem: chain.join(''), serial_number: version.serial_number, not_after: version.not_after };
+  }
+
+  /** The agent's report on one of its jobs. Completed/Failed are final; a finished job cannot be reopened (409). */
+  async reportStatus(actor: Principal, agentId: string, jobId: string, body: JobStatusDto): Promise<JobEntity> {
+    await this.activeAgent(agentId);
+    const { job, notificationIds } = await this.dataSource.transaction(async (tx) => {
+      const job = await tx.findOne(JobEntity, { where: { id: jobId }, lock: { mode: 'pessimistic_write' } });
+      if (!job || job.agent_id !== agentId) throw ApiError.notFound('job', jobId);
+      if (!['Pending', 'Running'].includes(job.status)) throw ApiError.conflict('JOB_FINISHED', `job ${jobId} is already ${job.status}`);
+      const now = new Date();
+      const final = body.status !== 'Running';
+      await tx.update(JobEntity, { id: jobId }, {
+        status: body.status as JobEntity['status'],
+        last_error: body.status === 'Failed' ? (body.error ?? 'failed without a reason') : null,
+        completed_at: final ? now : null,
+        started_at: job.started_at ?? now,
+      });
+      let notificationIds: string[] = [];
+      if (final && job.type === 'Deployment') {
+        if (body.status === 'Completed') await tx.update(ManagedCertificateEntity, { id: job.certificate_id }, { last_deployment_at: now });
+        notificationIds = await recordNotifications(tx, {
+          type: body.status === 'Completed' ? 'DeploymentSuccess' : 'DeploymentFailure', certificate_id: job.certificate_id,
+          message: body.status === 'Completed' ? `deployed to target ${job.target_id} by agent ${agentId}` : `deployment to target ${job.target_id} failed: ${body.error ?? 'no reason given'}`,
+        });
+      }
+      await this.audit.record({ actor, action: final ? 'deployment_job_completed' : 'deployment_job_running', resource_type: 'job', resource_id: jobId,
+        details: { status: body.status, agent_id: agentId, error: body.error ?? null } }, tx);
+      return { job: await tx.findOneByOrFail(JobEntity, { id: jobId }), notificationIds };
+    });
+    await enqueueNotifications(this.producer, notificationIds);
+    return job;
+  }
+
+  private async activeAgent(agentId: string): Promise<AgentEntity> {
+    const agent = await this.dataSource.manager.findOne(AgentEntity, { where: { id: agentId } });
+    if (!agent) throw ApiError.notFound('agent', agentId);
+    if (agent.retired_at) throw new ApiError(HttpStatus.GONE, 'AGENT_RETIRED', `agent ${agentId} is retired`);
+    return agent;
+  }
+
+  /** A certificate mapped to one of this agent's targets; others are 404 to the agent (not its business). */
+  private async agentCertificate(tx: EntityManager, agentId: string, certificateId: string): Promise<ManagedCertificateEntity> {
+    const rows: ManagedCertificateEntity[] = await tx.query(
+      `SELECT c.* FROM managed_certificates c WHERE c.id = $1 AND EXISTS (
+         SELECT 1 FROM certificate_target_mappings m JOIN deployment_targets t ON t.id = m.target_id
+          WHERE m.certificate_id = c.id AND t.agent_id = $2)`,
+      [certificateId, agentId],
+    );
+    if (!rows[0]) throw ApiError.notFound('certificate', certificateId);
+    return tx.create(ManagedCertificateEntity, rows[0]);
+  }
+}

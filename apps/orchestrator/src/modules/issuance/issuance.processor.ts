@@ -1,0 +1,32 @@
+import { Processor } from '@nestjs/bullmq';
+import { Inject, OnApplicationBootstrap } from '@nestjs/common';
+import type { Registry } from 'prom-client';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
+import { AnyJob, Queue } from '@certctl/contracts';
+import { BaseProcessor, METRICS_REGISTRY } from '@certctl/observability';
+import { IssuanceService } from './issuance.service';
+
+/** Consumes the issuance queue: new certificates, renewals, and signing of agent CSRs run the same way. */
+@Processor(Queue.Issuance)
+export class IssuanceProcessor extends BaseProcessor<typeof Queue.Issuance> implements OnApplicationBootstrap {
+  constructor(
+    private readonly issuance: IssuanceService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+  ) {
+    super(Queue.Issuance, registry);
+  }
+
+  onApplicationBootstrap(): void {
+    this.worker.concurrency = this.config.issuance.concurrency;
+  }
+
+  protected handle(job: AnyJob<typeof Queue.Issuance>): Promise<void> {
+    switch (job.name) {
+      case 'certificate.issue':
+      case 'certificate.renew':
+      case 'csr.sign':
+        return this.issuance.run(job.data.jobId, job.data.correlationId);
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
+import { JobName, queueJobId } from '@certctl/contracts';
+import { issuanceJobOptions, JobEntity, JobProducer } from '@certctl/db';
+
+const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+
+/**
+ * Postgres is the truth; Redis only carries work. Rows that are due (Pending issuance jobs, Pending agentless
+ * deployments) but have no live queue job — Redis flushed, a crash between commit and enqueue — are enqueued
+ * again. A queue job left completed or failed while its row is still Pending is replaced.
+ */
+@Injectable()
+export class ReconcilerService {
+  private readonly logger = new Logger(ReconcilerService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly producer: JobProducer,
+  ) {}
+
+  async reconcile(minAgeMs = 5_000): Promise<number> {
+    const rows: JobEntity[] = await this.dataSource.query(
+      `SELECT * FROM jobs
+        WHERE status = 'Pending' AND updated_at < now() - make_interval(secs => $1::numeric / 1000)
+          AND (type IN ('Issuance', 'Renewal') OR (type = 'Deployment' AND agent_id IS NULL))
+        ORDER BY scheduled_at LIMIT 1000`,
+      [minAgeMs],
+    );
+    let enqueued = 0;
+    for (const row of rows) {
+      const deploy = row.type === 'Deployment';
+      const names: JobName[] = deploy ? ['certificate.deploy'] : ['certificate.issue', 'certificate.renew', 'csr.sign'];
+      const queue = this.producer.queue(deploy ? 'deploy' : 'issuance');
+      let live = false;
+      for (const name of names) {
+        const existing = await queue.getJob(queueJobId(name, row.id));
+        if (!existing) continue;
+        const state = await existing.getState();
+        if (LIVE_STATES.has(state)) live = true;
+        else await existing.remove().catch(() => undefined); // finished in Redis but not in Postgres: run again
+      }
+      if (live) continue;
+      const name: JobName = deploy ? 'certificate.deploy' : row.csr_pem ? 'csr.sign' : row.type === 'Issuance' ? 'certificate.issue' : 'certificate.renew';
+      await this.producer.enqueue(name, { jobId: row.id }, row.id, deploy ? {} : issuanceJobOptions(this.config, row));
+      enqueued++;
+    }
+    if (enqueued) this.logger.warn({ enqueued }, 'reconciler re-enqueued due jobs that had no live queue job');
+    return enqueued;
+  }
+}

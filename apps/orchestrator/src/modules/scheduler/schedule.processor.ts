@@ -1,0 +1,53 @@
+import { Processor } from '@nestjs/bullmq';
+import { Inject, OnApplicationBootstrap } from '@nestjs/common';
+import type { Registry } from 'prom-client';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
+import { AnyJob, JobName, Queue } from '@certctl/contracts';
+import { JobProducer } from '@certctl/db';
+import { BaseProcessor, METRICS_REGISTRY } from '@certctl/observability';
+import { AgentHealthService } from './agent-health.service';
+import { JobTimeoutsService } from './job-timeouts.service';
+import { ReconcilerService } from './reconciler.service';
+import { RenewalSweepService } from './renewal-sweep.service';
+
+/**
+ * The orchestrator's periodic work, as BullMQ job schedulers on the `schedule` queue: upserted at boot by every
+ * replica (same id, so one schedule), and each tick is one job, so it runs once across all replicas.
+ */
+@Processor(Queue.Schedule)
+export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> implements OnApplicationBootstrap {
+  constructor(
+    private readonly renewals: RenewalSweepService,
+    private readonly timeouts: JobTimeoutsService,
+    private readonly agents: AgentHealthService,
+    private readonly reconciler: ReconcilerService,
+    private readonly producer: JobProducer,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+  ) {
+    super(Queue.Schedule, registry);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const s = this.config.scheduler;
+    const every: Array<[JobName, number]> = [
+      ['renewal.sweep', s.renewalCheckIntervalMs],
+      ['jobs.timeout', s.jobTimeoutCheckIntervalMs],
+      ['agents.health', s.agentHealthCheckIntervalMs],
+      ['reconcile', s.reconcileIntervalMs],
+    ];
+    const queue = this.producer.queue(Queue.Schedule);
+    for (const [name, ms] of every) {
+      await queue.upsertJobScheduler(name, { every: ms }, { name, data: {}, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } });
+    }
+  }
+
+  protected async handle(job: AnyJob<typeof Queue.Schedule>): Promise<unknown> {
+    switch (job.name) {
+      case 'renewal.sweep': return this.renewals.sweep();
+      case 'jobs.timeout': return this.timeouts.sweep();
+      case 'agents.health': return this.agents.sweep();
+      case 'reconcile': return this.reconciler.reconcile();
+    }
+  }
+}

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { AgentHealthService } from './agent-health.service';
+import { JobTimeoutsService } from './job-timeouts.service';
+import { ReconcilerService } from './reconciler.service';
+import { RenewalSweepService } from './renewal-sweep.service';
+import { ScheduleProcessor } from './schedule.processor';
+
+@Module({
+  providers: [RenewalSweepService, JobTimeoutsService, AgentHealthService, ReconcilerService, ScheduleProcessor],
+  exports: [RenewalSweepService, JobTimeoutsService, AgentHealthService, ReconcilerService],
+})
+export class SchedulerModule {}
