@@ -68,7 +68,7 @@ describe('issuance and renewal through the Local CA', () => {
     expect(deployments.data).toEqual([expect.objectContaining({ target_id: target.id, status: 'Pending', agent_id: null })]);
     // Agentless targets are queued for the orchestrator's deploy worker.
     const queued = await p.app.get(JobProducer).queue('deploy').getJob(queueJobId('certificate.deploy', deployments.data[0].id));
-    expect(queued?.data).toEqual({ jobId: deployments.data[0].id });
+    expect(queued?.data).toMatchObject({ jobId: deployments.data[0].id, correlationId: res.headers["x-request-id"] });
     const notes = await p.db.query(`SELECT type, recipient FROM notification_events WHERE certificate_id = $1`, [cert.id]);
     expect(notes.rows).toEqual([expect.objectContaining({ type: 'RenewalSuccess', recipient: 'owner@example.com' })]);
 

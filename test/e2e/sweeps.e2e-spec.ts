@@ -1,0 +1,123 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentHealthService } from '../../apps/orchestrator/src/modules/scheduler/agent-health.service';
+import { JobTimeoutsService } from '../../apps/orchestrator/src/modules/scheduler/job-timeouts.service';
+import { ReconcilerService } from '../../apps/orchestrator/src/modules/scheduler/reconciler.service';
+import { RenewalSweepService } from '../../apps/orchestrator/src/modules/scheduler/renewal-sweep.service';
+import { certificateBody, createInventory, Inventory, post, unique } from '../support/fixtures';
+import { PlatformHarness, startPlatform } from '../support/platform-harness';
+
+/** The orchestrator's periodic work, called directly (the schedulers only decide when). */
+describe('sweeps', () => {
+  let p: PlatformHarness;
+  let inv: Inventory;
+
+  beforeAll(async () => {
+    p = await startPlatform();
+    inv = await createInventory(p);
+  });
+  afterAll(async () => p?.close());
+
+  /** An issued certificate (through the real pipeline), then moved to expire in `days`. */
+  async function issuedCertificate(days: number, overrides: Record<string, unknown> = {}): Promise<string> {
+    const cert = await post(p, '/api/v1/certificates', certificateBody(inv, overrides));
+    const job = (await p.http.post(`/api/v1/certificates/${cert.id}/renew`).set(p.auth()).send({}).expect(202)).body.job_id;
+    await p.waitForJob(job, ['Completed']);
+    await p.db.query(`UPDATE managed_certificates SET expires_at = now() + make_interval(days => $2) WHERE id = $1`, [cert.id, days]);
+    return cert.id as string;
+  }
+  const openJobs = async (certId: string) =>
+    (await p.db.query(`SELECT * FROM jobs WHERE certificate_id = $1 AND type = 'Renewal' ORDER BY created_at`, [certId])).rows;
+
+  it('renews inside the policy window only, honours auto_renew, and moves statuses with expiry', async () => {
+    const manual = await post(p, '/api/v1/renewal-policies', { name: unique('manual'), renewal_window_days: 30, auto_renew: false });
+    const inside = await issuedCertificate(10);
+    const outside = await issuedCertificate(60);
+    const noAuto = await issuedCertificate(5, { renewal_policy_id: manual.id });
+    const result = await p.orchestrator.get(RenewalSweepService).sweep();
+    expect(result.renewalsOpened).toBeGreaterThanOrEqual(1);
+    expect(await openJobs(outside)).toHaveLength(0);
+    expect(await openJobs(noAuto)).toHaveLength(0);
+    const [renewal] = await openJobs(inside);
+    expect(renewal).toMatchObject({ requested_by: 'system' });
+    await p.waitForJob(renewal.id, ['Completed']);
+    const after = (await p.http.get(`/api/v1/certificates/${inside}`).set(p.auth())).body;
+    expect((Date.parse(after.expires_at) - Date.now()) / 86_400_000).toBeGreaterThan(80);
+    expect((await p.http.get(`/api/v1/certificates/${noAuto}`).set(p.auth())).body.status).toBe('Expiring');
+
+    // a second sweep does not open a second job for the same certificate
+    await p.db.query(`UPDATE managed_certificates SET expires_at = now() + interval '3 days' WHERE id = $1`, [noAuto]);
+    await p.orchestrator.get(RenewalSweepService).sweep();
+    await p.orchestrator.get(RenewalSweepService).sweep();
+    expect(await openJobs(noAuto)).toHaveLength(0);
+  });
+
+  it('puts sweep renewals of an approval-gated profile in AwaitingApproval too', async () => {
+    const gated = await post(p, '/api/v1/profiles', { name: unique('gated') });
+    const cert = await issuedCertificate(3, { certificate_profile_id: gated.id });
+    await p.http.put(`/api/v1/profiles/${gated.id}`).set(p.auth()).send({ requires_approval: true }).expect(200);
+    await p.orchestrator.get(RenewalSweepService).sweep();
+    const [job] = await openJobs(cert);
+    expect(job).toMatchObject({ status: 'AwaitingApproval', requested_by: 'system' });
+  });
+
+  it('sends each expiry warning once per certificate, threshold and expiry', async () => {
+    const quiet = await post(p, '/api/v1/renewal-policies', { name: unique('warn'), auto_renew: false, alert_thresholds_days: [30, 14, 7] });
+    const cert = await issuedCertificate(12, { renewal_policy_id: quiet.id });
+    const warnings = async () => (await p.db.query(`SELECT message FROM notification_events WHERE certificate_id = $1 AND type = 'ExpirationWarning'`, [cert])).rows;
+    const sweep = p.orchestrator.get(RenewalSweepService);
+    await sweep.sweep();
+    await sweep.sweep();
+    expect(await warnings()).toHaveLength(1); // 30 and 14 crossed at once: one warning
+    expect((await warnings())[0].message).toMatch(/expires in 1[12] day/);
+    await p.db.query(`UPDATE managed_certificates SET expires_at = now() + interval '6 days' WHERE id = $1`, [cert]);
+    await sweep.sweep();
+    await sweep.sweep();
+    expect(await warnings()).toHaveLength(2);
+  });
+
+  it('fails jobs that waited too long for a CSR and gives silent agents\' deployments back', async () => {
+    const agent = await post(p, '/api/v1/agents', { name: unique('gone') });
+    const target = await post(p, '/api/v1/targets', { name: unique('t'), type: 'File', agent_id: agent.id });
+    const cert = await post(p, '/api/v1/certificates', certificateBody(inv, { target_ids: [target.id] }));
+    const job = (await p.http.post(`/api/v1/certificates/${cert.id}/renew`).set(p.auth()).send({}).expect(202)).body.job_id;
+    await p.waitForJob(job, ['AwaitingCSR']);
+    await p.db.query(`UPDATE jobs SET updated_at = now() - interval '25 hours' WHERE id = $1`, [job]);
+    const deploy = `job-deploy-${cert.id}`;
+    await p.db.query(`INSERT INTO jobs (id, type, certificate_id, target_id, agent_id, status, attempts) VALUES ($1, 'Deployment', $2, $3, $4, 'Running', 1)`, [deploy, cert.id, target.id, agent.id]);
+    await p.db.query(`UPDATE agents SET status = 'Online', last_heartbeat_at = now() - interval '10 minutes' WHERE id = $1`, [agent.id]);
+
+    const result = await p.orchestrator.get(JobTimeoutsService).sweep();
+    expect(result).toMatchObject({ csrTimeouts: 1, requeued: 1 });
+    expect((await p.db.query('SELECT status, last_error FROM jobs WHERE id = $1', [job])).rows[0]).toMatchObject({ status: 'Failed', last_error: expect.stringContaining('CSR') });
+    expect((await p.db.query('SELECT status FROM jobs WHERE id = $1', [deploy])).rows[0].status).toBe('Pending');
+    expect((await p.http.get(`/api/v1/certificates/${cert.id}`).set(p.auth())).body.status).toBe('Failed');
+
+    expect(await p.orchestrator.get(AgentHealthService).sweep()).toBeGreaterThanOrEqual(1);
+    expect((await p.http.get(`/api/v1/agents/${agent.id}`).set(p.auth())).body.status).toBe('Offline');
+  });
+
+  it('re-enqueues Pending jobs after Redis lost them, and they complete', async () => {
+    // Stop the worker from taking jobs, create work, then lose every queue key.
+    const certs = await Promise.all([1, 2, 3].map(() => post(p, '/api/v1/certificates', certificateBody(inv))));
+    const worker = p.orchestrator.get(ReconcilerService);
+    await p.db.query(`UPDATE jobs SET status = 'Cancelled' WHERE status IN ('Pending', 'AwaitingApproval', 'AwaitingCSR')`);
+    const redis = new Redis(p.env.redisUrl);
+    const pausedIds: string[] = [];
+    try {
+      for (const cert of certs) {
+        // A committed Pending row whose enqueue never happened (a crash between commit and enqueue).
+        const id = `job-lost-${cert.id}`;
+        await p.db.query(`INSERT INTO jobs (id, type, certificate_id, status, requested_by, updated_at) VALUES ($1, 'Issuance', $2, 'Pending', 'test', now() - interval '1 minute')`, [id, cert.id]);
+        pausedIds.push(id);
+      }
+      const keys = await redis.keys(`${p.env.queuePrefix}:issuance:*`);
+      if (keys.length) await redis.del(...keys);
+    } finally {
+      redis.disconnect();
+    }
+    expect(await worker.reconcile()).toBe(3);
+    for (const id of pausedIds) await p.waitForJob(id, ['Completed']);
+    expect(await worker.reconcile()).toBe(0);
+  });
+});
