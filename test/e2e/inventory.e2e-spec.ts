@@ -8,7 +8,8 @@ describe('inventory REST API (certctl v1 dialect)', () => {
   let inv: Inventory;
 
   beforeAll(async () => {
-    api = await startApi();
+    // Summaries here must see each change at once; caching has its own tests.
+    api = await startApi({ CERTCTL_READ_CACHE_TTL: '1ms' });
     inv = await createInventory(api);
   });
   afterAll(async () => api?.close());

@@ -14,11 +14,24 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface AppConfig {
   /** Which app this process runs; used in logs and metrics. */
   serviceName: string;
-  server: { host: string; port: number; maxBodyBytes: number };
+  server: {
+    host: string;
+    port: number;
+    maxBodyBytes: number;
+    /** How long list totals and the stats summary may be reused (per api process). */
+    readCacheTtlMs: number;
+  };
   /** Port of the /health, /ready, /metrics listener of each worker app. */
   workerPorts: { orchestrator: number; notifier: number; scanner: number };
   database: { url: string; maxConns: number };
-  redis: { url: string; queuePrefix: string };
+  redis: {
+    url: string;
+    queuePrefix: string;
+    /** How long a worker's claim on a queue job lasts without renewal; a dead worker's jobs return after it. */
+    lockDurationMs: number;
+    /** How often workers look for jobs whose worker died (stalled jobs). */
+    stalledIntervalMs: number;
+  };
   auth: { type: AuthType; bootstrapApiKey: string | undefined };
   log: { level: LogLevel; format: LogFormat };
   demoSeed: boolean;
@@ -47,6 +60,7 @@ export interface AppConfig {
     retryBaseDelayMs: number;
   };
   notifications: NotificationsConfig;
+  acme: AcmeProcessConfig;
 }
 
 function duration(env: Env, name: string, fallbackMs: number): number {
@@ -139,6 +153,7 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
       host: str(env, 'CERTCTL_SERVER_HOST', '127.0.0.1'),
       port: int(env, 'CERTCTL_SERVER_PORT', 8080, 0, 65535),
       maxBodyBytes: int(env, 'CERTCTL_MAX_BODY_SIZE', 1024 * 1024, 1024, 64 * 1024 * 1024),
+      readCacheTtlMs: duration(env, 'CERTCTL_READ_CACHE_TTL', 5_000),
     },
     workerPorts: {
       orchestrator: int(env, 'CERTCTL_ORCHESTRATOR_PORT', 8081, 0, 65535),
@@ -152,6 +167,8 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
     redis: {
       url: url(env, 'CERTCTL_REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
       queuePrefix: str(env, 'CERTCTL_QUEUE_PREFIX', 'certctl'),
+      lockDurationMs: duration(env, 'CERTCTL_QUEUE_LOCK_DURATION', 30_000),
+      stalledIntervalMs: duration(env, 'CERTCTL_QUEUE_STALLED_INTERVAL', 30_000),
     },
     auth: {
       type: authType,
@@ -181,6 +198,7 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
       retryBaseDelayMs: duration(env, 'CERTCTL_ISSUANCE_RETRY_BASE_DELAY', 30_000),
     },
     notifications: loadNotificationsConfig(env),
+    acme: loadAcmeConfig(env),
   };
 }
 
@@ -318,4 +336,19 @@ export function loadNotificationsConfig(env: Env): NotificationsConfig {
       windowDays: int(env, 'CERTCTL_DIGEST_WINDOW_DAYS', 30, 1, 3650),
     },
   };
+}
+
+// ---- ACME issuers (http-01 responder) ----
+
+export interface AcmeProcessConfig {
+  /**
+   * CERTCTL_ACME_HTTP_PORT: where the orchestrator answers http-01 challenges (from Redis) when an ACME issuer
+   * has no http_port of its own. Set, the responder listens from boot; unset, port 80 is opened on first use.
+   */
+  httpPort: number | undefined;
+}
+
+function loadAcmeConfig(env: Env): AcmeProcessConfig {
+  const raw = optional(env, 'CERTCTL_ACME_HTTP_PORT');
+  return { httpPort: raw === undefined ? undefined : int(env, 'CERTCTL_ACME_HTTP_PORT', 80, 1, 65535) };
 }

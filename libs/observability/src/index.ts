@@ -5,3 +5,4 @@ export * from './worker';
 export * from './main-guard';
 export * from './cluster-counters';
 export * from './base-processor';
+export * from './worker-options';

@@ -1,59 +1,88 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In, SelectQueryBuilder } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { ManagedCertificateEntity } from '@certctl/db';
-import { applySort, escapeLike } from '../../common/crud-resource';
+import { TtlCache } from '../../common/cache';
+import { escapeLike } from '../../common/crud-resource';
+import { ApiError } from '../../common/http/api-error';
 import { Page, pageOf } from '../../common/http/pagination';
 import { CertificateQuery } from './dto/certificate.dto';
 
-const SORTABLE = ['name', 'common_name', 'expires_at', 'status', 'updated_at', 'environment'] as const;
+const SORTABLE = ['created_at', 'name', 'common_name', 'expires_at', 'status', 'updated_at', 'environment'] as const;
+
+/** Every column but the internal search_text, in the order the API returns them. */
+const COLUMNS = [
+  'id', 'name', 'common_name', 'sans', 'environment', 'owner_id', 'team_id', 'issuer_id', 'renewal_policy_id',
+  'certificate_profile_id', 'status', 'expires_at', 'tags', 'last_renewal_at', 'last_deployment_at', 'revoked_at',
+  'revocation_reason', 'source', 'created_at', 'updated_at',
+] as const;
+
+const FILTERS: Array<[keyof CertificateQuery, string]> = [
+  ['status', 'status'], ['owner_id', 'owner_id'], ['team_id', 'team_id'], ['issuer_id', 'issuer_id'],
+  ['environment', 'environment'], ['profile_id', 'certificate_profile_id'],
+];
 
 /** The certificate inventory's queries; the one place with SQL for managed_certificates (STYLE C6). */
 @Injectable()
 export class CertificatesRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  /** Totals per filter, reused for a few seconds: counting 100,000 rows on every page would dominate the list. */
+  private readonly totals: TtlCache<number>;
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource, @Inject(APP_CONFIG) config: AppConfig) {
+    this.totals = new TtlCache(config.server.readCacheTtlMs);
+  }
 
   /**
-   * One page of certificates. The page's ids come from an index-ordered query first and the rows are fetched
-   * by id afterwards (a "deferred join"), so a deep page does not read every skipped row in full.
+   * One page in one statement: the page's ids come from an index-ordered subquery, then only those rows are
+   * read (a "deferred join"), so a deep page does not fetch every skipped row. Rows come back as the driver
+   * parses them, without entity hydration.
    */
   async list(query: CertificateQuery): Promise<Page<ManagedCertificateEntity>> {
     const { page, perPage, offset } = pageOf(query);
-    const filtered = () => this.filtered(query);
-    const idQuery = filtered().select('c.id', 'id');
-    applySort(idQuery, query.sort, SORTABLE);
-    const [idRows, total] = await Promise.all([
-      idQuery.offset(offset).limit(perPage).getRawMany<{ id: string }>(),
-      filtered().getCount(),
+    const { where, params } = this.where(query);
+    const order = orderBy(query.sort);
+    const rowsSql = `
+      SELECT ${COLUMNS.map((c) => `c.${c}`).join(', ')}
+        FROM (SELECT id FROM managed_certificates ${where} ORDER BY ${order} LIMIT $${params.length + 1} OFFSET $${params.length + 2}) p
+        JOIN managed_certificates c ON c.id = p.id
+       ORDER BY ${order.replace(/(\w+) (ASC|DESC)/g, 'c.$1 $2')}`;
+    const countKey = JSON.stringify([where, params]);
+    const [data, total] = await Promise.all([
+      this.dataSource.query<ManagedCertificateEntity[]>(rowsSql, [...params, perPage, offset]),
+      this.totals.get(countKey, async () => {
+        const [row] = await this.dataSource.query<Array<{ n: string }>>(`SELECT count(*) AS n FROM managed_certificates ${where}`, params);
+        return Number(row?.n ?? 0);
+      }),
     ]);
-    const ids = idRows.map((r) => r.id);
-    const rows = ids.length ? await this.dataSource.manager.findBy(ManagedCertificateEntity, { id: In(ids) }) : [];
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return { data: ids.map((id) => byId.get(id)!).filter(Boolean), total, page, per_page: perPage };
+    return { data, total, page, per_page: perPage };
   }
 
-  private filtered(query: CertificateQuery): SelectQueryBuilder<ManagedCertificateEntity> {
-    const qb = this.dataSource.createQueryBuilder(ManagedCertificateEntity, 'c');
-    const equal: Array<[keyof CertificateQuery, string]> = [
-      ['status', 'status'], ['owner_id', 'owner_id'], ['team_id', 'team_id'], ['issuer_id', 'issuer_id'],
-      ['environment', 'environment'], ['profile_id', 'certificate_profile_id'],
-    ];
-    for (const [param, column] of equal) {
-      if (query[param] !== undefined) qb.andWhere(`c.${column} = :${param}`, { [param]: query[param] });
-    }
-    if (query.expires_before) qb.andWhere('c.expires_at < :before', { before: query.expires_before });
-    if (query.expires_after) qb.andWhere('c.expires_at > :after', { after: query.expires_after });
-    if (query.search) {
-      qb.andWhere('c.search_text LIKE :search', { search: `%${escapeLike(query.search.toLowerCase())}%` });
-    }
-    return qb;
+  /** A write in this process makes its cached totals stale at once (other processes wait out the TTL). */
+  invalidate(): void {
+    this.totals.clear();
   }
 
-  async targetIds(certificateId: string): Promise<string[]> {
-    const rows: Array<{ target_id: string }> = await this.dataSource.query(
-      'SELECT target_id FROM certificate_target_mappings WHERE certificate_id = $1 ORDER BY target_id',
-      [certificateId],
-    );
-    return rows.map((r) => r.target_id);
+  private where(query: CertificateQuery): { where: string; params: unknown[] } {
+    const clauses: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      clauses.push(sql.replace('?', `$${params.length}`));
+    };
+    for (const [param, column] of FILTERS) if (query[param] !== undefined) add(`${column} = ?`, query[param]);
+    if (query.expires_before) add('expires_at < ?', query.expires_before);
+    if (query.expires_after) add('expires_at > ?', query.expires_after);
+    if (query.search) add('search_text LIKE ?', `%${escapeLike(query.search.toLowerCase())}%`);
+    return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
   }
+}
+
+/** `sort=field` / `sort=-field` from the allowed columns; ties break on id; NULLs last either way. */
+function orderBy(sort: string | undefined): string {
+  const descending = sort?.startsWith('-') ?? false;
+  const field = sort?.replace(/^-/, '') || 'created_at';
+  if (!(SORTABLE as readonly string[]).includes(field)) throw ApiError.invalidField('sort', `must be one of ${SORTABLE.join(', ')}`);
+  const direction = descending ? 'DESC' : 'ASC';
+  return `${field} ${direction} NULLS LAST, id ${direction}`;
 }

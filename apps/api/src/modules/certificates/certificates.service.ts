@@ -128,6 +128,8 @@ export class CertificatesService {
       });
     } catch (err) {
       translateWriteError(err, 'managed_certificates', 'certificate');
+    } finally {
+      this.repository.invalidate();
     }
   }
 
@@ -154,6 +156,8 @@ export class CertificatesService {
       });
     } catch (err) {
       translateWriteError(err, 'managed_certificates', 'certificate');
+    } finally {
+      this.repository.invalidate();
     }
   }
 
@@ -168,6 +172,7 @@ export class CertificatesService {
         tx,
       );
     });
+    this.repository.invalidate();
   }
 
   async versions(id: string, query: PageQuery): Promise<Page<CertificateVersionEntity>> {

@@ -1,6 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { TtlCache } from '../../common/cache';
 
 /** certctl's DashboardSummary field names. */
 export interface StatsSummary {
@@ -27,13 +29,23 @@ const EXPIRING_WINDOW = "interval '30 days'";
 
 @Injectable()
 export class StatsService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  /** Dashboards poll the summary; a few seconds of staleness spares the database a full scan per request. */
+  private readonly cache: TtlCache<StatsSummary>;
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource, @Inject(APP_CONFIG) config: AppConfig) {
+    this.cache = new TtlCache(config.server.readCacheTtlMs);
+  }
+
+  /** The summary, computed at most once per CERTCTL_READ_CACHE_TTL per process; `completed_at` says when. */
+  summary(): Promise<StatsSummary> {
+    return this.cache.get('summary', () => this.computeSummary());
+  }
 
   /**
    * One round trip: each count is a filtered aggregate over its table. "Expiring" = expires within 30 days
    * and not yet expired (upstream's definition); archived certificates count only as archived.
    */
-  async summary(): Promise<StatsSummary> {
+  private async computeSummary(): Promise<StatsSummary> {
     const [row] = await this.dataSource.query<Array<Record<string, string>>>(`
       SELECT c.*, a.*, j.*, n.*
       FROM (

@@ -3,11 +3,11 @@ import { Inject, OnApplicationBootstrap } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { AnyJob, Queue } from '@certctl/contracts';
-import { BaseProcessor, METRICS_REGISTRY } from '@certctl/observability';
+import { BaseProcessor, METRICS_REGISTRY, workerOptions } from '@certctl/observability';
 import { IssuanceService } from './issuance.service';
 
 /** Consumes the issuance queue: new certificates, renewals, and signing of agent CSRs run the same way. */
-@Processor(Queue.Issuance)
+@Processor(Queue.Issuance, workerOptions())
 export class IssuanceProcessor extends BaseProcessor<typeof Queue.Issuance> implements OnApplicationBootstrap {
   constructor(
     private readonly issuance: IssuanceService,
