@@ -7,6 +7,7 @@ import type { ApiKeyRole } from '@certctl/contracts';
 import { ApiKeyEntity, newId } from '@certctl/db';
 import { ApiError } from '../http/api-error';
 import { AuditService } from '../audit/audit.service';
+import { TtlCache } from '../cache';
 import type { Principal } from './principal';
 
 export function sha256Hex(value: string): string {
@@ -19,6 +20,11 @@ export function generateApiKey(): string {
 }
 
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+/**
+ * A resolved key is reused for this long, sparing a query per request. A key revoked in this process stops
+ * working at once; on other api replicas within this many milliseconds.
+ */
+const RESOLVED_KEY_TTL_MS = 5_000;
 
 export interface CreatedApiKey {
   key: ApiKeyEntity;
@@ -30,6 +36,7 @@ export interface CreatedApiKey {
 export class ApiKeysService {
   private readonly bootstrapHash: Buffer | undefined;
   private readonly lastUsedWritten = new Map<string, number>();
+  private readonly resolved = new TtlCache<Principal | undefined>(RESOLVED_KEY_TTL_MS, 10_000);
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -46,6 +53,10 @@ export class ApiKeysService {
     if (this.bootstrapHash && timingSafeEqual(digest, this.bootstrapHash)) {
       return { actor: 'bootstrap-admin', actor_type: 'APIKey', role: 'admin' };
     }
+    return this.resolved.get(digest.toString('hex'), () => this.lookup(digest));
+  }
+
+  private async lookup(digest: Buffer): Promise<Principal | undefined> {
     const hex = digest.toString('hex');
     const rows: Array<{ id: string; name: string; role: ApiKeyRole; agent_id: string | null; key_hash: string }> =
       await this.dataSource.query(
@@ -109,6 +120,7 @@ export class ApiKeysService {
       if (!key) throw ApiError.notFound('api key', id);
       if (key.revoked_at) throw ApiError.conflict('ALREADY_REVOKED', `api key ${id} is already revoked`);
       key.revoked_at = new Date();
+      this.resolved.clear();
       await tx.update(ApiKeyEntity, { id, revoked_at: IsNull() }, { revoked_at: key.revoked_at });
       await this.audit.record(
         { actor, action: 'api_key_revoked', resource_type: 'api_key', resource_id: id, event_category: 'auth', details: { name: key.name } },
