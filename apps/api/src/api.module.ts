@@ -22,6 +22,9 @@ import { RenewalPoliciesModule } from './modules/renewal-policies/renewal-polici
 import { StatsModule } from './modules/stats/stats.module';
 import { TargetsModule } from './modules/targets/targets.module';
 import { TeamsModule } from './modules/teams/teams.module';
+import { DigestModule } from './modules/digest/digest.module';
+import { CertctlMetricsModule } from './modules/metrics/metrics.module';
+import { NotificationsModule } from './modules/notifications/notifications.module';
 
 /** The REST API. It produces queue jobs but never consumes them (no @Processor here). */
 @Module({
@@ -48,6 +51,9 @@ import { TeamsModule } from './modules/teams/teams.module';
     PoliciesModule,
     AuditModule,
     StatsModule,
+    NotificationsModule,
+    DigestModule,
+    CertctlMetricsModule,
   ],
   providers: [
     { provide: APP_GUARD, useExisting: AuthGuard },

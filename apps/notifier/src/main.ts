@@ -1,5 +1,5 @@
 import 'reflect-metadata';
 import { runMain, runWorker } from '@certctl/observability';
+import { NotifierModule } from './notifier.module';
 
-// The notifier's queue processors arrive with their own issues; today it boots, connects and reports health.
-runMain(() => runWorker('notifier'));
+runMain(() => runWorker('notifier', [NotifierModule]));

@@ -1,0 +1,130 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { NOTIFICATION_CHANNELS } from '@certctl/contracts';
+import { ClusterCounters } from '@certctl/observability';
+import { StatsService, StatsSummary } from '../stats/stats.service';
+
+/** certctl's JSON metrics (spec §8.1). */
+export interface CertctlMetrics {
+  gauge: {
+    certificate_total: number;
+    certificate_active: number;
+    certificate_expiring_soon: number;
+    certificate_expired: number;
+    certificate_revoked: number;
+    agent_total: number;
+    agent_online: number;
+    job_pending: number;
+  };
+  counter: { job_completed_total: number; job_failed_total: number; notifications_dead_total: number };
+  uptime: { uptime_seconds: number; server_started: string; measured_at: string };
+}
+
+/** How long one database snapshot serves scrapes: scrapes from several Prometheus servers cost one query. */
+const SNAPSHOT_TTL_MS = 5_000;
+const SENT_COUNTER = 'certctl_notification_sent_total';
+const FAILURE_COUNTER = 'certctl_notification_failures_total';
+
+interface Snapshot {
+  at: number;
+  summary: StatsSummary;
+  counters: Map<string, number>;
+}
+
+/**
+ * The certctl_* families. Database-derived values come from the stats summary (one aggregate query, cached a
+ * few seconds); the notification counters are cluster-wide values kept in Redis by the notifiers, so every api
+ * replica answers the same. Exposed in certctl's JSON shape and, through a registry of their own (no process
+ * metrics mixed in), as Prometheus text.
+ */
+@Injectable()
+export class CertctlMetricsService {
+  private readonly startedAt = new Date();
+  private readonly registry = new Registry();
+  private snapshot: Snapshot | undefined;
+  private inFlight: Promise<Snapshot> | undefined;
+
+  constructor(private readonly stats: StatsService, private readonly counters: ClusterCounters) {
+    this.defineFamilies();
+  }
+
+  async json(): Promise<CertctlMetrics> {
+    const { summary } = await this.current();
+    return toJson(summary, this.startedAt);
+  }
+
+  async prometheus(): Promise<string> {
+    await this.current();
+    return this.registry.metrics();
+  }
+
+  private current(): Promise<Snapshot> {
+    if (this.snapshot && Date.now() - this.snapshot.at < SNAPSHOT_TTL_MS) return Promise.resolve(this.snapshot);
+    this.inFlight ??= this.load().finally(() => (this.inFlight = undefined));
+    return this.inFlight;
+  }
+
+  private async load(): Promise<Snapshot> {
+    const [summary, samples] = await Promise.all([this.stats.summary(), this.counters.read()]);
+    const counters = new Map<string, number>();
+    for (const s of samples) counters.set(`${s.name}|${s.labels.channel ?? ''}`, s.value);
+    this.snapshot = { at: Date.now(), summary, counters };
+    return this.snapshot;
+  }
+
+  private defineFamilies(): void {
+    const snap = () => this.snapshot!;
+    const json = () => toJson(snap().summary, this.startedAt);
+    const gauge = (name: string, help: string, value: () => number) =>
+      new Gauge({ name, help, registers: [this.registry], collect() { this.set(value()); } });
+    // Counters whose value is a snapshot (of the database or of Redis): reset, then set to the current total.
+    const snapshotCounter = (name: string, help: string, value: () => number) =>
+      new Counter({ name, help, registers: [this.registry], collect() { this.reset(); this.inc(value()); } });
+    const channelCounter = (name: string, help: string) =>
+      new Counter({
+        name, help, labelNames: ['channel'], registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const channel of NOTIFICATION_CHANNELS) this.inc({ channel }, snap().counters.get(`${name}|${channel}`) ?? 0);
+        },
+      });
+
+    gauge('certctl_certificate_total', 'Total managed certificates (not archived)', () => json().gauge.certificate_total);
+    gauge('certctl_certificate_active', 'Certificates neither expiring within 30 days, expired nor revoked', () => json().gauge.certificate_active);
+    gauge('certctl_certificate_expiring_soon', 'Certificates expiring within 30 days', () => json().gauge.certificate_expiring_soon);
+    gauge('certctl_certificate_expired', 'Expired certificates', () => json().gauge.certificate_expired);
+    gauge('certctl_certificate_revoked', 'Revoked certificates', () => json().gauge.certificate_revoked);
+    gauge('certctl_agent_total', 'Registered agents (not retired)', () => json().gauge.agent_total);
+    gauge('certctl_agent_online', 'Online agents', () => json().gauge.agent_online);
+    gauge('certctl_job_pending', 'Jobs waiting to run', () => json().gauge.job_pending);
+    snapshotCounter('certctl_job_completed_total', 'Completed jobs', () => json().counter.job_completed_total);
+    snapshotCounter('certctl_job_failed_total', 'Failed jobs', () => json().counter.job_failed_total);
+    gauge('certctl_uptime_seconds', 'Seconds since this api process started', () => json().uptime.uptime_seconds);
+    snapshotCounter('certctl_notification_dead_total', 'Notifications in the dead letter (status dead)', () => json().counter.notifications_dead_total);
+    channelCounter(SENT_COUNTER, 'Notifications delivered, by channel, across all notifier processes');
+    channelCounter(FAILURE_COUNTER, 'Failed notification delivery attempts, by channel, across all notifier processes');
+  }
+}
+
+function toJson(s: StatsSummary, startedAt: Date): CertctlMetrics {
+  const now = new Date();
+  return {
+    gauge: {
+      certificate_total: s.total_certificates,
+      // upstream's definition: what is neither expiring, expired nor revoked
+      certificate_active: Math.max(0, s.total_certificates - s.expiring_certificates - s.expired_certificates - s.revoked_certificates),
+      certificate_expiring_soon: s.expiring_certificates,
+      certificate_expired: s.expired_certificates,
+      certificate_revoked: s.revoked_certificates,
+      agent_total: s.total_agents,
+      agent_online: s.active_agents,
+      job_pending: s.pending_jobs,
+    },
+    counter: { job_completed_total: s.complete_jobs, job_failed_total: s.failed_jobs, notifications_dead_total: s.notifications_dead },
+    uptime: {
+      uptime_seconds: Math.floor((now.getTime() - startedAt.getTime()) / 1000),
+      server_started: startedAt.toISOString(),
+      measured_at: now.toISOString(),
+    },
+  };
+}
