@@ -22,7 +22,7 @@ export interface HttpSink {
   url: string;
   requests: ReceivedRequest[];
   /** Decides each answer's status (default 200); the request is recorded either way. */
-  respond: (req: ReceivedRequest) => number;
+  respond: (req: ReceivedRequest) => number | Promise<number>;
   on(path: string): ReceivedRequest[];
   close(): Promise<void>;
 }
@@ -45,9 +45,10 @@ export async function startHttpSink(): Promise<HttpSink> {
       try { json = JSON.parse(raw); } catch { json = undefined; }
       const received: ReceivedRequest = { path: req.url ?? '', headers: req.headers, raw, json, at: Date.now() };
       requests.push(received);
-      const status = sink.respond(received);
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(status < 300 ? '{"status":"success"}' : '{"errors":["nope"]}');
+      void Promise.resolve(sink.respond(received)).catch(() => 500).then((status) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(status < 300 ? '{"status":"success"}' : '{"errors":["nope"]}');
+      });
     });
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
