@@ -9,6 +9,7 @@ import { AuthGuard } from './common/auth/auth.guard';
 import { CommonModule } from './common/common.module';
 import { ApiExceptionFilter } from './common/http/exception.filter';
 import { apiValidationPipe } from './common/http/validation';
+import { AcmeChallengeModule } from './modules/acme-challenge/acme-challenge.module';
 import { AgentsModule } from './modules/agents/agents.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
@@ -41,6 +42,7 @@ import { NotificationsModule } from './modules/notifications/notifications.modul
     AuthModule,
     CertificatesModule,
     IssuersModule,
+    AcmeChallengeModule,
     TargetsModule,
     AgentsModule,
     JobsModule,

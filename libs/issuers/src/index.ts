@@ -6,3 +6,4 @@ export * from './local-ca/ca-store';
 export * from './local-ca/local-ca.connector';
 export * from './issuer-secrets';
 export * from './issuers.module';
+export * from './acme';

@@ -56,6 +56,10 @@ function acmeProblem(c: Record<string, unknown>): ConfigProblem | undefined {
   if (c.ca_bundle_pem !== undefined && !(isString(c.ca_bundle_pem) && c.ca_bundle_pem.includes('BEGIN CERTIFICATE'))) {
     return { field: 'config.ca_bundle_pem', message: 'must be PEM certificates trusted for the ACME server\'s HTTPS' };
   }
+  if (c.dns_propagation_wait !== undefined && !(Number.isInteger(c.dns_propagation_wait) && (c.dns_propagation_wait as number) >= 0 && (c.dns_propagation_wait as number) <= 3600)) {
+    return { field: 'config.dns_propagation_wait', message: 'must be a whole number of seconds between 0 and 3600' };
+  }
+  if (c.ari_enabled !== undefined && typeof c.ari_enabled !== 'boolean') return { field: 'config.ari_enabled', message: 'must be true or false' };
   return undefined;
 }
 

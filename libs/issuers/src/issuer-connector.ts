@@ -42,4 +42,19 @@ export interface IssuerConnector {
   issue(request: IssueRequest): Promise<IssuedCertificate>;
   /** Checks the CA can be used (connectivity, credentials, CA material); returns a one-line description. */
   test(): Promise<string>;
+  /**
+   * The CA's suggested renewal window for a certificate it issued (ACME Renewal Information, RFC 9773), or
+   * null when the CA does not offer one. Only connectors whose CA can suggest windows implement it.
+   */
+  renewalInfo?(certificatePem: string): Promise<RenewalInfo | null>;
+}
+
+/** A CA's renewal suggestion: renew at a moment chosen at random inside [start, end]. */
+export interface RenewalInfo {
+  start: Date;
+  end: Date;
+  /** Why the CA wants an early renewal (e.g. an incident report), when it says. */
+  explanationUrl?: string;
+  /** When to ask again (from Retry-After), as a time. */
+  retryAfter?: Date;
 }

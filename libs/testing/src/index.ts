@@ -1,2 +1,3 @@
 export * from './local-services';
 export * from './test-environment';
+export * from './pebble';

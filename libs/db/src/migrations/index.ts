@@ -1,7 +1,8 @@
 import { Extensions1764230300000 } from './1764230300000-Extensions';
 import { InitialSchema1764230400000 } from './1764230400000-InitialSchema';
 import { IssuancePipeline1764250000000 } from './1764250000000-IssuancePipeline';
+import { AcmeAccounts1764260000000 } from './1764260000000-AcmeAccounts';
 import { NotificationDelivery1764300000000 } from './1764300000000-NotificationDelivery';
 
 /** Listed explicitly (not globbed) so the same list works from sources under test and from the build. */
-export const MIGRATIONS = [Extensions1764230300000, InitialSchema1764230400000, IssuancePipeline1764250000000, NotificationDelivery1764300000000];
+export const MIGRATIONS = [Extensions1764230300000, InitialSchema1764230400000, IssuancePipeline1764250000000, NotificationDelivery1764300000000, AcmeAccounts1764260000000];
