@@ -215,6 +215,18 @@ describe('issuance and renewal through the Local CA', () => {
     expect(notes.rows).toEqual([expect.objectContaining({ type: 'RenewalFailure' })]);
   });
 
+  it('retries an unreachable CA with backoff up to the policy\'s budget, then fails with the CA error', async () => {
+    const policy = await post(p, '/api/v1/renewal-policies', { name: unique('retry2'), max_retries: 2 });
+    const offline = await post(p, '/api/v1/issuers', { name: unique('acme-down'), type: 'ACME', config: { directory_url: 'http://127.0.0.1:1/directory' } });
+    const cert = await post(p, '/api/v1/certificates', certificateBody(inv, { issuer_id: offline.id, renewal_policy_id: policy.id }));
+    const job = (await renew(cert.id as string).expect(202)).body.job_id;
+    const failed = await p.waitForJob(job, ['Failed', 'Completed'], 30_000);
+    expect(failed).toMatchObject({ status: 'Failed', attempts: 3, max_attempts: 3 });
+    expect(failed.last_error).toMatch(/ECONNREFUSED|unreachable|connect/i);
+    const audit = await p.db.query(`SELECT details FROM audit_events WHERE action = 'renewal_job_failed' AND resource_id = $1`, [job]);
+    expect(audit.rows[0].details.attempts).toBe(3);
+  });
+
   it('stores one version per job even when the same job runs twice at once (a crash-and-retry)', async () => {
     const cert = await post(p, '/api/v1/certificates', certificateBody(inv));
     const [{ id }] = (await p.db.query(
