@@ -100,16 +100,16 @@ class Session {
     type Request = (url: string, method: string, opts?: Record<string, unknown>) => Promise<{ status: number; data: unknown }>;
     const transport = (client as unknown as { http: { request: Request } }).http;
     const send = transport.request.bind(transport);
-    transport.request = async (url, method, requestOpts = {}) => this.track(() => send(url, method, { ...requestOpts, ...this.requestOptions(url) }));
+    transport.request = async (url, method, requestOpts = {}) => this.track(() => send(url, method, { ...requestOpts, ...this.requestOptions() }));
     return client;
   }
 
   /** A plain GET through this session (directory, renewalInfo). */
   get(url: string): Promise<{ status: number; data: unknown; headers: Record<string, unknown> }> {
-    return this.track(() => acme.axios.get(url, { ...this.requestOptions(url), validateStatus: () => true }));
+    return this.track(() => acme.axios.get(url, { ...this.requestOptions(), validateStatus: () => true }));
   }
 
-  private requestOptions(_url: string) {
+  private requestOptions() {
     return { httpAgent: this.httpAgent, httpsAgent: this.httpsAgent, timeout: this.timeoutMs };
   }
 
