@@ -45,7 +45,9 @@ async function main(): Promise<void> {
     stops.push(redis.stop);
     env.CERTCTL_REDIS_URL = redis.url;
   }
-  env.CERTCTL_API_KEY ||= persistentAdminKey();
+  env.CERTCTL_API_KEY ||= persistentSecret('admin-api-key', 'cck_');
+  // Encrypts the local CA's key, issuer secrets and server-generated keys; lose it and they are unreadable.
+  env.CERTCTL_CONFIG_ENCRYPTION_KEY ||= persistentSecret('encryption-key', '');
   const config = loadConfig(env);
 
   const applied = await runMigrations({ url: config.database.url });
@@ -83,12 +85,12 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
   }
 }
 
-/** The admin key of this laptop install: generated once, kept in .data/admin-api-key (mode 0600). */
-function persistentAdminKey(): string {
-  const file = join(DATA_DIR, 'admin-api-key');
+/** A secret of this laptop install: generated once, kept in .data/<name> (mode 0600). */
+function persistentSecret(name: string, prefix: string): string {
+  const file = join(DATA_DIR, name);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   mkdirSync(DATA_DIR, { recursive: true });
-  const key = `cck_${randomBytes(32).toString('base64url')}`;
+  const key = `${prefix}${randomBytes(32).toString('base64url')}`;
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return key;

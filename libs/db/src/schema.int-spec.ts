@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, TestEnvironment } from '@certctl/testing';
 import { dataSourceOptions, migrationsApplied } from './data-source';
+import { MIGRATIONS } from './migrations';
 
 /** The migrated schema on a real PostgreSQL: tables, constraints and indexes the API depends on. */
 describe('schema migrations', () => {
@@ -96,8 +97,10 @@ describe('schema migrations', () => {
 
   it('rolls back and re-applies cleanly', async () => {
     await db.query(`DELETE FROM managed_certificates; DELETE FROM owners; DELETE FROM issuers; DELETE FROM teams;`);
-    await ds.undoLastMigration();
+    // Every migration's down() runs, newest first, until none is applied.
+    for (let i = 0; i < MIGRATIONS.length; i++) await ds.undoLastMigration();
     expect(await migrationsApplied(ds)).toBe(false);
+    expect((await db.query(`SELECT count(*)::int AS n FROM typeorm_migrations`)).rows[0].n).toBe(0);
     const gone = await db.query(`SELECT to_regclass('public.managed_certificates') AS t`);
     expect(gone.rows[0].t).toBeNull();
     await ds.runMigrations();
