@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueNotifications, JobProducer, recordNotifications } from '@certctl/db';
 import { createWorkerApp } from '@certctl/observability';
+import { DigestScheduler } from '../../apps/notifier/src/digest.scheduler';
 import { NotifierModule } from '../../apps/notifier/src/notifier.module';
 import { ApiHarness, startApi } from '../support/api-harness';
 import { certificateBody, createInventory, Inventory, post, unique } from '../support/fixtures';
@@ -51,6 +52,7 @@ describe('notifier channels', () => {
       CERTCTL_OPSGENIE_API_URL: `${sink.url}/opsgenie/v2/alerts`,
       CERTCTL_WEBHOOK_URL: `${sink.url}/hook`,
       CERTCTL_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      CERTCTL_DIGEST_RECIPIENTS: 'ops@example.com, security@example.com',
     });
     notifier = await createWorkerApp('notifier', [NotifierModule]);
     await notifier.init();
@@ -228,5 +230,42 @@ describe('notifier channels', () => {
   it('never writes the SMTP password, webhook secret, routing key or API key into rows or errors', async () => {
     const { rows } = await api.db.query(`SELECT coalesce(string_agg(coalesce(last_error, '') || message || recipient, ' '), '') AS all FROM notification_events`);
     for (const secret of [smtp.password, WEBHOOK_SECRET, ROUTING_KEY, OPSGENIE_KEY, 'secretpath']) expect(rows[0].all).not.toContain(secret);
+  });
+
+  it('previews the expiry digest as HTML or JSON and emails it to the digest recipients', async () => {
+    const cert = await certificateExpiringIn(10, 'rp-default');
+    const html = await api.http.get('/api/v1/digest/preview').set(api.auth()).expect(200);
+    expect(html.headers['content-type']).toContain('text/html');
+    expect(html.text).toContain(`<a href="${LINK_BASE}/certificates/${cert.id}">${cert.name}</a>`);
+    const json = await api.http.get('/api/v1/digest/preview?format=json').set(api.auth()).expect(200);
+    expect(json.body.total_expiring).toBeGreaterThanOrEqual(1);
+    expect(json.body.certificates).toContainEqual(expect.objectContaining({ id: cert.id, days_left: 10, owner_email: 'owner@example.com' }));
+    await api.http.get('/api/v1/digest/preview?format=pdf').set(api.auth()).expect(400);
+
+    const queued = await api.http.post('/api/v1/digest/send').set(api.auth()).send({}).expect(202);
+    expect(queued.body).toMatchObject({ status: 'digest_queued', recipients: ['ops@example.com', 'security@example.com'] });
+    const mails = await waitFor('two digests', () => {
+      const found = smtp.messages.filter((m) => m.subject.startsWith('[certctl] Certificate digest'));
+      return found.length >= 2 && found;
+    });
+    expect(mails.flatMap((m) => m.to).sort()).toEqual(['ops@example.com', 'security@example.com']);
+    expect(mails[0]!.raw).toContain('Content-Type: text/html');
+    expect(mails[0]!.text).toContain(`- ${cert.name} (${cert.commonName}) expires`);
+    const rows = await waitFor('digest rows sent', async () => {
+      const { rows: r } = await api.db.query(`SELECT status, type, channel FROM notification_events WHERE id = ANY($1)`, [queued.body.notification_ids]);
+      return r.every((x) => x.status === 'sent') && r;
+    });
+    expect(rows).toEqual([{ status: 'sent', type: 'Digest', channel: 'Email' }, { status: 'sent', type: 'Digest', channel: 'Email' }]);
+
+    await api.http.post('/api/v1/digest/send').set(api.auth()).send({ recipients: ['not-an-address'] }).expect(400);
+  });
+
+  it('queues one scheduled digest per period, however many notifier replicas claim it', async () => {
+    const scheduler = notifier.get(DigestScheduler);
+    const period = Math.floor(Date.now() / 1000) + 1e9;
+    const first = await scheduler.sendForPeriod(period);
+    const second = await scheduler.sendForPeriod(period);
+    expect(first).toHaveLength(2);
+    expect(second).toEqual([]);
   });
 });

@@ -297,4 +297,12 @@ describe('notifier retry, dead letter and requeue', () => {
       await replica.close();
     }
   });
+
+  it('refuses to send the digest without recipients (400) or without SMTP (409)', async () => {
+    await api.http.post('/api/v1/digest/send').set(api.auth()).send({}).expect(400)
+      .expect((r) => expect(r.body.details).toEqual([{ field: 'recipients', message: expect.stringContaining('CERTCTL_DIGEST_RECIPIENTS') }]));
+    await api.http.post('/api/v1/digest/send').set(api.auth()).send({ recipients: ['ops@example.com'] }).expect(409)
+      .expect((r) => expect(r.body.code).toBe('EMAIL_NOT_CONFIGURED'));
+    await api.http.post('/api/v1/digest/send').set(await viewer()).send({ recipients: ['ops@example.com'] }).expect(403);
+  });
 });
