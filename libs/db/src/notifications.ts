@@ -156,13 +156,16 @@ export const NOTIFY_JOB_OPTIONS: JobsOptions = {
   backoff: { type: NOTIFY_BACKOFF_TYPE },
 };
 
+/** What enqueueing needs of the producer (the bench passes a bare BullMQ queue). */
+export type NotifyQueues = Pick<JobProducer, 'queue'>;
+
 function sendJob(id: string, correlationId?: string) {
   const data: JobMap['notification.send'] = { notificationId: id, correlationId };
   return { name: 'notification.send' as const, data, opts: { ...NOTIFY_JOB_OPTIONS, jobId: queueJobId('notification.send', id) } };
 }
 
 /** Enqueues `notification.send` for rows that have been committed. A row that already has a job is left alone. */
-export async function enqueueNotifications(producer: JobProducer, ids: string[], correlationId?: string): Promise<void> {
+export async function enqueueNotifications(producer: NotifyQueues, ids: string[], correlationId?: string): Promise<void> {
   const BATCH = 500;
   for (let i = 0; i < ids.length; i += BATCH) {
     await producer.queue(Queue.Notify).addBulk(ids.slice(i, i + BATCH).map((id) => sendJob(id, correlationId)));
@@ -179,7 +182,7 @@ const LIVE_STATES = new Set(['waiting', 'delayed', 'prioritized', 'waiting-child
  * replaced too, so the row is tried now, and its dead letter is removed. Returns the ids given a new job.
  */
 export async function restartNotificationJobs(
-  producer: JobProducer, ids: string[], options: { replaceLive: boolean; correlationId?: string },
+  producer: NotifyQueues, ids: string[], options: { replaceLive: boolean; correlationId?: string },
 ): Promise<string[]> {
   const notify = producer.queue(Queue.Notify);
   const deadLetters = producer.queue(Queue.NotifyDeadLetter);
