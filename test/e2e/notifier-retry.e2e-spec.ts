@@ -195,6 +195,11 @@ describe('notifier retry, dead letter and requeue', () => {
     for (const id of revocations) await untilStatus(id, 'sent');
     expect((await row(other)).status).toBe('dead');
 
+    // Acknowledging the one left dead takes it out of the dead-letter queue as well.
+    await waitFor('dead letter', () => deadLetter(other));
+    await api.http.post(`/api/v1/notifications/${other}/read`).set(api.auth()).expect(200);
+    expect(await deadLetter(other)).toBeUndefined();
+
     await api.http.post('/api/v1/notifications/bulk-requeue').set(api.auth()).send({ status: 'sent' }).expect(400);
     await api.http.post('/api/v1/notifications/bulk-requeue').set(await viewer()).send({}).expect(403);
   });
@@ -253,6 +258,10 @@ describe('notifier retry, dead letter and requeue', () => {
   });
 
   it('counts dead notifications in stats and metrics, and every api replica reports the same cluster-wide counters', async () => {
+    await waitFor('no delivery in flight', async () => {
+      const { rows: busy } = await api.db.query(`SELECT count(*)::int AS n FROM notification_events WHERE status IN ('pending', 'failed')`);
+      return busy[0].n === 0;
+    });
     const { rows } = await api.db.query(`SELECT count(*)::int AS dead FROM notification_events WHERE status = 'dead'`);
     const summary = await api.http.get('/api/v1/stats/summary').set(api.auth()).expect(200);
     expect(summary.body.notifications_dead).toBe(rows[0].dead);
@@ -267,7 +276,7 @@ describe('notifier retry, dead letter and requeue', () => {
     expect(json.body.uptime).toMatchObject({ uptime_seconds: expect.any(Number), server_started: expect.any(String), measured_at: expect.any(String) });
 
     const { rows: attempts } = await api.db.query(
-      `SELECT count(*) FILTER (WHERE status IN ('sent', 'read'))::int AS sent FROM notification_events WHERE channel = 'Webhook'`);
+      `SELECT count(*) FILTER (WHERE sent_at IS NOT NULL)::int AS sent FROM notification_events WHERE channel = 'Webhook'`);
     const prom = await api.http.get('/api/v1/metrics/prometheus').set(api.auth()).expect(200);
     expect(prom.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
     for (const family of [

@@ -2,6 +2,7 @@ import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig, checkOutboundUrl } from '@certctl/config';
+import { Queue, queueJobId } from '@certctl/contracts';
 import type { NotificationChannel, NotificationType } from '@certctl/contracts';
 import {
   enqueueNotifications, JobProducer, newId, NotificationDetails, NotificationEventEntity, restartNotificationJobs, severityTier,
@@ -52,16 +53,24 @@ export class NotificationsService {
 
   /** Acknowledges a delivered (or dead) notification. One still being delivered is a 409. */
   async markRead(actor: Principal, id: string): Promise<NotificationEventEntity> {
-    return this.dataSource.transaction(async (tx) => {
-      const row = await this.crud.lock(tx, id);
-      if (row.status === 'read') return row;
-      if (IN_FLIGHT.includes(row.status)) {
-        throw ApiError.conflict('NOTIFICATION_IN_FLIGHT', `notification ${id} is ${row.status} and still being delivered`);
+    let wasDead = false;
+    const row = await this.dataSource.transaction(async (tx) => {
+      const current = await this.crud.lock(tx, id);
+      if (current.status === 'read') return current;
+      if (IN_FLIGHT.includes(current.status)) {
+        throw ApiError.conflict('NOTIFICATION_IN_FLIGHT', `notification ${id} is ${current.status} and still being delivered`);
       }
+      wasDead = current.status === 'dead';
       await tx.update(NotificationEventEntity, { id }, { status: 'read' });
-      await this.audit.record({ actor, action: 'notification_read', resource_type: 'notification', resource_id: id, details: { previous_status: row.status } }, tx);
+      await this.audit.record({ actor, action: 'notification_read', resource_type: 'notification', resource_id: id, details: { previous_status: current.status } }, tx);
       return this.crud.get(id, tx);
     });
+    // An acknowledged dead letter is settled: it leaves the dead-letter queue too.
+    if (wasDead) {
+      await this.producer.queue(Queue.NotifyDeadLetter).remove(queueJobId('notification.dead', id))
+        .catch((err: unknown) => this.logger.warn({ err: (err as Error).message, notificationId: id }, 'dead letter not removed'));
+    }
+    return row;
   }
 
   /**
