@@ -10,6 +10,7 @@ const alias = {
   '@certctl/testing': resolve(import.meta.dirname, 'libs/testing/src/index.ts'),
   '@certctl/pki': resolve(import.meta.dirname, 'libs/pki/src/index.ts'),
   '@certctl/issuers': resolve(import.meta.dirname, 'libs/issuers/src/index.ts'),
+  '@certctl/deploy': resolve(import.meta.dirname, 'libs/deploy/src/index.ts'),
 };
 
 // swc keeps decorator metadata, which Nest's dependency injection and class-validator need.

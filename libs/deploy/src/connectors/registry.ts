@@ -1,0 +1,25 @@
+import { TargetConfigError } from '../errors';
+import { caddyConnector, fileConnectors } from './file-connector';
+import type { TargetConnector } from './types';
+
+const connectors = new Map<string, TargetConnector>([...fileConnectors, caddyConnector].map((c) => [c.type, c]));
+
+/** Adds a connector (SSH, Kubernetes) to the registry; the last registration of a type wins. */
+export function registerConnector(connector: TargetConnector): void {
+  connectors.set(connector.type, connector);
+}
+
+export function connectorFor(type: string): TargetConnector | undefined {
+  return connectors.get(type);
+}
+
+export function supportedTargetTypes(): string[] {
+  return [...connectors.keys()].sort();
+}
+
+/** Checks a target's config for its type; throws TargetConfigError naming the field. */
+export function validateTargetConfig(type: string, config: Record<string, unknown>): void {
+  const connector = connectors.get(type);
+  if (!connector) throw new TargetConfigError('type', `target type ${type} has no connector in this build`);
+  connector.validateConfig(config);
+}
