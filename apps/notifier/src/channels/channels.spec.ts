@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { OutboundUrlError } from '@certctl/config';
 import { AlertMessage, buildAlertMessage, NotificationWithCertificate } from './alert-message';
 import { DeliveryError, isRetryableStatus } from './delivery-errors';
 import { smtpFailure } from './email.channel';
+import { guardedLookup, HttpPoster } from './http-client';
 import { opsGenieAlert } from './opsgenie.channel';
 import { pagerDutyDedupKey, pagerDutyEvent } from './pagerduty.channel';
 import { slackEscape, slackPayload } from './slack.channel';
@@ -84,5 +86,32 @@ describe('failure classification', () => {
     expect(smtpFailure({ responseCode: 451, message: 'try later' })).toMatchObject({ permanent: false });
     expect(smtpFailure({ code: 'ECONNECTION', message: 'refused' })).toMatchObject({ permanent: false });
     expect(smtpFailure({ code: 'EENVELOPE', message: 'no recipients' })).toBeInstanceOf(DeliveryError);
+  });
+});
+
+describe('guardedLookup', () => {
+  const resolveWith = (allowLoopback: boolean) =>
+    new Promise<Error | null>((done) => guardedLookup(allowLoopback)('localhost', { all: true }, (err) => done(err)));
+
+  it('refuses a name that resolves to a loopback address, after resolution', async () => {
+    const err = await resolveWith(false);
+    expect(err).toBeInstanceOf(OutboundUrlError);
+    expect(err!.message).toMatch(/localhost resolves to a refused address: .* is a loopback address/);
+  });
+
+  it('lets it through when loopback is allowed (tests)', async () => {
+    expect(await resolveWith(true)).toBeNull();
+  });
+});
+
+describe('HttpPoster', () => {
+  it('refuses reserved literal addresses as permanent failures, without calling out', async () => {
+    const poster = new HttpPoster({ timeoutMs: 1_000, allowLoopback: false });
+    try {
+      await expect(poster.postJson('http://169.254.169.254/latest/meta-data/', {})).rejects.toMatchObject({ permanent: true, message: expect.stringMatching(/cloud metadata/) });
+      await expect(poster.postJson('http://127.0.0.1:9/', {})).rejects.toMatchObject({ permanent: true });
+    } finally {
+      poster.close();
+    }
   });
 });
