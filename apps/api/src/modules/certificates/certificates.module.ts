@@ -1,12 +1,14 @@
 import { Module } from '@nestjs/common';
 import { PoliciesModule } from '../policies/policies.module';
+import { CertificateDeployController } from './certificate-deploy.controller';
+import { CertificateDeployService } from './certificate-deploy.service';
 import { CertificatesController } from './certificates.controller';
 import { CertificatesRepository } from './certificates.repository';
 import { CertificatesService } from './certificates.service';
 
 @Module({
   imports: [PoliciesModule],
-  controllers: [CertificatesController],
-  providers: [CertificatesService, CertificatesRepository],
+  controllers: [CertificatesController, CertificateDeployController],
+  providers: [CertificatesService, CertificatesRepository, CertificateDeployService],
 })
 export class CertificatesModule {}

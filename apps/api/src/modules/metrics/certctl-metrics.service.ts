@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { NOTIFICATION_CHANNELS } from '@certctl/contracts';
-import { ClusterCounters } from '@certctl/observability';
+import { DEPLOY_COUNTERS } from '@certctl/deploy';
+import { ClusterCounters, CounterSample } from '@certctl/observability';
 import { StatsService, StatsSummary } from '../stats/stats.service';
 
 /** certctl's JSON metrics (spec §8.1). */
@@ -29,6 +30,7 @@ interface Snapshot {
   at: number;
   summary: StatsSummary;
   counters: Map<string, number>;
+  samples: CounterSample[];
 }
 
 /**
@@ -68,7 +70,7 @@ export class CertctlMetricsService {
     const [summary, samples] = await Promise.all([this.stats.summary(), this.counters.read()]);
     const counters = new Map<string, number>();
     for (const s of samples) counters.set(`${s.name}|${s.labels.channel ?? ''}`, s.value);
-    this.snapshot = { at: Date.now(), summary, counters };
+    this.snapshot = { at: Date.now(), summary, counters, samples };
     return this.snapshot;
   }
 
@@ -103,6 +105,30 @@ export class CertctlMetricsService {
     snapshotCounter('certctl_notification_dead_total', 'Notifications in the dead letter (status dead)', () => json().counter.notifications_dead_total);
     channelCounter(SENT_COUNTER, 'Notifications delivered, by channel, across all notifier processes');
     channelCounter(FAILURE_COUNTER, 'Failed notification delivery attempts, by channel, across all notifier processes');
+    this.defineDeployFamilies(() => snap().samples);
+  }
+
+  /**
+   * certctl's six deploy families (spec §5.3), counted by the orchestrator and by agents' reports, cluster-wide
+   * in Redis. Series appear once a target type has been deployed to, sorted by target_type.
+   */
+  private defineDeployFamilies(samples: () => CounterSample[]): void {
+    const family = (name: string, help: string, labelNames: string[]) =>
+      new Counter({
+        name, help, labelNames, registers: [this.registry],
+        collect() {
+          this.reset();
+          const series = samples().filter((s) => s.name === name)
+            .sort((a, b) => (a.labels.target_type ?? '').localeCompare(b.labels.target_type ?? '') || JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels)));
+          for (const s of series) this.inc(Object.fromEntries(labelNames.map((l) => [l, s.labels[l] ?? ''])), s.value);
+        },
+      });
+    family(DEPLOY_COUNTERS.attempts, 'Deployment attempts, by target type and result', ['target_type', 'result']);
+    family(DEPLOY_COUNTERS.validateFailures, 'Deployments whose validate step rejected the new files', ['target_type']);
+    family(DEPLOY_COUNTERS.reloadFailures, 'Deployments whose reload failed', ['target_type']);
+    family(DEPLOY_COUNTERS.postVerifyFailures, 'Deployments whose post-deploy TLS verification failed', ['target_type']);
+    family(DEPLOY_COUNTERS.rollbacks, 'Rollbacks after a failed reload or verification, by outcome', ['target_type', 'outcome']);
+    family(DEPLOY_COUNTERS.idempotentSkips, 'Deployments skipped because the target already held the same bytes', ['target_type']);
   }
 }
 

@@ -1,0 +1,25 @@
+import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Principal } from '../../common/auth/principal';
+import { StringListField } from '../../common/http/dto-fields';
+import { CurrentPrincipal, RequestId } from '../../common/http/request';
+import { CertificateDeployService, DeploymentTriggered } from './certificate-deploy.service';
+
+export class DeployCertificateDto {
+  @StringListField({ optional: true, maxItems: 200, description: 'Targets to deploy to (mapped to the certificate); default: every enabled mapped target' })
+  target_ids?: string[];
+}
+
+@ApiTags('certificates')
+@ApiBearerAuth()
+@Controller('certificates')
+export class CertificateDeployController {
+  constructor(private readonly deployments: CertificateDeployService) {}
+
+  /** Deploys the current version (202): one Deployment job per target. */
+  @Post(':id/deploy')
+  @HttpCode(202)
+  deploy(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: DeployCertificateDto, @RequestId() requestId: string): Promise<DeploymentTriggered> {
+    return this.deployments.deploy(actor, id, body.target_ids, requestId);
+  }
+}

@@ -1,0 +1,31 @@
+import { ConfigError } from './config';
+
+type Env = Record<string, string | undefined>;
+
+/** Settings of the deploy worker (orchestrator) and of target tests in the api. */
+export interface DeployConfig {
+  /** Backups kept per deployed file; -1 keeps none (and so cannot roll back). */
+  backupRetention: number;
+  /** Deployments one orchestrator process runs at once (different targets; one target is always serialised). */
+  concurrency: number;
+  /** Longest a validate or reload command may run. */
+  commandTimeoutMs: number;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `must be an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+/** Read from the environment like the rest of the configuration (upstream's CERTCTL_DEPLOY_BACKUP_RETENTION). */
+export function loadDeployConfig(env: Env = process.env): DeployConfig {
+  return {
+    backupRetention: integer(env, 'CERTCTL_DEPLOY_BACKUP_RETENTION', 3, -1, 100),
+    concurrency: integer(env, 'CERTCTL_DEPLOY_CONCURRENCY', 8, 1, 256),
+    commandTimeoutMs: integer(env, 'CERTCTL_DEPLOY_COMMAND_TIMEOUT_SECONDS', 30, 1, 3600) * 1000,
+  };
+}

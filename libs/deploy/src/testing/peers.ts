@@ -1,0 +1,126 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The first path of `binary` among the usual sbin/bin directories, else undefined. */
+export function findBinary(binary: string): string | undefined {
+  return ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'].map((d) => join(d, binary)).find((p) => existsSync(p));
+}
+
+/** Why a peer cannot run here (for a skip message), or undefined. Under CI=true callers must fail instead. */
+export function missingPeer(...binaries: string[]): string | undefined {
+  const missing = binaries.filter((b) => !findBinary(b));
+  return missing.length ? `${missing.join(', ')} not installed (apt-get install -y ${missing.join(' ')})` : undefined;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A scratch directory with a reload wrapper script for a peer. The wrapper counts reloads in `reloads.log`
+ * and fails once when `fail-next-reload` exists, so a test can make exactly one reload fail.
+ */
+export class Scratch {
+  readonly dir = mkdtempSync(join(tmpdir(), 'deploy-peer-'));
+
+  path(...parts: string[]): string {
+    return join(this.dir, ...parts);
+  }
+
+  /** Writes an executable `name` that runs `argv` unless a failure was requested. */
+  reloadWrapper(name: string, argv: string[]): string {
+    const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const script = this.path(name);
+    writeFileSync(script, `#!/bin/sh
+echo reload >> '${this.path('reloads.log')}'
+if [ -e '${this.path('fail-next-reload')}' ]; then rm -f '${this.path('fail-next-reload')}'; echo 'simulated reload failure' >&2; exit 1; fi
+exec ${quoted}
+`);
+    chmodSync(script, 0o755);
+    return script;
+  }
+
+  failNextReload(): void {
+    writeFileSync(this.path('fail-next-reload'), '');
+  }
+
+  reloads(): number {
+    return existsSync(this.path('reloads.log')) ? readFileSync(this.path('reloads.log'), 'utf8').split('\n').filter(Boolean).length : 0;
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** nginx as root in a scratch prefix, serving TLS on a loopback port from `tls/cert.pem` and `tls/key.pem`. */
+export class NginxPeer {
+  readonly scratch = new Scratch();
+  readonly certPath = this.scratch.path('tls', 'cert.pem');
+  readonly keyPath = this.scratch.path('tls', 'key.pem');
+  private readonly base: string[];
+
+  private constructor(readonly port: number) {
+    const s = this.scratch;
+    for (const d of ['conf', 'logs', 'tmp', 'tls']) mkdirSync(s.path(d), { recursive: true });
+    writeFileSync(s.path('conf', 'nginx.conf'), `
+pid ${s.path('nginx.pid')};
+error_log ${s.path('logs', 'error.log')};
+worker_processes 1;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${s.path('tmp', 'body')};
+  proxy_temp_path ${s.path('tmp', 'proxy')};
+  fastcgi_temp_path ${s.path('tmp', 'fastcgi')};
+  uwsgi_temp_path ${s.path('tmp', 'uwsgi')};
+  scgi_temp_path ${s.path('tmp', 'scgi')};
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${this.certPath};
+    ssl_certificate_key ${this.keyPath};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    return 200 "ok";
+  }
+}
+`);
+    this.base = [findBinary('nginx')!, '-p', s.dir, '-e', s.path('logs', 'error.log'), '-c', s.path('conf', 'nginx.conf')];
+  }
+
+  /** Starts nginx with an initial certificate (nginx needs one to start). */
+  static async start(initial: { certPem: string; keyPem: string }): Promise<NginxPeer> {
+    const peer = new NginxPeer(await freePort());
+    writeFileSync(peer.certPath, initial.certPem);
+    writeFileSync(peer.keyPath, initial.keyPem, { mode: 0o600 });
+    execFileSync(peer.base[0]!, peer.base.slice(1), { stdio: 'pipe' });
+    return peer;
+  }
+
+  get validateCommand(): string {
+    return [...this.base, '-t', '-q'].join(' ');
+  }
+
+  /** Through the wrapper, so tests can count reloads and make one fail. */
+  get reloadCommand(): string {
+    return this.scratch.reloadWrapper('reload.sh', [...this.base, '-s', 'reload']);
+  }
+
+  stop(): void {
+    try {
+      execFileSync(this.base[0]!, [...this.base.slice(1), '-s', 'stop'], { stdio: 'pipe' });
+    } catch {
+      // already stopped
+    }
+    this.scratch.remove();
+  }
+}
