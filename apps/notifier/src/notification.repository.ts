@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { NotificationWithCertificate } from './channels/alert-message';
+import { MicroBatcher } from './micro-batcher';
 
 export interface DeliveryRow extends NotificationWithCertificate {
   channel: string;
@@ -16,28 +17,45 @@ export interface DeliveryRow extends NotificationWithCertificate {
  */
 @Injectable()
 export class NotificationRepository {
+  /** Loads of one event-loop turn share one query. */
+  private readonly loads = new MicroBatcher<string, DeliveryRow | undefined>((ids) => this.loadMany(ids), 200, undefined);
+  /** Deliveries finishing together are marked sent by one UPDATE (one commit instead of dozens). */
+  private readonly sends = new MicroBatcher<string, boolean>((ids) => this.markSentMany(ids), 200, false);
+
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /** The row and its certificate as it is now (name, CN and expiry are null when the certificate is gone). */
-  async load(id: string): Promise<DeliveryRow | undefined> {
+  load(id: string): Promise<DeliveryRow | undefined> {
+    return this.loads.add(id);
+  }
+
+  /**
+   * Delivered: retry_count is kept, so history shows which attempt got through. Resolves once the change has
+   * committed (false when the row had left pending/failed meanwhile).
+   */
+  markSent(id: string): Promise<boolean> {
+    return this.sends.add(id);
+  }
+
+  private async loadMany(ids: string[]): Promise<Map<string, DeliveryRow>> {
     const rows: DeliveryRow[] = await this.dataSource.query(
       `SELECT n.id, n.type, n.certificate_id, n.channel, n.recipient, n.message, n.status, n.retry_count, n.last_error, n.created_at, n.details,
               c.name AS live_name, c.common_name AS live_common_name, c.expires_at AS live_expires_at
          FROM notification_events n LEFT JOIN managed_certificates c ON c.id = n.certificate_id
-        WHERE n.id = $1`,
-      [id],
+        WHERE n.id = ANY($1)`,
+      [ids],
     );
-    return rows[0];
+    return new Map(rows.map((r) => [r.id, r]));
   }
 
-  /** Delivered: retry_count is kept, so history shows which attempt got through. */
-  async markSent(id: string): Promise<boolean> {
-    const [, count] = await this.dataSource.query(
+  private async markSentMany(ids: string[]): Promise<Map<string, boolean>> {
+    const [rows]: [Array<{ id: string }>, number] = await this.dataSource.query(
       `UPDATE notification_events SET status = 'sent', sent_at = now(), next_retry_at = NULL
-        WHERE id = $1 AND status IN ('pending', 'failed')`,
-      [id],
+        WHERE id = ANY($1) AND status IN ('pending', 'failed')
+        RETURNING id`,
+      [ids],
     );
-    return count > 0;
+    return new Map(rows.map((r) => [r.id, true]));
   }
 
   async markFailed(id: string, error: string, nextRetryAt: Date): Promise<boolean> {

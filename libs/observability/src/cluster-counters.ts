@@ -27,23 +27,40 @@ function parseSeriesKey(field: string): { name: string; labels: CounterLabels } 
 
 /**
  * Counters that several processes increment and any replica reads (ARCHITECTURE §6): one Redis hash per
- * deployment (under the queue prefix), one field per series. Counting never fails the work it counts: a Redis
- * error loses that increment and is logged.
+ * deployment (under the queue prefix), one field per series. Increments made within one turn of the event loop
+ * are summed and sent as one HINCRBY per series; the callers resume once Redis has them. Counting never fails
+ * the work it counts: a Redis error loses those increments and is logged.
  */
 @Injectable()
 export class ClusterCounters {
   private readonly logger = new Logger(ClusterCounters.name);
   private readonly key: string;
+  private pending = new Map<string, number>();
+  private flushed: Promise<void> | undefined;
 
   constructor(@Inject(REDIS) private readonly redis: Redis, @Inject(APP_CONFIG) config: AppConfig) {
     this.key = `${config.redis.queuePrefix}:cluster-counters`;
   }
 
-  async increment(name: string, labels: CounterLabels = {}, by = 1): Promise<void> {
+  increment(name: string, labels: CounterLabels = {}, by = 1): Promise<void> {
+    const field = seriesKey(name, labels);
+    this.pending.set(field, (this.pending.get(field) ?? 0) + by);
+    this.flushed ??= new Promise<void>((done) => setImmediate(done)).then(() => this.flush());
+    return this.flushed;
+  }
+
+  private async flush(): Promise<void> {
+    const increments = this.pending;
+    this.pending = new Map();
+    this.flushed = undefined;
     try {
-      await this.redis.hincrby(this.key, seriesKey(name, labels), by);
+      const pipeline = this.redis.pipeline();
+      for (const [field, by] of increments) pipeline.hincrby(this.key, field, by);
+      const results = await pipeline.exec();
+      const failed = results?.find(([err]) => err)?.[0];
+      if (failed) throw failed;
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message, counter: name }, 'cluster counter increment lost');
+      this.logger.warn({ err: (err as Error).message, series: increments.size }, 'cluster counter increments lost');
     }
   }
 
