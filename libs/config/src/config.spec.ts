@@ -67,3 +67,18 @@ describe('loadConfig: notifications', () => {
     expect(loadConfig(env).notifications.webhook.url).toBe('http://127.0.0.1:9/hook');
   });
 });
+
+describe('loadConfig: network scan', () => {
+  it('defaults to a 65,536-address cap, no loopback, RFC 1918 allowed, thousands of sockets', () => {
+    const s = loadConfig({}).networkScan;
+    expect(s).toMatchObject({ maxAddresses: 65_536, allowLoopback: false, blockRfc1918: false, shardSize: 256, rateLimitPerSecond: 5_000 });
+    expect(s.concurrency).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it('reads the overrides and rejects bad values naming the variable', () => {
+    const s = loadConfig({ CERTCTL_NETWORK_SCAN_ALLOW_LOOPBACK: 'true', CERTCTL_BLOCK_RFC1918_OUTBOUND: 'yes', CERTCTL_NETWORK_SCAN_MAX_ADDRESSES: '4096' }).networkScan;
+    expect(s).toMatchObject({ allowLoopback: true, blockRfc1918: true, maxAddresses: 4096 });
+    expect(() => loadConfig({ CERTCTL_NETWORK_SCAN_MAX_ADDRESSES: '0' })).toThrow(/CERTCTL_NETWORK_SCAN_MAX_ADDRESSES must be between/);
+    expect(() => loadConfig({ CERTCTL_NETWORK_SCAN_RATE_LIMIT: 'fast' })).toThrow(/CERTCTL_NETWORK_SCAN_RATE_LIMIT must be an integer/);
+  });
+});

@@ -61,6 +61,7 @@ export interface AppConfig {
   };
   notifications: NotificationsConfig;
   acme: AcmeProcessConfig;
+  networkScan: NetworkScanConfig;
 }
 
 function duration(env: Env, name: string, fallbackMs: number): number {
@@ -199,6 +200,7 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
     },
     notifications: loadNotificationsConfig(env),
     acme: loadAcmeConfig(env),
+    networkScan: loadNetworkScanConfig(env),
   };
 }
 
@@ -351,4 +353,38 @@ export interface AcmeProcessConfig {
 function loadAcmeConfig(env: Env): AcmeProcessConfig {
   const raw = optional(env, 'CERTCTL_ACME_HTTP_PORT');
   return { httpPort: raw === undefined ? undefined : int(env, 'CERTCTL_ACME_HTTP_PORT', 80, 1, 65535) };
+}
+
+// ---- Network discovery (scanner) ----
+
+export interface NetworkScanConfig {
+  /** Most addresses one target may cover (all its CIDRs together). */
+  maxAddresses: number;
+  /** Tests only: lets targets cover 127.0.0.0/8 (and the other reserved ranges stay refused). */
+  allowLoopback: boolean;
+  /** Refuses 10/8, 172.16/12 and 192.168/16 in targets (upstream's opt-in block). */
+  blockRfc1918: boolean;
+  /** Sockets in flight per scanner process, over all the shards it runs. */
+  concurrency: number;
+  /** Shard jobs one scanner process runs at once. */
+  shardConcurrency: number;
+  /** Addresses per shard job. */
+  shardSize: number;
+  /** New connections per second of one scan, across every replica, unless its target says less. */
+  rateLimitPerSecond: number;
+  /** How often the scanner looks for targets whose own interval has elapsed. */
+  dueCheckIntervalMs: number;
+}
+
+export function loadNetworkScanConfig(env: Env): NetworkScanConfig {
+  return {
+    maxAddresses: int(env, 'CERTCTL_NETWORK_SCAN_MAX_ADDRESSES', 65_536, 1, 16_777_216),
+    allowLoopback: bool(env, 'CERTCTL_NETWORK_SCAN_ALLOW_LOOPBACK', false),
+    blockRfc1918: bool(env, 'CERTCTL_BLOCK_RFC1918_OUTBOUND', false),
+    concurrency: int(env, 'CERTCTL_NETWORK_SCAN_CONCURRENCY', 2_048, 1, 65_536),
+    shardConcurrency: int(env, 'CERTCTL_NETWORK_SCAN_SHARD_CONCURRENCY', 4, 1, 64),
+    shardSize: int(env, 'CERTCTL_NETWORK_SCAN_SHARD_SIZE', 256, 1, 65_536),
+    rateLimitPerSecond: int(env, 'CERTCTL_NETWORK_SCAN_RATE_LIMIT', 5_000, 1, 1_000_000),
+    dueCheckIntervalMs: duration(env, 'CERTCTL_NETWORK_SCAN_DUE_CHECK_INTERVAL', 60_000),
+  };
 }

@@ -17,6 +17,9 @@ export const ID_PREFIX = {
   notification: 'notif',
   audit: 'audit',
   apiKey: 'ak',
+  networkScanTarget: 'nst',
+  discoveryScan: 'dscan',
+  discoveredCertificate: 'dcert',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

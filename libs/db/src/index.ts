@@ -9,3 +9,4 @@ export * from './queues.module';
 export * from './notifications';
 export * from './digest';
 export * from './lifecycle';
+export * from './discovery';

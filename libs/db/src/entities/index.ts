@@ -5,9 +5,12 @@ import { CertificateProfileEntity } from './certificate-profile.entity';
 import { CertificateTargetMappingEntity } from './certificate-target-mapping.entity';
 import { CertificateVersionEntity } from './certificate-version.entity';
 import { DeploymentTargetEntity } from './deployment-target.entity';
+import { DiscoveredCertificateEntity } from './discovered-certificate.entity';
+import { DiscoveryScanEntity } from './discovery-scan.entity';
 import { IssuerEntity } from './issuer.entity';
 import { JobEntity } from './job.entity';
 import { ManagedCertificateEntity } from './managed-certificate.entity';
+import { NetworkScanTargetEntity } from './network-scan-target.entity';
 import { NotificationEventEntity } from './notification-event.entity';
 import { OwnerEntity } from './owner.entity';
 import { PolicyRuleEntity } from './policy-rule.entity';
@@ -19,11 +22,15 @@ export {
   AgentEntity, ApiKeyEntity, AuditEventEntity, CertificateProfileEntity, CertificateTargetMappingEntity,
   CertificateVersionEntity, DeploymentTargetEntity, IssuerEntity, JobEntity, ManagedCertificateEntity,
   NotificationEventEntity, OwnerEntity, PolicyRuleEntity, PolicyViolationEntity, RenewalPolicyEntity, TeamEntity,
+  DiscoveredCertificateEntity, DiscoveryScanEntity, NetworkScanTargetEntity,
 };
+export * from './discovery-scan.entity';
+export * from './discovered-certificate.entity';
 export type { AllowedKeyAlgorithm } from './certificate-profile.entity';
 
 export const ENTITIES = [
   AgentEntity, ApiKeyEntity, AuditEventEntity, CertificateProfileEntity, CertificateTargetMappingEntity,
   CertificateVersionEntity, DeploymentTargetEntity, IssuerEntity, JobEntity, ManagedCertificateEntity,
   NotificationEventEntity, OwnerEntity, PolicyRuleEntity, PolicyViolationEntity, RenewalPolicyEntity, TeamEntity,
+  DiscoveredCertificateEntity, DiscoveryScanEntity, NetworkScanTargetEntity,
 ];

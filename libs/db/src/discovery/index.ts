@@ -1,0 +1,3 @@
+export * from './network-range';
+export * from './describe';
+export * from './discovery-pipeline';
