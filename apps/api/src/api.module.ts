@@ -26,6 +26,7 @@ import { TeamsModule } from './modules/teams/teams.module';
 import { DigestModule } from './modules/digest/digest.module';
 import { CertctlMetricsModule } from './modules/metrics/metrics.module';
 import { NotificationsModule } from './modules/notifications/notifications.module';
+import { DiscoveryModule } from './modules/discovery/discovery.module';
 
 /** The REST API. It produces queue jobs but never consumes them (no @Processor here). */
 @Module({
@@ -56,6 +57,7 @@ import { NotificationsModule } from './modules/notifications/notifications.modul
     NotificationsModule,
     DigestModule,
     CertctlMetricsModule,
+    DiscoveryModule,
   ],
   providers: [
     { provide: APP_GUARD, useExisting: AuthGuard },

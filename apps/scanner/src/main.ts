@@ -1,5 +1,5 @@
 import 'reflect-metadata';
 import { runMain, runWorker } from '@certctl/observability';
+import { SCANNER_FEATURES } from './scanner.features';
 
-// The scanner's queue processors arrive with their own issues; today it boots, connects and reports health.
-runMain(() => runWorker('scanner'));
+runMain(() => runWorker('scanner', SCANNER_FEATURES));

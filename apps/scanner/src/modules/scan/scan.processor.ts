@@ -1,0 +1,60 @@
+import { OnWorkerEvent, Processor } from '@nestjs/bullmq';
+import { Inject, OnApplicationBootstrap } from '@nestjs/common';
+import type { Job, WorkerOptions } from 'bullmq';
+import type { Registry } from 'prom-client';
+import { loadConfig } from '@certctl/config';
+import { AnyJob, DEFAULT_JOB_OPTIONS, JobMap, Queue } from '@certctl/contracts';
+import { JobProducer } from '@certctl/db';
+import { BaseProcessor, METRICS_REGISTRY, workerOptions } from '@certctl/observability';
+import { NetworkScanService } from './network-scan.service';
+import { ScanScheduleService } from './scan-schedule.service';
+
+/** Shard jobs run at once per scanner process (read when the module loads, like workerOptions). */
+function scanWorkerOptions(): Partial<WorkerOptions> {
+  let concurrency = 4;
+  try {
+    concurrency = loadConfig(process.env).networkScan.shardConcurrency;
+  } catch {
+    // reported by runMain
+  }
+  return { ...workerOptions(), concurrency };
+}
+
+/** The scan queue: planning a scan, its shards, and the per-target due check. */
+@Processor(Queue.Scan, scanWorkerOptions())
+export class ScanProcessor extends BaseProcessor<typeof Queue.Scan> implements OnApplicationBootstrap {
+  constructor(
+    private readonly scans: NetworkScanService,
+    private readonly schedule: ScanScheduleService,
+    private readonly producer: JobProducer,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+  ) {
+    super(Queue.Scan, registry);
+  }
+
+  /** Upserted by every replica under one id, so there is one schedule and each tick runs once. */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.producer.queue(Queue.Scan).upsertJobScheduler('network-scan.due', { every: this.schedule.intervalMs }, {
+      name: 'network-scan.due', data: {}, opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+    });
+  }
+
+  protected async handle(job: AnyJob<typeof Queue.Scan>): Promise<unknown> {
+    switch (job.name) {
+      case 'network-scan.run': return this.scans.plan(job.data);
+      case 'network-scan.shard': return this.scans.runShard(job.data);
+      case 'network-scan.due': return this.schedule.due();
+    }
+  }
+
+  /** A shard or plan that used its last attempt fails the scan, so the target is free to be scanned again. */
+  @OnWorkerEvent('failed')
+  async onFailed(job: Job | undefined, err: Error): Promise<void> {
+    if (!job || (job.name !== 'network-scan.run' && job.name !== 'network-scan.shard')) return;
+    const attempts = job.opts.attempts ?? DEFAULT_JOB_OPTIONS[Queue.Scan].attempts ?? 1;
+    if (job.attemptsMade < attempts && err.name !== 'UnrecoverableError') return;
+    const data = job.data as JobMap['network-scan.shard'];
+    const where = job.name === 'network-scan.shard' ? `shard ${data.shardIndex}` : 'planning';
+    await this.scans.fail(data.scanId, `${where} failed: ${err.message}`);
+  }
+}

@@ -1,0 +1,95 @@
+import { connect as tcpConnect, Socket } from 'node:net';
+import { connect as tlsConnect, PeerCertificate, DetailedPeerCertificate, TLSSocket } from 'node:tls';
+
+export type ProbeOutcome = 'certificate' | 'refused' | 'timeout' | 'reset' | 'tls' | 'unreachable' | 'error' | 'aborted';
+
+export interface ProbeResult {
+  outcome: ProbeOutcome;
+  /** DER of every certificate the peer presented, leaf first. */
+  chain?: Buffer[];
+  /** connect or handshake, for timeouts. */
+  phase?: 'connect' | 'handshake';
+  message?: string;
+}
+
+export interface ProbeOptions {
+  servername?: string;
+  connectTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * One TLS handshake with `host:port`, with a connect timeout and then a separate handshake timeout.
+ * Verification is off on purpose: discovery must see self-signed and expired certificates, and nothing
+ * learnt here is ever trusted. Resolves (never rejects) with what happened.
+ */
+export function probeTls(host: string, port: number, options: ProbeOptions): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    let settled = false;
+    let tcp: Socket | undefined;
+    let tls: TLSSocket | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (result: ProbeResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      tls?.destroy();
+      tcp?.destroy();
+      resolve(result);
+    };
+    const onAbort = () => finish({ outcome: 'aborted' });
+    if (options.signal?.aborted) return finish({ outcome: 'aborted' });
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    timer = setTimeout(() => finish({ outcome: 'timeout', phase: 'connect', message: `no TCP connection within ${options.connectTimeoutMs} ms` }), options.connectTimeoutMs);
+    tcp = tcpConnect({ host, port });
+    tcp.once('error', (err) => finish(socketError(err)));
+    tcp.once('connect', () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => finish({ outcome: 'timeout', phase: 'handshake', message: `no TLS handshake within ${options.handshakeTimeoutMs} ms` }), options.handshakeTimeoutMs);
+      tls = tlsConnect({
+        socket: tcp,
+        servername: options.servername,
+        rejectUnauthorized: false,
+        // Old and odd servers must still show their certificate.
+        minVersion: 'TLSv1',
+        ciphers: 'ALL:@SECLEVEL=0',
+      });
+      tls.once('error', (err) => finish(socketError(err, true)));
+      tls.once('secureConnect', () => {
+        const chain = presentedChain(tls!.getPeerCertificate(true));
+        finish(chain.length ? { outcome: 'certificate', chain } : { outcome: 'tls', message: 'the server presented no certificate' });
+      });
+    });
+  });
+}
+
+/** Follows issuerCertificate links until a certificate repeats (a self-signed root points at itself). */
+function presentedChain(leaf: PeerCertificate | DetailedPeerCertificate): Buffer[] {
+  const chain: Buffer[] = [];
+  const seen = new Set<string>();
+  let cert: DetailedPeerCertificate | undefined = leaf as DetailedPeerCertificate;
+  while (cert?.raw && !seen.has(cert.fingerprint256)) {
+    seen.add(cert.fingerprint256);
+    chain.push(cert.raw);
+    cert = cert.issuerCertificate;
+  }
+  return chain;
+}
+
+function socketError(err: NodeJS.ErrnoException, afterConnect = false): ProbeResult {
+  switch (err.code) {
+    case 'ECONNREFUSED': return { outcome: 'refused', message: err.message };
+    case 'ECONNRESET': case 'EPIPE': return { outcome: 'reset', message: err.message };
+    case 'EHOSTUNREACH': case 'ENETUNREACH': case 'EADDRNOTAVAIL': return { outcome: 'unreachable', message: err.message };
+    case 'ETIMEDOUT': return { outcome: 'timeout', phase: afterConnect ? 'handshake' : 'connect', message: err.message };
+    default: return { outcome: afterConnect ? 'tls' : 'error', message: err.message };
+  }
+}
+
+/** Outcomes that are not errors: a certificate, or nothing listening (the common case of a sweep). */
+export function isProbeError(outcome: ProbeOutcome): boolean {
+  return outcome !== 'certificate' && outcome !== 'refused' && outcome !== 'aborted';
+}

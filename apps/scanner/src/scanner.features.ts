@@ -1,0 +1,5 @@
+import type { Type } from '@nestjs/common';
+import { ScanModule } from './modules/scan/scan.module';
+
+/** The scanner's feature modules, on top of what every worker has (see libs/observability worker.ts). */
+export const SCANNER_FEATURES: Type[] = [ScanModule];
