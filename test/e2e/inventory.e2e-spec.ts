@@ -21,7 +21,7 @@ describe('inventory REST API (certctl v1 dialect)', () => {
       ['teams', { name: unique('t'), description: 'd' }, { description: 'changed' }, /^team-/],
       ['owners', { name: unique('o'), email: 'o@example.com' }, { email: 'new@example.com' }, /^owner-/],
       ['issuers', { name: unique('i'), type: 'ACME', config: { directory_url: 'https://acme.example/dir' } }, { enabled: false }, /^iss-/],
-      ['targets', { name: unique('tg'), type: 'NGINX', config: { cert_path: '/etc/nginx/a.crt' } }, { enabled: false }, /^target-/],
+      ['targets', { name: unique('tg'), type: 'NGINX', config: { cert_path: '/etc/nginx/a.crt', reload_command: 'nginx -s reload', validate_command: 'nginx -t' } }, { enabled: false }, /^target-/],
       ['renewal-policies', { name: unique('rp'), renewal_window_days: 20, alert_channels: { critical: ['Email'] } }, { auto_renew: false }, /^rp-/],
       ['profiles', { name: unique('p'), max_ttl_seconds: 86400 * 90, allowed_ekus: ['serverAuth', 'clientAuth'] }, { must_staple: true }, /^prof-/],
       ['policies', { name: unique('pol'), type: 'AllowedEnvironments', config: { environments: ['prod'] } }, { severity: 'Critical' }, /^pr-/],

@@ -6,7 +6,9 @@ import {
   AgentEntity, CertificateVersionEntity, enqueueNotifications, issuanceJobOptions, JobEntity, JobProducer, ManagedCertificateEntity,
   profileOf, recordNotifications,
 } from '@certctl/db';
+import { deployCounterIncrements, DeployReport } from '@certctl/deploy';
 import { profileViolation } from '@certctl/issuers';
+import { ClusterCounters } from '@certctl/observability';
 import { namesMismatch, parseCsr, PkiError, splitPemChain } from '@certctl/pki';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
@@ -38,6 +40,7 @@ export class AgentProtocolService {
     private readonly audit: AuditService,
     private readonly producer: JobProducer,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly counters: ClusterCounters,
   ) {}
 
   /**
@@ -111,7 +114,7 @@ export class AgentProtocolService {
   /** The agent's report on one of its jobs. Completed/Failed are final; a finished job cannot be reopened (409). */
   async reportStatus(actor: Principal, agentId: string, jobId: string, body: JobStatusDto): Promise<JobEntity> {
     await this.activeAgent(agentId);
-    const { job, notificationIds } = await this.dataSource.transaction(async (tx) => {
+    const { job, notificationIds, deployReport } = await this.dataSource.transaction(async (tx) => {
       const job = await tx.findOne(JobEntity, { where: { id: jobId }, lock: { mode: 'pessimistic_write' } });
       if (!job || job.agent_id !== agentId) throw ApiError.notFound('job', jobId);
       if (!['Pending', 'Running'].includes(job.status)) throw ApiError.conflict('JOB_FINISHED', `job ${jobId} is already ${job.status}`);
@@ -124,7 +127,9 @@ export class AgentProtocolService {
         started_at: job.started_at ?? now,
       });
       let notificationIds: string[] = [];
+      let deployReport: DeployReport | undefined;
       if (final && job.type === 'Deployment') {
+        deployReport = await this.recordDeploymentResult(tx, job, body);
         if (body.status === 'Completed') await tx.update(ManagedCertificateEntity, { id: job.certificate_id }, { last_deployment_at: now });
         notificationIds = await recordNotifications(tx, {
           type: body.status === 'Completed' ? 'DeploymentSuccess' : 'DeploymentFailure', certificate_id: job.certificate_id,
@@ -133,10 +138,33 @@ export class AgentProtocolService {
       }
       await this.audit.record({ actor, action: final ? 'deployment_job_completed' : 'deployment_job_running', resource_type: 'job', resource_id: jobId,
         details: { status: body.status, agent_id: agentId, error: body.error ?? null } }, tx);
-      return { job: await tx.findOneByOrFail(JobEntity, { id: jobId }), notificationIds };
+      return { job: await tx.findOneByOrFail(JobEntity, { id: jobId }), notificationIds, deployReport };
     });
     await enqueueNotifications(this.producer, notificationIds);
+    // Agent deployments count in the same cluster-wide deploy counters as the orchestrator's.
+    if (deployReport) await Promise.all(deployCounterIncrements(deployReport).map((c) => this.counters.increment(c.name, c.labels)));
     return job;
+  }
+
+  /** The agent's deployment result on the job row, and what it adds to the deploy counters. */
+  private async recordDeploymentResult(tx: EntityManager, job: JobEntity, body: JobStatusDto): Promise<DeployReport> {
+    const success = body.status === 'Completed';
+    const failedStage = success ? null : ((body.failed_stage ?? 'other') as DeployReport['failedStage']);
+    const rollback = success ? null : ((body.rollback ?? null) as DeployReport['rollback']);
+    const result = {
+      outcome: success ? (body.skipped_as_idempotent ? 'idempotent_skip' : 'deployed') : 'failed', reported_by: 'agent',
+      skipped_as_idempotent: Boolean(body.skipped_as_idempotent), failed_stage: failedStage, rollback,
+      rolled_back: rollback === 'restored', backup_paths: body.backup_paths ?? [],
+    };
+    await tx.update(JobEntity, { id: job.id }, {
+      deployment_result: result as never,
+      ...(body.verification_status ? {
+        verification_status: body.verification_status as JobEntity['verification_status'], verified_at: new Date(),
+        verification_fingerprint: body.verification_fingerprint ?? null, verification_error: body.verification_error ?? null,
+      } : {}),
+    });
+    const [target]: Array<{ type: string }> = await tx.query('SELECT type FROM deployment_targets WHERE id = $1', [job.target_id]);
+    return { targetType: target?.type ?? 'unknown', success, skippedAsIdempotent: Boolean(body.skipped_as_idempotent), failedStage, rollback };
   }
 
   private async activeAgent(agentId: string): Promise<AgentEntity> {

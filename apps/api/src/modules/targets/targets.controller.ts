@@ -1,9 +1,19 @@
+import { HttpCode, Param, Post } from '@nestjs/common';
+import type { Principal } from '../../common/auth/principal';
 import { CrudController } from '../../common/crud.controller';
+import { CurrentPrincipal } from '../../common/http/request';
 import { TargetQuery } from './dto/target.dto';
 import { CreateTargetDto, UpdateTargetDto } from './dto/target.dto';
-import { TargetsService } from './targets.service';
+import { TargetsService, TargetTestResult } from './targets.service';
 
 export class TargetsController extends CrudController({
   path: 'targets', tag: 'targets', service: TargetsService,
   createDto: CreateTargetDto, updateDto: UpdateTargetDto, queryDto: TargetQuery,
-}) {}
+}) {
+  /** Dry run: config check plus the connector's validate step, without deploying; records test_status. */
+  @Post(':id/test')
+  @HttpCode(200)
+  test(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<TargetTestResult> {
+    return (this.service as TargetsService).test(actor, id);
+  }
+}

@@ -1,19 +1,77 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { loadDeployConfig } from '@certctl/config';
 import { DeploymentTargetEntity } from '@certctl/db';
+import { connectorFor, messageOf, TargetConfigError, validateTargetConfig } from '@certctl/deploy';
 import { AuditService } from '../../common/audit/audit.service';
+import type { Principal } from '../../common/auth/principal';
+import { ApiError } from '../../common/http/api-error';
 import { CrudResource } from '../../common/crud-resource';
+import { CreateTargetDto, UpdateTargetDto } from './dto/target.dto';
+
+export interface TargetTestResult {
+  target_id: string;
+  status: 'success' | 'failed';
+  message: string;
+  tested_at: Date;
+}
 
 @Injectable()
 export class TargetsService {
   readonly crud: CrudResource<DeploymentTargetEntity>;
+  private readonly commandTimeoutMs = loadDeployConfig().commandTimeoutMs;
 
-  constructor(@InjectDataSource() dataSource: DataSource, audit: AuditService) {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource, private readonly audit: AuditService) {
     this.crud = new CrudResource(dataSource, audit, {
       entity: DeploymentTargetEntity, table: 'deployment_targets', resource: 'target', idKind: 'target', category: 'config',
       actions: { created: 'create_target', updated: 'update_target', deleted: 'delete_target' },
       filters: ['type', 'agent_id'], sortable: ['name', 'type', 'updated_at'], searchable: ['name'],
     });
+  }
+
+  /** A target may be registered before it is configured; a config that is given must be complete and safe (400 naming the field). */
+  create(actor: Principal, body: CreateTargetDto): Promise<DeploymentTargetEntity> {
+    if (body.config !== undefined && body.config !== null) checkConfig(body.type, body.config);
+    return this.crud.create(actor, body as Partial<DeploymentTargetEntity>);
+  }
+
+  async update(actor: Principal, id: string, body: UpdateTargetDto): Promise<DeploymentTargetEntity> {
+    if (body.config !== undefined && body.config !== null) checkConfig((await this.crud.get(id)).type, body.config);
+    return this.crud.update(actor, id, body as Partial<DeploymentTargetEntity>);
+  }
+
+  /**
+   * Checks the config and, for an agentless target, runs the connector's dry run here (e.g. its validate command)
+   * without changing anything. An agent's target gets the config check only: its dry run belongs on the agent's host.
+   */
+  async test(actor: Principal, id: string): Promise<TargetTestResult> {
+    const target = await this.crud.get(id);
+    let status: TargetTestResult['status'] = 'success';
+    let message: string;
+    try {
+      validateTargetConfig(target.type, target.config);
+      message = target.agent_id
+        ? `config is valid; agent ${target.agent_id} runs the validate step when it deploys`
+        : await connectorFor(target.type)!.validateOnly(target.config, { commandTimeoutMs: this.commandTimeoutMs });
+    } catch (err) {
+      status = 'failed';
+      message = messageOf(err).slice(0, 2000);
+    }
+    const tested_at = new Date();
+    await this.dataSource.transaction(async (tx) => {
+      await tx.update(DeploymentTargetEntity, { id }, { test_status: status, last_tested_at: tested_at });
+      await this.audit.record({ actor, action: 'test_target', resource_type: 'target', resource_id: id, event_category: 'config', details: { status, message } }, tx);
+    });
+    return { target_id: id, status, message, tested_at };
+  }
+}
+
+function checkConfig(type: string, config: Record<string, unknown>): void {
+  try {
+    validateTargetConfig(type, config);
+  } catch (err) {
+    if (!(err instanceof TargetConfigError)) throw err;
+    throw ApiError.invalidField(err.field === 'type' ? 'type' : `config.${err.field}`, err.problem);
   }
 }

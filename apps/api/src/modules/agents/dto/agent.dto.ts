@@ -1,5 +1,5 @@
 import { AgentStatus } from '@certctl/contracts';
-import { EnumField, IdField, NameField, TextField } from '../../../common/http/dto-fields';
+import { BoolField, EnumField, IdField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
 import { SearchPageQuery } from '../../../common/http/list-query';
 
 export class RegisterAgentDto {
@@ -32,4 +32,18 @@ export class SubmitCsrDto {
 export class JobStatusDto {
   @EnumField(['Running', 'Completed', 'Failed']) status: string;
   @TextField({ optional: true, max: 4000 }) error?: string;
+  // A deployment's result, as the orchestrator records its own (they feed the certctl_deploy_* counters).
+  @BoolField({ optional: true, description: 'Deployment: every file already held the same bytes (nothing validated or reloaded)' })
+  skipped_as_idempotent?: boolean;
+  @EnumField(['validate', 'reload', 'post_verify', 'other'], { optional: true, description: 'Deployment: the step that failed' })
+  failed_stage?: string;
+  @EnumField(['restored', 'also_failed'], { optional: true, description: 'Deployment: what the rollback after a failed reload or verification did' })
+  rollback?: string;
+  @StringListField({ optional: true, maxItems: 50, max: 4096, description: 'Deployment: backup files left on the host' })
+  backup_paths?: string[];
+  @EnumField(['success', 'failed', 'skipped'], { optional: true, description: 'Post-deploy TLS verification' })
+  verification_status?: string;
+  @TextField({ optional: true, max: 128, description: 'SHA-256 of the leaf the endpoint served' })
+  verification_fingerprint?: string;
+  @TextField({ optional: true, max: 4000 }) verification_error?: string;
 }
