@@ -5,6 +5,7 @@
  *
  *   npm run bench:notify
  *   BENCH_NOTIFY_COUNT=20000 BENCH_NOTIFY_RATE=500 BENCH_NOTIFY_CONCURRENCY=64 npm run bench:notify
+ *   BENCH_NOTIFY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:notify   (profile the notifiers)
  *
  * What it does:
  *  1. (Re)creates the database `certctl_bench_notify` on CERTCTL_BENCH_DATABASE_URL's server (default
@@ -49,6 +50,8 @@ const settings = {
   rate: Number(process.env.BENCH_NOTIFY_RATE ?? 500),
   steadySeconds: Number(process.env.BENCH_NOTIFY_STEADY_S ?? 10),
   concurrency: Number(process.env.BENCH_NOTIFY_CONCURRENCY ?? 64),
+  /** Extra node flags for the notifier processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
+  nodeArgs: (process.env.BENCH_NOTIFY_NODE_ARGS ?? '').split(' ').filter(Boolean),
 };
 
 interface Latency { p50: number; p95: number; p99: number; max: number }
@@ -132,7 +135,7 @@ function freePort(): Promise<number> {
 
 async function startNotifier(env: Record<string, string>): Promise<ChildProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [NOTIFIER_MAIN], {
+  const child = spawn(process.execPath, [...settings.nodeArgs, NOTIFIER_MAIN], {
     env: { ...process.env, ...env, CERTCTL_NOTIFIER_PORT: String(port), CERTCTL_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
