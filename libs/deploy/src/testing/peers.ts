@@ -50,6 +50,18 @@ exec ${quoted}
     return script;
   }
 
+  /** Like reloadWrapper, for reloads that need a shell (HAProxy's `-sf $(cat pidfile)`); the script is the test's, not a config's. */
+  reloadScript(name: string, shellLine: string): string {
+    const script = this.path(name);
+    writeFileSync(script, `#!/bin/sh
+echo reload >> '${this.path('reloads.log')}'
+if [ -e '${this.path('fail-next-reload')}' ]; then rm -f '${this.path('fail-next-reload')}'; echo 'simulated reload failure' >&2; exit 1; fi
+${shellLine}
+`);
+    chmodSync(script, 0o755);
+    return script;
+  }
+
   failNextReload(): void {
     writeFileSync(this.path('fail-next-reload'), '');
   }
@@ -121,6 +133,137 @@ http {
     } catch {
       // already stopped
     }
+    this.scratch.remove();
+  }
+}
+
+/** What the deploy tests need from a TLS server under test. */
+export interface TlsPeer {
+  readonly scratch: Scratch;
+  readonly port: number;
+  readonly targetType: string;
+  /** The target config that deploys to this peer. */
+  targetConfig(): Record<string, unknown>;
+  stop(): void;
+}
+
+function killPidFile(path: string): void {
+  try {
+    process.kill(Number(readFileSync(path, 'utf8').trim()), 'SIGTERM');
+  } catch {
+    // not running
+  }
+}
+
+/** Apache httpd (Debian's apache2) with mod_ssl in a scratch ServerRoot-less config; reload = graceful. */
+export class ApachePeer implements TlsPeer {
+  readonly scratch = new Scratch();
+  readonly targetType = 'Apache';
+  private readonly conf = this.scratch.path('conf', 'httpd.conf');
+  private readonly bin = findBinary('apache2') ?? findBinary('httpd')!;
+
+  private constructor(readonly port: number) {
+    const s = this.scratch;
+    for (const d of ['conf', 'logs', 'run', 'tls']) mkdirSync(s.path(d), { recursive: true });
+    writeFileSync(this.conf, `
+ServerRoot /usr/lib/apache2
+ServerName localhost
+DefaultRuntimeDir ${s.path('run')}
+PidFile ${s.path('run', 'httpd.pid')}
+Mutex file:${s.path('run')} default
+ErrorLog ${s.path('logs', 'error.log')}
+LogLevel warn
+User www-data
+Group www-data
+LoadModule mpm_event_module modules/mod_mpm_event.so
+LoadModule authz_core_module modules/mod_authz_core.so
+LoadModule socache_shmcb_module modules/mod_socache_shmcb.so
+LoadModule ssl_module modules/mod_ssl.so
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 4
+MaxRequestWorkers 4
+Listen 127.0.0.1:${port}
+SSLSessionCache none
+<VirtualHost 127.0.0.1:${port}>
+  SSLEngine on
+  SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1
+  SSLCertificateFile ${s.path('tls', 'cert.pem')}
+  SSLCertificateKeyFile ${s.path('tls', 'key.pem')}
+  SSLCertificateChainFile ${s.path('tls', 'chain.pem')}
+</VirtualHost>
+`);
+  }
+
+  static async start(initial: { certPem: string; chainPem: string; keyPem: string }): Promise<ApachePeer> {
+    const peer = new ApachePeer(await freePort());
+    writeFileSync(peer.scratch.path('tls', 'cert.pem'), initial.certPem);
+    writeFileSync(peer.scratch.path('tls', 'chain.pem'), initial.chainPem);
+    writeFileSync(peer.scratch.path('tls', 'key.pem'), initial.keyPem, { mode: 0o600 });
+    execFileSync(peer.bin, ['-f', peer.conf, '-k', 'start'], { stdio: 'pipe' });
+    return peer;
+  }
+
+  targetConfig(): Record<string, unknown> {
+    return {
+      cert_path: this.scratch.path('tls', 'cert.pem'), chain_path: this.scratch.path('tls', 'chain.pem'), key_path: this.scratch.path('tls', 'key.pem'),
+      validate_command: `${this.bin} -f ${this.conf} -t`,
+      reload_command: this.scratch.reloadWrapper('reload.sh', [this.bin, '-f', this.conf, '-k', 'graceful']),
+    };
+  }
+
+  stop(): void {
+    try {
+      execFileSync(this.bin, ['-f', this.conf, '-k', 'stop'], { stdio: 'pipe' });
+    } catch {
+      killPidFile(this.scratch.path('run', 'httpd.pid'));
+    }
+    this.scratch.remove();
+  }
+}
+
+/** HAProxy terminating TLS from one combined PEM; reload = a new process taking over with -sf. */
+export class HaproxyPeer implements TlsPeer {
+  readonly scratch = new Scratch();
+  readonly targetType = 'HAProxy';
+  private readonly cfg = this.scratch.path('haproxy.cfg');
+  private readonly pid = this.scratch.path('haproxy.pid');
+  private readonly pem = this.scratch.path('tls', 'site.pem');
+  private readonly bin = findBinary('haproxy')!;
+
+  private constructor(readonly port: number) {
+    mkdirSync(this.scratch.path('tls'), { recursive: true });
+    writeFileSync(this.cfg, `
+global
+  maxconn 64
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+frontend tls
+  bind 127.0.0.1:${port} ssl crt ${this.pem}
+  http-request return status 200
+`);
+  }
+
+  static async start(initial: { certPem: string; chainPem: string; keyPem: string }): Promise<HaproxyPeer> {
+    const peer = new HaproxyPeer(await freePort());
+    writeFileSync(peer.pem, initial.certPem + initial.chainPem + initial.keyPem, { mode: 0o600 });
+    execFileSync(peer.bin, ['-D', '-f', peer.cfg, '-p', peer.pid], { stdio: 'pipe' });
+    return peer;
+  }
+
+  targetConfig(): Record<string, unknown> {
+    return {
+      pem_path: this.pem,
+      validate_command: `${this.bin} -c -q -f ${this.cfg}`,
+      reload_command: this.scratch.reloadScript('reload.sh', `exec '${this.bin}' -D -f '${this.cfg}' -p '${this.pid}' -sf $(cat '${this.pid}')`),
+    };
+  }
+
+  stop(): void {
+    killPidFile(this.pid);
     this.scratch.remove();
   }
 }
