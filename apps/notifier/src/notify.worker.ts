@@ -2,6 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { Worker } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { Queue } from '@certctl/contracts';
+import { workerOptions } from '@certctl/observability';
 import { notifyBackoffDelay, RetryLater } from './backoff';
 import { NotifyProcessor } from './notify.processor';
 
@@ -12,7 +13,7 @@ import { NotifyProcessor } from './notify.processor';
  *
  * Backoff: the custom `notify-backoff` type uses the delay the processor chose from the row's attempt count
  * (carried by RetryLater); otherwise 2^(n-1) x base, capped. A process killed mid-job leaves its lock to expire
- * (lockDuration); the stalled-job check of any live worker then puts the job back.
+ * (CERTCTL_QUEUE_LOCK_DURATION); the stalled-job check of any live worker then puts the job back.
  */
 @Injectable()
 export class NotifyWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -27,10 +28,9 @@ export class NotifyWorker implements OnApplicationBootstrap, BeforeApplicationSh
       connection: { url: this.config.redis.url, maxRetriesPerRequest: null },
       prefix: this.config.redis.queuePrefix,
       concurrency: n.concurrency,
-      lockDuration: n.lockDurationMs,
-      stalledInterval: Math.max(500, Math.floor(n.lockDurationMs / 2)),
-      // A job that stalls this often is left to the reconciler, which re-creates it from its row.
-      maxStalledCount: 5,
+      // CERTCTL_QUEUE_LOCK_DURATION / _STALLED_INTERVAL, as every worker; a job that stalls more often than
+      // maxStalledCount is left to the reconciler, which re-creates it from its row.
+      ...workerOptions(),
       settings: {
         backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
           err instanceof RetryLater ? err.delayMs : notifyBackoffDelay(attemptsMade, n.backoffBaseMs, n.backoffMaxMs),

@@ -223,8 +223,6 @@ export interface NotificationsConfig {
   concurrency: number;
   /** How often the reconciler re-enqueues due rows whose queue job vanished (upstream's retry sweep interval). */
   reconcileIntervalMs: number;
-  /** BullMQ job lock; a job whose process died is taken up again about this long after. */
-  lockDurationMs: number;
   httpTimeoutMs: number;
   /** Channels used when a certificate's renewal policy names none for the alert's tier. */
   defaultChannels: ChannelName[];
@@ -296,7 +294,6 @@ export function loadNotificationsConfig(env: Env): NotificationsConfig {
     backoffMaxMs,
     concurrency: int(env, 'CERTCTL_NOTIFICATION_CONCURRENCY', 32, 1, 1000),
     reconcileIntervalMs: duration(env, 'CERTCTL_NOTIFICATION_RETRY_INTERVAL', 120_000),
-    lockDurationMs: duration(env, 'CERTCTL_NOTIFICATION_LOCK_DURATION', 30_000),
     httpTimeoutMs: duration(env, 'CERTCTL_NOTIFICATION_HTTP_TIMEOUT', 10_000),
     defaultChannels: (defaultChannels.length ? defaultChannels : ['Email']) as ChannelName[],
     defaultRecipient: optional(env, 'CERTCTL_NOTIFICATION_DEFAULT_RECIPIENT'),
