@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { hostname } from 'node:os';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { UnrecoverableError } from 'bullmq';
@@ -19,6 +22,8 @@ const FLUSH_INTERVAL_MS = 500;
 
 interface ShardState extends ShardProgress {
   kinds: Record<string, number>;
+  /** Which scanner process ran (or last ran) the shard. */
+  replica: string;
 }
 
 /**
@@ -34,6 +39,8 @@ export class NetworkScanService {
   /** Sockets in flight in this process, over every shard it runs. */
   private readonly sockets: Semaphore;
   private readonly probes: Counter<'outcome'>;
+  /** This process's name in shard progress: host, pid and a random tag (several replicas may share a pid in tests). */
+  readonly replica = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -81,7 +88,8 @@ export class NetworkScanService {
     const limiter = new ScanRateLimiter(this.redis, `${this.config.redis.queuePrefix}:scan-rate:${scan.id}`,
       scan.rate_limit_per_second || this.config.networkScan.rateLimitPerSecond);
     const abort = new AbortController();
-    const state: ShardState = { done: 0, found: 0, errors: 0, kinds: {} };
+    setMaxListeners(0, abort.signal); // one listener per probe in flight
+    const state: ShardState = { done: 0, found: 0, errors: 0, kinds: {}, replica: this.replica };
     const foundKeys = new Set<string>();
     let pending: DiscoveredCertificateInput[] = [];
 

@@ -1,32 +1,22 @@
 import { OnWorkerEvent, Processor } from '@nestjs/bullmq';
 import { Inject, OnApplicationBootstrap } from '@nestjs/common';
-import type { Job, WorkerOptions } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Registry } from 'prom-client';
-import { loadConfig } from '@certctl/config';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { AnyJob, DEFAULT_JOB_OPTIONS, JobMap, Queue } from '@certctl/contracts';
 import { JobProducer } from '@certctl/db';
 import { BaseProcessor, METRICS_REGISTRY, workerOptions } from '@certctl/observability';
 import { NetworkScanService } from './network-scan.service';
 import { ScanScheduleService } from './scan-schedule.service';
 
-/** Shard jobs run at once per scanner process (read when the module loads, like workerOptions). */
-function scanWorkerOptions(): Partial<WorkerOptions> {
-  let concurrency = 4;
-  try {
-    concurrency = loadConfig(process.env).networkScan.shardConcurrency;
-  } catch {
-    // reported by runMain
-  }
-  return { ...workerOptions(), concurrency };
-}
-
 /** The scan queue: planning a scan, its shards, and the per-target due check. */
-@Processor(Queue.Scan, scanWorkerOptions())
+@Processor(Queue.Scan, workerOptions())
 export class ScanProcessor extends BaseProcessor<typeof Queue.Scan> implements OnApplicationBootstrap {
   constructor(
     private readonly scans: NetworkScanService,
     private readonly schedule: ScanScheduleService,
     private readonly producer: JobProducer,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
     super(Queue.Scan, registry);
@@ -34,6 +24,8 @@ export class ScanProcessor extends BaseProcessor<typeof Queue.Scan> implements O
 
   /** Upserted by every replica under one id, so there is one schedule and each tick runs once. */
   async onApplicationBootstrap(): Promise<void> {
+    // Shard jobs at once in this process; each shard's sockets come from one process-wide pool.
+    this.worker.concurrency = this.config.networkScan.shardConcurrency;
     await this.producer.queue(Queue.Scan).upsertJobScheduler('network-scan.due', { every: this.schedule.intervalMs }, {
       name: 'network-scan.due', data: {}, opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
     });
