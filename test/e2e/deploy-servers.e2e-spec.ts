@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servedFingerprint } from '@certctl/deploy';
 import { TestCa } from '../../libs/deploy/src/testing/material';
-import { ApachePeer, HaproxyPeer, missingPeer, TlsPeer } from '../../libs/deploy/src/testing/peers';
+import { ApachePeer, HaproxyPeer, missingPeer, SshNginxPeer, TlsPeer } from '../../libs/deploy/src/testing/peers';
 import { certificateBody, createInventory, Inventory, post, unique } from '../support/fixtures';
 import { PlatformHarness, startPlatform } from '../support/platform-harness';
 
@@ -14,6 +14,8 @@ interface PeerKind {
 const KINDS: PeerKind[] = [
   { name: 'Apache', binaries: ['apache2'], start: (i) => ApachePeer.start(i) },
   { name: 'HAProxy', binaries: ['haproxy'], start: (i) => HaproxyPeer.start(i) },
+  // Agentless over SSH: a throwaway sshd on a loopback port, deploying into the directory an nginx serves.
+  { name: 'SSH', binaries: ['sshd', 'ssh-keygen', 'nginx'], start: (i) => SshNginxPeer.start(i) },
 ];
 
 let p: PlatformHarness;

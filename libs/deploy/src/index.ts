@@ -9,3 +9,4 @@ export * from './connectors/types';
 export * from './connectors/config-fields';
 export * from './connectors/file-connector';
 export * from './connectors/registry';
+export * from './connectors/ssh-connector';

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -76,7 +76,8 @@ ${shellLine}
 }
 
 /** nginx as root in a scratch prefix, serving TLS on a loopback port from `tls/cert.pem` and `tls/key.pem`. */
-export class NginxPeer {
+export class NginxPeer implements TlsPeer {
+  readonly targetType = 'NGINX';
   readonly scratch = new Scratch();
   readonly certPath = this.scratch.path('tls', 'cert.pem');
   readonly keyPath = this.scratch.path('tls', 'key.pem');
@@ -116,6 +117,10 @@ http {
     writeFileSync(peer.keyPath, initial.keyPem, { mode: 0o600 });
     execFileSync(peer.base[0]!, peer.base.slice(1), { stdio: 'pipe' });
     return peer;
+  }
+
+  targetConfig(): Record<string, unknown> {
+    return { cert_path: this.certPath, key_path: this.keyPath, validate_command: this.validateCommand, reload_command: this.reloadCommand };
   }
 
   get validateCommand(): string {
@@ -265,5 +270,86 @@ frontend tls
   stop(): void {
     killPidFile(this.pid);
     this.scratch.remove();
+  }
+}
+
+async function waitForPort(port: number, timeoutMs = 5_000): Promise<void> {
+  const { connect } = await import('node:net');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => { socket.end(); resolve(true); });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A throwaway OpenSSH server on a loopback port: its own host key, root login with one client key, internal SFTP. */
+export class SshdPeer {
+  readonly scratch = new Scratch();
+  readonly clientKeyPath = this.scratch.path('client_ed25519');
+  hostKeyFingerprint = '';
+  private child: ChildProcess | undefined;
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<SshdPeer> {
+    const peer = new SshdPeer(await freePort());
+    const s = peer.scratch;
+    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+    for (const name of ['host_ed25519', 'client_ed25519']) {
+      execFileSync(findBinary('ssh-keygen')!, ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', s.path(name)], { stdio: 'pipe' });
+    }
+    writeFileSync(s.path('authorized_keys'), readFileSync(s.path('client_ed25519.pub')));
+    writeFileSync(s.path('sshd_config'), [
+      `Port ${peer.port}`, 'ListenAddress 127.0.0.1', `HostKey ${s.path('host_ed25519')}`, `PidFile ${s.path('sshd.pid')}`,
+      `AuthorizedKeysFile ${s.path('authorized_keys')}`, 'PermitRootLogin prohibit-password', 'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'Subsystem sftp internal-sftp', 'LogLevel ERROR', '',
+    ].join('\n'));
+    // "256 SHA256:... comment (ED25519)"
+    peer.hostKeyFingerprint = execFileSync(findBinary('ssh-keygen')!, ['-lf', s.path('host_ed25519.pub')], { encoding: 'utf8' }).split(' ')[1]!;
+    peer.child = spawn(findBinary('sshd')!, ['-D', '-e', '-f', s.path('sshd_config')], { stdio: 'ignore' });
+    await waitForPort(peer.port);
+    return peer;
+  }
+
+  stop(): void {
+    this.child?.kill('SIGTERM');
+    this.scratch.remove();
+  }
+}
+
+/** An SSH target: files go over SFTP into a directory an nginx serves; the reload runs over SSH. */
+export class SshNginxPeer implements TlsPeer {
+  readonly targetType = 'SSH';
+  private constructor(private readonly sshd: SshdPeer, private readonly nginx: NginxPeer) {}
+
+  static async start(initial: { certPem: string; keyPem: string }): Promise<SshNginxPeer> {
+    const sshd = await SshdPeer.start();
+    return new SshNginxPeer(sshd, await NginxPeer.start(initial));
+  }
+
+  get scratch(): Scratch {
+    return this.nginx.scratch;
+  }
+
+  get port(): number {
+    return this.nginx.port;
+  }
+
+  targetConfig(): Record<string, unknown> {
+    return {
+      host: '127.0.0.1', port: this.sshd.port, user: 'root', auth_method: 'key', private_key_path: this.sshd.clientKeyPath,
+      host_key_fingerprint: this.sshd.hostKeyFingerprint, cert_path: this.nginx.certPath, key_path: this.nginx.keyPath,
+      reload_command: this.nginx.reloadCommand, timeout: '10s',
+    };
+  }
+
+  stop(): void {
+    this.nginx.stop();
+    this.sshd.stop();
   }
 }
