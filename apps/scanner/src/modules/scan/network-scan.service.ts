@@ -93,10 +93,18 @@ export class NetworkScanService {
     const foundKeys = new Set<string>();
     let pending: DiscoveredCertificateInput[] = [];
 
-    const flush = async (complete: boolean) => {
+    const ingestPending = async () => {
       const batch = pending;
       pending = [];
-      if (batch.length) await this.pipeline.ingest(scan.id, SERVER_SCANNER_AGENT_ID, batch, data.correlationId);
+      try {
+        if (batch.length) await this.pipeline.ingest(scan.id, SERVER_SCANNER_AGENT_ID, batch, data.correlationId);
+      } catch (err) {
+        pending = batch.concat(pending); // kept for the next flush (the upsert makes a repeat harmless)
+        throw err;
+      }
+    };
+    const flush = async (complete: boolean) => {
+      await ingestPending();
       return this.writeProgress(scan.id, data.shardIndex, { ...state, complete });
     };
     let flushing: Promise<unknown> = Promise.resolve();
@@ -143,7 +151,10 @@ export class NetworkScanService {
       clearInterval(ticker);
       await flushing;
     }
-    if (abort.signal.aborted) return state;
+    if (abort.signal.aborted) {
+      await ingestPending(); // what was found before the cancel is still worth keeping
+      return state;
+    }
     const row = await flush(true);
     if (row && row.status === 'Running' && row.shards_done >= row.shards_total) await this.complete(scan.id);
     return state;
