@@ -10,3 +10,4 @@ export * from './connectors/config-fields';
 export * from './connectors/file-connector';
 export * from './connectors/registry';
 export * from './connectors/ssh-connector';
+export * from './connectors/kubernetes-connector';
