@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servedFingerprint } from '@certctl/deploy';
 import { TestCa } from '../../libs/deploy/src/testing/material';
-import { ApachePeer, HaproxyPeer, missingPeer, SshNginxPeer, TlsPeer } from '../../libs/deploy/src/testing/peers';
+import { ApachePeer, HaproxyPeer, missingPeer, PostfixPeer, SshNginxPeer, TlsPeer } from '../../libs/deploy/src/testing/peers';
 import { certificateBody, createInventory, Inventory, post, unique } from '../support/fixtures';
 import { PlatformHarness, startPlatform } from '../support/platform-harness';
 
@@ -14,6 +14,8 @@ interface PeerKind {
 const KINDS: PeerKind[] = [
   { name: 'Apache', binaries: ['apache2'], start: (i) => ApachePeer.start(i) },
   { name: 'HAProxy', binaries: ['haproxy'], start: (i) => HaproxyPeer.start(i) },
+  // STARTTLS on a loopback smtpd port; the handshake goes through EHLO/STARTTLS.
+  { name: 'Postfix', binaries: ['postfix'], start: (i) => PostfixPeer.start(i) },
   // Agentless over SSH: a throwaway sshd on a loopback port, deploying into the directory an nginx serves.
   { name: 'SSH', binaries: ['sshd', 'ssh-keygen', 'nginx'], start: (i) => SshNginxPeer.start(i) },
 ];
@@ -54,7 +56,7 @@ for (const kind of KINDS) {
     });
     afterAll(() => peer?.stop());
 
-    const served = () => servedFingerprint({ host: '127.0.0.1', port: peer.port });
+    const served = () => servedFingerprint({ host: '127.0.0.1', port: peer.port, starttls: peer.starttls });
     const issue = async () => {
       const renewal = await p.http.post(`/api/v1/certificates/${certId}/renew`).set(p.auth()).send({}).expect(202);
       await p.waitForJob(renewal.body.job_id, ['Completed']);
@@ -70,7 +72,7 @@ for (const kind of KINDS) {
     it('first deploy: the server serves the new certificate', async () => {
       const target = await post(p, '/api/v1/targets', {
         name: unique(kind.name.toLowerCase()), type: peer.targetType,
-        config: { ...peer.targetConfig(), post_deploy_verify: { endpoint: `127.0.0.1:${peer.port}` }, post_deploy_verify_attempts: 10, post_deploy_verify_backoff: '100ms' },
+        config: { ...peer.targetConfig(), post_deploy_verify: { endpoint: `127.0.0.1:${peer.port}`, starttls: peer.starttls }, post_deploy_verify_attempts: 10, post_deploy_verify_backoff: '100ms' },
       });
       targetId = target.id as string;
       certId = (await post(p, '/api/v1/certificates', certificateBody(inv, { target_ids: [targetId] }))).id as string;

@@ -1,4 +1,5 @@
 import { createHash, X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { connect as plainConnect, Socket } from 'node:net';
 import { connect } from 'node:tls';
 
 export interface VerifyOptions {
@@ -7,6 +8,8 @@ export interface VerifyOptions {
   /** SNI; defaults to host when it is a name. */
   servername?: string;
   expectedFingerprint: string;
+  /** Upgrade a plain SMTP connection with STARTTLS first (Postfix on port 25/587). */
+  starttls?: 'smtp';
   attempts?: number;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -20,18 +23,53 @@ export class VerificationMismatch extends Error {
   }
 }
 
+/** Reads SMTP replies until one with `code` (a final line "code "), rejecting on anything else. */
+function smtpExpect(socket: Socket, code: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const onData = (chunk: Buffer) => {
+      buffer += chunk.toString('latin1');
+      const lines = buffer.split('\r\n');
+      const last = lines.slice(0, -1).find((l) => /^\d{3} /.test(l));
+      if (!last) return;
+      socket.off('data', onData);
+      if (last.startsWith(`${code} `)) resolve();
+      else reject(new Error(`SMTP: expected ${code}, got "${last.slice(0, 200)}"`));
+    };
+    socket.on('data', onData);
+  });
+}
+
+/** A plain connection taken through EHLO and STARTTLS, ready for the TLS handshake. */
+async function smtpStarttls(o: { host: string; port: number; timeoutMs?: number }): Promise<Socket> {
+  const socket = plainConnect(o.port, o.host);
+  socket.setTimeout(o.timeoutMs ?? 10_000, () => socket.destroy(new Error(`SMTP with ${o.host}:${o.port} timed out`)));
+  const failed = new Promise<never>((_, reject) => socket.once('error', reject));
+  const steps = (async () => {
+    await smtpExpect(socket, '220');
+    socket.write('EHLO certctl.verify\r\n');
+    await smtpExpect(socket, '250');
+    socket.write('STARTTLS\r\n');
+    await smtpExpect(socket, '220');
+    return socket;
+  })();
+  return Promise.race([steps, failed]);
+}
+
 /** SHA-256 of the DER of the certificate a TLS endpoint presents (its leaf), lowercase hex. */
-export function servedFingerprint(o: { host: string; port: number; servername?: string; timeoutMs?: number }): Promise<string> {
+export async function servedFingerprint(o: { host: string; port: number; servername?: string; timeoutMs?: number; starttls?: 'smtp' }): Promise<string> {
+  const plain = o.starttls === 'smtp' ? await smtpStarttls(o) : undefined;
   return new Promise((resolve, reject) => {
     const isIp = /^[\d.]+$|:/.test(o.host);
     const socket = connect({
-      host: o.host, port: o.port, rejectUnauthorized: false,
+      ...(plain ? { socket: plain } : { host: o.host, port: o.port }), rejectUnauthorized: false,
       ...(o.servername || !isIp ? { servername: o.servername ?? o.host } : {}),
     });
     socket.setTimeout(o.timeoutMs ?? 10_000, () => socket.destroy(new Error(`TLS handshake with ${o.host}:${o.port} timed out`)));
     socket.once('secureConnect', () => {
       const raw = socket.getPeerCertificate().raw;
       socket.end();
+      plain?.destroy();
       if (!raw) return reject(new Error(`${o.host}:${o.port} presented no certificate`));
       resolve(createHash('sha256').update(raw).digest('hex'));
     });

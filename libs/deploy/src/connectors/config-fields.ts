@@ -110,6 +110,7 @@ export interface PostVerifyConfig {
   host: string;
   port: number;
   servername?: string;
+  starttls?: 'smtp';
   timeoutMs?: number;
   attempts?: number;
   initialBackoffMs?: number;
@@ -138,9 +139,16 @@ export function postVerify(config: Config): PostVerifyConfig | undefined {
   return {
     host: match[1]!, port: Number(match[2]),
     servername: optionalString(block, 'server_name'),
+    starttls: starttlsOf(block),
     timeoutMs: nested(optionalDuration, 'timeout'),
     attempts: optionalInteger(config, prefixed('attempts'), 1, 10),
     initialBackoffMs: optionalDuration(config, prefixed('backoff')),
     maxBackoffMs: optionalDuration(config, prefixed('max_backoff')),
   };
+}
+
+function starttlsOf(block: Config): 'smtp' | undefined {
+  const value = optionalString(block, 'starttls');
+  if (value !== undefined && value !== 'smtp') throw new TargetConfigError('post_deploy_verify.starttls', 'must be "smtp" when given');
+  return value;
 }

@@ -1,5 +1,5 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,6 +147,8 @@ export interface TlsPeer {
   readonly scratch: Scratch;
   readonly port: number;
   readonly targetType: string;
+  /** Set when the handshake needs an SMTP STARTTLS upgrade first. */
+  readonly starttls?: 'smtp';
   /** The target config that deploys to this peer. */
   targetConfig(): Record<string, unknown>;
   stop(): void;
@@ -352,4 +354,68 @@ export class SshNginxPeer implements TlsPeer {
     this.nginx.stop();
     this.sshd.stop();
   }
+}
+
+/**
+ * Postfix in its own config directory (`postfix -c DIR`), smtpd with STARTTLS on a loopback port; the Debian
+ * master.cf minus chroot. Logs go to DIR/maillog.
+ */
+export class PostfixPeer implements TlsPeer {
+  readonly scratch = new Scratch();
+  readonly targetType = 'Postfix';
+  readonly starttls = 'smtp' as const;
+  private readonly bin = findBinary('postfix')!;
+
+  private constructor(readonly port: number) {
+    const s = this.scratch;
+    chmodSync(s.dir, 0o755); // postfix's unprivileged daemons must reach their data directory
+    for (const d of ['tls', 'spool', 'data']) mkdirSync(s.path(d), { recursive: true });
+    const postfixUid = resolveUidOf('postfix');
+    if (postfixUid !== undefined) chownSync(s.path('data'), postfixUid, -1);
+    writeFileSync(s.path('main.cf'), [
+      'compatibility_level = 3.6', `queue_directory = ${s.path('spool')}`, `data_directory = ${s.path('data')}`, 'mail_owner = postfix',
+      'myhostname = localhost', 'inet_protocols = ipv4', 'mydestination =', `smtpd_tls_cert_file = ${s.path('tls', 'cert.pem')}`,
+      `smtpd_tls_key_file = ${s.path('tls', 'key.pem')}`, 'smtpd_tls_security_level = may', `maillog_file = ${s.path('maillog')}`,
+      `maillog_file_prefixes = ${s.dir}`, '',
+    ].join('\n'));
+    const master = readFileSync('/etc/postfix/master.cf', 'utf8').split('\n').map((line) => {
+      if (!line || line.startsWith('#') || /^\s/.test(line)) return line;
+      const fields = line.split(/\s+/);
+      if (fields[0] === 'smtp' && fields[1] === 'inet') fields[0] = `127.0.0.1:${port}`;
+      if (fields.length >= 8) fields[4] = 'n'; // no chroot: the scratch spool has no copy of /etc
+      return fields.join(' ');
+    });
+    writeFileSync(s.path('master.cf'), master.join('\n'));
+  }
+
+  static async start(initial: { certPem: string; chainPem: string; keyPem: string }): Promise<PostfixPeer> {
+    const peer = new PostfixPeer(await freePort());
+    writeFileSync(peer.scratch.path('tls', 'cert.pem'), initial.certPem + initial.chainPem);
+    writeFileSync(peer.scratch.path('tls', 'key.pem'), initial.keyPem, { mode: 0o600 });
+    execFileSync(peer.bin, ['-c', peer.scratch.dir, 'start'], { stdio: 'pipe' });
+    await waitForPort(peer.port);
+    return peer;
+  }
+
+  targetConfig(): Record<string, unknown> {
+    return {
+      mode: 'postfix', cert_path: this.scratch.path('tls', 'cert.pem'), key_path: this.scratch.path('tls', 'key.pem'),
+      validate_command: `${this.bin} -c ${this.scratch.dir} check`,
+      reload_command: this.scratch.reloadWrapper('reload.sh', [this.bin, '-c', this.scratch.dir, 'reload']),
+    };
+  }
+
+  stop(): void {
+    try {
+      execFileSync(this.bin, ['-c', this.scratch.dir, 'stop'], { stdio: 'pipe' });
+    } catch {
+      // not running
+    }
+    this.scratch.remove();
+  }
+}
+
+function resolveUidOf(user: string): number | undefined {
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
+  return line ? Number(line.split(':')[2]) : undefined;
 }
