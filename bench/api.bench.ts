@@ -2,7 +2,7 @@
  * API read-path benchmark: how fast the api serves the certificate inventory's hot reads at 100,000 certificates.
  *
  *   npm run bench:api                        build, seed, run every scenario, write bench/results/api.json
- *   BENCH_REUSE=1 npm run bench:api          keep an already seeded certctl_bench database (skips ~the seeding)
+ *   BENCH_REUSE=1 npm run bench:api          keep an already seeded certctl_bench database (skips the seeding)
  *   BENCH_DURATION_S=30 BENCH_CONNECTIONS=20 npm run bench:api
  *
  * What it does:
@@ -17,19 +17,24 @@
  *     (default 16) keep-alive connections, closed loop, for BENCH_DURATION_S (default 10) seconds. Every request's
  *     latency is recorded, so p50/p95/p99 are exact order statistics of the measured run.
  *  4. Prints a table and writes bench/results/api.json with machine, dataset, results and the targets' pass/fail.
+ *     Each scenario also records where the CPU went (Linux /proc): the whole machine, the api process (and its CPU
+ *     time per request) and the load generator; the rest is PostgreSQL plus anything else running.
  *
  * The load generator runs on the same machine as the api and PostgreSQL and takes some of its CPU: the figures
- * are a lower bound of what the api does on dedicated hardware. A missed target does not fail the process;
- * an error (setup, sanity check, api crash) does.
+ * are a lower bound of what the api does on dedicated hardware. Run it on an otherwise idle machine: it measures
+ * one second of CPU use first and warns when something else is busy. A missed target does not fail the process;
+ * an error (setup, sanity check, api crash) does, with exit code 1.
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, type as osType } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { ApiProcess } from './lib/api-process';
 import { DATASET, DatasetInfo, prepareDataset, withDatabase } from './lib/bench-dataset';
+import { cpuBetween, cpuSnapshot, CpuUse } from './lib/cpu';
 import { httpGet, LoadResult, round, runLoad } from './lib/http-load';
 
 const RESULTS_FILE = resolve(__dirname, '..', '..', 'bench', 'results', 'api.json');
@@ -64,6 +69,7 @@ interface ScenarioResult extends LoadResult {
   path: string;
   /** `total` of the sample list response (rows matching the filter), when a list. */
   matched?: number;
+  cpu: CpuUse;
 }
 
 const TARGETS: Target[] = [
@@ -148,12 +154,14 @@ async function runScenario(
   config: BenchConfig,
 ): Promise<ScenarioResult> {
   const matched = await sanityCheck(api, headers, scenario);
-  const load = { baseUrl: api.baseUrl, path: scenario.path, headers, connections: config.connections };
+  const load = { baseUrl: api.baseUrl, path: scenario.path, headers, connections: config.connections, signal: stopLoad.signal };
   progress(`${scenario.name}: warm-up ${config.warmupS} s, then ${config.durationS} s × ${config.connections} connections`);
   await runLoad({ ...load, durationMs: config.warmupS * 1000 });
+  const before = cpuSnapshot(api.pid);
   const { firstError, ...result } = await runLoad({ ...load, durationMs: config.durationS * 1000 });
-  if (firstError) progress(`  ${result.errors} errors, ${result.non2xx} non-2xx; first: ${firstError}`);
-  return { name: scenario.name, path: scenario.path, ...(matched !== undefined ? { matched } : {}), ...result };
+  const cpu = cpuBetween(before, cpuSnapshot(api.pid), result.requests, cpus().length);
+  if (firstError && !stopLoad.signal.aborted) progress(`  ${result.errors} errors, ${result.non2xx} non-2xx; first: ${firstError}`);
+  return { name: scenario.name, path: scenario.path, ...(matched !== undefined ? { matched } : {}), ...result, cpu };
 }
 
 function evaluate(results: ScenarioResult[]): Array<Target & { actual: number | null; pass: boolean; note?: string }> {
@@ -167,7 +175,7 @@ function evaluate(results: ScenarioResult[]): Array<Target & { actual: number | 
   });
 }
 
-async function machineInfo(databaseUrl: string): Promise<Record<string, unknown>> {
+async function machineInfo(databaseUrl: string, busyAtStart: number | null): Promise<Record<string, unknown>> {
   const cpu = cpus();
   const db = new Client({ connectionString: databaseUrl });
   await db.connect();
@@ -178,16 +186,26 @@ async function machineInfo(databaseUrl: string): Promise<Record<string, unknown>
     total_memory_bytes: totalmem(),
     total_memory_gib: round(totalmem() / 1024 ** 3, 1),
     os: `${osType()} ${release()}`,
+    busy_pct_before_start: busyAtStart,
     node: process.version,
     postgres: postgres.rows[0]?.server_version ?? 'unknown',
   };
 }
 
+/** CPU the machine spends over one second, before the benchmark adds any (null off Linux). */
+async function machineBusyPct(): Promise<number | null> {
+  const before = cpuSnapshot(undefined);
+  await sleep(1000);
+  return cpuBetween(before, cpuSnapshot(undefined), 0, cpus().length).machine_busy_pct;
+}
+
 function formatTable(results: ScenarioResult[]): string {
-  const header = ['scenario', 'matched', 'requests', 'errors', 'non2xx', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'];
+  const header = ['scenario', 'matched', 'requests', 'errors', 'non2xx', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms',
+    'api cpu ms/req', 'cpu% machine/api/loader'];
   const rows = results.map((r) => [
     r.name, String(r.matched ?? '-'), String(r.requests), String(r.errors), String(r.non2xx), r.reqPerS.toFixed(1),
     r.latencyMs.p50.toFixed(2), r.latencyMs.p95.toFixed(2), r.latencyMs.p99.toFixed(2), r.latencyMs.max.toFixed(2),
+    String(r.cpu.api_cpu_ms_per_request ?? '-'), `${r.cpu.machine_busy_pct ?? '-'}/${r.cpu.api_pct ?? '-'}/${r.cpu.loader_pct}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
@@ -213,9 +231,15 @@ function progress(message: string): void {
 }
 
 let api: ApiProcess | undefined;
+/** Aborted on shutdown, so the api's graceful stop is not kept waiting by busy keep-alive connections. */
+const stopLoad = new AbortController();
 
 async function main(): Promise<void> {
   const config = readConfig();
+  const busyAtStart = await machineBusyPct();
+  if (busyAtStart !== null && busyAtStart > 25) {
+    progress(`warning: the machine is already ${busyAtStart}% busy (100 = one core); other work will skew the figures`);
+  }
   progress(`preparing database ${DATABASE}${config.reuse ? ' (BENCH_REUSE=1)' : ''}…`);
   const dataset: DatasetInfo = await prepareDataset(config.adminUrl, DATABASE, config.reuse);
   progress(dataset.reused ? 'reusing the seeded database' : `seeded in ${dataset.seed_seconds} s`);
@@ -236,13 +260,16 @@ async function main(): Promise<void> {
   const headers = { authorization: `Bearer ${apiKey}`, accept: 'application/json' };
   const startedAt = new Date();
   const results: ScenarioResult[] = [];
-  for (const scenario of scenarios(startedAt)) results.push(await runScenario(api, headers, scenario, config));
+  for (const scenario of scenarios(startedAt)) {
+    if (stopLoad.signal.aborted) return;
+    results.push(await runScenario(api, headers, scenario, config));
+  }
   await api.stop();
 
   const targets = evaluate(results);
   writeResults({
     timestamp: startedAt.toISOString(),
-    machine: await machineInfo(databaseUrl),
+    machine: await machineInfo(databaseUrl, busyAtStart),
     settings: { duration_s: config.durationS, warmup_s: config.warmupS, connections: config.connections, api_database_max_conns: 20 },
     dataset,
     scenarios: results,
@@ -252,9 +279,16 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${formatTable(results)}\n\ntargets:\n${formatTargets(targets)}\n\nwritten: ${RESULTS_FILE}\n`);
 }
 
-async function shutdown(code: number): Promise<never> {
-  await api?.stop().catch(() => undefined);
-  process.exit(code);
+let exiting: Promise<never> | undefined;
+
+/** Stops the load and the api, then exits; the first caller's exit code wins. */
+function shutdown(code: number): Promise<never> {
+  exiting ??= (async () => {
+    stopLoad.abort();
+    await api?.stop().catch(() => undefined);
+    process.exit(code);
+  })();
+  return exiting;
 }
 
 process.once('SIGINT', () => {
@@ -267,6 +301,7 @@ process.once('exit', () => api?.killNow());
 main().then(
   () => shutdown(0),
   (err: unknown) => {
+    if (stopLoad.signal.aborted) return;
     process.stderr.write(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     if (api) process.stderr.write(`[bench] last api output:\n${api.output() || '(none)'}\n`);
     void shutdown(1);

@@ -26,13 +26,16 @@ export function withDatabase(url: string, database: string): string {
 
 /**
  * Makes `database` hold the benchmark inventory and returns what it holds. With `reuse`, an existing database
- * that already has every certificate is kept as it is; otherwise it is dropped, re-created, migrated and seeded.
+ * that already has every certificate is kept (only migrations added since are applied); otherwise it is dropped,
+ * re-created, migrated and seeded.
  */
 export async function prepareDataset(adminUrl: string, database: string, reuse: boolean): Promise<DatasetInfo> {
   const url = withDatabase(adminUrl, database);
   const reused = reuse && (await certificateCount(adminUrl, database, url)) === DATASET.certificates;
   let seedSeconds: number | null = null;
-  if (!reused) {
+  if (reused) {
+    await runMigrations({ url });
+  } else {
     await recreateDatabase(adminUrl, database);
     await runMigrations({ url });
     const started = process.hrtime.bigint();

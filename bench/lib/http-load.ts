@@ -13,6 +13,8 @@ export interface LoadOptions {
   durationMs: number;
   /** Per-request timeout; a timed-out request counts as an error. */
   timeoutMs?: number;
+  /** Stops the load early (Ctrl-C): no new requests, open sockets closed. */
+  signal?: AbortSignal;
 }
 
 export interface LoadResult {
@@ -40,6 +42,8 @@ interface Tally {
 /** Runs the load and returns its figures. Requests started before the deadline are all awaited and counted. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult & { firstError?: string }> {
   const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
+  const abort = () => agent.destroy();
+  options.signal?.addEventListener('abort', abort, { once: true });
   const tally: Tally = { latencies: [], errors: 0, non2xx: 0 };
   const started = process.hrtime.bigint();
   const deadline = started + BigInt(options.durationMs) * 1_000_000n;
@@ -47,6 +51,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult & { firs
     const workers = Array.from({ length: options.connections }, () => worker(options, agent, deadline, tally));
     await Promise.all(workers);
   } finally {
+    options.signal?.removeEventListener('abort', abort);
     agent.destroy();
   }
   const elapsedS = Number(process.hrtime.bigint() - started) / 1e9;
@@ -63,7 +68,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult & { firs
 }
 
 async function worker(options: LoadOptions, agent: Agent, deadline: bigint, tally: Tally): Promise<void> {
-  while (process.hrtime.bigint() < deadline) {
+  while (!options.signal?.aborted && process.hrtime.bigint() < deadline) {
     const start = process.hrtime.bigint();
     try {
       const { status } = await httpGet(options.baseUrl, options.path, options.headers, agent, options.timeoutMs);
