@@ -155,7 +155,7 @@ describe('notifier reliability', () => {
     });
 
     it('reconnects, and the reconciler re-enqueues the rows whose jobs vanished with Redis', { timeout: 90_000 }, async () => {
-      const ids = await raiseMany(api, 600);
+      const ids = await raiseMany(api, 1_500);
       await waitFor('some delivered', async () => ((await statusCounts(api)).sent ?? 0) >= 100, 30_000);
 
       // An unpersisted Redis restarted: every queued job is gone.
