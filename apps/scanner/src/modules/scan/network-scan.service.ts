@@ -126,8 +126,8 @@ export class NetworkScanService {
             const probe = probeTls(address, port, {
               servername, connectTimeoutMs: scan.timeout_ms, handshakeTimeoutMs: scan.timeout_ms, signal: abort.signal,
             }).then((result) => {
-              this.count(state, result.outcome);
               if (result.chain) {
+                // throws on a certificate that does not parse: counted as a TLS error below
                 const item = describeDiscovered(result.chain, `${address}:${port}`, 'network');
                 const key = `${item.fingerprint_sha256}|${item.source_path}`;
                 if (!foundKeys.has(key)) {
@@ -136,7 +136,8 @@ export class NetworkScanService {
                   pending.push(item);
                 }
               }
-            }).catch((err: unknown) => this.count(state, 'error', (err as Error).message))
+              this.count(state, result.outcome);
+            }).catch((err: unknown) => this.count(state, 'tls', `unreadable certificate: ${(err as Error).message}`))
               .finally(() => {
                 this.sockets.release();
                 if (--left === 0) state.done++;
@@ -187,7 +188,7 @@ export class NetworkScanService {
     if (outcome === 'certificate') return;
     state.kinds[outcome] = (state.kinds[outcome] ?? 0) + 1;
     if (isProbeError(outcome)) state.errors++;
-    if (message && outcome === 'error') this.logger.debug({ message }, 'probe error');
+    if (message) this.logger.debug({ message }, 'probe error');
   }
 
   /** Replaces this shard's contribution to the scan's counters (a retried shard starts from zero again). */
