@@ -1,5 +1,5 @@
 import type { Server } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { NetworkScanService } from '../../apps/scanner/src/modules/scan/network-scan.service';
 import { ScanScheduleService } from '../../apps/scanner/src/modules/scan/scan-schedule.service';
 import { certificateBody, createInventory, post, unique } from '../support/fixtures';
@@ -238,6 +238,27 @@ describe('network scanner', () => {
     row = (await s.db.query(`SELECT * FROM discovery_scans WHERE id = 'dscan-retry'`)).rows[0];
     expect(row).toMatchObject({ status: 'Completed', addresses_done: 6, shards_done: 2, certificates_found: 5, errors_count: 1 });
   });
+
+  it('retries a failed shard alone, through the queue (after the scan queue\'s 10 s backoff)', async () => {
+    const calls: number[] = [];
+    const spies = s.scanners.map((app) => {
+      const service = app.get(NetworkScanService);
+      const original = service.runShard.bind(service);
+      return vi.spyOn(service, 'runShard').mockImplementation(async (data) => {
+        calls.push(data.shardIndex);
+        if (data.shardIndex === 1 && calls.filter((i) => i === 1).length === 1) throw new Error('simulated crash of shard 1');
+        return original(data);
+      });
+    });
+    try {
+      const t = await target({ cidrs: [`${NET}.0/28`], ports: [8443], timeout_ms: 400 });
+      const scan = await s.waitForScan(await scanNow(t.id), ['Completed'], 30_000);
+      expect(scan).toMatchObject({ addresses_done: 14, shards_total: 4, shards_done: 4, certificates_found: 5, errors_count: 1 });
+      expect([...calls].sort()).toEqual([0, 1, 1, 2, 3]);
+    } finally {
+      spies.forEach((spy) => spy.mockRestore());
+    }
+  }, 40_000);
 
   it('records an agent filesystem report through the same pipeline, for its own agent only', async () => {
     const agent = await post(s, '/api/v1/agents', { name: unique('host') });
