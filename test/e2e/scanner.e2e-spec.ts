@@ -279,4 +279,27 @@ describe('network scanner', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.details[0].field).toBe('certificates[0].pem_data');
   });
+
+  it('a scanner that shuts down hands its running shards to the other replica', async () => {
+    // 30 addresses (8 shards of 4) at 10 connections/s: about 3 s of work
+    const t = await target({ cidrs: ['127.77.10.0/27'], ports: [8443], timeout_ms: 300, rate_limit_per_second: 10 });
+    const scanId = await scanNow(t.id);
+    await s.waitForScan(scanId, ['Running']);
+    let owner = '';
+    while (!owner) {
+      const row = (await s.db.query(`SELECT shard_progress FROM discovery_scans WHERE id = $1`, [scanId])).rows[0];
+      owner = row.shard_progress['0']?.replica ?? '';
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const leaving = s.scanners.findIndex((app) => app.get(NetworkScanService).replica === owner);
+    const started = Date.now();
+    await s.scanners[leaving]!.close();
+    expect(Date.now() - started).toBeLessThan(2_000); // did not wait for the shard to finish
+    s.scanners.splice(leaving, 1);
+    const staying = s.scanners[0]!;
+    const scan = await s.waitForScan(scanId, ['Completed'], 30_000); // after the 10 s retry backoff
+    expect(scan).toMatchObject({ addresses_done: 30, shards_done: 8, errors_count: 0 });
+    const row = (await s.db.query(`SELECT shard_progress FROM discovery_scans WHERE id = $1`, [scanId])).rows[0];
+    expect(row.shard_progress['0'].replica).toBe(staying.get(NetworkScanService).replica);
+  }, 40_000);
 });

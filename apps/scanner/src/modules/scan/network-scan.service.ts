@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -34,13 +34,16 @@ interface ShardState extends ShardProgress {
  * completes the scan.
  */
 @Injectable()
-export class NetworkScanService {
+export class NetworkScanService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(NetworkScanService.name);
   /** Sockets in flight in this process, over every shard it runs. */
   private readonly sockets: Semaphore;
   private readonly probes: Counter<'outcome'>;
   /** This process's name in shard progress: host, pid and a random tag (several replicas may share a pid in tests). */
   readonly replica = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  /** The shards running here, so a shutdown can stop them and hand them back to the queue. */
+  private readonly running = new Set<AbortController>();
+  private stopping = false;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -89,6 +92,7 @@ export class NetworkScanService {
       scan.rate_limit_per_second || this.config.networkScan.rateLimitPerSecond);
     const abort = new AbortController();
     setMaxListeners(0, abort.signal); // one listener per probe in flight
+    this.running.add(abort);
     const state: ShardState = { done: 0, found: 0, errors: 0, kinds: {}, replica: this.replica };
     const foundKeys = new Set<string>();
     let pending: DiscoveredCertificateInput[] = [];
@@ -150,15 +154,27 @@ export class NetworkScanService {
       await Promise.all(inFlight);
     } finally {
       clearInterval(ticker);
+      this.running.delete(abort);
       await flushing;
     }
     if (abort.signal.aborted) {
-      await ingestPending(); // what was found before the cancel is still worth keeping
+      await ingestPending(); // what was found before the cancel or shutdown is still worth keeping
+      // Shutting down: fail this attempt so another replica runs the shard again (its progress is replaced).
+      if (this.stopping) throw new Error(`scanner ${this.replica} stopped while running shard ${data.shardIndex}`);
       return state;
     }
     const row = await flush(true);
     if (row && row.status === 'Running' && row.shards_done >= row.shards_total) await this.complete(scan.id);
     return state;
+  }
+
+  /**
+   * SIGTERM: running shards stop probing at once instead of holding the shutdown for minutes, and are retried
+   * by another replica. Runs before the queue workers close, which then wait only for the shards to give up.
+   */
+  beforeApplicationShutdown(): void {
+    this.stopping = true;
+    for (const abort of this.running) abort.abort();
   }
 
   /** Marks the scan Failed when a shard gives up for good. */
