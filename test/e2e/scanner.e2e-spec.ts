@@ -221,6 +221,13 @@ describe('network scanner', () => {
     const row = (await s.db.query(`SELECT network_scan_target_id FROM discovery_scans WHERE id = $1`, [second[0]])).rows[0];
     expect(row.network_scan_target_id).toBe(hourly.id);
     await s.waitForScan(second[0]!);
+
+    // a scan row whose run job never reached Redis is picked up by the next tick
+    await s.db.query(`UPDATE network_scan_targets SET enabled = false`);
+    await s.db.query(`INSERT INTO discovery_scans (id, agent_id, network_scan_target_id, source, status, directories, ports, timeout_ms, created_at)
+      VALUES ('dscan-orphan', 'server-scanner', $1, 'network', 'Pending', $2, '{8443}', 300, now() - interval '1 minute')`, [daily.id, [`${NET}.4`]]);
+    expect(await schedule.due()).toEqual([]);
+    expect(await s.waitForScan('dscan-orphan')).toMatchObject({ certificates_found: 1 });
   });
 
   it('a retried shard replaces its own progress instead of adding to it', async () => {

@@ -150,3 +150,29 @@ export class DiscoveryPipeline {
     return result.filter((r) => r.inserted);
   }
 }
+
+/** What a network scan copies from its target when it starts (later edits of the target do not change it). */
+export interface ScanTargetSnapshot {
+  id: string;
+  cidrs: string[];
+  ports: number[];
+  sni_hostnames: string[];
+  timeout_ms: number;
+  rate_limit_per_second: number | null;
+}
+
+/**
+ * Inserts a Pending network scan of `target` unless one of its scans is still Pending or Running (the
+ * partial unique index decides, so two callers cannot both win), and moves the target's next scheduled scan
+ * one interval on. Returns false when the target is already being scanned. The caller enqueues
+ * `network-scan.run` after its transaction commits.
+ */
+export async function insertNetworkScan(tx: EntityManager, scanId: string, target: ScanTargetSnapshot): Promise<boolean> {
+  const inserted: unknown[] = await tx.query(
+    `INSERT INTO discovery_scans (id, agent_id, network_scan_target_id, source, status, directories, ports, sni_hostnames, timeout_ms, rate_limit_per_second)
+     VALUES ($1, $2, $3, 'network', 'Pending', $4, $5, $6, $7, $8)
+     ON CONFLICT (network_scan_target_id) WHERE status IN ('Pending', 'Running') DO NOTHING RETURNING id`,
+    [scanId, SERVER_SCANNER_AGENT_ID, target.id, target.cidrs, target.ports, target.sni_hostnames, target.timeout_ms, target.rate_limit_per_second ?? 0]);
+  await tx.query(`UPDATE network_scan_targets SET next_scan_at = now() + make_interval(hours => scan_interval_hours) WHERE id = $1`, [target.id]);
+  return inserted.length > 0;
+}

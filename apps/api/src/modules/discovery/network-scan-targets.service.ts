@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import {
-  DiscoveryScanEntity, JobProducer, NetworkScanTargetEntity, newId, parseTargetRanges, ScanRangeError, SERVER_SCANNER_AGENT_ID,
+  DiscoveryScanEntity, insertNetworkScan, JobProducer, NetworkScanTargetEntity, newId, parseTargetRanges, ScanRangeError,
 } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
@@ -51,18 +51,12 @@ export class NetworkScanTargetsService {
       const target = await this.crud.lock(tx, id);
       if (!target.enabled) throw ApiError.conflict('TARGET_DISABLED', `network scan target ${id} is disabled; enable it to scan`);
       this.checkRanges(target.cidrs);
-      const inserted: unknown[] = await tx.query(
-        `INSERT INTO discovery_scans (id, agent_id, network_scan_target_id, source, status, directories, ports, sni_hostnames, timeout_ms, rate_limit_per_second)
-         VALUES ($1, $2, $3, 'network', 'Pending', $4, $5, $6, $7, $8)
-         ON CONFLICT (network_scan_target_id) WHERE status IN ('Pending', 'Running') DO NOTHING RETURNING id`,
-        [scanId, SERVER_SCANNER_AGENT_ID, id, target.cidrs, target.ports, target.sni_hostnames, target.timeout_ms, target.rate_limit_per_second ?? 0]);
-      if (!inserted.length) {
+      if (!(await insertNetworkScan(tx, scanId, target))) {
         const running = await tx.findOne(DiscoveryScanEntity, { where: { network_scan_target_id: id, status: 'Running' } })
           ?? await tx.findOne(DiscoveryScanEntity, { where: { network_scan_target_id: id, status: 'Pending' } });
         throw ApiError.conflict('SCAN_IN_PROGRESS', `network scan target ${id} is already being scanned (scan ${running?.id ?? 'unknown'})`,
           [{ field: 'id', message: `scan ${running?.id ?? 'unknown'} is still running` }]);
       }
-      await tx.query(`UPDATE network_scan_targets SET next_scan_at = now() + make_interval(hours => scan_interval_hours) WHERE id = $1`, [id]);
       await this.audit.record({ actor, action: 'network_scan_requested', resource_type: 'network_scan_targets', resource_id: id,
         event_category: 'cert_lifecycle', details: { scan_id: scanId } }, tx);
     });

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
-import { JobProducer, newId, SERVER_SCANNER_AGENT_ID } from '@certctl/db';
+import { insertNetworkScan, JobProducer, newId, ScanTargetSnapshot } from '@certctl/db';
 
 /** A scan whose row has not moved for this long lost its jobs (Redis flushed, every replica gone): it fails. */
 const STALLED_AFTER_MS = 15 * 60_000;
@@ -24,29 +24,31 @@ export class ScanScheduleService {
 
   async due(): Promise<string[]> {
     await this.failStalled();
-    const targets: Array<{ id: string; cidrs: string[]; ports: number[]; sni_hostnames: string[]; timeout_ms: number; rate_limit_per_second: number | null; scan_interval_hours: number }> =
+    await this.requeuePending();
+    const targets: ScanTargetSnapshot[] =
       await this.dataSource.query(
-        `SELECT id, cidrs, ports, sni_hostnames, timeout_ms, rate_limit_per_second, scan_interval_hours FROM network_scan_targets
+        `SELECT id, cidrs, ports, sni_hostnames, timeout_ms, rate_limit_per_second FROM network_scan_targets
           WHERE enabled AND (next_scan_at IS NULL OR next_scan_at <= now()) ORDER BY next_scan_at NULLS FIRST LIMIT 500`);
     const started: string[] = [];
     for (const target of targets) {
       const scanId = newId('discoveryScan');
-      const inserted = await this.dataSource.transaction(async (tx) => {
-        const rows: unknown[] = await tx.query(
-          `INSERT INTO discovery_scans (id, agent_id, network_scan_target_id, source, status, directories, ports, sni_hostnames, timeout_ms, rate_limit_per_second)
-           VALUES ($1, $2, $3, 'network', 'Pending', $4, $5, $6, $7, $8)
-           ON CONFLICT (network_scan_target_id) WHERE status IN ('Pending', 'Running') DO NOTHING RETURNING id`,
-          [scanId, SERVER_SCANNER_AGENT_ID, target.id, target.cidrs, target.ports, target.sni_hostnames, target.timeout_ms,
-            target.rate_limit_per_second ?? 0]);
-        await tx.query(`UPDATE network_scan_targets SET next_scan_at = now() + make_interval(hours => scan_interval_hours) WHERE id = $1`, [target.id]);
-        return rows.length > 0;
-      });
+      const inserted = await this.dataSource.transaction((tx) => insertNetworkScan(tx, scanId, target));
       if (!inserted) continue; // still scanning from last time: the next interval starts from now
       await this.producer.enqueue('network-scan.run', { scanId }, scanId);
       started.push(scanId);
     }
     if (started.length) this.logger.log({ scans: started.length }, 'scheduled network scans started');
     return started;
+  }
+
+  /**
+   * Postgres is the truth: a scan still Pending half a minute after it was created lost its run job (Redis
+   * flushed, a crash between commit and enqueue). Enqueueing again is a no-op while that job still exists.
+   */
+  private async requeuePending(): Promise<void> {
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      `SELECT id FROM discovery_scans WHERE source = 'network' AND status = 'Pending' AND created_at < now() - interval '30 seconds' LIMIT 500`);
+    for (const { id } of rows) await this.producer.enqueue('network-scan.run', { scanId: id }, id);
   }
 
   private async failStalled(): Promise<void> {
