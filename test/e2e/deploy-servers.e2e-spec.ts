@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servedFingerprint } from '@certctl/deploy';
 import { TestCa } from '../../libs/deploy/src/testing/material';
-import { ApachePeer, HaproxyPeer, missingPeer, PostfixPeer, SshNginxPeer, TlsPeer } from '../../libs/deploy/src/testing/peers';
+import { ApachePeer, CaddyPeer, HaproxyPeer, missingPeer, PostfixPeer, SshNginxPeer, TlsPeer } from '../../libs/deploy/src/testing/peers';
 import { certificateBody, createInventory, Inventory, post, unique } from '../support/fixtures';
 import { PlatformHarness, startPlatform } from '../support/platform-harness';
 
@@ -14,6 +14,7 @@ interface PeerKind {
 const KINDS: PeerKind[] = [
   { name: 'Apache', binaries: ['apache2'], start: (i) => ApachePeer.start(i) },
   { name: 'HAProxy', binaries: ['haproxy'], start: (i) => HaproxyPeer.start(i) },
+  { name: 'Caddy', binaries: ['caddy'], start: (i) => CaddyPeer.start(i) },
   // STARTTLS on a loopback smtpd port; the handshake goes through EHLO/STARTTLS.
   { name: 'Postfix', binaries: ['postfix'], start: (i) => PostfixPeer.start(i) },
   // Agentless over SSH: a throwaway sshd on a loopback port, deploying into the directory an nginx serves.
@@ -45,6 +46,8 @@ for (const kind of KINDS) {
   suite(`deploying to ${kind.name}`, () => {
     let peer: TlsPeer;
     let certId: string;
+    // Handshakes send the certificate's name as SNI, as clients do (Caddy picks its certificate by SNI).
+    let commonName: string;
     let targetId: string;
     const fingerprints: string[] = [];
     const versionIds: string[] = [];
@@ -56,7 +59,7 @@ for (const kind of KINDS) {
     });
     afterAll(() => peer?.stop());
 
-    const served = () => servedFingerprint({ host: '127.0.0.1', port: peer.port, starttls: peer.starttls });
+    const served = () => servedFingerprint({ host: '127.0.0.1', port: peer.port, servername: commonName, starttls: peer.starttls });
     const issue = async () => {
       const renewal = await p.http.post(`/api/v1/certificates/${certId}/renew`).set(p.auth()).send({}).expect(202);
       await p.waitForJob(renewal.body.job_id, ['Completed']);
@@ -70,12 +73,17 @@ for (const kind of KINDS) {
     };
 
     it('first deploy: the server serves the new certificate', async () => {
+      const body = certificateBody(inv);
+      commonName = body.common_name as string;
       const target = await post(p, '/api/v1/targets', {
         name: unique(kind.name.toLowerCase()), type: peer.targetType,
-        config: { ...peer.targetConfig(), post_deploy_verify: { endpoint: `127.0.0.1:${peer.port}`, starttls: peer.starttls }, post_deploy_verify_attempts: 10, post_deploy_verify_backoff: '100ms' },
+        config: {
+          ...peer.targetConfig(), post_deploy_verify_attempts: 10, post_deploy_verify_backoff: '100ms',
+          post_deploy_verify: { endpoint: `127.0.0.1:${peer.port}`, server_name: commonName, starttls: peer.starttls },
+        },
       });
       targetId = target.id as string;
-      certId = (await post(p, '/api/v1/certificates', certificateBody(inv, { target_ids: [targetId] }))).id as string;
+      certId = (await post(p, '/api/v1/certificates', { ...body, target_ids: [targetId] })).id as string;
       await issue();
       const job = await p.waitForJob((await p.db.query(`SELECT id FROM jobs WHERE certificate_id = $1 AND type = 'Deployment'`, [certId])).rows[0].id, ['Completed', 'Failed']);
       expect(job, job.last_error).toMatchObject({ status: 'Completed', verification_status: 'success', verification_fingerprint: fingerprints[0] });

@@ -419,3 +419,53 @@ function resolveUidOf(user: string): number | undefined {
   const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
   return line ? Number(line.split(':')[2]) : undefined;
 }
+
+/** Caddy serving TLS from files in a directory (the Caddy target's file mode); reload through its admin API. */
+export class CaddyPeer implements TlsPeer {
+  readonly scratch = new Scratch();
+  readonly targetType = 'Caddy';
+  private readonly bin = findBinary('caddy')!;
+  private child: ChildProcess | undefined;
+  private adminPort = 0;
+
+  private constructor(readonly port: number) {}
+
+  static async start(initial: { certPem: string; chainPem: string; keyPem: string }): Promise<CaddyPeer> {
+    const peer = new CaddyPeer(await freePort());
+    peer.adminPort = await freePort();
+    const s = peer.scratch;
+    mkdirSync(s.path('tls'), { recursive: true });
+    writeFileSync(s.path('tls', 'cert.pem'), initial.certPem + initial.chainPem);
+    writeFileSync(s.path('tls', 'key.pem'), initial.keyPem, { mode: 0o600 });
+    writeFileSync(s.path('Caddyfile'), `{
+\tadmin 127.0.0.1:${peer.adminPort}
+\tauto_https off
+\tstorage file_system ${s.path('data')}
+}
+https://127.0.0.1:${peer.port} {
+\ttls ${s.path('tls', 'cert.pem')} ${s.path('tls', 'key.pem')}
+\trespond "ok"
+}
+`);
+    peer.child = spawn(peer.bin, ['run', '--config', s.path('Caddyfile'), '--adapter', 'caddyfile'], {
+      stdio: 'ignore', env: { ...process.env, HOME: s.dir, XDG_CONFIG_HOME: s.path('config'), XDG_DATA_HOME: s.path('data') },
+    });
+    await waitForPort(peer.port, 10_000);
+    return peer;
+  }
+
+  targetConfig(): Record<string, unknown> {
+    return {
+      mode: 'file', cert_dir: this.scratch.path('tls'), cert_file: 'cert.pem', key_file: 'key.pem',
+      // --force: the Caddyfile is unchanged, only the files it names are new.
+      reload_command: this.scratch.reloadWrapper('reload.sh', [
+        this.bin, 'reload', '--config', this.scratch.path('Caddyfile'), '--adapter', 'caddyfile', '--address', `127.0.0.1:${this.adminPort}`, '--force',
+      ]),
+    };
+  }
+
+  stop(): void {
+    this.child?.kill('SIGTERM');
+    this.scratch.remove();
+  }
+}
