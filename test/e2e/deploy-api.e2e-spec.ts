@@ -102,6 +102,17 @@ describe('deploy API', () => {
     expect(rows[0]).toMatchObject({ status: 'Failed', deployment_result: { reported_by: 'agent', failed_stage: 'reload', rollback: 'restored', rolled_back: true } });
     expect(rows[1]).toMatchObject({ status: 'Completed', verification_status: 'skipped', deployment_result: { outcome: 'idempotent_skip' } });
 
+    // The agent's own post-deploy verification, recorded with POST /jobs/{id}/verify (its own jobs only).
+    const fingerprint = 'ab'.repeat(32);
+    const verified = await p.http.post(`/api/v1/jobs/${jobIds[0]}/verify`).set(p.auth(key))
+      .send({ verified: true, target_id: target.id, expected_fingerprint: fingerprint, actual_fingerprint: fingerprint }).expect(200);
+    expect(verified.body).toMatchObject({ verification_status: 'success', verification_fingerprint: fingerprint, verification_error: null });
+    const mismatch = await p.http.post(`/api/v1/jobs/${jobIds[1]}/verify`).set(p.auth(key)).send({ verified: false, error: 'served cd…' }).expect(200);
+    expect(mismatch.body).toMatchObject({ verification_status: 'failed', verification_error: 'served cd…' });
+    const stranger = await post(p, '/api/v1/agents', { name: unique('other') });
+    await p.http.post(`/api/v1/jobs/${jobIds[0]}/verify`).set(p.auth(stranger.api_key as string)).send({ verified: true }).expect(404);
+    await p.http.post(`/api/v1/jobs/${jobIds[0]}/verify`).set(p.auth()).send({ verified: 'yes' }).expect(400);
+
     const text = (await p.http.get('/api/v1/metrics/prometheus').set(p.auth()).expect(200)).text;
     expect(text).toContain('certctl_deploy_attempts_total{target_type="Apache",result="success"} 1');
     expect(text).toContain('certctl_deploy_attempts_total{target_type="Apache",result="failure"} 1');

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
+import { JobVerificationController, JobVerificationService } from './job-verification.controller';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
 
-@Module({ controllers: [JobsController], providers: [JobsService] })
+@Module({ controllers: [JobsController, JobVerificationController], providers: [JobsService, JobVerificationService] })
 export class JobsModule {}

@@ -1,0 +1,58 @@
+import { Body, Controller, HttpCode, HttpStatus, Injectable, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { JobEntity } from '@certctl/db';
+import { AuditService } from '../../common/audit/audit.service';
+import { RequireAccess } from '../../common/auth/access.decorator';
+import { Principal, ROLE_ACCESS } from '../../common/auth/principal';
+import { ApiError } from '../../common/http/api-error';
+import { BoolField, IdField, TextField } from '../../common/http/dto-fields';
+import { CurrentPrincipal } from '../../common/http/request';
+
+/** certctl's verification report: what the agent's post-deploy TLS handshake saw. */
+export class VerifyJobDto {
+  @BoolField({ description: 'The served leaf is the deployed one' }) verified: boolean;
+  @IdField({ optional: true }) target_id?: string;
+  @TextField({ optional: true, max: 128, description: 'SHA-256 of the deployed leaf' }) expected_fingerprint?: string;
+  @TextField({ optional: true, max: 128, description: 'SHA-256 of the leaf the endpoint served' }) actual_fingerprint?: string;
+  @TextField({ optional: true, max: 4000 }) error?: string;
+}
+
+@Injectable()
+export class JobVerificationService {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource, private readonly audit: AuditService) {}
+
+  /** Records the verification on a Deployment job: the agent that owns the job, or an operator, may report it. */
+  async record(actor: Principal, id: string, body: VerifyJobDto): Promise<JobEntity> {
+    return this.dataSource.transaction(async (tx) => {
+      const job = await tx.findOne(JobEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      const isAgent = actor.role === 'agent';
+      if (!job || (isAgent && job.agent_id !== actor.agent_id)) throw ApiError.notFound('job', id);
+      if (!isAgent && !ROLE_ACCESS[actor.role].has('write')) throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', `role ${actor.role} may not record a verification`);
+      if (job.type !== 'Deployment') throw ApiError.conflict('NOT_A_DEPLOYMENT', `job ${id} is a ${job.type} job`);
+      if (body.target_id && body.target_id !== job.target_id) throw ApiError.invalidField('target_id', `job ${id} deploys to ${job.target_id}`);
+      await tx.update(JobEntity, { id }, {
+        verification_status: body.verified ? 'success' : 'failed', verified_at: new Date(),
+        verification_fingerprint: body.actual_fingerprint ?? null, verification_error: body.verified ? null : (body.error ?? 'verification failed'),
+      });
+      await this.audit.record({ actor, action: 'deployment_verified', resource_type: 'job', resource_id: id, details: { ...body } }, tx);
+      return tx.findOneByOrFail(JobEntity, { id });
+    });
+  }
+}
+
+@ApiTags('jobs')
+@ApiBearerAuth()
+@Controller('jobs')
+export class JobVerificationController {
+  constructor(private readonly verifications: JobVerificationService) {}
+
+  /** An agent's post-deploy TLS verification of one of its Deployment jobs. */
+  @Post(':id/verify')
+  @HttpCode(200)
+  @RequireAccess('authenticated')
+  verify(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: VerifyJobDto): Promise<JobEntity> {
+    return this.verifications.record(actor, id, body);
+  }
+}
