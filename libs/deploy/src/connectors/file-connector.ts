@@ -50,7 +50,6 @@ export class FileTargetConnector implements TargetConnector {
 
   async deploy(config: Config, material: DeployMaterial, ctx: ConnectorContext): Promise<DeployOutcome> {
     const target = this.describe(config);
-    const expected = leafFingerprint(material.certPem);
     const files: PlanFile[] = target.files.map((f) => ({
       path: f.path, content: contentOf(f, material, target), secret: f.content === 'key' || f.content === 'combined',
       mode: f.mode, owner: f.owner, group: f.group,
@@ -80,7 +79,7 @@ export class FileTargetConnector implements TargetConnector {
       verify: target.verify
         ? async () => {
             try {
-              verifiedAt.fingerprint = await verifyServedCertificate({ ...target.verify!, expectedFingerprint: expected });
+              verifiedAt.fingerprint = await verifyServedCertificate({ ...target.verify!, expectedFingerprint: leafFingerprint(material.certPem) });
               verifiedAt.at = new Date();
             } catch (err) {
               throw Object.assign(err as Error, { servedFingerprint: (err as VerificationMismatch).servedFingerprint ?? null });
