@@ -3,7 +3,7 @@ import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ConfigModule } from '@certctl/config';
 import { DatabaseModule, QueuesModule, RedisModule } from '@certctl/db';
 import { IssuersModule as IssuerConnectorsModule } from '@certctl/issuers';
-import { HealthModule, HttpMetricsMiddleware, LoggerModule, MetricsModule } from '@certctl/observability';
+import { HealthModule, HttpMetricsMiddleware, LoggerModule, MetricsModule, QueueMetricsModule } from '@certctl/observability';
 import { ApiCallAuditMiddleware } from './common/audit/api-call-audit.middleware';
 import { AuthGuard } from './common/auth/auth.guard';
 import { CommonModule } from './common/common.module';
@@ -37,6 +37,7 @@ import { DiscoveryModule } from './modules/discovery/discovery.module';
     RedisModule,
     QueuesModule.forRoot(),
     MetricsModule,
+    QueueMetricsModule,
     HealthModule,
     CommonModule,
     IssuerConnectorsModule,

@@ -7,7 +7,7 @@ import type { AnyJob, QueueName } from '@certctl/contracts';
 const families = new WeakMap<Registry, { total: Counter<'queue' | 'name' | 'outcome'>; duration: Histogram<'queue' | 'name'> }>();
 
 /** `certctl_jobs_total{queue,name,outcome}` and `certctl_job_duration_seconds{queue,name}` of one registry. */
-function jobMetrics(registry: Registry) {
+export function jobMetrics(registry: Registry) {
   let metrics = families.get(registry);
   if (!metrics) {
     metrics = {

@@ -6,3 +6,4 @@ export * from './main-guard';
 export * from './cluster-counters';
 export * from './base-processor';
 export * from './worker-options';
+export * from './queue-metrics';

@@ -6,6 +6,7 @@ import { DatabaseModule, QueuesModule, RedisModule } from '@certctl/db';
 import { HealthModule } from './health';
 import { LoggerModule } from './logger.module';
 import { HttpMetricsMiddleware, MetricsModule } from './metrics';
+import { QueueMetricsModule } from './queue-metrics';
 
 export type WorkerName = keyof AppConfig['workerPorts'];
 
@@ -22,6 +23,7 @@ export function workerRootModule(name: WorkerName, features: Type[] = []): Type<
       RedisModule,
       QueuesModule.forRoot(),
       MetricsModule,
+      QueueMetricsModule,
       HealthModule,
       ...features,
     ],

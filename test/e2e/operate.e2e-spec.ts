@@ -1,0 +1,305 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import { CORE_SCHEMA, load, loadAll, mergeTag } from 'js-yaml';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALL_QUEUES, Queue } from '@certctl/contracts';
+import { JobProducer } from '@certctl/db';
+import { createWorkerApp, QUEUE_STATES, WorkerName } from '@certctl/observability';
+import { NotifierModule } from '../../apps/notifier/src/notifier.module';
+import { ORCHESTRATOR_FEATURES } from '../../apps/orchestrator/src/orchestrator.features';
+import { SCANNER_FEATURES } from '../../apps/scanner/src/scanner.features';
+import { ApiHarness, startApi } from '../support/api-harness';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Prometheus text exposition format 0.0.4, parsed (HELP, TYPE, samples with escaped label values).
+
+interface Sample { name: string; labels: Record<string, string>; value: number }
+interface Family { name: string; type?: string; help?: string; samples: Sample[] }
+
+function unescape(s: string): string {
+  return s.replace(/\\(["\\n])/g, (_, c: string) => (c === 'n' ? '\n' : c));
+}
+
+function parseLabels(body: string, line: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  const re = /\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)/y;
+  let at = 0;
+  while (at < body.length) {
+    re.lastIndex = at;
+    const m = re.exec(body);
+    if (!m) throw new Error(`bad label set in: ${line}`);
+    labels[m[1]!] = unescape(m[2]!);
+    at = re.lastIndex;
+  }
+  return labels;
+}
+
+/** Families by name; samples of histograms and summaries (`_bucket`, `_sum`, `_count`) join their family. */
+function parsePrometheus(text: string): Map<string, Family> {
+  const families = new Map<string, Family>();
+  const family = (name: string) => {
+    let f = families.get(name);
+    if (!f) families.set(name, (f = { name, samples: [] }));
+    return f;
+  };
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    const meta = /^#\s+(HELP|TYPE)\s+([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(.*)$/.exec(line);
+    if (meta) {
+      const f = family(meta[2]!);
+      if (meta[1] === 'TYPE') {
+        expect(['counter', 'gauge', 'histogram', 'summary', 'untyped'], line).toContain(meta[3]);
+        f.type = meta[3];
+      } else f.help = unescape(meta[3]!);
+      continue;
+    }
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$/.exec(line);
+    if (!m) throw new Error(`not a sample line: ${line}`);
+    const [, name, labelBody, raw] = m;
+    const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw);
+    if (Number.isNaN(value) && raw !== 'NaN') throw new Error(`bad value in: ${line}`);
+    const base = families.has(name!) ? name! : name!.replace(/_(bucket|sum|count|created)$/, '');
+    family(families.has(base) ? base : name!).samples.push({ name: name!, labels: labelBody ? parseLabels(labelBody, line) : {}, value });
+  }
+  return families;
+}
+
+function sample(f: Map<string, Family>, name: string, labels: Record<string, string>): number | undefined {
+  return (f.get(name) ?? f.get(name.replace(/_(bucket|sum|count)$/, '')))?.samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// PromQL: the metric names an expression selects (string literals, label matchers, grouping clauses and function
+// names are not metric names).
+
+const PROMQL_WORDS = new Set(['and', 'or', 'unless', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'offset', 'bool', 'inf', 'nan']);
+
+function promqlMetrics(expr: string): string[] {
+  const stripped = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
+  const names = new Set<string>();
+  for (const m of stripped.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
+    const after = stripped.slice(m.index + m[0].length).trimStart();
+    const before = stripped[m.index - 1];
+    if (after.startsWith('(') || PROMQL_WORDS.has(m[0].toLowerCase()) || (before !== undefined && /[0-9.]/.test(before))) continue;
+    names.add(m[0]);
+  }
+  return [...names];
+}
+
+/** A referenced series name belongs to an exported family (histogram series carry a suffix). */
+function exported(families: Set<string>, name: string): boolean {
+  return families.has(name) || families.has(name.replace(/_(bucket|sum|count)$/, ''));
+}
+
+/** Series Prometheus itself makes for every target (not exported by certctl). */
+const PROMETHEUS_SYNTHETIC = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped']);
+
+// ---------------------------------------------------------------------------------------------------------------
+
+const ROOT = resolve(__dirname, '../..');
+const WORKERS: Array<[WorkerName, Parameters<typeof createWorkerApp>[1]]> = [
+  ['orchestrator', ORCHESTRATOR_FEATURES],
+  ['notifier', [NotifierModule]],
+  ['scanner', SCANNER_FEATURES],
+];
+
+describe('operate: every app exports its metrics; the Kubernetes manifests and the dashboard reference only those', () => {
+  let api: ApiHarness;
+  const workers = new Map<WorkerName, INestApplication>();
+  /** Every family name exported by the api (both endpoints) and the three workers, from a live scrape. */
+  const exportedFamilies = new Set<string>();
+
+  async function scrape(app: INestApplication, path = '/metrics', auth?: { Authorization: string }): Promise<Map<string, Family>> {
+    const req = request(app.getHttpServer()).get(path);
+    if (auth) req.set(auth);
+    const res = await req.expect(200);
+    expect(res.headers['content-type']).toContain('text/plain; version=0.0.4');
+    return parsePrometheus(res.text);
+  }
+
+  beforeAll(async () => {
+    api = await startApi();
+    for (const [name, features] of WORKERS) {
+      const app = await createWorkerApp(name, features);
+      await app.init();
+      workers.set(name, app);
+    }
+  });
+  afterAll(async () => {
+    for (const app of workers.values()) await app.close();
+    await api?.close();
+  });
+
+  it('certctl_queue_jobs{queue,state} and the job families are on every app, and count real jobs', async () => {
+    const producer = api.app.get(JobProducer);
+    // A dead-lettered notification, as the notifier leaves one (the dead-letter queue has no consumer).
+    await producer.queue(Queue.NotifyDeadLetter).add('notification.dead', { notificationId: 'operate-test', lastError: 'smtp down' }, { jobId: 'operate-dead-1' });
+    // A real job through the orchestrator's BaseProcessor.
+    await producer.queue(Queue.Schedule).add('jobs.timeout', {}, { jobId: 'operate-timeout-1' });
+
+    const orchestrator = workers.get('orchestrator')!;
+    const deadline = Date.now() + 20_000;
+    let orch = await scrape(orchestrator);
+    while ((sample(orch, 'certctl_jobs_total', { queue: 'schedule', name: 'jobs.timeout', outcome: 'completed' }) ?? 0) < 1) {
+      if (Date.now() > deadline) expect.fail('the orchestrator did not complete jobs.timeout within 20 s');
+      await new Promise((r) => setTimeout(r, 100));
+      orch = await scrape(orchestrator);
+    }
+    expect(orch.get('certctl_jobs_total')!.type).toBe('counter');
+    expect(orch.get('certctl_job_duration_seconds')!.type).toBe('histogram');
+    expect(sample(orch, 'certctl_job_duration_seconds_count', { queue: 'schedule', name: 'jobs.timeout', service: 'orchestrator' })).toBeGreaterThanOrEqual(1);
+    const inf = sample(orch, 'certctl_job_duration_seconds_bucket', { queue: 'schedule', name: 'jobs.timeout', le: '+Inf' });
+    expect(inf).toBe(sample(orch, 'certctl_job_duration_seconds_count', { queue: 'schedule', name: 'jobs.timeout' }));
+
+    const apps: Array<[string, INestApplication]> = [['api', api.app], ...workers.entries()];
+    for (const [service, app] of apps) {
+      const f = await scrape(app);
+      const queueJobs = f.get('certctl_queue_jobs');
+      expect(queueJobs?.type, service).toBe('gauge');
+      expect(queueJobs?.help).toBeTruthy();
+      for (const queue of ALL_QUEUES) {
+        for (const state of QUEUE_STATES.filter((s) => s !== 'dead-letter')) {
+          expect(sample(f, 'certctl_queue_jobs', { queue, state, service }), `${service} ${queue} ${state}`).toBeGreaterThanOrEqual(0);
+        }
+      }
+      expect(sample(f, 'certctl_queue_jobs', { queue: 'notify', state: 'dead-letter', service }), service).toBe(1);
+      expect(sample(f, 'certctl_queue_jobs', { queue: 'notify-dead-letter', state: 'waiting', service }), service).toBe(1);
+      for (const name of ['certctl_jobs_total', 'certctl_job_duration_seconds', 'http_request_duration_seconds', 'process_resident_memory_bytes']) {
+        expect(f.has(name), `${service} exports ${name}`).toBe(true);
+      }
+      for (const name of f.keys()) exportedFamilies.add(name);
+    }
+
+    const certctl = await scrape(api.app, '/api/v1/metrics/prometheus', api.auth());
+    for (const name of ['certctl_certificate_total', 'certctl_certificate_expiring_soon', 'certctl_notification_dead_total', 'certctl_deploy_rollback_total']) {
+      expect(certctl.get(name)?.type, name).toMatch(/gauge|counter/);
+    }
+    for (const name of certctl.keys()) exportedFamilies.add(name);
+  });
+
+  const kubectl = (() => {
+    try {
+      execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+      return undefined;
+    } catch {
+      return 'kubectl not found (Debian package kubernetes-client; .ci/run installs it)';
+    }
+  })();
+  if (kubectl && process.env.CI !== 'true') console.warn(`[operate.e2e-spec] Kubernetes part skipped: ${kubectl}`);
+  const withKubectl = kubectl && process.env.CI !== 'true' ? it.skip : it;
+
+  withKubectl('kubectl kustomize renders both overlays; Deployments, ServiceMonitors, alerts and dashboard check out', () => {
+    expect(exportedFamilies.size, 'the scrape test ran first').toBeGreaterThan(20);
+    const render = (overlay: string) =>
+      (loadAll(execFileSync('kubectl', ['kustomize', resolve(ROOT, 'k8s/overlays', overlay)], { encoding: 'utf8' })) as any[]).filter(Boolean);
+    const dev = render('dev');
+    const prod = render('prod');
+    expect(dev.some((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postgres')).toBe(true);
+    // prod: external PostgreSQL and Redis, no template Secrets applied over the real ones
+    expect(prod.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Secret')).toEqual([]);
+
+    for (const objects of [dev, prod]) {
+      const of = (kind: string) => objects.filter((o) => o.kind === kind);
+      const deployments = of('Deployment');
+      expect(deployments.map((d) => d.metadata.name).sort()).toEqual(['certctl-api', 'certctl-notifier', 'certctl-orchestrator', 'certctl-scanner']);
+      const podSpecs = [...deployments, ...of('Job')].map((o) => [o.metadata.name as string, o.spec.template.spec] as const);
+      for (const [name, pod] of podSpecs) {
+        expect(pod.securityContext?.runAsNonRoot, name).toBe(true);
+        for (const c of pod.containers) {
+          expect(c.securityContext, name).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+          expect(c.resources?.requests?.cpu && c.resources?.requests?.memory && c.resources?.limits?.memory, name).toBeTruthy();
+          if (pod.restartPolicy !== 'OnFailure') {
+            expect(c.livenessProbe?.httpGet?.path, name).toBe('/health');
+            expect(c.readinessProbe?.httpGet?.path, name).toBe('/ready');
+          }
+        }
+      }
+      expect(of('Job').map((j) => j.spec.template.spec.containers[0].args)).toEqual([['migrate']]);
+      expect(of('HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name).sort()).toEqual(['certctl-notifier', 'certctl-orchestrator', 'certctl-scanner']);
+      expect(of('PodDisruptionBudget')).toHaveLength(4);
+      expect(of('NetworkPolicy').some((p) => Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes.includes('Ingress') && !p.spec.ingress)).toBe(true);
+
+      // Every ServiceMonitor selects a Service in the same namespace that exposes its endpoints' named ports.
+      const services = of('Service');
+      const monitors = of('ServiceMonitor');
+      expect(monitors.map((m) => m.metadata.name).sort()).toEqual(['certctl-api', 'certctl-notifier', 'certctl-orchestrator', 'certctl-scanner']);
+      for (const m of monitors) {
+        const selected = services.filter((s) => s.metadata.namespace === m.metadata.namespace
+          && Object.entries(m.spec.selector.matchLabels as Record<string, string>).every(([k, v]) => s.metadata.labels?.[k] === v));
+        expect(selected.map((s) => s.metadata.name), m.metadata.name).toEqual([m.metadata.name]);
+        for (const e of m.spec.endpoints) {
+          const port = selected[0].spec.ports.find((p: any) => p.name === e.port);
+          expect(port, `${m.metadata.name} port ${e.port}`).toBeDefined();
+          // ...and the Deployment behind the Service has a container port of that name.
+          const deployment = deployments.find((d) => Object.entries(selected[0].spec.selector as Record<string, string>).every(([k, v]) => d.spec.template.metadata.labels[k] === v));
+          expect(deployment.spec.template.spec.containers[0].ports.map((p: any) => p.name)).toContain(port.targetPort);
+        }
+      }
+
+      // Every alert expression and every dashboard query selects only metrics the platform exports.
+      const rules = of('PrometheusRule').flatMap((r) => r.spec.groups.flatMap((g: any) => g.rules));
+      const alerts = rules.map((r: any) => r.alert as string);
+      for (const wanted of ['CertctlCertificatesExpiringSoon', 'CertctlNotificationDeadLettered', 'CertctlDeployRollbackAlsoFailed', 'CertctlQueueBacklogGrowing', 'CertctlServiceDown']) {
+        expect(alerts).toContain(wanted);
+      }
+      const dashboard = JSON.parse(of('ConfigMap').find((c) => c.metadata.name === 'certctl-grafana-dashboard').data['certctl.json']);
+      const queries: Array<[string, string]> = [
+        ...rules.map((r: any) => [`alert ${r.alert}`, String(r.expr)] as [string, string]),
+        ...dashboard.panels.flatMap((p: any) => p.targets.map((t: any) => [`panel ${p.title}`, t.expr] as [string, string])),
+      ];
+      expect(queries.length).toBeGreaterThan(20);
+      const referenced = new Set<string>();
+      for (const [where, expr] of queries) {
+        const names = promqlMetrics(expr);
+        expect(names.length, `${where}: ${expr}`).toBeGreaterThan(0);
+        for (const name of names) {
+          referenced.add(name);
+          if (!PROMETHEUS_SYNTHETIC.has(name)) expect(exported(exportedFamilies, name), `${where} references ${name}, which no app exports`).toBe(true);
+        }
+      }
+      for (const name of ['certctl_queue_jobs', 'certctl_deploy_rollback_total', 'certctl_jobs_total', 'certctl_job_duration_seconds_bucket', 'certctl_certificate_expiring_soon', 'certctl_deploy_attempts_total']) {
+        expect(referenced).toContain(name);
+      }
+    }
+  });
+
+  it('the PromQL name extraction skips functions, labels, grouping and durations', () => {
+    expect(promqlMetrics('sum by (queue, le) (rate(x_bucket{a="b",c=~"d|e"}[5m])) / ignoring(le) y offset 5m > 0.5 and on(q) absent(up{job="k"})').sort())
+      .toEqual(['up', 'x_bucket', 'y']);
+  });
+});
+
+describe('docker-compose.yml (static check: no container engine runs here)', () => {
+  it('names postgres, redis, migrate, api, orchestrator, notifier and scanner, with healthchecks and depends_on conditions', () => {
+    // Compose files use YAML merge keys (`<<: *certctl`).
+    const compose = load(readFileSync(resolve(ROOT, 'docker-compose.yml'), 'utf8'), { schema: CORE_SCHEMA.withTags(mergeTag) }) as any;
+    const services = compose.services as Record<string, any>;
+    expect(Object.keys(services).sort()).toEqual(['api', 'migrate', 'notifier', 'orchestrator', 'postgres', 'redis', 'scanner']);
+    for (const name of ['postgres', 'redis', 'api', 'orchestrator', 'notifier', 'scanner']) {
+      expect(services[name].healthcheck?.test, name).toBeDefined();
+    }
+    expect(services.redis.command.join(' ')).toContain('--appendonly yes');
+    expect(services.migrate.command).toEqual(['migrate']);
+    expect(services.migrate.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
+    for (const name of ['api', 'orchestrator', 'notifier', 'scanner']) {
+      expect(services[name].command, name).toEqual([name]);
+      expect(services[name].depends_on, name).toEqual({
+        migrate: { condition: 'service_completed_successfully' },
+        postgres: { condition: 'service_healthy' },
+        redis: { condition: 'service_healthy' },
+      });
+      expect(services[name].read_only, name).toBe(true);
+    }
+    expect(Object.keys(compose.volumes).sort()).toEqual(['postgres-data', 'redis-data']);
+    const example = readFileSync(resolve(ROOT, '.env.example'), 'utf8');
+    for (const key of ['CERTCTL_API_KEY', 'CERTCTL_CONFIG_ENCRYPTION_KEY', 'POSTGRES_PASSWORD']) expect(example).toMatch(new RegExp(`^#?\\s*${key}=`, 'm'));
+  });
+});
