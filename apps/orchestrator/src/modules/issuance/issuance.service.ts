@@ -9,7 +9,8 @@ import {
 } from '@certctl/db';
 import { IssuerConnectors, IssuerError, ProfileConstraints } from '@certctl/issuers';
 import {
-  createCsr, describeCertificate, encryptSecret, exportPrivateKeyPem, generateKeyPair, KeySpec, namesMismatch, parseCsr, PkiError,
+  createCsr, describeCertificate, encryptSecret, exportPrivateKeyPem, generateKeyPair, KeySpec, namesMismatch, parseCsr, ParsedCsr,
+  PkiError, x509,
 } from '@certctl/pki';
 
 const SYSTEM = { actor: 'orchestrator', actor_type: 'System' as const };
@@ -42,18 +43,20 @@ export class IssuanceService {
     const profile = await profileOf(this.dataSource.manager, cert);
     const constraints: ProfileConstraints | null = profile;
 
-    let csrPem = job.csr_pem;
-    let encryptedKey: Buffer | null = null;
-    if (!csrPem) {
+    let serverCsr: { csr: ParsedCsr; encryptedKey: Buffer } | undefined;
+    if (!job.csr_pem) {
       if (await this.agentMakesTheKey(cert.id)) {
         await this.awaitCsr(job);
         return;
       }
-      ({ csrPem, encryptedKey } = await this.serverGeneratedCsr(cert, constraints));
+      serverCsr = await this.serverGeneratedCsr(cert, constraints);
     }
 
     try {
-      const csr = await parseCsr(csrPem);
+      // An agent's CSR is parsed and its signature checked; our own needs neither.
+      const csr = serverCsr?.csr ?? (await parseCsr(job.csr_pem!));
+      const csrPem = csr.pem;
+      const encryptedKey = serverCsr?.encryptedKey ?? null;
       const mismatch = namesMismatch(csr, { commonName: cert.common_name, sans: cert.sans });
       if (mismatch) throw new IssuerError('permanent', mismatch);
       const { connector } = await this.issuers.forIssuer(cert.issuer_id);
@@ -106,9 +109,11 @@ export class IssuanceService {
     if (!secret) throw new UnrecoverableError('CERTCTL_CONFIG_ENCRYPTION_KEY is not set: server keygen cannot keep the private key');
     const spec = keySpecFor(profile);
     const keys = await generateKeyPair(spec);
-    const csrPem = await createCsr({ keys, keySpec: spec, commonName: cert.common_name, sans: cert.sans });
+    const pem = await createCsr({ keys, keySpec: spec, commonName: cert.common_name, sans: cert.sans });
     const encryptedKey = encryptSecret(await exportPrivateKeyPem(keys.privateKey), secret);
-    return { csrPem, encryptedKey };
+    const publicKey = new x509.PublicKey(await crypto.subtle.exportKey('spki', keys.publicKey));
+    const csr: ParsedCsr = { pem, commonName: cert.common_name, sans: cert.sans, keySpec: spec, publicKey };
+    return { csr, encryptedKey };
   }
 
   /** Stores the version and everything that follows from it, in one transaction. */
