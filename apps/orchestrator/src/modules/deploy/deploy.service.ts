@@ -125,12 +125,14 @@ export class DeployService {
         verification_fingerprint: outcome.verification.fingerprint, verification_error: null,
       });
       if (!updated.affected) return [];
-      await tx.update(ManagedCertificateEntity, { id: job.certificate_id }, { last_deployment_at: now });
-      await audit(tx, 'deployment_job_completed', job.id, { certificate_id: job.certificate_id, target_id: target.id, ...result });
-      return recordNotifications(tx, {
+      const ids = await recordNotifications(tx, {
         type: 'DeploymentSuccess', certificate_id: job.certificate_id,
         message: outcome.skippedAsIdempotent ? `target ${target.name} already serves the current version (no change)` : `deployed to target ${target.name} (${target.type})`,
       });
+      // Row locks shared by every deployment (the certificate, the audit chain head) are taken last, so they are held briefly.
+      await tx.update(ManagedCertificateEntity, { id: job.certificate_id }, { last_deployment_at: now });
+      await audit(tx, 'deployment_job_completed', job.id, { certificate_id: job.certificate_id, target_id: target.id, ...result });
+      return ids;
     });
     await enqueueNotifications(this.producer, notificationIds, correlationId);
     await this.count({ targetType: target.type, success: true, skippedAsIdempotent: outcome.skippedAsIdempotent });
@@ -168,8 +170,9 @@ export class DeployService {
           : {}),
       });
       if (!updated.affected) return [];
+      const ids = await recordNotifications(tx, { type: 'DeploymentFailure', certificate_id: job.certificate_id, message: `deployment to target ${job.target_id} failed: ${message}` });
       await audit(tx, 'deployment_job_failed', job.id, { certificate_id: job.certificate_id, target_id: job.target_id, attempts: job.attempts, error: message, ...result });
-      return recordNotifications(tx, { type: 'DeploymentFailure', certificate_id: job.certificate_id, message: `deployment to target ${job.target_id} failed: ${message}` });
+      return ids;
     });
     await enqueueNotifications(this.producer, notificationIds, correlationId);
     this.logger.warn({ jobId: job.id, targetType, stage: report.failedStage, err: message }, 'deployment failed');
