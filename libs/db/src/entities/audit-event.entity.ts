@@ -5,7 +5,8 @@ import type { ActorType, AuditCategory } from '@certctl/contracts';
 @Entity('audit_events')
 export class AuditEventEntity {
   @PrimaryColumn('text') id: string;
-  @Column({ type: 'bigint', insert: false, update: false }) seq: string;
+  /** Position in the hash chain, assigned when the inserting transaction commits. */
+  @Column({ type: 'bigint', insert: false, update: false, nullable: true }) seq: string | null;
   @Column('text') actor: string;
   @Column('text') actor_type: ActorType;
   @Column('text') action: string;
