@@ -199,9 +199,10 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
   withKubectl('kubectl kustomize renders both overlays; Deployments, ServiceMonitors, alerts and dashboard check out', () => {
     expect(exportedFamilies.size, 'the scrape test ran first').toBeGreaterThan(20);
     const render = (overlay: string) =>
-      (loadAll(execFileSync('kubectl', ['kustomize', resolve(ROOT, 'k8s/overlays', overlay)], { encoding: 'utf8' })) as any[]).filter(Boolean);
+      (loadAll(execFileSync('kubectl', ['kustomize', resolve(ROOT, 'k8s/overlays', overlay)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as any[]).filter(Boolean);
     const dev = render('dev');
     const prod = render('prod');
+    for (const o of [...dev, ...prod]) expect(o.kind && o.metadata?.name, JSON.stringify(o)).toBeTruthy();
     expect(dev.some((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postgres')).toBe(true);
     // prod: external PostgreSQL and Redis, no template Secrets applied over the real ones
     expect(prod.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Secret')).toEqual([]);
