@@ -27,6 +27,7 @@ import { DigestModule } from './modules/digest/digest.module';
 import { CertctlMetricsModule } from './modules/metrics/metrics.module';
 import { NotificationsModule } from './modules/notifications/notifications.module';
 import { DiscoveryModule } from './modules/discovery/discovery.module';
+import { QueueDashboardModule } from './modules/queue-dashboard/queue-dashboard.module';
 
 /** The REST API. It produces queue jobs but never consumes them (no @Processor here). */
 @Module({
@@ -59,6 +60,7 @@ import { DiscoveryModule } from './modules/discovery/discovery.module';
     DigestModule,
     CertctlMetricsModule,
     DiscoveryModule,
+    QueueDashboardModule,
   ],
   providers: [
     { provide: APP_GUARD, useExisting: AuthGuard },

@@ -1,0 +1,152 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import { Inject, Injectable, Logger, Module, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { urlencoded } from 'express';
+import type { NextFunction, Request, Response } from 'express';
+import type { Redis } from 'ioredis';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
+import { ALL_QUEUES } from '@certctl/contracts';
+import { JobProducer, REDIS } from '@certctl/db';
+import { AuditService } from '../../common/audit/audit.service';
+import { ApiKeysService } from '../../common/auth/api-keys.service';
+import type { Principal } from '../../common/auth/principal';
+
+/** Where the dashboard is served: outside the /api/v1 prefix and outside Nest's guards (checked here instead). */
+export const QUEUE_DASHBOARD_PATH = '/admin/queues';
+export const QUEUE_SESSION_COOKIE = 'certctl_queues_session';
+const SESSION_TTL_SECONDS = 8 * 3600;
+/** Job actions the dashboard may perform; bulk and destructive ones (empty, obliterate, clean, add) are refused. */
+const ALLOWED_ACTIONS = new Set(['retry', 'promote']);
+
+/**
+ * bull-board at /admin/queues, showing every queue (notify-dead-letter included). Admin only: a Bearer admin key,
+ * or the session cookie `POST /admin/queues/session` sets for one (sessions live in Redis, so every api replica
+ * accepts them; browsers cannot send a Bearer header while navigating). Retry and promote are audited.
+ */
+@Injectable()
+export class QueueDashboard implements OnModuleInit {
+  private readonly logger = new Logger(QueueDashboard.name);
+
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly producer: JobProducer,
+    private readonly keys: ApiKeysService,
+    private readonly audit: AuditService,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Mounted on Express during init, after Nest's routes and before its 404 handler. */
+  onModuleInit(): void {
+    const serverAdapter = new ExpressAdapter().setBasePath(QUEUE_DASHBOARD_PATH);
+    createBullBoard({
+      queues: ALL_QUEUES.map((name) => new BullMQAdapter(this.producer.queue(name), { allowRetries: true })),
+      serverAdapter,
+      options: { uiConfig: { boardTitle: 'certctl queues' } },
+    });
+    const app = this.adapterHost.httpAdapter.getInstance<{ post: Function; use: Function }>();
+    app.post(`${QUEUE_DASHBOARD_PATH}/session`, urlencoded({ extended: false, limit: '4kb' }), (req: Request, res: Response) => void this.login(req, res).catch((err: unknown) => this.fail(res, err)));
+    app.use(QUEUE_DASHBOARD_PATH, (req: Request, res: Response, next: NextFunction) => void this.guard(req, res, next).catch((err: unknown) => this.fail(res, err)), serverAdapter.getRouter());
+  }
+
+  /**
+   * Exchanges an admin key for an HttpOnly session cookie scoped to the dashboard: a Bearer header (answers 204),
+   * or the login form's `api_key` field (redirects to the dashboard).
+   */
+  private async login(req: Request, res: Response): Promise<void> {
+    const formKey = typeof req.body?.api_key === 'string' && !req.headers.authorization ? (req.body.api_key as string).trim() : undefined;
+    const principal = formKey ? await this.keys.resolve(formKey) : await this.bearer(req);
+    if (!principal) return this.deny(res, 401, 'an admin API key is required (Authorization: Bearer <key>)');
+    if (principal.role !== 'admin') return this.deny(res, 403, `role ${principal.role} may not open the queue dashboard`);
+    const token = randomBytes(32).toString('base64url');
+    await this.redis.set(this.sessionKey(token), JSON.stringify({ actor: principal.actor, actor_type: principal.actor_type }), 'EX', SESSION_TTL_SECONDS);
+    await this.audit.record({ actor: principal, action: 'queue_dashboard.session', resource_type: 'queue_dashboard', resource_id: 'session', event_category: 'auth' });
+    res.cookie(QUEUE_SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: QUEUE_DASHBOARD_PATH, maxAge: SESSION_TTL_SECONDS * 1000 });
+    if (formKey) res.redirect(303, `${QUEUE_DASHBOARD_PATH}/`);
+    else res.status(204).end();
+  }
+
+  private async guard(req: Request, res: Response, next: NextFunction): Promise<void> {
+    const actor = await this.actorOf(req, res);
+    if (!actor) return;
+    if (req.method === 'GET' || req.method === 'HEAD') return next();
+    // Actions: PUT /api/queues/:queue/:jobId/{retry,promote}, and PUT /api/queues/:queue/retry/:status (retry all).
+    const parts = req.path.split('/').filter(Boolean).map(decodeURIComponent);
+    const [api, queues, queue, second, third] = parts;
+    const verb = second === 'retry' ? 'retry' : third;
+    if (api !== 'api' || queues !== 'queues' || !queue || !verb || !ALLOWED_ACTIONS.has(verb)) {
+      return this.deny(res, 403, `the queue dashboard only retries and promotes jobs (refused: ${req.method} ${req.path})`);
+    }
+    const jobId = second === 'retry' ? `all-${third ?? 'failed'}` : second!;
+    res.on('finish', () => {
+      if (res.statusCode >= 400) return;
+      this.audit.recordInBackground({
+        actor, action: `queue_job.${verb}`, resource_type: 'queue_job', resource_id: `${queue}/${jobId}`,
+        event_category: 'config', details: { queue, job_id: jobId, via: 'queue_dashboard' },
+      });
+    });
+    next();
+  }
+
+  /** The admin behind the request (Bearer key or session cookie), or undefined after answering 401/403. */
+  private async actorOf(req: Request, res: Response): Promise<Pick<Principal, 'actor' | 'actor_type'> | undefined> {
+    const principal = await this.bearer(req);
+    if (principal) {
+      if (principal.role === 'admin') return principal;
+      this.deny(res, 403, `role ${principal.role} may not open the queue dashboard`);
+      return undefined;
+    }
+    if (req.headers.authorization) {
+      this.deny(res, 401, 'unknown, revoked or expired API key');
+      return undefined;
+    }
+    const token = cookie(req.headers.cookie, QUEUE_SESSION_COOKIE);
+    const session = token ? await this.redis.get(this.sessionKey(token)) : null;
+    if (session) return JSON.parse(session) as Pick<Principal, 'actor' | 'actor_type'>;
+    if (req.method === 'GET' && req.path === '/' && req.accepts(['json', 'html']) === 'html') {
+      res.status(401).type('html').send(LOGIN_FORM);
+      return undefined;
+    }
+    this.deny(res, 401, `an admin API key (Authorization: Bearer) or a session from POST ${QUEUE_DASHBOARD_PATH}/session is required`);
+    return undefined;
+  }
+
+  private async bearer(req: Request): Promise<Principal | undefined> {
+    if (this.config.auth.type === 'none') return { actor: 'actor-demo-anon', actor_type: 'Anonymous', role: 'admin' };
+    const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+    return match ? this.keys.resolve(match[1]!.trim()) : undefined;
+  }
+
+  private sessionKey(token: string): string {
+    return `${this.config.redis.queuePrefix}:queue-dashboard-session:${createHash('sha256').update(token).digest('hex')}`;
+  }
+
+  private deny(res: Response, status: number, message: string): void {
+    res.status(status).json({ error: STATUS_CODES[status], message, code: status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN' });
+  }
+
+  private fail(res: Response, err: unknown): void {
+    this.logger.error({ err: (err as Error).message }, 'queue dashboard request failed');
+    if (!res.headersSent) res.status(500).json({ error: STATUS_CODES[500], message: 'internal error', code: 'INTERNAL' });
+  }
+}
+
+/** What a browser gets at /admin/queues without a session: a form that posts an admin key for one. */
+const LOGIN_FORM = `<!doctype html><html><head><meta charset="utf-8"><title>certctl queues</title></head><body>
+<form method="post" action="${QUEUE_DASHBOARD_PATH}/session"><label>Admin API key <input type="password" name="api_key" autocomplete="off" required></label>
+<button type="submit">Open the queue dashboard</button></form></body></html>`;
+
+function cookie(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return undefined;
+}
+
+@Module({ providers: [QueueDashboard] })
+export class QueueDashboardModule {}
