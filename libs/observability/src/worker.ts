@@ -41,13 +41,36 @@ export function workerRootModule(name: WorkerName, features: Type[] = []): Type<
 export async function createWorkerApp(name: WorkerName, features: Type[] = []): Promise<INestApplication> {
   const app = await NestFactory.create(workerRootModule(name, features), { bufferLogs: true, abortOnError: false });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
   return app;
+}
+
+/**
+ * SIGTERM or SIGINT: stop taking work and let running jobs finish (app.close() runs the shutdown hooks; a BullMQ
+ * worker's close waits for its active jobs), then exit 0. A job still running when the grace period ends (Kubernetes
+ * terminationGracePeriodSeconds) dies with the process and is retried elsewhere once its lock expires. A second
+ * signal exits at once (1). Workers built with createWorkerApp alone (tests) install no signal handlers.
+ */
+export function exitOnSignals(app: INestApplication): void {
+  let closing = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (closing) process.exit(1);
+      closing = true;
+      app.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          process.stderr.write(`shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+          process.exit(1);
+        },
+      );
+    });
+  }
 }
 
 /** Entry point of a worker's main.ts: build, listen on its port, log where. */
 export async function runWorker(name: WorkerName, features: Type[] = []): Promise<void> {
   const app = await createWorkerApp(name, features);
+  exitOnSignals(app);
   const config = app.get<AppConfig>(APP_CONFIG);
   await app.listen(config.workerPorts[name], config.server.host);
   app.get(Logger).log(`${name} ready on http://${config.server.host}:${config.workerPorts[name]}`);
