@@ -38,6 +38,25 @@ describe('deploy API', () => {
     await p.http.put(`/api/v1/targets/${target.id}`).set(p.auth()).send({ config: { pem_path: '/srv/h2.pem', reload_command: 'true' } }).expect(200);
   });
 
+  it('stores SSH secrets encrypted and never shows them', async () => {
+    const config = {
+      host: '127.0.0.1', user: 'deploy', auth_method: 'password', password: 's3cret-pass', host_key_fingerprint: `SHA256:${'A'.repeat(43)}`,
+      cert_path: '/srv/tls/c.pem',
+    };
+    const created = await post(p, '/api/v1/targets', { name: unique('ssh'), type: 'SSH', config });
+    expect(created.config.password).toBe('********');
+    const row = (await p.db.query('SELECT config, encrypted_config FROM deployment_targets WHERE id = $1', [created.id])).rows[0];
+    expect(JSON.stringify(row.config)).not.toContain('s3cret-pass');
+    expect(row.encrypted_config.toString('latin1')).not.toContain('s3cret-pass');
+    // Sending "********" back keeps the stored secret.
+    await p.http.put(`/api/v1/targets/${created.id}`).set(p.auth()).send({ config: { ...config, password: '********', port: 2222 } }).expect(200);
+    const after = (await p.db.query('SELECT encrypted_config FROM deployment_targets WHERE id = $1', [created.id])).rows[0];
+    expect(after.encrypted_config).not.toBeNull();
+    const shown = (await p.http.get(`/api/v1/targets/${created.id}`).set(p.auth()).expect(200)).body;
+    expect(JSON.stringify(shown)).not.toContain('s3cret-pass');
+    expect(shown).not.toHaveProperty('encrypted_config');
+  });
+
   it('POST /targets/{id}/test runs the validate step without deploying and records the result', async () => {
     const good = await post(p, '/api/v1/targets', { name: unique('t'), type: 'File', config: { cert_path: '/nonexistent/c.pem', validate_command: 'openssl version' } });
     const ok = (await p.http.post(`/api/v1/targets/${good.id}/test`).set(p.auth()).expect(200)).body;

@@ -11,3 +11,4 @@ export * from './connectors/file-connector';
 export * from './connectors/registry';
 export * from './connectors/ssh-connector';
 export * from './connectors/kubernetes-connector';
+export * from './target-secrets';

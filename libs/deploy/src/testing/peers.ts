@@ -344,7 +344,8 @@ export class SshNginxPeer implements TlsPeer {
 
   targetConfig(): Record<string, unknown> {
     return {
-      host: '127.0.0.1', port: this.sshd.port, user: 'root', auth_method: 'key', private_key_path: this.sshd.clientKeyPath,
+      // The key inline: the api stores it encrypted and the orchestrator opens it, which this exercises.
+      host: '127.0.0.1', port: this.sshd.port, user: 'root', auth_method: 'key', private_key: readFileSync(this.sshd.clientKeyPath, 'utf8'),
       host_key_fingerprint: this.sshd.hostKeyFingerprint, cert_path: this.nginx.certPath, key_path: this.nginx.keyPath,
       reload_command: this.nginx.reloadCommand, timeout: '10s',
     };

@@ -1,9 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { loadDeployConfig } from '@certctl/config';
+import { APP_CONFIG, AppConfig, loadDeployConfig } from '@certctl/config';
 import { DeploymentTargetEntity } from '@certctl/db';
-import { connectorFor, messageOf, TargetConfigError, validateTargetConfig } from '@certctl/deploy';
+import { connectorFor, messageOf, openTargetConfig, sealTargetConfig, TargetConfigError, validateTargetConfig } from '@certctl/deploy';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
@@ -22,7 +22,11 @@ export class TargetsService {
   readonly crud: CrudResource<DeploymentTargetEntity>;
   private readonly commandTimeoutMs = loadDeployConfig().commandTimeoutMs;
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource, private readonly audit: AuditService) {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
     this.crud = new CrudResource(dataSource, audit, {
       entity: DeploymentTargetEntity, table: 'deployment_targets', resource: 'target', idKind: 'target', category: 'config',
       actions: { created: 'create_target', updated: 'update_target', deleted: 'delete_target' },
@@ -32,13 +36,23 @@ export class TargetsService {
 
   /** A target may be registered before it is configured; a config that is given must be complete and safe (400 naming the field). */
   create(actor: Principal, body: CreateTargetDto): Promise<DeploymentTargetEntity> {
-    if (body.config !== undefined && body.config !== null) checkConfig(body.type, body.config);
-    return this.crud.create(actor, body as Partial<DeploymentTargetEntity>);
+    if (body.config === undefined || body.config === null) return this.crud.create(actor, body as Partial<DeploymentTargetEntity>);
+    checkConfig(body.type, body.config);
+    return this.crud.create(actor, { ...body, ...sealTargetConfig(body.type, body.config, this.config.pki.encryptionKey, null) } as Partial<DeploymentTargetEntity>);
   }
 
+  /** Secrets (SSH password, private key) are stored encrypted; "********" sent back keeps the stored one. */
   async update(actor: Principal, id: string, body: UpdateTargetDto): Promise<DeploymentTargetEntity> {
-    if (body.config !== undefined && body.config !== null) checkConfig((await this.crud.get(id)).type, body.config);
-    return this.crud.update(actor, id, body as Partial<DeploymentTargetEntity>);
+    if (body.config === undefined || body.config === null) return this.crud.update(actor, id, body as Partial<DeploymentTargetEntity>);
+    const current = await this.crud.get(id);
+    checkConfig(current.type, body.config);
+    const sealed = sealTargetConfig(current.type, body.config, this.config.pki.encryptionKey, await this.encryptedConfig(id));
+    return this.crud.update(actor, id, { ...body, ...sealed } as Partial<DeploymentTargetEntity>);
+  }
+
+  private async encryptedConfig(id: string): Promise<Buffer | null> {
+    const rows: Array<{ encrypted_config: Buffer | null }> = await this.dataSource.query('SELECT encrypted_config FROM deployment_targets WHERE id = $1', [id]);
+    return rows[0]?.encrypted_config ?? null;
   }
 
   /**
@@ -50,10 +64,11 @@ export class TargetsService {
     let status: TargetTestResult['status'] = 'success';
     let message: string;
     try {
-      validateTargetConfig(target.type, target.config);
+      const config = openTargetConfig(target.config, await this.encryptedConfig(id), this.config.pki.encryptionKey);
+      validateTargetConfig(target.type, config);
       message = target.agent_id
         ? `config is valid; agent ${target.agent_id} runs the validate step when it deploys`
-        : await connectorFor(target.type)!.validateOnly(target.config, { commandTimeoutMs: this.commandTimeoutMs });
+        : await connectorFor(target.type)!.validateOnly(config, { commandTimeoutMs: this.commandTimeoutMs });
     } catch (err) {
       status = 'failed';
       message = messageOf(err).slice(0, 2000);

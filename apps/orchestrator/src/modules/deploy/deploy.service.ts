@@ -7,7 +7,7 @@ import {
   AuditEventEntity, DeploymentTargetEntity, enqueueNotifications, JobEntity, JobProducer, ManagedCertificateEntity, newId, recordNotifications,
 } from '@certctl/db';
 import {
-  connectorFor, DeployError, deployCounterIncrements, DeployMaterial, DeployOutcome, DeployReport, lockAll, messageOf, PostVerifyFailedError,
+  connectorFor, DeployError, deployCounterIncrements, openTargetConfig, DeployMaterial, DeployOutcome, DeployReport, lockAll, messageOf, PostVerifyFailedError,
   TargetConfigError,
 } from '@certctl/deploy';
 import { ClusterCounters } from '@certctl/observability';
@@ -46,16 +46,19 @@ export class DeployService {
   async run(jobId: string, correlationId?: string): Promise<void> {
     const job = await this.claim(jobId);
     if (!job) return;
-    const target = await this.dataSource.manager.findOne(DeploymentTargetEntity, { where: { id: job.target_id ?? '' } });
+    const target = await this.dataSource.manager.getRepository(DeploymentTargetEntity).createQueryBuilder('t')
+      .addSelect('t.encrypted_config').where('t.id = :id', { id: job.target_id ?? '' }).getOne();
     const targetType = target?.type ?? 'unknown';
     try {
       if (!target) throw new DeploymentRefused(`target ${job.target_id} no longer exists`);
       if (!target.enabled || target.retired_at) throw new DeploymentRefused(`target ${target.id} is ${target.retired_at ? 'retired' : 'disabled'}`);
       const connector = connectorFor(target.type);
       if (!connector) throw new DeploymentRefused(`target type ${target.type} has no connector in this build`);
-      connector.validateConfig(target.config);
+      // Secrets (an SSH password or key) are kept encrypted in the row and opened only here, in memory.
+      const config = openTargetConfig(target.config, target.encrypted_config, this.config.pki.encryptionKey);
+      connector.validateConfig(config);
       const material = await this.material(job.certificate_id);
-      const outcome = await this.withTargetLock(target.id, () => connector.deploy(target.config, material, {
+      const outcome = await this.withTargetLock(target.id, () => connector.deploy(config, material, {
         commandTimeoutMs: this.settings.commandTimeoutMs,
         backupRetention: this.settings.backupRetention,
         crossProcessLock: (paths) => this.locks.acquire(paths.map((p) => `path:${p}`)),
