@@ -1,5 +1,5 @@
-import { statSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servedFingerprint } from '@certctl/deploy';
 import { missingPeer, NginxPeer } from '../../libs/deploy/src/testing/peers';
@@ -34,6 +34,18 @@ suite('deploying to nginx', () => {
   });
 
   const served = () => servedFingerprint({ host: '127.0.0.1', port: nginx.port });
+  /**
+   * The certificate nginx serves once a reload has settled: for a moment after `nginx -s reload` old workers may
+   * still answer, so this polls (up to 5 s) until the expected leaf is served, and returns what was served last.
+   */
+  const servedAfterReload = async (expected: string) => {
+    let last = await served();
+    for (let i = 0; i < 50 && last !== expected; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      last = await served();
+    }
+    return last;
+  };
   const latestDeployment = async () => (await p.db.query(
     `SELECT * FROM jobs WHERE certificate_id = $1 AND type = 'Deployment' ORDER BY created_at DESC, id DESC LIMIT 1`, [certId])).rows[0];
   const newestVersion = async () => (await p.db.query(
@@ -62,7 +74,7 @@ suite('deploying to nginx', () => {
     const job = await p.waitForJob((await latestDeployment()).id, ['Completed', 'Failed']);
     expect(job, job.last_error).toMatchObject({ status: 'Completed', agent_id: null, verification_status: 'success', verification_fingerprint: versions[0]!.fingerprint_sha256 });
     expect(job.deployment_result).toMatchObject({ outcome: 'deployed', reloaded: true, validate_ok: true });
-    expect(await served()).toBe(versions[0]!.fingerprint_sha256);
+    expect(await servedAfterReload(versions[0]!.fingerprint_sha256)).toBe(versions[0]!.fingerprint_sha256);
     expect(statSync(nginx.keyPath).mode & 0o077 & ~0o040).toBe(0);
     expect(readFileSync(nginx.keyPath, 'utf8')).toContain('PRIVATE KEY');
     expect(nginx.scratch.reloads()).toBe(1);
@@ -99,7 +111,7 @@ suite('deploying to nginx', () => {
     expect(job.last_error).toMatch(/validate failed: the private key does not match the certificate/);
     expect(job.last_error).not.toContain('PRIVATE KEY');
     expect(job.deployment_result).toMatchObject({ failed_stage: 'validate', rolled_back: false });
-    expect(await served()).toBe(versions[0]!.fingerprint_sha256);
+    expect(await servedAfterReload(versions[0]!.fingerprint_sha256)).toBe(versions[0]!.fingerprint_sha256);
     expect(nginx.scratch.reloads()).toBe(1);
     const notes = await p.db.query(`SELECT message FROM notification_events WHERE certificate_id = $1 AND type = 'DeploymentFailure'`, [certId]);
     expect(notes.rows.length).toBeGreaterThan(0);
@@ -113,22 +125,47 @@ suite('deploying to nginx', () => {
     expect(job.last_error).toMatch(/reload failed, rolled back: .*simulated reload failure/);
     expect(job.deployment_result).toMatchObject({ failed_stage: 'reload', rolled_back: true, rollback: 'restored' });
     expect(nginx.scratch.reloads()).toBe(3); // the failed one and the one after restoring
-    expect(await served()).toBe(versions[0]!.fingerprint_sha256);
+    expect(await servedAfterReload(versions[0]!.fingerprint_sha256)).toBe(versions[0]!.fingerprint_sha256);
   });
 
   it('deploying again after the fix serves the new version', async () => {
     const job = await deploy();
     expect(job, job.last_error).toMatchObject({ status: 'Completed', verification_status: 'success', verification_fingerprint: versions[1]!.fingerprint_sha256 });
-    expect(await served()).toBe(versions[1]!.fingerprint_sha256);
+    expect(await servedAfterReload(versions[1]!.fingerprint_sha256)).toBe(versions[1]!.fingerprint_sha256);
+  });
+
+  it('a post-deploy verification that sees another certificate restores the files and reloads', async () => {
+    // The verification endpoint is a TLS server that keeps serving some other certificate.
+    const stale = await (await TestCa.create()).issue();
+    const imposter = createServer({ cert: stale.certPem, key: stale.keyPem! }, (socket) => socket.end());
+    await new Promise<void>((r) => imposter.listen(0, '127.0.0.1', r));
+    try {
+      const port = (imposter.address() as { port: number }).port;
+      const current = (await p.http.get(`/api/v1/targets/${targetId}`).set(p.auth()).expect(200)).body;
+      await p.http.put(`/api/v1/targets/${targetId}`).set(p.auth())
+        .send({ enabled: false, config: { ...current.config, post_deploy_verify: { endpoint: `127.0.0.1:${port}` }, post_deploy_verify_attempts: 2 } }).expect(200);
+      const renewal = await p.http.post(`/api/v1/certificates/${certId}/renew`).set(p.auth()).send({}).expect(202);
+      await p.waitForJob(renewal.body.job_id, ['Completed']);
+      await p.http.put(`/api/v1/targets/${targetId}`).set(p.auth()).send({ enabled: true }).expect(200);
+      const reloadsBefore = nginx.scratch.reloads();
+      const job = await deploy();
+      expect(job).toMatchObject({ status: 'Failed', verification_status: 'failed', deployment_result: { failed_stage: 'post_verify', rollback: 'restored' } });
+      expect(job.verification_error).toMatch(/post-deploy verification failed, rolled back/);
+      expect(nginx.scratch.reloads()).toBe(reloadsBefore + 2);
+      expect(await servedAfterReload(versions[1]!.fingerprint_sha256)).toBe(versions[1]!.fingerprint_sha256);
+    } finally {
+      imposter.close();
+    }
   });
 
   it('the deploy counters are exposed per target type', async () => {
     const text = (await p.http.get('/api/v1/metrics/prometheus').set(p.auth()).expect(200)).text;
     expect(text).toContain('certctl_deploy_attempts_total{target_type="NGINX",result="success"} 3');
-    expect(text).toContain('certctl_deploy_attempts_total{target_type="NGINX",result="failure"} 2');
+    expect(text).toContain('certctl_deploy_attempts_total{target_type="NGINX",result="failure"} 3');
     expect(text).toContain('certctl_deploy_validate_failures_total{target_type="NGINX"} 1');
     expect(text).toContain('certctl_deploy_reload_failures_total{target_type="NGINX"} 1');
-    expect(text).toContain('certctl_deploy_rollback_total{target_type="NGINX",outcome="restored"} 1');
+    expect(text).toContain('certctl_deploy_post_verify_failures_total{target_type="NGINX"} 1');
+    expect(text).toContain('certctl_deploy_rollback_total{target_type="NGINX",outcome="restored"} 2');
     expect(text).toContain('certctl_deploy_idempotent_skip_total{target_type="NGINX"} 1');
   });
 });
