@@ -16,7 +16,6 @@ export const API_PREFIX = 'api/v1';
 export async function createApiApp(): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(ApiModule, { bufferLogs: true, bodyParser: false, abortOnError: false });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
   app.set('etag', false);
   app.disable('x-powered-by');
   const config = app.get<AppConfig>(APP_CONFIG);
