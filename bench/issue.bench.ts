@@ -26,7 +26,7 @@
  *     and Redis commands per certificate (server-wide). Checks the versions (one per job, ECDSA 256, key stored
  *     encrypted, chain verifies to the Local CA root).
  * Then EXPLAIN ANALYZE of the hot statements (last run's database, kept for inspection) and the bare pki rate:
- * BENCH_BARE_N (2,000) x (generateKeyPair P-256 + createCsr + signLeafCertificate) with a P-384 CA from
+ * BENCH_BARE_N (2,000) x (generateKeyPair P-256 + createCsr + signLeafCertificate) with a P-256 CA from
  * createCaCertificate (the Local CA's root spec), one at a time and BENCH_BARE_CONCURRENCY (16) at a time; the
  * orchestrator's whole crypto path (adds key export + encryption, CSR parse/verify, describe) for a quarter of that;
  * a leaner path for comparison (no CSR, P-256 CA, native X509 parsing); and the time of each step of the path.
@@ -70,7 +70,7 @@ const QUEUE_PREFIX = 'certctl-bench-issue';
 const TARGET_CERTS_PER_S = 300;
 const LEAF_SPEC: KeySpec = { algorithm: 'ECDSA', curve: 'P-256' };
 /** The Local CA connector's generated root (libs/issuers local-ca.connector.ts ROOT_SPEC). */
-const CA_SPEC: KeySpec = { algorithm: 'ECDSA', curve: 'P-384' };
+const CA_SPEC: KeySpec = { algorithm: 'ECDSA', curve: 'P-256' };
 
 interface BenchConfig {
   adminUrl: string;
@@ -333,7 +333,7 @@ let orchestrator: OrchestratorProcess | undefined;
 const stopAll = new AbortController();
 
 const WHAT_IF_NO_AUDIT_CHAIN =
-  'audit_events trigger trg_audit_events_chain disabled in the bench database and seq taken from a sequence: no global chain-head row lock, rows not hash-chained';
+  'audit_events trigger trg_audit_events_seal (the commit-time chaining) disabled in the bench database and seq taken from a sequence: no global chain-head row lock, rows not hash-chained';
 
 async function runEndToEnd(config: BenchConfig, concurrency: number, certificates: number, whatIf?: 'no_audit_chain'): Promise<RunResult> {
   const url = withDatabase(config.adminUrl, DATABASE);
@@ -344,7 +344,7 @@ async function runEndToEnd(config: BenchConfig, concurrency: number, certificate
     // seq is unique and filled by the chain trigger: a sequence numbers the rows instead (hashes stay empty).
     await withClient(url, (db) =>
       db.query(`CREATE SEQUENCE bench_audit_seq; ALTER TABLE audit_events ALTER COLUMN seq SET DEFAULT nextval('bench_audit_seq');
-                ALTER TABLE audit_events DISABLE TRIGGER trg_audit_events_chain`));
+                ALTER TABLE audit_events DISABLE TRIGGER trg_audit_events_seal`));
   }
   await clearQueueKeys(config.redisUrl);
 
@@ -935,7 +935,7 @@ async function bareRates(config: BenchConfig): Promise<{ rates: BareResult[]; st
   };
 
   const variants = [
-    { name: 'key_csr_sign', description: 'generateKeyPair P-256 + createCsr + signLeafCertificate (P-384 CA)', work: keySign, n: config.bareN, inFlight: [1, config.bareConcurrency] },
+    { name: 'key_csr_sign', description: 'generateKeyPair P-256 + createCsr + signLeafCertificate (P-256 CA)', work: keySign, n: config.bareN, inFlight: [1, config.bareConcurrency] },
     {
       name: 'orchestrator_crypto_path',
       description: 'key_csr_sign + exportPrivateKeyPem/encryptSecret + parseCsr (verify) + namesMismatch + describeCertificate',
@@ -988,10 +988,10 @@ async function bareSteps(ca: SigningAuthority, n: number): Promise<BareStep[]> {
     const csrPem = await time('createCsr (P-256 signature)', () => createCsr({ keys, keySpec: LEAF_SPEC, commonName: name, sans }));
     await time('exportPrivateKeyPem + encryptSecret', async () => encryptSecret(await exportPrivateKeyPem(keys.privateKey), secret));
     const csr = await time('parseCsr (incl. signature check)', () => parseCsr(csrPem));
-    const leaf = await time('signLeafCertificate (P-384 CA signature)', () =>
+    const leaf = await time('signLeafCertificate (P-256 CA signature)', () =>
       signLeafCertificate(ca, { publicKey: csr.publicKey, commonName: name, sans, notBefore: new Date(), notAfter: new Date(Date.now() + 86_400_000), ekus: ['serverAuth'] }));
     await time('describeCertificate', () => describeCertificate(leaf));
-    await time('raw WebCrypto ECDSA P-384 sign', () => crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-384' }, ca.privateKey, payload));
+    await time('raw WebCrypto ECDSA P-256 sign', () => crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, ca.privateKey, payload));
     await time('raw WebCrypto ECDSA P-256 sign', () => crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, keys.privateKey, payload));
     const native = await time('node:crypto generateKeyPairSync P-256', () => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
     await time('node:crypto sign P-256 (sync)', () => nodeSign('sha256', payload, native.privateKey));
@@ -1117,7 +1117,7 @@ async function main(): Promise<void> {
     machine: await machineInfo(config.adminUrl, quiet),
     settings: {
       certificates: config.certificates, sweep_certificates: config.sweepCertificates, warmup: config.warmup, trigger_in_flight: config.triggerConcurrency, renewal_concurrencies: config.concurrencies,
-      keygen: 'server, ECDSA P-256 (default profile)', issuer: 'GenericCA (Local CA, generated P-384 root)', bare_n: config.bareN,
+      keygen: 'server, ECDSA P-256 (default profile)', issuer: 'GenericCA (Local CA, generated P-256 root)', bare_n: config.bareN,
       bare_in_flight: config.bareConcurrency, database: DATABASE, queue_prefix: QUEUE_PREFIX,
       measurement: 'certs/s = completed / (max jobs.completed_at - min jobs.created_at); latency = completed_at - created_at (same host clock)',
     },
