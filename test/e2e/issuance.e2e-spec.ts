@@ -210,7 +210,7 @@ describe('issuance and renewal through the Local CA', () => {
     const cert = await post(p, '/api/v1/certificates', certificateBody(inv, { issuer_id: broken.id }));
     const job = (await renew(cert.id as string).expect(202)).body.job_id;
     const failed = await p.waitForJob(job, ['Failed', 'Completed']);
-    expect(failed).toMatchObject({ status: 'Failed', last_error: expect.stringContaining('/nonexistent/ca.pem') });
+    expect(failed).toMatchObject({ status: 'Failed', last_error: expect.stringMatching(/ENOENT.*\/nonexistent\/ca\.(pem|key)/) });
     expect((await p.http.get(`/api/v1/certificates/${cert.id}`).set(p.auth())).body.status).toBe('Failed');
     const notes = await p.db.query(`SELECT type, message FROM notification_events WHERE certificate_id = $1`, [cert.id]);
     expect(notes.rows).toEqual([expect.objectContaining({ type: 'RenewalFailure' })]);
