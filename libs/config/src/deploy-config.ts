@@ -1,4 +1,4 @@
-import { ConfigError } from './config';
+import { int as integer } from './config';
 
 type Env = Record<string, string | undefined>;
 
@@ -10,15 +10,6 @@ export interface DeployConfig {
   concurrency: number;
   /** Longest a validate or reload command may run. */
   commandTimeoutMs: number;
-}
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `must be an integer, got "${raw}"`);
-  const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
-  return value;
 }
 
 /** Read from the environment like the rest of the configuration (upstream's CERTCTL_DEPLOY_BACKUP_RETENTION). */

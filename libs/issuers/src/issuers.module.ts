@@ -2,7 +2,9 @@ import { Global, Inject, Injectable, Module } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
-import { IssuerEntity } from '@certctl/db';
+import type { Redis } from 'ioredis';
+import { IssuerEntity, REDIS } from '@certctl/db';
+import { AcmeChallengeStore } from './acme/acme-challenge-store';
 import { IssuerConnector, IssuerError } from './issuer-connector';
 import { IssuerRegistry } from './issuer-registry';
 import { openIssuerConfig } from './issuer-secrets';
@@ -45,7 +47,13 @@ export class IssuerConnectors {
         }),
     },
     IssuerConnectors,
+    // ACME http-01 answers live in Redis, so the api and every orchestrator replica can serve them.
+    {
+      provide: AcmeChallengeStore,
+      inject: [REDIS, APP_CONFIG],
+      useFactory: (redis: Redis, config: AppConfig) => new AcmeChallengeStore(redis, config.redis.queuePrefix),
+    },
   ],
-  exports: [IssuerRegistry, IssuerConnectors],
+  exports: [IssuerRegistry, IssuerConnectors, AcmeChallengeStore],
 })
 export class IssuersModule {}

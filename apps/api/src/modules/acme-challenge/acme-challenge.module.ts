@@ -1,10 +1,8 @@
 import { Inject, Injectable, Module, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Request, Response } from 'express';
-import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
-import { REDIS } from '@certctl/db';
 import {
   AcmeAccountStore, AcmeChallengeStore, answerChallenge, CHALLENGE_PATH, IssuerRegistry, IssuersModule, registerAcmeIssuer,
 } from '@certctl/issuers';
@@ -43,11 +41,6 @@ export class AcmeChallengeRoute implements OnModuleInit {
 @Module({
   imports: [IssuersModule],
   providers: [
-    {
-      provide: AcmeChallengeStore,
-      inject: [REDIS, APP_CONFIG],
-      useFactory: (redis: Redis, config: AppConfig) => new AcmeChallengeStore(redis, config.redis.queuePrefix),
-    },
     AcmeChallengeRoute,
   ],
 })

@@ -1,8 +1,6 @@
 import { Inject, Injectable, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
-import { REDIS } from '@certctl/db';
 import {
   AcmeAccountStore, AcmeChallengeStore, AcmeResponderPool, IssuerRegistry, IssuersModule, registerAcmeIssuer,
 } from '@certctl/issuers';
@@ -45,11 +43,6 @@ export class AcmeSetup implements OnModuleInit, OnApplicationShutdown {
   imports: [IssuersModule],
   providers: [
     {
-      provide: AcmeChallengeStore,
-      inject: [REDIS, APP_CONFIG],
-      useFactory: (redis: Redis, config: AppConfig) => new AcmeChallengeStore(redis, config.redis.queuePrefix),
-    },
-    {
       provide: AcmeResponderPool,
       inject: [AcmeChallengeStore, APP_CONFIG],
       useFactory: (store: AcmeChallengeStore, config: AppConfig) => {
@@ -60,6 +53,6 @@ export class AcmeSetup implements OnModuleInit, OnApplicationShutdown {
     },
     AcmeSetup,
   ],
-  exports: [AcmeChallengeStore, AcmeResponderPool],
+  exports: [AcmeResponderPool],
 })
 export class AcmeModule {}
