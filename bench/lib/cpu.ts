@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { machineTicks } from './proc-ticks';
 
 /**
  * Where the CPU went during a scenario, from /proc (Linux; elsewhere the figures are null): the whole machine,
@@ -42,18 +43,6 @@ export function cpuBetween(before: CpuSnapshot, after: CpuSnapshot, requests: nu
     loader_pct: Math.round((loaderMs / (wallS * 1000)) * 100),
     api_cpu_ms_per_request: apiMs === null || requests === 0 ? null : Math.round((apiMs / requests) * 100) / 100,
   };
-}
-
-/** Busy and total ticks of all cores since boot (user … steal; guest time is already inside user). */
-function machineTicks(): CpuSnapshot['machineTicks'] {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
-    const total = fields.reduce((a, b) => a + b, 0);
-    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-    return { busy: total - idle, total };
-  } catch {
-    return undefined;
-  }
 }
 
 /** utime + stime of a process, in clock ticks. */
