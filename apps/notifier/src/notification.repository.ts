@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { NotificationWithCertificate } from './channels/alert-message';
-import { MicroBatcher } from './micro-batcher';
+import { MicroBatcher } from '@certctl/db';
 
 export interface DeliveryRow extends NotificationWithCertificate {
   channel: string;

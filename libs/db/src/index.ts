@@ -10,3 +10,4 @@ export * from './notifications';
 export * from './digest';
 export * from './lifecycle';
 export * from './discovery';
+export * from './micro-batcher';
