@@ -12,6 +12,7 @@ import { NotifierModule } from '../../apps/notifier/src/notifier.module';
 import { ORCHESTRATOR_FEATURES } from '../../apps/orchestrator/src/orchestrator.features';
 import { SCANNER_FEATURES } from '../../apps/scanner/src/scanner.features';
 import { ApiHarness, startApi } from '../support/api-harness';
+import { certificateBody, createInventory, post } from '../support/fixtures';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Prometheus text exposition format 0.0.4, parsed (HELP, TYPE, samples with escaped label values).
@@ -126,7 +127,8 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
   }
 
   beforeAll(async () => {
-    api = await startApi();
+    // A 1 ms read cache: the value test below scrapes right after changing the inventory.
+    api = await startApi({ CERTCTL_READ_CACHE_TTL: '1ms' });
     for (const [name, features] of WORKERS) {
       const app = await createWorkerApp(name, features);
       await app.init();
@@ -183,6 +185,26 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
       expect(certctl.get(name)?.type, name).toMatch(/gauge|counter/);
     }
     for (const name of certctl.keys()) exportedFamilies.add(name);
+  });
+
+  it('the certificate gauges count the inventory by expiry window: 7 days, 30 days, expired, revoked', async () => {
+    const gauges = async () => {
+      const f = await scrape(api.app, '/api/v1/metrics/prometheus', api.auth());
+      const names = ['total', 'expiring_7d', 'expiring_soon', 'expired', 'revoked', 'active'];
+      for (const n of names) expect(f.get(`certctl_certificate_${n}`)?.type, n).toBe('gauge');
+      return Object.fromEntries(names.map((n) => [n, sample(f, `certctl_certificate_${n}`, {}) ?? NaN]));
+    };
+    const before = await gauges();
+    const inventory = await createInventory(api);
+    // Expiry relative to now, in days, and the status each certificate ends up in (time passing, in SQL).
+    const aged: Array<[number, string]> = [[3, 'Expiring'], [20, 'Expiring'], [-1, 'Expired'], [90, 'Active'], [2, 'Revoked']];
+    for (const [days, status] of aged) {
+      const cert = await post(api, '/api/v1/certificates', certificateBody(inventory));
+      await api.db.query(`UPDATE managed_certificates SET expires_at = now() + make_interval(days => $2), status = $3 WHERE id = $1`, [cert.id, days, status]);
+    }
+    const after = await gauges();
+    const delta = Object.fromEntries(Object.keys(after).map((k) => [k, after[k]! - before[k]!]));
+    expect(delta).toEqual({ total: 5, expiring_7d: 1, expiring_soon: 2, expired: 1, revoked: 1, active: 1 });
   });
 
   const kubectl = (() => {

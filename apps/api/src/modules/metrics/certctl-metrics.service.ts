@@ -1,9 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, Registry } from 'prom-client';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { NOTIFICATION_CHANNELS } from '@certctl/contracts';
 import { DEPLOY_COUNTERS } from '@certctl/deploy';
 import { ClusterCounters, CounterSample } from '@certctl/observability';
-import { StatsService, StatsSummary } from '../stats/stats.service';
+import { InventoryCounts, StatsService, StatsSummary } from '../stats/stats.service';
 
 /** certctl's JSON metrics (spec §8.1). */
 export interface CertctlMetrics {
@@ -21,14 +22,12 @@ export interface CertctlMetrics {
   uptime: { uptime_seconds: number; server_started: string; measured_at: string };
 }
 
-/** How long one database snapshot serves scrapes: scrapes from several Prometheus servers cost one query. */
-const SNAPSHOT_TTL_MS = 5_000;
 const SENT_COUNTER = 'certctl_notification_sent_total';
 const FAILURE_COUNTER = 'certctl_notification_failures_total';
 
 interface Snapshot {
   at: number;
-  summary: StatsSummary;
+  summary: InventoryCounts;
   counters: Map<string, number>;
   samples: CounterSample[];
 }
@@ -46,7 +45,11 @@ export class CertctlMetricsService {
   private snapshot: Snapshot | undefined;
   private inFlight: Promise<Snapshot> | undefined;
 
-  constructor(private readonly stats: StatsService, private readonly counters: ClusterCounters) {
+  /** How long one snapshot serves scrapes (CERTCTL_READ_CACHE_TTL): scrapes from several Prometheus servers cost one query. */
+  private readonly snapshotTtlMs: number;
+
+  constructor(private readonly stats: StatsService, private readonly counters: ClusterCounters, @Inject(APP_CONFIG) config: AppConfig) {
+    this.snapshotTtlMs = config.server.readCacheTtlMs;
     this.defineFamilies();
   }
 
@@ -61,13 +64,13 @@ export class CertctlMetricsService {
   }
 
   private current(): Promise<Snapshot> {
-    if (this.snapshot && Date.now() - this.snapshot.at < SNAPSHOT_TTL_MS) return Promise.resolve(this.snapshot);
+    if (this.snapshot && Date.now() - this.snapshot.at < this.snapshotTtlMs) return Promise.resolve(this.snapshot);
     this.inFlight ??= this.load().finally(() => (this.inFlight = undefined));
     return this.inFlight;
   }
 
   private async load(): Promise<Snapshot> {
-    const [summary, samples] = await Promise.all([this.stats.summary(), this.counters.read()]);
+    const [summary, samples] = await Promise.all([this.stats.counts(), this.counters.read()]);
     const counters = new Map<string, number>();
     for (const s of samples) counters.set(`${s.name}|${s.labels.channel ?? ''}`, s.value);
     this.snapshot = { at: Date.now(), summary, counters, samples };
@@ -94,6 +97,7 @@ export class CertctlMetricsService {
     gauge('certctl_certificate_total', 'Total managed certificates (not archived)', () => json().gauge.certificate_total);
     gauge('certctl_certificate_active', 'Certificates neither expiring within 30 days, expired nor revoked', () => json().gauge.certificate_active);
     gauge('certctl_certificate_expiring_soon', 'Certificates expiring within 30 days', () => json().gauge.certificate_expiring_soon);
+    gauge('certctl_certificate_expiring_7d', 'Certificates expiring within 7 days (not archived or revoked)', () => snap().summary.expiring_7d_certificates);
     gauge('certctl_certificate_expired', 'Expired certificates', () => json().gauge.certificate_expired);
     gauge('certctl_certificate_revoked', 'Revoked certificates', () => json().gauge.certificate_revoked);
     gauge('certctl_agent_total', 'Registered agents (not retired)', () => json().gauge.agent_total);

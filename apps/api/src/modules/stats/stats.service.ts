@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -25,51 +25,100 @@ export interface StatsSummary {
   completed_at: string;
 }
 
-const EXPIRING_WINDOW = "interval '30 days'";
+/** The summary plus counts that certctl's summary does not carry but the metrics expose. */
+export interface InventoryCounts extends StatsSummary {
+  expiring_7d_certificates: number;
+}
+
+/** Delta rows beyond which a refresh also folds them (2x the distinct keys plus this slack). */
+const COMPACT_SLACK_ROWS = 1_000;
+
+/** Not archived or revoked: what can still expire. */
+const LIVE = `status NOT IN ('Archived', 'Revoked')`;
+
+/**
+ * Certificates matching `statusFilter` whose expires_at is before the instant `at`: whole UTC days from the
+ * status_count_deltas sums, plus the rows of the partial day of `at` counted through the expires_at index.
+ */
+function expiringBefore(at: string, statusFilter: string): string {
+  const day = `((${at}) AT TIME ZONE 'UTC')::date`;
+  return `((SELECT coalesce(sum(n), 0) FROM c WHERE ${statusFilter} AND expiry_day < ${day})
+    + (SELECT count(*) FROM managed_certificates WHERE ${statusFilter}
+        AND expires_at >= (${day})::timestamp AT TIME ZONE 'UTC' AND expires_at < (${at})))`;
+}
+
+/**
+ * One statement. Counts by status come from the incrementally kept status_count_deltas (migration
+ * StatusCounts), so its cost depends on the number of distinct (status, expiry day) keys, not on the number of
+ * rows. "Expiring" = expires within 30 days and not yet expired, upstream's definition; archived certificates
+ * count only as archived.
+ */
+const COUNTS_SQL = `
+  WITH d AS (
+    SELECT table_name, status, expiry_day, sum(n) AS n, count(*) AS raw FROM status_count_deltas GROUP BY 1, 2, 3
+  ),
+  c AS (SELECT status, expiry_day, n FROM d WHERE table_name = 'managed_certificates'),
+  j AS (SELECT status, sum(n) AS n FROM d WHERE table_name = 'jobs' GROUP BY 1),
+  expired AS (SELECT ${expiringBefore('now()', LIVE)} AS n)
+  SELECT
+    (SELECT coalesce(sum(n), 0) FROM c WHERE status <> 'Archived') AS total_certificates,
+    (SELECT coalesce(sum(n), 0) FROM c WHERE status = 'Active') - ${expiringBefore(`now() + interval '30 days'`, `status = 'Active'`)} AS active_certificates,
+    ${expiringBefore(`now() + interval '30 days'`, LIVE)} - (SELECT n FROM expired) AS expiring_certificates,
+    ${expiringBefore(`now() + interval '7 days'`, LIVE)} - (SELECT n FROM expired) AS expiring_7d_certificates,
+    (SELECT n FROM expired) AS expired_certificates,
+    (SELECT coalesce(sum(n), 0) FROM c WHERE status = 'Revoked') AS revoked_certificates,
+    (SELECT coalesce(sum(n), 0) FROM c WHERE status = 'Pending') AS pending_certificates,
+    (SELECT coalesce(sum(n), 0) FROM c WHERE status = 'Failed') AS failed_certificates,
+    (SELECT coalesce(sum(n), 0) FROM c WHERE status = 'Archived') AS archived_certificates,
+    a.total_agents, a.active_agents, a.offline_agents,
+    (SELECT coalesce(sum(n), 0) FROM j WHERE status IN ('Pending', 'AwaitingCSR', 'AwaitingApproval')) AS pending_jobs,
+    (SELECT coalesce(sum(n), 0) FROM j WHERE status = 'Running') AS running_jobs,
+    (SELECT coalesce(sum(n), 0) FROM j WHERE status = 'Failed') AS failed_jobs,
+    (SELECT coalesce(sum(n), 0) FROM j WHERE status = 'Completed') AS complete_jobs,
+    (SELECT coalesce(sum(n), 0) FROM d WHERE table_name = 'notification_events' AND status = 'dead') AS notifications_dead,
+    (SELECT coalesce(sum(raw), 0) FROM d) AS delta_rows,
+    (SELECT count(*) FROM d) AS delta_keys
+  FROM (SELECT count(*) FILTER (WHERE retired_at IS NULL) AS total_agents,
+               count(*) FILTER (WHERE retired_at IS NULL AND status = 'Online') AS active_agents,
+               count(*) FILTER (WHERE retired_at IS NULL AND status <> 'Online') AS offline_agents
+        FROM agents) a
+`;
 
 @Injectable()
 export class StatsService {
-  /** Dashboards poll the summary; a few seconds of staleness spares the database a full scan per request. */
-  private readonly cache: TtlCache<StatsSummary>;
+  private readonly logger = new Logger(StatsService.name);
+  /** Dashboards and scrapes poll the counts; a few seconds of staleness lets many of them share one query. */
+  private readonly cache: TtlCache<InventoryCounts>;
+  private compacting = false;
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource, @Inject(APP_CONFIG) config: AppConfig) {
     this.cache = new TtlCache(config.server.readCacheTtlMs);
   }
 
-  /** The summary, computed at most once per CERTCTL_READ_CACHE_TTL per process; `completed_at` says when. */
-  summary(): Promise<StatsSummary> {
-    return this.cache.get('summary', () => this.computeSummary());
+  /** certctl's summary, computed at most once per CERTCTL_READ_CACHE_TTL per process; `completed_at` says when. */
+  async summary(): Promise<StatsSummary> {
+    const { expiring_7d_certificates: _omitted, ...summary } = await this.counts();
+    return summary;
   }
 
-  /**
-   * One round trip: each count is a filtered aggregate over its table. "Expiring" = expires within 30 days
-   * and not yet expired (upstream's definition); archived certificates count only as archived.
-   */
-  private async computeSummary(): Promise<StatsSummary> {
-    const [row] = await this.dataSource.query<Array<Record<string, string>>>(`
-      SELECT c.*, a.*, j.*, n.*
-      FROM (
-        SELECT count(*) FILTER (WHERE status <> 'Archived') AS total_certificates,
-               count(*) FILTER (WHERE status = 'Active' AND (expires_at IS NULL OR expires_at >= now() + ${EXPIRING_WINDOW})) AS active_certificates,
-               count(*) FILTER (WHERE status NOT IN ('Archived', 'Revoked') AND expires_at >= now() AND expires_at < now() + ${EXPIRING_WINDOW}) AS expiring_certificates,
-               count(*) FILTER (WHERE status NOT IN ('Archived', 'Revoked') AND expires_at < now()) AS expired_certificates,
-               count(*) FILTER (WHERE status = 'Revoked') AS revoked_certificates,
-               count(*) FILTER (WHERE status = 'Pending') AS pending_certificates,
-               count(*) FILTER (WHERE status = 'Failed') AS failed_certificates,
-               count(*) FILTER (WHERE status = 'Archived') AS archived_certificates
-        FROM managed_certificates) c,
-      (SELECT count(*) FILTER (WHERE retired_at IS NULL) AS total_agents,
-              count(*) FILTER (WHERE retired_at IS NULL AND status = 'Online') AS active_agents,
-              count(*) FILTER (WHERE retired_at IS NULL AND status <> 'Online') AS offline_agents
-        FROM agents) a,
-      (SELECT count(*) FILTER (WHERE status IN ('Pending', 'AwaitingCSR', 'AwaitingApproval')) AS pending_jobs,
-              count(*) FILTER (WHERE status = 'Running') AS running_jobs,
-              count(*) FILTER (WHERE status = 'Failed') AS failed_jobs,
-              count(*) FILTER (WHERE status = 'Completed') AS complete_jobs
-        FROM jobs) j,
-      (SELECT count(*) AS notifications_dead FROM notification_events WHERE status = 'dead') n
-    `);
-    const summary = Object.fromEntries(Object.entries(row ?? {}).map(([k, v]) => [k, Number(v)])) as unknown as StatsSummary;
-    return { ...summary, completed_at: new Date().toISOString() };
+  /** Every inventory count, shared by the summary and the metrics. */
+  counts(): Promise<InventoryCounts> {
+    return this.cache.get('counts', () => this.computeCounts());
+  }
+
+  private async computeCounts(): Promise<InventoryCounts> {
+    const [row] = await this.dataSource.query<Array<Record<string, string>>>(COUNTS_SQL);
+    const { delta_rows: rows, delta_keys: keys, ...counts } = Object.fromEntries(Object.entries(row ?? {}).map(([k, v]) => [k, Number(v)]));
+    if (rows! > 2 * keys! + COMPACT_SLACK_ROWS) this.compact();
+    return { ...(counts as unknown as Omit<InventoryCounts, 'completed_at'>), completed_at: new Date().toISOString() };
+  }
+
+  /** Folds the delta rows in the background; the answer being served does not wait for it. */
+  private compact(): void {
+    if (this.compacting) return;
+    this.compacting = true;
+    this.dataSource.query('SELECT compact_status_count_deltas()')
+      .catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'could not compact status_count_deltas'))
+      .finally(() => (this.compacting = false));
   }
 }
