@@ -1,6 +1,7 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobProducer } from '@certctl/db';
 import { ariCertId } from '@certctl/issuers';
 import { splitPemChain } from '@certctl/pki';
 import { AriCheckService } from '../../apps/orchestrator/src/modules/scheduler/ari-check.service';
@@ -66,7 +67,8 @@ describe('renewal sweep driven by ACME Renewal Information (fake ARI server)', (
 
   beforeAll(async () => {
     await fake.start();
-    p = await startPlatform();
+    // A tick of its own far away, so the scheduler never polls in the middle of a test (tests call check()).
+    p = await startPlatform({ CERTCTL_SCHEDULER_ARI_CHECK_INTERVAL: '1000h' });
     inv = await createInventory(p);
     ariIssuer = (await post(p, '/api/v1/issuers', { name: unique('ari'), type: 'ACME', config: { directory_url: `${fake.base}/dir` } })).id;
     // Renewals wait for approval, so no order ever goes to the fake; the approval gate is honoured by ARI too.
@@ -227,6 +229,11 @@ describe('renewal sweep driven by ACME Renewal Information (fake ARI server)', (
     await ari().check();
     expect(fake.hits.get(renewed.ariId)).toBe(hits + 1);
     expect(await renewalInfo(renewed.id)).toMatchObject({ current: true });
+  });
+
+  it('runs as a job scheduler on the schedule queue, every CERTCTL_SCHEDULER_ARI_CHECK_INTERVAL', async () => {
+    const scheduler = await p.orchestrator.get(JobProducer).queue('schedule').getJobScheduler('ari.check');
+    expect(scheduler).toMatchObject({ name: 'ari.check', every: 1000 * HOUR });
   });
 
   it('answers 404 for the renewal info of an unknown certificate', async () => {
