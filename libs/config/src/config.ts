@@ -49,6 +49,8 @@ export interface AppConfig {
     jobTimeoutCheckIntervalMs: number;
     agentHealthCheckIntervalMs: number;
     reconcileIntervalMs: number;
+    /** How often the orchestrator looks for ACME certificates whose renewal information (RFC 9773) is due a poll. */
+    ariCheckIntervalMs: number;
     /** An AwaitingCSR job fails after this long without a CSR. */
     awaitingCsrTimeoutMs: number;
     /** An agent is Offline after this long without a heartbeat; its Running jobs go back to Pending. */
@@ -192,6 +194,7 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
       jobTimeoutCheckIntervalMs: duration(env, 'CERTCTL_SCHEDULER_JOB_TIMEOUT_INTERVAL', 60_000),
       agentHealthCheckIntervalMs: duration(env, 'CERTCTL_SCHEDULER_AGENT_HEALTH_CHECK_INTERVAL', 120_000),
       reconcileIntervalMs: duration(env, 'CERTCTL_SCHEDULER_RECONCILE_INTERVAL', 60_000),
+      ariCheckIntervalMs: duration(env, 'CERTCTL_SCHEDULER_ARI_CHECK_INTERVAL', 15 * 60_000),
       awaitingCsrTimeoutMs: duration(env, 'CERTCTL_JOB_AWAITING_CSR_TIMEOUT', 24 * 3_600_000),
       agentOfflineAfterMs: duration(env, 'CERTCTL_AGENT_OFFLINE_AFTER', 5 * 60_000),
     },

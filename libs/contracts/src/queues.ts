@@ -34,6 +34,7 @@ export interface JobMap {
   'agents.health': Traced;
   reconcile: Traced;
   'network-scan.due': Traced;
+  'ari.check': Traced;
 }
 export type JobName = keyof JobMap;
 
@@ -51,6 +52,7 @@ export const JOB_QUEUE = {
   'jobs.timeout': Queue.Schedule,
   'agents.health': Queue.Schedule,
   reconcile: Queue.Schedule,
+  'ari.check': Queue.Schedule,
   // On the scan queue, not schedule: only the scanner consumes it, and a worker takes any job of its queue.
   'network-scan.due': Queue.Scan,
 } as const satisfies Record<JobName, QueueName>;

@@ -17,6 +17,11 @@ export interface IssueRequest {
   profile: ProfileConstraints | null;
   /** The certctl job this issuance belongs to (logs, idempotency keys). */
   jobId: string;
+  /**
+   * The leaf (PEM) of the version a renewal replaces. ACME CAs that offer renewal information are told which
+   * certificate the order replaces (RFC 9773 §5); other connectors ignore it.
+   */
+  replacesCertificatePem?: string;
 }
 
 export interface IssuedCertificate {

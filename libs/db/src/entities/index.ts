@@ -1,6 +1,7 @@
 import { AgentEntity } from './agent.entity';
 import { ApiKeyEntity } from './api-key.entity';
 import { AuditEventEntity } from './audit-event.entity';
+import { CertificateRenewalInfoEntity } from './certificate-renewal-info.entity';
 import { CertificateProfileEntity } from './certificate-profile.entity';
 import { CertificateTargetMappingEntity } from './certificate-target-mapping.entity';
 import { CertificateVersionEntity } from './certificate-version.entity';
@@ -22,7 +23,7 @@ export {
   AgentEntity, ApiKeyEntity, AuditEventEntity, CertificateProfileEntity, CertificateTargetMappingEntity,
   CertificateVersionEntity, DeploymentTargetEntity, IssuerEntity, JobEntity, ManagedCertificateEntity,
   NotificationEventEntity, OwnerEntity, PolicyRuleEntity, PolicyViolationEntity, RenewalPolicyEntity, TeamEntity,
-  DiscoveredCertificateEntity, DiscoveryScanEntity, NetworkScanTargetEntity,
+  DiscoveredCertificateEntity, DiscoveryScanEntity, NetworkScanTargetEntity, CertificateRenewalInfoEntity,
 };
 export * from './discovery-scan.entity';
 export * from './discovered-certificate.entity';
@@ -32,5 +33,5 @@ export const ENTITIES = [
   AgentEntity, ApiKeyEntity, AuditEventEntity, CertificateProfileEntity, CertificateTargetMappingEntity,
   CertificateVersionEntity, DeploymentTargetEntity, IssuerEntity, JobEntity, ManagedCertificateEntity,
   NotificationEventEntity, OwnerEntity, PolicyRuleEntity, PolicyViolationEntity, RenewalPolicyEntity, TeamEntity,
-  DiscoveredCertificateEntity, DiscoveryScanEntity, NetworkScanTargetEntity,
+  DiscoveredCertificateEntity, DiscoveryScanEntity, NetworkScanTargetEntity, CertificateRenewalInfoEntity,
 ];

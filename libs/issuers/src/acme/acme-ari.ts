@@ -32,16 +32,28 @@ export function parseRenewalInfo(body: unknown, retryAfterHeader: string | undef
   if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || end < start) {
     throw new Error('the CA answered renewalInfo without a valid suggestedWindow');
   }
-  let retryAfter: Date | undefined;
-  if (retryAfterHeader) {
-    const seconds = Number(retryAfterHeader);
-    retryAfter = Number.isFinite(seconds) ? new Date(now.getTime() + seconds * 1000) : new Date(retryAfterHeader);
-    if (Number.isNaN(retryAfter.getTime())) retryAfter = undefined;
-  }
+  const retryAfter = parseRetryAfter(retryAfterHeader, now);
   return {
     start,
     end,
     ...(typeof b?.explanationURL === 'string' ? { explanationUrl: b.explanationURL } : {}),
     ...(retryAfter ? { retryAfter } : {}),
   };
+}
+
+/** A Retry-After header (delay in seconds or an HTTP date) as a time; undefined when absent or unreadable. */
+export function parseRetryAfter(header: string | undefined, now = new Date()): Date | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  const at = Number.isFinite(seconds) ? new Date(now.getTime() + seconds * 1000) : new Date(header);
+  return Number.isNaN(at.getTime()) ? undefined : at;
+}
+
+/**
+ * The Retry-After the CA sent with a failed renewalInfo answer (e.g. 429 or 503), which the connector attaches
+ * to the error it throws, so the caller waits that long before asking again.
+ */
+export function retryAfterOf(err: unknown): Date | undefined {
+  const at = (err as { retryAfter?: unknown } | null)?.retryAfter;
+  return at instanceof Date ? at : undefined;
 }

@@ -9,7 +9,7 @@ import { decryptSecret, encryptSecret, ParsedCsr, sanTypeOf, splitPemChain, x509
 import { IssuedCertificate, IssueRequest, IssuerConnector, IssuerError, RenewalInfo } from '../issuer-connector';
 import { profileViolation } from '../profile';
 import type { AcmeAccountStore } from './acme-account-store';
-import { ariCertId, parseRenewalInfo } from './acme-ari';
+import { ariCertId, parseRenewalInfo, parseRetryAfter } from './acme-ari';
 import type { AcmeChallengeStore } from './acme-challenge-store';
 import { runDnsHook } from './acme-dns-hooks';
 import { AcmeProblem, classifyAcmeFailure, problemType } from './acme-errors';
@@ -63,6 +63,7 @@ export interface AcmeIdentifier {
   value: string;
 }
 type AcmeChallenge = Parameters<acme.Client['completeChallenge']>[0];
+type OrderRequest = Parameters<acme.Client['createOrder']>[0];
 
 interface Account {
   keyPem: string;
@@ -187,12 +188,13 @@ export class AcmeConnector implements IssuerConnector {
     return this.withSession('registering the account', async (session, step) => {
       let client = await this.registeredClient(session);
       step('creating the order');
+      const replaces = await this.replacesValue(request.replacesCertificatePem);
       let order: acme.Order;
       try {
-        order = await client.createOrder({ identifiers });
+        order = await this.createOrder(client, session, identifiers, replaces);
       } catch (err) {
         client = await this.reRegisterIfForgotten(session, err);
-        order = await client.createOrder({ identifiers });
+        order = await this.createOrder(client, session, identifiers, replaces);
       }
       step('validating the authorizations');
       await this.authorize(client, order);
@@ -234,11 +236,52 @@ export class AcmeConnector implements IssuerConnector {
     const base = (await this.fetchDirectory()).renewalInfo;
     if (typeof base !== 'string') return null;
     const url = `${base.replace(/\/$/, '')}/${ariCertId(certificatePem)}`;
-    return this.withSession('fetching renewal information', async (session) => {
-      const response = await session.get(url);
-      if (response.status >= 400) throw new Error(`renewalInfo answered HTTP ${response.status}`);
-      return parseRenewalInfo(response.data, response.headers['retry-after'] as string | undefined);
-    });
+    let retryAfter: Date | undefined;
+    try {
+      return await this.withSession('fetching renewal information', async (session) => {
+        const response = await session.get(url);
+        const header = response.headers['retry-after'] as string | undefined;
+        if (response.status >= 400) {
+          retryAfter = parseRetryAfter(header);
+          throw new Error(`renewalInfo answered HTTP ${response.status}`);
+        }
+        return parseRenewalInfo(response.data, header);
+      });
+    } catch (err) {
+      // A busy CA (429/503) says when to come back; the caller must not ask before then (see retryAfterOf).
+      throw retryAfter ? Object.assign(err as Error, { retryAfter }) : err;
+    }
+  }
+
+  /**
+   * The RFC 9773 §5 `replaces` value for an order that renews `certificatePem`: its ARI identifier, when the CA
+   * offers renewalInfo (a CA without ARI may refuse the unknown field) and the certificate has one.
+   */
+  private async replacesValue(certificatePem: string | undefined): Promise<string | undefined> {
+    if (!certificatePem || this.config.ari_enabled === false) return undefined;
+    if (typeof (await this.fetchDirectory()).renewalInfo !== 'string') return undefined;
+    try {
+      return ariCertId(certificatePem);
+    } catch {
+      return undefined; // no authority key identifier: order without `replaces`
+    }
+  }
+
+  /**
+   * Creates the order, naming the certificate it replaces when there is one. A CA that answers alreadyReplaced
+   * (another order already replaced it, e.g. a retried job) gets the same order without `replaces`: the renewal
+   * must still happen.
+   */
+  private async createOrder(client: acme.Client, session: Session, identifiers: AcmeIdentifier[], replaces: string | undefined): Promise<acme.Order> {
+    if (!replaces) return client.createOrder({ identifiers });
+    try {
+      // acme-client sends the payload as given; its OrderCreateRequest type predates RFC 9773's `replaces`.
+      return await client.createOrder({ identifiers, replaces } as OrderRequest);
+    } catch (err) {
+      if (problemType(session.problem) !== 'alreadyReplaced') throw err;
+      this.log.warn(`issuer ${this.issuerId}: the CA says the certificate ${replaces} was already replaced; ordering without replaces`);
+      return client.createOrder({ identifiers });
+    }
   }
 
   // ---- the order ----

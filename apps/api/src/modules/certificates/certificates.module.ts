@@ -2,13 +2,14 @@ import { Module } from '@nestjs/common';
 import { PoliciesModule } from '../policies/policies.module';
 import { CertificateDeployController } from './certificate-deploy.controller';
 import { CertificateDeployService } from './certificate-deploy.service';
+import { CertificateRenewalInfoController } from './certificate-renewal-info.controller';
 import { CertificatesController } from './certificates.controller';
 import { CertificatesRepository } from './certificates.repository';
 import { CertificatesService } from './certificates.service';
 
 @Module({
   imports: [PoliciesModule],
-  controllers: [CertificatesController, CertificateDeployController],
+  controllers: [CertificatesController, CertificateDeployController, CertificateRenewalInfoController],
   providers: [CertificatesService, CertificatesRepository, CertificateDeployService],
 })
 export class CertificatesModule {}

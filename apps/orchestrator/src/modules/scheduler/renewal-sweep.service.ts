@@ -15,8 +15,10 @@ const BATCH = 500;
 /**
  * The renewal sweep (certctl's renewal loop, minus its bugs):
  *  - Active/Expiring/Expired statuses follow expires_at (Expiring = within 30 days);
- *  - a certificate inside its policy's renewal window, with auto_renew on and no open job, gets a Renewal
- *    job (which the approval gate may hold);
+ *  - a certificate inside its policy's renewal window, or whose ACME renewal time (RFC 9773, chosen inside the
+ *    CA's suggested window by AriCheckService) has passed, with auto_renew on and no open job, gets a Renewal
+ *    job (which the approval gate may hold). The ARI time counts only while it belongs to the newest version;
+ *    without an ARI answer the policy window alone decides;
  *  - expiry warnings go out at the policy's thresholds, once per certificate, threshold and expiry date.
  */
 @Injectable()
@@ -53,22 +55,28 @@ export class RenewalSweepService {
   private async openDueRenewals(): Promise<number> {
     let opened = 0;
     for (;;) {
-      const due: Array<{ id: string }> = await this.dataSource.query(
-        `SELECT c.id FROM managed_certificates c JOIN renewal_policies p ON p.id = c.renewal_policy_id
+      const due: Array<{ id: string; reason: 'ari_window' | 'policy_window' }> = await this.dataSource.query(
+        `SELECT c.id, CASE WHEN c.expires_at <= now() + make_interval(days => p.renewal_window_days)
+                           THEN 'policy_window' ELSE 'ari_window' END AS reason
+           FROM managed_certificates c JOIN renewal_policies p ON p.id = c.renewal_policy_id
+           LEFT JOIN certificate_renewal_info r ON r.certificate_id = c.id
           WHERE c.status IN ('Active', 'Expiring', 'Expired') AND p.auto_renew
-            AND c.expires_at <= now() + make_interval(days => p.renewal_window_days)
+            AND (c.expires_at <= now() + make_interval(days => p.renewal_window_days)
+                 OR (r.selected_renewal_at <= now()
+                     AND r.certificate_version_id = (SELECT v.id FROM certificate_versions v WHERE v.certificate_id = c.id
+                                                      ORDER BY v.created_at DESC, v.id DESC LIMIT 1)))
             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.certificate_id = c.id AND j.type IN ('Issuance', 'Renewal')
                               AND j.status IN ('Pending', 'AwaitingCSR', 'AwaitingApproval', 'Running'))
           ORDER BY c.expires_at LIMIT $1`,
         [BATCH],
       );
-      for (const { id } of due) {
+      for (const { id, reason } of due) {
         const job = await this.dataSource.transaction(async (tx) => {
           try {
             const { job } = await openRenewalJob(tx, id, { requestedBy: 'system' });
             await tx.insert(AuditEventEntity, {
               id: newId('audit'), actor: 'scheduler', actor_type: 'System', action: 'renewal_job_created', resource_type: 'certificate',
-              resource_id: id, event_category: 'cert_lifecycle', details: { job_id: job.id, status: job.status } as never,
+              resource_id: id, event_category: 'cert_lifecycle', details: { job_id: job.id, status: job.status, reason } as never,
             });
             return job;
           } catch (err) {

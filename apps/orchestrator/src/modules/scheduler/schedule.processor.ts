@@ -6,6 +6,7 @@ import { AnyJob, JobName, Queue } from '@certctl/contracts';
 import { JobProducer } from '@certctl/db';
 import { BaseProcessor, METRICS_REGISTRY } from '@certctl/observability';
 import { AgentHealthService } from './agent-health.service';
+import { AriCheckService } from './ari-check.service';
 import { JobTimeoutsService } from './job-timeouts.service';
 import { ReconcilerService } from './reconciler.service';
 import { RenewalSweepService } from './renewal-sweep.service';
@@ -21,6 +22,7 @@ export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> impl
     private readonly timeouts: JobTimeoutsService,
     private readonly agents: AgentHealthService,
     private readonly reconciler: ReconcilerService,
+    private readonly ari: AriCheckService,
     private readonly producer: JobProducer,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
@@ -35,6 +37,7 @@ export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> impl
       ['jobs.timeout', s.jobTimeoutCheckIntervalMs],
       ['agents.health', s.agentHealthCheckIntervalMs],
       ['reconcile', s.reconcileIntervalMs],
+      ['ari.check', s.ariCheckIntervalMs],
     ];
     const queue = this.producer.queue(Queue.Schedule);
     for (const [name, ms] of every) {
@@ -48,6 +51,7 @@ export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> impl
       case 'jobs.timeout': return this.timeouts.sweep();
       case 'agents.health': return this.agents.sweep();
       case 'reconcile': return this.reconciler.reconcile();
+      case 'ari.check': return this.ari.check();
     }
   }
 }

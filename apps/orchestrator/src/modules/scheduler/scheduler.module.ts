@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { AgentHealthService } from './agent-health.service';
+import { AriCheckService } from './ari-check.service';
 import { JobTimeoutsService } from './job-timeouts.service';
 import { ReconcilerService } from './reconciler.service';
 import { RenewalSweepService } from './renewal-sweep.service';
 import { ScheduleProcessor } from './schedule.processor';
 
 @Module({
-  providers: [RenewalSweepService, JobTimeoutsService, AgentHealthService, ReconcilerService, ScheduleProcessor],
-  exports: [RenewalSweepService, JobTimeoutsService, AgentHealthService, ReconcilerService],
+  providers: [RenewalSweepService, JobTimeoutsService, AgentHealthService, ReconcilerService, AriCheckService, ScheduleProcessor],
+  exports: [RenewalSweepService, JobTimeoutsService, AgentHealthService, ReconcilerService, AriCheckService],
 })
 export class SchedulerModule {}
