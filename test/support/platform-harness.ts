@@ -18,6 +18,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
   const api = await startApi({
     CERTCTL_SCHEDULER_RENEWAL_CHECK_INTERVAL: '1h', CERTCTL_SCHEDULER_JOB_TIMEOUT_INTERVAL: '1h',
     CERTCTL_SCHEDULER_AGENT_HEALTH_CHECK_INTERVAL: '1h', CERTCTL_SCHEDULER_RECONCILE_INTERVAL: '1h',
+    CERTCTL_SCHEDULER_ARI_CHECK_INTERVAL: '1h',
     CERTCTL_ISSUANCE_RETRY_BASE_DELAY: '50ms', CERTCTL_KEYGEN_MODE: 'agent',
     ...extraEnv,
   });
