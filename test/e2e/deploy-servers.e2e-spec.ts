@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servedFingerprint } from '@certctl/deploy';
 import { TestCa } from '../../libs/deploy/src/testing/material';
+import { DovecotPeer, dovecotMissing } from '../../libs/deploy/src/testing/dovecot-peer';
 import { ApachePeer, CaddyPeer, HaproxyPeer, missingPeer, PostfixPeer, SshNginxPeer, TlsPeer } from '../../libs/deploy/src/testing/peers';
 import { certificateBody, createInventory, Inventory, post, unique } from '../support/fixtures';
 import { PlatformHarness, startPlatform } from '../support/platform-harness';
@@ -8,6 +9,8 @@ import { PlatformHarness, startPlatform } from '../support/platform-harness';
 interface PeerKind {
   name: string;
   binaries: string[];
+  /** When the binaries alone do not tell whether the peer can run. */
+  missing?: () => string | undefined;
   start(initial: { certPem: string; chainPem: string; keyPem: string }): Promise<TlsPeer>;
 }
 
@@ -17,9 +20,13 @@ const KINDS: PeerKind[] = [
   { name: 'Caddy', binaries: ['caddy'], start: (i) => CaddyPeer.start(i) },
   // STARTTLS on a loopback smtpd port; the handshake goes through EHLO/STARTTLS.
   { name: 'Postfix', binaries: ['postfix'], start: (i) => PostfixPeer.start(i) },
+  // IMAPS (implicit TLS) on a loopback port.
+  { name: 'Dovecot', binaries: ['dovecot'], missing: dovecotMissing, start: (i) => DovecotPeer.start(i) },
   // Agentless over SSH: a throwaway sshd on a loopback port, deploying into the directory an nginx serves.
   { name: 'SSH', binaries: ['sshd', 'ssh-keygen', 'nginx'], start: (i) => SshNginxPeer.start(i) },
 ];
+
+const whyMissing = (kind: PeerKind) => (kind.missing ? kind.missing() : missingPeer(...kind.binaries));
 
 let p: PlatformHarness;
 let inv: Inventory;
@@ -39,7 +46,7 @@ afterAll(async () => p?.close());
  * still served, and a failed reload is rolled back with the old certificate served.
  */
 for (const kind of KINDS) {
-  const missing = missingPeer(...kind.binaries);
+  const missing = whyMissing(kind);
   if (missing && process.env.CI !== 'true') console.warn(`[deploy-servers.e2e-spec] ${kind.name} skipped: ${missing}`);
   const suite = missing && process.env.CI !== 'true' ? describe.skip : describe;
 
@@ -147,6 +154,6 @@ describe('deploy counters', () => {
     const attemptLines = text.split('\n').filter((l) => l.startsWith('certctl_deploy_attempts_total{'));
     const types = attemptLines.map((l) => /target_type="([^"]+)"/.exec(l)![1]!);
     expect(types).toEqual([...types].sort());
-    expect(ran.length + (process.env.CI === 'true' ? 0 : KINDS.filter((k) => missingPeer(...k.binaries)).length)).toBe(KINDS.length);
+    expect(ran.length + (process.env.CI === 'true' ? 0 : KINDS.filter(whyMissing).length)).toBe(KINDS.length);
   });
 });

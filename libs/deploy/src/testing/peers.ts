@@ -275,7 +275,7 @@ frontend tls
   }
 }
 
-async function waitForPort(port: number, timeoutMs = 5_000): Promise<void> {
+export async function waitForPort(port: number, timeoutMs = 5_000): Promise<void> {
   const { connect } = await import('node:net');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
