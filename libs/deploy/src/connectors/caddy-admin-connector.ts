@@ -94,7 +94,9 @@ interface AdminResponse {
 function adminRequest(t: CaddyApiTarget, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<AdminResponse> {
   const a = t.admin;
   const requestHeaders: Record<string, string> = { ...headers };
-  const options: RequestOptions = { method, timeout: t.timeoutMs, headers: requestHeaders };
+  // A fresh connection each time (agent: false): Caddy restarts its admin server on every config change, so a
+  // kept-alive socket can be dead, and a write to it would look like a change whose outcome is unknown.
+  const options: RequestOptions = { method, timeout: t.timeoutMs, headers: requestHeaders, agent: false };
   let send = httpRequest;
   if (a.kind === 'unix') {
     // Caddy accepts only an empty Host on a unix socket listener.

@@ -551,7 +551,7 @@ export class CaddyApiPeer implements TlsPeer {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const where = 'socket' in this.admin ? { socketPath: this.admin.socket, setHost: false } : { host: '127.0.0.1', port: this.admin.port };
-      const req = request({ ...where, method, path, headers: payload ? { 'Content-Type': 'application/json' } : {} }, (res) => {
+      const req = request({ ...where, agent: false, method, path, headers: payload ? { 'Content-Type': 'application/json' } : {} }, (res) => {
         let text = '';
         res.on('data', (d: Buffer) => (text += d.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));

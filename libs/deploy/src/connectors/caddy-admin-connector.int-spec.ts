@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TransportError, ValidateFailedError } from '../errors';
+import { TestCa } from '../testing/material';
+import { CaddyApiPeer, freePort, missingPeer } from '../testing/peers';
+import { leafFingerprint, servedFingerprint } from '../verify';
+import { connectorFor } from './registry';
+
+const missing = missingPeer('caddy');
+if (missing && process.env.CI !== 'true') console.warn(`[caddy-admin-connector.int-spec] skipped: ${missing}`);
+const suite = missing && process.env.CI !== 'true' ? describe.skip : describe;
+
+suite('Caddy connector (admin API) against a real Caddy with its admin API on a unix socket', () => {
+  let caddy: CaddyApiPeer;
+  let ca: TestCa;
+  const connector = () => connectorFor('Caddy')!;
+  beforeAll(async () => {
+    if (missing) throw new Error(`CI=true and caddy cannot run: ${missing}`);
+    ca = await TestCa.create();
+    const placeholder = await ca.issue(['placeholder.test']);
+    caddy = await CaddyApiPeer.start({ certPem: placeholder.certPem, chainPem: placeholder.chainPem, keyPem: placeholder.keyPem! }, { adminSocket: true });
+  });
+  afterAll(() => caddy?.stop());
+
+  const served = (name: string) => servedFingerprint({ host: '127.0.0.1', port: caddy.port, servername: name });
+  const config = (name: string) => ({
+    ...caddy.targetConfig(), post_deploy_verify: { endpoint: `127.0.0.1:${caddy.port}`, server_name: name },
+    post_deploy_verify_attempts: 3, post_deploy_verify_backoff: '100ms', post_deploy_verify_max_backoff: '200ms',
+  });
+
+  it('loads two certificates side by side (one entry each), keeps the operator\'s own entry, and skips an identical redeploy', async () => {
+    expect(caddy.adminApi).toMatch(/^unix\/\//);
+    const a = { ...(await ca.issue(['a.test'])), certificateId: 'mc-a' };
+    const b = { ...(await ca.issue(['b.test'])), certificateId: 'mc-b' };
+    expect(await connector().deploy(config('a.test'), a, {})).toMatchObject({ reloaded: true, validateOk: true, verification: { status: 'success', fingerprint: leafFingerprint(a.certPem) } });
+    expect(await connector().deploy(config('b.test'), b, {})).toMatchObject({ reloaded: true, verification: { status: 'success' } });
+    expect(await served('a.test')).toBe(leafFingerprint(a.certPem));
+    expect(await served('b.test')).toBe(leafFingerprint(b.certPem));
+
+    const loadPem = (await caddy.config()).apps.tls.certificates.load_pem as Array<{ certificate: string; key: string; tags: string[] }>;
+    expect(loadPem.map((e) => e.tags)).toEqual([['placeholder'], ['certctl:mc-a'], ['certctl:mc-b']]);
+    expect(loadPem[1]).toMatchObject({ certificate: a.certPem + a.chainPem, key: a.keyPem });
+
+    const changes = caddy.configChangeRequests();
+    expect(await connector().deploy(config('a.test'), a, {})).toMatchObject({ skippedAsIdempotent: true, reloaded: false });
+    expect(caddy.configChangeRequests()).toBe(changes);
+    // A renewal replaces the certificate's own entry only.
+    const a2 = { ...(await ca.issue(['a.test'])), certificateId: 'mc-a' };
+    await connector().deploy(config('a.test'), a2, {});
+    expect(await served('a.test')).toBe(leafFingerprint(a2.certPem));
+    expect(await served('b.test')).toBe(leafFingerprint(b.certPem));
+    expect(((await caddy.config()).apps.tls.certificates.load_pem as unknown[]).length).toBe(3);
+    expect(await connector().validateOnly(caddy.targetConfig(), {})).toMatch(/answers; its config loads 3 PEM certificate\(s\), 2 deployed by certctl/);
+  });
+
+  it('a key Caddy rejects is a validate failure and leaves the running config as it was', async () => {
+    const before = await caddy.config();
+    const loads = caddy.configLoads();
+    const [c, other] = [await ca.issue(['c.test']), await ca.issue(['c.test'])];
+    const err = await connector().deploy(config('c.test'), { ...c, keyPem: other.keyPem, certificateId: 'mc-c' }, {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidateFailedError);
+    expect((err as Error).message).toMatch(/Caddy rejected the new config: loading new config: .*private key does not match/);
+    expect((err as Error).message).not.toContain('PRIVATE KEY');
+    expect(await caddy.config()).toEqual(before);
+    expect(caddy.configLoads()).toBe(loads);
+  });
+
+  it('creates apps.tls.certificates.load_pem when the running config has no TLS app yet', async () => {
+    expect((await caddy.adminRequest('DELETE', '/config/apps/tls')).status).toBe(200);
+    const d = { ...(await ca.issue(['d.test'])), certificateId: 'mc-d' };
+    expect(await connector().deploy(config('d.test'), d, {})).toMatchObject({ reloaded: true, verification: { status: 'success' } });
+    expect((await caddy.config()).apps.tls.certificates.load_pem.map((e: { tags: string[] }) => e.tags)).toEqual([['certctl:mc-d']]);
+  });
+
+  it('an admin API that does not answer is a transport error (retried), and the dry run says so', async () => {
+    const closed = { mode: 'api', admin_api: `http://127.0.0.1:${await freePort()}`, timeout: '2s' };
+    await expect(connector().deploy(closed, { ...(await ca.issue(['e.test'])), certificateId: 'mc-e' }, {})).rejects.toBeInstanceOf(TransportError);
+    await expect(connector().validateOnly(closed, {})).rejects.toThrow(/Caddy admin API unreachable: .*ECONNREFUSED/);
+  });
+});
