@@ -1,5 +1,6 @@
+import { createServer, connect, Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TransportError, ValidateFailedError } from '../errors';
+import { ReloadFailedError, TransportError, ValidateFailedError } from '../errors';
 import { TestCa } from '../testing/material';
 import { CaddyApiPeer, freePort, missingPeer } from '../testing/peers';
 import { leafFingerprint, servedFingerprint } from '../verify';
@@ -69,6 +70,47 @@ suite('Caddy connector (admin API) against a real Caddy with its admin API on a 
     const d = { ...(await ca.issue(['d.test'])), certificateId: 'mc-d' };
     expect(await connector().deploy(config('d.test'), d, {})).toMatchObject({ reloaded: true, verification: { status: 'success' } });
     expect((await caddy.config()).apps.tls.certificates.load_pem.map((e: { tags: string[] }) => e.tags)).toEqual([['certctl:mc-d']]);
+  });
+
+  it('a change whose answer is lost after Caddy applied it (a reload with an unknown outcome) is rolled back to the previous config', async () => {
+    // A unix-socket relay in front of Caddy's admin socket that cuts the connection as soon as Caddy answers the
+    // first config change: Caddy has switched, certctl never hears so.
+    const relayPath = caddy.scratch.path('relay.sock');
+    let cut = 0;
+    const relay: Server = createServer((client) => {
+      const upstream = connect(caddy.adminSocket!);
+      let change = false;
+      client.once('data', (first: Buffer) => (change = !first.toString('latin1').startsWith('GET ')));
+      client.pipe(upstream);
+      upstream.on('data', (chunk: Buffer) => {
+        if (change && cut === 0) {
+          cut++;
+          client.destroy();
+          upstream.destroy();
+        } else client.write(chunk);
+      });
+      upstream.on('end', () => client.end());
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(relayPath, resolve));
+    try {
+      const old = { ...(await ca.issue(['f.test'])), certificateId: 'mc-f' };
+      await connector().deploy(config('f.test'), old, {});
+      const before = await caddy.config();
+      const loads = caddy.configLoads();
+      const renewed = { ...(await ca.issue(['f.test'])), certificateId: 'mc-f' };
+      const err = await connector().deploy({ ...config('f.test'), admin_api: `unix/${relayPath}` }, renewed, {}).catch((e: unknown) => e);
+      expect(cut).toBe(1);
+      expect(err).toBeInstanceOf(ReloadFailedError);
+      expect(err).toMatchObject({ stage: 'reload', rollback: 'restored' });
+      // Caddy did switch to the new config, then back to the previous one.
+      expect(caddy.configLoads()).toBe(loads + 2);
+      expect(await caddy.config()).toEqual(before);
+      expect(await served('f.test')).toBe(leafFingerprint(old.certPem));
+    } finally {
+      relay.close();
+    }
   });
 
   it('an admin API that does not answer is a transport error (retried), and the dry run says so', async () => {
