@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { TargetConfigError } from '../errors';
+import { TargetConfigError, ValidateFailedError } from '../errors';
+import { caddyConfigChange } from './caddy-admin-connector';
 import { validateTargetConfig } from './registry';
 
 /** The field a Caddy config is refused for, or undefined when it is accepted. */
@@ -42,5 +43,22 @@ describe('Caddy target config', () => {
     expect(problem({ admin_api: 'https://[::1]:2019/caddy-admin' })).toBeUndefined();
     expect(problem({ admin_api: 'unix//run/caddy/admin.sock' })).toBeUndefined();
     expect(problem({ mode: 'file', cert_dir: '/etc/caddy/certs' })).toBeUndefined();
+  });
+});
+
+describe('the admin API change that installs load_pem', () => {
+  const pem = [{ certificate: 'c', key: 'k', tags: ['certctl:mc-1'] }];
+  it.each([
+    ['an existing array is replaced', { apps: { tls: { certificates: { load_pem: [] } } } }, { method: 'PATCH', path: '/config/apps/tls/certificates/load_pem', body: pem }],
+    ['a TLS app without certificates', { apps: { tls: { automation: {} } } }, { method: 'POST', path: '/config/apps/tls/certificates', body: { load_pem: pem } }],
+    ['no TLS app', { apps: { http: {} } }, { method: 'POST', path: '/config/apps/tls', body: { certificates: { load_pem: pem } } }],
+    ['no apps', { admin: { listen: 'unix//run/a.sock' } }, { method: 'POST', path: '/config/apps', body: { tls: { certificates: { load_pem: pem } } } }],
+    ['an empty Caddy (null config)', null, { method: 'POST', path: '/config/', body: { apps: { tls: { certificates: { load_pem: pem } } } } }],
+  ])('%s', (_name, config, change) => {
+    expect(caddyConfigChange(config, pem)).toEqual(change);
+  });
+
+  it('refuses a config whose TLS app is not an object', () => {
+    expect(() => caddyConfigChange({ apps: { tls: 'odd' } }, pem)).toThrow(ValidateFailedError);
   });
 });

@@ -163,20 +163,21 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /**
  * The smallest change that makes `apps.tls.certificates.load_pem` equal `loadPem`: PATCH the array when it exists,
- * otherwise POST the missing part under the deepest object that exists (POST on an object key sets it).
+ * otherwise POST the missing part under the deepest object that exists (POST on an object key sets it); an empty
+ * Caddy (config `null`) gets it at the root.
  */
-function changeFor(config: unknown, loadPem: PemPair[]): { method: 'PATCH' | 'POST'; path: string; body: unknown } {
+export function caddyConfigChange(config: unknown, loadPem: unknown[]): { method: 'PATCH' | 'POST'; path: string; body: unknown } {
   const keys = ['apps', 'tls', 'certificates', 'load_pem'];
+  if (config === null) return { method: 'POST', path: '/config/', body: keys.reduceRight<unknown>((inner, key) => ({ [key]: inner }), loadPem) };
   let node: unknown = config;
   let depth = 0;
-  while (depth < keys.length && isObject(node) && keys[depth]! in node && node[keys[depth]!] !== null) {
+  while (depth < keys.length && isObject(node) && node[keys[depth]!] !== undefined && node[keys[depth]!] !== null) {
     node = node[keys[depth]!];
     depth++;
   }
+  if (!isObject(node) && depth < keys.length) throw new ValidateFailedError(`Caddy's config has a non-object at ${['config', ...keys.slice(0, depth)].join('.')}`);
   if (depth === keys.length) return { method: 'PATCH', path: `/config/${keys.join('/')}`, body: loadPem };
-  if (depth > 0 && !isObject(node)) throw new ValidateFailedError(`Caddy's config has a non-object at ${keys.slice(0, depth).join('.')}`);
-  let body: unknown = loadPem;
-  for (let i = keys.length - 1; i > depth; i--) body = { [keys[i]!]: body };
+  const body = keys.slice(depth + 1).reduceRight<unknown>((inner, key) => ({ [key]: inner }), loadPem);
   return { method: 'POST', path: `/config/${keys.slice(0, depth + 1).join('/')}`, body };
 }
 
@@ -237,7 +238,7 @@ export class CaddyAdminApiConnector implements TargetConnector {
         };
       }
 
-      const change = changeFor(before.parsed, [...pairs.filter((p) => !p.tags?.includes(tag)), entry]);
+      const change = caddyConfigChange(before.parsed, [...pairs.filter((p) => !p.tags?.includes(tag)), entry]);
       const rollBack = async (stage: 'reload' | 'post_verify', cause: unknown): Promise<never> => {
         try {
           await this.restore(t, before);
@@ -250,7 +251,11 @@ export class CaddyAdminApiConnector implements TargetConnector {
 
       let res: AdminResponse;
       try {
-        res = await adminRequest(t, change.method, change.path, JSON.stringify(change.body), before.etag ? { 'If-Match': before.etag } : {});
+        res = await adminRequest(t, change.method, change.path, JSON.stringify(change.body), {
+          ...(before.etag ? { 'If-Match': before.etag } : {}),
+          // A forced deploy reloads even when Caddy finds the config unchanged.
+          ...(ctx.force ? { 'Cache-Control': 'must-revalidate' } : {}),
+        });
       } catch (err) {
         // Sent but unanswered: Caddy may or may not have switched, so put the previous config back.
         if (err instanceof AdminUnreachable && err.requestSent) return await rollBack('reload', err);
