@@ -119,3 +119,30 @@ suite('Caddy connector (admin API) against a real Caddy with its admin API on a 
     await expect(connector().validateOnly(closed, {})).rejects.toThrow(/Caddy admin API unreachable: .*ECONNREFUSED/);
   });
 });
+
+suite('Caddy connector (admin API) against a real Caddy run from a Caddyfile site with automatic HTTPS', () => {
+  let caddy: CaddyApiPeer;
+  beforeAll(async () => {
+    if (missing) throw new Error(`CI=true and caddy cannot run: ${missing}`);
+    caddy = await CaddyApiPeer.startFromCaddyfile('site.test');
+  });
+  afterAll(() => caddy?.stop());
+
+  it('the loaded certificate replaces the one Caddy manages for the site, and the rest of the TLS app is kept', async () => {
+    const served = () => servedFingerprint({ host: '127.0.0.1', port: caddy.port, servername: 'site.test' });
+    // Caddy issues the site's certificate from its local CA just after it starts listening.
+    let managed: string | undefined;
+    for (let i = 0; i < 100 && !managed; i++) managed = await served().catch(() => new Promise<undefined>((r) => setTimeout(r, 100)));
+    const automation = (await caddy.config()).apps.tls.automation;
+    expect(automation).toBeDefined();
+    const m = { ...(await (await TestCa.create()).issue(['site.test'])), certificateId: 'mc-site' };
+    const config = { ...caddy.targetConfig(), post_deploy_verify: { endpoint: `127.0.0.1:${caddy.port}`, server_name: 'site.test' }, post_deploy_verify_backoff: '100ms' };
+    expect(await connectorFor('Caddy')!.deploy(config, m, {})).toMatchObject({ reloaded: true, verification: { status: 'success' } });
+    expect(managed).toMatch(/^[0-9a-f]{64}$/);
+    expect(await served()).not.toBe(managed);
+    expect(await served()).toBe(leafFingerprint(m.certPem));
+    const tls = (await caddy.config()).apps.tls;
+    expect(tls.automation).toEqual(automation);
+    expect(tls.certificates.load_pem.map((e: { tags: string[] }) => e.tags)).toEqual([['certctl:mc-site']]);
+  });
+});

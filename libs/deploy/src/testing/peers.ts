@@ -512,14 +512,42 @@ export class CaddyApiPeer implements TlsPeer {
       },
     };
     writeFileSync(peer.scratch.path('caddy.json'), JSON.stringify(config), { mode: 0o600 });
-    const logFd = openSync(peer.log, 'a');
-    peer.child = spawn(peer.bin, ['run', '--config', peer.scratch.path('caddy.json')], {
+    await peer.run(['--config', peer.scratch.path('caddy.json')]);
+    return peer;
+  }
+
+  /**
+   * Caddy as operators usually run it: a Caddyfile site `site` with automatic HTTPS (its own local CA, so nothing
+   * leaves the machine), bound to loopback ports, admin API on a free loopback port. No TLS app certificates yet.
+   */
+  static async startFromCaddyfile(site: string): Promise<CaddyApiPeer> {
+    const peer = new CaddyApiPeer(await freePort(), await freePort());
+    const admin = peer.admin as { port: number };
+    writeFileSync(peer.scratch.path('Caddyfile'), `{
+\tadmin 127.0.0.1:${admin.port}
+\thttp_port ${await freePort()}
+\thttps_port ${peer.port}
+\tdefault_bind 127.0.0.1
+\tstorage file_system ${peer.scratch.path('data')}
+\tlocal_certs
+\tskip_install_trust
+}
+${site} {
+\trespond "ok"
+}
+`);
+    await peer.run(['--config', peer.scratch.path('Caddyfile'), '--adapter', 'caddyfile']);
+    return peer;
+  }
+
+  private async run(args: string[]): Promise<void> {
+    const logFd = openSync(this.log, 'a');
+    this.child = spawn(this.bin, ['run', ...args], {
       stdio: ['ignore', 'ignore', logFd],
-      env: { ...process.env, HOME: peer.scratch.dir, XDG_CONFIG_HOME: peer.scratch.path('config'), XDG_DATA_HOME: peer.scratch.path('data') },
+      env: { ...process.env, HOME: this.scratch.dir, XDG_CONFIG_HOME: this.scratch.path('config'), XDG_DATA_HOME: this.scratch.path('data') },
     });
     closeSync(logFd);
-    await waitForPort(peer.port, 10_000);
-    return peer;
+    await waitForPort(this.port, 10_000);
   }
 
   /** Where the socket is, when the admin API listens on one. */
