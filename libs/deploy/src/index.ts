@@ -8,6 +8,7 @@ export * from './counters';
 export * from './connectors/types';
 export * from './connectors/config-fields';
 export * from './connectors/file-connector';
+export * from './connectors/caddy-admin-connector';
 export * from './connectors/registry';
 export * from './connectors/ssh-connector';
 export * from './connectors/kubernetes-connector';

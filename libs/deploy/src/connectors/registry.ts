@@ -1,10 +1,11 @@
 import { TargetConfigError } from '../errors';
-import { caddyConnector, fileConnectors } from './file-connector';
+import { CaddyConnector } from './caddy-admin-connector';
+import { fileConnectors } from './file-connector';
 import { KubernetesSecretConnector } from './kubernetes-connector';
 import { SshConnector } from './ssh-connector';
 import type { TargetConnector } from './types';
 
-const connectors = new Map<string, TargetConnector>([...fileConnectors, caddyConnector, new SshConnector(), new KubernetesSecretConnector()].map((c) => [c.type, c]));
+const connectors = new Map<string, TargetConnector>([...fileConnectors, new CaddyConnector(), new SshConnector(), new KubernetesSecretConnector()].map((c) => [c.type, c]));
 
 /** Adds a connector (SSH, Kubernetes) to the registry; the last registration of a type wins. */
 export function registerConnector(connector: TargetConnector): void {

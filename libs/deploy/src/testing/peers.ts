@@ -1,5 +1,6 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -463,6 +464,136 @@ https://127.0.0.1:${peer.port} {
         this.bin, 'reload', '--config', this.scratch.path('Caddyfile'), '--adapter', 'caddyfile', '--address', `127.0.0.1:${this.adminPort}`, '--force',
       ]),
     };
+  }
+
+  stop(): void {
+    this.child?.kill('SIGTERM');
+    this.scratch.remove();
+  }
+}
+
+/**
+ * Caddy run from a JSON config for the Caddy target's admin-API mode: one TLS site on a loopback port picking its
+ * certificate by SNI from `apps.tls.certificates.load_pem` (starting with `initial`, tagged "placeholder"), and the
+ * admin API on a free loopback port or, with `adminSocket`, a unix socket. Caddy's JSON log goes to caddy.log, so a
+ * test can count the config changes it was asked for and the configs it switched to.
+ */
+export class CaddyApiPeer implements TlsPeer {
+  readonly scratch = new Scratch();
+  readonly targetType = 'Caddy';
+  readonly adminApi: string;
+  private readonly bin = findBinary('caddy')!;
+  private readonly log = this.scratch.path('caddy.log');
+  private child: ChildProcess | undefined;
+
+  private readonly admin: { port: number } | { socket: string };
+
+  private constructor(readonly port: number, adminPort: number | undefined) {
+    this.admin = adminPort ? { port: adminPort } : { socket: this.scratch.path('admin.sock') };
+    this.adminApi = 'port' in this.admin ? `http://127.0.0.1:${this.admin.port}` : `unix/${this.admin.socket}`;
+  }
+
+  static async start(initial: { certPem: string; chainPem: string; keyPem: string }, opts: { adminSocket?: boolean } = {}): Promise<CaddyApiPeer> {
+    const peer = new CaddyApiPeer(await freePort(), opts.adminSocket ? undefined : await freePort());
+    const admin = peer.admin;
+    const config = {
+      admin: { listen: 'port' in admin ? `127.0.0.1:${admin.port}` : `unix/${admin.socket}` },
+      storage: { module: 'file_system', root: peer.scratch.path('data') },
+      apps: {
+        http: {
+          servers: {
+            site: {
+              listen: [`127.0.0.1:${peer.port}`], automatic_https: { disable: true }, tls_connection_policies: [{}],
+              routes: [{ handle: [{ handler: 'static_response', body: 'ok' }] }],
+            },
+          },
+        },
+        tls: { certificates: { load_pem: [{ certificate: initial.certPem + initial.chainPem, key: initial.keyPem, tags: ['placeholder'] }] } },
+      },
+    };
+    writeFileSync(peer.scratch.path('caddy.json'), JSON.stringify(config), { mode: 0o600 });
+    await peer.run(['--config', peer.scratch.path('caddy.json')]);
+    return peer;
+  }
+
+  /**
+   * Caddy as operators usually run it: a Caddyfile site `site` with automatic HTTPS (its own local CA, so nothing
+   * leaves the machine), bound to loopback ports, admin API on a free loopback port. No TLS app certificates yet.
+   */
+  static async startFromCaddyfile(site: string): Promise<CaddyApiPeer> {
+    const peer = new CaddyApiPeer(await freePort(), await freePort());
+    const admin = peer.admin as { port: number };
+    writeFileSync(peer.scratch.path('Caddyfile'), `{
+\tadmin 127.0.0.1:${admin.port}
+\thttp_port ${await freePort()}
+\thttps_port ${peer.port}
+\tdefault_bind 127.0.0.1
+\tstorage file_system ${peer.scratch.path('data')}
+\tlocal_certs
+\tskip_install_trust
+}
+${site} {
+\trespond "ok"
+}
+`);
+    await peer.run(['--config', peer.scratch.path('Caddyfile'), '--adapter', 'caddyfile']);
+    return peer;
+  }
+
+  private async run(args: string[]): Promise<void> {
+    const logFd = openSync(this.log, 'a');
+    this.child = spawn(this.bin, ['run', ...args], {
+      stdio: ['ignore', 'ignore', logFd],
+      env: { ...process.env, HOME: this.scratch.dir, XDG_CONFIG_HOME: this.scratch.path('config'), XDG_DATA_HOME: this.scratch.path('data') },
+    });
+    closeSync(logFd);
+    await waitForPort(this.port, 10_000);
+  }
+
+  /** Where the socket is, when the admin API listens on one. */
+  get adminSocket(): string | undefined {
+    return 'socket' in this.admin ? this.admin.socket : undefined;
+  }
+
+  targetConfig(): Record<string, unknown> {
+    return { mode: 'api', admin_api: this.adminApi, timeout: '10s' };
+  }
+
+  private logLines(): Array<Record<string, unknown>> {
+    if (!existsSync(this.log)) return [];
+    return readFileSync(this.log, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  /** Requests to change the config (POST, PUT, PATCH, DELETE) the admin API received, accepted or not. */
+  configChangeRequests(): number {
+    return this.logLines().filter((l) => l.logger === 'admin.api' && l.msg === 'received request' && l.method !== 'GET').length;
+  }
+
+  /** Configs Caddy switched to after the initial one (each is autosaved once it runs). */
+  configLoads(): number {
+    return Math.max(0, this.logLines().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('autosaved config')).length - 1);
+  }
+
+  /** A request to the admin API from the test itself (to read the config or change it behind certctl's back). */
+  async adminRequest(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const where = 'socket' in this.admin ? { socketPath: this.admin.socket, setHost: false } : { host: '127.0.0.1', port: this.admin.port };
+      const req = request({ ...where, agent: false, method, path, headers: payload ? { 'Content-Type': 'application/json' } : {} }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      if ('socket' in this.admin) req.setHeader('Host', '');
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  async config(): Promise<any> {
+    const res = await this.adminRequest('GET', '/config/');
+    if (res.status !== 200) throw new Error(`GET /config/: ${res.status} ${res.body}`);
+    return JSON.parse(res.body);
   }
 
   stop(): void {
