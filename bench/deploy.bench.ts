@@ -7,6 +7,7 @@
  *   BENCH_DEPLOY_TARGETS=2000 BENCH_DEPLOY_CONCURRENCY=64 npm run bench:deploy
  *   BENCH_DEPLOY_COMMANDS=light npm run bench:deploy         (grep: the orchestrator's own ceiling → deploy-light.json)
  *   BENCH_DEPLOY_COMMANDS=certtool|openssl npm run bench:deploy   (one variant → deploy-<variant>.json)
+ *   BENCH_DEPLOY_PROFILE_DIR=/tmp/prof npm run bench:deploy  (the orchestrator writes a V8 CPU profile there)
  *
  * Command variants (every one is run without a shell, through the File connector's validate and reload steps):
  * - certtool (the headline figure): validate `certtool --certificate-info --infile {cert_path}` parses the new
@@ -31,7 +32,7 @@
 import 'reflect-metadata';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { AddressInfo, createServer } from 'node:net';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -87,7 +88,9 @@ async function freePort(): Promise<number> {
 
 async function startOrchestrator(env: Record<string, string>): Promise<ChildProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [ORCHESTRATOR_MAIN], {
+  // BENCH_DEPLOY_PROFILE_DIR: the orchestrator writes a V8 CPU profile there when it exits.
+  const profile = process.env.BENCH_DEPLOY_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_DEPLOY_PROFILE_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, ORCHESTRATOR_MAIN], {
     env: { ...process.env, ...env, CERTCTL_ORCHESTRATOR_PORT: String(port), CERTCTL_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'],
   });
   for (let i = 0; i < 200; i++) {
@@ -105,8 +108,25 @@ function processAndChildrenTicks(pid: number): { self: number; children: number 
   return { self: Number(rest[11]) + Number(rest[12]), children: Number(rest[13]) + Number(rest[14]) };
 }
 
+/** Live child processes of a pid (the orchestrator's command helper), with their own and their children's ticks. */
+function childrenTicks(ppid: number): Map<number, { self: number; children: number }> {
+  const found = new Map<number, { self: number; children: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid) found.set(Number(entry), processAndChildrenTicks(Number(entry)));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
 interface CpuReading {
   orchestrator: { self: number; children: number };
+  /** The orchestrator's long-lived children (its command helper): not reaped, so not in its children's ticks. */
+  helpers: Map<number, { self: number; children: number }>;
   postgres: Map<number, number>;
   redis: Map<number, number>;
   bench: NodeJS.CpuUsage;
@@ -121,7 +141,7 @@ async function pipelineBackends(db: Client): Promise<number[]> {
 
 async function readCpu(db: Client, orchestratorPid: number): Promise<CpuReading> {
   return {
-    orchestrator: processAndChildrenTicks(orchestratorPid), postgres: ticksOf(await pipelineBackends(db)), redis: ticksOf(pidsByComm('redis-server')),
+    orchestrator: processAndChildrenTicks(orchestratorPid), helpers: childrenTicks(orchestratorPid), postgres: ticksOf(await pipelineBackends(db)), redis: ticksOf(pidsByComm('redis-server')),
     bench: process.cpuUsage(), machine: machineTicks(),
   };
 }
@@ -132,16 +152,23 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 function cpuPerDeploy(before: CpuReading, after: CpuReading, deploys: number, seconds: number) {
   const ms = (ticks: number) => (ticks * 1000) / TICKS_PER_S / deploys;
   const orchestrator = ms(after.orchestrator.self - before.orchestrator.self);
-  const commands = ms(after.orchestrator.children - before.orchestrator.children);
+  let helperSelf = 0;
+  let helperChildren = 0;
+  for (const [pid, t] of after.helpers) {
+    helperSelf += t.self - (before.helpers.get(pid)?.self ?? 0);
+    helperChildren += t.children - (before.helpers.get(pid)?.children ?? 0);
+  }
+  const helper = ms(helperSelf);
+  const commands = ms(after.orchestrator.children - before.orchestrator.children + helperChildren);
   const postgres = ms(ticksBetween(before.postgres, after.postgres));
   const redis = ms(ticksBetween(before.redis, after.redis));
-  const pipeline = orchestrator + commands + postgres + redis;
+  const pipeline = orchestrator + helper + commands + postgres + redis;
   const machineBusy = before.machine && after.machine
     ? ((after.machine.busy - before.machine.busy) / Math.max(1, after.machine.total - before.machine.total)) * 100 * cpus().length : null;
   const benchMs = (after.bench.user - before.bench.user + after.bench.system - before.bench.system) / 1000 / deploys;
   return {
     cpu_ms_per_deploy: {
-      orchestrator: round2(orchestrator), commands_run_by_it: round2(commands), postgres_backends: round2(postgres), redis: round2(redis),
+      orchestrator: round2(orchestrator), command_helper: round2(helper), commands_run_by_it: round2(commands), postgres_backends: round2(postgres), redis: round2(redis),
       bench_process: round2(benchMs), pipeline_total: round2(pipeline),
     },
     cpu_bound_ceiling_deploys_per_s: pipeline > 0 ? Math.round((cpus().length * 1000) / pipeline) : null,

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { UnrecoverableError } from 'bullmq';
 import { DataSource } from 'typeorm';
@@ -6,10 +6,11 @@ import { APP_CONFIG, AppConfig, DeployConfig, loadDeployConfig } from '@certctl/
 import { enqueueNotifications, JobEntity, JobProducer, MicroBatcher } from '@certctl/db';
 import {
   connectorFor, DeployError, deployCounterIncrements, openTargetConfig, DeployMaterial, DeployOutcome, DeployReport, lockAll, messageOf, PostVerifyFailedError,
-  TargetConfigError,
+  TargetConfigError, useCommandSpawner,
 } from '@certctl/deploy';
 import { ClusterCounters } from '@certctl/observability';
 import { decryptSecret, splitPemChain } from '@certctl/pki';
+import { CommandHelper } from './command-helper';
 import { DeployStore, JobOutcome, TargetRow } from './deploy.store';
 import { RedisLocks } from './redis-locks';
 
@@ -34,13 +35,14 @@ const MATERIAL_CACHE_SIZE = 16;
  * outcome transaction serve every job that reached that step meanwhile; notification jobs are enqueued in bulk.
  */
 @Injectable()
-export class DeployService {
+export class DeployService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(DeployService.name);
   readonly settings: DeployConfig = loadDeployConfig();
   /** Version id → material, most recently used last. Never logged: it holds private keys. */
   private readonly materials = new Map<string, Promise<DeployMaterial>>();
   /** `notification id \0 correlation id`: the ids of outcomes committed in the same turn go out in one addBulk. */
   private readonly notificationJobs = new MicroBatcher<string, true>((keys) => this.enqueue(keys), 500, true);
+  private readonly commandHelper = CommandHelper.available() ? new CommandHelper() : undefined;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -50,6 +52,16 @@ export class DeployService {
     private readonly locks: RedisLocks,
     private readonly store: DeployStore,
   ) {}
+
+  onModuleInit(): void {
+    // Validate and reload commands are forked from a small helper process, not from this one (see CommandHelper).
+    if (this.commandHelper) useCommandSpawner(this.commandHelper.spawn);
+  }
+
+  onModuleDestroy(): void {
+    useCommandSpawner();
+    this.commandHelper?.close();
+  }
 
   async run(jobId: string, correlationId?: string): Promise<void> {
     const claimed = await this.store.claim(jobId);

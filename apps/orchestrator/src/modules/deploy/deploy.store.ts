@@ -114,9 +114,9 @@ export class DeployStore {
   private recordMany(outcomes: JobOutcome[]): Promise<string[][]> {
     return this.dataSource.transaction(async (tx) => {
       const finished = await finishJobs(tx, outcomes);
-      const notificationIds: string[][] = [];
-      for (const o of outcomes) notificationIds.push(finished.has(o.jobId) ? await recordNotifications(tx, o.notification) : []);
       const written = outcomes.filter((o) => finished.has(o.jobId));
+      const idsOf = await recordAlerts(tx, written);
+      const notificationIds = outcomes.map((o) => idsOf.get(o) ?? []);
       // Row locks shared by every deployment (the certificate, the audit chain head) are taken last, so they are held briefly.
       await touchCertificates(tx, written.filter((o) => o.touchesCertificate));
       if (written.length) {
@@ -155,6 +155,42 @@ async function finishJobs(tx: EntityManager, outcomes: JobOutcome[]): Promise<Se
   );
   // tx.query of an UPDATE answers [rows, count].
   return new Set((Array.isArray(rows[0]) ? (rows[0] as Array<{ id: string }>) : rows).map((r) => r.id));
+}
+
+/**
+ * The DeploymentSuccess/Failure rows of a batch. recordNotifications routes the first alert of each certificate
+ * and type (severity, channels, recipients, details); the others differ only in their message, so they are copied
+ * from those rows in one statement rather than routed again one by one.
+ */
+async function recordAlerts(tx: EntityManager, outcomes: JobOutcome[]): Promise<Map<JobOutcome, string[]>> {
+  const idsOf = new Map<JobOutcome, string[]>();
+  const templates = new Map<string, string[]>();
+  const copies: Array<{ id: string; template_id: string; message: string }> = [];
+  for (const o of outcomes) {
+    const key = `${o.notification.type}\0${o.notification.certificate_id ?? ''}`;
+    const template = templates.get(key);
+    if (!template) {
+      const ids = await recordNotifications(tx, o.notification);
+      templates.set(key, ids);
+      idsOf.set(o, ids);
+      continue;
+    }
+    idsOf.set(o, template.map((templateId) => {
+      const id = newId('notification');
+      copies.push({ id, template_id: templateId, message: o.notification.message });
+      return id;
+    }));
+  }
+  if (copies.length) {
+    await tx.query(
+      `INSERT INTO notification_events (id, type, certificate_id, channel, recipient, message, status, details)
+       SELECT c.id, t.type, t.certificate_id, t.channel, t.recipient, c.message, t.status, t.details
+         FROM jsonb_to_recordset($1::jsonb) AS c(id text, template_id text, message text)
+         JOIN notification_events t ON t.id = c.template_id`,
+      [JSON.stringify(copies)],
+    );
+  }
+  return idsOf;
 }
 
 /** last_deployment_at of each certificate deployed in the batch, in id order (one lock order for every batch). */

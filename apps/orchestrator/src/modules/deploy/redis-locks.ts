@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { REDIS } from '@certctl/db';
@@ -33,14 +33,21 @@ export interface HeldLocks {
 /**
  * Locks shared by every orchestrator replica: one Redis key per name, taken with a random token by a script
  * that sets all the names or none (so two deployments cannot deadlock, and a free set costs one round trip),
- * and released only by its holder. The TTL frees the locks of a replica that died holding them.
+ * and released only by its holder. The TTL frees the locks of a replica that died holding them. The locks have a
+ * connection of their own that auto-pipelines: the scripts of jobs running at the same time go out in one write.
  */
 @Injectable()
-export class RedisLocks {
+export class RedisLocks implements OnModuleDestroy {
   private readonly prefix: string;
+  private readonly redis: Redis;
 
-  constructor(@Inject(REDIS) private readonly redis: Redis, @Inject(APP_CONFIG) config: AppConfig) {
+  constructor(@Inject(REDIS) shared: Redis, @Inject(APP_CONFIG) config: AppConfig) {
     this.prefix = `${config.redis.queuePrefix}:deploy-lock:`;
+    this.redis = shared.duplicate({ enableAutoPipelining: true });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
   async acquire(names: string[], options: { ttlMs?: number; waitMs?: number } = {}): Promise<HeldLocks> {
