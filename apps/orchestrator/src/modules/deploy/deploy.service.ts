@@ -38,7 +38,7 @@ const MATERIAL_CACHE_SIZE = 16;
 export class DeployService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(DeployService.name);
   readonly settings: DeployConfig = loadDeployConfig();
-  /** Version id → material, most recently used last. Never logged: it holds private keys. */
+  /** Version id and digest → material, most recently used last. Never logged: it holds private keys. */
   private readonly materials = new Map<string, Promise<DeployMaterial>>();
   /** `notification id \0 correlation id`: the ids of outcomes committed in the same turn go out in one addBulk. */
   private readonly notificationJobs = new MicroBatcher<string, true>((keys) => this.enqueue(keys), 500, true);
@@ -66,7 +66,7 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
   async run(jobId: string, correlationId?: string): Promise<void> {
     const claimed = await this.store.claim(jobId);
     if (!claimed) return;
-    const { job, target, versionId } = claimed;
+    const { job, target, versionId, versionDigest } = claimed;
     const targetType = target?.type ?? 'unknown';
     let outcome: DeployOutcome;
     try {
@@ -77,7 +77,7 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
       // Secrets (an SSH password or key) are kept encrypted in the row and opened only here, in memory.
       const config = openTargetConfig(target.config, target.encrypted_config, this.config.pki.encryptionKey);
       connector.validateConfig(config);
-      const material = await this.material(job.certificate_id, versionId);
+      const material = await this.material(job.certificate_id, versionId, versionDigest);
       outcome = await this.withTargetLock(target.id, (crossProcessLock) => connector.deploy(config, material, {
         commandTimeoutMs: this.settings.commandTimeoutMs,
         backupRetention: this.settings.backupRetention,
@@ -111,19 +111,21 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** The newest version's leaf, chain and, when the key was generated here, the decrypted key; decrypted once per version. */
-  private material(certificateId: string, versionId: string | null): Promise<DeployMaterial> {
+  private material(certificateId: string, versionId: string | null, digest: string | null): Promise<DeployMaterial> {
     if (!versionId) return Promise.reject(new DeploymentRefused(`certificate ${certificateId} has no issued version`));
-    const cached = this.materials.get(versionId);
+    // The digest keeps a version whose row was rewritten (its key replaced) from being served from memory.
+    const key = `${versionId}:${digest ?? ''}`;
+    const cached = this.materials.get(key);
     if (cached) {
-      this.materials.delete(versionId);
-      this.materials.set(versionId, cached);
+      this.materials.delete(key);
+      this.materials.set(key, cached);
       return cached;
     }
     const loading = this.loadMaterial(certificateId, versionId);
-    this.materials.set(versionId, loading);
+    this.materials.set(key, loading);
     if (this.materials.size > MATERIAL_CACHE_SIZE) this.materials.delete(this.materials.keys().next().value!);
     loading.catch(() => {
-      if (this.materials.get(versionId) === loading) this.materials.delete(versionId);
+      if (this.materials.get(key) === loading) this.materials.delete(key);
     });
     return loading;
   }

@@ -21,6 +21,8 @@ export interface ClaimedJob {
   target: TargetRow | undefined;
   /** The certificate's newest version, null before the first issuance. */
   versionId: string | null;
+  /** Digest of that version's chain and encrypted key: a cached copy of it is used only while they are unchanged. */
+  versionDigest: string | null;
 }
 
 /** How one deployment job ended, as written in one transaction with its notification and audit rows. */
@@ -91,10 +93,12 @@ export class DeployStore {
           WHERE id = ANY($1::text[]) AND type = 'Deployment' AND agent_id IS NULL AND status IN ('Pending', 'Running')
           RETURNING *)
        SELECT c.*, t.id AS t_id, t.name AS t_name, t.type AS t_type, t.config AS t_config, t.encrypted_config AS t_encrypted_config,
-              t.enabled AS t_enabled, t.retired_at AS t_retired_at, v.id AS version_id
+              t.enabled AS t_enabled, t.retired_at AS t_retired_at, v.id AS version_id, v.digest AS version_digest
          FROM claimed c
          LEFT JOIN deployment_targets t ON t.id = c.target_id
-         LEFT JOIN LATERAL (SELECT id FROM certificate_versions WHERE certificate_id = c.certificate_id ORDER BY created_at DESC, id DESC LIMIT 1) v ON true`,
+         LEFT JOIN LATERAL (
+           SELECT id, md5(pem_chain) || md5(COALESCE(encrypted_private_key, ''::bytea)) AS digest FROM certificate_versions
+            WHERE certificate_id = c.certificate_id ORDER BY created_at DESC, id DESC LIMIT 1) v ON true`,
       [ids],
     );
     const byId = new Map(rows.map((r) => [r.id as string, r]));
@@ -107,7 +111,10 @@ export class DeployStore {
             encrypted_config: r.t_encrypted_config as Buffer | null, enabled: r.t_enabled as boolean, retired_at: r.t_retired_at as Date | null,
           }
         : undefined;
-      return { job: this.dataSource.manager.create(JobEntity, r as Partial<JobEntity>), target, versionId: (r.version_id as string | null) ?? null };
+      return {
+        job: this.dataSource.manager.create(JobEntity, r as Partial<JobEntity>), target, versionId: (r.version_id as string | null) ?? null,
+        versionDigest: (r.version_digest as string | null) ?? null,
+      };
     });
   }
 
