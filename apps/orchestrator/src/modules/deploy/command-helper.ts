@@ -28,8 +28,16 @@ export class CommandHelper {
   private nextId = 0;
   private closed = false;
 
+  /** `script` and `execArgv` let tests run the TypeScript source of the helper. */
+  constructor(private readonly script = CHILD_SCRIPT, private readonly execArgv: string[] = []) {}
+
   static available(): boolean {
     return existsSync(CHILD_SCRIPT);
+  }
+
+  /** The helper's pid while it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   readonly spawn: CommandSpawner = (file, args, options) => {
@@ -60,7 +68,7 @@ export class CommandHelper {
   private ensureChild(): ChildProcess | undefined {
     if (this.child) return this.child;
     try {
-      const child = fork(CHILD_SCRIPT, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [], serialization: 'advanced' });
+      const child = fork(this.script, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: this.execArgv, serialization: 'advanced' });
       child.on('message', (exit: CommandExit & { id: number }) => {
         const pending = this.pending.get(exit.id);
         this.pending.delete(exit.id);
