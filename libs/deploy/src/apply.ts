@@ -189,7 +189,7 @@ async function applyLocked(plan: Plan, files: Array<PlanFile & { content: Buffer
     }
     result.verified = true;
   }
-  await Promise.all(prepared.map((p) => pruneBackups(p.path, Math.max(retention, 0))));
+  await pruneBackups(prepared.map((p) => p.path), Math.max(retention, 0));
   if (retention === 0) result.backupPaths = [];
   return done();
 }
@@ -264,17 +264,23 @@ async function removeBackups(files: Prepared[]): Promise<void> {
   await Promise.all(files.filter((p) => p.backup).map((p) => unlink(p.backup!).catch(() => undefined)));
 }
 
-/** Keeps the newest `keep` backups of a file. */
-async function pruneBackups(path: string, keep: number): Promise<void> {
-  const dir = dirname(path);
-  const prefix = `${basename(path)}${BACKUP_MARK}`;
-  const backups = (await readdir(dir)).filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length))).sort((a, b) => {
-    const x = BigInt(a.slice(prefix.length));
-    const y = BigInt(b.slice(prefix.length));
-    return x < y ? 1 : x > y ? -1 : 0;
-  });
-  for (const old of backups.slice(keep)) {
-    const full = join(dir, old);
-    if ((await lstat(full)).isFile()) await unlink(full).catch(() => undefined);
-  }
+/** Keeps the newest `keep` backups of each file; each directory is listed once. */
+async function pruneBackups(paths: string[], keep: number): Promise<void> {
+  const byDir = new Map<string, string[]>();
+  for (const path of paths) byDir.set(dirname(path), [...(byDir.get(dirname(path)) ?? []), path]);
+  await Promise.all([...byDir].map(async ([dir, files]) => {
+    const names = await readdir(dir);
+    for (const path of files) {
+      const prefix = `${basename(path)}${BACKUP_MARK}`;
+      const backups = names.filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length))).sort((a, b) => {
+        const x = BigInt(a.slice(prefix.length));
+        const y = BigInt(b.slice(prefix.length));
+        return x < y ? 1 : x > y ? -1 : 0;
+      });
+      for (const old of backups.slice(keep)) {
+        const full = join(dir, old);
+        if ((await lstat(full)).isFile()) await unlink(full).catch(() => undefined);
+      }
+    }
+  }));
 }
