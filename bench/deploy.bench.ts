@@ -4,7 +4,7 @@
  * (an idempotent skip per target). Results in bench/results/deploy.json.
  *
  *   npm run bench:deploy                                     (certtool, the headline, then openssl)
- *   BENCH_DEPLOY_TARGETS=2000 BENCH_DEPLOY_CONCURRENCY=64 npm run bench:deploy
+ *   BENCH_DEPLOY_TARGETS=2000 BENCH_DEPLOY_CONCURRENCY=64 npm run bench:deploy   (default 128 jobs at once)
  *   BENCH_DEPLOY_COMMANDS=light npm run bench:deploy         (grep: the orchestrator's own ceiling → deploy-light.json)
  *   BENCH_DEPLOY_COMMANDS=certtool|openssl npm run bench:deploy   (one variant → deploy-<variant>.json)
  *   BENCH_DEPLOY_PROFILE_DIR=/tmp/prof npm run bench:deploy  (the orchestrator writes a V8 CPU profile there)
@@ -71,7 +71,7 @@ const settings = {
   adminUrl: process.env.CERTCTL_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   redisUrl: process.env.CERTCTL_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
   targets: Number(process.env.BENCH_DEPLOY_TARGETS ?? 1_000),
-  concurrency: Number(process.env.BENCH_DEPLOY_CONCURRENCY ?? 32),
+  concurrency: Number(process.env.BENCH_DEPLOY_CONCURRENCY ?? 128),
   variants: (requested === 'certtool' || requested === 'openssl' || requested === 'light' ? [requested] : ['certtool', 'openssl']) as Variant[],
 };
 const RESULTS_FILE = resolve(__dirname, '..', '..', 'bench', 'results', settings.variants.length > 1 ? 'deploy.json' : `deploy-${settings.variants[0]}.json`);
