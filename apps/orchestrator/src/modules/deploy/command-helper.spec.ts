@@ -25,6 +25,7 @@ describe('CommandHelper (commands forked from a helper process)', () => {
     expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).toBe(helper.pid);
     await expect(runCommand('sh -c "echo oops >&2; exit 3"')).rejects.toThrow(/refused command/);
     await expect(runCommand('false')).rejects.toThrow(/false: exited with status 1/);
+    await expect(runCommand('ls /nonexistent-certctl-dir')).rejects.toThrow(/ls: exited with status 2: .*nonexistent-certctl-dir/);
     await expect(runCommand('sleep 5', { timeoutMs: 200 })).rejects.toThrow(/timed out after 200 ms/);
     await expect(runCommand('/nonexistent/binary')).rejects.toThrow(/ENOENT/);
   });
