@@ -44,7 +44,7 @@ import { newId, runMigrations } from '@certctl/db';
 import { describeCertificate, encryptSecret } from '@certctl/pki';
 import { Queue } from 'bullmq';
 import { TestCa } from '../libs/deploy/src/testing/material';
-import { machineTicks, pidsByComm, TICKS_PER_S, ticksBetween, ticksOf } from './lib/proc-ticks';
+import { machineTicks, pidsByComm, threadTicks, TICKS_PER_S, ticksBetween, ticksOf } from './lib/proc-ticks';
 
 const ORCHESTRATOR_MAIN = resolve(__dirname, '..', 'apps', 'orchestrator', 'src', 'main.js');
 const DATABASE = 'certctl_bench_deploy';
@@ -125,6 +125,8 @@ function childrenTicks(ppid: number): Map<number, { self: number; children: numb
 
 interface CpuReading {
   orchestrator: { self: number; children: number };
+  /** The orchestrator's JavaScript thread: one core at most, whatever the machine has. */
+  orchestratorMain: number;
   /** The orchestrator's long-lived children (its command helper): not reaped, so not in its children's ticks. */
   helpers: Map<number, { self: number; children: number }>;
   postgres: Map<number, number>;
@@ -141,7 +143,7 @@ async function pipelineBackends(db: Client): Promise<number[]> {
 
 async function readCpu(db: Client, orchestratorPid: number): Promise<CpuReading> {
   return {
-    orchestrator: processAndChildrenTicks(orchestratorPid), helpers: childrenTicks(orchestratorPid), postgres: ticksOf(await pipelineBackends(db)), redis: ticksOf(pidsByComm('redis-server')),
+    orchestrator: processAndChildrenTicks(orchestratorPid), orchestratorMain: threadTicks(orchestratorPid, orchestratorPid) ?? 0, helpers: childrenTicks(orchestratorPid), postgres: ticksOf(await pipelineBackends(db)), redis: ticksOf(pidsByComm('redis-server')),
     bench: process.cpuUsage(), machine: machineTicks(),
   };
 }
@@ -152,6 +154,7 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 function cpuPerDeploy(before: CpuReading, after: CpuReading, deploys: number, seconds: number) {
   const ms = (ticks: number) => (ticks * 1000) / TICKS_PER_S / deploys;
   const orchestrator = ms(after.orchestrator.self - before.orchestrator.self);
+  const orchestratorMain = ms(after.orchestratorMain - before.orchestratorMain);
   let helperSelf = 0;
   let helperChildren = 0;
   for (const [pid, t] of after.helpers) {
@@ -172,6 +175,10 @@ function cpuPerDeploy(before: CpuReading, after: CpuReading, deploys: number, se
       bench_process: round2(benchMs), pipeline_total: round2(pipeline),
     },
     cpu_bound_ceiling_deploys_per_s: pipeline > 0 ? Math.round((cpus().length * 1000) / pipeline) : null,
+    /** The orchestrator's event loop runs on one core: this is the most one process can do at its cost per deploy. */
+    orchestrator_main_thread_ms_per_deploy: round2(orchestratorMain),
+    main_thread_ceiling_deploys_per_s: orchestratorMain > 0 ? Math.round(1000 / orchestratorMain) : null,
+    orchestrator_main_thread_busy_pct: Math.round((orchestratorMain * deploys) / (seconds * 10)),
     machine_busy_pct: machineBusy === null ? null : Math.round(machineBusy),
     /** What the machine spent beyond the pipeline and the bench: other processes (and PostgreSQL's WAL writer, checkpointer). */
     other_processes_pct: machineBusy === null ? null : Math.round(machineBusy - ((pipeline + benchMs) * deploys) / (seconds * 10)),
