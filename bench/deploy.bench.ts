@@ -200,6 +200,7 @@ async function round(db: Client, queue: Queue, orchestratorPid: number, certific
       name: 'certificate.deploy', data: { jobId: id }, opts: { ...DEFAULT_JOB_OPTIONS[QueueName.Deploy], jobId: queueJobId('certificate.deploy', id) },
     })));
   }
+  const enqueuedAfter = (performance.now() - started) / 1000;
   for (;;) {
     const { rows } = await db.query(`SELECT count(*) FILTER (WHERE status IN ('Completed', 'Failed'))::int AS done FROM jobs WHERE id = ANY($1)`, [jobIds]);
     if (rows[0].done === jobIds.length) break;
@@ -213,7 +214,7 @@ async function round(db: Client, queue: Queue, orchestratorPid: number, certific
   const count = (status: string) => rows.filter((r) => r.status === status).reduce((a, r) => a + r.n, 0);
   const { rows: failures } = await db.query(`SELECT last_error FROM jobs WHERE id = ANY($1) AND status = 'Failed' LIMIT 1`, [jobIds]);
   return {
-    seconds: round2(seconds), deploys_per_second: Math.round((targetIds.length / seconds) * 10) / 10, completed: count('Completed'), failed: count('Failed'),
+    seconds: round2(seconds), jobs_committed_and_enqueued_after_s: round2(enqueuedAfter), deploys_per_second: Math.round((targetIds.length / seconds) * 10) / 10, completed: count('Completed'), failed: count('Failed'),
     outcomes, ...(failures[0] ? { first_error: failures[0].last_error } : {}), ...cpuPerDeploy(before, after, targetIds.length, seconds),
   };
 }
