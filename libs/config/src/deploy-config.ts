@@ -6,7 +6,11 @@ type Env = Record<string, string | undefined>;
 export interface DeployConfig {
   /** Backups kept per deployed file; -1 keeps none (and so cannot roll back). */
   backupRetention: number;
-  /** Deployments one orchestrator process runs at once (different targets; one target is always serialised). */
+  /**
+   * Deployments one orchestrator process runs at once (different targets; one target is always serialised). Jobs
+   * mostly wait on commands and remote hosts, and those running together share their database writes, so the
+   * default is well above the core count.
+   */
   concurrency: number;
   /** Longest a validate or reload command may run. */
   commandTimeoutMs: number;
@@ -16,7 +20,7 @@ export interface DeployConfig {
 export function loadDeployConfig(env: Env = process.env): DeployConfig {
   return {
     backupRetention: integer(env, 'CERTCTL_DEPLOY_BACKUP_RETENTION', 3, -1, 100),
-    concurrency: integer(env, 'CERTCTL_DEPLOY_CONCURRENCY', 8, 1, 256),
+    concurrency: integer(env, 'CERTCTL_DEPLOY_CONCURRENCY', 32, 1, 512),
     commandTimeoutMs: integer(env, 'CERTCTL_DEPLOY_COMMAND_TIMEOUT_SECONDS', 30, 1, 3600) * 1000,
   };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { link, lstat, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import {
   DeployError, messageOf, PlanInvalidError, PostVerifyFailedError, ReloadFailedError, RollbackFailedError, ValidateFailedError,
@@ -110,8 +110,9 @@ async function applyLocked(plan: Plan, files: Array<PlanFile & { content: Buffer
   const result: ApplyResult = { skippedAsIdempotent: false, backupPaths: [], validateOk: false, reloaded: false, verified: false, durationMs: 0 };
   const done = () => ({ ...result, durationMs: performance.now() - started });
 
-  const existing = await Promise.all(files.map((f) => stat(f.path).catch(() => undefined)));
-  if (!plan.force && (await allIdentical(files, existing))) {
+  const current = await Promise.all(files.map((f) => readCurrent(f.path)));
+  const existing = current.map((c) => c?.stat);
+  if (!plan.force && allIdentical(files, current)) {
     result.skippedAsIdempotent = true;
     return done();
   }
@@ -189,18 +190,49 @@ async function applyLocked(plan: Plan, files: Array<PlanFile & { content: Buffer
     }
     result.verified = true;
   }
-  await Promise.all(prepared.map((p) => pruneBackups(p.path, Math.max(retention, 0))));
+  await pruneBackups(prepared.map((p) => p.path), Math.max(retention, 0));
   if (retention === 0) result.backupPaths = [];
   return done();
 }
 
-async function allIdentical(files: Array<{ path: string; content: Buffer }>, existing: Array<unknown>): Promise<boolean> {
-  if (existing.some((s) => !s)) return false;
-  for (const f of files) {
-    const current = await readFile(f.path).catch(() => undefined);
-    if (!current || sha256(current) !== sha256(f.content)) return false;
+/** The idempotent skip: every destination exists and its bytes have the SHA-256 of the new content. */
+function allIdentical(files: Array<{ path: string; content: Buffer }>, current: Array<Current | undefined>): boolean {
+  return files.every((f, i) => {
+    const bytes = current[i]?.content;
+    return bytes !== undefined && sha256(bytes) === sha256(f.content);
+  });
+}
+
+interface Current {
+  stat: Awaited<ReturnType<typeof stat>>;
+  /** Undefined when the destination is not a regular file or could not be read. */
+  content: Buffer | undefined;
+}
+
+/**
+ * A destination's attributes and bytes through one open file (open, fstat, read, close) rather than a stat
+ * and a readFile; undefined when it does not exist.
+ */
+async function readCurrent(path: string): Promise<Current | undefined> {
+  const handle = await open(path, constants.O_RDONLY).catch(() => undefined);
+  if (!handle) {
+    const found = await stat(path).catch(() => undefined);
+    return found && { stat: found, content: undefined };
   }
-  return true;
+  try {
+    const found = await handle.stat();
+    if (!found.isFile()) return { stat: found, content: undefined };
+    const content = Buffer.alloc(found.size);
+    let offset = 0;
+    while (offset < content.length) {
+      const { bytesRead } = await handle.read(content, offset, content.length - offset, offset);
+      if (!bytesRead) break;
+      offset += bytesRead;
+    }
+    return { stat: found, content: offset === content.length ? content : undefined };
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Explicit values first, then the existing file's, then the plan's defaults (0644, keys 0600). */
@@ -264,17 +296,23 @@ async function removeBackups(files: Prepared[]): Promise<void> {
   await Promise.all(files.filter((p) => p.backup).map((p) => unlink(p.backup!).catch(() => undefined)));
 }
 
-/** Keeps the newest `keep` backups of a file. */
-async function pruneBackups(path: string, keep: number): Promise<void> {
-  const dir = dirname(path);
-  const prefix = `${basename(path)}${BACKUP_MARK}`;
-  const backups = (await readdir(dir)).filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length))).sort((a, b) => {
-    const x = BigInt(a.slice(prefix.length));
-    const y = BigInt(b.slice(prefix.length));
-    return x < y ? 1 : x > y ? -1 : 0;
-  });
-  for (const old of backups.slice(keep)) {
-    const full = join(dir, old);
-    if ((await lstat(full)).isFile()) await unlink(full).catch(() => undefined);
-  }
+/** Keeps the newest `keep` backups of each file; each directory is listed once. */
+async function pruneBackups(paths: string[], keep: number): Promise<void> {
+  const byDir = new Map<string, string[]>();
+  for (const path of paths) byDir.set(dirname(path), [...(byDir.get(dirname(path)) ?? []), path]);
+  await Promise.all([...byDir].map(async ([dir, files]) => {
+    const names = await readdir(dir);
+    for (const path of files) {
+      const prefix = `${basename(path)}${BACKUP_MARK}`;
+      const backups = names.filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length))).sort((a, b) => {
+        const x = BigInt(a.slice(prefix.length));
+        const y = BigInt(b.slice(prefix.length));
+        return x < y ? 1 : x > y ? -1 : 0;
+      });
+      for (const old of backups.slice(keep)) {
+        const full = join(dir, old);
+        if ((await lstat(full)).isFile()) await unlink(full).catch(() => undefined);
+      }
+    }
+  }));
 }

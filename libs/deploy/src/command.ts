@@ -53,23 +53,47 @@ export class CommandError extends Error {
   }
 }
 
+/** How a command ended: its output, and why it failed (null when it exited 0). */
+export interface CommandExit {
+  stdout: string;
+  stderr: string;
+  error: null | { killed: boolean; code?: number | string; message: string };
+}
+
+/** Runs argv (no shell) with a timeout after which it is killed (SIGKILL); output is capped at 1 MiB. */
+export type CommandSpawner = (file: string, args: string[], options: { timeoutMs: number }) => Promise<CommandExit>;
+
+/** execFile in this process. */
+export const spawnInProcess: CommandSpawner = (file, args, options) => new Promise((resolve) => {
+  execFile(file, args, { timeout: options.timeoutMs, maxBuffer: 1 << 20, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+    const e = err as (NodeJS.ErrnoException & { killed?: boolean; code?: number | string }) | null;
+    resolve({ stdout: String(stdout), stderr: String(stderr), error: e ? { killed: Boolean(e.killed), code: e.code, message: e.message } : null });
+  });
+});
+
+let spawner: CommandSpawner = spawnInProcess;
+
 /**
- * Runs a config command with execFile (argv, no shell) and a timeout. `{name}` placeholders are replaced
- * word by word (so a path with spaces stays one argument). The error carries the tail of stderr.
+ * Where config commands are started. A large process pays for every fork on its event loop; the orchestrator
+ * hands them to a small helper process instead. Without an argument, back to execFile in this process.
  */
-export function runCommand(command: string, options: { timeoutMs?: number; placeholders?: Record<string, string> } = {}): Promise<string> {
+export function useCommandSpawner(next?: CommandSpawner): void {
+  spawner = next ?? spawnInProcess;
+}
+
+/**
+ * Runs a config command (argv, no shell) with a timeout. `{name}` placeholders are replaced word by word (so a
+ * path with spaces stays one argument). The error carries the tail of stderr.
+ */
+export async function runCommand(command: string, options: { timeoutMs?: number; placeholders?: Record<string, string> } = {}): Promise<string> {
   const problem = commandProblem(command);
-  if (problem) return Promise.reject(new CommandError(command, `refused command: ${problem}`));
+  if (problem) throw new CommandError(command, `refused command: ${problem}`);
   const words = splitCommand(command).map((w) => w.replace(/\{(\w+)\}/g, (all, name: string) => options.placeholders?.[name] ?? all));
   const [file, ...args] = words as [string, ...string[]];
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, maxBuffer: 1 << 20, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      if (!err) return resolve(stdout);
-      const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
-      const reason = e.killed ? `timed out after ${options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS} ms`
-        : typeof e.code === 'number' ? `exited with status ${e.code}` : e.message;
-      const detail = String(stderr || stdout).trim().split('\n').slice(-5).join(' | ').slice(0, 1000);
-      reject(new CommandError(command, `${file}: ${reason}${detail ? `: ${detail}` : ''}`));
-    });
-  });
+  const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  const { stdout, stderr, error } = await spawner(file, args, { timeoutMs });
+  if (!error) return stdout;
+  const reason = error.killed ? `timed out after ${timeoutMs} ms` : typeof error.code === 'number' ? `exited with status ${error.code}` : error.message;
+  const detail = String(stderr || stdout).trim().split('\n').slice(-5).join(' | ').slice(0, 1000);
+  throw new CommandError(command, `${file}: ${reason}${detail ? `: ${detail}` : ''}`);
 }

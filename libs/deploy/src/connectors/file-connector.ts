@@ -63,10 +63,8 @@ export class FileTargetConnector implements TargetConnector {
       force: ctx.force,
       crossProcessLock: ctx.crossProcessLock,
       preCommit: async (temps) => {
-        if (material.keyPem) {
-          const problem = keyMismatch(material.certPem, material.keyPem);
-          if (problem) throw new Error(problem);
-        }
+        const problem = keyProblem(material);
+        if (problem) throw new Error(problem);
         if (target.validateCommand) {
           const placeholders: Record<string, string> = {};
           for (const [final, temp] of temps) placeholders[`${slotOf.get(final)}_path`] = temp;
@@ -95,6 +93,15 @@ export class FileTargetConnector implements TargetConnector {
         : { status: 'skipped', fingerprint: null, verifiedAt: null, note: target.verify ? 'content unchanged' : 'no post_deploy_verify endpoint configured' },
     };
   }
+}
+
+/** keyMismatch parses the certificate and the key: done once per material (the orchestrator shares one per version). */
+const keyProblems = new WeakMap<DeployMaterial, string | undefined>();
+
+function keyProblem(material: DeployMaterial): string | undefined {
+  if (!material.keyPem) return undefined;
+  if (!keyProblems.has(material)) keyProblems.set(material, keyMismatch(material.certPem, material.keyPem));
+  return keyProblems.get(material);
 }
 
 function livePlaceholders(target: FileTarget): Record<string, string> {

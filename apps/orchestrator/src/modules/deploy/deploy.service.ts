@@ -1,39 +1,48 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { UnrecoverableError } from 'bullmq';
-import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig, DeployConfig, loadDeployConfig } from '@certctl/config';
-import {
-  AuditEventEntity, DeploymentTargetEntity, enqueueNotifications, JobEntity, JobProducer, ManagedCertificateEntity, newId, recordNotifications,
-} from '@certctl/db';
+import { enqueueNotifications, JobEntity, JobProducer, MicroBatcher } from '@certctl/db';
 import {
   connectorFor, DeployError, deployCounterIncrements, openTargetConfig, DeployMaterial, DeployOutcome, DeployReport, lockAll, messageOf, PostVerifyFailedError,
-  TargetConfigError,
+  TargetConfigError, useCommandSpawner,
 } from '@certctl/deploy';
 import { ClusterCounters } from '@certctl/observability';
 import { decryptSecret, splitPemChain } from '@certctl/pki';
+import { CommandHelper } from './command-helper';
+import { DeployStore, JobOutcome, TargetRow } from './deploy.store';
 import { RedisLocks } from './redis-locks';
 
 interface VersionRow {
-  id: string;
   pem_chain: string;
-  fingerprint_sha256: string;
   encrypted_private_key: Buffer | null;
 }
 
 /** A permanent failure that is not a DeployError (no version, target gone or disabled). */
 class DeploymentRefused extends Error {}
 
+/** Versions whose material (leaf, chain, decrypted key) is kept in memory: a deploy wave uses one or a few. */
+const MATERIAL_CACHE_SIZE = 16;
+
 /**
  * Runs agentless Deployment jobs: claims the row, loads the target and the certificate's current version (and
  * its server-generated key), and deploys through the target type's connector under a per-target lock held
  * across replicas. The outcome goes on the job row, the certificate's last_deployment_at, a
  * DeploymentSuccess/DeploymentFailure notification, the audit trail and the cluster-wide deploy counters.
+ *
+ * The database work of jobs running at the same time is grouped (DeployStore): one claim statement and one
+ * outcome transaction serve every job that reached that step meanwhile; notification jobs are enqueued in bulk.
  */
 @Injectable()
-export class DeployService {
+export class DeployService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(DeployService.name);
   readonly settings: DeployConfig = loadDeployConfig();
+  /** Version id and digest → material, most recently used last. Never logged: it holds private keys. */
+  private readonly materials = new Map<string, Promise<DeployMaterial>>();
+  /** `notification id \0 correlation id`: the ids of outcomes committed in the same turn go out in one addBulk. */
+  private readonly notificationJobs = new MicroBatcher<string, true>((keys) => this.enqueue(keys), 500, true);
+  private readonly commandHelper = CommandHelper.available() ? new CommandHelper() : undefined;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -41,14 +50,25 @@ export class DeployService {
     private readonly producer: JobProducer,
     private readonly counters: ClusterCounters,
     private readonly locks: RedisLocks,
+    private readonly store: DeployStore,
   ) {}
 
+  onModuleInit(): void {
+    // Validate and reload commands are forked from a small helper process, not from this one (see CommandHelper).
+    if (this.commandHelper) useCommandSpawner(this.commandHelper.spawn);
+  }
+
+  onModuleDestroy(): void {
+    useCommandSpawner();
+    this.commandHelper?.close();
+  }
+
   async run(jobId: string, correlationId?: string): Promise<void> {
-    const job = await this.claim(jobId);
-    if (!job) return;
-    const target = await this.dataSource.manager.getRepository(DeploymentTargetEntity).createQueryBuilder('t')
-      .addSelect('t.encrypted_config').where('t.id = :id', { id: job.target_id ?? '' }).getOne();
+    const claimed = await this.store.claim(jobId);
+    if (!claimed) return;
+    const { job, target, versionId, versionDigest } = claimed;
     const targetType = target?.type ?? 'unknown';
+    let outcome: DeployOutcome;
     try {
       if (!target) throw new DeploymentRefused(`target ${job.target_id} no longer exists`);
       if (!target.enabled || target.retired_at) throw new DeploymentRefused(`target ${target.id} is ${target.retired_at ? 'retired' : 'disabled'}`);
@@ -57,51 +77,61 @@ export class DeployService {
       // Secrets (an SSH password or key) are kept encrypted in the row and opened only here, in memory.
       const config = openTargetConfig(target.config, target.encrypted_config, this.config.pki.encryptionKey);
       connector.validateConfig(config);
-      const material = await this.material(job.certificate_id);
-      const outcome = await this.withTargetLock(target.id, () => connector.deploy(config, material, {
+      const material = await this.material(job.certificate_id, versionId, versionDigest);
+      outcome = await this.withTargetLock(target.id, (crossProcessLock) => connector.deploy(config, material, {
         commandTimeoutMs: this.settings.commandTimeoutMs,
         backupRetention: this.settings.backupRetention,
-        crossProcessLock: (paths) => this.locks.acquire(paths.map((p) => `path:${p}`)),
+        crossProcessLock,
       }));
-      await this.succeeded(job, target, outcome, correlationId);
     } catch (err) {
-      await this.failed(job, targetType, err, correlationId);
+      return this.failed(job, targetType, err, correlationId);
     }
+    await this.succeeded(job, target, outcome, correlationId);
   }
 
-  /** Pending (or Running, when a previous worker died holding it) → Running, counting the attempt. Agent jobs are never taken. */
-  private async claim(jobId: string): Promise<JobEntity | undefined> {
-    const [rows]: [JobEntity[], number] = await this.dataSource.query(
-      `UPDATE jobs SET status = 'Running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now()
-        WHERE id = $1 AND type = 'Deployment' AND agent_id IS NULL AND status IN ('Pending', 'Running')
-        RETURNING *`,
-      [jobId],
-    );
-    return rows[0] ? this.dataSource.manager.create(JobEntity, rows[0]) : undefined;
-  }
-
-  /** One deployment per target at a time, in this process and across replicas. */
-  private async withTargetLock<T>(targetId: string, work: () => Promise<T>): Promise<T> {
+  /**
+   * One deployment per target at a time, in this process and across replicas. The connector's own locks (its
+   * destination paths) are taken under the same Redis token and released with the target's, in one round trip.
+   */
+  private async withTargetLock<T>(targetId: string, work: (crossProcessLock: (names: string[]) => Promise<() => Promise<void>>) => Promise<T>): Promise<T> {
     const releaseLocal = await lockAll([`target:${targetId}`]);
     try {
-      const releaseRemote = await this.locks.acquire([`target:${targetId}`]);
+      const remote = await this.locks.acquire([`target:${targetId}`]);
       try {
-        return await work();
+        return await work(async (names) => {
+          await remote.extend(names.map((p) => `path:${p}`));
+          return async () => undefined;
+        });
       } finally {
-        await releaseRemote();
+        await remote.release();
       }
     } finally {
       releaseLocal();
     }
   }
 
-  /** The newest version: leaf, chain and, when the key was generated here, the decrypted key (never logged). */
-  private async material(certificateId: string): Promise<DeployMaterial> {
-    const rows: VersionRow[] = await this.dataSource.query(
-      `SELECT id, pem_chain, fingerprint_sha256, encrypted_private_key FROM certificate_versions
-        WHERE certificate_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1`,
-      [certificateId],
-    );
+  /** The newest version's leaf, chain and, when the key was generated here, the decrypted key; decrypted once per version. */
+  private material(certificateId: string, versionId: string | null, digest: string | null): Promise<DeployMaterial> {
+    if (!versionId) return Promise.reject(new DeploymentRefused(`certificate ${certificateId} has no issued version`));
+    // The digest keeps a version whose row was rewritten (its key replaced) from being served from memory.
+    const key = `${versionId}:${digest ?? ''}`;
+    const cached = this.materials.get(key);
+    if (cached) {
+      this.materials.delete(key);
+      this.materials.set(key, cached);
+      return cached;
+    }
+    const loading = this.loadMaterial(certificateId, versionId);
+    this.materials.set(key, loading);
+    if (this.materials.size > MATERIAL_CACHE_SIZE) this.materials.delete(this.materials.keys().next().value!);
+    loading.catch(() => {
+      if (this.materials.get(key) === loading) this.materials.delete(key);
+    });
+    return loading;
+  }
+
+  private async loadMaterial(certificateId: string, versionId: string): Promise<DeployMaterial> {
+    const rows: VersionRow[] = await this.dataSource.query(`SELECT pem_chain, encrypted_private_key FROM certificate_versions WHERE id = $1`, [versionId]);
     const version = rows[0];
     if (!version) throw new DeploymentRefused(`certificate ${certificateId} has no issued version`);
     const [leaf = '', ...chain] = splitPemChain(version.pem_chain);
@@ -111,33 +141,32 @@ export class DeployService {
       if (!secret) throw new DeploymentRefused('CERTCTL_CONFIG_ENCRYPTION_KEY is not set: the stored private key cannot be read');
       keyPem = decryptSecret(version.encrypted_private_key, secret).toString('utf8');
     }
-    return { certPem: leaf, chainPem: chain.join(''), keyPem, certificateId };
+    // Shared by every job of this version: frozen, so no connector can change it for the others.
+    return Object.freeze({ certPem: leaf, chainPem: chain.join(''), keyPem, certificateId });
   }
 
-  private async succeeded(job: JobEntity, target: DeploymentTargetEntity, outcome: DeployOutcome, correlationId?: string): Promise<void> {
+  private async succeeded(job: JobEntity, target: TargetRow, outcome: DeployOutcome, correlationId?: string): Promise<void> {
     const now = new Date();
     const result = {
       outcome: outcome.skippedAsIdempotent ? 'idempotent_skip' : 'deployed', skipped_as_idempotent: outcome.skippedAsIdempotent,
       validate_ok: outcome.validateOk, reloaded: outcome.reloaded, rolled_back: false, backup_paths: outcome.backupPaths,
       duration_ms: Math.round(outcome.durationMs), verification_note: outcome.verification.note ?? null,
     };
-    const notificationIds = await this.dataSource.transaction(async (tx) => {
-      const updated = await tx.update(JobEntity, { id: job.id, status: 'Running' }, {
-        status: 'Completed', completed_at: now, last_error: null, deployment_result: result as never,
-        verification_status: outcome.verification.status, verified_at: outcome.verification.verifiedAt,
-        verification_fingerprint: outcome.verification.fingerprint, verification_error: null,
-      });
-      if (!updated.affected) return [];
-      const ids = await recordNotifications(tx, {
+    await this.commit({
+      jobId: job.id, certificateId: job.certificate_id, onlyIfRunning: true, touchesCertificate: true,
+      row: {
+        status: 'Completed', completed_at: now, last_error: null, deployment_result: result,
+        verification: {
+          status: outcome.verification.status, verifiedAt: outcome.verification.verifiedAt,
+          fingerprint: outcome.verification.fingerprint, error: null,
+        },
+      },
+      notification: {
         type: 'DeploymentSuccess', certificate_id: job.certificate_id,
         message: outcome.skippedAsIdempotent ? `target ${target.name} already serves the current version (no change)` : `deployed to target ${target.name} (${target.type})`,
-      });
-      // Row locks shared by every deployment (the certificate, the audit chain head) are taken last, so they are held briefly.
-      await tx.update(ManagedCertificateEntity, { id: job.certificate_id }, { last_deployment_at: now });
-      await audit(tx, 'deployment_job_completed', job.id, { certificate_id: job.certificate_id, target_id: target.id, ...result });
-      return ids;
-    });
-    await enqueueNotifications(this.producer, notificationIds, correlationId);
+      },
+      audit: { action: 'deployment_job_completed', details: { certificate_id: job.certificate_id, target_id: target.id, ...result } },
+    }, correlationId);
     await this.count({ targetType: target.type, success: true, skippedAsIdempotent: outcome.skippedAsIdempotent });
   }
 
@@ -157,7 +186,7 @@ export class DeployService {
     const permanent = err instanceof DeploymentRefused || err instanceof TargetConfigError || Boolean(deployError && (deployError.permanent || deployError.rollback));
     const final = permanent || job.attempts >= job.max_attempts;
     if (!final) {
-      await this.dataSource.manager.update(JobEntity, { id: job.id, status: 'Running' }, { status: 'Pending', last_error: message });
+      await this.store.backToPending(job.id, message);
       this.logger.warn({ jobId: job.id, attempt: job.attempts, err: message }, 'deployment attempt failed; will retry');
       throw err instanceof Error ? err : new Error(message);
     }
@@ -165,31 +194,41 @@ export class DeployService {
       outcome: 'failed', failed_stage: report.failedStage, rolled_back: deployError?.rollback === 'restored',
       rollback: deployError?.rollback ?? null, backup_paths: deployError?.backupPaths ?? [],
     };
-    const notificationIds = await this.dataSource.transaction(async (tx) => {
-      const updated = await tx.update(JobEntity, { id: job.id, completed_at: IsNull() }, {
-        status: 'Failed', last_error: message, completed_at: new Date(), deployment_result: result as never,
-        ...(err instanceof PostVerifyFailedError || stage === 'post_verify'
-          ? { verification_status: 'failed' as const, verification_error: message, verification_fingerprint: (err as PostVerifyFailedError).servedFingerprint ?? null }
-          : {}),
-      });
-      if (!updated.affected) return [];
-      const ids = await recordNotifications(tx, { type: 'DeploymentFailure', certificate_id: job.certificate_id, message: `deployment to target ${job.target_id} failed: ${message}` });
-      await audit(tx, 'deployment_job_failed', job.id, { certificate_id: job.certificate_id, target_id: job.target_id, attempts: job.attempts, error: message, ...result });
-      return ids;
-    });
-    await enqueueNotifications(this.producer, notificationIds, correlationId);
+    const verifyFailed = err instanceof PostVerifyFailedError || stage === 'post_verify';
+    await this.commit({
+      jobId: job.id, certificateId: job.certificate_id, onlyIfRunning: false, touchesCertificate: false,
+      row: {
+        status: 'Failed', last_error: message, completed_at: new Date(), deployment_result: result,
+        verification: verifyFailed
+          ? { status: 'failed', error: message, fingerprint: (err as PostVerifyFailedError).servedFingerprint ?? null }
+          : undefined,
+      },
+      notification: { type: 'DeploymentFailure', certificate_id: job.certificate_id, message: `deployment to target ${job.target_id} failed: ${message}` },
+      audit: { action: 'deployment_job_failed', details: { certificate_id: job.certificate_id, target_id: job.target_id, attempts: job.attempts, error: message, ...result } },
+    }, correlationId);
     this.logger.warn({ jobId: job.id, targetType, stage: report.failedStage, err: message }, 'deployment failed');
     throw new UnrecoverableError(message);
+  }
+
+  /** Writes the outcome (grouped with other jobs'), then enqueues its notifications once that has committed. */
+  private async commit(outcome: JobOutcome, correlationId?: string): Promise<void> {
+    const notificationIds = await this.store.record(outcome);
+    await Promise.all(notificationIds.map((id) => this.notificationJobs.add(`${id}\0${correlationId ?? ''}`)));
+  }
+
+  private async enqueue(keys: string[]): Promise<Map<string, true>> {
+    const byCorrelation = new Map<string, string[]>();
+    for (const key of keys) {
+      const [id = '', correlationId = ''] = key.split('\0');
+      const ids = byCorrelation.get(correlationId) ?? [];
+      ids.push(id);
+      byCorrelation.set(correlationId, ids);
+    }
+    for (const [correlationId, ids] of byCorrelation) await enqueueNotifications(this.producer, ids, correlationId || undefined);
+    return new Map(keys.map((k) => [k, true]));
   }
 
   private async count(report: DeployReport): Promise<void> {
     await Promise.all(deployCounterIncrements(report).map((c) => this.counters.increment(c.name, c.labels)));
   }
-}
-
-async function audit(tx: EntityManager, action: string, jobId: string, details: Record<string, unknown>): Promise<void> {
-  await tx.insert(AuditEventEntity, {
-    id: newId('audit'), actor: 'orchestrator', actor_type: 'System', action, resource_type: 'job', resource_id: jobId,
-    event_category: 'cert_lifecycle', details: details as never,
-  });
 }

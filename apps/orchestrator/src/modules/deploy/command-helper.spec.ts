@@ -1,0 +1,55 @@
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCommand, useCommandSpawner } from '@certctl/deploy';
+import { CommandHelper } from './command-helper';
+
+// The helper's TypeScript source, run by plain node through the swc hook the e2e harnesses use.
+const SWC_REGISTER = resolve(__dirname, '..', '..', '..', '..', '..', 'test', 'support', 'swc-register.cjs');
+const helperFromSource = () => new CommandHelper(join(__dirname, 'command-helper.child.ts'), ['-r', SWC_REGISTER]);
+
+describe('CommandHelper (commands forked from a helper process)', () => {
+  let helper: CommandHelper | undefined;
+  afterEach(() => {
+    useCommandSpawner();
+    helper?.close();
+  });
+
+  it('runs commands in the helper, with the same results and errors as execFile here', async () => {
+    helper = helperFromSource();
+    useCommandSpawner(helper.spawn);
+    expect(await runCommand('echo {word} two', { placeholders: { word: 'one' } })).toBe('one two\n');
+    expect(helper.pid).toBeGreaterThan(0);
+    expect(helper.pid).not.toBe(process.pid);
+    // The command's parent is the helper (field 4 of /proc/self/stat), not this process.
+    const stat = await runCommand('cat /proc/self/stat');
+    expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).toBe(helper.pid);
+    await expect(runCommand('sh -c "echo oops >&2; exit 3"')).rejects.toThrow(/refused command/);
+    await expect(runCommand('false')).rejects.toThrow(/false: exited with status 1/);
+    await expect(runCommand('ls /nonexistent-certctl-dir')).rejects.toThrow(/ls: exited with status 2: .*nonexistent-certctl-dir/);
+    await expect(runCommand('sleep 5', { timeoutMs: 200 })).rejects.toThrow(/timed out after 200 ms/);
+    await expect(runCommand('/nonexistent/binary')).rejects.toThrow(/ENOENT/);
+  });
+
+  it('a command the helper was running when it died is answered by running it here', async () => {
+    helper = helperFromSource();
+    useCommandSpawner(helper.spawn);
+    await runCommand('true');
+    const pid = helper.pid!;
+    const running = runCommand('echo survived');
+    process.kill(pid, 'SIGKILL');
+    expect(await running).toBe('survived\n');
+    // The next command starts a new helper.
+    expect(await runCommand('echo again')).toBe('again\n');
+    expect(helper.pid).not.toBe(pid);
+  });
+
+  it('after close, commands run in this process and the helper exits', async () => {
+    helper = helperFromSource();
+    useCommandSpawner(helper.spawn);
+    await runCommand('true');
+    const pid = helper.pid!;
+    helper.close();
+    expect(await runCommand('echo here')).toBe('here\n');
+    await expect.poll(() => { try { process.kill(pid, 0); return true; } catch { return false; } }, { timeout: 5_000 }).toBe(false);
+  });
+});
