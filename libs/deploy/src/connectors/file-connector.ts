@@ -214,11 +214,12 @@ export const fileConnectors: TargetConnector[] = [
 
 /**
  * Caddy in file mode: a directory Caddy loads with `tls <cert> <key>`, reloaded with `reload_command`
- * (e.g. `caddy reload --config ...`). certctl's admin-API mode is not implemented yet, so `mode` must say "file".
+ * (e.g. `caddy reload --config ...`). The admin-API mode (certctl's default) is caddy-admin-connector.ts, which
+ * hands `mode: "file"` configs to this one.
  */
 export const caddyConnector = new FileTargetConnector('Caddy', (c) => {
   const mode = optionalString(c, 'mode');
-  if (mode !== 'file') throw new TargetConfigError('mode', 'must be "file" (the admin API mode is not supported yet)');
+  if (mode !== 'file') throw new TargetConfigError('mode', 'must be "file" here (the admin-API mode is the Caddy admin connector)');
   return {
     files: directoryFiles(c, 'cert_dir', { cert: ['cert_file', 'cert.pem'], key: ['key_file', 'key.pem'] }),
     reloadCommand: optionalCommand(c, 'reload_command'), ...common(c),
