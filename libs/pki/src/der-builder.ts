@@ -1,5 +1,6 @@
 import { createHash, KeyObject, sign } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { RawData, ViewWriter } from 'asn1js';
 import * as asn1 from '@peculiar/asn1-x509';
 import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
 import type { x509 } from './crypto-provider';
@@ -171,7 +172,7 @@ export function buildLeafCertificate(ca: CertificateAuthorityTemplate, leaf: Lea
   const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
   const signature = sign(ca.hash, tbsDer, ca.signingKey);
   const der = Buffer.from(AsnConvert.serialize(new asn1.Certificate({
-    tbsCertificate: tbs,
+    tbsCertificate: new AlreadyEncoded(tbsDer) as unknown as asn1.TBSCertificate,
     signatureAlgorithm: ca.signatureAlgorithm,
     signatureValue: signature.buffer.slice(signature.byteOffset, signature.byteOffset + signature.byteLength) as ArrayBuffer,
   })));
@@ -183,6 +184,32 @@ export function buildLeafCertificate(ca: CertificateAuthorityTemplate, leaf: Lea
     notAfter: wholeSeconds(leaf.notAfter),
     fingerprintSha256: createHash('sha256').update(der).digest('hex'),
   };
+}
+
+/**
+ * A value asn1-schema embeds as the given DER (its IAsnConvertible hook) instead of encoding again: the signed
+ * TBSCertificate goes into the Certificate exactly as it was signed, and is not serialised twice.
+ */
+class AlreadyEncoded {
+  constructor(private readonly der: Buffer) {}
+
+  toASN(): RawData {
+    return new WrittenRawData({ data: this.der });
+  }
+
+  fromASN(): this {
+    throw new Error('AlreadyEncoded is for encoding only');
+  }
+}
+
+/** asn1js's RawData, also when its parent encodes through a ViewWriter (as Sequence does for its items). */
+class WrittenRawData extends RawData {
+  override toBER(sizeOnly?: boolean, writer?: ViewWriter): ArrayBuffer {
+    const data = super.toBER(sizeOnly);
+    if (!writer) return data;
+    writer.write(data);
+    return new ArrayBuffer(0);
+  }
 }
 
 function wholeSeconds(date: Date): Date {
