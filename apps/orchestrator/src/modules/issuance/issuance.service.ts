@@ -3,31 +3,73 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { UnrecoverableError } from 'bullmq';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
+import { DEFAULT_JOB_OPTIONS, Queue, queueJobId } from '@certctl/contracts';
 import {
-  AuditEventEntity, CertificateVersionEntity, DeploymentTargetEntity, enqueueNotifications, JobEntity, JobProducer,
-  ManagedCertificateEntity, newId, profileOf, recordNotifications,
+  AuditEventEntity, channelsFor, enqueueNotifications, JobEntity, JobProducer, ManagedCertificateEntity, newId, NotificationDetails,
+  recordNotifications, severityTier,
 } from '@certctl/db';
-import { IssuerConnectors, IssuerError, ProfileConstraints } from '@certctl/issuers';
+import { IssuedCertificate, IssuedLeafDetails, IssuerConnector, IssuerConnectors, IssuerError, ProfileConstraints } from '@certctl/issuers';
 import {
-  createCsr, describeCertificate, encryptSecret, exportPrivateKeyPem, generateKeyPair, KeySpec, namesMismatch, parseCsr, ParsedCsr,
-  PkiError, x509,
+  createCsr, describeCertificate, encryptSecret, generateKeyObjects, KeyObjectPair, keySize, KeySpec, namesMismatch, parseCsr, ParsedCsr,
+  PkiError, privateKeyPemOf, x509,
 } from '@certctl/pki';
+import { GroupCommit } from './group-commit';
 
 const SYSTEM = { actor: 'orchestrator', actor_type: 'System' as const };
+
+/** Completing transactions of jobs that finish while one is being written go together in the next. */
+const MAX_COMPLETIONS_PER_TRANSACTION = 200;
 
 interface Completion {
   deployJobIds: string[];
   notificationIds: string[];
 }
 
+/** The claimed job with what issuing it needs, read in the claiming statement. */
+interface ClaimedJob {
+  id: string;
+  type: 'Issuance' | 'Renewal';
+  certificate_id: string;
+  attempts: number;
+  max_attempts: number;
+  csr_pem: string | null;
+  common_name: string;
+  sans: string[];
+  issuer_id: string;
+  /** The issuer row's updated_at: the cached connector is reused while it is unchanged. */
+  issuer_updated_at: Date | null;
+  agent_makes_key: boolean;
+  profile_id: string | null;
+  allowed_key_algorithms: ProfileConstraints['allowed_key_algorithms'] | null;
+  max_ttl_seconds: number | null;
+  allowed_ekus: string[] | null;
+  required_san_patterns: string[] | null;
+  must_staple: boolean | null;
+}
+
+/** One issued certificate on its way into certificate_versions (and everything that follows from it). */
+interface IssuedVersion {
+  job: ClaimedJob;
+  leafPem: string;
+  chainPems: string[];
+  csrPem: string;
+  encryptedKey: Buffer | null;
+  keyAlgorithm: string;
+  keySize: number;
+  details: IssuedLeafDetails;
+}
+
 /**
- * Runs Issuance and Renewal jobs: claims the row, gets a CSR (made here with a server-generated key, or
- * submitted by an agent), asks the issuer to sign it, and records the result in one transaction. Each job
- * stores at most one version (unique job_id), so a job retried after a crash cannot store two.
+ * Runs Issuance and Renewal jobs: claims the row, gets the subject's key (generated here, or an agent's CSR),
+ * asks the issuer to sign it, and records the result. Each job stores at most one version (unique job_id), so a
+ * job retried after a crash cannot store two; the completing writes of jobs finishing together share one
+ * transaction (GroupCommit), and a job counts as done only once that transaction has committed.
  */
 @Injectable()
 export class IssuanceService {
   private readonly logger = new Logger(IssuanceService.name);
+  private readonly completions = new GroupCommit<IssuedVersion, Completion>((batch) => this.storeVersions(batch), MAX_COMPLETIONS_PER_TRANSACTION);
+  private readonly connectors = new Map<string, { stamp: number; connector: Promise<IssuerConnector> }>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -39,29 +81,36 @@ export class IssuanceService {
   async run(jobId: string, correlationId?: string): Promise<void> {
     const job = await this.claim(jobId);
     if (!job) return;
-    const cert = await this.dataSource.manager.findOneByOrFail(ManagedCertificateEntity, { id: job.certificate_id });
-    const profile = await profileOf(this.dataSource.manager, cert);
-    const constraints: ProfileConstraints | null = profile;
-
-    let serverCsr: { csr: ParsedCsr; encryptedKey: Buffer } | undefined;
-    if (!job.csr_pem) {
-      if (await this.agentMakesTheKey(cert.id)) {
-        await this.awaitCsr(job);
-        return;
-      }
-      serverCsr = await this.serverGeneratedCsr(cert, constraints);
+    if (!job.csr_pem && job.agent_makes_key) {
+      await this.awaitCsr(job);
+      return;
     }
+    const profile = profileConstraintsOf(job);
+    const serverKey = job.csr_pem ? undefined : await this.serverKey(profile);
 
     try {
-      // An agent's CSR is parsed and its signature checked; our own needs neither.
-      const csr = serverCsr?.csr ?? (await parseCsr(job.csr_pem!));
-      const csrPem = csr.pem;
-      const encryptedKey = serverCsr?.encryptedKey ?? null;
-      const mismatch = namesMismatch(csr, { commonName: cert.common_name, sans: cert.sans });
-      if (mismatch) throw new IssuerError('permanent', mismatch);
-      const { connector } = await this.issuers.forIssuer(cert.issuer_id);
-      const issued = await connector.issue({ csr, commonName: cert.common_name, sans: cert.sans, profile: constraints, jobId: job.id });
-      const completion = await this.complete(job, cert, issued.leafPem, issued.chainPems, csrPem, encryptedKey);
+      const connector = await this.connectorFor(job);
+      let issued: IssuedCertificate;
+      let csrPem = '';
+      let keySpec: KeySpec;
+      const names = { commonName: job.common_name, sans: job.sans, profile, jobId: job.id };
+      if (serverKey && connector.issueForKey) {
+        // The CA signs our public key as it is: no CSR to make and parse back.
+        keySpec = serverKey.spec;
+        issued = await connector.issueForKey({ ...names, publicKey: serverKey.keys.publicKey, keySpec });
+      } else {
+        // An agent's CSR is parsed and its signature checked; our own (for CAs that want one) needs neither.
+        const csr = serverKey ? await this.serverCsr(job, serverKey) : await parseCsr(job.csr_pem!);
+        const mismatch = namesMismatch(csr, { commonName: job.common_name, sans: job.sans });
+        if (mismatch) throw new IssuerError('permanent', mismatch);
+        csrPem = csr.pem;
+        keySpec = csr.keySpec;
+        issued = await connector.issue({ ...names, csr });
+      }
+      const completion = await this.completions.add({
+        job, leafPem: issued.leafPem, chainPems: issued.chainPems, csrPem, encryptedKey: serverKey?.encryptedKey ?? null,
+        keyAlgorithm: keySpec.algorithm, keySize: keySize(keySpec), details: issued.details ?? describeCertificate(issued.leafPem),
+      });
       await this.afterCommit(completion, correlationId);
     } catch (err) {
       await this.handleFailure(job, err, correlationId);
@@ -70,32 +119,51 @@ export class IssuanceService {
 
   /**
    * Takes the job for this attempt: Pending (or Running, when a previous worker died holding it) → Running,
-   * counting the attempt. Anything else (cancelled, awaiting a CSR or an approval, finished) is left alone.
+   * counting the attempt, and reads its certificate, profile (the certificate's own, else its renewal policy's),
+   * issuer version and, in agent keygen mode, whether an agent makes the key — one statement. Anything else
+   * (cancelled, awaiting a CSR or an approval, finished) is left alone.
    */
-  private async claim(jobId: string): Promise<JobEntity | undefined> {
-    // TypeORM answers an UPDATE with [rows, affected].
-    const [rows]: [JobEntity[], number] = await this.dataSource.query(
-      `UPDATE jobs SET status = 'Running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now()
-        WHERE id = $1 AND type IN ('Issuance', 'Renewal') AND status IN ('Pending', 'Running')
-          AND NOT EXISTS (SELECT 1 FROM certificate_versions v WHERE v.job_id = $1)
-        RETURNING *`,
-      [jobId],
+  private async claim(jobId: string): Promise<ClaimedJob | undefined> {
+    const rows: ClaimedJob[] = await this.dataSource.query(
+      `WITH claimed AS (
+         UPDATE jobs SET status = 'Running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now()
+          WHERE id = $1 AND type IN ('Issuance', 'Renewal') AND status IN ('Pending', 'Running')
+            AND NOT EXISTS (SELECT 1 FROM certificate_versions v WHERE v.job_id = $1)
+          RETURNING id, type, certificate_id, attempts, max_attempts, csr_pem
+       )
+       SELECT j.*, c.common_name, c.sans, c.issuer_id, i.updated_at AS issuer_updated_at,
+              $2::boolean AND EXISTS (
+                SELECT 1 FROM certificate_target_mappings m JOIN deployment_targets t ON t.id = m.target_id
+                 WHERE m.certificate_id = j.certificate_id AND t.agent_id IS NOT NULL AND t.enabled AND t.retired_at IS NULL
+              ) AS agent_makes_key,
+              pr.id AS profile_id, pr.allowed_key_algorithms, pr.max_ttl_seconds, pr.allowed_ekus, pr.required_san_patterns, pr.must_staple
+         FROM claimed j
+         JOIN managed_certificates c ON c.id = j.certificate_id
+         LEFT JOIN renewal_policies p ON p.id = c.renewal_policy_id
+         LEFT JOIN certificate_profiles pr ON pr.id = COALESCE(c.certificate_profile_id, p.certificate_profile_id)
+         LEFT JOIN issuers i ON i.id = c.issuer_id`,
+      [jobId, this.config.pki.keygenMode === 'agent'],
     );
-    return rows[0] ? this.dataSource.manager.create(JobEntity, rows[0]) : undefined;
+    return rows[0];
   }
 
-  /** Agent keygen: the certificate is deployed by an agent, so that agent makes the key and sends a CSR. */
-  private async agentMakesTheKey(certificateId: string): Promise<boolean> {
-    if (this.config.pki.keygenMode !== 'agent') return false;
-    const rows: unknown[] = await this.dataSource.query(
-      `SELECT 1 FROM certificate_target_mappings m JOIN deployment_targets t ON t.id = m.target_id
-        WHERE m.certificate_id = $1 AND t.agent_id IS NOT NULL AND t.enabled AND t.retired_at IS NULL LIMIT 1`,
-      [certificateId],
-    );
-    return rows.length > 0;
+  /**
+   * The issuer's connector. The issuer row (enabled, config, secrets) is read again only when its updated_at,
+   * read with the claim, has changed since the connector was made.
+   */
+  private connectorFor(job: ClaimedJob): Promise<IssuerConnector> {
+    const stamp = job.issuer_updated_at ? new Date(job.issuer_updated_at).getTime() : NaN;
+    const cached = this.connectors.get(job.issuer_id);
+    if (cached && cached.stamp === stamp) return cached.connector;
+    const connector = this.issuers.forIssuer(job.issuer_id).then(({ connector }) => connector);
+    this.connectors.set(job.issuer_id, { stamp, connector });
+    connector.catch(() => {
+      if (this.connectors.get(job.issuer_id)?.connector === connector) this.connectors.delete(job.issuer_id);
+    });
+    return connector;
   }
 
-  private async awaitCsr(job: JobEntity): Promise<void> {
+  private async awaitCsr(job: ClaimedJob): Promise<void> {
     await this.dataSource.transaction(async (tx) => {
       // The attempt budget is for the CA; waiting for an agent does not spend it.
       await tx.update(JobEntity, { id: job.id }, { status: 'AwaitingCSR', attempts: Math.max(0, job.attempts - 1) });
@@ -104,69 +172,157 @@ export class IssuanceService {
   }
 
   /** A key pair of the profile's first allowed algorithm; the private key is kept only encrypted. */
-  private async serverGeneratedCsr(cert: ManagedCertificateEntity, profile: ProfileConstraints | null) {
+  private async serverKey(profile: ProfileConstraints | null): Promise<{ keys: KeyObjectPair; spec: KeySpec; encryptedKey: Buffer }> {
     const secret = this.config.pki.encryptionKey;
     if (!secret) throw new UnrecoverableError('CERTCTL_CONFIG_ENCRYPTION_KEY is not set: server keygen cannot keep the private key');
     const spec = keySpecFor(profile);
-    const keys = await generateKeyPair(spec);
-    const pem = await createCsr({ keys, keySpec: spec, commonName: cert.common_name, sans: cert.sans });
-    const encryptedKey = encryptSecret(await exportPrivateKeyPem(keys.privateKey), secret);
-    const publicKey = new x509.PublicKey(await crypto.subtle.exportKey('spki', keys.publicKey));
-    const csr: ParsedCsr = { pem, commonName: cert.common_name, sans: cert.sans, keySpec: spec, publicKey };
-    return { csr, encryptedKey };
+    const keys = await generateKeyObjects(spec);
+    return { keys, spec, encryptedKey: encryptSecret(privateKeyPemOf(keys.privateKey), secret) };
   }
 
-  /** Stores the version and everything that follows from it, in one transaction. */
-  private async complete(
-    job: JobEntity, cert: ManagedCertificateEntity, leafPem: string, chainPems: string[], csrPem: string, encryptedKey: Buffer | null,
-  ): Promise<Completion> {
-    const info = describeCertificate(leafPem);
+  /** The CSR of a server-generated key, for issuers that take nothing else (ACME). */
+  private async serverCsr(job: ClaimedJob, key: { keys: KeyObjectPair; spec: KeySpec }): Promise<ParsedCsr> {
+    const pem = await createCsr({ keys: key.keys, keySpec: key.spec, commonName: job.common_name, sans: job.sans });
+    const publicKey = new x509.PublicKey(key.keys.publicKey.export({ type: 'spki', format: 'der' }));
+    return { pem, commonName: job.common_name, sans: job.sans, keySpec: key.spec, publicKey };
+  }
+
+  /**
+   * Stores a batch of issued versions and everything that follows from them in one transaction: the versions
+   * (a job whose version already exists, e.g. after a crash and retry, stores nothing), jobs Completed,
+   * certificates Active, one Deployment job per enabled target, RenewalSuccess notification rows, audit rows.
+   * Results are in the order of the batch.
+   */
+  private async storeVersions(batch: IssuedVersion[]): Promise<Completion[]> {
     return this.dataSource.transaction(async (tx) => {
-      const versionId = newId('version');
-      const inserted: unknown[] = await tx.query(
+      const versionIds = batch.map(() => newId('version'));
+      const inserted: Array<{ id: string }> = await tx.query(
         `INSERT INTO certificate_versions (id, certificate_id, serial_number, not_before, not_after, fingerprint_sha256, pem_chain,
             csr_pem, key_algorithm, key_size, encrypted_private_key, job_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (job_id) WHERE job_id IS NOT NULL DO NOTHING RETURNING id`,
-        [versionId, cert.id, info.serialNumber, info.notBefore, info.notAfter, info.fingerprintSha256, [leafPem, ...chainPems].join(''),
-          csrPem, info.keyAlgorithm, info.keySize, encryptedKey, job.id],
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::int[], $11::bytea[], $12::text[])
+         ON CONFLICT (job_id) WHERE job_id IS NOT NULL DO NOTHING RETURNING id`,
+        [versionIds, batch.map((v) => v.job.certificate_id), batch.map((v) => v.details.serialNumber), batch.map((v) => v.details.notBefore),
+          batch.map((v) => v.details.notAfter), batch.map((v) => v.details.fingerprintSha256), batch.map((v) => [v.leafPem, ...v.chainPems].join('')),
+          batch.map((v) => v.csrPem), batch.map((v) => v.keyAlgorithm), batch.map((v) => v.keySize), batch.map((v) => v.encryptedKey),
+          batch.map((v) => v.job.id)],
       );
-      if (!inserted.length) return { deployJobIds: [], notificationIds: [] };
-      const now = new Date();
-      await tx.update(JobEntity, { id: job.id }, { status: 'Completed', completed_at: now, last_error: null });
-      await tx.update(ManagedCertificateEntity, { id: cert.id }, { status: 'Active', expires_at: info.notAfter, last_renewal_at: now });
-      const deployJobIds = await this.createDeploymentJobs(tx, cert.id);
-      const notificationIds = await recordNotifications(tx, {
-        type: 'RenewalSuccess', certificate_id: cert.id,
-        message: `${cert.common_name}: ${job.type === 'Issuance' ? 'issued' : 'renewed'}, serial ${info.serialNumber}, valid until ${info.notAfter.toISOString()}`,
-      });
-      await audit(tx, 'renewal_job_completed', job.id, {
-        certificate_id: cert.id, version_id: versionId, serial_number: info.serialNumber, not_after: info.notAfter.toISOString(), deployment_jobs: deployJobIds.length,
-      });
-      return { deployJobIds, notificationIds };
+      const stored = new Set(inserted.map((r) => r.id));
+      const results = new Map<IssuedVersion, Completion>();
+      const done = batch.filter((v, i) => stored.has(versionIds[i]!));
+      if (!done.length) return batch.map(() => ({ deployJobIds: [], notificationIds: [] }));
+      const doneVersionIds = versionIds.filter((id) => stored.has(id));
+
+      await tx.query(
+        `UPDATE jobs SET status = 'Completed', completed_at = now(), last_error = NULL, updated_at = now() WHERE id = ANY($1::text[])`,
+        [done.map((v) => v.job.id)],
+      );
+      await tx.query(
+        `UPDATE managed_certificates c SET status = 'Active', expires_at = u.not_after, last_renewal_at = now(), updated_at = now()
+           FROM unnest($1::text[], $2::timestamptz[]) AS u(id, not_after) WHERE c.id = u.id`,
+        [done.map((v) => v.job.certificate_id), done.map((v) => v.details.notAfter)],
+      );
+      const deployJobIds = await this.createDeploymentJobs(tx, done.map((v) => v.job.certificate_id));
+      const notificationIds = await this.recordSuccessNotifications(tx, done);
+      await tx.query(
+        `INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, event_category, details)
+         SELECT a.id, $2, $3, 'renewal_job_completed', 'job', a.job_id, 'cert_lifecycle', a.details::jsonb
+           FROM unnest($1::text[], $4::text[], $5::text[]) AS a(id, job_id, details)`,
+        [done.map(() => newId('audit')), SYSTEM.actor, SYSTEM.actor_type, done.map((v) => v.job.id), done.map((v, i) => JSON.stringify({
+          certificate_id: v.job.certificate_id, version_id: doneVersionIds[i], serial_number: v.details.serialNumber,
+          not_after: v.details.notAfter.toISOString(), deployment_jobs: deployJobIds.get(v.job.certificate_id)?.length ?? 0,
+        }))],
+      );
+      for (const v of done) {
+        results.set(v, { deployJobIds: deployJobIds.get(v.job.certificate_id) ?? [], notificationIds: notificationIds.get(v) ?? [] });
+      }
+      return batch.map((v) => results.get(v) ?? { deployJobIds: [], notificationIds: [] });
     });
   }
 
   /**
-   * One Deployment job per enabled target of the certificate. Agent targets wait as Pending for their agent's
-   * /work poll; the others are returned so they can be queued for the orchestrator after commit.
+   * One Deployment job per enabled target of each certificate. Agent targets wait as Pending for their agent's
+   * /work poll; the others are returned (per certificate) so they can be queued for the orchestrator after commit.
    */
-  private async createDeploymentJobs(tx: EntityManager, certificateId: string): Promise<string[]> {
-    const targets: DeploymentTargetEntity[] = await tx.query(
-      `SELECT t.* FROM certificate_target_mappings m JOIN deployment_targets t ON t.id = m.target_id
-        WHERE m.certificate_id = $1 AND t.enabled AND t.retired_at IS NULL ORDER BY t.id`,
-      [certificateId],
+  private async createDeploymentJobs(tx: EntityManager, certificateIds: string[]): Promise<Map<string, string[]>> {
+    const targets: Array<{ certificate_id: string; id: string; agent_id: string | null }> = await tx.query(
+      `SELECT m.certificate_id, t.id, t.agent_id FROM certificate_target_mappings m JOIN deployment_targets t ON t.id = m.target_id
+        WHERE m.certificate_id = ANY($1::text[]) AND t.enabled AND t.retired_at IS NULL ORDER BY m.certificate_id, t.id`,
+      [certificateIds],
     );
-    const queued: string[] = [];
-    for (const target of targets) {
-      const id = newId('job');
-      await tx.insert(JobEntity, { id, type: 'Deployment', certificate_id: certificateId, target_id: target.id, agent_id: target.agent_id, status: 'Pending', requested_by: 'system' });
-      if (!target.agent_id) queued.push(id);
-    }
+    const queued = new Map<string, string[]>();
+    if (!targets.length) return queued;
+    const ids = targets.map(() => newId('job'));
+    await tx.query(
+      `INSERT INTO jobs (id, type, certificate_id, target_id, agent_id, status, requested_by)
+       SELECT id, 'Deployment', certificate_id, target_id, agent_id, 'Pending', 'system'
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d(id, certificate_id, target_id, agent_id)`,
+      [ids, targets.map((t) => t.certificate_id), targets.map((t) => t.id), targets.map((t) => t.agent_id)],
+    );
+    targets.forEach((t, i) => {
+      if (t.agent_id) return;
+      queued.set(t.certificate_id, [...(queued.get(t.certificate_id) ?? []), ids[i]!]);
+    });
     return queued;
   }
 
+  /**
+   * RenewalSuccess rows for a batch, routed as recordNotifications (@certctl/db) routes one alert: tier from the
+   * event type, channels from the renewal policy's alert_channels else the defaults, email to the owner.
+   */
+  private async recordSuccessNotifications(tx: EntityManager, done: IssuedVersion[]): Promise<Map<IssuedVersion, string[]>> {
+    const contexts: Array<{
+      id: string; name: string; common_name: string; expires_at: Date | null; owner_email: string | null;
+      alert_channels: Record<string, unknown> | null;
+    }> = await tx.query(
+      `SELECT c.id, c.name, c.common_name, c.expires_at, o.email AS owner_email, p.alert_channels
+         FROM managed_certificates c
+         LEFT JOIN owners o ON o.id = c.owner_id
+         LEFT JOIN renewal_policies p ON p.id = c.renewal_policy_id
+        WHERE c.id = ANY($1::text[])`,
+      [done.map((v) => v.job.certificate_id)],
+    );
+    const byId = new Map(contexts.map((c) => [c.id, c]));
+    const severity = severityTier('RenewalSuccess', undefined);
+    const { defaultChannels, defaultRecipient } = this.config.notifications;
+    const rows: Array<{ id: string; certificate_id: string; channel: string; recipient: string; message: string; details: string }> = [];
+    const ids = new Map<IssuedVersion, string[]>();
+    for (const v of done) {
+      const certificate = byId.get(v.job.certificate_id)!;
+      const message = `${v.job.common_name}: ${v.job.type === 'Issuance' ? 'issued' : 'renewed'}, serial ${v.details.serialNumber}, valid until ${v.details.notAfter.toISOString()}`;
+      const details: NotificationDetails = {
+        severity, certificate_id: certificate.id, certificate_name: certificate.name, common_name: certificate.common_name,
+        expires_at: certificate.expires_at ? new Date(certificate.expires_at).toISOString() : null,
+      };
+      const mine: string[] = [];
+      for (const channel of channelsFor(severity, certificate.alert_channels ?? {}, defaultChannels)) {
+        const id = newId('notification');
+        mine.push(id);
+        rows.push({
+          id, certificate_id: certificate.id, channel, message, details: JSON.stringify(details),
+          recipient: channel === 'Email' ? (certificate.owner_email || defaultRecipient || '') : '',
+        });
+      }
+      ids.set(v, mine);
+    }
+    if (rows.length) {
+      await tx.query(
+        `INSERT INTO notification_events (id, type, certificate_id, channel, recipient, message, status, details)
+         SELECT id, 'RenewalSuccess', certificate_id, channel, recipient, message, 'pending', details::jsonb
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS n(id, certificate_id, channel, recipient, message, details)`,
+        [rows.map((r) => r.id), rows.map((r) => r.certificate_id), rows.map((r) => r.channel), rows.map((r) => r.recipient),
+          rows.map((r) => r.message), rows.map((r) => r.details)],
+      );
+    }
+    return ids;
+  }
+
   private async afterCommit(completion: Completion, correlationId?: string): Promise<void> {
-    for (const id of completion.deployJobIds) await this.producer.enqueue('certificate.deploy', { jobId: id, correlationId }, id);
+    if (completion.deployJobIds.length) {
+      await this.producer.queue(Queue.Deploy).addBulk(completion.deployJobIds.map((id) => ({
+        name: 'certificate.deploy', data: { jobId: id, correlationId }, opts: { ...DEFAULT_JOB_OPTIONS[Queue.Deploy], jobId: queueJobId('certificate.deploy', id) },
+      })));
+    }
     await enqueueNotifications(this.producer, completion.notificationIds, correlationId);
   }
 
@@ -175,7 +331,7 @@ export class IssuanceService {
    * tell BullMQ not to retry); otherwise the row goes back to Pending and the error is rethrown so BullMQ
    * retries with backoff.
    */
-  private async handleFailure(job: JobEntity, err: unknown, correlationId?: string): Promise<never> {
+  private async handleFailure(job: ClaimedJob, err: unknown, correlationId?: string): Promise<never> {
     const message = errorMessage(err);
     const permanent = (err instanceof IssuerError && err.kind === 'permanent') || err instanceof PkiError || err instanceof UnrecoverableError;
     const final = permanent || job.attempts >= job.max_attempts;
@@ -194,6 +350,17 @@ export class IssuanceService {
     await enqueueNotifications(this.producer, notificationIds, correlationId);
     throw new UnrecoverableError(message);
   }
+}
+
+function profileConstraintsOf(job: ClaimedJob): ProfileConstraints | null {
+  if (!job.profile_id) return null;
+  return {
+    allowed_key_algorithms: job.allowed_key_algorithms ?? [],
+    max_ttl_seconds: job.max_ttl_seconds ?? 0,
+    allowed_ekus: job.allowed_ekus ?? [],
+    required_san_patterns: job.required_san_patterns ?? [],
+    must_staple: job.must_staple ?? false,
+  };
 }
 
 function keySpecFor(profile: ProfileConstraints | null): KeySpec {
