@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { PoliciesModule } from '../policies/policies.module';
+import { BulkRenewService } from './bulk-renew.service';
 import { CertificateDeployController } from './certificate-deploy.controller';
 import { CertificateDeployService } from './certificate-deploy.service';
 import { CertificatesController } from './certificates.controller';
@@ -9,6 +10,6 @@ import { CertificatesService } from './certificates.service';
 @Module({
   imports: [PoliciesModule],
   controllers: [CertificatesController, CertificateDeployController],
-  providers: [CertificatesService, CertificatesRepository, CertificateDeployService],
+  providers: [BulkRenewService, CertificatesService, CertificatesRepository, CertificateDeployService],
 })
 export class CertificatesModule {}

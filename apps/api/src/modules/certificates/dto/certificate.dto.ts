@@ -63,3 +63,16 @@ export class RenewQuery {
 export class ExportPemQuery {
   @EnumField(['true', 'false'], { optional: true }) download?: string;
 }
+
+/** At most this many certificates per bulk request; a broader match is refused (400) rather than truncated. */
+export const BULK_RENEW_MAX_CERTIFICATES = 5000;
+
+/** certctl's bulk criteria: certificates matching every given field. At least one field is required. */
+export class BulkRenewDto {
+  @IdField({ optional: true }) profile_id?: string;
+  @IdField({ optional: true }) owner_id?: string;
+  @IdField({ optional: true, description: 'Certificates mapped to a target of this agent' }) agent_id?: string;
+  @IdField({ optional: true }) issuer_id?: string;
+  @IdField({ optional: true }) team_id?: string;
+  @StringListField({ optional: true, maxItems: BULK_RENEW_MAX_CERTIFICATES, pattern: /^[A-Za-z0-9._-]{1,128}$/ }) certificate_ids?: string[];
+}
