@@ -125,9 +125,12 @@ export class IssuanceService {
    */
   private async claim(jobId: string): Promise<ClaimedJob | undefined> {
     const rows: ClaimedJob[] = await this.dataSource.query(
+      // "(status IN …) IS TRUE" (status is never null) keeps the planner on the primary key: the plain condition lets it
+      // pick idx_jobs_open_per_certificate, a partial index it may believe empty right after a burst of new jobs,
+      // and then each claim reads every open job.
       `WITH claimed AS (
          UPDATE jobs SET status = 'Running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now()
-          WHERE id = $1 AND type IN ('Issuance', 'Renewal') AND status IN ('Pending', 'Running')
+          WHERE id = $1 AND type IN ('Issuance', 'Renewal') AND (status IN ('Pending', 'Running')) IS TRUE
             AND NOT EXISTS (SELECT 1 FROM certificate_versions v WHERE v.job_id = $1)
           RETURNING id, type, certificate_id, attempts, max_attempts, csr_pem
        )
@@ -336,7 +339,10 @@ export class IssuanceService {
     const permanent = (err instanceof IssuerError && err.kind === 'permanent') || err instanceof PkiError || err instanceof UnrecoverableError;
     const final = permanent || job.attempts >= job.max_attempts;
     if (!final) {
-      await this.dataSource.manager.update(JobEntity, { id: job.id, status: 'Running' }, { status: 'Pending', last_error: message });
+      // IS TRUE: by primary key, as in claim().
+      await this.dataSource.query(
+        `UPDATE jobs SET status = 'Pending', last_error = $2, updated_at = now() WHERE id = $1 AND (status = 'Running') IS TRUE`, [job.id, message],
+      );
       this.logger.warn({ jobId: job.id, attempt: job.attempts, err: message }, 'issuance attempt failed; will retry');
       throw err instanceof Error ? err : new Error(message);
     }
