@@ -1,7 +1,7 @@
 /**
  * Group commit: items handed in while a batch is being written wait and go together in the next one, so under
- * load one transaction (and one audit-chain seal lock) serves as many jobs as arrived during the previous
- * commit, and with a single job in flight nothing waits. Each caller resolves only after the transaction holding
+ * load one transaction (and one audit-chain seal lock, one WAL flush) serves as many jobs as arrived during the
+ * previous one, and with a single job in flight nothing waits. Used for the claims and the completing writes. Each caller resolves only after the transaction holding
  * its item committed. When a batch fails, its items are retried one by one, so one bad item fails only itself.
  *
  * Unlike the MicroBatcher of @certctl/db (which gathers one event-loop turn and runs batches side by side),

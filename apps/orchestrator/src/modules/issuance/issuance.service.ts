@@ -20,6 +20,9 @@ const SYSTEM = { actor: 'orchestrator', actor_type: 'System' as const };
 /** Completing transactions of jobs that finish while one is being written go together in the next. */
 const MAX_COMPLETIONS_PER_TRANSACTION = 200;
 
+/** Jobs starting while a claim is in flight are claimed together by the next statement. */
+const MAX_CLAIMS_PER_STATEMENT = 500;
+
 interface Completion {
   deployJobIds: string[];
   notificationIds: string[];
@@ -57,6 +60,7 @@ interface IssuedVersion {
   keyAlgorithm: string;
   keySize: number;
   details: IssuedLeafDetails;
+  correlationId?: string;
 }
 
 /**
@@ -68,7 +72,15 @@ interface IssuedVersion {
 @Injectable()
 export class IssuanceService {
   private readonly logger = new Logger(IssuanceService.name);
-  private readonly completions = new GroupCommit<IssuedVersion, Completion>((batch) => this.storeVersions(batch), MAX_COMPLETIONS_PER_TRANSACTION);
+  private readonly completions = new GroupCommit<IssuedVersion, Completion>(
+    async (batch) => {
+      const completions = await this.storeVersions(batch);
+      await this.enqueueFollowUps(batch, completions);
+      return completions;
+    },
+    MAX_COMPLETIONS_PER_TRANSACTION,
+  );
+  private readonly claims = new GroupCommit<string, ClaimedJob | undefined>((ids) => this.claimBatch(ids), MAX_CLAIMS_PER_STATEMENT);
   private readonly connectors = new Map<string, { stamp: number; connector: Promise<IssuerConnector> }>();
 
   constructor(
@@ -107,11 +119,10 @@ export class IssuanceService {
         keySpec = csr.keySpec;
         issued = await connector.issue({ ...names, csr });
       }
-      const completion = await this.completions.add({
+      await this.completions.add({
         job, leafPem: issued.leafPem, chainPems: issued.chainPems, csrPem, encryptedKey: serverKey?.encryptedKey ?? null,
-        keyAlgorithm: keySpec.algorithm, keySize: keySize(keySpec), details: issued.details ?? describeCertificate(issued.leafPem),
+        keyAlgorithm: keySpec.algorithm, keySize: keySize(keySpec), details: issued.details ?? describeCertificate(issued.leafPem), correlationId,
       });
-      await this.afterCommit(completion, correlationId);
     } catch (err) {
       await this.handleFailure(job, err, correlationId);
     }
@@ -120,18 +131,23 @@ export class IssuanceService {
   /**
    * Takes the job for this attempt: Pending (or Running, when a previous worker died holding it) → Running,
    * counting the attempt, and reads its certificate, profile (the certificate's own, else its renewal policy's),
-   * issuer version and, in agent keygen mode, whether an agent makes the key — one statement. Anything else
-   * (cancelled, awaiting a CSR or an approval, finished) is left alone.
+   * issuer version and, in agent keygen mode, whether an agent makes the key. Anything else (cancelled, awaiting a
+   * CSR or an approval, finished) is left alone. Jobs starting while a claim is in flight are claimed together by
+   * the next statement: one statement and one commit for all of them.
    */
-  private async claim(jobId: string): Promise<ClaimedJob | undefined> {
+  private claim(jobId: string): Promise<ClaimedJob | undefined> {
+    return this.claims.add(jobId);
+  }
+
+  private async claimBatch(jobIds: string[]): Promise<Array<ClaimedJob | undefined>> {
     const rows: ClaimedJob[] = await this.dataSource.query(
       // "(status IN …) IS TRUE" (status is never null) keeps the planner on the primary key: the plain condition lets it
       // pick idx_jobs_open_per_certificate, a partial index it may believe empty right after a burst of new jobs,
       // and then each claim reads every open job.
       `WITH claimed AS (
          UPDATE jobs SET status = 'Running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now()
-          WHERE id = $1 AND type IN ('Issuance', 'Renewal') AND (status IN ('Pending', 'Running')) IS TRUE
-            AND NOT EXISTS (SELECT 1 FROM certificate_versions v WHERE v.job_id = $1)
+          WHERE id = ANY($1::text[]) AND type IN ('Issuance', 'Renewal') AND (status IN ('Pending', 'Running')) IS TRUE
+            AND NOT EXISTS (SELECT 1 FROM certificate_versions v WHERE v.job_id = jobs.id)
           RETURNING id, type, certificate_id, attempts, max_attempts, csr_pem
        )
        SELECT j.*, c.common_name, c.sans, c.issuer_id, i.updated_at AS issuer_updated_at,
@@ -145,9 +161,10 @@ export class IssuanceService {
          LEFT JOIN renewal_policies p ON p.id = c.renewal_policy_id
          LEFT JOIN certificate_profiles pr ON pr.id = COALESCE(c.certificate_profile_id, p.certificate_profile_id)
          LEFT JOIN issuers i ON i.id = c.issuer_id`,
-      [jobId, this.config.pki.keygenMode === 'agent'],
+      [jobIds, this.config.pki.keygenMode === 'agent'],
     );
-    return rows[0];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return jobIds.map((id) => byId.get(id));
   }
 
   /**
@@ -320,13 +337,30 @@ export class IssuanceService {
     return ids;
   }
 
-  private async afterCommit(completion: Completion, correlationId?: string): Promise<void> {
-    if (completion.deployJobIds.length) {
-      await this.producer.queue(Queue.Deploy).addBulk(completion.deployJobIds.map((id) => ({
-        name: 'certificate.deploy', data: { jobId: id, correlationId }, opts: { ...DEFAULT_JOB_OPTIONS[Queue.Deploy], jobId: queueJobId('certificate.deploy', id) },
-      })));
+  /**
+   * After a batch committed: its deployment jobs (agentless targets) and notifications go to their queues in bulk.
+   * A failure here is logged, not the jobs': their rows are committed and the reconcilers queue rows left without
+   * a live queue job.
+   */
+  private async enqueueFollowUps(batch: IssuedVersion[], completions: Completion[]): Promise<void> {
+    const deploys: Array<{ id: string; correlationId?: string }> = [];
+    const notificationsByCorrelation = new Map<string | undefined, string[]>();
+    batch.forEach((v, i) => {
+      const { deployJobIds, notificationIds } = completions[i]!;
+      for (const id of deployJobIds) deploys.push({ id, correlationId: v.correlationId });
+      if (notificationIds.length) notificationsByCorrelation.set(v.correlationId, [...(notificationsByCorrelation.get(v.correlationId) ?? []), ...notificationIds]);
+    });
+    try {
+      if (deploys.length) {
+        await this.producer.queue(Queue.Deploy).addBulk(deploys.map(({ id, correlationId }) => ({
+          name: 'certificate.deploy', data: { jobId: id, correlationId },
+          opts: { ...DEFAULT_JOB_OPTIONS[Queue.Deploy], jobId: queueJobId('certificate.deploy', id) },
+        })));
+      }
+      for (const [correlationId, ids] of notificationsByCorrelation) await enqueueNotifications(this.producer, ids, correlationId);
+    } catch (err) {
+      this.logger.warn({ err: errorMessage(err), deploymentJobs: deploys.length }, 'queueing follow-ups of committed issuances failed; the reconcilers will queue them');
     }
-    await enqueueNotifications(this.producer, completion.notificationIds, correlationId);
   }
 
   /**
