@@ -42,6 +42,12 @@ interface ClaimedJob {
   /** The issuer row's updated_at: the cached connector is reused while it is unchanged. */
   issuer_updated_at: Date | null;
   agent_makes_key: boolean;
+  /** Enabled targets of the certificate, by id: each gets a Deployment job when the version is stored. */
+  targets: Array<{ id: string; agent_id: string | null }>;
+  /** For the RenewalSuccess notification: routed as recordNotifications (@certctl/db) routes one alert. */
+  certificate_name: string;
+  owner_email: string | null;
+  alert_channels: Record<string, unknown> | null;
   profile_id: string | null;
   allowed_key_algorithms: ProfileConstraints['allowed_key_algorithms'] | null;
   max_ttl_seconds: number | null;
@@ -151,6 +157,10 @@ export class IssuanceService {
           RETURNING id, type, certificate_id, attempts, max_attempts, csr_pem
        )
        SELECT j.*, c.common_name, c.sans, c.issuer_id, i.updated_at AS issuer_updated_at,
+              c.name AS certificate_name, o.email AS owner_email, p.alert_channels,
+              COALESCE((SELECT json_agg(json_build_object('id', t.id, 'agent_id', t.agent_id) ORDER BY t.id)
+                          FROM certificate_target_mappings m JOIN deployment_targets t ON t.id = m.target_id
+                         WHERE m.certificate_id = j.certificate_id AND t.enabled AND t.retired_at IS NULL), '[]'::json) AS targets,
               $2::boolean AND EXISTS (
                 SELECT 1 FROM certificate_target_mappings m JOIN deployment_targets t ON t.id = m.target_id
                  WHERE m.certificate_id = j.certificate_id AND t.agent_id IS NOT NULL AND t.enabled AND t.retired_at IS NULL
@@ -160,7 +170,8 @@ export class IssuanceService {
          JOIN managed_certificates c ON c.id = j.certificate_id
          LEFT JOIN renewal_policies p ON p.id = c.renewal_policy_id
          LEFT JOIN certificate_profiles pr ON pr.id = COALESCE(c.certificate_profile_id, p.certificate_profile_id)
-         LEFT JOIN issuers i ON i.id = c.issuer_id`,
+         LEFT JOIN issuers i ON i.id = c.issuer_id
+         LEFT JOIN owners o ON o.id = c.owner_id`,
       [jobIds, this.config.pki.keygenMode === 'agent'],
     );
     const byId = new Map(rows.map((r) => [r.id, r]));
@@ -208,133 +219,93 @@ export class IssuanceService {
   }
 
   /**
-   * Stores a batch of issued versions and everything that follows from them in one transaction: the versions
-   * (a job whose version already exists, e.g. after a crash and retry, stores nothing), jobs Completed,
-   * certificates Active, one Deployment job per enabled target, RenewalSuccess notification rows, audit rows.
-   * Results are in the order of the batch.
+   * Stores a batch of issued versions and everything that follows from them, in one statement (so one transaction
+   * and one round trip): the versions (a job whose version already exists, e.g. after a crash and retry, stores
+   * nothing, and nothing follows for it), jobs Completed, certificates Active, one Deployment job per enabled
+   * target, the RenewalSuccess notification rows and the audit rows. Results are in the order of the batch.
    */
   private async storeVersions(batch: IssuedVersion[]): Promise<Completion[]> {
-    return this.dataSource.transaction(async (tx) => {
-      const versionIds = batch.map(() => newId('version'));
-      const inserted: Array<{ id: string }> = await tx.query(
-        `INSERT INTO certificate_versions (id, certificate_id, serial_number, not_before, not_after, fingerprint_sha256, pem_chain,
-            csr_pem, key_algorithm, key_size, encrypted_private_key, job_id)
+    const versionIds = batch.map(() => newId('version'));
+    const deployments = batch.flatMap((v, i) => v.job.targets.map((t) => ({ id: newId('job'), versionId: versionIds[i]!, certificateId: v.job.certificate_id, target: t })));
+    const notifications = batch.flatMap((v, i) => this.successNotifications(v).map((n) => ({ ...n, versionId: versionIds[i]! })));
+    const audits = batch.map((v, i) => ({
+      id: newId('audit'), versionId: versionIds[i]!, jobId: v.job.id,
+      details: JSON.stringify({
+        certificate_id: v.job.certificate_id, version_id: versionIds[i], serial_number: v.details.serialNumber, not_after: v.details.notAfter.toISOString(),
+        deployment_jobs: v.job.targets.filter((t) => !t.agent_id).length,
+      }),
+    }));
+    const stored: Array<{ id: string }> = await this.dataSource.query(
+      `WITH v AS (
+         INSERT INTO certificate_versions (id, certificate_id, serial_number, not_before, not_after, fingerprint_sha256, pem_chain,
+             csr_pem, key_algorithm, key_size, encrypted_private_key, job_id)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::int[], $11::bytea[], $12::text[])
-         ON CONFLICT (job_id) WHERE job_id IS NOT NULL DO NOTHING RETURNING id`,
-        [versionIds, batch.map((v) => v.job.certificate_id), batch.map((v) => v.details.serialNumber), batch.map((v) => v.details.notBefore),
-          batch.map((v) => v.details.notAfter), batch.map((v) => v.details.fingerprintSha256), batch.map((v) => [v.leafPem, ...v.chainPems].join('')),
-          batch.map((v) => v.csrPem), batch.map((v) => v.keyAlgorithm), batch.map((v) => v.keySize), batch.map((v) => v.encryptedKey),
-          batch.map((v) => v.job.id)],
-      );
-      const stored = new Set(inserted.map((r) => r.id));
-      const results = new Map<IssuedVersion, Completion>();
-      const done = batch.filter((v, i) => stored.has(versionIds[i]!));
-      if (!done.length) return batch.map(() => ({ deployJobIds: [], notificationIds: [] }));
-      const doneVersionIds = versionIds.filter((id) => stored.has(id));
-
-      await tx.query(
-        `UPDATE jobs SET status = 'Completed', completed_at = now(), last_error = NULL, updated_at = now() WHERE id = ANY($1::text[])`,
-        [done.map((v) => v.job.id)],
-      );
-      await tx.query(
-        `UPDATE managed_certificates c SET status = 'Active', expires_at = u.not_after, last_renewal_at = now(), updated_at = now()
-           FROM unnest($1::text[], $2::timestamptz[]) AS u(id, not_after) WHERE c.id = u.id`,
-        [done.map((v) => v.job.certificate_id), done.map((v) => v.details.notAfter)],
-      );
-      const deployJobIds = await this.createDeploymentJobs(tx, done.map((v) => v.job.certificate_id));
-      const notificationIds = await this.recordSuccessNotifications(tx, done);
-      await tx.query(
-        `INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, event_category, details)
-         SELECT a.id, $2, $3, 'renewal_job_completed', 'job', a.job_id, 'cert_lifecycle', a.details::jsonb
-           FROM unnest($1::text[], $4::text[], $5::text[]) AS a(id, job_id, details)`,
-        [done.map(() => newId('audit')), SYSTEM.actor, SYSTEM.actor_type, done.map((v) => v.job.id), done.map((v, i) => JSON.stringify({
-          certificate_id: v.job.certificate_id, version_id: doneVersionIds[i], serial_number: v.details.serialNumber,
-          not_after: v.details.notAfter.toISOString(), deployment_jobs: deployJobIds.get(v.job.certificate_id)?.length ?? 0,
-        }))],
-      );
-      for (const v of done) {
-        results.set(v, { deployJobIds: deployJobIds.get(v.job.certificate_id) ?? [], notificationIds: notificationIds.get(v) ?? [] });
-      }
-      return batch.map((v) => results.get(v) ?? { deployJobIds: [], notificationIds: [] });
+             $8::text[], $9::text[], $10::int[], $11::bytea[], $12::text[])
+         ON CONFLICT (job_id) WHERE job_id IS NOT NULL DO NOTHING
+         RETURNING id, job_id, certificate_id, not_after
+       ), completed_jobs AS (
+         UPDATE jobs SET status = 'Completed', completed_at = now(), last_error = NULL, updated_at = now()
+           FROM v WHERE jobs.id = v.job_id RETURNING jobs.id
+       ), active_certificates AS (
+         UPDATE managed_certificates c SET status = 'Active', expires_at = v.not_after, last_renewal_at = now(), updated_at = now()
+           FROM v WHERE c.id = v.certificate_id RETURNING c.id
+       ), deployment_jobs AS (
+         INSERT INTO jobs (id, type, certificate_id, target_id, agent_id, status, requested_by)
+         SELECT d.id, 'Deployment', d.certificate_id, d.target_id, d.agent_id, 'Pending', 'system'
+           FROM unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::text[]) AS d(id, version_id, certificate_id, target_id, agent_id)
+           JOIN v ON v.id = d.version_id
+         RETURNING jobs.id
+       ), notification_rows AS (
+         INSERT INTO notification_events (id, type, certificate_id, channel, recipient, message, status, details)
+         SELECT n.id, 'RenewalSuccess', v.certificate_id, n.channel, n.recipient, n.message, 'pending', n.details::jsonb
+           FROM unnest($18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[]) AS n(id, version_id, channel, recipient, message, details)
+           JOIN v ON v.id = n.version_id
+         RETURNING notification_events.id
+       ), audit_rows AS (
+         INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, event_category, details)
+         SELECT a.id, $24, $25, 'renewal_job_completed', 'job', a.job_id, 'cert_lifecycle', a.details::jsonb
+           FROM unnest($26::text[], $27::text[], $28::text[], $29::text[]) AS a(id, version_id, job_id, details)
+           JOIN v ON v.id = a.version_id
+         RETURNING audit_events.id
+       )
+       SELECT id FROM v`,
+      [
+        versionIds, batch.map((v) => v.job.certificate_id), batch.map((v) => v.details.serialNumber), batch.map((v) => v.details.notBefore),
+        batch.map((v) => v.details.notAfter), batch.map((v) => v.details.fingerprintSha256), batch.map((v) => [v.leafPem, ...v.chainPems].join('')),
+        batch.map((v) => v.csrPem), batch.map((v) => v.keyAlgorithm), batch.map((v) => v.keySize), batch.map((v) => v.encryptedKey),
+        batch.map((v) => v.job.id),
+        deployments.map((d) => d.id), deployments.map((d) => d.versionId), deployments.map((d) => d.certificateId),
+        deployments.map((d) => d.target.id), deployments.map((d) => d.target.agent_id),
+        notifications.map((n) => n.id), notifications.map((n) => n.versionId), notifications.map((n) => n.channel),
+        notifications.map((n) => n.recipient), notifications.map((n) => n.message), notifications.map((n) => n.details),
+        SYSTEM.actor, SYSTEM.actor_type, audits.map((a) => a.id), audits.map((a) => a.versionId), audits.map((a) => a.jobId), audits.map((a) => a.details),
+      ],
+    );
+    const storedIds = new Set(stored.map((r) => r.id));
+    return batch.map((v, i) => {
+      const versionId = versionIds[i]!;
+      if (!storedIds.has(versionId)) return { deployJobIds: [], notificationIds: [] };
+      return {
+        // Agent targets wait as Pending for their agent's /work poll; the others are queued for the orchestrator.
+        deployJobIds: deployments.filter((d) => d.versionId === versionId && !d.target.agent_id).map((d) => d.id),
+        notificationIds: notifications.filter((n) => n.versionId === versionId).map((n) => n.id),
+      };
     });
   }
 
-  /**
-   * One Deployment job per enabled target of each certificate. Agent targets wait as Pending for their agent's
-   * /work poll; the others are returned (per certificate) so they can be queued for the orchestrator after commit.
-   */
-  private async createDeploymentJobs(tx: EntityManager, certificateIds: string[]): Promise<Map<string, string[]>> {
-    const targets: Array<{ certificate_id: string; id: string; agent_id: string | null }> = await tx.query(
-      `SELECT m.certificate_id, t.id, t.agent_id FROM certificate_target_mappings m JOIN deployment_targets t ON t.id = m.target_id
-        WHERE m.certificate_id = ANY($1::text[]) AND t.enabled AND t.retired_at IS NULL ORDER BY m.certificate_id, t.id`,
-      [certificateIds],
-    );
-    const queued = new Map<string, string[]>();
-    if (!targets.length) return queued;
-    const ids = targets.map(() => newId('job'));
-    await tx.query(
-      `INSERT INTO jobs (id, type, certificate_id, target_id, agent_id, status, requested_by)
-       SELECT id, 'Deployment', certificate_id, target_id, agent_id, 'Pending', 'system'
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d(id, certificate_id, target_id, agent_id)`,
-      [ids, targets.map((t) => t.certificate_id), targets.map((t) => t.id), targets.map((t) => t.agent_id)],
-    );
-    targets.forEach((t, i) => {
-      if (t.agent_id) return;
-      queued.set(t.certificate_id, [...(queued.get(t.certificate_id) ?? []), ids[i]!]);
-    });
-    return queued;
-  }
-
-  /**
-   * RenewalSuccess rows for a batch, routed as recordNotifications (@certctl/db) routes one alert: tier from the
-   * event type, channels from the renewal policy's alert_channels else the defaults, email to the owner.
-   */
-  private async recordSuccessNotifications(tx: EntityManager, done: IssuedVersion[]): Promise<Map<IssuedVersion, string[]>> {
-    const contexts: Array<{
-      id: string; name: string; common_name: string; expires_at: Date | null; owner_email: string | null;
-      alert_channels: Record<string, unknown> | null;
-    }> = await tx.query(
-      `SELECT c.id, c.name, c.common_name, c.expires_at, o.email AS owner_email, p.alert_channels
-         FROM managed_certificates c
-         LEFT JOIN owners o ON o.id = c.owner_id
-         LEFT JOIN renewal_policies p ON p.id = c.renewal_policy_id
-        WHERE c.id = ANY($1::text[])`,
-      [done.map((v) => v.job.certificate_id)],
-    );
-    const byId = new Map(contexts.map((c) => [c.id, c]));
+  /** The RenewalSuccess rows of one issued version: tier from the event type, channels from the renewal policy's alert_channels else the defaults, email to the owner. */
+  private successNotifications(v: IssuedVersion): Array<{ id: string; channel: string; recipient: string; message: string; details: string }> {
     const severity = severityTier('RenewalSuccess', undefined);
     const { defaultChannels, defaultRecipient } = this.config.notifications;
-    const rows: Array<{ id: string; certificate_id: string; channel: string; recipient: string; message: string; details: string }> = [];
-    const ids = new Map<IssuedVersion, string[]>();
-    for (const v of done) {
-      const certificate = byId.get(v.job.certificate_id)!;
-      const message = `${v.job.common_name}: ${v.job.type === 'Issuance' ? 'issued' : 'renewed'}, serial ${v.details.serialNumber}, valid until ${v.details.notAfter.toISOString()}`;
-      const details: NotificationDetails = {
-        severity, certificate_id: certificate.id, certificate_name: certificate.name, common_name: certificate.common_name,
-        expires_at: certificate.expires_at ? new Date(certificate.expires_at).toISOString() : null,
-      };
-      const mine: string[] = [];
-      for (const channel of channelsFor(severity, certificate.alert_channels ?? {}, defaultChannels)) {
-        const id = newId('notification');
-        mine.push(id);
-        rows.push({
-          id, certificate_id: certificate.id, channel, message, details: JSON.stringify(details),
-          recipient: channel === 'Email' ? (certificate.owner_email || defaultRecipient || '') : '',
-        });
-      }
-      ids.set(v, mine);
-    }
-    if (rows.length) {
-      await tx.query(
-        `INSERT INTO notification_events (id, type, certificate_id, channel, recipient, message, status, details)
-         SELECT id, 'RenewalSuccess', certificate_id, channel, recipient, message, 'pending', details::jsonb
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS n(id, certificate_id, channel, recipient, message, details)`,
-        [rows.map((r) => r.id), rows.map((r) => r.certificate_id), rows.map((r) => r.channel), rows.map((r) => r.recipient),
-          rows.map((r) => r.message), rows.map((r) => r.details)],
-      );
-    }
-    return ids;
+    const message = `${v.job.common_name}: ${v.job.type === 'Issuance' ? 'issued' : 'renewed'}, serial ${v.details.serialNumber}, valid until ${v.details.notAfter.toISOString()}`;
+    const details: NotificationDetails = {
+      severity, certificate_id: v.job.certificate_id, certificate_name: v.job.certificate_name, common_name: v.job.common_name,
+      expires_at: v.details.notAfter.toISOString(),
+    };
+    return channelsFor(severity, v.job.alert_channels ?? {}, defaultChannels).map((channel) => ({
+      id: newId('notification'), channel, message, details: JSON.stringify(details),
+      recipient: channel === 'Email' ? (v.job.owner_email || defaultRecipient || '') : '',
+    }));
   }
 
   /**
