@@ -56,7 +56,7 @@ function caTemplate(ca: SigningAuthority): CertificateAuthorityTemplate {
 export function issueLeafCertificate(ca: SigningAuthority, leaf: LeafRequest): BuiltCertificate {
   return buildLeafCertificate(caTemplate(ca), {
     serialNumberHex: randomSerial(),
-    subjectPublicKeyDer: spkiDerOf(leaf.publicKey),
+    subjectPublicKey: leaf.publicKey instanceof KeyObject ? leaf.publicKey : spkiDerOf(leaf.publicKey),
     commonName: leaf.commonName,
     sans: leaf.sans,
     notBefore: leaf.notBefore,

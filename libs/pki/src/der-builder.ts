@@ -1,6 +1,6 @@
 import { createHash, KeyObject, sign } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import { RawData, ViewWriter } from 'asn1js';
+import { ObjectIdentifier, RawData, ViewWriter } from 'asn1js';
 import * as asn1 from '@peculiar/asn1-x509';
 import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
 import type { x509 } from './crypto-provider';
@@ -88,6 +88,13 @@ export interface CertificateAuthorityTemplate {
   signingKey: KeyObject;
   signatureAlgorithm: asn1.AlgorithmIdentifier;
   hash: string;
+  /** The extensions every leaf with the same key type and profile gets, encoded once (see constantExtensions). */
+  extensionSets: Map<string, { beforeSki: asn1.Extension[]; afterSan: asn1.Extension[] }>;
+}
+
+/** An ASN.1 value encoded now and embedded as these bytes wherever it is used later. */
+function encodedOnce<T>(value: object): T {
+  return new AlreadyEncoded(Buffer.from(AsnConvert.serialize(value))) as unknown as T;
 }
 
 /** What every leaf of one CA shares, decoded once from the CA certificate (its subject and key identifier). */
@@ -99,14 +106,46 @@ export function caTemplateOf(caCertificateDer: ArrayBuffer | Buffer, signingKey:
     ? AsnConvert.parse(ski.extnValue.buffer, asn1.SubjectKeyIdentifier)
     : new asn1.KeyIdentifier(sha1(tbs.subjectPublicKeyInfo.subjectPublicKey));
   const { identifier, hash } = signatureAlgorithmOf(spec);
+  // Parts of every leaf's TBSCertificate that only depend on the CA: encoded here once.
   return {
-    issuer: tbs.subject,
+    issuer: encodedOnce(tbs.subject),
     notAfter: tbs.validity.notAfter.getTime(),
-    authorityKeyIdentifier: extension(OID.authorityKeyIdentifier, false, new asn1.AuthorityKeyIdentifier({ keyIdentifier: new asn1.KeyIdentifier(keyIdentifier.buffer) })),
+    authorityKeyIdentifier: encodedOnce(extension(OID.authorityKeyIdentifier, false, new asn1.AuthorityKeyIdentifier({ keyIdentifier: new asn1.KeyIdentifier(keyIdentifier.buffer) }))),
     signingKey,
-    signatureAlgorithm: identifier,
+    signatureAlgorithm: encodedOnce(identifier),
     hash,
+    extensionSets: new Map(),
   };
+}
+
+/**
+ * The leaf extensions that do not depend on the subject (basic constraints, key usage, EKUs before the key
+ * identifiers; CRL distribution points and TLS feature after the SANs), encoded once per CA, key type and profile.
+ */
+function constantExtensions(ca: CertificateAuthorityTemplate, leaf: LeafFields, isRsa: boolean): { beforeSki: asn1.Extension[]; afterSan: asn1.Extension[] } {
+  const key = JSON.stringify([isRsa, leaf.ekuOids, leaf.crlDistributionPoints ?? [], !!leaf.mustStaple]);
+  let set = ca.extensionSets.get(key);
+  if (!set) {
+    const usages = asn1.KeyUsageFlags.digitalSignature | (isRsa ? asn1.KeyUsageFlags.keyEncipherment : 0);
+    const afterSan: asn1.Extension[] = [];
+    if (leaf.crlDistributionPoints?.length) {
+      afterSan.push(extension(OID.crlDistributionPoints, false, new asn1.CRLDistributionPoints(leaf.crlDistributionPoints.map((url) =>
+        new asn1.DistributionPoint({ distributionPoint: new asn1.DistributionPointName({ fullName: [new asn1.GeneralName({ uniformResourceIdentifier: url })] }) })))));
+    }
+    // TLS Feature: status_request (OCSP must-staple), SEQUENCE { INTEGER 5 }.
+    if (leaf.mustStaple) afterSan.push(new asn1.Extension({ extnID: OID.tlsFeature, critical: false, extnValue: new OctetString(Uint8Array.from([0x30, 0x03, 0x02, 0x01, 0x05])) }));
+    set = {
+      beforeSki: [
+        extension(OID.basicConstraints, true, new asn1.BasicConstraints({ cA: false })),
+        extension(OID.keyUsage, true, new asn1.KeyUsage(usages)),
+        extension(OID.extKeyUsage, false, new asn1.ExtendedKeyUsage(leaf.ekuOids)),
+      ].map((e) => encodedOnce<asn1.Extension>(e)),
+      afterSan: afterSan.map((e) => encodedOnce<asn1.Extension>(e)),
+    };
+    if (ca.extensionSets.size > 100) ca.extensionSets.clear(); // profiles are few; this only bounds a pathological mix
+    ca.extensionSets.set(key, set);
+  }
+  return set;
 }
 
 function sha1(data: ArrayBuffer): ArrayBuffer {
@@ -114,9 +153,41 @@ function sha1(data: ArrayBuffer): ArrayBuffer {
   return digest.buffer.slice(digest.byteOffset, digest.byteOffset + digest.byteLength) as ArrayBuffer;
 }
 
+const NAMED_CURVES: Record<string, string> = { 'P-256': '1.2.840.10045.3.1.7', 'P-384': '1.3.132.0.34' };
+const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+/** AlgorithmIdentifier { id-ecPublicKey, namedCurve } per curve, encoded once. */
+const ecAlgorithms = new Map<string, asn1.AlgorithmIdentifier>();
+
+/**
+ * The subject key as it goes into the certificate, with the bits its key identifier hashes. An EC KeyObject is read
+ * through its JWK export, which costs a fifth of node's SubjectPublicKeyInfo encoder: the key is the uncompressed
+ * point 04 || x || y (RFC 5480 §2.2) under id-ecPublicKey with the named curve. Anything else is decoded from its DER.
+ */
+function subjectKeyOf(key: KeyObject | Buffer): { info: asn1.SubjectPublicKeyInfo; publicKeyBits: ArrayBuffer; isRsa: boolean } {
+  if (key instanceof KeyObject && key.asymmetricKeyType === 'ec') {
+    const jwk = key.export({ format: 'jwk' });
+    const curve = jwk.crv ? NAMED_CURVES[jwk.crv] : undefined;
+    if (curve && jwk.x && jwk.y) {
+      let algorithm = ecAlgorithms.get(curve);
+      if (!algorithm) {
+        algorithm = encodedOnce<asn1.AlgorithmIdentifier>(new asn1.AlgorithmIdentifier({ algorithm: EC_PUBLIC_KEY, parameters: new ObjectIdentifier({ value: curve }).toBER() }));
+        ecAlgorithms.set(curve, algorithm);
+      }
+      const point = Buffer.concat([Buffer.from([0x04]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
+      const bits = point.buffer.slice(point.byteOffset, point.byteOffset + point.byteLength) as ArrayBuffer;
+      return { info: new asn1.SubjectPublicKeyInfo({ algorithm, subjectPublicKey: bits }), publicKeyBits: bits, isRsa: false };
+    }
+  }
+  const der = key instanceof KeyObject ? key.export({ type: 'spki', format: 'der' }) : key;
+  const info = AsnConvert.parse(der, asn1.SubjectPublicKeyInfo);
+  // Embedded as given: it was only decoded for the key identifier and type.
+  return { info: new AlreadyEncoded(der) as unknown as asn1.SubjectPublicKeyInfo, publicKeyBits: info.subjectPublicKey, isRsa: info.algorithm.algorithm === OID.rsaEncryption };
+}
+
 export interface LeafFields {
   serialNumberHex: string;
-  subjectPublicKeyDer: Buffer;
+  /** The subject's public key: a node:crypto KeyObject, or SubjectPublicKeyInfo DER. */
+  subjectPublicKey: KeyObject | Buffer;
   commonName: string;
   sans: string[];
   notBefore: Date;
@@ -141,23 +212,15 @@ export interface BuiltCertificate {
 
 /** Encodes and signs an end-entity certificate (v3; the extensions signLeafCertificate documents). */
 export function buildLeafCertificate(ca: CertificateAuthorityTemplate, leaf: LeafFields): BuiltCertificate {
-  const spki = AsnConvert.parse(leaf.subjectPublicKeyDer, asn1.SubjectPublicKeyInfo);
-  const isRsa = spki.algorithm.algorithm === OID.rsaEncryption;
-  const usages = asn1.KeyUsageFlags.digitalSignature | (isRsa ? asn1.KeyUsageFlags.keyEncipherment : 0);
+  const subject = subjectKeyOf(leaf.subjectPublicKey);
+  const constant = constantExtensions(ca, leaf, subject.isRsa);
   const extensions = [
-    extension(OID.basicConstraints, true, new asn1.BasicConstraints({ cA: false })),
-    extension(OID.keyUsage, true, new asn1.KeyUsage(usages)),
-    extension(OID.extKeyUsage, false, new asn1.ExtendedKeyUsage(leaf.ekuOids)),
-    extension(OID.subjectKeyIdentifier, false, new asn1.SubjectKeyIdentifier(sha1(spki.subjectPublicKey))),
+    ...constant.beforeSki,
+    extension(OID.subjectKeyIdentifier, false, new asn1.SubjectKeyIdentifier(sha1(subject.publicKeyBits))),
     ca.authorityKeyIdentifier,
     extension(OID.subjectAltName, false, new asn1.SubjectAlternativeName(generalNames(leaf.sans.length ? leaf.sans : [leaf.commonName]))),
+    ...constant.afterSan,
   ];
-  if (leaf.crlDistributionPoints?.length) {
-    extensions.push(extension(OID.crlDistributionPoints, false, new asn1.CRLDistributionPoints(leaf.crlDistributionPoints.map((url) =>
-      new asn1.DistributionPoint({ distributionPoint: new asn1.DistributionPointName({ fullName: [new asn1.GeneralName({ uniformResourceIdentifier: url })] }) })))));
-  }
-  // TLS Feature: status_request (OCSP must-staple), SEQUENCE { INTEGER 5 }.
-  if (leaf.mustStaple) extensions.push(new asn1.Extension({ extnID: OID.tlsFeature, critical: false, extnValue: new OctetString(Uint8Array.from([0x30, 0x03, 0x02, 0x01, 0x05])) }));
   const serial = Buffer.from(leaf.serialNumberHex, 'hex');
   const tbs = new asn1.TBSCertificate({
     version: asn1.Version.v3,
@@ -166,7 +229,7 @@ export function buildLeafCertificate(ca: CertificateAuthorityTemplate, leaf: Lea
     issuer: ca.issuer,
     validity: new asn1.Validity({ notBefore: leaf.notBefore, notAfter: leaf.notAfter }),
     subject: commonNameOnly(leaf.commonName),
-    subjectPublicKeyInfo: spki,
+    subjectPublicKeyInfo: subject.info,
     extensions: new asn1.Extensions(extensions),
   });
   const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
