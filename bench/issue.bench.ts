@@ -1,10 +1,10 @@
 /**
- * Issuance pipeline benchmark: Local CA issuances (server keygen, ECDSA P-256) end to end, from the api's renew
- * endpoint through the BullMQ issuance queue and the orchestrator to a stored certificate version; then, in the
- * same run, the bare rate of libs/pki key + CSR + sign in this one process, and the ratio of the two.
+ * Issuance pipeline benchmark: Local CA issuances (server keygen, ECDSA P-256) end to end, from the api through the
+ * BullMQ issuance queue and the orchestrator to a stored certificate version; then, in the same run, the bare rate of
+ * libs/pki key + sign in this one process, and the ratio of the two.
  *
  *   npm run bench:issue
- *   BENCH_CONCURRENCIES=25,50 BENCH_CERTIFICATES=5000 BENCH_SWEEP_CERTIFICATES=600 npm run bench:issue
+ *   BENCH_CONCURRENCIES=25,50 BENCH_CERTIFICATES=5000 BENCH_SWEEP_CERTIFICATES=600 BENCH_BULK_CHUNK=250 npm run bench:issue
  *
  * Per value of CERTCTL_RENEWAL_CONCURRENCY (BENCH_CONCURRENCIES, default 25,8,50; the first is the shipped default and
  * runs BENCH_CERTIFICATES, 5,000; the others are a sweep of BENCH_SWEEP_CERTIFICATES, 600 each, to keep to minutes):
@@ -12,25 +12,30 @@
  *     bench queue prefix (certctl-bench-issue), starts the built api and orchestrator (server keygen) and waits
  *     for both /ready.
  *  2. Creates an owner and a GenericCA issuer through the api, and BENCH_WARMUP (50) certificates through
- *     POST /api/v1/certificates; renews those and waits until they are issued (Local CA root created, JIT, pools).
+ *     POST /api/v1/certificates; renews those one request each and waits until they are issued (Local CA root
+ *     created, JIT, pools).
  *  3. Seeds BENCH_CERTIFICATES (5,000) certificates with SQL, ANALYZE, then triggers one renewal of each through
- *     POST /api/v1/certificates/{id}/renew with BENCH_TRIGGER_CONCURRENCY (24) requests in flight, and waits
- *     until every job is Completed or Failed, sampling each second the jobs by status and the CPU of the api,
- *     the orchestrator, the PostgreSQL backends of the bench database, Redis, this process and the machine; and
- *     scrapes both processes' /metrics (orchestrator job duration histogram, event-loop delay) around the window, and
- *     polls pg_stat_activity every 100 ms (what the backends wait on, and which statements wait on locks).
+ *     POST /api/v1/certificates/bulk-renew, BENCH_BULK_CHUNK (250) certificate_ids per request and BENCH_BULK_IN_FLIGHT
+ *     (2) requests in flight, and waits until every job is Completed or Failed, sampling each second the jobs by
+ *     status and the CPU of the api, the orchestrator, the PostgreSQL backends of the bench database, Redis, this
+ *     process and the machine; and scrapes both processes' /metrics (orchestrator job duration histogram,
+ *     event-loop delay) around the window, and polls pg_stat_activity every 100 ms (what the backends wait on, and
+ *     which statements wait on locks).
  *  4. From the database: certificates/s = completed / (last jobs.completed_at - first jobs.created_at), latency
  *     per certificate = completed_at - created_at, and its stages (queue wait = started_at - created_at, work until
- *     the version insert = version.created_at - started_at, the completing transaction = completed_at -
- *     version.created_at). Plus the api's 202 latency, transactions and rows per certificate (pg_stat_database)
- *     and Redis commands per certificate (server-wide). Checks the versions (one per job, ECDSA 256, key stored
- *     encrypted, chain verifies to the Local CA root).
+ *     the version insert = version.created_at - started_at; the orchestrator stores a batch of versions and
+ *     completes their jobs in one statement, so the completing stage is 0). Plus the trigger requests' latency,
+ *     CPU ms per certificate per process, transactions and rows per certificate (pg_stat_database) and Redis
+ *     commands per certificate (server-wide). Checks the versions (one per job, ECDSA 256, key stored encrypted,
+ *     chain verifies to the Local CA root).
+ * Secondary figure (BENCH_PER_REQUEST=0 skips it): the same BENCH_CERTIFICATES at the first concurrency, triggered
+ * with one POST /api/v1/certificates/{id}/renew per certificate, BENCH_TRIGGER_CONCURRENCY (24) in flight.
  * Then EXPLAIN ANALYZE of the hot statements (last run's database, kept for inspection) and the bare pki rate:
- * BENCH_BARE_N (2,000) x (generateKeyPair P-256 + createCsr + signLeafCertificate) with a P-256 CA from
- * createCaCertificate (the Local CA's root spec), one at a time and BENCH_BARE_CONCURRENCY (16) at a time; the
- * orchestrator's whole crypto path (adds key export + encryption, CSR parse/verify, describe) for a quarter of that;
- * a leaner path for comparison (no CSR, P-256 CA, native X509 parsing); and the time of each step of the path.
- * The ratio is end to end (the 5,000 run) / bare key+CSR+sign (best of the two).
+ * BENCH_BARE_N (2,000) x (generateKeyObjects P-256 + issueLeafCertificate, what the Local CA does per server-keygen
+ * job) with a P-256 CA from createCaCertificate (the Local CA's root spec), one at a time and BENCH_BARE_CONCURRENCY
+ * (16) at a time; the orchestrator's whole crypto path (adds the key's PKCS#8 export and encryption) for a quarter
+ * of that; the CSR path (agent CSRs, ACME) for comparison; and the time of each step.
+ * The ratio is end to end (the 5,000 run) / bare key+sign (best of the two).
  *
  * Diagnostic (BENCH_WHAT_IF=0 skips it, never part of the verdict): one more sweep-sized run at the first concurrency
  * with the audit hash chain's trigger disabled in the bench database (seq from a sequence), to measure what the
@@ -916,24 +921,28 @@ async function explainHotStatements(adminUrl: string): Promise<Array<{ statement
       },
       { statement: 'renew: has a version', sql: 'SELECT 1 FROM certificate_versions WHERE certificate_id = $1 LIMIT 1', params: [row.certificate_id] },
       {
-        statement: 'orchestrator: claim the job',
-        sql: `UPDATE jobs SET status = 'Running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now()
-               WHERE id = $1 AND type IN ('Issuance', 'Renewal') AND status IN ('Pending', 'Running')
-                 AND NOT EXISTS (SELECT 1 FROM certificate_versions v WHERE v.job_id = $1) RETURNING *`,
-        params: [row.job_id],
+        statement: 'bulk-renew: lock the matching certificates (certificate_ids criterion)',
+        sql: `SELECT c.id FROM managed_certificates c LEFT JOIN renewal_policies p ON p.id = c.renewal_policy_id
+               WHERE c.id = ANY($1::text[]) ORDER BY c.id LIMIT 5001 FOR UPDATE OF c`,
+        params: [[row.certificate_id]],
       },
       {
-        statement: 'orchestrator: agent keygen check',
-        sql: `SELECT 1 FROM certificate_target_mappings m JOIN deployment_targets t ON t.id = m.target_id
-               WHERE m.certificate_id = $1 AND t.agent_id IS NOT NULL AND t.enabled AND t.retired_at IS NULL LIMIT 1`,
-        params: [row.certificate_id],
-      },
-      {
-        statement: 'orchestrator: notification context',
-        sql: `SELECT c.id, c.name, c.common_name, c.expires_at, o.email AS owner_email, p.alert_channels, p.alert_severity_map
-                FROM managed_certificates c LEFT JOIN owners o ON o.id = c.owner_id LEFT JOIN renewal_policies p ON p.id = c.renewal_policy_id
-               WHERE c.id = $1`,
-        params: [row.certificate_id],
+        statement: 'orchestrator: claim the jobs (and read certificate, profile, issuer, targets, routing)',
+        sql: `WITH claimed AS (
+                UPDATE jobs SET status = 'Running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now()
+                 WHERE id = ANY($1::text[]) AND type IN ('Issuance', 'Renewal') AND (status IN ('Pending', 'Running')) IS TRUE
+                   AND NOT EXISTS (SELECT 1 FROM certificate_versions v WHERE v.job_id = jobs.id)
+                 RETURNING id, type, certificate_id, attempts, max_attempts, csr_pem
+              )
+              SELECT j.*, c.common_name, c.sans, c.issuer_id, i.updated_at AS issuer_updated_at, c.name, o.email, p.alert_channels,
+                     (SELECT json_agg(t.id) FROM certificate_target_mappings m JOIN deployment_targets t ON t.id = m.target_id
+                       WHERE m.certificate_id = j.certificate_id AND t.enabled AND t.retired_at IS NULL) AS targets,
+                     pr.id AS profile_id
+                FROM claimed j JOIN managed_certificates c ON c.id = j.certificate_id
+                LEFT JOIN renewal_policies p ON p.id = c.renewal_policy_id
+                LEFT JOIN certificate_profiles pr ON pr.id = COALESCE(c.certificate_profile_id, p.certificate_profile_id)
+                LEFT JOIN issuers i ON i.id = c.issuer_id LEFT JOIN owners o ON o.id = c.owner_id`,
+        params: [[row.job_id]],
       },
     ];
     const out: Array<{ statement: string; plan: string[]; execution_ms: number | null }> = [];
