@@ -174,7 +174,7 @@ interface RunResult {
   /** Per certificate, bench sampler queries excluded; scans and row changes per table (pg_stat_user_tables). */
   pg_tables_per_certificate: Record<string, { idx_scan: number; seq_scan: number; ins: number; upd: number }>;
   per_certificate: { pg_transactions: number; pg_rows_inserted: number; pg_rows_updated: number; pg_rows_fetched: number; redis_commands_server_wide: number };
-  checks: { chain_verifies: boolean; key_algorithms: Record<string, number>; keys_encrypted: number; distinct_fingerprints: number };
+  checks: { chain_verifies: boolean; one_version_per_job: boolean; key_algorithms: Record<string, number>; keys_encrypted: number; distinct_fingerprints: number };
   timeline: TimelinePoint[];
 }
 
@@ -888,6 +888,9 @@ async function versionChecks(db: Client, jobIds: string[]): Promise<RunResult['c
       WHERE v.job_id = ANY($1) ORDER BY v.created_at DESC LIMIT 1`,
     [jobIds],
   );
+  const perJob = await db.query<{ versions: string; jobs: string }>(
+    'SELECT count(*) AS versions, count(DISTINCT job_id) AS jobs FROM certificate_versions WHERE job_id = ANY($1)', [jobIds],
+  );
   let chainVerifies = false;
   const s = sample.rows[0];
   if (s) {
@@ -896,6 +899,7 @@ async function versionChecks(db: Client, jobIds: string[]): Promise<RunResult['c
   }
   return {
     chain_verifies: chainVerifies,
+    one_version_per_job: Number(perJob.rows[0]!.versions) === jobIds.length && Number(perJob.rows[0]!.jobs) === jobIds.length,
     key_algorithms: Object.fromEntries(rows.map((r) => [r.alg, Number(r.n)])),
     keys_encrypted: rows.reduce((a, r) => a + Number(r.encrypted), 0),
     distinct_fingerprints: rows.reduce((a, r) => a + Number(r.fingerprints), 0),
@@ -1166,7 +1170,9 @@ async function main(): Promise<void> {
   const bareKeySign = bare.filter((b) => b.name === 'key_sign');
   const bareBest = Math.max(...bareKeySign.map((b) => b.certs_per_s));
   const bareSequential = bareKeySign.find((b) => b.in_flight === 1)?.certs_per_s ?? NaN;
-  const clean = (r: RunResult) => r.failed === 0 && r.rejected === 0 && r.completed === r.certificates;
+  const clean = (r: RunResult) =>
+    r.failed === 0 && r.rejected === 0 && r.completed === r.certificates && r.checks.one_version_per_job && r.checks.chain_verifies &&
+    r.checks.keys_encrypted === r.completed;
   const summary = {
     target_certs_per_s: TARGET_CERTS_PER_S,
     primary: {
