@@ -46,6 +46,25 @@ describe('GroupCommit', () => {
     expect(w.batches).toEqual([[1, 2], [3, 4], [5]]);
   });
 
+  it('with two writes in flight, starts a second batch while the first is written, and the third gathers the rest', async () => {
+    const w = controlledWrite();
+    const group = new GroupCommit<number, number>(w.write, 100, 2);
+    const first = group.add(1);
+    await new Promise((r) => setImmediate(r));
+    const second = group.add(2);
+    await new Promise((r) => setImmediate(r));
+    const rest = [3, 4].map((i) => group.add(i));
+    await new Promise((r) => setImmediate(r));
+    expect(w.batches).toEqual([[1], [2]]);
+    await w.finishNext();
+    expect(await first).toBe(10);
+    await new Promise((r) => setImmediate(r)); // the freed slot starts the next batch on the next turn
+    expect(w.batches).toEqual([[1], [2], [3, 4]]);
+    await w.finishNext();
+    await w.finishNext();
+    expect(await Promise.all([second, ...rest])).toEqual([20, 30, 40]);
+  });
+
   it('retries a failed batch item by item, so only the bad item fails', async () => {
     const w = controlledWrite((items) => items.includes(2));
     const group = new GroupCommit<number, number>(w.write, 100);

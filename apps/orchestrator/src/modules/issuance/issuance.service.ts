@@ -20,6 +20,12 @@ const SYSTEM = { actor: 'orchestrator', actor_type: 'System' as const };
 /** Completing transactions of jobs that finish while one is being written go together in the next. */
 const MAX_COMPLETIONS_PER_TRANSACTION = 200;
 
+/**
+ * Claim and completion statements written at once (each GroupCommit). Two: a job arriving while one batch is being
+ * written need not wait for it to finish, and the next batch still gathers whatever arrives meanwhile.
+ */
+const BATCHES_IN_FLIGHT = 2;
+
 /** Jobs starting while a claim is in flight are claimed together by the next statement. */
 const MAX_CLAIMS_PER_STATEMENT = 500;
 
@@ -85,8 +91,9 @@ export class IssuanceService {
       return completions;
     },
     MAX_COMPLETIONS_PER_TRANSACTION,
+    BATCHES_IN_FLIGHT,
   );
-  private readonly claims = new GroupCommit<string, ClaimedJob | undefined>((ids) => this.claimBatch(ids), MAX_CLAIMS_PER_STATEMENT);
+  private readonly claims = new GroupCommit<string, ClaimedJob | undefined>((ids) => this.claimBatch(ids), MAX_CLAIMS_PER_STATEMENT, BATCHES_IN_FLIGHT);
   private readonly connectors = new Map<string, { stamp: number; connector: Promise<IssuerConnector> }>();
 
   constructor(
