@@ -3,10 +3,11 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { DEFAULT_JOB_OPTIONS, Queue, queueJobId } from '@certctl/contracts';
-import { issuanceJobOptions, JobProducer, newId, OPEN_JOB_STATUSES } from '@certctl/db';
+import { issuanceJobOptions, JobProducer } from '@certctl/db';
 import type { Principal } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
 import { BULK_RENEW_MAX_CERTIFICATES, BulkRenewDto } from './dto/certificate.dto';
+import { RenewalJobs } from './renewal-jobs';
 
 export interface BulkRenewResult {
   total_matched: number;
@@ -27,26 +28,18 @@ const ID_CRITERIA = [
   { field: 'team_id', table: 'teams' },
 ] as const;
 
-interface Candidate {
-  id: string;
-  status: string;
-  has_open_job: boolean;
-  has_version: boolean;
-  max_attempts: number;
-  requires_approval: boolean;
-}
-
 /**
  * POST /certificates/bulk-renew: opens a renewal job for every certificate matching the criteria, under the
- * rules of a single renew (archived and revoked certificates, and those with an open job, are skipped; a
- * profile's approval gate holds the job), set-based: a few statements for the whole request, one transaction
- * with one audit row per job opened, and the queue jobs added in bulk after commit.
+ * rules of a single renew (RenewalJobs: archived and revoked certificates, and those with an open job, are
+ * skipped; a profile's approval gate holds the job), set-based: a few statements for the whole request, one
+ * transaction with one audit row per job opened, and the queue jobs added in bulk after commit.
  */
 @Injectable()
 export class BulkRenewService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly producer: JobProducer,
+    private readonly renewals: RenewalJobs,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -94,54 +87,14 @@ export class BulkRenewService {
       }
       if (!locked.length) return;
 
-      // Read after the locks are held, so a job opened by a concurrent renew that committed first is seen.
-      const candidates: Candidate[] = await tx.query(
-        `SELECT c.id, c.status,
-                EXISTS (SELECT 1 FROM jobs j WHERE j.certificate_id = c.id AND j.type IN ('Issuance', 'Renewal')
-                          AND j.status = ANY($2::text[])) AS has_open_job,
-                EXISTS (SELECT 1 FROM certificate_versions v WHERE v.certificate_id = c.id) AS has_version,
-                COALESCE(p.max_retries, 2) + 1 AS max_attempts,
-                COALESCE(pr.requires_approval, false) AS requires_approval
-           FROM managed_certificates c
-           LEFT JOIN renewal_policies p ON p.id = c.renewal_policy_id
-           LEFT JOIN certificate_profiles pr ON pr.id = COALESCE(c.certificate_profile_id, p.certificate_profile_id)
-          WHERE c.id = ANY($1::text[]) ORDER BY c.id`,
-        [locked.map((c) => c.id), [...OPEN_JOB_STATUSES]],
-      );
-      const renewable = candidates.filter((c) => c.status !== 'Archived' && c.status !== 'Revoked' && !c.has_open_job);
-      result.total_skipped = candidates.length - renewable.length;
-      if (!renewable.length) return;
-
-      const jobs = renewable.map((c) => ({
-        id: newId('job'),
-        certificate_id: c.id,
-        type: c.has_version ? 'Renewal' as const : 'Issuance' as const,
-        status: c.requires_approval ? 'AwaitingApproval' : 'Pending',
-        max_attempts: c.max_attempts,
-      }));
-      await tx.query(
-        `INSERT INTO jobs (id, type, certificate_id, status, max_attempts, requested_by)
-         SELECT *, $6::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])`,
-        [jobs.map((j) => j.id), jobs.map((j) => j.type), jobs.map((j) => j.certificate_id), jobs.map((j) => j.status),
-          jobs.map((j) => j.max_attempts), actor.actor],
-      );
-      await tx.query(
-        `UPDATE managed_certificates SET status = 'RenewalInProgress', updated_at = now() WHERE id = ANY($1::text[])`,
-        [jobs.map((j) => j.certificate_id)],
-      );
-      // The same audit record as a single renew, per certificate, marked as part of a bulk request.
-      await tx.query(
-        `INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, event_category, details)
-         SELECT a.id, $1, $2, 'renewal_triggered', 'certificate', a.certificate_id, 'cert_lifecycle', a.details::jsonb
-           FROM unnest($3::text[], $4::text[], $5::text[]) AS a(id, certificate_id, details)`,
-        [actor.actor, actor.actor_type, jobs.map(() => newId('audit')), jobs.map((j) => j.certificate_id),
-          jobs.map((j) => JSON.stringify({ job_id: j.id, job_status: j.status, force: false, cancelled: [], bulk: true }))],
-      );
-      for (const j of jobs) {
-        result.enqueued_jobs.push({ certificate_id: j.certificate_id, job_id: j.id, job_status: j.status });
-        if (j.status === 'Pending') toQueue.push(j);
+      const outcomes = await this.renewals.open(tx, actor, locked.map((c) => c.id), { force: false, bulk: true });
+      for (const o of outcomes) {
+        if (!o.job) continue;
+        result.enqueued_jobs.push({ certificate_id: o.certificate_id, job_id: o.job.id, job_status: o.job.status });
+        if (o.job.status === 'Pending') toQueue.push(o.job);
       }
-      result.total_enqueued = jobs.length;
+      result.total_enqueued = result.enqueued_jobs.length;
+      result.total_skipped = outcomes.length - result.total_enqueued;
     });
 
     // After commit, like a single renew: a queue job whose row is not visible yet would find nothing to run.

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { PoliciesModule } from '../policies/policies.module';
 import { BulkRenewService } from './bulk-renew.service';
+import { RenewalJobs } from './renewal-jobs';
 import { CertificateDeployController } from './certificate-deploy.controller';
 import { CertificateDeployService } from './certificate-deploy.service';
 import { CertificatesController } from './certificates.controller';
@@ -10,6 +11,6 @@ import { CertificatesService } from './certificates.service';
 @Module({
   imports: [PoliciesModule],
   controllers: [CertificatesController, CertificateDeployController],
-  providers: [BulkRenewService, CertificatesService, CertificatesRepository, CertificateDeployService],
+  providers: [BulkRenewService, RenewalJobs, CertificatesService, CertificatesRepository, CertificateDeployService],
 })
 export class CertificatesModule {}
