@@ -1,6 +1,7 @@
 import { ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { IsObject, IsOptional, ValidateBy } from 'class-validator';
 import { CertificateStatus } from '@certctl/contracts';
+import { CLIENT_ID_PATTERN } from '@certctl/db';
 import { BoolField, DateField, EnumField, IdField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
 import { SearchPageQuery } from '../../../common/http/list-query';
 
@@ -74,5 +75,5 @@ export class BulkRenewDto {
   @IdField({ optional: true, description: 'Certificates mapped to a target of this agent' }) agent_id?: string;
   @IdField({ optional: true }) issuer_id?: string;
   @IdField({ optional: true }) team_id?: string;
-  @StringListField({ optional: true, maxItems: BULK_RENEW_MAX_CERTIFICATES, pattern: /^[A-Za-z0-9._-]{1,128}$/ }) certificate_ids?: string[];
+  @StringListField({ optional: true, maxItems: BULK_RENEW_MAX_CERTIFICATES, pattern: CLIENT_ID_PATTERN, max: 128 }) certificate_ids?: string[];
 }
