@@ -1,4 +1,5 @@
-import type { ParsedCsr } from '@certctl/pki';
+import type { KeyObject } from 'node:crypto';
+import type { KeySpec, ParsedCsr } from '@certctl/pki';
 
 /** What a certificate's profile allows; null fields mean "no constraint". */
 export interface ProfileConstraints {
@@ -24,11 +25,34 @@ export interface IssueRequest {
   replacesCertificatePem?: string;
 }
 
+/**
+ * Server key generation with a CA that signs a public key directly (the Local CA): no CSR is made and parsed
+ * back, the key is the server's own and the names are the certificate's.
+ */
+export interface KeyIssueRequest {
+  publicKey: KeyObject;
+  keySpec: KeySpec;
+  commonName: string;
+  sans: string[];
+  profile: ProfileConstraints | null;
+  jobId: string;
+}
+
+/** What a certificate version records about its leaf, when the connector knows it without parsing the leaf. */
+export interface IssuedLeafDetails {
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
+  fingerprintSha256: string;
+}
+
 export interface IssuedCertificate {
   /** The end-entity certificate, PEM. */
   leafPem: string;
   /** Intermediates (and the root, where the CA hands it out), PEM, leaf's issuer first. */
   chainPems: string[];
+  /** Set by connectors that built the leaf themselves. */
+  details?: IssuedLeafDetails;
 }
 
 /**
@@ -45,6 +69,8 @@ export class IssuerError extends Error {
 /** One configured CA connection (an `issuers` row made live). */
 export interface IssuerConnector {
   issue(request: IssueRequest): Promise<IssuedCertificate>;
+  /** Only connectors whose CA signs a bare public key (no CSR) implement it; server keygen then skips the CSR. */
+  issueForKey?(request: KeyIssueRequest): Promise<IssuedCertificate>;
   /** Checks the CA can be used (connectivity, credentials, CA material); returns a one-line description. */
   test(): Promise<string>;
   /**

@@ -1,8 +1,8 @@
-import { createHash, randomBytes, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { createHash, KeyObject, randomBytes, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { x509 } from './crypto-provider';
 import { PkiError } from './errors';
 import { fromPem, KeySpec, keySize, keySpecOf, toPem, webCryptoParams } from './keys';
-import { toGeneralNames, fromGeneralNames } from './csr';
+import { BuiltCertificate, buildLeafCertificate, CertificateAuthorityTemplate, caTemplateOf, keyObjectOf, spkiDerOf } from './der-builder';
 
 export const EKU_OIDS: Record<string, string> = {
   serverAuth: x509.ExtendedKeyUsage.serverAuth,
@@ -27,7 +27,7 @@ export interface SigningAuthority {
 }
 
 export interface LeafRequest {
-  publicKey: x509.PublicKey | CryptoKey;
+  publicKey: x509.PublicKey | CryptoKey | KeyObject;
   commonName: string;
   sans: string[];
   notBefore: Date;
@@ -37,34 +37,39 @@ export interface LeafRequest {
   mustStaple?: boolean;
 }
 
-/** Signs an end-entity certificate: SANs, key usage for its key type, EKUs, AKI/SKI, CRL distribution points. */
-export async function signLeafCertificate(ca: SigningAuthority, leaf: LeafRequest): Promise<string> {
-  const publicKey = leaf.publicKey instanceof x509.PublicKey ? await leaf.publicKey.export() : leaf.publicKey;
-  const isRsa = publicKey.algorithm.name.startsWith('RSA');
-  const usages = x509.KeyUsageFlags.digitalSignature | (isRsa ? x509.KeyUsageFlags.keyEncipherment : 0);
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(usages, true),
-    new x509.ExtendedKeyUsageExtension(leaf.ekus.map((e) => EKU_OIDS[e] ?? e), false),
-    await x509.SubjectKeyIdentifierExtension.create(publicKey),
-    await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
-  ];
-  const names = leaf.sans.length ? leaf.sans : [leaf.commonName];
-  extensions.push(new x509.SubjectAlternativeNameExtension(toGeneralNames(names)));
-  if (leaf.crlDistributionPoints?.length) extensions.push(new x509.CRLDistributionPointsExtension(leaf.crlDistributionPoints));
-  if (leaf.mustStaple) extensions.push(new x509.Extension('1.3.6.1.5.5.7.1.24', false, Uint8Array.from([0x30, 0x03, 0x02, 0x01, 0x05])));
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerial(),
-    subject: [{ CN: [leaf.commonName] }],
-    issuer: ca.certificate.subjectName,
+/** Per CA certificate: its subject, key identifier and signing KeyObject, decoded once. */
+const caTemplates = new WeakMap<x509.X509Certificate, CertificateAuthorityTemplate>();
+
+function caTemplate(ca: SigningAuthority): CertificateAuthorityTemplate {
+  let template = caTemplates.get(ca.certificate);
+  if (!template) {
+    template = caTemplateOf(ca.certificate.rawData, keyObjectOf(ca.privateKey), ca.keySpec);
+    caTemplates.set(ca.certificate, template);
+  }
+  return template;
+}
+
+/**
+ * Signs an end-entity certificate: SANs, key usage for its key type, EKUs, AKI/SKI, CRL distribution points.
+ * Synchronous, and returns what was put in it (serial, dates, fingerprint), so callers need not parse it back.
+ */
+export function issueLeafCertificate(ca: SigningAuthority, leaf: LeafRequest): BuiltCertificate {
+  return buildLeafCertificate(caTemplate(ca), {
+    serialNumberHex: randomSerial(),
+    subjectPublicKey: leaf.publicKey instanceof KeyObject ? leaf.publicKey : spkiDerOf(leaf.publicKey),
+    commonName: leaf.commonName,
+    sans: leaf.sans,
     notBefore: leaf.notBefore,
     notAfter: leaf.notAfter,
-    publicKey,
-    signingKey: ca.privateKey,
-    signingAlgorithm: webCryptoParams(ca.keySpec).sign,
-    extensions,
+    ekuOids: leaf.ekus.map((e) => EKU_OIDS[e] ?? e),
+    crlDistributionPoints: leaf.crlDistributionPoints,
+    mustStaple: leaf.mustStaple,
   });
-  return cert.toString('pem') + '\n';
+}
+
+/** signLeafCertificate's PEM (kept for callers that only want the PEM). */
+export async function signLeafCertificate(ca: SigningAuthority, leaf: LeafRequest): Promise<string> {
+  return issueLeafCertificate(ca, leaf).pem;
 }
 
 /** A self-signed CA certificate (root), or a CA signed by `parent` (intermediate). */

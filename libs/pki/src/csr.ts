@@ -1,7 +1,8 @@
 import { createPublicKey } from 'node:crypto';
 import { x509 } from './crypto-provider';
 import { PkiError } from './errors';
-import { KeySpec, keySpecOf, webCryptoParams } from './keys';
+import { buildCsr, keyObjectOf, spkiDerOf } from './der-builder';
+import { KeyObjectPair, KeySpec, keySpecOf } from './keys';
 import { normalizeName, sanTypeOf } from './names';
 
 const SAN_OID = '2.5.29.17';
@@ -16,14 +17,14 @@ export interface ParsedCsr {
 }
 
 /** Creates a PEM CSR for the names, signed with the key pair. */
-export async function createCsr(params: { keys: CryptoKeyPair; keySpec: KeySpec; commonName: string; sans: string[] }): Promise<string> {
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: [{ CN: [params.commonName] }],
-    keys: params.keys,
-    signingAlgorithm: webCryptoParams(params.keySpec).sign,
-    extensions: params.sans.length ? [new x509.SubjectAlternativeNameExtension(toGeneralNames(params.sans))] : [],
+export async function createCsr(params: { keys: CryptoKeyPair | KeyObjectPair; keySpec: KeySpec; commonName: string; sans: string[] }): Promise<string> {
+  return buildCsr({
+    privateKey: keyObjectOf(params.keys.privateKey),
+    publicKeyDer: spkiDerOf(params.keys.publicKey),
+    keySpec: params.keySpec,
+    commonName: params.commonName,
+    sans: params.sans,
   });
-  return csr.toString('pem');
 }
 
 /** Parses a PEM CSR and checks its self-signature; throws PkiError (MALFORMED / BAD_SIGNATURE / POLICY). */

@@ -1,4 +1,5 @@
-import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPair as generateKeyPairCallback, generateKeyPairSync, KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
 import { PkiError } from './errors';
 import { subtle } from './crypto-provider';
 
@@ -24,10 +25,30 @@ export async function generateKeyPair(spec: KeySpec = DEFAULT_KEY_SPEC): Promise
   return (await subtle.generateKey(webCryptoParams(spec).generate, true, ['sign', 'verify'])) as CryptoKeyPair;
 }
 
+export interface KeyObjectPair {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+const generateRsaKeyPair = promisify(generateKeyPairCallback);
+
+/**
+ * A key pair as node:crypto KeyObjects: what the synchronous signing path of libs/pki uses. EC keys take a
+ * fraction of a millisecond and are made inline; RSA keys take long enough to be made off the event loop.
+ */
+export async function generateKeyObjects(spec: KeySpec = DEFAULT_KEY_SPEC): Promise<KeyObjectPair> {
+  if (spec.algorithm === 'ECDSA') return generateKeyPairSync('ec', { namedCurve: spec.curve });
+  return generateRsaKeyPair('rsa', { modulusLength: spec.bits, publicExponent: 0x10001 });
+}
+
 /** PKCS#8 PEM of a private key. */
-export async function exportPrivateKeyPem(key: CryptoKey): Promise<string> {
-  const der = Buffer.from(await subtle.exportKey('pkcs8', key));
-  return toPem(der, 'PRIVATE KEY');
+export async function exportPrivateKeyPem(key: CryptoKey | KeyObject): Promise<string> {
+  return key instanceof KeyObject ? privateKeyPemOf(key) : toPem(Buffer.from(await subtle.exportKey('pkcs8', key)), 'PRIVATE KEY');
+}
+
+/** PKCS#8 PEM of a private KeyObject, synchronously. */
+export function privateKeyPemOf(key: KeyObject): string {
+  return key.export({ type: 'pkcs8', format: 'pem' }) as string;
 }
 
 /** Imports a PKCS#8 (or SEC1 / PKCS#1) private key PEM as a signing key pair, detecting its algorithm. */

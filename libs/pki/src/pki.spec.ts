@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   createCaCertificate, createCsr, decryptSecret, describeCertificate, encryptSecret, exportPrivateKeyPem, fingerprintSha256,
-  generateKeyPair, importPrivateKeyPem, KeySpec, SigningAuthority, namesMismatch, parseCsr, PkiError, randomSerial, signLeafCertificate,
+  generateKeyObjects, generateKeyPair, importPrivateKeyPem, issueLeafCertificate, KeySpec, SigningAuthority, namesMismatch, parseCsr, PkiError, randomSerial, signLeafCertificate,
   splitPemChain, verifyChain, x509,
 } from './index';
 
@@ -97,6 +98,34 @@ describe('libs/pki', () => {
     expect(opensslFingerprint.split('=')[1]!.trim().replace(/:/g, '').toLowerCase()).toBe(fingerprintSha256(leafPem));
     expect(splitPemChain(leafPem + intermediate.pem + root.pem)).toHaveLength(3);
   });
+
+  it.each([
+    { name: 'P-256 leaf, P-256 CA', leaf: SPECS[0]!, ca: SPECS[0]! }, { name: 'P-384 leaf, RSA CA', leaf: SPECS[1]!, ca: SPECS[2]! },
+    { name: 'RSA leaf, P-384 CA', leaf: SPECS[2]!, ca: SPECS[1]! },
+  ])('issues a leaf for a KeyObject key ($name) that openssl verifies, and reports what it signed', async ({ leaf: spec, ca: caSpec }) => {
+    const ca = await authority(caSpec);
+    const keys = await generateKeyObjects(spec);
+    const issued = issueLeafCertificate(ca, {
+      publicKey: keys.publicKey, commonName: 'k.example.com', sans: ['k.example.com', '10.1.2.3'], notBefore: new Date(Date.now() - 1_000),
+      notAfter: new Date(Date.now() + 86_400_000), ekus: ['serverAuth'], crlDistributionPoints: ['http://crl.example/ca.crl'], mustStaple: true,
+    });
+    expect(openssl(['verify', '-CAfile', 'ca.pem', '-purpose', 'sslserver', 'leaf.pem'], { 'ca.pem': ca.pem, 'leaf.pem': issued.pem }).trim()).toBe('leaf.pem: OK');
+    const text = openssl(['x509', '-in', 'leaf.pem', '-noout', '-text'], { 'leaf.pem': issued.pem });
+    expect(text).toContain('DNS:k.example.com, IP Address:10.1.2.3');
+    expect(text).toContain('URI:http://crl.example/ca.crl');
+    expect(text).toMatch(/TLS Feature:\s+status_request/);
+    expect(text).toMatch(spec.algorithm === 'RSA' ? /Digital Signature, Key Encipherment/ : /Key Usage: critical\s+Digital Signature\n/);
+    // The certificate carries exactly this key, and the fields returned are the ones in the certificate.
+    const native = new X509Certificate(issued.pem);
+    expect(native.publicKey.export({ type: 'spki', format: 'der' })).toEqual(keys.publicKey.export({ type: 'spki', format: 'der' }));
+    const described = describeCertificate(issued.pem);
+    expect(issued).toMatchObject({ serialNumber: described.serialNumber, notBefore: described.notBefore, notAfter: described.notAfter, fingerprintSha256: described.fingerprintSha256 });
+    expect(fingerprintSha256(issued.pem)).toBe(issued.fingerprintSha256);
+    // RFC 5280 method 1 key identifier: SHA-1 of the subjectPublicKey bits, as openssl computes it.
+    const ski = /Subject Key Identifier:\s+([0-9A-F:]+)/.exec(text)![1]!.replace(/:/g, '').toLowerCase();
+    expect(ski).toBe(new x509.X509Certificate(issued.pem).getExtension(x509.SubjectKeyIdentifierExtension)!.keyId);
+    expect(ski).toBe(Buffer.from(await new x509.PublicKey(keys.publicKey.export({ type: 'spki', format: 'der' })).getKeyIdentifier()).toString('hex'));
+  }, 60_000);
 
   it('refuses a chain that does not reach a trusted root or is signed by someone else', async () => {
     const root = await authority();

@@ -6,8 +6,14 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:cr
  */
 const VERSION = 1;
 
+/** The last secret's derived key: a process uses one CERTCTL_CONFIG_ENCRYPTION_KEY, and this runs per issued key. */
+let derived: { secret: string; key: Buffer } | undefined;
+
 function deriveKey(secret: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.from('certctl'), Buffer.from('config-encryption-v1'), 32));
+  if (derived?.secret !== secret) {
+    derived = { secret, key: Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.from('certctl'), Buffer.from('config-encryption-v1'), 32)) };
+  }
+  return derived.key;
 }
 
 export function encryptSecret(plaintext: string | Buffer, secret: string): Buffer {

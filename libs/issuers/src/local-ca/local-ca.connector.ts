@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import {
   createCaCertificate, decryptSecret, describeCertificate, encryptSecret, exportPrivateKeyPem, generateKeyPair,
-  importPrivateKeyPem, KeySpec, PkiError, signLeafCertificate, SigningAuthority, splitPemChain, x509,
+  importPrivateKeyPem, issueLeafCertificate, KeySpec, LeafRequest, PkiError, SigningAuthority, splitPemChain, x509,
 } from '@certctl/pki';
-import { IssuedCertificate, IssueRequest, IssuerConnector, IssuerError } from '../issuer-connector';
+import { IssuedCertificate, IssueRequest, IssuerConnector, IssuerError, KeyIssueRequest } from '../issuer-connector';
 import { profileViolation, validityFor } from '../profile';
 import { CaStore } from './ca-store';
 
@@ -50,11 +50,22 @@ export class LocalCaConnector implements IssuerConnector {
   async issue(request: IssueRequest): Promise<IssuedCertificate> {
     const violation = profileViolation(request.csr, request.profile);
     if (violation) throw new IssuerError('permanent', violation);
+    return this.sign({ ...request, publicKey: request.csr.publicKey });
+  }
+
+  /** Server keygen: the same checks and certificate as for a CSR of this key with the certificate's names. */
+  async issueForKey(request: KeyIssueRequest): Promise<IssuedCertificate> {
+    const violation = profileViolation(request, request.profile);
+    if (violation) throw new IssuerError('permanent', violation);
+    return this.sign(request);
+  }
+
+  private async sign(request: Pick<IssueRequest, 'commonName' | 'sans' | 'profile'> & { publicKey: LeafRequest['publicKey'] }): Promise<IssuedCertificate> {
     const ca = await this.load();
     const { notBefore, notAfter } = validityFor(request.profile, this.config.validity_days ?? DEFAULT_VALIDITY_DAYS);
     if (notAfter > ca.certificate.notAfter) throw new IssuerError('permanent', 'the CA certificate expires before the requested validity ends');
-    const leafPem = await signLeafCertificate(ca, {
-      publicKey: request.csr.publicKey,
+    const leaf = issueLeafCertificate(ca, {
+      publicKey: request.publicKey,
       commonName: request.commonName,
       sans: request.sans,
       notBefore,
@@ -63,7 +74,8 @@ export class LocalCaConnector implements IssuerConnector {
       crlDistributionPoints: this.config.crl_url ? [this.config.crl_url] : undefined,
       mustStaple: request.profile?.must_staple,
     });
-    return { leafPem, chainPems: ca.chainPems };
+    const { serialNumber, fingerprintSha256 } = leaf;
+    return { leafPem: leaf.pem, chainPems: ca.chainPems, details: { serialNumber, notBefore: leaf.notBefore, notAfter: leaf.notAfter, fingerprintSha256 } };
   }
 
   async test(): Promise<string> {

@@ -6,13 +6,14 @@ import type { Principal } from '../../common/auth/principal';
 import { Page, PageQuery } from '../../common/http/pagination';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import { CertificatesService, CertificateView, PemExport, RenewalTriggered } from './certificates.service';
-import { CertificateQuery, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, UpdateCertificateDto } from './dto/certificate.dto';
+import { BulkRenewResult, BulkRenewService } from './bulk-renew.service';
+import { BulkRenewDto, CertificateQuery, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, UpdateCertificateDto } from './dto/certificate.dto';
 
 @ApiTags('certificates')
 @ApiBearerAuth()
 @Controller('certificates')
 export class CertificatesController {
-  constructor(private readonly certificates: CertificatesService) {}
+  constructor(private readonly certificates: CertificatesService, private readonly bulk: BulkRenewService) {}
 
   @Get()
   list(@Query() query: CertificateQuery): Promise<Page<ManagedCertificateEntity>> {
@@ -49,6 +50,17 @@ export class CertificatesController {
   @Get(':id/deployments')
   deployments(@Param('id') id: string, @Query() query: PageQuery): Promise<Page<JobEntity>> {
     return this.certificates.deployments(id, query);
+  }
+
+  /**
+   * Opens a renewal job for every certificate matching the criteria (certctl's bulk-renew): archived, revoked
+   * and already-renewing certificates are skipped, the approval gate holds gated ones, unknown certificate_ids
+   * are reported in `errors`. More than BULK_RENEW_MAX_CERTIFICATES matches is a 400.
+   */
+  @Post('bulk-renew')
+  @HttpCode(200)
+  bulkRenew(@CurrentPrincipal() actor: Principal, @Body() body: BulkRenewDto, @RequestId() requestId: string): Promise<BulkRenewResult> {
+    return this.bulk.renew(actor, body, requestId);
   }
 
   /** Starts an issuance or renewal (202); `force` (query or body) replaces an open one. */

@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { PoliciesModule } from '../policies/policies.module';
+import { BulkRenewService } from './bulk-renew.service';
+import { RenewalJobs } from './renewal-jobs';
 import { CertificateDeployController } from './certificate-deploy.controller';
 import { CertificateDeployService } from './certificate-deploy.service';
 import { CertificateRenewalInfoController } from './certificate-renewal-info.controller';
@@ -10,6 +12,6 @@ import { CertificatesService } from './certificates.service';
 @Module({
   imports: [PoliciesModule],
   controllers: [CertificatesController, CertificateDeployController, CertificateRenewalInfoController],
-  providers: [CertificatesService, CertificatesRepository, CertificateDeployService],
+  providers: [BulkRenewService, RenewalJobs, CertificatesService, CertificatesRepository, CertificateDeployService],
 })
 export class CertificatesModule {}

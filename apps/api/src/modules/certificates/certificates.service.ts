@@ -5,7 +5,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, In } from 'typeorm';
 import {
   CertificateTargetMappingEntity, CertificateVersionEntity, DeploymentTargetEntity, issuanceJobOptions, JobEntity, JobProducer,
-  LifecycleError, ManagedCertificateEntity, newId, openRenewalJob,
+  ManagedCertificateEntity, newId,
 } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
@@ -14,6 +14,7 @@ import { Page, PageQuery, pageOf } from '../../common/http/pagination';
 import { translateWriteError } from '../../common/http/write-errors';
 import { PoliciesService } from '../policies/policies.service';
 import { CertificatesRepository } from './certificates.repository';
+import { RenewalJobs } from './renewal-jobs';
 import { CertificateQuery, CreateCertificateDto, UpdateCertificateDto } from './dto/certificate.dto';
 
 export type CertificateView = ManagedCertificateEntity & { target_ids: string[] };
@@ -47,31 +48,29 @@ export class CertificatesService {
     private readonly policies: PoliciesService,
     private readonly audit: AuditService,
     private readonly producer: JobProducer,
+    private readonly renewals: RenewalJobs,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
-   * Opens an Issuance/Renewal job (409 while one is open unless `force`, 409 for archived or revoked
+   * Opens an Issuance/Renewal job (RenewalJobs: 409 while one is open unless `force`, 409 for archived or revoked
    * certificates) and queues it after commit, unless the profile's approval gate holds it.
    */
   async renew(actor: Principal, id: string, force: boolean, correlationId: string): Promise<RenewalTriggered> {
-    await this.exists(id);
-    let opened;
-    try {
-      opened = await this.dataSource.transaction(async (tx) => {
-        const result = await openRenewalJob(tx, id, { requestedBy: actor.actor, force });
-        await this.audit.record(
-          { actor, action: 'renewal_triggered', resource_type: 'certificate', resource_id: id,
-            details: { job_id: result.job.id, job_status: result.job.status, force, cancelled: result.cancelled } },
-          tx,
-        );
-        return result;
-      });
-    } catch (err) {
-      if (err instanceof LifecycleError) throw ApiError.conflict(err.code, err.message);
-      throw err;
-    }
-    const { job } = opened;
+    const opened = await this.dataSource.transaction(async (tx) => {
+      const locked: Array<{ id: string }> = await tx.query('SELECT id FROM managed_certificates WHERE id = $1 FOR UPDATE', [id]);
+      if (!locked.length) throw ApiError.notFound('certificate', id);
+      const [outcome] = await this.renewals.open(tx, actor, [id], { force, bulk: false });
+      if (outcome!.result === 'not_renewable') {
+        throw ApiError.conflict('CERTIFICATE_NOT_RENEWABLE', `certificate ${id} is ${outcome!.certificate_status} and cannot be renewed`);
+      }
+      if (outcome!.result === 'in_progress') {
+        const open = outcome!.open_jobs[0]!;
+        throw ApiError.conflict('RENEWAL_IN_PROGRESS', `certificate ${id} already has ${open.type} job ${open.id} (${open.status}); use force to replace it`);
+      }
+      return outcome!;
+    });
+    const job = opened.job!;
     if (job.status === 'Pending') {
       const name = job.type === 'Issuance' ? 'certificate.issue' : 'certificate.renew';
       await this.producer.enqueue(name, { jobId: job.id, correlationId }, job.id, issuanceJobOptions(this.config, job));

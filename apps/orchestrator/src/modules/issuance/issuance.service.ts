@@ -3,31 +3,98 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { UnrecoverableError } from 'bullmq';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
+import { DEFAULT_JOB_OPTIONS, Queue, queueJobId } from '@certctl/contracts';
 import {
-  AuditEventEntity, CertificateVersionEntity, DeploymentTargetEntity, enqueueNotifications, JobEntity, JobProducer,
-  ManagedCertificateEntity, newId, profileOf, recordNotifications,
+  AuditEventEntity, channelsFor, enqueueNotifications, JobEntity, JobProducer, ManagedCertificateEntity, newId, NotificationDetails,
+  recordNotifications, severityTier,
 } from '@certctl/db';
-import { IssuerConnectors, IssuerError, ProfileConstraints } from '@certctl/issuers';
+import { IssuedCertificate, IssuedLeafDetails, IssuerConnector, IssuerConnectors, IssuerError, ProfileConstraints } from '@certctl/issuers';
 import {
-  createCsr, describeCertificate, encryptSecret, exportPrivateKeyPem, generateKeyPair, KeySpec, namesMismatch, parseCsr, ParsedCsr,
-  PkiError, x509,
+  createCsr, describeCertificate, encryptSecret, generateKeyObjects, KeyObjectPair, keySize, KeySpec, namesMismatch, parseCsr, ParsedCsr,
+  PkiError, privateKeyPemOf, x509,
 } from '@certctl/pki';
+import { GroupCommit } from './group-commit';
 
 const SYSTEM = { actor: 'orchestrator', actor_type: 'System' as const };
+
+/** Completing transactions of jobs that finish while one is being written go together in the next. */
+const MAX_COMPLETIONS_PER_TRANSACTION = 200;
+
+/**
+ * Claim and completion statements written at once (each GroupCommit). Two: a job arriving while one batch is being
+ * written need not wait for it to finish, and the next batch still gathers whatever arrives meanwhile.
+ */
+const BATCHES_IN_FLIGHT = 2;
+
+/** Jobs starting while a claim is in flight are claimed together by the next statement. */
+const MAX_CLAIMS_PER_STATEMENT = 500;
 
 interface Completion {
   deployJobIds: string[];
   notificationIds: string[];
 }
 
+/** The claimed job with what issuing it needs, read in the claiming statement. */
+interface ClaimedJob {
+  id: string;
+  type: 'Issuance' | 'Renewal';
+  certificate_id: string;
+  attempts: number;
+  max_attempts: number;
+  csr_pem: string | null;
+  common_name: string;
+  sans: string[];
+  issuer_id: string;
+  /** The issuer row's updated_at: the cached connector is reused while it is unchanged. */
+  issuer_updated_at: Date | null;
+  agent_makes_key: boolean;
+  /** Enabled targets of the certificate, by id: each gets a Deployment job when the version is stored. */
+  targets: Array<{ id: string; agent_id: string | null }>;
+  /** For the RenewalSuccess notification: routed as recordNotifications (@certctl/db) routes one alert. */
+  certificate_name: string;
+  owner_email: string | null;
+  alert_channels: Record<string, unknown> | null;
+  profile_id: string | null;
+  allowed_key_algorithms: ProfileConstraints['allowed_key_algorithms'] | null;
+  max_ttl_seconds: number | null;
+  allowed_ekus: string[] | null;
+  required_san_patterns: string[] | null;
+  must_staple: boolean | null;
+}
+
+/** One issued certificate on its way into certificate_versions (and everything that follows from it). */
+interface IssuedVersion {
+  job: ClaimedJob;
+  leafPem: string;
+  chainPems: string[];
+  csrPem: string;
+  encryptedKey: Buffer | null;
+  keyAlgorithm: string;
+  keySize: number;
+  details: IssuedLeafDetails;
+  correlationId?: string;
+}
+
 /**
- * Runs Issuance and Renewal jobs: claims the row, gets a CSR (made here with a server-generated key, or
- * submitted by an agent), asks the issuer to sign it, and records the result in one transaction. Each job
- * stores at most one version (unique job_id), so a job retried after a crash cannot store two.
+ * Runs Issuance and Renewal jobs: claims the row, gets the subject's key (generated here, or an agent's CSR),
+ * asks the issuer to sign it, and records the result. Each job stores at most one version (unique job_id), so a
+ * job retried after a crash cannot store two; the completing writes of jobs finishing together share one
+ * transaction (GroupCommit), and a job counts as done only once that transaction has committed.
  */
 @Injectable()
 export class IssuanceService {
   private readonly logger = new Logger(IssuanceService.name);
+  private readonly completions = new GroupCommit<IssuedVersion, Completion>(
+    async (batch) => {
+      const completions = await this.storeVersions(batch);
+      await this.enqueueFollowUps(batch, completions);
+      return completions;
+    },
+    MAX_COMPLETIONS_PER_TRANSACTION,
+    BATCHES_IN_FLIGHT,
+  );
+  private readonly claims = new GroupCommit<string, ClaimedJob | undefined>((ids) => this.claimBatch(ids), MAX_CLAIMS_PER_STATEMENT, BATCHES_IN_FLIGHT);
+  private readonly connectors = new Map<string, { stamp: number; connector: Promise<IssuerConnector> }>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -39,30 +106,36 @@ export class IssuanceService {
   async run(jobId: string, correlationId?: string): Promise<void> {
     const job = await this.claim(jobId);
     if (!job) return;
-    const cert = await this.dataSource.manager.findOneByOrFail(ManagedCertificateEntity, { id: job.certificate_id });
-    const profile = await profileOf(this.dataSource.manager, cert);
-    const constraints: ProfileConstraints | null = profile;
-
-    let serverCsr: { csr: ParsedCsr; encryptedKey: Buffer } | undefined;
-    if (!job.csr_pem) {
-      if (await this.agentMakesTheKey(cert.id)) {
-        await this.awaitCsr(job);
-        return;
-      }
-      serverCsr = await this.serverGeneratedCsr(cert, constraints);
+    if (!job.csr_pem && job.agent_makes_key) {
+      await this.awaitCsr(job);
+      return;
     }
+    const profile = profileConstraintsOf(job);
+    const serverKey = job.csr_pem ? undefined : await this.serverKey(profile);
 
     try {
-      // An agent's CSR is parsed and its signature checked; our own needs neither.
-      const csr = serverCsr?.csr ?? (await parseCsr(job.csr_pem!));
-      const csrPem = csr.pem;
-      const encryptedKey = serverCsr?.encryptedKey ?? null;
-      const mismatch = namesMismatch(csr, { commonName: cert.common_name, sans: cert.sans });
-      if (mismatch) throw new IssuerError('permanent', mismatch);
-      const { connector } = await this.issuers.forIssuer(cert.issuer_id);
-      const issued = await connector.issue({ csr, commonName: cert.common_name, sans: cert.sans, profile: constraints, jobId: job.id });
-      const completion = await this.complete(job, cert, issued.leafPem, issued.chainPems, csrPem, encryptedKey);
-      await this.afterCommit(completion, correlationId);
+      const connector = await this.connectorFor(job);
+      let issued: IssuedCertificate;
+      let csrPem = '';
+      let keySpec: KeySpec;
+      const names = { commonName: job.common_name, sans: job.sans, profile, jobId: job.id };
+      if (serverKey && connector.issueForKey) {
+        // The CA signs our public key as it is: no CSR to make and parse back.
+        keySpec = serverKey.spec;
+        issued = await connector.issueForKey({ ...names, publicKey: serverKey.keys.publicKey, keySpec });
+      } else {
+        // An agent's CSR is parsed and its signature checked; our own (for CAs that want one) needs neither.
+        const csr = serverKey ? await this.serverCsr(job, serverKey) : await parseCsr(job.csr_pem!);
+        const mismatch = namesMismatch(csr, { commonName: job.common_name, sans: job.sans });
+        if (mismatch) throw new IssuerError('permanent', mismatch);
+        csrPem = csr.pem;
+        keySpec = csr.keySpec;
+        issued = await connector.issue({ ...names, csr });
+      }
+      await this.completions.add({
+        job, leafPem: issued.leafPem, chainPems: issued.chainPems, csrPem, encryptedKey: serverKey?.encryptedKey ?? null,
+        keyAlgorithm: keySpec.algorithm, keySize: keySize(keySpec), details: issued.details ?? describeCertificate(issued.leafPem), correlationId,
+      });
     } catch (err) {
       await this.handleFailure(job, err, correlationId);
     }
@@ -70,32 +143,65 @@ export class IssuanceService {
 
   /**
    * Takes the job for this attempt: Pending (or Running, when a previous worker died holding it) → Running,
-   * counting the attempt. Anything else (cancelled, awaiting a CSR or an approval, finished) is left alone.
+   * counting the attempt, and reads its certificate, profile (the certificate's own, else its renewal policy's),
+   * issuer version and, in agent keygen mode, whether an agent makes the key. Anything else (cancelled, awaiting a
+   * CSR or an approval, finished) is left alone. Jobs starting while a claim is in flight are claimed together by
+   * the next statement: one statement and one commit for all of them.
    */
-  private async claim(jobId: string): Promise<JobEntity | undefined> {
-    // TypeORM answers an UPDATE with [rows, affected].
-    const [rows]: [JobEntity[], number] = await this.dataSource.query(
-      `UPDATE jobs SET status = 'Running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now()
-        WHERE id = $1 AND type IN ('Issuance', 'Renewal') AND status IN ('Pending', 'Running')
-          AND NOT EXISTS (SELECT 1 FROM certificate_versions v WHERE v.job_id = $1)
-        RETURNING *`,
-      [jobId],
-    );
-    return rows[0] ? this.dataSource.manager.create(JobEntity, rows[0]) : undefined;
+  private claim(jobId: string): Promise<ClaimedJob | undefined> {
+    return this.claims.add(jobId);
   }
 
-  /** Agent keygen: the certificate is deployed by an agent, so that agent makes the key and sends a CSR. */
-  private async agentMakesTheKey(certificateId: string): Promise<boolean> {
-    if (this.config.pki.keygenMode !== 'agent') return false;
-    const rows: unknown[] = await this.dataSource.query(
-      `SELECT 1 FROM certificate_target_mappings m JOIN deployment_targets t ON t.id = m.target_id
-        WHERE m.certificate_id = $1 AND t.agent_id IS NOT NULL AND t.enabled AND t.retired_at IS NULL LIMIT 1`,
-      [certificateId],
+  private async claimBatch(jobIds: string[]): Promise<Array<ClaimedJob | undefined>> {
+    const rows: ClaimedJob[] = await this.dataSource.query(
+      // "(status IN …) IS TRUE" (status is never null) keeps the planner on the primary key: the plain condition lets it
+      // pick idx_jobs_open_per_certificate, a partial index it may believe empty right after a burst of new jobs,
+      // and then each claim reads every open job.
+      `WITH claimed AS (
+         UPDATE jobs SET status = 'Running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now()
+          WHERE id = ANY($1::text[]) AND type IN ('Issuance', 'Renewal') AND (status IN ('Pending', 'Running')) IS TRUE
+            AND NOT EXISTS (SELECT 1 FROM certificate_versions v WHERE v.job_id = jobs.id)
+          RETURNING id, type, certificate_id, attempts, max_attempts, csr_pem
+       )
+       SELECT j.*, c.common_name, c.sans, c.issuer_id, i.updated_at AS issuer_updated_at,
+              c.name AS certificate_name, o.email AS owner_email, p.alert_channels,
+              COALESCE((SELECT json_agg(json_build_object('id', t.id, 'agent_id', t.agent_id) ORDER BY t.id)
+                          FROM certificate_target_mappings m JOIN deployment_targets t ON t.id = m.target_id
+                         WHERE m.certificate_id = j.certificate_id AND t.enabled AND t.retired_at IS NULL), '[]'::json) AS targets,
+              $2::boolean AND EXISTS (
+                SELECT 1 FROM certificate_target_mappings m JOIN deployment_targets t ON t.id = m.target_id
+                 WHERE m.certificate_id = j.certificate_id AND t.agent_id IS NOT NULL AND t.enabled AND t.retired_at IS NULL
+              ) AS agent_makes_key,
+              pr.id AS profile_id, pr.allowed_key_algorithms, pr.max_ttl_seconds, pr.allowed_ekus, pr.required_san_patterns, pr.must_staple
+         FROM claimed j
+         JOIN managed_certificates c ON c.id = j.certificate_id
+         LEFT JOIN renewal_policies p ON p.id = c.renewal_policy_id
+         LEFT JOIN certificate_profiles pr ON pr.id = COALESCE(c.certificate_profile_id, p.certificate_profile_id)
+         LEFT JOIN issuers i ON i.id = c.issuer_id
+         LEFT JOIN owners o ON o.id = c.owner_id`,
+      [jobIds, this.config.pki.keygenMode === 'agent'],
     );
-    return rows.length > 0;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return jobIds.map((id) => byId.get(id));
   }
 
-  private async awaitCsr(job: JobEntity): Promise<void> {
+  /**
+   * The issuer's connector. The issuer row (enabled, config, secrets) is read again only when its updated_at,
+   * read with the claim, has changed since the connector was made.
+   */
+  private connectorFor(job: ClaimedJob): Promise<IssuerConnector> {
+    const stamp = job.issuer_updated_at ? new Date(job.issuer_updated_at).getTime() : NaN;
+    const cached = this.connectors.get(job.issuer_id);
+    if (cached && cached.stamp === stamp) return cached.connector;
+    const connector = this.issuers.forIssuer(job.issuer_id).then(({ connector }) => connector);
+    this.connectors.set(job.issuer_id, { stamp, connector });
+    connector.catch(() => {
+      if (this.connectors.get(job.issuer_id)?.connector === connector) this.connectors.delete(job.issuer_id);
+    });
+    return connector;
+  }
+
+  private async awaitCsr(job: ClaimedJob): Promise<void> {
     await this.dataSource.transaction(async (tx) => {
       // The attempt budget is for the CA; waiting for an agent does not spend it.
       await tx.update(JobEntity, { id: job.id }, { status: 'AwaitingCSR', attempts: Math.max(0, job.attempts - 1) });
@@ -104,70 +210,135 @@ export class IssuanceService {
   }
 
   /** A key pair of the profile's first allowed algorithm; the private key is kept only encrypted. */
-  private async serverGeneratedCsr(cert: ManagedCertificateEntity, profile: ProfileConstraints | null) {
+  private async serverKey(profile: ProfileConstraints | null): Promise<{ keys: KeyObjectPair; spec: KeySpec; encryptedKey: Buffer }> {
     const secret = this.config.pki.encryptionKey;
     if (!secret) throw new UnrecoverableError('CERTCTL_CONFIG_ENCRYPTION_KEY is not set: server keygen cannot keep the private key');
     const spec = keySpecFor(profile);
-    const keys = await generateKeyPair(spec);
-    const pem = await createCsr({ keys, keySpec: spec, commonName: cert.common_name, sans: cert.sans });
-    const encryptedKey = encryptSecret(await exportPrivateKeyPem(keys.privateKey), secret);
-    const publicKey = new x509.PublicKey(await crypto.subtle.exportKey('spki', keys.publicKey));
-    const csr: ParsedCsr = { pem, commonName: cert.common_name, sans: cert.sans, keySpec: spec, publicKey };
-    return { csr, encryptedKey };
+    const keys = await generateKeyObjects(spec);
+    return { keys, spec, encryptedKey: encryptSecret(privateKeyPemOf(keys.privateKey), secret) };
   }
 
-  /** Stores the version and everything that follows from it, in one transaction. */
-  private async complete(
-    job: JobEntity, cert: ManagedCertificateEntity, leafPem: string, chainPems: string[], csrPem: string, encryptedKey: Buffer | null,
-  ): Promise<Completion> {
-    const info = describeCertificate(leafPem);
-    return this.dataSource.transaction(async (tx) => {
-      const versionId = newId('version');
-      const inserted: unknown[] = await tx.query(
-        `INSERT INTO certificate_versions (id, certificate_id, serial_number, not_before, not_after, fingerprint_sha256, pem_chain,
-            csr_pem, key_algorithm, key_size, encrypted_private_key, job_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (job_id) WHERE job_id IS NOT NULL DO NOTHING RETURNING id`,
-        [versionId, cert.id, info.serialNumber, info.notBefore, info.notAfter, info.fingerprintSha256, [leafPem, ...chainPems].join(''),
-          csrPem, info.keyAlgorithm, info.keySize, encryptedKey, job.id],
-      );
-      if (!inserted.length) return { deployJobIds: [], notificationIds: [] };
-      const now = new Date();
-      await tx.update(JobEntity, { id: job.id }, { status: 'Completed', completed_at: now, last_error: null });
-      await tx.update(ManagedCertificateEntity, { id: cert.id }, { status: 'Active', expires_at: info.notAfter, last_renewal_at: now });
-      const deployJobIds = await this.createDeploymentJobs(tx, cert.id);
-      const notificationIds = await recordNotifications(tx, {
-        type: 'RenewalSuccess', certificate_id: cert.id,
-        message: `${cert.common_name}: ${job.type === 'Issuance' ? 'issued' : 'renewed'}, serial ${info.serialNumber}, valid until ${info.notAfter.toISOString()}`,
-      });
-      await audit(tx, 'renewal_job_completed', job.id, {
-        certificate_id: cert.id, version_id: versionId, serial_number: info.serialNumber, not_after: info.notAfter.toISOString(), deployment_jobs: deployJobIds.length,
-      });
-      return { deployJobIds, notificationIds };
-    });
+  /** The CSR of a server-generated key, for issuers that take nothing else (ACME). */
+  private async serverCsr(job: ClaimedJob, key: { keys: KeyObjectPair; spec: KeySpec }): Promise<ParsedCsr> {
+    const pem = await createCsr({ keys: key.keys, keySpec: key.spec, commonName: job.common_name, sans: job.sans });
+    const publicKey = new x509.PublicKey(key.keys.publicKey.export({ type: 'spki', format: 'der' }));
+    return { pem, commonName: job.common_name, sans: job.sans, keySpec: key.spec, publicKey };
   }
 
   /**
-   * One Deployment job per enabled target of the certificate. Agent targets wait as Pending for their agent's
-   * /work poll; the others are returned so they can be queued for the orchestrator after commit.
+   * Stores a batch of issued versions and everything that follows from them, in one statement (so one transaction
+   * and one round trip): the versions (a job whose version already exists, e.g. after a crash and retry, stores
+   * nothing, and nothing follows for it), jobs Completed, certificates Active, one Deployment job per enabled
+   * target, the RenewalSuccess notification rows and the audit rows. Results are in the order of the batch.
    */
-  private async createDeploymentJobs(tx: EntityManager, certificateId: string): Promise<string[]> {
-    const targets: DeploymentTargetEntity[] = await tx.query(
-      `SELECT t.* FROM certificate_target_mappings m JOIN deployment_targets t ON t.id = m.target_id
-        WHERE m.certificate_id = $1 AND t.enabled AND t.retired_at IS NULL ORDER BY t.id`,
-      [certificateId],
+  private async storeVersions(batch: IssuedVersion[]): Promise<Completion[]> {
+    const versionIds = batch.map(() => newId('version'));
+    const deployments = batch.flatMap((v, i) => v.job.targets.map((t) => ({ id: newId('job'), versionId: versionIds[i]!, certificateId: v.job.certificate_id, target: t })));
+    const notifications = batch.flatMap((v, i) => this.successNotifications(v).map((n) => ({ ...n, versionId: versionIds[i]! })));
+    const audits = batch.map((v, i) => ({
+      id: newId('audit'), versionId: versionIds[i]!, jobId: v.job.id,
+      details: JSON.stringify({
+        certificate_id: v.job.certificate_id, version_id: versionIds[i], serial_number: v.details.serialNumber, not_after: v.details.notAfter.toISOString(),
+        deployment_jobs: v.job.targets.filter((t) => !t.agent_id).length,
+      }),
+    }));
+    const stored: Array<{ id: string }> = await this.dataSource.query(
+      `WITH v AS (
+         INSERT INTO certificate_versions (id, certificate_id, serial_number, not_before, not_after, fingerprint_sha256, pem_chain,
+             csr_pem, key_algorithm, key_size, encrypted_private_key, job_id)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[],
+             $8::text[], $9::text[], $10::int[], $11::bytea[], $12::text[])
+         ON CONFLICT (job_id) WHERE job_id IS NOT NULL DO NOTHING
+         RETURNING id, job_id, certificate_id, not_after
+       ), completed_jobs AS (
+         UPDATE jobs SET status = 'Completed', completed_at = now(), last_error = NULL, updated_at = now()
+           FROM v WHERE jobs.id = v.job_id RETURNING jobs.id
+       ), active_certificates AS (
+         UPDATE managed_certificates c SET status = 'Active', expires_at = v.not_after, last_renewal_at = now(), updated_at = now()
+           FROM v WHERE c.id = v.certificate_id RETURNING c.id
+       ), deployment_jobs AS (
+         INSERT INTO jobs (id, type, certificate_id, target_id, agent_id, status, requested_by)
+         SELECT d.id, 'Deployment', d.certificate_id, d.target_id, d.agent_id, 'Pending', 'system'
+           FROM unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::text[]) AS d(id, version_id, certificate_id, target_id, agent_id)
+           JOIN v ON v.id = d.version_id
+         RETURNING jobs.id
+       ), notification_rows AS (
+         INSERT INTO notification_events (id, type, certificate_id, channel, recipient, message, status, details)
+         SELECT n.id, 'RenewalSuccess', v.certificate_id, n.channel, n.recipient, n.message, 'pending', n.details::jsonb
+           FROM unnest($18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[]) AS n(id, version_id, channel, recipient, message, details)
+           JOIN v ON v.id = n.version_id
+         RETURNING notification_events.id
+       ), audit_rows AS (
+         INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, event_category, details)
+         SELECT a.id, $24, $25, 'renewal_job_completed', 'job', a.job_id, 'cert_lifecycle', a.details::jsonb
+           FROM unnest($26::text[], $27::text[], $28::text[], $29::text[]) AS a(id, version_id, job_id, details)
+           JOIN v ON v.id = a.version_id
+         RETURNING audit_events.id
+       )
+       SELECT id FROM v`,
+      [
+        versionIds, batch.map((v) => v.job.certificate_id), batch.map((v) => v.details.serialNumber), batch.map((v) => v.details.notBefore),
+        batch.map((v) => v.details.notAfter), batch.map((v) => v.details.fingerprintSha256), batch.map((v) => [v.leafPem, ...v.chainPems].join('')),
+        batch.map((v) => v.csrPem), batch.map((v) => v.keyAlgorithm), batch.map((v) => v.keySize), batch.map((v) => v.encryptedKey),
+        batch.map((v) => v.job.id),
+        deployments.map((d) => d.id), deployments.map((d) => d.versionId), deployments.map((d) => d.certificateId),
+        deployments.map((d) => d.target.id), deployments.map((d) => d.target.agent_id),
+        notifications.map((n) => n.id), notifications.map((n) => n.versionId), notifications.map((n) => n.channel),
+        notifications.map((n) => n.recipient), notifications.map((n) => n.message), notifications.map((n) => n.details),
+        SYSTEM.actor, SYSTEM.actor_type, audits.map((a) => a.id), audits.map((a) => a.versionId), audits.map((a) => a.jobId), audits.map((a) => a.details),
+      ],
     );
-    const queued: string[] = [];
-    for (const target of targets) {
-      const id = newId('job');
-      await tx.insert(JobEntity, { id, type: 'Deployment', certificate_id: certificateId, target_id: target.id, agent_id: target.agent_id, status: 'Pending', requested_by: 'system' });
-      if (!target.agent_id) queued.push(id);
-    }
-    return queued;
+    const storedIds = new Set(stored.map((r) => r.id));
+    return batch.map((v, i) => {
+      const versionId = versionIds[i]!;
+      if (!storedIds.has(versionId)) return { deployJobIds: [], notificationIds: [] };
+      return {
+        // Agent targets wait as Pending for their agent's /work poll; the others are queued for the orchestrator.
+        deployJobIds: deployments.filter((d) => d.versionId === versionId && !d.target.agent_id).map((d) => d.id),
+        notificationIds: notifications.filter((n) => n.versionId === versionId).map((n) => n.id),
+      };
+    });
   }
 
-  private async afterCommit(completion: Completion, correlationId?: string): Promise<void> {
-    for (const id of completion.deployJobIds) await this.producer.enqueue('certificate.deploy', { jobId: id, correlationId }, id);
-    await enqueueNotifications(this.producer, completion.notificationIds, correlationId);
+  /** The RenewalSuccess rows of one issued version: tier from the event type, channels from the renewal policy's alert_channels else the defaults, email to the owner. */
+  private successNotifications(v: IssuedVersion): Array<{ id: string; channel: string; recipient: string; message: string; details: string }> {
+    const severity = severityTier('RenewalSuccess', undefined);
+    const { defaultChannels, defaultRecipient } = this.config.notifications;
+    const message = `${v.job.common_name}: ${v.job.type === 'Issuance' ? 'issued' : 'renewed'}, serial ${v.details.serialNumber}, valid until ${v.details.notAfter.toISOString()}`;
+    const details: NotificationDetails = {
+      severity, certificate_id: v.job.certificate_id, certificate_name: v.job.certificate_name, common_name: v.job.common_name,
+      expires_at: v.details.notAfter.toISOString(),
+    };
+    return channelsFor(severity, v.job.alert_channels ?? {}, defaultChannels).map((channel) => ({
+      id: newId('notification'), channel, message, details: JSON.stringify(details),
+      recipient: channel === 'Email' ? (v.job.owner_email || defaultRecipient || '') : '',
+    }));
+  }
+
+  /**
+   * After a batch committed: its deployment jobs (agentless targets) and notifications go to their queues in bulk.
+   * A failure here is logged, not the jobs': their rows are committed and the reconcilers queue rows left without
+   * a live queue job.
+   */
+  private async enqueueFollowUps(batch: IssuedVersion[], completions: Completion[]): Promise<void> {
+    const deploys: Array<{ id: string; correlationId?: string }> = [];
+    const notificationsByCorrelation = new Map<string | undefined, string[]>();
+    batch.forEach((v, i) => {
+      const { deployJobIds, notificationIds } = completions[i]!;
+      for (const id of deployJobIds) deploys.push({ id, correlationId: v.correlationId });
+      if (notificationIds.length) notificationsByCorrelation.set(v.correlationId, [...(notificationsByCorrelation.get(v.correlationId) ?? []), ...notificationIds]);
+    });
+    try {
+      if (deploys.length) {
+        await this.producer.queue(Queue.Deploy).addBulk(deploys.map(({ id, correlationId }) => ({
+          name: 'certificate.deploy', data: { jobId: id, correlationId },
+          opts: { ...DEFAULT_JOB_OPTIONS[Queue.Deploy], jobId: queueJobId('certificate.deploy', id) },
+        })));
+      }
+      for (const [correlationId, ids] of notificationsByCorrelation) await enqueueNotifications(this.producer, ids, correlationId);
+    } catch (err) {
+      this.logger.warn({ err: errorMessage(err), deploymentJobs: deploys.length }, 'queueing follow-ups of committed issuances failed; the reconcilers will queue them');
+    }
   }
 
   /**
@@ -175,12 +346,15 @@ export class IssuanceService {
    * tell BullMQ not to retry); otherwise the row goes back to Pending and the error is rethrown so BullMQ
    * retries with backoff.
    */
-  private async handleFailure(job: JobEntity, err: unknown, correlationId?: string): Promise<never> {
+  private async handleFailure(job: ClaimedJob, err: unknown, correlationId?: string): Promise<never> {
     const message = errorMessage(err);
     const permanent = (err instanceof IssuerError && err.kind === 'permanent') || err instanceof PkiError || err instanceof UnrecoverableError;
     const final = permanent || job.attempts >= job.max_attempts;
     if (!final) {
-      await this.dataSource.manager.update(JobEntity, { id: job.id, status: 'Running' }, { status: 'Pending', last_error: message });
+      // IS TRUE: by primary key, as in claim().
+      await this.dataSource.query(
+        `UPDATE jobs SET status = 'Pending', last_error = $2, updated_at = now() WHERE id = $1 AND (status = 'Running') IS TRUE`, [job.id, message],
+      );
       this.logger.warn({ jobId: job.id, attempt: job.attempts, err: message }, 'issuance attempt failed; will retry');
       throw err instanceof Error ? err : new Error(message);
     }
@@ -194,6 +368,17 @@ export class IssuanceService {
     await enqueueNotifications(this.producer, notificationIds, correlationId);
     throw new UnrecoverableError(message);
   }
+}
+
+function profileConstraintsOf(job: ClaimedJob): ProfileConstraints | null {
+  if (!job.profile_id) return null;
+  return {
+    allowed_key_algorithms: job.allowed_key_algorithms ?? [],
+    max_ttl_seconds: job.max_ttl_seconds ?? 0,
+    allowed_ekus: job.allowed_ekus ?? [],
+    required_san_patterns: job.required_san_patterns ?? [],
+    must_staple: job.must_staple ?? false,
+  };
 }
 
 function keySpecFor(profile: ProfileConstraints | null): KeySpec {

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { IsObject, IsOptional, ValidateBy } from 'class-validator';
 import { CertificateStatus } from '@certctl/contracts';
+import { CLIENT_ID_PATTERN } from '@certctl/db';
 import { BoolField, DateField, EnumField, IdField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
 import { SearchPageQuery } from '../../../common/http/list-query';
 
@@ -62,4 +63,17 @@ export class RenewQuery {
 
 export class ExportPemQuery {
   @EnumField(['true', 'false'], { optional: true }) download?: string;
+}
+
+/** At most this many certificates per bulk request; a broader match is refused (400) rather than truncated. */
+export const BULK_RENEW_MAX_CERTIFICATES = 5000;
+
+/** certctl's bulk criteria: certificates matching every given field. At least one field is required. */
+export class BulkRenewDto {
+  @IdField({ optional: true }) profile_id?: string;
+  @IdField({ optional: true }) owner_id?: string;
+  @IdField({ optional: true, description: 'Certificates mapped to a target of this agent' }) agent_id?: string;
+  @IdField({ optional: true }) issuer_id?: string;
+  @IdField({ optional: true }) team_id?: string;
+  @StringListField({ optional: true, maxItems: BULK_RENEW_MAX_CERTIFICATES, pattern: CLIENT_ID_PATTERN, max: 128 }) certificate_ids?: string[];
 }
