@@ -11,7 +11,7 @@ import {
 import { IssuedCertificate, IssuedLeafDetails, IssuerConnector, IssuerConnectors, IssuerError, ProfileConstraints } from '@certctl/issuers';
 import {
   createCsr, describeCertificate, encryptSecret, generateKeyObjects, KeyObjectPair, keySize, KeySpec, namesMismatch, parseCsr, ParsedCsr,
-  PkiError, privateKeyPemOf, x509,
+  PkiError, privateKeyPemOf, x509, splitPemChain,
 } from '@certctl/pki';
 import { GroupCommit } from './group-commit';
 
@@ -130,7 +130,9 @@ export class IssuanceService {
         if (mismatch) throw new IssuerError('permanent', mismatch);
         csrPem = csr.pem;
         keySpec = csr.keySpec;
-        issued = await connector.issue({ ...names, csr });
+        // A renewal names the certificate it replaces (ACME ARI, RFC 9773 §5); connectors without ARI ignore it.
+        const replacesCertificatePem = job.type === 'Renewal' ? await this.currentLeaf(job.certificate_id) : undefined;
+        issued = await connector.issue({ ...names, csr, replacesCertificatePem });
       }
       await this.completions.add({
         job, leafPem: issued.leafPem, chainPems: issued.chainPems, csrPem, encryptedKey: serverKey?.encryptedKey ?? null,
@@ -150,6 +152,14 @@ export class IssuanceService {
    */
   private claim(jobId: string): Promise<ClaimedJob | undefined> {
     return this.claims.add(jobId);
+  }
+
+  /** The leaf of the certificate's newest version, if it has one. */
+  private async currentLeaf(certificateId: string): Promise<string | undefined> {
+    const rows: Array<{ pem_chain: string }> = await this.dataSource.query(
+      `SELECT pem_chain FROM certificate_versions WHERE certificate_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1`, [certificateId],
+    );
+    return rows[0] ? splitPemChain(rows[0].pem_chain)[0] : undefined;
   }
 
   private async claimBatch(jobIds: string[]): Promise<Array<ClaimedJob | undefined>> {
