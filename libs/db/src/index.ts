@@ -11,3 +11,4 @@ export * from './digest';
 export * from './lifecycle';
 export * from './discovery';
 export * from './micro-batcher';
+export * from './group-commit';

@@ -5,7 +5,7 @@ import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { DEFAULT_JOB_OPTIONS, Queue, queueJobId } from '@certctl/contracts';
 import {
-  AuditEventEntity, channelsFor, enqueueNotifications, JobEntity, JobProducer, ManagedCertificateEntity, newId, NotificationDetails,
+  AuditEventEntity, channelsFor, enqueueNotifications, GroupCommit, JobEntity, JobProducer, ManagedCertificateEntity, newId, NotificationDetails,
   recordNotifications, severityTier,
 } from '@certctl/db';
 import { IssuedCertificate, IssuedLeafDetails, IssuerConnector, IssuerConnectors, IssuerError, ProfileConstraints } from '@certctl/issuers';
@@ -13,7 +13,6 @@ import {
   createCsr, describeCertificate, encryptSecret, generateKeyObjects, KeyObjectPair, keySize, KeySpec, namesMismatch, parseCsr, ParsedCsr,
   PkiError, privateKeyPemOf, x509, splitPemChain,
 } from '@certctl/pki';
-import { GroupCommit } from './group-commit';
 
 const SYSTEM = { actor: 'orchestrator', actor_type: 'System' as const };
 
@@ -90,10 +89,9 @@ export class IssuanceService {
       await this.enqueueFollowUps(batch, completions);
       return completions;
     },
-    MAX_COMPLETIONS_PER_TRANSACTION,
-    BATCHES_IN_FLIGHT,
+    { maxBatch: MAX_COMPLETIONS_PER_TRANSACTION, maxInFlight: BATCHES_IN_FLIGHT },
   );
-  private readonly claims = new GroupCommit<string, ClaimedJob | undefined>((ids) => this.claimBatch(ids), MAX_CLAIMS_PER_STATEMENT, BATCHES_IN_FLIGHT);
+  private readonly claims = new GroupCommit<string, ClaimedJob | undefined>((ids) => this.claimBatch(ids), { maxBatch: MAX_CLAIMS_PER_STATEMENT, maxInFlight: BATCHES_IN_FLIGHT });
   private readonly connectors = new Map<string, { stamp: number; connector: Promise<IssuerConnector> }>();
 
   constructor(

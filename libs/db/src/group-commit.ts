@@ -2,12 +2,12 @@
  * Group commit: items handed in while batches are being written wait and go together in the next one, so under
  * load one transaction (and one audit-chain seal lock, one WAL flush) serves as many jobs as arrived during the
  * previous one, and with a single job in flight nothing waits. At most `maxInFlight` batches are written at once.
- * Used for the claims and the completing writes of issuance jobs.
+ * Used for the claims and the completing writes of issuance and deployment jobs.
  *
  * Each caller resolves only after the write holding its item has finished (committed). When a batch fails, its items
  * are retried one by one, so one bad item fails only itself.
  *
- * Unlike the MicroBatcher of @certctl/db (which gathers one event-loop turn and runs any number of batches side by
+ * Unlike MicroBatcher (which gathers one event-loop turn and runs any number of batches side by
  * side), this bounds the batches in flight and lets the next one grow meanwhile: the point here is fewer transactions.
  */
 export class GroupCommit<T, R> {
@@ -15,11 +15,17 @@ export class GroupCommit<T, R> {
   private inFlight = 0;
   private scheduled = false;
 
+  private readonly maxBatch: number;
+  private readonly maxInFlight: number;
+
   constructor(
+    /** Writes the whole batch in one transaction; returns one result per item, in order. */
     private readonly write: (items: T[]) => Promise<R[]>,
-    private readonly maxBatch: number,
-    private readonly maxInFlight = 1,
-  ) {}
+    options: { maxBatch?: number; maxInFlight?: number } = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 200;
+    this.maxInFlight = options.maxInFlight ?? 1;
+  }
 
   add(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
@@ -47,8 +53,9 @@ export class GroupCommit<T, R> {
       const results = await this.write(batch.map((b) => b.item));
       batch.forEach((b, i) => b.resolve(results[i]!));
     } catch (err) {
+      // Item by item, each in its own transaction, so the item that broke the batch fails alone.
       if (batch.length === 1) batch[0]!.reject(err);
-      else for (const entry of batch) await this.writeAlone(entry);
+      else await Promise.all(batch.map((entry) => this.writeAlone(entry)));
     } finally {
       this.inFlight--;
       this.schedule();

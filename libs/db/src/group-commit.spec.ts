@@ -21,7 +21,7 @@ function controlledWrite(fail?: (items: number[]) => boolean) {
 describe('GroupCommit', () => {
   it('writes items that arrive while a batch is in flight together in the next batch, and answers each only after its batch', async () => {
     const w = controlledWrite();
-    const group = new GroupCommit<number, number>(w.write, 100);
+    const group = new GroupCommit<number, number>(w.write, { maxBatch: 100 });
     const settled: number[] = [];
     const first = group.add(1).then((r) => settled.push(r));
     await new Promise((r) => setImmediate(r));
@@ -39,7 +39,7 @@ describe('GroupCommit', () => {
 
   it('caps a batch at maxBatch items', async () => {
     const w = controlledWrite();
-    const group = new GroupCommit<number, number>(w.write, 2);
+    const group = new GroupCommit<number, number>(w.write, { maxBatch: 2 });
     const all = Promise.all([1, 2, 3, 4, 5].map((i) => group.add(i)));
     for (let i = 0; i < 3; i++) await w.finishNext();
     expect(await all).toEqual([10, 20, 30, 40, 50]);
@@ -48,7 +48,7 @@ describe('GroupCommit', () => {
 
   it('with two writes in flight, starts a second batch while the first is written, and the third gathers the rest', async () => {
     const w = controlledWrite();
-    const group = new GroupCommit<number, number>(w.write, 100, 2);
+    const group = new GroupCommit<number, number>(w.write, { maxBatch: 100, maxInFlight: 2 });
     const first = group.add(1);
     await new Promise((r) => setImmediate(r));
     const second = group.add(2);
@@ -67,7 +67,7 @@ describe('GroupCommit', () => {
 
   it('retries a failed batch item by item, so only the bad item fails', async () => {
     const w = controlledWrite((items) => items.includes(2));
-    const group = new GroupCommit<number, number>(w.write, 100);
+    const group = new GroupCommit<number, number>(w.write, { maxBatch: 100 });
     const results = Promise.allSettled([1, 2, 3].map((i) => group.add(i)));
     for (let i = 0; i < 4; i++) await w.finishNext();
     const settled = await results;
