@@ -13,6 +13,7 @@ import { decryptSecret, splitPemChain } from '@certctl/pki';
 import { CommandHelper } from './command-helper';
 import { DeployStore, JobOutcome, TargetRow } from './deploy.store';
 import { RedisLocks } from './redis-locks';
+import { Slots } from './slots';
 
 interface VersionRow {
   pem_chain: string;
@@ -43,6 +44,8 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
   /** `notification id \0 correlation id`: the ids of outcomes committed in the same turn go out in one addBulk. */
   private readonly notificationJobs = new MicroBatcher<string, true>((keys) => this.enqueue(keys), 500, true);
   private readonly commandHelper = CommandHelper.available() ? new CommandHelper() : undefined;
+  /** Deployments in progress in this process, whether they came as single jobs or in batches. */
+  private readonly slots = new Slots(this.settings.concurrency);
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -63,7 +66,29 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
     this.commandHelper?.close();
   }
 
-  async run(jobId: string, correlationId?: string): Promise<void> {
+  /** One Deployment row (a `certificate.deploy` job). */
+  run(jobId: string, correlationId?: string): Promise<void> {
+    return this.slots.run(() => this.deploy(jobId, correlationId));
+  }
+
+  /**
+   * The rows of a `certificate.deploy.batch` job, concurrently within this process's limit. Each row is claimed,
+   * deployed and recorded exactly as a single job's. Rows already finished are skipped by the claim, so a retried
+   * batch (or one taken over after a crash) deploys only the rest. When a row failed with a transport error (it went
+   * back to Pending), the batch throws once all rows are done, and BullMQ retries it with backoff.
+   */
+  async runBatch(jobIds: string[], correlationId?: string): Promise<void> {
+    const retried: string[] = [];
+    let firstError: unknown;
+    await Promise.all(jobIds.map((id) => this.run(id, correlationId).catch((err: unknown) => {
+      if (err instanceof UnrecoverableError) return; // final: recorded on the row, never retried
+      retried.push(id);
+      firstError ??= err;
+    })));
+    if (retried.length) throw new Error(`${retried.length} of ${jobIds.length} deployments will be retried (first: ${messageOf(firstError)})`);
+  }
+
+  private async deploy(jobId: string, correlationId?: string): Promise<void> {
     const claimed = await this.store.claim(jobId);
     if (!claimed) return;
     const { job, target, versionId, versionDigest } = claimed;
