@@ -80,7 +80,11 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
   async runBatch(jobIds: string[], correlationId?: string): Promise<void> {
     const retried: string[] = [];
     let firstError: unknown;
-    await Promise.all(jobIds.map((id) => this.run(id, correlationId).catch((err: unknown) => {
+    // Every row is claimed at once (one statement), then deployed as slots free up.
+    const claims = jobIds.map((id) => this.store.claim(id));
+    // A claim that fails is awaited (and reported) in its row's turn; until then it must not count as unhandled.
+    for (const claim of claims) claim.catch(() => undefined);
+    await Promise.all(jobIds.map((id, i) => this.slots.run(() => this.deploy(id, correlationId, claims[i])).catch((err: unknown) => {
       if (err instanceof UnrecoverableError) return; // final: recorded on the row, never retried
       retried.push(id);
       firstError ??= err;
@@ -88,8 +92,8 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
     if (retried.length) throw new Error(`${retried.length} of ${jobIds.length} deployments will be retried (first: ${messageOf(firstError)})`);
   }
 
-  private async deploy(jobId: string, correlationId?: string): Promise<void> {
-    const claimed = await this.store.claim(jobId);
+  private async deploy(jobId: string, correlationId?: string, claim = this.store.claim(jobId)): Promise<void> {
+    const claimed = await claim;
     if (!claimed) return;
     const { job, target, versionId, versionDigest } = claimed;
     const targetType = target?.type ?? 'unknown';
