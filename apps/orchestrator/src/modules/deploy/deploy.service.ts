@@ -44,7 +44,7 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
   /** `notification id \0 correlation id`: the ids of outcomes committed in the same turn go out in one addBulk. */
   private readonly notificationJobs = new MicroBatcher<string, true>((keys) => this.enqueue(keys), 500, true);
   private readonly commandHelper = CommandHelper.available() ? new CommandHelper() : undefined;
-  /** Deployments in progress in this process, whether they came as single jobs or in batches. */
+  /** Targets being deployed to by this process at once, whether their rows came as single jobs or in batches. */
   private readonly slots = new Slots(this.settings.concurrency);
 
   constructor(
@@ -68,7 +68,7 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
 
   /** One Deployment row (a `certificate.deploy` job). */
   run(jobId: string, correlationId?: string): Promise<void> {
-    return this.slots.run(() => this.deploy(jobId, correlationId));
+    return this.deploy(jobId, correlationId);
   }
 
   /**
@@ -80,11 +80,11 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
   async runBatch(jobIds: string[], correlationId?: string): Promise<void> {
     const retried: string[] = [];
     let firstError: unknown;
-    // Every row is claimed at once (one statement), then deployed as slots free up.
+    // Every row is claimed at once (one statement), then deployed as this process's slots free up.
     const claims = jobIds.map((id) => this.store.claim(id));
     // A claim that fails is awaited (and reported) in its row's turn; until then it must not count as unhandled.
     for (const claim of claims) claim.catch(() => undefined);
-    await Promise.all(jobIds.map((id, i) => this.slots.run(() => this.deploy(id, correlationId, claims[i])).catch((err: unknown) => {
+    await Promise.all(jobIds.map((id, i) => this.deploy(id, correlationId, claims[i]).catch((err: unknown) => {
       if (err instanceof UnrecoverableError) return; // final: recorded on the row, never retried
       retried.push(id);
       firstError ??= err;
@@ -107,11 +107,12 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
       const config = openTargetConfig(target.config, target.encrypted_config, this.config.pki.encryptionKey);
       connector.validateConfig(config);
       const material = await this.material(job.certificate_id, versionId, versionDigest);
-      outcome = await this.withTargetLock(target.id, (crossProcessLock) => connector.deploy(config, material, {
+      // The slot covers the target's work only: recording the outcome (grouped with others') does not hold one.
+      outcome = await this.slots.run(() => this.withTargetLock(target.id, (crossProcessLock) => connector.deploy(config, material, {
         commandTimeoutMs: this.settings.commandTimeoutMs,
         backupRetention: this.settings.backupRetention,
         crossProcessLock,
-      }));
+      })));
     } catch (err) {
       return this.failed(job, targetType, err, correlationId);
     }
