@@ -12,7 +12,7 @@ import { ClusterCounters } from '@certctl/observability';
 import { decryptSecret, splitPemChain } from '@certctl/pki';
 import { CommandHelper } from './command-helper';
 import { DeployStore, JobOutcome, TargetRow } from './deploy.store';
-import { RedisLocks } from './redis-locks';
+import { HeldLocks, RedisLocks } from './redis-locks';
 import { Slots } from './slots';
 
 interface VersionRow {
@@ -107,12 +107,11 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
       const config = openTargetConfig(target.config, target.encrypted_config, this.config.pki.encryptionKey);
       connector.validateConfig(config);
       const material = await this.material(job.certificate_id, versionId, versionDigest);
-      // The slot covers the target's work only: recording the outcome (grouped with others') does not hold one.
-      outcome = await this.slots.run(() => this.withTargetLock(target.id, (crossProcessLock) => connector.deploy(config, material, {
+      outcome = await this.withTargetLock(target.id, (crossProcessLock) => connector.deploy(config, material, {
         commandTimeoutMs: this.settings.commandTimeoutMs,
         backupRetention: this.settings.backupRetention,
         crossProcessLock,
-      })));
+      }));
     } catch (err) {
       return this.failed(job, targetType, err, correlationId);
     }
@@ -122,21 +121,27 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
   /**
    * One deployment per target at a time, in this process and across replicas. The connector's own locks (its
    * destination paths) are taken under the same Redis token and released with the target's, in one round trip.
+   * The work holds one of this process's slots from the Redis lock to the connector's end: waiting for the local
+   * lock, releasing the Redis locks and recording the outcome (grouped with others') hold none.
    */
   private async withTargetLock<T>(targetId: string, work: (crossProcessLock: (names: string[]) => Promise<() => Promise<void>>) => Promise<T>): Promise<T> {
     const releaseLocal = await lockAll([`target:${targetId}`]);
+    let remote: HeldLocks | undefined;
     try {
-      const remote = await this.locks.acquire([`target:${targetId}`]);
-      try {
-        return await work(async (names) => {
-          await remote.extend(names.map((p) => `path:${p}`));
+      return await this.slots.run(async () => {
+        remote = await this.locks.acquire([`target:${targetId}`]);
+        const held = remote;
+        return work(async (names) => {
+          await held.extend(names.map((p) => `path:${p}`));
           return async () => undefined;
         });
-      } finally {
-        await remote.release();
-      }
+      });
     } finally {
-      releaseLocal();
+      try {
+        await remote?.release();
+      } finally {
+        releaseLocal();
+      }
     }
   }
 
