@@ -24,8 +24,10 @@
  * It (re)creates the database `certctl_bench_deploy` on CERTCTL_BENCH_DATABASE_URL's server (default
  * postgres://postgres@127.0.0.1:5432/postgres) with the real migrations, uses the Redis of CERTCTL_BENCH_REDIS_URL
  * under a key prefix of its own, starts one orchestrator (`node dist/apps/orchestrator/src/main.js`), inserts one
- * certificate with a server-generated key and N mapped targets per variant, commits one Deployment job per target and
- * enqueues them all, and times the first commit to the last job row finished. During each round it reads the CPU
+ * certificate with a server-generated key and N mapped targets per variant, commits one Deployment job row per target
+ * and enqueues them as the product enqueues one certificate's fan-out (`certificate.deploy.batch` queue jobs of up to
+ * DEPLOY_BATCH_MAX_ROWS rows each, as POST /certificates/{id}/deploy does), and times the first commit to the last
+ * job row finished. During each round it reads the CPU
  * time (/proc) of the orchestrator, of the commands it ran (its reaped children), of the PostgreSQL backends of the
  * bench database and of redis-server, and reports it per deploy with the rate all cores could sustain at that cost.
  */
@@ -39,7 +41,7 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
-import { DEFAULT_JOB_OPTIONS, Queue as QueueName, queueJobId } from '@certctl/contracts';
+import { DEFAULT_JOB_OPTIONS, deployQueueJobs, Queue as QueueName, queueJobId } from '@certctl/contracts';
 import { newId, runMigrations } from '@certctl/db';
 import { describeCertificate, encryptSecret } from '@certctl/pki';
 import { Queue } from 'bullmq';
@@ -185,7 +187,7 @@ function cpuPerDeploy(before: CpuReading, after: CpuReading, deploys: number, se
   };
 }
 
-/** Commits one Deployment job per target, enqueues them, and waits for every row to finish. */
+/** Commits one Deployment job row per target, enqueues them in batch jobs, and waits for every row to finish. */
 async function round(db: Client, queue: Queue, orchestratorPid: number, certificateId: string, targetIds: string[]) {
   const jobIds = targetIds.map(() => newId('job'));
   const before = await readCpu(db, orchestratorPid);
@@ -195,11 +197,10 @@ async function round(db: Client, queue: Queue, orchestratorPid: number, certific
      SELECT unnest($1::text[]), 'Deployment', $2, unnest($3::text[]), 'Pending', 'bench'`,
     [jobIds, certificateId, targetIds],
   );
-  for (let i = 0; i < jobIds.length; i += 500) {
-    await queue.addBulk(jobIds.slice(i, i + 500).map((id) => ({
-      name: 'certificate.deploy', data: { jobId: id }, opts: { ...DEFAULT_JOB_OPTIONS[QueueName.Deploy], jobId: queueJobId('certificate.deploy', id) },
-    })));
-  }
+  // As the product enqueues a certificate's fan-out (POST /certificates/{id}/deploy): batch jobs of up to DEPLOY_BATCH_MAX_ROWS rows.
+  await queue.addBulk(deployQueueJobs(jobIds).map((job) => ({
+    name: job.name, data: job.data, opts: { ...DEFAULT_JOB_OPTIONS[QueueName.Deploy], jobId: queueJobId(job.name, job.rowId) },
+  })));
   const enqueuedAfter = (performance.now() - started) / 1000;
   for (;;) {
     const { rows } = await db.query(`SELECT count(*) FILTER (WHERE status IN ('Completed', 'Failed'))::int AS done FROM jobs WHERE id = ANY($1)`, [jobIds]);

@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import { queueJobId } from '@certctl/contracts';
+import { JobProducer } from '@certctl/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentHealthService } from '../../apps/orchestrator/src/modules/scheduler/agent-health.service';
 import { JobTimeoutsService } from '../../apps/orchestrator/src/modules/scheduler/job-timeouts.service';
@@ -120,4 +122,25 @@ describe('sweeps', () => {
     for (const id of pausedIds) await p.waitForJob(id, ['Completed']);
     expect(await worker.reconcile()).toBe(0);
   });
+
+  it('leaves Deployment rows alone while a live batch job carries them, and re-enqueues them once it is gone', async () => {
+    const cert = await post(p, '/api/v1/certificates', certificateBody(inv));
+    const worker = p.orchestrator.get(ReconcilerService);
+    await p.db.query(`UPDATE jobs SET status = 'Cancelled' WHERE status IN ('Pending', 'AwaitingApproval', 'AwaitingCSR')`);
+    const ids = [`job-batched-a-${cert.id}`, `job-batched-b-${cert.id}`];
+    for (const id of ids) {
+      // Rows of a batch waiting for its retry (back to Pending, the batch job delayed by its backoff).
+      await p.db.query(`INSERT INTO jobs (id, type, certificate_id, status, requested_by, updated_at) VALUES ($1, 'Deployment', $2, 'Pending', 'test', now() - interval '1 minute')`, [id, cert.id]);
+    }
+    const deployQueue = p.orchestrator.get(JobProducer).queue('deploy');
+    const batch = await deployQueue.add('certificate.deploy.batch', { jobIds: ids }, { jobId: queueJobId('certificate.deploy.batch', ids[0]!), delay: 3_600_000 });
+    expect(await worker.reconcile()).toBe(0);
+    await batch.remove();
+    expect(await worker.reconcile()).toBe(2);
+    for (const id of ids) expect(await deployQueue.getJob(queueJobId('certificate.deploy', id))).toBeDefined();
+    // They run as single jobs: without a target each ends Failed, and nothing is left to re-enqueue.
+    for (const id of ids) await p.waitForJob(id, ['Failed']);
+    expect(await worker.reconcile()).toBe(0);
+  });
 });
+

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ALL_QUEUES, DEFAULT_JOB_OPTIONS, JOB_QUEUE, Queue, queueJobId } from './queues';
+import { ALL_QUEUES, DEFAULT_JOB_OPTIONS, DEPLOY_BATCH_MAX_ROWS, deployQueueJobs, JOB_QUEUE, Queue, queueJobId } from './queues';
 
 describe('queue contracts', () => {
   it('names the six queues of the architecture', () => {
@@ -23,5 +23,17 @@ describe('queue contracts', () => {
     expect(queueJobId('certificate.issue', 'job-1')).toBe(queueJobId('certificate.issue', 'job-1'));
     expect(queueJobId('certificate.issue', 'job-1')).not.toBe(queueJobId('certificate.renew', 'job-1'));
     expect(queueJobId('notification.send', 'notif-1')).not.toContain(':');
+  });
+
+  it('sends a certificate fan-out as batch jobs of bounded size on the deploy queue, and a lone row as a single job', () => {
+    expect(JOB_QUEUE['certificate.deploy.batch']).toBe(Queue.Deploy);
+    const ids = Array.from({ length: DEPLOY_BATCH_MAX_ROWS * 2 + 1 }, (_, i) => `job-${i}`);
+    const jobs = deployQueueJobs(ids, 'req-1');
+    expect(jobs.map((j) => j.name)).toEqual(['certificate.deploy.batch', 'certificate.deploy.batch', 'certificate.deploy']);
+    expect(jobs.flatMap((j) => (j.name === 'certificate.deploy.batch' ? j.data.jobIds : [j.data.jobId]))).toEqual(ids);
+    expect(jobs.map((j) => j.rowId)).toEqual(['job-0', `job-${DEPLOY_BATCH_MAX_ROWS}`, `job-${DEPLOY_BATCH_MAX_ROWS * 2}`]);
+    expect(jobs.every((j) => j.data.correlationId === 'req-1')).toBe(true);
+    expect(deployQueueJobs(['job-a'])).toEqual([{ name: 'certificate.deploy', data: { jobId: 'job-a', correlationId: undefined }, rowId: 'job-a' }]);
+    expect(deployQueueJobs([])).toEqual([]);
   });
 });

@@ -25,6 +25,8 @@ export interface JobMap {
   'certificate.renew': Traced & { jobId: string };
   'csr.sign': Traced & { jobId: string };
   'certificate.deploy': Traced & { jobId: string };
+  /** Several Deployment rows created together (one certificate's fan-out), deployed by one queue job. */
+  'certificate.deploy.batch': Traced & { jobIds: string[] };
   'notification.send': Traced & { notificationId: string };
   'notification.dead': Traced & { notificationId: string; lastError: string };
   'network-scan.run': Traced & { scanId: string };
@@ -44,6 +46,7 @@ export const JOB_QUEUE = {
   'certificate.renew': Queue.Issuance,
   'csr.sign': Queue.Issuance,
   'certificate.deploy': Queue.Deploy,
+  'certificate.deploy.batch': Queue.Deploy,
   'notification.send': Queue.Notify,
   'notification.dead': Queue.NotifyDeadLetter,
   'network-scan.run': Queue.Scan,
@@ -93,4 +96,27 @@ export const DEFAULT_JOB_OPTIONS: Record<QueueName, JobsOptions> = {
  */
 export function queueJobId<N extends JobName>(name: N, rowId: string): string {
   return `${name}__${rowId}`;
+}
+
+/** Rows per `certificate.deploy.batch` queue job: a retry redoes at most this many claims. */
+export const DEPLOY_BATCH_MAX_ROWS = 200;
+
+/** One queue job to enqueue: its name, payload and the row id its deterministic queue job id derives from. */
+export type DeployQueueJob =
+  | { name: 'certificate.deploy'; data: JobMap['certificate.deploy']; rowId: string }
+  | { name: 'certificate.deploy.batch'; data: JobMap['certificate.deploy.batch']; rowId: string };
+
+/**
+ * The queue jobs for Deployment rows created together: chunks of at most DEPLOY_BATCH_MAX_ROWS rows, each one
+ * `certificate.deploy.batch` job whose id derives from its first row; a lone row keeps its `certificate.deploy` job.
+ */
+export function deployQueueJobs(rowIds: readonly string[], correlationId?: string): DeployQueueJob[] {
+  const jobs: DeployQueueJob[] = [];
+  for (let i = 0; i < rowIds.length; i += DEPLOY_BATCH_MAX_ROWS) {
+    const chunk = rowIds.slice(i, i + DEPLOY_BATCH_MAX_ROWS);
+    jobs.push(chunk.length === 1
+      ? { name: 'certificate.deploy', data: { jobId: chunk[0]!, correlationId }, rowId: chunk[0]! }
+      : { name: 'certificate.deploy.batch', data: { jobIds: chunk, correlationId }, rowId: chunk[0]! });
+  }
+  return jobs;
 }

@@ -1,6 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In } from 'typeorm';
+import { deployQueueJobs } from '@certctl/contracts';
 import { CertificateVersionEntity, DeploymentTargetEntity, JobEntity, JobProducer, ManagedCertificateEntity, newId } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
@@ -73,8 +74,9 @@ export class CertificateDeployService {
       }, tx);
       return { status: 'deployment_triggered' as const, certificate_id: certificateId, version_id: version.id, jobs };
     });
-    for (const job of triggered.jobs.filter((j) => !j.agent_id)) {
-      await this.producer.enqueue('certificate.deploy', { jobId: job.job_id, correlationId }, job.job_id);
+    // The agentless rows go as batch jobs (one queue job per DEPLOY_BATCH_MAX_ROWS rows), a lone row as its own job.
+    for (const job of deployQueueJobs(triggered.jobs.filter((j) => !j.agent_id).map((j) => j.job_id), correlationId)) {
+      await this.producer.enqueue(job.name, job.data, job.rowId);
     }
     return triggered;
   }

@@ -13,7 +13,8 @@ export class DeployProcessor extends BaseProcessor<typeof Queue.Deploy> implemen
   }
 
   onApplicationBootstrap(): void {
-    // Different targets in parallel; each target is serialised by its lock.
+    // Different targets in parallel; each target is serialised by its lock. A batch job's rows share the same
+    // per-process limit (DeployService), so batches beside single jobs never exceed it.
     this.worker.concurrency = this.deployments.settings.concurrency;
   }
 
@@ -21,6 +22,8 @@ export class DeployProcessor extends BaseProcessor<typeof Queue.Deploy> implemen
     switch (job.name) {
       case 'certificate.deploy':
         return this.deployments.run(job.data.jobId, job.data.correlationId);
+      case 'certificate.deploy.batch':
+        return this.deployments.runBatch(job.data.jobIds, job.data.correlationId);
     }
   }
 }

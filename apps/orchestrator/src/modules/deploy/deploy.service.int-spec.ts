@@ -146,4 +146,36 @@ describe('orchestrator DeployService', () => {
     const audit = await db.query(`SELECT count(*)::int AS n FROM audit_events WHERE resource_id = $1`, [j!.jobId]);
     expect(audit.rows[0].n).toBe(1);
   });
+
+  it('a batch deploys its rows; when one must be retried the batch throws, and the retry deploys only the rows not done', async () => {
+    const jobs = await targetsWithJobs(6, 'batch');
+    // Row 0 was finished before the batch ran (e.g. by an earlier attempt of it).
+    await service.run(jobs[0]!.jobId);
+    // Row 3's outcome is lost, as when the process dies between deploying and committing: it stays Running.
+    const record = vi.spyOn(store, 'record');
+    record.mockImplementation(async (outcome) => {
+      if (outcome.jobId === jobs[3]!.jobId) throw new Error('simulated crash before commit');
+      return DeployStore.prototype.record.call(store, outcome);
+    });
+    await expect(service.runBatch(jobs.map((j) => j.jobId))).rejects.toThrow('1 of 6 deployments will be retried (first: simulated crash before commit)');
+    record.mockRestore();
+    expect(await jobRow(jobs[3]!.jobId)).toMatchObject({ status: 'Running', attempts: 1 });
+    for (const i of [0, 1, 2, 4, 5]) expect(await jobRow(jobs[i]!.jobId)).toMatchObject({ status: 'Completed', attempts: 1 });
+    expect((await jobRow(jobs[0]!.jobId)).deployment_result).toMatchObject({ outcome: 'deployed' });
+
+    // The retry (BullMQ's, or the same job taken over after a crash) claims only row 3: the finished rows are not redone.
+    const claimMany = vi.spyOn(store as unknown as { claimMany: (ids: string[]) => Promise<Array<unknown>> }, 'claimMany');
+    await service.runBatch(jobs.map((j) => j.jobId));
+    const claimed = (await Promise.all(claimMany.mock.results.map((r) => r.value as Promise<Array<unknown>>))).flat().filter(Boolean);
+    claimMany.mockRestore();
+    expect(claimed).toHaveLength(1);
+    const retried = await jobRow(jobs[3]!.jobId);
+    expect(retried).toMatchObject({ status: 'Completed', attempts: 2 });
+    expect(retried.deployment_result).toMatchObject({ outcome: 'idempotent_skip' });
+    for (const i of [0, 1, 2, 4, 5]) expect(await jobRow(jobs[i]!.jobId)).toMatchObject({ status: 'Completed', attempts: 1 });
+    const audit = await db.query(`SELECT resource_id, count(*)::int AS n FROM audit_events WHERE resource_id = ANY($1) GROUP BY 1`, [jobs.map((j) => j.jobId)]);
+    expect(audit.rows).toHaveLength(6);
+    for (const r of audit.rows) expect(r.n).toBe(1);
+  });
 });
+

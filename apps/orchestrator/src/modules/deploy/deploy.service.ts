@@ -12,7 +12,8 @@ import { ClusterCounters } from '@certctl/observability';
 import { decryptSecret, splitPemChain } from '@certctl/pki';
 import { CommandHelper } from './command-helper';
 import { DeployStore, JobOutcome, TargetRow } from './deploy.store';
-import { RedisLocks } from './redis-locks';
+import { HeldLocks, RedisLocks } from './redis-locks';
+import { Slots } from './slots';
 
 interface VersionRow {
   pem_chain: string;
@@ -43,6 +44,8 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
   /** `notification id \0 correlation id`: the ids of outcomes committed in the same turn go out in one addBulk. */
   private readonly notificationJobs = new MicroBatcher<string, true>((keys) => this.enqueue(keys), 500, true);
   private readonly commandHelper = CommandHelper.available() ? new CommandHelper() : undefined;
+  /** Targets being deployed to by this process at once, whether their rows came as single jobs or in batches. */
+  private readonly slots = new Slots(this.settings.concurrency);
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -63,8 +66,34 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
     this.commandHelper?.close();
   }
 
-  async run(jobId: string, correlationId?: string): Promise<void> {
-    const claimed = await this.store.claim(jobId);
+  /** One Deployment row (a `certificate.deploy` job). */
+  run(jobId: string, correlationId?: string): Promise<void> {
+    return this.deploy(jobId, correlationId);
+  }
+
+  /**
+   * The rows of a `certificate.deploy.batch` job, concurrently within this process's limit. Each row is claimed,
+   * deployed and recorded exactly as a single job's. Rows already finished are skipped by the claim, so a retried
+   * batch (or one taken over after a crash) deploys only the rest. When a row failed with a transport error (it went
+   * back to Pending), the batch throws once all rows are done, and BullMQ retries it with backoff.
+   */
+  async runBatch(jobIds: string[], correlationId?: string): Promise<void> {
+    const retried: string[] = [];
+    let firstError: unknown;
+    // Every row is claimed at once (one statement), then deployed as this process's slots free up.
+    const claims = jobIds.map((id) => this.store.claim(id));
+    // A claim that fails is awaited (and reported) in its row's turn; until then it must not count as unhandled.
+    for (const claim of claims) claim.catch(() => undefined);
+    await Promise.all(jobIds.map((id, i) => this.deploy(id, correlationId, claims[i]).catch((err: unknown) => {
+      if (err instanceof UnrecoverableError) return; // final: recorded on the row, never retried
+      retried.push(id);
+      firstError ??= err;
+    })));
+    if (retried.length) throw new Error(`${retried.length} of ${jobIds.length} deployments will be retried (first: ${messageOf(firstError)})`);
+  }
+
+  private async deploy(jobId: string, correlationId?: string, claim = this.store.claim(jobId)): Promise<void> {
+    const claimed = await claim;
     if (!claimed) return;
     const { job, target, versionId, versionDigest } = claimed;
     const targetType = target?.type ?? 'unknown';
@@ -92,21 +121,27 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
   /**
    * One deployment per target at a time, in this process and across replicas. The connector's own locks (its
    * destination paths) are taken under the same Redis token and released with the target's, in one round trip.
+   * The work holds one of this process's slots from the Redis lock to the connector's end: waiting for the local
+   * lock, releasing the Redis locks and recording the outcome (grouped with others') hold none.
    */
   private async withTargetLock<T>(targetId: string, work: (crossProcessLock: (names: string[]) => Promise<() => Promise<void>>) => Promise<T>): Promise<T> {
     const releaseLocal = await lockAll([`target:${targetId}`]);
+    let remote: HeldLocks | undefined;
     try {
-      const remote = await this.locks.acquire([`target:${targetId}`]);
-      try {
-        return await work(async (names) => {
-          await remote.extend(names.map((p) => `path:${p}`));
+      return await this.slots.run(async () => {
+        remote = await this.locks.acquire([`target:${targetId}`]);
+        const held = remote;
+        return work(async (names) => {
+          await held.extend(names.map((p) => `path:${p}`));
           return async () => undefined;
         });
-      } finally {
-        await remote.release();
-      }
+      });
     } finally {
-      releaseLocal();
+      try {
+        await remote?.release();
+      } finally {
+        releaseLocal();
+      }
     }
   }
 

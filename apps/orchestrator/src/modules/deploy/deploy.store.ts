@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { AuditEventEntity, JobEntity, newId, NotificationRequest, recordNotifications } from '@certctl/db';
+import { JobEntity, newId, NotificationRequest, recordNotifications } from '@certctl/db';
 import { GroupCommitter } from './group-commit';
 
 /** The columns of a deployment target the worker needs (the encrypted secrets included). */
@@ -126,12 +126,7 @@ export class DeployStore {
       const notificationIds = outcomes.map((o) => idsOf.get(o) ?? []);
       // Row locks shared by every deployment (the certificate, the audit chain head) are taken last, so they are held briefly.
       await touchCertificates(tx, written.filter((o) => o.touchesCertificate));
-      if (written.length) {
-        await tx.insert(AuditEventEntity, written.map((o) => ({
-          id: newId('audit'), actor: 'orchestrator', actor_type: 'System' as const, action: o.audit.action, resource_type: 'job', resource_id: o.jobId,
-          event_category: 'cert_lifecycle' as const, details: o.audit.details as never,
-        })));
-      }
+      if (written.length) await insertAudit(tx, written);
       return notificationIds;
     });
   }
@@ -213,5 +208,16 @@ async function touchCertificates(tx: EntityManager, outcomes: JobOutcome[]): Pro
     `UPDATE managed_certificates m SET last_deployment_at = v.at, updated_at = now()
        FROM jsonb_to_recordset($1::jsonb) AS v(id text, at timestamptz) WHERE m.id = v.id`,
     [JSON.stringify(values)],
+  );
+}
+
+/** The audit rows of a batch in one statement (built here rather than by the query builder: it is on every job's path). */
+async function insertAudit(tx: EntityManager, outcomes: JobOutcome[]): Promise<void> {
+  const rows = outcomes.map((o) => ({ id: newId('audit'), action: o.audit.action, resource_id: o.jobId, details: o.audit.details }));
+  await tx.query(
+    `INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, event_category, details)
+     SELECT a.id, 'orchestrator', 'System', a.action, 'job', a.resource_id, 'cert_lifecycle', a.details
+       FROM jsonb_to_recordset($1::jsonb) AS a(id text, action text, resource_id text, details jsonb)`,
+    [JSON.stringify(rows)],
   );
 }

@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
-import { JobName, queueJobId } from '@certctl/contracts';
+import type { JobType } from 'bullmq';
+import { JobMap, JobName, queueJobId } from '@certctl/contracts';
 import { issuanceJobOptions, JobEntity, JobProducer } from '@certctl/db';
 
 const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
@@ -31,8 +32,11 @@ export class ReconcilerService {
       [minAgeMs],
     );
     let enqueued = 0;
+    const inLiveBatch = rows.some((r) => r.type === 'Deployment') ? await this.rowsOfLiveDeployBatches() : new Set<string>();
     for (const row of rows) {
       const deploy = row.type === 'Deployment';
+      // A row waiting in a batch job (e.g. one delayed for its retry) has its queue job already.
+      if (deploy && inLiveBatch.has(row.id)) continue;
       const names: JobName[] = deploy ? ['certificate.deploy'] : ['certificate.issue', 'certificate.renew', 'csr.sign'];
       const queue = this.producer.queue(deploy ? 'deploy' : 'issuance');
       let live = false;
@@ -50,5 +54,15 @@ export class ReconcilerService {
     }
     if (enqueued) this.logger.warn({ enqueued }, 'reconciler re-enqueued due jobs that had no live queue job');
     return enqueued;
+  }
+
+  /** The Deployment rows carried by `certificate.deploy.batch` jobs not yet finished in Redis. */
+  private async rowsOfLiveDeployBatches(): Promise<Set<string>> {
+    const jobs = await this.producer.queue('deploy').getJobs([...LIVE_STATES] as JobType[]);
+    const ids = new Set<string>();
+    for (const job of jobs) {
+      if (job?.name === 'certificate.deploy.batch') for (const id of (job.data as JobMap['certificate.deploy.batch']).jobIds) ids.add(id);
+    }
+    return ids;
   }
 }
