@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certificateBody, createInventory, Inventory, post, unique } from '../support/fixtures';
 import { PlatformHarness, startPlatform } from '../support/platform-harness';
@@ -98,6 +101,28 @@ describe('deploy API', () => {
     expect(unmapped.body.details[0].field).toBe('target_ids');
     const jobs = await p.db.query(`SELECT count(*)::int AS n FROM jobs WHERE certificate_id = $1 AND type = 'Deployment'`, [cert.id]);
     expect(jobs.rows[0].n).toBe(0);
+  });
+
+  it('an issuance fans out to every agentless target of the certificate (one batch queue job) and each row completes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'deploy-fanout-'));
+    try {
+      const targets = [];
+      for (const n of [1, 2, 3]) {
+        targets.push(await post(p, '/api/v1/targets', {
+          name: unique(`files-${n}`), type: 'File', config: { cert_path: join(dir, `${n}.crt`), key_path: join(dir, `${n}.key`) },
+        }));
+      }
+      const cert = await post(p, '/api/v1/certificates', certificateBody(inv, { target_ids: targets.map((t) => t.id) }));
+      const renewal = await p.http.post(`/api/v1/certificates/${cert.id}/renew`).set(p.auth()).send({}).expect(202);
+      await p.waitForJob(renewal.body.job_id, ['Completed']);
+      const rows = (await p.db.query(`SELECT id FROM jobs WHERE certificate_id = $1 AND type = 'Deployment' ORDER BY target_id`, [cert.id])).rows;
+      expect(rows).toHaveLength(3);
+      for (const row of rows) expect(await p.waitForJob(row.id, ['Completed', 'Failed'])).toMatchObject({ status: 'Completed' });
+      const leaf = (await p.db.query(`SELECT pem_chain FROM certificate_versions WHERE certificate_id = $1`, [cert.id])).rows[0].pem_chain as string;
+      for (const n of [1, 2, 3]) expect(leaf.startsWith(readFileSync(join(dir, `${n}.crt`), 'utf8').trim().split('-----END CERTIFICATE-----')[0]!)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('agents report deployment results with the same fields, and they count in the deploy counters', async () => {

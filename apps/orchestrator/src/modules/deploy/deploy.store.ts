@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { JobEntity, newId, NotificationRequest, recordNotifications } from '@certctl/db';
-import { GroupCommitter } from './group-commit';
+import { GroupCommit, JobEntity, newId, NotificationRequest, recordNotifications } from '@certctl/db';
 
 /** The columns of a deployment target the worker needs (the encrypted secrets included). */
 export interface TargetRow {
@@ -58,27 +57,19 @@ const OUTCOME_BATCH = 200;
  */
 @Injectable()
 export class DeployStore {
-  private readonly claims = new GroupCommitter<string, ClaimedJob | undefined>(
-    (ids) => this.claimMany(ids),
-    async (id) => (await this.claimMany([id]))[0],
-    { maxSize: CLAIM_BATCH, maxInFlight: 2 },
-  );
-  private readonly outcomes = new GroupCommitter<JobOutcome, string[]>(
-    (outcomes) => this.recordMany(outcomes),
-    async (outcome) => (await this.recordMany([outcome]))[0]!,
-    { maxSize: OUTCOME_BATCH, maxInFlight: 2 },
-  );
+  private readonly claims = new GroupCommit<string, ClaimedJob | undefined>((ids) => this.claimMany(ids), { maxBatch: CLAIM_BATCH, maxInFlight: 2 });
+  private readonly outcomes = new GroupCommit<JobOutcome, string[]>((outcomes) => this.recordMany(outcomes), { maxBatch: OUTCOME_BATCH, maxInFlight: 2 });
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /** Pending (or Running, when a previous worker died holding it) → Running, counting the attempt. Agent jobs are never taken. */
   claim(jobId: string): Promise<ClaimedJob | undefined> {
-    return this.claims.submit(jobId);
+    return this.claims.add(jobId);
   }
 
   /** Records the outcome; resolves with the notification ids once committed (none when the row was already finished). */
   record(outcome: JobOutcome): Promise<string[]> {
-    return this.outcomes.submit(outcome);
+    return this.outcomes.add(outcome);
   }
 
   /** A failed attempt that will be retried: the row goes back to Pending with its error. */

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { UnrecoverableError } from 'bullmq';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
-import { DEFAULT_JOB_OPTIONS, Queue, queueJobId } from '@certctl/contracts';
+import { DEFAULT_JOB_OPTIONS, deployQueueJobs, DeployQueueJob, Queue, queueJobId } from '@certctl/contracts';
 import {
   AuditEventEntity, channelsFor, enqueueNotifications, GroupCommit, JobEntity, JobProducer, ManagedCertificateEntity, newId, NotificationDetails,
   recordNotifications, severityTier,
@@ -329,18 +329,18 @@ export class IssuanceService {
    * a live queue job.
    */
   private async enqueueFollowUps(batch: IssuedVersion[], completions: Completion[]): Promise<void> {
-    const deploys: Array<{ id: string; correlationId?: string }> = [];
+    // One queue job per certificate's fan-out (a batch job for several targets), as POST /certificates/{id}/deploy does.
+    const deploys: DeployQueueJob[] = [];
     const notificationsByCorrelation = new Map<string | undefined, string[]>();
     batch.forEach((v, i) => {
       const { deployJobIds, notificationIds } = completions[i]!;
-      for (const id of deployJobIds) deploys.push({ id, correlationId: v.correlationId });
+      deploys.push(...deployQueueJobs(deployJobIds, v.correlationId));
       if (notificationIds.length) notificationsByCorrelation.set(v.correlationId, [...(notificationsByCorrelation.get(v.correlationId) ?? []), ...notificationIds]);
     });
     try {
       if (deploys.length) {
-        await this.producer.queue(Queue.Deploy).addBulk(deploys.map(({ id, correlationId }) => ({
-          name: 'certificate.deploy', data: { jobId: id, correlationId },
-          opts: { ...DEFAULT_JOB_OPTIONS[Queue.Deploy], jobId: queueJobId('certificate.deploy', id) },
+        await this.producer.queue(Queue.Deploy).addBulk(deploys.map(({ name, data, rowId }) => ({
+          name, data, opts: { ...DEFAULT_JOB_OPTIONS[Queue.Deploy], jobId: queueJobId(name, rowId) },
         })));
       }
       for (const [correlationId, ids] of notificationsByCorrelation) await enqueueNotifications(this.producer, ids, correlationId);
