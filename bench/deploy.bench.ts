@@ -1,7 +1,7 @@
 /**
  * Deploy benchmark: 1,000 `File` targets on local disk, each with a validate command and a reload command that
  * do real certificate work, deployed by the built orchestrator from the deploy queue; then the same deploy again
- * (an idempotent skip per target). Results in bench/results/deploy.json.
+ * (an idempotent skip per target), five times, judged on the median round. Results in bench/results/deploy.json.
  *
  *   npm run bench:deploy                                     (certtool, the headline, then openssl)
  *   BENCH_DEPLOY_TARGETS=2000 BENCH_DEPLOY_CONCURRENCY=64 npm run bench:deploy   (default 128 jobs at once)
@@ -74,6 +74,8 @@ const settings = {
   redisUrl: process.env.CERTCTL_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
   targets: Number(process.env.BENCH_DEPLOY_TARGETS ?? 1_000),
   concurrency: Number(process.env.BENCH_DEPLOY_CONCURRENCY ?? 128),
+  /** Idempotent redeploy rounds per variant; the median one is the verdict (BENCH_DEPLOY_IDEMPOTENT_ROUNDS, default 5). */
+  idempotentRounds: Math.max(1, Number(process.env.BENCH_DEPLOY_IDEMPOTENT_ROUNDS ?? 5)),
   variants: (requested === 'certtool' || requested === 'openssl' || requested === 'light' ? [requested] : ['certtool', 'openssl']) as Variant[],
 };
 const RESULTS_FILE = resolve(__dirname, '..', '..', 'bench', 'results', settings.variants.length > 1 ? 'deploy.json' : `deploy-${settings.variants[0]}.json`);
@@ -305,8 +307,15 @@ async function main(): Promise<void> {
       const commandCpuMs = commands.validate.cpu_ms_per_run + commands.reload.cpu_ms_per_run;
       process.stderr.write(`${variant}: first deploy to ${settings.targets} File targets…\n`);
       const first = await round(db, queue, orchestrator.pid!, 'mc-bench', targetsOf.get(variant)!);
-      process.stderr.write(`${variant}: idempotent redeploy…\n`);
-      const again = await round(db, queue, orchestrator.pid!, 'mc-bench', targetsOf.get(variant)!);
+      // The idempotent round takes about a second, so one sample is at the mercy of the machine's noise: several
+      // rounds, and the verdict on the median one.
+      const rounds: Array<Awaited<ReturnType<typeof round>>> = [];
+      for (let r = 1; r <= settings.idempotentRounds; r++) {
+        process.stderr.write(`${variant}: idempotent redeploy ${r}/${settings.idempotentRounds}…\n`);
+        rounds.push(await round(db, queue, orchestrator.pid!, 'mc-bench', targetsOf.get(variant)!));
+      }
+      const rates = rounds.map((r) => r.deploys_per_second);
+      const again = [...rounds].sort((a, b) => a.deploys_per_second - b.deploys_per_second)[Math.floor(rounds.length / 2)]!;
       variants[variant] = {
         commands: {
           ...commands,
@@ -315,7 +324,10 @@ async function main(): Promise<void> {
           commands_alone_ceiling_deploys_per_s: commandCpuMs > 0 ? Math.round((cpus().length * 1000) / commandCpuMs) : null,
         },
         first_deploy: { ...first, target_per_second: TARGETS.first, met: first.deploys_per_second >= TARGETS.first },
-        idempotent_redeploy: { ...again, target_per_second: TARGETS.idempotent, met: again.deploys_per_second >= TARGETS.idempotent },
+        idempotent_redeploy: {
+          rounds_deploys_per_second: rates, median_round: again, min_deploys_per_second: Math.min(...rates), max_deploys_per_second: Math.max(...rates),
+          deploys_per_second: again.deploys_per_second, target_per_second: TARGETS.idempotent, met: again.deploys_per_second >= TARGETS.idempotent,
+        },
       };
     }
   } finally {
