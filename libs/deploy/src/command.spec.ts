@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { commandProblem, runCommand, splitCommand } from './command';
@@ -26,6 +29,19 @@ describe('commands from target configs', () => {
     await expect(runCommand('sleep 5', { timeoutMs: 200 })).rejects.toThrow(/timed out after 200 ms/);
     expect(Date.now() - started).toBeLessThan(2_000);
     await expect(runCommand('a;b')).rejects.toThrow(/refused command/);
+  });
+
+  it('drops NUL bytes from the output it reports (the message is stored in PostgreSQL text)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'command-nul-'));
+    try {
+      const script = join(dir, 'nul.sh');
+      writeFileSync(script, "#!/bin/sh\nprintf 'bad\\000byte' >&2\nexit 3\n", { mode: 0o755 });
+      const err = await runCommand(script).catch((e: Error) => e);
+      expect((err as Error).message).toMatch(/exited with status 3: badbyte$/);
+      expect((err as Error).message).not.toContain('\0');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -94,6 +94,7 @@ export async function runCommand(command: string, options: { timeoutMs?: number;
   const { stdout, stderr, error } = await spawner(file, args, { timeoutMs });
   if (!error) return stdout;
   const reason = error.killed ? `timed out after ${timeoutMs} ms` : typeof error.code === 'number' ? `exited with status ${error.code}` : error.message;
-  const detail = String(stderr || stdout).trim().split('\n').slice(-5).join(' | ').slice(0, 1000);
+  // NUL bytes are dropped: PostgreSQL refuses them in text, and the message goes on the job row.
+  const detail = String(stderr || stdout).replace(/\0/g, '').trim().split('\n').slice(-5).join(' | ').slice(0, 1000);
   throw new CommandError(command, `${file}: ${reason}${detail ? `: ${detail}` : ''}`);
 }
