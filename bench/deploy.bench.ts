@@ -43,9 +43,8 @@ import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { DEFAULT_JOB_OPTIONS, deployQueueJobs, Queue as QueueName, queueJobId } from '@certctl/contracts';
 import { newId, runMigrations } from '@certctl/db';
-import { describeCertificate, encryptSecret } from '@certctl/pki';
 import { Queue } from 'bullmq';
-import { TestCa } from '../libs/deploy/src/testing/material';
+import { seedIssuedCertificate, TestCa } from '../libs/deploy/src/testing/material';
 import { machineTicks, pidsByComm, threadTicks, TICKS_PER_S, ticksBetween, ticksOf } from './lib/proc-ticks';
 
 const ORCHESTRATOR_MAIN = resolve(__dirname, '..', 'apps', 'orchestrator', 'src', 'main.js');
@@ -263,16 +262,7 @@ async function main(): Promise<void> {
   // One certificate (server-generated key, encrypted as the issuance worker stores it) and N File targets per variant.
   const ca = await TestCa.create();
   const material = await ca.issue(['bench.example.com']);
-  const info = describeCertificate(material.certPem);
-  await db.query(`INSERT INTO owners (id, name, email) VALUES ('o-bench', 'bench', 'bench@example.com')`);
-  await db.query(`INSERT INTO issuers (id, name, type) VALUES ('iss-bench', 'bench', 'GenericCA')`);
-  await db.query(`INSERT INTO managed_certificates (id, name, common_name, owner_id, issuer_id, renewal_policy_id, status)
-                  VALUES ('mc-bench', 'bench', 'bench.example.com', 'o-bench', 'iss-bench', 'rp-default', 'Active')`);
-  await db.query(
-    `INSERT INTO certificate_versions (id, certificate_id, serial_number, not_before, not_after, fingerprint_sha256, pem_chain, encrypted_private_key)
-     VALUES ('v-bench', 'mc-bench', $1, $2, $3, $4, $5, $6)`,
-    [info.serialNumber, info.notBefore, info.notAfter, info.fingerprintSha256, material.certPem + material.chainPem, encryptSecret(material.keyPem!, encryptionKey)],
-  );
+  await seedIssuedCertificate(db, 'bench', material, encryptionKey);
   const sampleCert = join(dir, 'sample-cert.pem');
   writeFileSync(sampleCert, material.certPem + material.chainPem);
   const targetsOf = new Map<Variant, string[]>();

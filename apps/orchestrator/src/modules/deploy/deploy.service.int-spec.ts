@@ -6,9 +6,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Client } from 'pg';
 import { newId } from '@certctl/db';
 import { createWorkerApp } from '@certctl/observability';
-import { describeCertificate, encryptSecret } from '@certctl/pki';
 import { createTestEnvironment, TestEnvironment } from '@certctl/testing';
-import { TestCa } from '../../../../../libs/deploy/src/testing/material';
+import { seedIssuedCertificate, TestCa } from '../../../../../libs/deploy/src/testing/material';
 import { DeployModule } from './deploy.module';
 import { DeployService } from './deploy.service';
 import { DeployStore, JobOutcome } from './deploy.store';
@@ -32,17 +31,7 @@ describe('orchestrator DeployService', () => {
     const ca = await TestCa.create();
     const material = await ca.issue(['svc.example.com']);
     certPem = material.certPem;
-    const info = describeCertificate(material.certPem);
-    await db.query(`INSERT INTO owners (id, name, email) VALUES ('o-svc', 'svc', 'svc@example.com')`);
-    await db.query(`INSERT INTO issuers (id, name, type) VALUES ('iss-svc', 'svc', 'GenericCA')`);
-    await db.query(`INSERT INTO managed_certificates (id, name, common_name, owner_id, issuer_id, renewal_policy_id, status)
-                    VALUES ('mc-svc', 'svc', 'svc.example.com', 'o-svc', 'iss-svc', 'rp-default', 'Active')`);
-    await db.query(
-      `INSERT INTO certificate_versions (id, certificate_id, serial_number, not_before, not_after, fingerprint_sha256, pem_chain, encrypted_private_key)
-       VALUES ('v-svc', 'mc-svc', $1, $2, $3, $4, $5, $6)`,
-      [info.serialNumber, info.notBefore, info.notAfter, info.fingerprintSha256, material.certPem + material.chainPem,
-        encryptSecret(material.keyPem!, env.env.CERTCTL_CONFIG_ENCRYPTION_KEY!)],
-    );
+    await seedIssuedCertificate(db, 'svc', material, env.env.CERTCTL_CONFIG_ENCRYPTION_KEY!);
     app = await createWorkerApp('orchestrator', [DeployModule]);
     await app.init();
     service = app.get(DeployService);
