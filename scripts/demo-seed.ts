@@ -1,10 +1,13 @@
+import { join } from 'node:path';
 import { Client } from 'pg';
 
 /**
  * A small demo inventory for a first look: two teams, three owners, a local CA issuer, a profile, a few
- * certificates in different states and two targets. Idempotent: a second run changes nothing.
+ * certificates in different states and two targets: a `File` target writing into `deployDir` (so the demo's
+ * renewals deploy for real) and a Kubernetes Secret target (which needs a cluster). Idempotent: a second run
+ * changes nothing.
  */
-export async function seedDemoInventory(databaseUrl: string): Promise<number> {
+export async function seedDemoInventory(databaseUrl: string, deployDir: string): Promise<number> {
   const db = new Client({ connectionString: databaseUrl });
   await db.connect();
   try {
@@ -26,10 +29,13 @@ export async function seedDemoInventory(databaseUrl: string): Promise<number> {
         ('prof-web', 'Web server', 'TLS server certificates, ECDSA P-256 or RSA 2048+, 90 days at most', 7776000)
       ON CONFLICT DO NOTHING;
       INSERT INTO deployment_targets (id, name, type, config) VALUES
-        ('target-edge-nginx', 'edge-nginx', 'NGINX', '{"cert_path": "/etc/nginx/tls/edge.crt", "key_path": "/etc/nginx/tls/edge.key"}'),
         ('target-payments-k8s', 'payments-k8s', 'KubernetesSecret', '{"namespace": "payments", "secret_name": "api-tls"}')
       ON CONFLICT DO NOTHING;
     `);
+    await db.query(
+      `INSERT INTO deployment_targets (id, name, type, config) VALUES ('target-edge-files', 'edge-files', 'File', $1) ON CONFLICT DO NOTHING`,
+      [{ cert_path: join(deployDir, 'cert.pem'), key_path: join(deployDir, 'key.pem'), chain_path: join(deployDir, 'chain.pem') }],
+    );
     const certificates: Array<[string, string, string[], string, string, string, string, number | null]> = [
       ['mc-www', 'www.example.com', ['www.example.com', 'example.com'], 'prod', 'owner-alice', 'team-platform', 'Active', 62],
       ['mc-api', 'api.example.com', ['api.example.com'], 'prod', 'owner-bob', 'team-platform', 'Expiring', 9],
@@ -51,7 +57,7 @@ export async function seedDemoInventory(databaseUrl: string): Promise<number> {
     }
     await db.query(`
       INSERT INTO certificate_target_mappings (certificate_id, target_id) VALUES
-        ('mc-www', 'target-edge-nginx'), ('mc-api', 'target-edge-nginx'), ('mc-checkout', 'target-payments-k8s')
+        ('mc-www', 'target-edge-files'), ('mc-api', 'target-edge-files'), ('mc-checkout', 'target-payments-k8s')
       ON CONFLICT DO NOTHING;
     `);
     await db.query('COMMIT');

@@ -52,7 +52,12 @@ async function main(): Promise<void> {
 
   const applied = await runMigrations({ url: config.database.url });
   say(applied.length ? `migrations applied: ${applied.join(', ')}` : 'schema is up to date');
-  if (seed && config.demoSeed) say(`demo inventory: ${await seedDemoInventory(config.database.url)} certificates added`);
+  if (seed && config.demoSeed) {
+    // The demo's File target deploys here, so a renewal in the demo really writes its certificate and key.
+    const deployDir = join(DATA_DIR, 'demo-deploy', 'edge');
+    mkdirSync(deployDir, { recursive: true });
+    say(`demo inventory: ${await seedDemoInventory(config.database.url, deployDir)} certificates added (the File target deploys to ${deployDir})`);
+  }
 
   for (const app of APPS) children.push(startApp(app, env));
   await waitForReady(`http://${config.server.host}:${config.server.port}/ready`);
