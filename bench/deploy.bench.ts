@@ -42,10 +42,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { DEFAULT_JOB_OPTIONS, deployQueueJobs, Queue as QueueName, queueJobId } from '@certctl/contracts';
-import { newId, runMigrations } from '@certctl/db';
+import { newId } from '@certctl/db';
 import { Queue } from 'bullmq';
 import { seedIssuedCertificate, TestCa } from '../libs/deploy/src/testing/material';
 import { machineTicks, pidsByComm, threadTicks, TICKS_PER_S, ticksBetween, ticksOf } from './lib/proc-ticks';
+import { freshDatabase } from './lib/bench-dataset';
 
 const ORCHESTRATOR_MAIN = resolve(__dirname, '..', 'apps', 'orchestrator', 'src', 'main.js');
 const DATABASE = 'certctl_bench_deploy';
@@ -244,19 +245,12 @@ async function main(): Promise<void> {
   }
   const [load1] = loadavg();
   if (load1! > cpus().length * 0.5) process.stderr.write(`warning: load average ${load1!.toFixed(2)} — the machine is busy, figures will be low\n`);
-  const admin = new Client({ connectionString: settings.adminUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${DATABASE}`);
-  await admin.end();
-  const url = new URL(settings.adminUrl);
-  url.pathname = `/${DATABASE}`;
-  await runMigrations({ url: url.toString() });
+  const url = await freshDatabase(settings.adminUrl, DATABASE);
 
   const encryptionKey = randomBytes(24).toString('hex');
   const prefix = `bench-deploy-${randomBytes(3).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'bench-deploy-'));
-  const db = new Client({ connectionString: url.toString(), application_name: BENCH_APPLICATION });
+  const db = new Client({ connectionString: url, application_name: BENCH_APPLICATION });
   await db.connect();
 
   // One certificate (server-generated key, encrypted as the issuance worker stores it) and N File targets per variant.
@@ -283,7 +277,7 @@ async function main(): Promise<void> {
   }
 
   const orchestrator = await startOrchestrator({
-    CERTCTL_DATABASE_URL: url.toString(), CERTCTL_REDIS_URL: settings.redisUrl, CERTCTL_QUEUE_PREFIX: prefix,
+    CERTCTL_DATABASE_URL: url, CERTCTL_REDIS_URL: settings.redisUrl, CERTCTL_QUEUE_PREFIX: prefix,
     CERTCTL_CONFIG_ENCRYPTION_KEY: encryptionKey, CERTCTL_DEPLOY_CONCURRENCY: String(settings.concurrency),
     CERTCTL_SCHEDULER_RECONCILE_INTERVAL: '1h',
   });

@@ -55,12 +55,12 @@ import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
-import { runMigrations } from '@certctl/db';
 import {
   createCaCertificate, createCsr, describeCertificate, encryptSecret, generateKeyObjects, generateKeyPair, issueLeafCertificate, KeySpec,
   namesMismatch, parseCsr, privateKeyPemOf, signLeafCertificate, SigningAuthority, splitPemChain, verifyChain, x509,
 } from '@certctl/pki';
 import { ApiProcess } from './lib/api-process';
+import { freshDatabase, withDatabase } from './lib/bench-dataset';
 import { cpuBetween, cpuSnapshot } from './lib/cpu';
 import { LoadResult, round, summarize } from './lib/http-load';
 import { expectJson, httpJson } from './lib/http-json';
@@ -270,12 +270,6 @@ async function waitForQuiet(config: BenchConfig): Promise<QuietCheck> {
 // ---------------------------------------------------------------------------------------------------------------
 // Database and Redis
 
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
 async function withClient<T>(url: string, work: (db: Client) => Promise<T>): Promise<T> {
   const db = new Client({ connectionString: url, application_name: 'certctl-bench-issue' });
   await db.connect();
@@ -284,13 +278,6 @@ async function withClient<T>(url: string, work: (db: Client) => Promise<T>): Pro
   } finally {
     await db.end();
   }
-}
-
-async function recreateDatabase(adminUrl: string): Promise<void> {
-  await withClient(adminUrl, async (db) => {
-    await db.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
-    await db.query(`CREATE DATABASE ${DATABASE}`);
-  });
 }
 
 /** Deletes every key of the bench queue prefix (BullMQ keys are `<prefix>:<queue>:…`). */
@@ -359,8 +346,7 @@ async function runEndToEnd(
 ): Promise<RunResult> {
   const url = withDatabase(config.adminUrl, DATABASE);
   progress(`--- CERTCTL_RENEWAL_CONCURRENCY=${concurrency}, ${mode}${whatIf ? ` (what-if: ${whatIf})` : ''}: fresh database ${DATABASE}, queue prefix ${QUEUE_PREFIX}`);
-  await recreateDatabase(config.adminUrl);
-  await runMigrations({ url });
+  await freshDatabase(config.adminUrl, DATABASE);
   if (whatIf === 'no_audit_chain') {
     // seq is unique and filled by the chain trigger: a sequence numbers the rows instead (hashes stay empty).
     await withClient(url, (db) =>

@@ -35,7 +35,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
-import { enqueueNotifications, newId, runMigrations } from '@certctl/db';
+import { enqueueNotifications, newId } from '@certctl/db';
+import { freshDatabase } from './lib/bench-dataset';
 
 const NOTIFIER_MAIN = resolve(__dirname, '..', 'apps', 'notifier', 'src', 'main.js');
 const RESULTS_FILE = resolve(__dirname, '..', '..', 'bench', 'results', 'notify.json');
@@ -220,21 +221,14 @@ async function main(): Promise<void> {
   if (load1! > 0.5 * cpus().length) {
     process.stderr.write(`warning: load average ${load1!.toFixed(2)} on ${cpus().length} cores: other work will lower these figures\n`);
   }
-  const admin = new Client({ connectionString: settings.adminUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${DATABASE}`);
-  await admin.end();
-  const url = new URL(settings.adminUrl);
-  url.pathname = `/${DATABASE}`;
-  await runMigrations({ url: url.toString() });
+  const url = await freshDatabase(settings.adminUrl, DATABASE);
 
   const sink = new Sink();
   await sink.start();
-  const db = new Client({ connectionString: url.toString(), application_name: 'certctl-bench-notify' });
+  const db = new Client({ connectionString: url, application_name: 'certctl-bench-notify' });
   await db.connect();
   const baseEnv = {
-    CERTCTL_DATABASE_URL: url.toString(),
+    CERTCTL_DATABASE_URL: url,
     CERTCTL_REDIS_URL: settings.redisUrl,
     CERTCTL_WEBHOOK_URL: sink.url,
     CERTCTL_NOTIFIER_ALLOW_LOOPBACK: 'true',

@@ -36,8 +36,7 @@ export async function prepareDataset(adminUrl: string, database: string, reuse: 
   if (reused) {
     await runMigrations({ url });
   } else {
-    await recreateDatabase(adminUrl, database);
-    await runMigrations({ url });
+    await freshDatabase(adminUrl, database);
     const started = process.hrtime.bigint();
     await withClient(url, seed);
     seedSeconds = Math.round(Number(process.hrtime.bigint() - started) / 1e6) / 1000;
@@ -65,6 +64,14 @@ async function certificateCount(adminUrl: string, database: string, url: string)
     const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM managed_certificates');
     return Number(rows[0]?.n);
   });
+}
+
+/** Drops and re-creates `database` on the server of `adminUrl`, applies the real migrations, returns its URL. */
+export async function freshDatabase(adminUrl: string, database: string): Promise<string> {
+  await recreateDatabase(adminUrl, database);
+  const url = withDatabase(adminUrl, database);
+  await runMigrations({ url });
+  return url;
 }
 
 async function recreateDatabase(adminUrl: string, database: string): Promise<void> {
