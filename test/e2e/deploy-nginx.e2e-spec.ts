@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servedFingerprint } from '@certctl/deploy';
-import { missingPeer, NginxPeer } from '../../libs/deploy/src/testing/peers';
+import { missingPeer, NginxPeer, servedAfterReload as servedSettled } from '../../libs/deploy/src/testing/peers';
 import { TestCa } from '../../libs/deploy/src/testing/material';
 import { certificateBody, createInventory, Inventory, post, unique } from '../support/fixtures';
 import { PlatformHarness, startPlatform } from '../support/platform-harness';
@@ -34,18 +34,7 @@ suite('deploying to nginx', () => {
   });
 
   const served = () => servedFingerprint({ host: '127.0.0.1', port: nginx.port });
-  /**
-   * The certificate nginx serves once a reload has settled: for a moment after `nginx -s reload` old workers may
-   * still answer, so this polls (up to 5 s) until the expected leaf is served, and returns what was served last.
-   */
-  const servedAfterReload = async (expected: string) => {
-    let last = await served();
-    for (let i = 0; i < 50 && last !== expected; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      last = await served();
-    }
-    return last;
-  };
+  const servedAfterReload = (expected: string) => servedSettled(served, expected);
   const latestDeployment = async () => (await p.db.query(
     `SELECT * FROM jobs WHERE certificate_id = $1 AND type = 'Deployment' ORDER BY created_at DESC, id DESC LIMIT 1`, [certId])).rows[0];
   const newestVersion = async () => (await p.db.query(

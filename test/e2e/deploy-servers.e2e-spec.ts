@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servedFingerprint } from '@certctl/deploy';
 import { TestCa } from '../../libs/deploy/src/testing/material';
 import { DovecotPeer, dovecotMissing } from '../../libs/deploy/src/testing/dovecot-peer';
-import { ApachePeer, CaddyPeer, HaproxyPeer, missingPeer, PostfixPeer, SshNginxPeer, TlsPeer } from '../../libs/deploy/src/testing/peers';
+import {
+  ApachePeer, CaddyPeer, HaproxyPeer, missingPeer, PostfixPeer, servedAfterReload as servedSettled, SshNginxPeer, TlsPeer,
+} from '../../libs/deploy/src/testing/peers';
 import { certificateBody, createInventory, Inventory, post, unique } from '../support/fixtures';
 import { PlatformHarness, startPlatform } from '../support/platform-harness';
 
@@ -67,15 +69,7 @@ for (const kind of KINDS) {
     afterAll(() => peer?.stop());
 
     const served = () => servedFingerprint({ host: '127.0.0.1', port: peer.port, servername: commonName, starttls: peer.starttls });
-    // Right after a reload the old workers of some servers answer for a moment: poll (up to 5 s) for the expected leaf.
-    const servedAfterReload = async (expected: string) => {
-      let last = await served();
-      for (let i = 0; i < 50 && last !== expected; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        last = await served();
-      }
-      return last;
-    };
+    const servedAfterReload = (expected: string) => servedSettled(served, expected);
     const issue = async () => {
       const renewal = await p.http.post(`/api/v1/certificates/${certId}/renew`).set(p.auth()).send({}).expect(202);
       await p.waitForJob(renewal.body.job_id, ['Completed']);

@@ -601,3 +601,16 @@ ${site} {
     this.scratch.remove();
   }
 }
+
+/**
+ * The fingerprint a server serves once a reload has settled: right after a reload old workers may still answer
+ * for a moment, so this polls `served` (up to 5 s) until `expected` comes back, and returns what was served last.
+ */
+export async function servedAfterReload(served: () => Promise<string>, expected: string): Promise<string> {
+  let last = await served();
+  for (let i = 0; i < 50 && last !== expected; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    last = await served();
+  }
+  return last;
+}
