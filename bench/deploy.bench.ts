@@ -35,7 +35,6 @@ import 'reflect-metadata';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { AddressInfo, createServer } from 'node:net';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -47,6 +46,7 @@ import { Queue } from 'bullmq';
 import { seedIssuedCertificate, TestCa } from '../libs/deploy/src/testing/material';
 import { machineTicks, pidsByComm, threadTicks, TICKS_PER_S, ticksBetween, ticksOf } from './lib/proc-ticks';
 import { freshDatabase } from './lib/bench-dataset';
+import { freePort } from '@certctl/testing';
 
 const ORCHESTRATOR_MAIN = resolve(__dirname, '..', 'apps', 'orchestrator', 'src', 'main.js');
 const DATABASE = 'certctl_bench_deploy';
@@ -79,16 +79,6 @@ const settings = {
   variants: (requested === 'certtool' || requested === 'openssl' || requested === 'light' ? [requested] : ['certtool', 'openssl']) as Variant[],
 };
 const RESULTS_FILE = resolve(__dirname, '..', '..', 'bench', 'results', settings.variants.length > 1 ? 'deploy.json' : `deploy-${settings.variants[0]}.json`);
-
-async function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => r(port));
-    });
-  });
-}
 
 async function startOrchestrator(env: Record<string, string>): Promise<ChildProcess> {
   const port = await freePort();

@@ -28,7 +28,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, Server } from 'node:http';
-import { AddressInfo, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,6 +37,7 @@ import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { enqueueNotifications, newId } from '@certctl/db';
 import { freshDatabase } from './lib/bench-dataset';
+import { freePort } from '@certctl/testing';
 
 const NOTIFIER_MAIN = resolve(__dirname, '..', 'apps', 'notifier', 'src', 'main.js');
 const RESULTS_FILE = resolve(__dirname, '..', '..', 'bench', 'results', 'notify.json');
@@ -122,16 +123,6 @@ async function produce(db: Client, queue: Queue, sink: Sink, count: number): Pro
   for (const id of ids) sink.committedAt.set(id, committed);
   await enqueueNotifications({ queue: () => queue }, ids);
   return ids;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer().once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => done(port));
-    });
-  });
 }
 
 async function startNotifier(env: Record<string, string>): Promise<ChildProcess> {

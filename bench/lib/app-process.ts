@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '@certctl/testing';
 import { httpGet } from './http-load';
 
 const OUTPUT_TAIL_LINES = 40;
@@ -98,15 +98,3 @@ export class AppProcess {
   }
 }
 
-/** A TCP port nothing listens on right now (asked of the kernel, then released). */
-export async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port ? done(port) : fail(new Error('could not get a free port'))));
-    });
-  });
-}

@@ -1,6 +1,6 @@
 import { AppProcess } from './app-process';
 
-export { freePort } from './app-process';
+export { freePort } from '@certctl/testing';
 
 /** The built orchestrator (issuance worker, sweeps, ACME responder) as a child process. */
 export type OrchestratorProcess = AppProcess;

@@ -1,5 +1,4 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,16 +9,7 @@ import { NotifierModule } from '../../apps/notifier/src/notifier.module';
 import { ApiHarness, startApi } from '../support/api-harness';
 import { NotifierProcess } from '../support/notifier-process';
 import { HttpSink, startHttpSink, waitFor } from '../support/notifier-peers';
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer().once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => done(port));
-    });
-  });
-}
+import { freePort } from '@certctl/testing';
 
 /** Notifier settings that make retries, stall detection and reconciling happen within seconds. */
 const FAST = {

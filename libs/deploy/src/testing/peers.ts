@@ -1,9 +1,11 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '@certctl/testing';
+
+export { freePort };
 
 /** The first path of `binary` among the usual sbin/bin directories, else undefined. */
 export function findBinary(binary: string): string | undefined {
@@ -14,17 +16,6 @@ export function findBinary(binary: string): string | undefined {
 export function missingPeer(...binaries: string[]): string | undefined {
   const missing = binaries.filter((b) => !findBinary(b));
   return missing.length ? `${missing.join(', ')} not installed (apt-get install -y ${missing.join(' ')})` : undefined;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**
