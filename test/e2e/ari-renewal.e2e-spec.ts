@@ -23,11 +23,14 @@ interface FakeAnswer {
  * A fake ARI server: an ACME directory that offers renewalInfo and answers it as each test says. Debian's
  * Pebble (2.4.0, the only ACME server installable here: no Go toolchain, no GitHub) has no renewalInfo, so
  * the CA side of RFC 9773 is this stand-in; ACME issuance itself is tested against the real Pebble elsewhere
- * (acme-pipeline.e2e-spec.ts). Renewal jobs here wait in AwaitingApproval, so nothing is ever ordered from it.
+ * (acme-pipeline.e2e-spec.ts). Renewal jobs here mostly wait in AwaitingApproval; the one that is let through
+ * reaches newOrder, which records the order's payload and refuses it, so nothing is validated or issued.
  */
 class FakeAriServer {
   readonly answers = new Map<string, FakeAnswer>();
   readonly hits = new Map<string, number>();
+  readonly orders: Array<Record<string, unknown>> = [];
+  private nonces = 0;
   private server!: Server;
   base = '';
 
@@ -38,6 +41,18 @@ class FakeAriServer {
       const acme = { newNonce: `${this.base}/nonce`, newAccount: `${this.base}/acct`, newOrder: `${this.base}/order` };
       if (req.url === '/dir') return json(200, { ...acme, renewalInfo: `${this.base}/ari` });
       if (req.url === '/dir-without-ari') return json(200, acme);
+      const nonce = { 'replay-nonce': `fake-${++this.nonces}` };
+      if (req.url === '/nonce') return void res.writeHead(200, nonce).end();
+      if (req.url === '/acct' || req.url === '/order') {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => {
+          if (req.url === '/acct') return json(201, { status: 'valid' }, { ...nonce, location: `${this.base}/acct/1` });
+          const jws = JSON.parse(Buffer.concat(chunks).toString() || '{}') as { payload?: string };
+          this.orders.push(jws.payload ? JSON.parse(Buffer.from(jws.payload, 'base64url').toString()) as Record<string, unknown> : {});
+          json(403, { type: 'urn:ietf:params:acme:error:unauthorized', detail: 'the fake ARI server issues nothing' }, nonce);
+        });
+        return;
+      }
       const id = req.url?.startsWith('/ari/') ? decodeURIComponent(req.url.slice('/ari/'.length)) : undefined;
       if (!id) return json(403, { type: 'urn:ietf:params:acme:error:unauthorized', detail: 'the fake ARI server issues nothing' });
       this.hits.set(id, (this.hits.get(id) ?? 0) + 1);
@@ -234,6 +249,21 @@ describe('renewal sweep driven by ACME Renewal Information (fake ARI server)', (
   it('runs as a job scheduler on the schedule queue, every CERTCTL_SCHEDULER_ARI_CHECK_INTERVAL', async () => {
     const scheduler = await p.orchestrator.get(JobProducer).queue('schedule').getJobScheduler('ari.check');
     expect(scheduler).toMatchObject({ name: 'ari.check', every: 1000 * HOUR });
+  });
+
+  it('a Renewal order through the pipeline names the certificate it replaces (the newest version\'s leaf)', async () => {
+    const cert = await ariCertificate(60);
+    await p.db.query(`UPDATE certificate_profiles SET requires_approval = false WHERE id = $1`, [gatedProfile]);
+    try {
+      fake.orders.length = 0;
+      const job = (await p.http.post(`/api/v1/certificates/${cert.id}/renew`).set(p.auth()).send({}).expect(202)).body.job_id;
+      const failed = await p.waitForJob(job, ['Failed']);
+      expect(failed).toMatchObject({ type: 'Renewal', last_error: expect.stringMatching(/issues nothing/) });
+      expect(fake.orders.length).toBeGreaterThan(0);
+      for (const order of fake.orders) expect(order).toMatchObject({ replaces: cert.ariId });
+    } finally {
+      await p.db.query(`UPDATE certificate_profiles SET requires_approval = true WHERE id = $1`, [gatedProfile]);
+    }
   });
 
   it('answers 404 for the renewal info of an unknown certificate', async () => {
