@@ -11,6 +11,7 @@ const alias = {
   '@certctl/pki': resolve(import.meta.dirname, 'libs/pki/src/index.ts'),
   '@certctl/issuers': resolve(import.meta.dirname, 'libs/issuers/src/index.ts'),
   '@certctl/deploy': resolve(import.meta.dirname, 'libs/deploy/src/index.ts'),
+  '@certctl/client': resolve(import.meta.dirname, 'libs/client/src/index.ts'),
 };
 
 // swc keeps decorator metadata, which Nest's dependency injection and class-validator need.

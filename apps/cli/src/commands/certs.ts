@@ -1,0 +1,86 @@
+import { writeFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { Certificate, REVOCATION_REASONS, RevocationReason } from '@certctl/client';
+import { handler, positiveInt } from '../context';
+import { Column, Io, printJson, printPage, renderRecord } from '../output';
+
+const CERTIFICATE_COLUMNS: Column<Certificate>[] = [
+  { header: 'ID', value: (c) => c.id },
+  { header: 'NAME', value: (c) => c.name },
+  { header: 'COMMON NAME', value: (c) => c.common_name },
+  { header: 'STATUS', value: (c) => c.status },
+  { header: 'EXPIRES', value: (c) => c.expires_at },
+  { header: 'ENV', value: (c) => c.environment },
+];
+
+export function certsCommand(io: Io, env: Record<string, string | undefined>): Command {
+  const certs = new Command('certs').description('managed certificates');
+
+  certs.command('list')
+    .description('list certificates (filters combine)')
+    .option('--status <status>', 'Pending, Active, Expiring, Expired, RenewalInProgress, Failed, Revoked, Archived')
+    .option('--environment <env>')
+    .option('--owner-id <id>')
+    .option('--team-id <id>')
+    .option('--issuer-id <id>')
+    .option('--profile-id <id>')
+    .option('--expires-before <time>', 'RFC 3339 time')
+    .option('--expires-after <time>', 'RFC 3339 time')
+    .option('--search <text>', 'in name, common name and SANs')
+    .option('--sort <field>', 'e.g. expires_at or -expires_at')
+    .option('--page <n>', 'page number', positiveInt)
+    .option('--per-page <n>', 'rows per page (max 500)', positiveInt)
+    .action(handler(io, env, async (run) => {
+      const o = run.opts;
+      const page = await run.client().listCertificates({
+        status: o.status, environment: o.environment, owner_id: o.ownerId, team_id: o.teamId, issuer_id: o.issuerId,
+        profile_id: o.profileId, expires_before: o.expiresBefore, expires_after: o.expiresAfter, search: o.search, sort: o.sort,
+        page: o.page, per_page: o.perPage,
+      });
+      printPage(io, run.format, page, CERTIFICATE_COLUMNS, 'certificate');
+    }));
+
+  certs.command('get <id>')
+    .description('show one certificate')
+    .action(handler(io, env, async (run) => {
+      const certificate = await run.client().getCertificate(run.args[0]);
+      if (run.format === 'json') return printJson(io, certificate);
+      io.out(`${renderRecord({ ...certificate })}\n`);
+    }));
+
+  certs.command('renew <id>')
+    .description('start an issuance or renewal job (202)')
+    .option('--force', 'cancel an open job and start a new one')
+    .action(handler(io, env, async (run) => {
+      const triggered = await run.client().renewCertificate(run.args[0], { force: run.opts.force === true });
+      if (run.format === 'json') return printJson(io, triggered);
+      io.out(`renewal triggered for ${run.args[0]}: job ${triggered.job_id} (${triggered.job_status ?? 'Pending'})\n`);
+    }));
+
+  certs.command('revoke <id>')
+    .description('revoke a certificate')
+    .addOption(new Option('--reason <reason>', 'RFC 5280 reason').choices(REVOCATION_REASONS).default('unspecified'))
+    .action(handler(io, env, async (run) => {
+      const reason = run.opts.reason as RevocationReason;
+      const result = await run.client().revokeCertificate(run.args[0], reason);
+      if (run.format === 'json') return printJson(io, result);
+      io.out(`certificate ${run.args[0]} revoked (${reason})\n`);
+    }));
+
+  certs.command('export <id>')
+    .description('the current certificate and chain as PEM (never a private key)')
+    .option('--out <file>', 'write the PEM to this file instead of stdout')
+    .action(handler(io, env, async (run) => {
+      const pem = await run.client().exportPem(run.args[0]);
+      if (run.opts.out) {
+        writeFileSync(run.opts.out, pem.full_chain_pem, { mode: 0o644 });
+        if (run.format === 'json') return printJson(io, { ...pem, written_to: run.opts.out });
+        io.out(`wrote ${run.opts.out} (serial ${pem.serial_number ?? '-'}, SHA-256 ${pem.fingerprint_sha256 ?? '-'})\n`);
+        return;
+      }
+      if (run.format === 'json') return printJson(io, pem);
+      io.out(pem.full_chain_pem.endsWith('\n') ? pem.full_chain_pem : `${pem.full_chain_pem}\n`);
+    }));
+
+  return certs;
+}

@@ -1,0 +1,256 @@
+/**
+ * The wire shapes the CLI and the MCP server read, as the api sends them (certctl's JSON field names).
+ * Optional fields may be absent as well as null (unset fields are being dropped from the JSON): read them
+ * with `?.` / `??`, never assume presence.
+ */
+
+export interface Page<T> {
+  data: T[];
+  total: number;
+  page: number;
+  per_page: number;
+}
+
+export interface Certificate {
+  id: string;
+  name: string;
+  common_name: string;
+  sans?: string[];
+  environment?: string;
+  owner_id?: string;
+  team_id?: string | null;
+  issuer_id?: string;
+  renewal_policy_id?: string;
+  certificate_profile_id?: string | null;
+  status: string;
+  expires_at?: string | null;
+  tags?: Record<string, string>;
+  last_renewal_at?: string | null;
+  last_deployment_at?: string | null;
+  revoked_at?: string | null;
+  revocation_reason?: string | null;
+  target_ids?: string[];
+  created_at?: string;
+  updated_at?: string;
+}
+
+export interface CertificateQuery {
+  status?: string;
+  environment?: string;
+  owner_id?: string;
+  team_id?: string;
+  issuer_id?: string;
+  profile_id?: string;
+  expires_before?: string;
+  expires_after?: string;
+  search?: string;
+  sort?: string;
+  page?: number;
+  per_page?: number;
+}
+
+export interface RenewalTriggered {
+  status: string;
+  job_id: string;
+  job_status?: string;
+  cancelled_job_ids?: string[];
+}
+
+/** RFC 5280 reason names certctl accepts for a revocation. */
+export const REVOCATION_REASONS = [
+  'unspecified', 'keyCompromise', 'caCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation',
+  'certificateHold', 'privilegeWithdrawn',
+] as const;
+export type RevocationReason = (typeof REVOCATION_REASONS)[number];
+
+/** Certificate criteria shared by bulk renew and bulk revoke (certctl §10.7). */
+export interface BulkCriteria {
+  certificate_ids?: string[];
+  profile_id?: string;
+  owner_id?: string;
+  agent_id?: string;
+  issuer_id?: string;
+  team_id?: string;
+}
+
+export interface BulkRenewResult {
+  total_matched: number;
+  total_enqueued: number;
+  total_skipped: number;
+  total_failed: number;
+  enqueued_jobs?: Array<{ certificate_id: string; job_id: string; job_status?: string }>;
+  errors?: Array<{ certificate_id: string; error: string }>;
+}
+
+export interface BulkRevokeResult {
+  total_matched: number;
+  total_revoked: number;
+  total_skipped: number;
+  total_failed: number;
+  errors?: Array<{ certificate_id: string; error: string }>;
+}
+
+export interface PemExport {
+  certificate_id: string;
+  version_id?: string;
+  serial_number?: string;
+  fingerprint_sha256?: string;
+  not_after?: string;
+  certificate_pem: string;
+  chain_pem?: string;
+  full_chain_pem: string;
+}
+
+export interface Job {
+  id: string;
+  type: string;
+  certificate_id: string;
+  target_id?: string | null;
+  agent_id?: string | null;
+  status: string;
+  attempts?: number;
+  max_attempts?: number;
+  last_error?: string | null;
+  requested_by?: string;
+  decided_by?: string | null;
+  created_at?: string;
+  completed_at?: string | null;
+}
+
+export interface JobQuery {
+  status?: string;
+  type?: string;
+  certificate_id?: string;
+  agent_id?: string;
+  page?: number;
+  per_page?: number;
+}
+
+/** Jobs in these states will not change by themselves any more. */
+export const FINISHED_JOB_STATUSES: readonly string[] = ['Completed', 'Failed', 'Cancelled'];
+
+export interface Notification {
+  id: string;
+  type: string;
+  certificate_id?: string | null;
+  channel: string;
+  recipient?: string;
+  message?: string;
+  status: string;
+  retry_count?: number;
+  next_retry_at?: string | null;
+  last_error?: string | null;
+  sent_at?: string | null;
+  created_at?: string;
+}
+
+export interface NotificationQuery {
+  status?: string;
+  type?: string;
+  channel?: string;
+  certificate_id?: string;
+  page?: number;
+  per_page?: number;
+}
+
+export interface BulkRequeueFilter {
+  type?: string;
+  channel?: string;
+  certificate_id?: string;
+  created_after?: string;
+  created_before?: string;
+}
+
+export interface BulkRequeueResult {
+  total_matched: number;
+  total_requeued: number;
+  total_skipped: number;
+  notification_ids?: string[];
+}
+
+export interface Agent {
+  id: string;
+  name: string;
+  hostname?: string;
+  status: string;
+  last_heartbeat_at?: string | null;
+  os?: string;
+  architecture?: string;
+  ip_address?: string;
+  version?: string;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  role: string;
+  agent_id?: string | null;
+  created_by?: string;
+  created_at?: string;
+  expires_at?: string | null;
+  last_used_at?: string | null;
+  revoked_at?: string | null;
+}
+
+/** The created key; `key` is the secret, shown this once. */
+export type CreatedApiKey = ApiKey & { key: string };
+
+export interface NetworkScanTarget {
+  id: string;
+  name: string;
+  cidrs?: string[];
+  ports?: number[];
+  enabled?: boolean;
+}
+
+export interface DiscoveryScan {
+  id: string;
+  status: string;
+  network_scan_target_id?: string | null;
+  addresses_total?: number;
+  addresses_done?: number;
+  certificates_found?: number;
+  certificates_new?: number;
+  errors_count?: number;
+  error_summary?: Record<string, number>;
+  last_error?: string | null;
+  progress_percent?: number;
+  eta_seconds?: number | null;
+  started_at?: string | null;
+  completed_at?: string | null;
+}
+
+export const FINISHED_SCAN_STATUSES: readonly string[] = ['Completed', 'Cancelled', 'Failed'];
+
+export interface ScanStarted {
+  scan_id: string;
+  scan?: DiscoveryScan;
+}
+
+export interface AuditVerification {
+  intact: boolean;
+  rows_checked: number;
+  first_break?: { seq?: number | null; id?: string | null; reason: string } | null;
+  verified_at?: string;
+}
+
+/** certctl's DashboardSummary. */
+export interface StatsSummary {
+  total_certificates: number;
+  active_certificates: number;
+  expiring_certificates: number;
+  expired_certificates: number;
+  revoked_certificates?: number;
+  pending_certificates?: number;
+  failed_certificates?: number;
+  archived_certificates?: number;
+  total_agents: number;
+  active_agents?: number;
+  offline_agents?: number;
+  pending_jobs?: number;
+  running_jobs?: number;
+  failed_jobs?: number;
+  complete_jobs?: number;
+  notifications_dead?: number;
+  completed_at?: string;
+}
