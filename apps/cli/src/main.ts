@@ -1,6 +1,12 @@
 #!/usr/bin/env node
 import { runCli } from './cli';
 
+// `certctl certs list | head` closes the pipe early: that is not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 // The CLI's edge: the only place it reads process.env and the real streams.
 runCli(process.argv.slice(2), {
   out: (text) => process.stdout.write(text),
