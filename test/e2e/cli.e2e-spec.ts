@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,11 +76,17 @@ describe('certctl CLI (built, child process)', () => {
     expect(oneLine(noKey.stderr)).toHaveLength(1);
     expect(noKey.stderr).toMatch(/^certctl: no API key: set CERTCTL_API_KEY/);
 
+    await newCertificate();
     const configPath = join(h.home, 'certctl.json');
     writeFileSync(configPath, JSON.stringify({ server_url: h.serverUrl, api_key: h.adminKey }), { mode: 0o600 });
     const fromFile = await runBuiltCli(['certs', 'list', '-o', 'json'], clientEnv(h, { CERTCTL_CONFIG: configPath }));
     expect(fromFile.code, fromFile.stderr).toBe(0);
     expect(JSON.parse(fromFile.stdout).total).toBeGreaterThan(0);
+    expect(fromFile.stderr).toBe('');
+    chmodSync(configPath, 0o644);
+    const exposed = await runBuiltCli(['certs', 'list', '-o', 'json'], clientEnv(h, { CERTCTL_CONFIG: configPath }));
+    expect(exposed.code, exposed.stderr).toBe(0);
+    expect(exposed.stderr).toBe(`certctl: warning: config file ${configPath} holds an API key and other users may read it: chmod 600 ${configPath}\n`);
 
     const wrongKey = await cli(['certs', 'list'], 'not-a-real-key-0123456789');
     expect(wrongKey.code).toBe(1);

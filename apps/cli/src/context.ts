@@ -39,11 +39,17 @@ export function handler(io: Io, env: Record<string, string | undefined>, fn: (ru
       opts: command.opts(),
       format: globals.output,
       io,
-      client: () =>
-        (client ??= new CertctlClient(resolveSettings({
-          flags: { server: globals.server, apiKey: globals.apiKey, config: globals.config, timeoutMs: globals.timeout && globals.timeout * 1000 },
-          env,
-        }))),
+      client: () => {
+        if (!client) {
+          const settings = resolveSettings({
+            flags: { server: globals.server, apiKey: globals.apiKey, config: globals.config, timeoutMs: globals.timeout && globals.timeout * 1000 },
+            env,
+          });
+          for (const warning of settings.warnings ?? []) io.err(`certctl: warning: ${warning}\n`);
+          client = new CertctlClient(settings);
+        }
+        return client;
+      },
     });
   };
 }

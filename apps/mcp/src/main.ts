@@ -12,6 +12,7 @@ async function main(): Promise<void> {
   try {
     const settings = resolveSettings({ env: process.env });
     if (!settings.apiKey) throw new CertctlConfigError('no API key: set CERTCTL_API_KEY in the MCP server\'s environment');
+    for (const warning of settings.warnings ?? []) process.stderr.write(`certctl-mcp: warning: ${warning}\n`);
     client = new CertctlClient(settings);
   } catch (err) {
     process.stderr.write(`certctl-mcp: ${(err as Error).message}\n`);

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -42,6 +42,18 @@ describe('resolveSettings', () => {
     expect(() => resolveSettings({ env: { HOME: home }, flags: { config: garbage } })).toThrow(/garbage\.json is not valid JSON/);
     const mistyped = writeConfig(JSON.stringify({ api_key: 42 }), join(home, 'mistyped.json'));
     expect(() => resolveSettings({ env: { HOME: home }, flags: { config: mistyped } })).toThrow(/api_key must be a string/);
+  });
+
+  it('warns when the file that supplies the key is readable by group or others, and not when it is 0600', () => {
+    const path = writeConfig(JSON.stringify({ api_key: 'secret-key' }), join(home, 'open.json'));
+    chmodSync(path, 0o644);
+    expect(resolveSettings({ env: { HOME: home, CERTCTL_CONFIG: path } }).warnings).toEqual([
+      `config file ${path} holds an API key and other users may read it: chmod 600 ${path}`,
+    ]);
+    // The environment's key wins, so the file's key is not in use and not worth a warning.
+    expect(resolveSettings({ env: { HOME: home, CERTCTL_CONFIG: path, CERTCTL_API_KEY: 'env-key' } }).warnings).toBeUndefined();
+    chmodSync(path, 0o600);
+    expect(resolveSettings({ env: { HOME: home, CERTCTL_CONFIG: path } }).warnings).toBeUndefined();
   });
 
   it('refuses a server URL that is not http(s)', () => {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CertctlConfigError } from './errors';
@@ -11,6 +11,8 @@ export interface ClientSettings {
   apiKey?: string;
   /** Per request, so a hung api does not hang the CLI or an MCP tool call. */
   timeoutMs: number;
+  /** Things worth telling the user that do not stop the call (e.g. a key in a file others can read). */
+  warnings?: string[];
 }
 
 export interface SettingsSources {
@@ -24,6 +26,8 @@ export interface SettingsSources {
 interface ConfigFile {
   server_url?: string;
   api_key?: string;
+  /** Set when the file holds a key but group or others may read it. */
+  exposedKeyWarning?: string;
 }
 
 /**
@@ -37,7 +41,8 @@ export function resolveSettings(sources: SettingsSources): ClientSettings {
   const file = readConfigFile(flags.config ?? env.CERTCTL_CONFIG, env);
   const serverUrl = flags.server ?? nonEmpty(env.CERTCTL_SERVER_URL) ?? file.server_url ?? DEFAULT_SERVER_URL;
   const apiKey = flags.apiKey ?? nonEmpty(env.CERTCTL_API_KEY) ?? nonEmpty(file.api_key);
-  return { serverUrl: normaliseServerUrl(serverUrl), apiKey, timeoutMs: flags.timeoutMs ?? 30_000 };
+  const warnings = file.exposedKeyWarning && apiKey === nonEmpty(file.api_key) ? [file.exposedKeyWarning] : [];
+  return { serverUrl: normaliseServerUrl(serverUrl), apiKey, timeoutMs: flags.timeoutMs ?? 30_000, ...(warnings.length ? { warnings } : {}) };
 }
 
 export function defaultConfigPath(env: Record<string, string | undefined>): string {
@@ -68,7 +73,13 @@ function readConfigFile(explicitPath: string | undefined, env: Record<string, st
   for (const [field, value] of [['server_url', server_url], ['api_key', api_key]] as const) {
     if (value !== undefined && typeof value !== 'string') throw new CertctlConfigError(`config file ${path}: ${field} must be a string`);
   }
-  return { server_url: server_url as string | undefined, api_key: api_key as string | undefined };
+  // Like ssh with a private key, but a warning rather than a refusal: the key may be a read-only one.
+  const exposed = typeof api_key === 'string' && (statSync(path).mode & 0o077) !== 0;
+  return {
+    server_url: server_url as string | undefined,
+    api_key: api_key as string | undefined,
+    exposedKeyWarning: exposed ? `config file ${path} holds an API key and other users may read it: chmod 600 ${path}` : undefined,
+  };
 }
 
 function normaliseServerUrl(value: string): string {
