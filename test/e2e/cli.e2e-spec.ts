@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@certctl/testing';
 import { certificateBody, createInventory, Inventory, keyWithRole, post, unique } from '../support/fixtures';
 import { waitFor } from '../support/notifier-peers';
-import { clientEnv, CliResult, runBuiltCli, startSurfacePlatform, SurfaceHarness } from '../support/surface-harness';
+import { clientEnv, CliResult, ROOT, runBuiltCli, startSurfacePlatform, SurfaceHarness } from '../support/surface-harness';
 import { closeAll, startTlsListener, TestPki } from '../support/tls-fleet';
 
 /**
@@ -292,6 +292,17 @@ describe('certctl CLI (built, child process)', () => {
     expect(broken.code).toBe(1);
     expect(JSON.parse(broken.stdout)).toMatchObject({ intact: false, first_break: { id: rows[0].id } });
     expect(oneLine(broken.stderr)).toEqual([expect.stringMatching(new RegExp(`^certctl: audit chain broken at row ${rows[0].seq} \\(${rows[0].id}\\): `))]);
+  });
+
+  it('npx certctl runs the built CLI through the bin entry of package.json', async () => {
+    const { execFile } = await import('node:child_process');
+    const viaNpx = await new Promise<{ code: number; stdout: string }>((done) => {
+      execFile('npx', ['--no-install', 'certctl', 'certs', 'list', '-o', 'json'], {
+        cwd: ROOT, env: { ...clientEnv(h, { CERTCTL_SERVER_URL: h.serverUrl, CERTCTL_API_KEY: h.adminKey }), npm_config_update_notifier: 'false' },
+      }, (err, stdout) => done({ code: err ? Number(err.code) : 0, stdout }));
+    });
+    expect(viaNpx.code).toBe(0);
+    expect(JSON.parse(viaNpx.stdout)).toMatchObject({ page: 1, per_page: 50 });
   });
 
   it('completion bash: the generated script completes commands, subcommands and option values in a real bash', async () => {
