@@ -1,8 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import { CertctlApiError, CertctlConfigError, CertctlConnectionError, DEFAULT_SERVER_URL } from '@certctl/client';
 import { certsCommand } from './commands/certs';
-import { bulkRenewCommand, jobsCommand } from './commands/jobs';
-import { agentsCommand, auditCommand, keysCommand, scanCommand } from './commands/misc';
+import { bulkRenewCommand } from './commands/bulk-renew';
+import { jobsCommand } from './commands/jobs';
+import { agentsCommand } from './commands/agents';
+import { auditCommand } from './commands/audit';
+import { keysCommand } from './commands/keys';
+import { scanCommand } from './commands/scan';
 import { notificationsCommand } from './commands/notifications';
 import { COMPLETION_SHELLS, completionScript, CompletionShell } from './completion';
 import { CliUsageError, CommandFailed, positiveInt } from './context';
