@@ -98,6 +98,26 @@ describe('certctl CLI (built, child process)', () => {
     expect(closed.stderr).toMatch(/^certctl: cannot reach certctl at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
   });
 
+  it('a fake proxy answering 502 with HTML, or 200 with garbage, is one line and exit 1 (never a stack trace)', async () => {
+    const { createServer } = await import('node:http');
+    const proxy = createServer((req, res) => {
+      if (req.url?.startsWith('/api/v1/certificates/mc-garbage')) res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"id": ');
+      else res.writeHead(502, { 'Content-Type': 'text/html' }).end('<html><body>Bad Gateway</body></html>');
+    });
+    const port = await freePort();
+    await new Promise<void>((ready) => proxy.listen(port, '127.0.0.1', ready));
+    try {
+      const html = await cli(['certs', 'list', '--server', `http://127.0.0.1:${port}`]);
+      expect(html.code).toBe(1);
+      expect(html.stderr).toBe('certctl: HTTP 502 Bad Gateway [HTTP 502 502]\n');
+      const garbage = await cli(['certs', 'get', 'mc-garbage', '--server', `http://127.0.0.1:${port}`]);
+      expect(garbage.code).toBe(1);
+      expect(garbage.stderr).toBe(`certctl: the server at http://127.0.0.1:${port} answered GET /certificates/mc-garbage with something that is not JSON [HTTP 200 MALFORMED_RESPONSE]\n`);
+    } finally {
+      await new Promise<void>((closed) => proxy.close(() => closed()));
+    }
+  });
+
   it('usage errors exit 2: unknown command, bad option value, missing argument, requeue without an id or --all-dead', async () => {
     for (const args of [['certz', 'list'], ['certs', 'list', '-o', 'yaml'], ['certs', 'get'], ['notifications', 'requeue'],
       ['certs', 'list', '--per-page', 'ten'], ['certs', 'revoke', 'mc-x', '--reason', 'because']]) {

@@ -205,6 +205,27 @@ describe('certctl MCP server (built, stdio)', () => {
     expect(page.data.every((j) => j.status === 'Completed')).toBe(true);
   });
 
+  it('an unreachable api is a tool error naming the server, not a crash', async () => {
+    const closedPort = await freePort();
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [requireBuilt(BUILT_MCP)],
+      env: clientEnv(h, { CERTCTL_SERVER_URL: `http://127.0.0.1:${closedPort}`, CERTCTL_API_KEY: h.adminKey }),
+      stderr: 'ignore',
+    });
+    const offline = new Client({ name: 'certctl-e2e-offline', version: '1.0.0' });
+    await offline.connect(transport);
+    try {
+      const result = await callTool(offline, 'certctl_get_summary');
+      expect(result.isError).toBe(true);
+      expect(text(result)).toBe(`certctl: cannot reach certctl at http://127.0.0.1:${closedPort}: ECONNREFUSED`);
+      // Still serving after the failure.
+      expect((await offline.listTools()).tools).toHaveLength(TOOLS.length);
+    } finally {
+      await offline.close();
+    }
+  });
+
   it('without a key the server stops at once with one clear line (exit 3)', async () => {
     const child = spawn(process.execPath, [requireBuilt(BUILT_MCP)], { env: clientEnv(h, { CERTCTL_SERVER_URL: h.serverUrl }), stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
