@@ -109,7 +109,7 @@ describe('certctl CLI (built, child process)', () => {
     try {
       const html = await cli(['certs', 'list', '--server', `http://127.0.0.1:${port}`]);
       expect(html.code).toBe(1);
-      expect(html.stderr).toBe('certctl: HTTP 502 Bad Gateway [HTTP 502 502]\n');
+      expect(html.stderr).toBe('certctl: HTTP 502 Bad Gateway [NOT_FROM_CERTCTL]\n');
       const garbage = await cli(['certs', 'get', 'mc-garbage', '--server', `http://127.0.0.1:${port}`]);
       expect(garbage.code).toBe(1);
       expect(garbage.stderr).toBe(`certctl: the server at http://127.0.0.1:${port} answered GET /certificates/mc-garbage with something that is not JSON [HTTP 200 MALFORMED_RESPONSE]\n`);

@@ -161,7 +161,8 @@ function apiErrorOf(response: Response, text: string): CertctlApiError {
   const message = typeof body.message === 'string' && body.message
     ? body.message
     : typeof body.error === 'string' && body.error ? body.error : `HTTP ${response.status} ${response.statusText}`.trim();
-  const code = typeof body.code === 'string' ? body.code : String(response.status);
+  // Without certctl's body (a proxy's page, say) there is no code: say where the answer came from instead.
+  const code = typeof body.code === 'string' ? body.code : 'NOT_FROM_CERTCTL';
   const details = Array.isArray(body.details)
     ? body.details.filter((d): d is FieldProblem => !!d && typeof d === 'object' && typeof d.field === 'string' && typeof d.message === 'string')
     : [];

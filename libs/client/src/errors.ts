@@ -20,7 +20,8 @@ export class CertctlApiError extends Error {
   /** One line for a terminal or a tool result: the api's message, the fields it named, status and code. */
   oneLine(): string {
     const fields = this.details.length ? ` (${this.details.map((d) => `${d.field}: ${d.message}`).join('; ')})` : '';
-    return `${this.message}${fields} [HTTP ${this.status} ${this.code}]`;
+    const status = this.message.startsWith(`HTTP ${this.status}`) ? this.code : `HTTP ${this.status} ${this.code}`;
+    return `${this.message}${fields} [${status}]`;
   }
 }
 
