@@ -10,6 +10,9 @@ export interface ProbeResult {
   /** connect or handshake, for timeouts. */
   phase?: 'connect' | 'handshake';
   message?: string;
+  /** Negotiated protocol and cipher of a completed handshake ('TLSv1.3', 'TLS_AES_256_GCM_SHA384'). */
+  protocol?: string;
+  cipher?: string;
 }
 
 export interface ProbeOptions {
@@ -60,7 +63,8 @@ export function probeTls(host: string, port: number, options: ProbeOptions): Pro
       tls.once('error', (err) => finish(socketError(err, true)));
       tls.once('secureConnect', () => {
         const chain = presentedChain(tls!.getPeerCertificate(true));
-        finish(chain.length ? { outcome: 'certificate', chain } : { outcome: 'tls', message: 'the server presented no certificate' });
+        const negotiated = { protocol: tls!.getProtocol() ?? undefined, cipher: tls!.getCipher()?.name };
+        finish(chain.length ? { outcome: 'certificate', chain, ...negotiated } : { outcome: 'tls', message: 'the server presented no certificate' });
       });
     });
   });
