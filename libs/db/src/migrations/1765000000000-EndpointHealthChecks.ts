@@ -86,8 +86,8 @@ export class EndpointHealthChecks1765000000000 implements MigrationInterface {
       DECLARE
         newest text;
         deployed text;
-        config jsonb;
-        endpoint text;
+        target_config jsonb;
+        verify_endpoint text;
         settings health_check_settings;
         check_id text;
         inserted boolean;
@@ -109,15 +109,15 @@ export class EndpointHealthChecks1765000000000 implements MigrationInterface {
           IF NOT COALESCE(settings.auto_create, true) THEN
             RETURN NULL;
           END IF;
-          SELECT t.config INTO config FROM deployment_targets t WHERE t.id = NEW.target_id;
-          endpoint := config #>> '{post_deploy_verify,endpoint}';
-          IF endpoint IS NULL OR endpoint = '' OR COALESCE(config #>> '{post_deploy_verify,enabled}', 'true') = 'false' THEN
+          SELECT t.config INTO target_config FROM deployment_targets t WHERE t.id = NEW.target_id;
+          verify_endpoint := target_config #>> '{post_deploy_verify,endpoint}';
+          IF verify_endpoint IS NULL OR verify_endpoint = '' OR COALESCE(target_config #>> '{post_deploy_verify,enabled}', 'true') = 'false' THEN
             RETURN NULL;
           END IF;
           check_id := 'hc-' || substr(md5(random()::text || clock_timestamp()::text || NEW.id), 1, 22);
           INSERT INTO endpoint_health_checks AS c (id, endpoint, server_name, certificate_id, target_id, expected_fingerprint,
                  check_interval_seconds, timeout_ms, auto_created)
-          VALUES (check_id, endpoint, COALESCE(config #>> '{post_deploy_verify,server_name}', ''), NEW.certificate_id, NEW.target_id,
+          VALUES (check_id, verify_endpoint, COALESCE(target_config #>> '{post_deploy_verify,server_name}', ''), NEW.certificate_id, NEW.target_id,
                   deployed, COALESCE(settings.default_interval_seconds, 300), COALESCE(settings.default_timeout_ms, 5000), true)
           ON CONFLICT (endpoint, server_name) DO UPDATE
              SET certificate_id = COALESCE(c.certificate_id, EXCLUDED.certificate_id),
@@ -130,7 +130,7 @@ export class EndpointHealthChecks1765000000000 implements MigrationInterface {
             INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, event_category, details)
             VALUES ('audit-' || substr(md5(random()::text || clock_timestamp()::text || check_id), 1, 22), 'system', 'System',
                     'health_check_created', 'endpoint_health_checks', check_id, 'config',
-                    jsonb_build_object('endpoint', endpoint, 'certificate_id', NEW.certificate_id, 'target_id', NEW.target_id,
+                    jsonb_build_object('endpoint', verify_endpoint, 'certificate_id', NEW.certificate_id, 'target_id', NEW.target_id,
                                        'job_id', NEW.id, 'auto_created', true));
           END IF;
         END IF;
