@@ -11,7 +11,7 @@ import {
   allowedAddresses, enqueueNotifications, JobProducer, newId, parseHealthEndpoint, recordNotifications, ScanRangeError,
 } from '@certctl/db';
 import { Semaphore } from '../scan/scan-limits';
-import { ProbeOutcome, probeTls } from '../scan/tls-probe';
+import { probeContext, ProbeOutcome, probeTls } from '../scan/tls-probe';
 import { HealthCheckMetrics } from './health-check-metrics';
 import { nextState, transitionAlert } from './health-transition';
 
@@ -53,6 +53,7 @@ interface LockedCheck {
 export class HealthProbeService {
   private readonly logger = new Logger(HealthProbeService.name);
   private readonly handshakes: Semaphore;
+  private readonly tlsContext = probeContext();
   /** This process's name in history rows: host, pid and a random tag (replicas share a pid in tests). */
   readonly replica = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 
@@ -101,7 +102,9 @@ export class HealthProbeService {
     await this.handshakes.acquire();
     let result;
     try {
-      result = await probeTls(addresses[0]!, port, { servername, connectTimeoutMs: check.timeout_ms, handshakeTimeoutMs: check.timeout_ms });
+      result = await probeTls(addresses[0]!, port, {
+        servername, connectTimeoutMs: check.timeout_ms, handshakeTimeoutMs: check.timeout_ms, secureContext: this.tlsContext,
+      });
     } finally {
       this.handshakes.release();
     }
