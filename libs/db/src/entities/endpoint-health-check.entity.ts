@@ -41,6 +41,8 @@ export class EndpointHealthCheckEntity {
   @Column('boolean', { default: false }) auto_created: boolean;
   /** When a scanner tick next claims the check. */
   @Column('timestamptz', { default: () => 'now()' }) next_check_at: Date;
+  /** The claim a probe job has started (internal: a job handed out twice does not probe twice). */
+  @Column('timestamptz', { nullable: true, select: false }) probing_for: Date | null;
   @CreateDateColumn({ type: 'timestamptz' }) created_at: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updated_at: Date;
 }

@@ -49,6 +49,9 @@ export class EndpointHealthChecks1765000000000 implements MigrationInterface {
         acknowledged_at timestamptz,
         auto_created boolean NOT NULL DEFAULT false,
         next_check_at timestamptz NOT NULL DEFAULT now(),
+        -- The claim (its next_check_at) a probe job has started: a job BullMQ hands out again (a stalled worker)
+        -- finds its checks already taken and does not probe them twice in one interval.
+        probing_for timestamptz,
         created_at timestamptz NOT NULL DEFAULT now(),
         updated_at timestamptz NOT NULL DEFAULT now(),
         CONSTRAINT uq_endpoint_health_checks_endpoint UNIQUE (endpoint, server_name),

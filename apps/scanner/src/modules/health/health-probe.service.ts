@@ -67,8 +67,11 @@ export class HealthProbeService {
   }
 
   async probeBatch(data: JobMap['health-check.probe']): Promise<{ probed: number; transitions: number }> {
-    const checks: CheckToProbe[] = await this.dataSource.query(
-      `SELECT id, endpoint, server_name, timeout_ms FROM endpoint_health_checks WHERE id = ANY($1) AND enabled`, [data.checkIds]);
+    // Takes this interval's claim of each check once: a job run again (BullMQ re-queues a stalled one) finds them taken.
+    const [checks]: [CheckToProbe[], number] = await this.dataSource.query(
+      `UPDATE endpoint_health_checks SET probing_for = next_check_at
+        WHERE id = ANY($1) AND enabled AND probing_for IS DISTINCT FROM next_check_at
+        RETURNING id, endpoint, server_name, timeout_ms`, [data.checkIds]);
     const reports = await Promise.all(checks.map((check) => this.probe(check)));
     if (!reports.length) return { probed: 0, transitions: 0 };
     const { notificationIds, transitions } = await this.dataSource.transaction((tx) => this.record(tx, reports));
