@@ -59,9 +59,11 @@ function contextOf(identity: Identity): SecureContext {
 /** A TLS server on host:port presenting `identity` (and, per SNI name, another identity). */
 export async function startTlsListener(host: string, port: number, identity: Identity, bySni: Record<string, Identity> = {}): Promise<Server> {
   const contexts = new Map(Object.entries(bySni).map(([name, id]) => [name, contextOf(id)]));
+  const fallback = contextOf(identity);
   const server = createTlsServer({
     cert: identity.chainPems.join(''), key: identity.keyPem,
-    SNICallback: (name, cb) => cb(null, contexts.get(name) ?? contextOf(identity)),
+    // Without per-name identities every name gets the default (no callback, no context built per handshake).
+    ...(contexts.size ? { SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => cb(null, contexts.get(name) ?? fallback) } : {}),
   });
   server.on('tlsClientError', () => undefined); // scanners hang up mid-handshake; that is fine
   return listen(server, host, port);

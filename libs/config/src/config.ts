@@ -64,6 +64,7 @@ export interface AppConfig {
   notifications: NotificationsConfig;
   acme: AcmeProcessConfig;
   networkScan: NetworkScanConfig;
+  healthCheck: HealthCheckConfig;
 }
 
 function duration(env: Env, name: string, fallbackMs: number): number {
@@ -205,6 +206,7 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
     notifications: loadNotificationsConfig(env),
     acme: loadAcmeConfig(env),
     networkScan: loadNetworkScanConfig(env),
+    healthCheck: loadHealthCheckConfig(env),
   };
 }
 
@@ -387,5 +389,49 @@ export function loadNetworkScanConfig(env: Env): NetworkScanConfig {
     shardSize: int(env, 'CERTCTL_NETWORK_SCAN_SHARD_SIZE', 256, 1, 65_536),
     rateLimitPerSecond: int(env, 'CERTCTL_NETWORK_SCAN_RATE_LIMIT', 5_000, 1, 1_000_000),
     dueCheckIntervalMs: duration(env, 'CERTCTL_NETWORK_SCAN_DUE_CHECK_INTERVAL', 60_000),
+  };
+}
+
+// ---- Endpoint health checks (scanner) ----
+
+export interface HealthCheckConfig {
+  /** The scanner probes due checks (certctl's flag; on here by default: nothing is probed until a check exists). */
+  enabled: boolean;
+  /** How often the scanner claims the checks that are due (one tick across replicas). */
+  tickIntervalMs: number;
+  /** Defaults of a new check. */
+  defaultIntervalSeconds: number;
+  defaultTimeoutMs: number;
+  /** The range a check's own check_interval_seconds must lie in (400 outside). */
+  minIntervalSeconds: number;
+  maxIntervalSeconds: number;
+  /** TLS handshakes in flight per scanner process. */
+  maxConcurrent: number;
+  /** A verified deployment creates a check of its verify endpoint (certctl parses this flag and ignores it). */
+  autoCreate: boolean;
+  /** Probe history older than this is purged. */
+  historyRetentionMs: number;
+}
+
+export function loadHealthCheckConfig(env: Env): HealthCheckConfig {
+  const minIntervalSeconds = int(env, 'CERTCTL_HEALTH_CHECK_MIN_INTERVAL', 30, 1, 86_400);
+  const maxIntervalSeconds = int(env, 'CERTCTL_HEALTH_CHECK_MAX_INTERVAL', 86_400, 1, 604_800);
+  if (minIntervalSeconds > maxIntervalSeconds) {
+    throw new ConfigError('CERTCTL_HEALTH_CHECK_MIN_INTERVAL', `must not exceed CERTCTL_HEALTH_CHECK_MAX_INTERVAL (${maxIntervalSeconds})`);
+  }
+  const defaultIntervalSeconds = int(env, 'CERTCTL_HEALTH_CHECK_DEFAULT_INTERVAL', 300, 1, 604_800);
+  if (defaultIntervalSeconds < minIntervalSeconds || defaultIntervalSeconds > maxIntervalSeconds) {
+    throw new ConfigError('CERTCTL_HEALTH_CHECK_DEFAULT_INTERVAL', `must lie between ${minIntervalSeconds} and ${maxIntervalSeconds} seconds`);
+  }
+  return {
+    enabled: bool(env, 'CERTCTL_HEALTH_CHECK_ENABLED', true),
+    tickIntervalMs: duration(env, 'CERTCTL_HEALTH_CHECK_INTERVAL', 5_000),
+    defaultIntervalSeconds,
+    defaultTimeoutMs: int(env, 'CERTCTL_HEALTH_CHECK_DEFAULT_TIMEOUT', 5_000, 50, 60_000),
+    minIntervalSeconds,
+    maxIntervalSeconds,
+    maxConcurrent: int(env, 'CERTCTL_HEALTH_CHECK_MAX_CONCURRENT', 20, 1, 10_000),
+    autoCreate: bool(env, 'CERTCTL_HEALTH_CHECK_AUTO_CREATE', true),
+    historyRetentionMs: duration(env, 'CERTCTL_HEALTH_CHECK_HISTORY_RETENTION', 720 * 3_600_000),
   };
 }

@@ -62,6 +62,8 @@ export type NotificationStatus = (typeof NotificationStatus)[keyof typeof Notifi
 export const NOTIFICATION_TYPES = [
   'ExpirationWarning', 'RenewalSuccess', 'RenewalFailure', 'DeploymentSuccess', 'DeploymentFailure', 'PolicyViolation',
   'Revocation',
+  // Health checks (beyond certctl): a check's status changed.
+  'HealthCheckDegraded', 'HealthCheckDown', 'HealthCheckCertMismatch', 'HealthCheckRecovered',
 ] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
@@ -79,3 +81,7 @@ export const API_KEY_ROLES = ['admin', 'operator', 'viewer', 'auditor', 'agent']
 export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
 
 export const KEY_ALGORITHMS = ['ECDSA', 'RSA', 'Ed25519'] as const;
+
+/** Status of an endpoint health check (certctl's lowercase values). */
+export const HEALTH_STATUSES = ['healthy', 'degraded', 'down', 'cert_mismatch', 'unknown'] as const;
+export type HealthStatus = (typeof HEALTH_STATUSES)[number];

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ALL_QUEUES, DEFAULT_JOB_OPTIONS, DEPLOY_BATCH_MAX_ROWS, deployQueueJobs, JOB_QUEUE, Queue, queueJobId } from './queues';
 
 describe('queue contracts', () => {
-  it('names the six queues of the architecture', () => {
-    expect([...ALL_QUEUES].sort()).toEqual(['deploy', 'issuance', 'notify', 'notify-dead-letter', 'scan', 'schedule']);
+  it('names the queues of the architecture', () => {
+    expect([...ALL_QUEUES].sort()).toEqual(['deploy', 'health-check', 'issuance', 'notify', 'notify-dead-letter', 'scan', 'schedule']);
   });
 
   it('routes every job to a declared queue, and every queue has default options', () => {

@@ -11,6 +11,8 @@ export const Queue = {
   NotifyDeadLetter: 'notify-dead-letter',
   Scan: 'scan',
   Schedule: 'schedule',
+  /** Continuous TLS health checks: the due tick and the probe batches, consumed by the scanner. */
+  HealthCheck: 'health-check',
 } as const;
 export type QueueName = (typeof Queue)[keyof typeof Queue];
 export const ALL_QUEUES: readonly QueueName[] = Object.values(Queue);
@@ -37,6 +39,10 @@ export interface JobMap {
   reconcile: Traced;
   'network-scan.due': Traced;
   'ari.check': Traced;
+  /** Tick of the health-check job scheduler: claims the checks that are due and enqueues probe batches. */
+  'health-check.due': Traced;
+  /** Checks claimed together by one tick, probed by whichever scanner replica takes the job. */
+  'health-check.probe': Traced & { checkIds: string[] };
 }
 export type JobName = keyof JobMap;
 
@@ -58,6 +64,8 @@ export const JOB_QUEUE = {
   'ari.check': Queue.Schedule,
   // On the scan queue, not schedule: only the scanner consumes it, and a worker takes any job of its queue.
   'network-scan.due': Queue.Scan,
+  'health-check.due': Queue.HealthCheck,
+  'health-check.probe': Queue.HealthCheck,
 } as const satisfies Record<JobName, QueueName>;
 
 /** Job names that travel on queue Q. */
@@ -88,6 +96,8 @@ export const DEFAULT_JOB_OPTIONS: Record<QueueName, JobsOptions> = {
   [Queue.Scan]: { attempts: 3, backoff: { type: 'exponential', delay: 10_000 }, ...retention },
   // A missed tick is simply taken by the next one.
   [Queue.Schedule]: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+  // A probe batch is not retried: its checks are due again one interval later, and a retry would probe twice.
+  [Queue.HealthCheck]: { attempts: 1, removeOnComplete: { age: 3_600, count: 1_000 }, removeOnFail: { age: DAY_SECONDS, count: 1_000 } },
 };
 
 /**

@@ -36,6 +36,10 @@ const EVENT_TIER: Record<NotificationType, string> = {
   DeploymentFailure: 'critical',
   PolicyViolation: 'warning',
   Revocation: 'critical',
+  HealthCheckDegraded: 'warning',
+  HealthCheckDown: 'critical',
+  HealthCheckCertMismatch: 'critical',
+  HealthCheckRecovered: 'info',
 };
 
 /**

@@ -60,6 +60,10 @@ function titleOf(type: string, name: string, daysLeft: number | null): string {
     case 'DeploymentFailure': return `Deployment failed for certificate ${name}`;
     case 'PolicyViolation': return `Policy violation on certificate ${name}`;
     case 'Revocation': return `Certificate ${name} revoked`;
+    case 'HealthCheckDegraded': return `Endpoint serving ${name} is degraded`;
+    case 'HealthCheckDown': return `Endpoint serving ${name} is down`;
+    case 'HealthCheckCertMismatch': return `Endpoint expected to serve ${name} serves another certificate`;
+    case 'HealthCheckRecovered': return `Endpoint serving ${name} is healthy again`;
     default: return `${type}: ${name}`;
   }
 }

@@ -40,6 +40,8 @@ describe('buildAlertMessage', () => {
     expect(buildAlertMessage(row({ live_expires_at: new Date(NOW - 3 * 86_400_000) }), 'https://c', NOW).title).toBe('Certificate api.example.com expired 3 days ago');
     expect(buildAlertMessage(row({ type: 'RenewalFailure' }), 'https://c', NOW).title).toBe('Renewal failed for certificate api.example.com');
     expect(buildAlertMessage(row({ certificate_id: null, details: {}, live_name: null }), 'https://c', NOW).certificate).toBeNull();
+    expect(buildAlertMessage(row({ type: 'HealthCheckCertMismatch' }), 'https://c', NOW).title).toBe('Endpoint expected to serve api.example.com serves another certificate');
+    expect(buildAlertMessage(row({ type: 'HealthCheckDown' }), 'https://c', NOW).title).toBe('Endpoint serving api.example.com is down');
   });
 });
 

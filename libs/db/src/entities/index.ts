@@ -18,12 +18,14 @@ import { PolicyRuleEntity } from './policy-rule.entity';
 import { PolicyViolationEntity } from './policy-violation.entity';
 import { RenewalPolicyEntity } from './renewal-policy.entity';
 import { TeamEntity } from './team.entity';
+import { EndpointHealthCheckEntity, EndpointHealthHistoryEntity } from './endpoint-health-check.entity';
 
 export {
   AgentEntity, ApiKeyEntity, AuditEventEntity, CertificateProfileEntity, CertificateTargetMappingEntity,
   CertificateVersionEntity, DeploymentTargetEntity, IssuerEntity, JobEntity, ManagedCertificateEntity,
   NotificationEventEntity, OwnerEntity, PolicyRuleEntity, PolicyViolationEntity, RenewalPolicyEntity, TeamEntity,
   DiscoveredCertificateEntity, DiscoveryScanEntity, NetworkScanTargetEntity, CertificateRenewalInfoEntity,
+  EndpointHealthCheckEntity, EndpointHealthHistoryEntity,
 };
 export * from './discovery-scan.entity';
 export * from './discovered-certificate.entity';
@@ -34,4 +36,5 @@ export const ENTITIES = [
   CertificateVersionEntity, DeploymentTargetEntity, IssuerEntity, JobEntity, ManagedCertificateEntity,
   NotificationEventEntity, OwnerEntity, PolicyRuleEntity, PolicyViolationEntity, RenewalPolicyEntity, TeamEntity,
   DiscoveredCertificateEntity, DiscoveryScanEntity, NetworkScanTargetEntity, CertificateRenewalInfoEntity,
+  EndpointHealthCheckEntity, EndpointHealthHistoryEntity,
 ];
