@@ -128,11 +128,11 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
   return config;
 }
 
-/** "100ms", "30s", "5m", "6h". */
+/** "100ms", "30s", "5m", "6h"; a bare number is seconds, as in the server's settings. */
 export function parseDuration(text: string, where: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (!match) throw new ConfigError(`${where}: "${text}" is not a duration (use e.g. 500ms, 30s, 5m, 6h)`);
-  const ms = Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+  const ms = Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
   if (ms <= 0 || ms > 7 * 86_400_000) throw new ConfigError(`${where}: must be more than 0 and at most 7 days`);
   return Math.round(ms);
 }
