@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentConfig } from './config';
 import type { Logger } from './logger';
-import { Deployer } from './modules/deploy/deployer';
+import type { Deployer } from './modules/deploy/deployer';
 import { discoverCertificates } from './modules/discovery/filesystem-discovery';
 import { hostReport } from './modules/host/host-info';
 import { Journal, JournalEntry } from './modules/journal/journal';
@@ -26,7 +26,8 @@ export class CertctlAgent {
   readonly api: ApiClient;
   private readonly keys: KeyStore;
   private readonly journal: Journal;
-  private readonly deployer: Deployer;
+  /** Loaded with the first deployment (libs/deploy and its connectors are not needed by an idle agent). */
+  private deployer: Promise<Deployer> | undefined;
   private readonly pollBackoff: Backoff;
   private readonly stopping = new AbortController();
   private exit: AgentExit | undefined;
@@ -39,7 +40,6 @@ export class CertctlAgent {
     });
     this.keys = new KeyStore(config.keyDir);
     this.journal = new Journal(`${config.stateDir}/journal`);
-    this.deployer = new Deployer(this.api, this.keys, { commandTimeoutMs: config.commandTimeoutMs, backupRetention: config.backupRetention });
     this.pollBackoff = new Backoff({ intervalMs: config.pollIntervalMs, baseMs: config.backoffBaseMs, maxMs: config.maxBackoffMs });
   }
 
@@ -206,7 +206,7 @@ export class CertctlAgent {
     try {
       let report;
       try {
-        report = await this.deployer.deploy(entry.item);
+        report = await (await this.loadDeployer()).deploy(entry.item);
       } catch (err) {
         // The certificate could not be fetched. A refusal (404: no longer mapped here; 409: not issued) is final.
         if (err instanceof ApiResponseError && !err.retryable) report = { status: 'Failed' as const, failed_stage: 'other' as const, error: err.message };
@@ -222,6 +222,13 @@ export class CertctlAgent {
     } finally {
       this.inFlight.delete(entry.jobId);
     }
+  }
+
+  private loadDeployer(): Promise<Deployer> {
+    this.deployer ??= import('./modules/deploy/deployer.js').then(({ Deployer }) => new Deployer(this.api, this.keys, {
+      commandTimeoutMs: this.config.commandTimeoutMs, backupRetention: this.config.backupRetention,
+    }));
+    return this.deployer;
   }
 
   private async sendReport(entry: JournalEntry): Promise<void> {

@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { parseArgs } from 'node:util';
 import type { LogLevel } from './logger';
 import { AGENT_VERSION } from './version';
 
@@ -57,29 +57,58 @@ const SETTINGS = {
 
 type SettingName = keyof typeof SETTINGS;
 
-export function agentCommand(): Command {
-  const command = new Command('certctl-agent')
-    .description('certctl agent: makes keys on this host, gets them certified and deploys them to local servers')
-    .version(AGENT_VERSION)
-    .addOption(new Option('-c, --config <file>', 'JSON config file (fields: ' + Object.values(SETTINGS).map((s) => s.file).join(', ') + ')').env('CERTCTL_AGENT_CONFIG'))
-    .option('--once', 'heartbeat, do the work waiting now, then exit (for cron or a first try)')
-    .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
-  for (const setting of Object.values(SETTINGS)) command.option(`--${setting.flag} <value>`, `${setting.describe} [env ${setting.env}]`);
-  return command;
+/** The command line, parsed with node:util (no flag library: every megabyte of an idle agent counts). */
+export interface AgentArgs {
+  flags: Record<string, string | boolean | undefined>;
+  help: boolean;
+  version: boolean;
+}
+
+/** Throws ConfigError for an unknown flag or a flag without its value. */
+export function parseAgentArgs(argv: string[]): AgentArgs {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    config: { type: 'string', short: 'c' }, once: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'V' },
+  };
+  for (const setting of Object.values(SETTINGS)) options[setting.flag] = { type: 'string' };
+  try {
+    const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    return { flags: values, help: Boolean(values.help), version: Boolean(values.version) };
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message} (see --help)`);
+  }
+}
+
+export function usage(): string {
+  const lines = [
+    `certctl-agent ${AGENT_VERSION}: makes keys on this host, gets them certified by certctl and deploys them to local servers.`,
+    '',
+    'Usage: certctl-agent [--config FILE] [--once] [--<setting> VALUE ...]',
+    '',
+    '  -c, --config FILE          JSON config file (CERTCTL_AGENT_CONFIG); its fields are the settings\' names below',
+    '      --once                 heartbeat, do the work waiting now, then exit',
+    '  -h, --help / -V, --version',
+    '',
+    'Settings (flag, environment variable, config-file field; flags win, then the environment, then the file):',
+  ];
+  for (const s of Object.values(SETTINGS) as Setting[]) {
+    lines.push(`  --${s.flag}  ${s.env}  "${s.file}"${s.defaultValue ? `  (default ${s.defaultValue})` : ''}`, `      ${s.describe}`);
+  }
+  lines.push('', 'Exit codes: 0 stopped (SIGTERM/SIGINT), 2 bad settings, 3 the server rejected the agent (key revoked, agent retired), 1 crash.');
+  return `${lines.join('\n')}\n`;
 }
 
 /** Resolves the settings from parsed flags, the environment and the config file, and checks them. */
 export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): AgentConfig {
-  const file = flags.config ? readConfigFile(String(flags.config)) : {};
+  const configPath = flags.config ?? env.CERTCTL_AGENT_CONFIG;
+  const file = configPath ? readConfigFile(String(configPath)) : {};
   const sourceOf = (name: SettingName): { value: string | undefined; where: string } => {
     const s: Setting = SETTINGS[name];
-    const flagValue = flags[camel(s.flag)];
+    const flagValue = flags[s.flag];
     if (flagValue !== undefined) return { value: String(flagValue), where: `--${s.flag}` };
     if (env[s.env] !== undefined && env[s.env] !== '') return { value: env[s.env], where: s.env };
     const fileValue = file[s.file];
     if (fileValue !== undefined && fileValue !== null) {
-      return { value: Array.isArray(fileValue) ? fileValue.join(',') : String(fileValue), where: `${s.file} in ${flags.config}` };
+      return { value: Array.isArray(fileValue) ? fileValue.join(',') : String(fileValue), where: `${s.file} in ${configPath}` };
     }
     return { value: s.defaultValue, where: `--${s.flag} / ${s.env}` };
   };
@@ -182,4 +211,3 @@ function readText(path: string, where: string): string {
   }
 }
 
-const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

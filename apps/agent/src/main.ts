@@ -1,23 +1,26 @@
-import { CommanderError } from 'commander';
 import { CertctlAgent } from './agent';
-import { agentCommand, ConfigError, resolveConfig } from './config';
+import { ConfigError, parseAgentArgs, resolveConfig, usage } from './config';
 import { Logger } from './logger';
+import { AGENT_VERSION } from './version';
 
 /** Exit codes: 0 stopped, 2 bad settings, 3 the server rejected the agent (key revoked, agent retired). */
 export const EXIT = { stopped: 0, usage: 2, rejected: 3, crashed: 1 } as const;
 
 async function main(argv: string[]): Promise<number> {
-  const command = agentCommand();
-  try {
-    command.parse(argv);
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT.usage;
-    throw err;
-  }
-  const flags = command.opts();
   let config;
+  let once = false;
   try {
-    config = resolveConfig(flags);
+    const args = parseAgentArgs(argv);
+    if (args.help) {
+      process.stdout.write(usage());
+      return EXIT.stopped;
+    }
+    if (args.version) {
+      process.stdout.write(`${AGENT_VERSION}\n`);
+      return EXIT.stopped;
+    }
+    once = Boolean(args.flags.once);
+    config = resolveConfig(args.flags);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`certctl-agent: ${err.message}\n`);
@@ -36,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  const exit = await agent.run({ once: Boolean(flags.once) });
+  const exit = await agent.run({ once });
   if (exit.reason === 'rejected') {
     process.stderr.write(`certctl-agent: stopped: ${exit.message}\n`);
     return EXIT.rejected;
@@ -44,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
   return EXIT.stopped;
 }
 
-main(process.argv).then((code) => {
+main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 }, (err: unknown) => {
   process.stderr.write(`certctl-agent: ${(err as Error).stack ?? String(err)}\n`);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCsr } from '@certctl/pki';
 import { TestCa } from '../../../../libs/deploy/src/testing/material';
-import { agentCommand, ConfigError, resolveConfig } from '../config';
+import { ConfigError, parseAgentArgs, resolveConfig } from '../config';
 import { Backoff } from './protocol/backoff';
 import { failureReport } from './deploy/deployer';
 import { PostVerifyFailedError, ReloadFailedError, RollbackFailedError, TargetConfigError, ValidateFailedError } from '../../../../libs/deploy/src/errors';
@@ -14,7 +14,7 @@ import { KeyStore, KeyStoreError } from './keys/key-store';
 const home = mkdtempSync(join(tmpdir(), 'agent-parts-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
-const parse = (argv: string[]) => agentCommand().parse(['node', 'certctl-agent', ...argv]).opts();
+const parse = (argv: string[]) => parseAgentArgs(argv).flags;
 const base = { CERTCTL_SERVER_URL: 'https://certctl.example.com/', CERTCTL_AGENT_ID: 'ag-1', CERTCTL_API_KEY: 'k' };
 
 describe('agent settings', () => {
@@ -45,6 +45,11 @@ describe('agent settings', () => {
     const typo = join(home, 'typo.json');
     writeFileSync(typo, JSON.stringify({ poll_intervall: '1s' }));
     expect(() => resolveConfig(parse(['--config', typo]), base)).toThrow(/unknown field "poll_intervall"/);
+  });
+
+  it('refuses unknown flags and flags without a value', () => {
+    expect(() => parseAgentArgs(['--poll-intervall', '1s'])).toThrow(ConfigError);
+    expect(() => parseAgentArgs(['--server-url'])).toThrow(/--server-url/);
   });
 
   it('reads the key from --api-key-file', () => {

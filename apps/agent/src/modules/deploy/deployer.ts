@@ -1,4 +1,3 @@
-import { splitPemChain } from '@certctl/pki';
 import type { ApiClient, JobStatusReport, WorkItem } from '../protocol/api-client';
 import type { KeyStore } from '../keys/key-store';
 import { CaddyConnector, DeployError, DeployOutcome, fileConnectors, messageOf, PostVerifyFailedError, TargetConnector } from './deploy-lib';
@@ -70,6 +69,13 @@ export class Deployer {
       ...(outcome.verification.fingerprint ? { verification_fingerprint: outcome.verification.fingerprint } : {}),
     };
   }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** The certificates of a PEM bundle, leaf first (libs/pki's splitPemChain, without loading libs/pki at idle). */
+function splitPemChain(bundle: string): string[] {
+  return (bundle.match(PEM_CERTIFICATE) ?? []).map((block) => `${block}\n`);
 }
 
 function failed(stage: NonNullable<JobStatusReport['failed_stage']>, error: string): JobStatusReport {

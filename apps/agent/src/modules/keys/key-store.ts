@@ -1,7 +1,7 @@
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { keyMismatch } from '../deploy/deploy-lib';
-import { createCsr, DEFAULT_KEY_SPEC, generateKeyObjects, privateKeyPemOf } from '@certctl/pki';
+import { loadPki } from './pki-loader';
 
 /** Ids come from the server; anything else than these characters could walk out of the key directory. */
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
@@ -25,9 +25,11 @@ export class KeyStore {
 
   /** A new ECDSA P-256 key for the certificate's next version, written before its CSR leaves the host. */
   async newCsr(certificateId: string, commonName: string, sans: string[]): Promise<string> {
-    const keys = await generateKeyObjects(DEFAULT_KEY_SPEC);
-    writePrivate(this.path(certificateId, 'next'), privateKeyPemOf(keys.privateKey));
-    return createCsr({ keys, keySpec: DEFAULT_KEY_SPEC, commonName, sans });
+    const path = this.path(certificateId, 'next');
+    const pki = await loadPki();
+    const keys = await pki.generateKeyObjects(pki.DEFAULT_KEY_SPEC);
+    writePrivate(path, pki.privateKeyPemOf(keys.privateKey));
+    return pki.createCsr({ keys, keySpec: pki.DEFAULT_KEY_SPEC, commonName, sans });
   }
 
   /**
@@ -38,12 +40,12 @@ export class KeyStore {
     const next = this.path(certificateId, 'next');
     const current = this.path(certificateId, 'current');
     const nextPem = readIfExists(next);
-    if (nextPem && !keyMismatch(leafPem, nextPem)) {
+    if (nextPem && keyBelongsTo(leafPem, nextPem)) {
       renameSync(next, current);
       return nextPem;
     }
     const currentPem = readIfExists(current);
-    if (currentPem && !keyMismatch(leafPem, currentPem)) return currentPem;
+    if (currentPem && keyBelongsTo(leafPem, currentPem)) return currentPem;
     throw new KeyStoreError(`no private key on this host matches the certificate of ${certificateId} (looked in ${this.dir}); `
       + 'its key was made elsewhere or deleted: renew the certificate so this agent makes a new one');
   }
@@ -51,6 +53,20 @@ export class KeyStore {
   path(certificateId: string, which: 'current' | 'next'): string {
     if (!SAFE_ID.test(certificateId) || certificateId.includes('..')) throw new KeyStoreError(`refusing certificate id ${JSON.stringify(certificateId)} as a file name`);
     return join(this.dir, which === 'current' ? `${certificateId}.key` : `${certificateId}.next.key`);
+  }
+}
+
+/**
+ * Whether the key is the certificate's (same public key). libs/deploy's keyMismatch says the same, but loading
+ * libs/deploy at start would grow an idle agent; the connector checks again before anything goes live.
+ */
+function keyBelongsTo(leafPem: string, keyPem: string): boolean {
+  try {
+    const ofCertificate = new X509Certificate(leafPem).publicKey.export({ type: 'spki', format: 'der' });
+    const ofKey = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
+    return ofCertificate.equals(ofKey);
+  } catch {
+    return false;
   }
 }
 

@@ -1,5 +1,4 @@
-import { Agent as HttpAgent, IncomingMessage, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, IncomingMessage, request as httpRequest, RequestOptions } from 'node:http';
 
 /** One work item of GET /agents/{id}/work (certctl's WorkItem). */
 export interface WorkItem {
@@ -95,15 +94,23 @@ export interface ApiClientOptions {
  */
 export class ApiClient {
   private readonly base: URL;
-  private readonly agent: HttpAgent;
   private readonly timeoutMs: number;
+  /** node:https (and TLS) is loaded only for an https server: a loopback http agent stays smaller. */
+  private transport: Promise<{ agent: HttpAgent; request: typeof httpRequest }> | undefined;
 
   constructor(private readonly options: ApiClientOptions) {
     this.base = new URL(options.serverUrl.replace(/\/+$/, '') + '/');
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.agent = this.base.protocol === 'https:'
-      ? new HttpsAgent({ keepAlive: true, maxSockets: 4, ca: options.caPem })
-      : new HttpAgent({ keepAlive: true, maxSockets: 4 });
+  }
+
+  private connection(): Promise<{ agent: HttpAgent; request: typeof httpRequest }> {
+    this.transport ??= this.base.protocol === 'https:'
+      ? import('node:https').then((https) => ({
+          agent: new https.Agent({ keepAlive: true, maxSockets: 4, ca: this.options.caPem }),
+          request: https.request as unknown as typeof httpRequest,
+        }))
+      : Promise.resolve({ agent: new HttpAgent({ keepAlive: true, maxSockets: 4 }), request: httpRequest });
+    return this.transport;
   }
 
   private agentPath(suffix: string): string {
@@ -139,24 +146,25 @@ export class ApiClient {
   }
 
   close(): void {
-    this.agent.destroy();
+    void this.transport?.then(({ agent }) => agent.destroy());
   }
 
-  private call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  private async call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
     const url = new URL(path, this.base);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const { agent, request } = await this.connection();
     return new Promise<T>((resolve, reject) => {
-      const req = send(url, {
+      const options: RequestOptions = {
         method,
-        agent: this.agent,
+        agent,
         timeout: this.timeoutMs,
         headers: {
           Authorization: `Bearer ${this.options.apiKey}`,
           Accept: 'application/json',
           ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}),
         },
-      }, (res) => {
+      };
+      const req = request(url, options, (res) => {
         readBody(res).then((text) => {
           try {
             resolve(this.interpret<T>(res.statusCode ?? 0, text));
