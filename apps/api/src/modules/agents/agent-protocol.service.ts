@@ -49,28 +49,28 @@ export class AgentProtocolService {
    */
   async work(agentId: string): Promise<{ jobs: WorkItem[]; count: number }> {
     await this.activeAgent(agentId);
-    const jobs = await this.dataSource.transaction(async (tx) => {
-      const [deployments]: [WorkItem[], number] = await tx.query(
-        `UPDATE jobs j SET status = 'Running', started_at = now(), attempts = attempts + 1, updated_at = now()
-          FROM deployment_targets t, managed_certificates c
-         WHERE j.id IN (SELECT id FROM jobs WHERE agent_id = $1 AND type = 'Deployment' AND status = 'Pending'
-                         ORDER BY scheduled_at LIMIT 100 FOR UPDATE SKIP LOCKED)
-           AND t.id = j.target_id AND c.id = j.certificate_id
-        RETURNING j.id, j.type, j.certificate_id, c.common_name, c.sans, j.target_id, t.type AS target_type, t.config AS target_config, j.status`,
-        [agentId],
-      );
-      const csrJobs: WorkItem[] = await tx.query(
-        `SELECT DISTINCT ON (j.id) j.id, j.type, j.certificate_id, c.common_name, c.sans, t.id AS target_id, t.type AS target_type,
+    // One statement (atomic on its own): every agent polls this every 30 s, so round trips are what a fleet costs.
+    const rows: Array<WorkItem & { part: number }> = await this.dataSource.query(
+      `WITH claimed AS (
+         UPDATE jobs j SET status = 'Running', started_at = now(), attempts = attempts + 1, updated_at = now()
+           FROM deployment_targets t, managed_certificates c
+          WHERE j.id IN (SELECT id FROM jobs WHERE agent_id = $1 AND type = 'Deployment' AND status = 'Pending'
+                          ORDER BY scheduled_at LIMIT 100 FOR UPDATE SKIP LOCKED)
+            AND t.id = j.target_id AND c.id = j.certificate_id
+         RETURNING j.id, j.type, j.certificate_id, c.common_name, c.sans, j.target_id, t.type AS target_type, t.config AS target_config, j.status
+       ), awaiting AS (
+         SELECT DISTINCT ON (j.id) j.id, j.type, j.certificate_id, c.common_name, c.sans, t.id AS target_id, t.type AS target_type,
                 t.config AS target_config, j.status
            FROM jobs j JOIN managed_certificates c ON c.id = j.certificate_id
            JOIN certificate_target_mappings m ON m.certificate_id = j.certificate_id
            JOIN deployment_targets t ON t.id = m.target_id AND t.agent_id = $1
           WHERE j.status = 'AwaitingCSR'
-          ORDER BY j.id, t.id`,
-        [agentId],
-      );
-      return [...deployments, ...csrJobs];
-    });
+          ORDER BY j.id, t.id
+       )
+       SELECT 0 AS part, * FROM claimed UNION ALL SELECT 1 AS part, * FROM awaiting ORDER BY part`,
+      [agentId],
+    );
+    const jobs = rows.map(({ part: _part, ...item }) => item);
     return { jobs, count: jobs.length };
   }
 
