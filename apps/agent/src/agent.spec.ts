@@ -1,18 +1,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CertctlAgent } from './agent';
 import type { AgentConfig } from './config';
 import { Logger } from './logger';
+import { TestCa } from '../../../libs/deploy/src/testing/material';
 
 /** A fake certctl api on loopback (the real one is in test/e2e/agent.e2e-spec.ts): it answers /work as each test scripts. */
 class FakeApi {
   readonly workCalls: number[] = [];
   private server: Server;
-  private constructor(private readonly answerWork: (call: number, res: ServerResponse) => void) {
-    this.server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  private constructor(private readonly answerWork: (call: number, res: ServerResponse) => void, tls?: { cert: string; key: string }) {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       req.resume();
       if (req.url?.endsWith('/work')) {
         this.workCalls.push(Date.now());
@@ -20,13 +22,14 @@ class FakeApi {
         return;
       }
       res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
-    });
+    };
+    this.server = tls ? createHttpsServer(tls, handler) : createServer(handler);
   }
 
-  static async start(answerWork: (call: number, res: ServerResponse) => void): Promise<{ api: FakeApi; url: string }> {
-    const api = new FakeApi(answerWork);
+  static async start(answerWork: (call: number, res: ServerResponse) => void, tls?: { cert: string; key: string }): Promise<{ api: FakeApi; url: string }> {
+    const api = new FakeApi(answerWork, tls);
     await new Promise<void>((r) => api.server.listen(0, '127.0.0.1', r));
-    return { api, url: `http://127.0.0.1:${(api.server.address() as { port: number }).port}` };
+    return { api, url: `${tls ? 'https' : 'http'}://127.0.0.1:${(api.server.address() as { port: number }).port}` };
   }
 
   gaps(): number[] {
@@ -100,5 +103,27 @@ describe('agent polling against a fake api', () => {
     expect(exit.reason).toBe('rejected');
     expect(exit.reason === 'rejected' && exit.message).toMatch(/refused this agent's API key \(API key revoked\)/);
     expect(fake.workCalls.length).toBeLessThanOrEqual(1);
+  });
+
+  it('talks https to a server certified by a private CA given as caPem, and refuses it without', async () => {
+    const ca = await TestCa.create();
+    const leaf = await ca.issue(['localhost', '127.0.0.1']);
+    const started = await FakeApi.start((_, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"jobs":[],"count":0}'),
+      { cert: leaf.certPem, key: leaf.keyPem! });
+    fake = started.api;
+    const trusting = new CertctlAgent(config(started.url, { caPem: ca.pem }), new Logger('error', () => undefined));
+    const running = trusting.run();
+    await waitUntil(() => fake!.workCalls.length >= 2, 10_000);
+    trusting.stop();
+    expect(await running).toEqual({ reason: 'stopped' });
+
+    const calls = fake.workCalls.length;
+    const lines: string[] = [];
+    const doubting = new CertctlAgent(config(started.url), new Logger('warn', (line) => lines.push(line)));
+    const again = doubting.run();
+    await waitUntil(() => lines.some((l) => /self-signed|unable to verify|issuer certificate/i.test(l)), 10_000);
+    doubting.stop();
+    await again;
+    expect(fake.workCalls.length).toBe(calls);
   });
 });
