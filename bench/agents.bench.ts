@@ -3,7 +3,7 @@
  * backoff), many per process — polling one built api, then one real agent process at idle.
  *
  *   npm run bench:agents                         (wrap in `flock /tmp/certctl-bench.lock` on a shared machine)
- *   BENCH_AGENTS=1000 BENCH_STEP_S=20 BENCH_RATES=50,100,200,300,400,600 npm run bench:agents
+ *   BENCH_AGENTS=500 BENCH_STEP_S=20 BENCH_RATES=25,50,100,200,400,800 npm run bench:agents   (the defaults)
  *
  * 1. (Re)creates the database `certctl_bench_agents` (CERTCTL_BENCH_DATABASE_URL's server, default
  *    postgres://postgres@127.0.0.1:5432/postgres) with the real migrations, starts `node dist/apps/api/src/main.js`
@@ -49,8 +49,8 @@ const SHIPPED_POLL_S = 30;
 const settings = {
   adminUrl: process.env.CERTCTL_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   redisUrl: process.env.CERTCTL_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
-  agents: Number(process.env.BENCH_AGENTS ?? 1000),
-  rates: (process.env.BENCH_RATES ?? '50,100,200,300,400,600,800').split(',').map(Number),
+  agents: Number(process.env.BENCH_AGENTS ?? 500),
+  rates: (process.env.BENCH_RATES ?? '25,50,100,200,400,800').split(',').map(Number),
   stepS: Number(process.env.BENCH_STEP_S ?? 20),
   warmupS: Number(process.env.BENCH_WARMUP_S ?? 5),
   idleS: Number(process.env.BENCH_IDLE_S ?? 60),
