@@ -265,7 +265,7 @@ async function main(): Promise<void> {
         cpu_bound_estimate: {
           server_cpu_ms_per_poll_median: serverMsPerPoll, work_polls_per_s: cpuBoundPolls,
           agents_at_30s_poll_interval: cpuBoundPolls === null ? null : cpuBoundPolls * SHIPPED_POLL_S,
-          note: 'all cores for the api and PostgreSQL, no load generator beside them: derived from the CPU per poll, not measured',
+          note: 'all cores for the api and PostgreSQL, no load generator beside them: derived from the CPU per poll, not measured; PostgreSQL CPU counts every postgres process on the machine (other users included), so it errs low',
         },
         idle_agent_rss_mib_max: idle.rss_mib_max, idle_agent_cpu_pct: idle.cpu_pct, node_floor_rss_mib_max: idle.node_floor.rss_mib_max,
       },
