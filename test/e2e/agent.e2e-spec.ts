@@ -291,6 +291,26 @@ exec ${nginx.validateCommand}
     expect(existsSync(join(fileDir, 'cert.pem'))).toBe(false);
   });
 
+  it('the api takes a Failed report for an AwaitingCSR job only from an agent deploying that certificate, and only Failed', async () => {
+    const stranger = await post(p, '/api/v1/agents', { name: unique('stranger') });
+    const cert = await post(p, '/api/v1/certificates', certificateBody(inv, { target_ids: [targetId] }));
+    await agent!.stop(); // so the real agent does not answer this job first
+    try {
+      const res = await p.http.post(`/api/v1/certificates/${cert.id}/renew`).set(p.auth()).send({}).expect(202);
+      const jobId = res.body.job_id as string;
+      await p.waitForJob(jobId, ['AwaitingCSR']);
+      const report = (id: string, key: string, body: object) => p.http.post(`/api/v1/agents/${id}/jobs/${jobId}/status`).set(p.auth(key)).send(body);
+      expect((await report(stranger.id, stranger.api_key, { status: 'Failed', error: 'not mine' })).status).toBe(404);
+      const completed = await report(agentId, agentKey, { status: 'Completed' });
+      expect(completed.status).toBe(409);
+      expect(completed.body.code).toBe('JOB_AWAITING_CSR');
+      expect((await p.db.query('SELECT status FROM jobs WHERE id = $1', [jobId])).rows[0].status).toBe('AwaitingCSR');
+      await p.http.post(`/api/v1/jobs/${jobId}/cancel`).set(p.auth()).send({});
+    } finally {
+      await startAgent();
+    }
+  });
+
   it('an agent whose key is revoked stops with a clear message and exit code 3', async () => {
     const other = await post(p, '/api/v1/agents', { name: unique('doomed-agent') });
     const doomed = await AgentProcess.start(agentEnv({ CERTCTL_AGENT_ID: other.id, CERTCTL_API_KEY: other.api_key, CERTCTL_KEY_DIR: join(home, 'doomed-keys'), CERTCTL_AGENT_STATE_DIR: join(home, 'doomed-state'), CERTCTL_DISCOVERY_DIRS: '' }));
