@@ -10,12 +10,27 @@ COPY libs libs
 COPY scripts scripts
 COPY bench bench
 RUN npm run build
+RUN npm run build:agent
 
 FROM node:20-bookworm-slim AS prod-deps
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
+# The agent alone, one bundled file and no node_modules: `docker build --target agent -t certctl-agent .`
+# It deploys to files and runs reload commands, so it runs beside the server it serves (same volumes, same PID
+# namespace for a signal-based reload); keys and the journal live in the /var/lib/certctl volume.
+FROM node:20-bookworm-slim AS agent
+ENV NODE_ENV=production \
+    CERTCTL_KEY_DIR=/var/lib/certctl/keys \
+    CERTCTL_AGENT_STATE_DIR=/var/lib/certctl/agent
+COPY --from=build /src/dist/agent/certctl-agent.js /usr/local/lib/certctl/certctl-agent.js
+RUN mkdir -p /var/lib/certctl && chown node:node /var/lib/certctl && chmod 0700 /var/lib/certctl
+USER node
+VOLUME /var/lib/certctl
+ENTRYPOINT ["node", "/usr/local/lib/certctl/certctl-agent.js"]
+
+# The default target (last stage): the platform image.
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     CERTCTL_SERVER_HOST=0.0.0.0 \

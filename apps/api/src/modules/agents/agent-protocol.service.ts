@@ -49,28 +49,28 @@ export class AgentProtocolService {
    */
   async work(agentId: string): Promise<{ jobs: WorkItem[]; count: number }> {
     await this.activeAgent(agentId);
-    const jobs = await this.dataSource.transaction(async (tx) => {
-      const [deployments]: [WorkItem[], number] = await tx.query(
-        `UPDATE jobs j SET status = 'Running', started_at = now(), attempts = attempts + 1, updated_at = now()
-          FROM deployment_targets t, managed_certificates c
-         WHERE j.id IN (SELECT id FROM jobs WHERE agent_id = $1 AND type = 'Deployment' AND status = 'Pending'
-                         ORDER BY scheduled_at LIMIT 100 FOR UPDATE SKIP LOCKED)
-           AND t.id = j.target_id AND c.id = j.certificate_id
-        RETURNING j.id, j.type, j.certificate_id, c.common_name, c.sans, j.target_id, t.type AS target_type, t.config AS target_config, j.status`,
-        [agentId],
-      );
-      const csrJobs: WorkItem[] = await tx.query(
-        `SELECT DISTINCT ON (j.id) j.id, j.type, j.certificate_id, c.common_name, c.sans, t.id AS target_id, t.type AS target_type,
+    // One statement (atomic on its own): every agent polls this every 30 s, so round trips are what a fleet costs.
+    const rows: Array<WorkItem & { part: number }> = await this.dataSource.query(
+      `WITH claimed AS (
+         UPDATE jobs j SET status = 'Running', started_at = now(), attempts = attempts + 1, updated_at = now()
+           FROM deployment_targets t, managed_certificates c
+          WHERE j.id IN (SELECT id FROM jobs WHERE agent_id = $1 AND type = 'Deployment' AND status = 'Pending'
+                          ORDER BY scheduled_at LIMIT 100 FOR UPDATE SKIP LOCKED)
+            AND t.id = j.target_id AND c.id = j.certificate_id
+         RETURNING j.id, j.type, j.certificate_id, c.common_name, c.sans, j.target_id, t.type AS target_type, t.config AS target_config, j.status
+       ), awaiting AS (
+         SELECT DISTINCT ON (j.id) j.id, j.type, j.certificate_id, c.common_name, c.sans, t.id AS target_id, t.type AS target_type,
                 t.config AS target_config, j.status
            FROM jobs j JOIN managed_certificates c ON c.id = j.certificate_id
            JOIN certificate_target_mappings m ON m.certificate_id = j.certificate_id
            JOIN deployment_targets t ON t.id = m.target_id AND t.agent_id = $1
           WHERE j.status = 'AwaitingCSR'
-          ORDER BY j.id, t.id`,
-        [agentId],
-      );
-      return [...deployments, ...csrJobs];
-    });
+          ORDER BY j.id, t.id
+       )
+       SELECT 0 AS part, * FROM claimed UNION ALL SELECT 1 AS part, * FROM awaiting ORDER BY part`,
+      [agentId],
+    );
+    const jobs = rows.map(({ part: _part, ...item }) => item);
     return { jobs, count: jobs.length };
   }
 
@@ -111,11 +111,15 @@ export class AgentProtocolService {
     return { certificate_id: cert.id, certificate_pem: version.pem_chain, chain_pem: chain.join(''), serial_number: version.serial_number, not_after: version.not_after };
   }
 
-  /** The agent's report on one of its jobs. Completed/Failed are final; a finished job cannot be reopened (409). */
+  /**
+   * The agent's report on one of its jobs. Completed/Failed are final; a finished job cannot be reopened (409).
+   * An AwaitingCSR issuance job of a certificate deployed by this agent may be reported Failed (see failAwaitingCsr).
+   */
   async reportStatus(actor: Principal, agentId: string, jobId: string, body: JobStatusDto): Promise<JobEntity> {
     await this.activeAgent(agentId);
     const { job, notificationIds, deployReport } = await this.dataSource.transaction(async (tx) => {
       const job = await tx.findOne(JobEntity, { where: { id: jobId }, lock: { mode: 'pessimistic_write' } });
+      if (job?.status === 'AwaitingCSR') return this.failAwaitingCsr(tx, actor, agentId, job, body);
       if (!job || job.agent_id !== agentId) throw ApiError.notFound('job', jobId);
       if (!['Pending', 'Running'].includes(job.status)) throw ApiError.conflict('JOB_FINISHED', `job ${jobId} is already ${job.status}`);
       const now = new Date();
@@ -144,6 +148,25 @@ export class AgentProtocolService {
     // Agent deployments count in the same cluster-wide deploy counters as the orchestrator's.
     if (deployReport) await Promise.all(deployCounterIncrements(deployReport).map((c) => this.counters.increment(c.name, c.labels)));
     return job;
+  }
+
+  /**
+   * An agent gives up on an issuance job waiting for its CSR (the server refused the CSR with a 422, or the agent
+   * cannot make a key): the job fails with the agent's reason at once, instead of waiting for the AwaitingCSR
+   * timeout while the agent would otherwise send the same refused CSR again and again.
+   */
+  private async failAwaitingCsr(tx: EntityManager, actor: Principal, agentId: string, job: JobEntity, body: JobStatusDto) {
+    await this.agentCertificate(tx, agentId, job.certificate_id).catch(() => {
+      throw ApiError.notFound('job', job.id);
+    });
+    if (body.status !== 'Failed') throw ApiError.conflict('JOB_AWAITING_CSR', `job ${job.id} waits for a CSR: send one to /agents/${agentId}/csr, or report Failed`);
+    const error = `agent ${agentId} gave up: ${body.error ?? 'no reason given'}`;
+    await tx.update(JobEntity, { id: job.id }, { status: 'Failed', last_error: error, completed_at: new Date(), agent_id: agentId });
+    await tx.query(`UPDATE managed_certificates SET status = 'Failed', updated_at = now() WHERE id = $1 AND status = 'RenewalInProgress'`, [job.certificate_id]);
+    const notificationIds = await recordNotifications(tx, { type: 'RenewalFailure', certificate_id: job.certificate_id, message: `renewal failed: ${error}` });
+    await this.audit.record({ actor, action: 'csr_job_failed_by_agent', resource_type: 'job', resource_id: job.id,
+      details: { agent_id: agentId, certificate_id: job.certificate_id, error: body.error ?? null } }, tx);
+    return { job: await tx.findOneByOrFail(JobEntity, { id: job.id }), notificationIds, deployReport: undefined };
   }
 
   /** The agent's deployment result on the job row, and what it adds to the deploy counters. */

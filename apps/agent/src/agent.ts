@@ -1,0 +1,269 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AgentConfig } from './config';
+import type { Logger } from './logger';
+import type { Deployer } from './modules/deploy/deployer';
+import { discoverCertificates } from './modules/discovery/filesystem-discovery';
+import { hostReport } from './modules/host/host-info';
+import { Journal, JournalEntry } from './modules/journal/journal';
+import { KeyStore } from './modules/keys/key-store';
+import { AgentRejectedError, ApiClient, ApiResponseError, WorkItem } from './modules/protocol/api-client';
+import { Backoff } from './modules/protocol/backoff';
+import { AGENT_VERSION } from './version';
+
+/** How the agent ended: asked to stop, or the server no longer accepts it (the message says why). */
+export type AgentExit = { reason: 'stopped' } | { reason: 'rejected'; message: string };
+
+/** After a CSR went out, the certificate is usually signed within a second or two: look again soon. */
+const AFTER_CSR_POLL_MS = 2_000;
+
+/**
+ * The agent's loops: heartbeat, work polling (with backoff and jitter while the server fails), filesystem
+ * discovery. Work is done one item at a time: a CSR for a key made here, or a deployment through the target's
+ * connector, whose outcome is journaled on disk before it is reported (see Journal).
+ * Several agents can run in one process (the bench does); each has its own client, journal and key store.
+ */
+export class CertctlAgent {
+  readonly api: ApiClient;
+  private readonly keys: KeyStore;
+  private readonly journal: Journal;
+  /** Loaded with the first deployment (libs/deploy and its connectors are not needed by an idle agent). */
+  private deployer: Promise<Deployer> | undefined;
+  private readonly pollBackoff: Backoff;
+  private readonly stopping = new AbortController();
+  private exit: AgentExit | undefined;
+  /** Jobs being worked on now, so the journal drain does not start the same one twice. */
+  private readonly inFlight = new Set<string>();
+
+  constructor(private readonly config: AgentConfig, private readonly log: Logger, api?: ApiClient) {
+    this.api = api ?? new ApiClient({
+      serverUrl: config.serverUrl, agentId: config.agentId, apiKey: config.apiKey, caPem: config.caPem, timeoutMs: config.requestTimeoutMs,
+    });
+    this.keys = new KeyStore(config.keyDir);
+    this.journal = new Journal(`${config.stateDir}/journal`);
+    this.pollBackoff = new Backoff({ intervalMs: config.pollIntervalMs, baseMs: config.backoffBaseMs, maxMs: config.maxBackoffMs });
+  }
+
+  /** Runs until stop() or until the server rejects the agent. `once`: one heartbeat and one round of work. */
+  async run(options: { once?: boolean } = {}): Promise<AgentExit> {
+    this.keys.prepare();
+    this.journal.prepare();
+    this.log.info('agent starting', { agent_id: this.config.agentId, server: this.config.serverUrl, version: AGENT_VERSION, key_dir: this.config.keyDir });
+    await this.guard(() => this.heartbeat());
+    if (this.exit) return this.finish();
+    await this.guard(() => this.resumeInterrupted());
+    if (options.once) {
+      await this.guard(async () => void (await this.pollOnce()));
+      return this.finish();
+    }
+    await Promise.all([this.pollLoop(), this.heartbeatLoop(), this.discoveryLoop()]);
+    return this.finish();
+  }
+
+  /** Stops taking work; the item being worked on is finished (its report journaled) first. */
+  stop(): void {
+    if (!this.stopping.signal.aborted) this.log.info('agent stopping');
+    this.exit ??= { reason: 'stopped' };
+    this.stopping.abort();
+  }
+
+  private finish(): AgentExit {
+    this.api.close();
+    const exit = this.exit ?? { reason: 'stopped' };
+    if (exit.reason === 'rejected') this.log.error('agent stopped: the server rejected it', { reason: exit.message });
+    else this.log.info('agent stopped');
+    return exit;
+  }
+
+  private get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  /** Runs a step; a rejection by the server ends the agent, anything else is the caller's to retry. */
+  private async guard(step: () => Promise<void>): Promise<boolean> {
+    try {
+      await step();
+      return true;
+    } catch (err) {
+      if (err instanceof AgentRejectedError) {
+        this.exit = { reason: 'rejected', message: err.message };
+        this.stopping.abort();
+        return false;
+      }
+      this.log.warn('call to the server failed', { err: (err as Error).message });
+      return false;
+    }
+  }
+
+  private async pause(ms: number): Promise<void> {
+    try {
+      await sleep(ms, undefined, { signal: this.stopping.signal });
+    } catch {
+      // stopped while waiting
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    await this.api.heartbeat(hostReport(AGENT_VERSION));
+  }
+
+  private async heartbeatLoop(): Promise<void> {
+    const backoff = new Backoff({ intervalMs: this.config.heartbeatIntervalMs, baseMs: this.config.backoffBaseMs, maxMs: this.config.heartbeatIntervalMs });
+    let delay = backoff.nextDelay();
+    while (!this.stopped) {
+      await this.pause(delay);
+      if (this.stopped) break;
+      delay = (await this.guard(() => this.heartbeat())) ? backoff.succeeded() : backoff.failed();
+    }
+  }
+
+  private async pollLoop(): Promise<void> {
+    // A fleet restarted together should not poll in step: the first poll comes after up to 10 % of an interval.
+    await this.pause(Math.round(Math.random() * this.config.pollIntervalMs * 0.1));
+    while (!this.stopped) {
+      let submittedCsr = false;
+      const ok = await this.guard(async () => {
+        submittedCsr = await this.pollOnce();
+      });
+      if (this.stopped) break;
+      const delay = ok ? this.pollBackoff.succeeded() : this.pollBackoff.failed();
+      if (!ok) this.log.info('next poll after backoff', { delay_ms: delay, failures: this.pollBackoff.consecutiveFailures });
+      await this.pause(submittedCsr ? Math.min(delay, AFTER_CSR_POLL_MS) : delay);
+    }
+  }
+
+  /** Reports and deployments left from earlier rounds, then the server's work. True when a CSR was sent. */
+  private async pollOnce(): Promise<boolean> {
+    await this.drainJournal();
+    const items = await this.api.work();
+    if (items.length) this.log.info('work received', { count: items.length });
+    const deployments = items.filter((i) => i.type === 'Deployment');
+    // The server claimed these for us (Running): on disk first, so a crash from here on cannot strand them.
+    this.journal.putAll(deployments.map((item) => ({ kind: 'deploy', jobId: item.id, item, phase: 'deploying', resumes: 0, updatedAt: '' })));
+    let submittedCsr = false;
+    for (const item of items.filter((i) => i.status === 'AwaitingCSR')) {
+      if (this.stopped) break;
+      submittedCsr = (await this.submitCsr(item)) || submittedCsr;
+    }
+    await this.drainJournal();
+    return submittedCsr;
+  }
+
+  /** A key made here, its CSR sent. A CSR the server refuses (422) is reported once and never sent again. */
+  private async submitCsr(item: WorkItem): Promise<boolean> {
+    if (this.journal.has(item.id)) return false; // refused before: its report is on its way
+    const csr = await this.keys.newCsr(item.certificate_id, item.common_name, item.sans ?? []);
+    try {
+      await this.api.submitCsr(item.certificate_id, csr);
+      this.log.info('CSR submitted; the key stays on this host', { job_id: item.id, certificate_id: item.certificate_id });
+      return true;
+    } catch (err) {
+      if (!(err instanceof ApiResponseError) || err.retryable) throw err;
+      if (err.status === 409) return false; // nothing waits for a CSR any more (another agent answered, or it was cancelled)
+      this.log.error('the server refused the CSR; not sending it again', { job_id: item.id, certificate_id: item.certificate_id, status: err.status, err: err.message });
+      const entry: JournalEntry = {
+        kind: 'csr_rejected', jobId: item.id, item, phase: 'reporting', resumes: 0, updatedAt: '',
+        report: { status: 'Failed', error: `the server refused the agent's CSR: ${err.message}`.slice(0, 4000) },
+      };
+      this.journal.put(entry);
+      await this.sendReport(entry);
+      return false;
+    }
+  }
+
+  /**
+   * At start: deployments a killed agent left half done are run again, once (Apply is idempotent, so files
+   * already in place are a skip); one that was already resumed and interrupted again is reported failed rather
+   * than tried forever. Outcomes not yet reported are reported.
+   */
+  private async resumeInterrupted(): Promise<void> {
+    for (const entry of this.journal.entries()) {
+      if (entry.kind !== 'deploy' || entry.phase !== 'deploying') continue;
+      if (entry.resumes >= 1) {
+        this.journal.put({ ...entry, phase: 'reporting', report: { status: 'Failed', failed_stage: 'other', error: 'the agent was interrupted twice while deploying this job; not retried' } });
+        continue;
+      }
+      this.log.warn('resuming a deployment interrupted by a restart', { job_id: entry.jobId, target_type: entry.item.target_type });
+      this.journal.put({ ...entry, resumes: entry.resumes + 1 });
+    }
+    await this.drainJournal();
+  }
+
+  /** Everything in the journal not being worked on now: deployments to run, outcomes to report. */
+  private async drainJournal(): Promise<void> {
+    for (const entry of this.journal.entries()) {
+      if (this.stopped || this.inFlight.has(entry.jobId)) continue;
+      if (entry.phase === 'deploying') await this.runDeployment(entry);
+      else if (entry.kind === 'deploy') await this.sendReport(entry);
+    }
+    // Refused CSRs whose report did not go out yet are retried here too.
+    for (const entry of this.journal.entries()) {
+      if (entry.kind === 'csr_rejected' && entry.report && !this.stopped) await this.sendReport(entry).catch(() => undefined);
+    }
+  }
+
+  private async runDeployment(entry: JournalEntry): Promise<void> {
+    this.inFlight.add(entry.jobId);
+    try {
+      let report;
+      try {
+        report = await (await this.loadDeployer()).deploy(entry.item);
+      } catch (err) {
+        // The certificate could not be fetched. A refusal (404: no longer mapped here; 409: not issued) is final.
+        if (err instanceof ApiResponseError && !err.retryable) report = { status: 'Failed' as const, failed_stage: 'other' as const, error: err.message };
+        else throw err;
+      }
+      const done: JournalEntry = { ...entry, phase: 'reporting', report };
+      this.journal.put(done);
+      this.log[report.status === 'Completed' ? 'info' : 'warn']('deployment finished', {
+        job_id: entry.jobId, target_type: entry.item.target_type, status: report.status, failed_stage: report.failed_stage, rollback: report.rollback,
+        idempotent: report.skipped_as_idempotent, error: report.error,
+      });
+      await this.sendReport(done);
+    } finally {
+      this.inFlight.delete(entry.jobId);
+    }
+  }
+
+  private loadDeployer(): Promise<Deployer> {
+    this.deployer ??= import('./modules/deploy/deployer.js').then(({ Deployer }) => new Deployer(this.api, this.keys, {
+      commandTimeoutMs: this.config.commandTimeoutMs, backupRetention: this.config.backupRetention,
+    }));
+    return this.deployer;
+  }
+
+  private async sendReport(entry: JournalEntry): Promise<void> {
+    try {
+      await this.api.reportStatus(entry.jobId, entry.report!);
+    } catch (err) {
+      if (!(err instanceof ApiResponseError) || err.retryable) throw err;
+      // 404/409: the server has finished with this job (it timed out, was cancelled, or this report already arrived).
+      if (entry.kind === 'csr_rejected') {
+        this.log.warn('the server did not take the report of a refused CSR; keeping it so the CSR is not sent again', { job_id: entry.jobId, err: err.message });
+        this.journal.put({ ...entry, report: undefined });
+        return;
+      }
+      this.log.warn('the server did not take the report; dropping it', { job_id: entry.jobId, err: err.message });
+    }
+    if (entry.kind === 'csr_rejected' && entry.report) {
+      // Kept (without a report) as the memory that this job's CSR was refused.
+      this.journal.put({ ...entry, report: undefined });
+      return;
+    }
+    this.journal.remove(entry.jobId);
+  }
+
+  private async discoveryLoop(): Promise<void> {
+    if (!this.config.discoveryDirs.length) return;
+    let delay = Math.round(Math.random() * Math.min(this.config.pollIntervalMs, 10_000));
+    while (!this.stopped) {
+      await this.pause(delay);
+      if (this.stopped) break;
+      const ok = await this.guard(async () => {
+        const report = await discoverCertificates(this.config.agentId, this.config.discoveryDirs);
+        await this.api.reportDiscoveries(report);
+        this.log.info('discovery reported', { certificates: report.certificates.length, errors: report.errors.length });
+      });
+      delay = ok ? this.config.discoveryIntervalMs : Math.min(this.config.discoveryIntervalMs, this.config.maxBackoffMs);
+    }
+  }
+}

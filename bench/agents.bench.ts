@@ -1,0 +1,287 @@
+/**
+ * Agent fleet benchmark: many simulated agents — the real agent code (CertctlAgent, its ApiClient, journal and
+ * backoff), many per process — polling one built api, then one real agent process at idle.
+ *
+ *   npm run bench:agents                         (wrap in `flock /tmp/certctl-bench.lock` on a shared machine)
+ *   BENCH_AGENTS=500 BENCH_STEP_S=20 BENCH_RATES=25,50,100,200,400,800 npm run bench:agents   (the defaults)
+ *
+ * 1. (Re)creates the database `certctl_bench_agents` (CERTCTL_BENCH_DATABASE_URL's server, default
+ *    postgres://postgres@127.0.0.1:5432/postgres) with the real migrations, starts `node dist/apps/api/src/main.js`
+ *    on a free loopback port (Redis: CERTCTL_BENCH_REDIS_URL, a key prefix of its own) and registers BENCH_AGENTS
+ *    agents through POST /api/v1/agents, each with its own API key.
+ * 2. For each offered rate of work polls per second (BENCH_RATES), runs every agent in this process with a poll
+ *    interval of agents / rate seconds (±10 % jitter, as shipped) and a heartbeat interval of twice that (the
+ *    shipped 30 s / 60 s mix), warms up for BENCH_WARMUP_S, then times every GET /agents/{id}/work for
+ *    BENCH_STEP_S seconds. Polls find no work (a fleet's steady state). The sustained rate is the highest step whose
+ *    work-poll p99 stays under 100 ms with no errors and at least 90 % of the offered rate achieved; the fleet it
+ *    supports at the shipped 30 s interval is that rate × 30. Ramping stops at the first step that falls behind
+ *    (errors, or less than 90 % of the offered rate). Each step also records the server CPU per poll (api and
+ *    PostgreSQL), from which `cpu_bound_estimate` derives what the machine's cores could serve if the api and
+ *    PostgreSQL had them to themselves: an estimate, not a measurement.
+ * 3. Starts the bundled agent (`dist/agent/certctl-agent.js`, plain node, shipped defaults: poll 30 s, heartbeat
+ *    60 s) against the same api, lets it settle, then reads its RSS and CPU time (/proc) over BENCH_IDLE_S (60).
+ *
+ * The simulated agents, the api and PostgreSQL share the machine's cores: the rates are a lower bound of what a
+ * dedicated api host sustains. CPU per step is recorded for the api, this load process and PostgreSQL.
+ * Results in bench/results/agents.json.
+ */
+import 'reflect-metadata';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '@certctl/testing';
+import { CertctlAgent } from '../apps/agent/src/agent';
+import type { AgentConfig } from '../apps/agent/src/config';
+import { Logger } from '../apps/agent/src/logger';
+import { ApiClient, WorkItem } from '../apps/agent/src/modules/protocol/api-client';
+import { ApiProcess } from './lib/api-process';
+import { freshDatabase } from './lib/bench-dataset';
+import { round, summarize } from './lib/http-load';
+import { machineTicks, pidsByComm, processTicks, TICKS_PER_S, ticksBetween, ticksOf } from './lib/proc-ticks';
+
+const ROOT = resolve(__dirname, '..', '..');
+const RESULTS_FILE = resolve(ROOT, 'bench', 'results', 'agents.json');
+const AGENT_BUNDLE = resolve(ROOT, 'dist', 'agent', 'certctl-agent.js');
+const DATABASE = 'certctl_bench_agents';
+const P99_LIMIT_MS = 100;
+const SHIPPED_POLL_S = 30;
+
+const settings = {
+  adminUrl: process.env.CERTCTL_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  redisUrl: process.env.CERTCTL_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+  agents: Number(process.env.BENCH_AGENTS ?? 500),
+  rates: (process.env.BENCH_RATES ?? '25,50,100,200,400,800').split(',').map(Number),
+  stepS: Number(process.env.BENCH_STEP_S ?? 20),
+  warmupS: Number(process.env.BENCH_WARMUP_S ?? 5),
+  idleS: Number(process.env.BENCH_IDLE_S ?? 60),
+};
+
+/** The agent's own client, timing each work poll (the request the fleet makes most). */
+class TimedApiClient extends ApiClient {
+  static recording = false;
+  static readonly latencies: number[] = [];
+  static errors = 0;
+  static firstError: string | undefined;
+
+  override async work(): Promise<WorkItem[]> {
+    const started = process.hrtime.bigint();
+    try {
+      const items = await super.work();
+      if (TimedApiClient.recording) TimedApiClient.latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+      return items;
+    } catch (err) {
+      if (TimedApiClient.recording) {
+        TimedApiClient.errors += 1;
+        TimedApiClient.firstError ??= (err as Error).message;
+      }
+      throw err;
+    }
+  }
+}
+
+interface Registered {
+  id: string;
+  key: string;
+}
+
+const progress = (msg: string) => process.stderr.write(`[bench:agents] ${msg}\n`);
+
+async function register(baseUrl: string, adminKey: string, count: number): Promise<Registered[]> {
+  const out: Registered[] = [];
+  const runId = randomBytes(3).toString('hex');
+  let next = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next < count) {
+      const i = next++;
+      const res = await fetch(`${baseUrl}/api/v1/agents`, {
+        method: 'POST', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `bench-agent-${runId}-${i}` }),
+      });
+      if (res.status !== 201) throw new Error(`registering agent ${i}: HTTP ${res.status} ${await res.text()}`);
+      const body = (await res.json()) as { id: string; api_key: string };
+      out.push({ id: body.id, key: body.api_key });
+    }
+  }));
+  return out;
+}
+
+async function runStep(baseUrl: string, fleet: Registered[], home: string, rate: number, apiPid: number) {
+  const intervalMs = Math.round((fleet.length / rate) * 1000);
+  const silent = new Logger('error', () => undefined);
+  const agents = fleet.map((a, i) => {
+    const config: AgentConfig = {
+      serverUrl: baseUrl, agentId: a.id, apiKey: a.key, keyDir: join(home, `a${i}`, 'keys'), stateDir: join(home, `a${i}`, 'state'),
+      pollIntervalMs: intervalMs, heartbeatIntervalMs: intervalMs * 2, backoffBaseMs: 1000, maxBackoffMs: 300_000,
+      requestTimeoutMs: 30_000, commandTimeoutMs: 30_000, discoveryDirs: [], discoveryIntervalMs: 6 * 3_600_000, logLevel: 'error',
+    };
+    const api = new TimedApiClient({ serverUrl: baseUrl, agentId: a.id, apiKey: a.key, timeoutMs: 30_000 });
+    return new CertctlAgent(config, silent, api);
+  });
+  const runs = agents.map((agent) => agent.run());
+  await sleep(Math.max(settings.warmupS * 1000, intervalMs)); // every agent has started polling
+  TimedApiClient.latencies.length = 0;
+  TimedApiClient.errors = 0;
+  TimedApiClient.firstError = undefined;
+  const postgresBefore = ticksOf(pidsByComm('postgres'));
+  const apiBefore = processTicks(apiPid) ?? 0;
+  const loaderBefore = process.cpuUsage();
+  const machineBefore = machineTicks();
+  const started = Date.now();
+  TimedApiClient.recording = true;
+  await sleep(settings.stepS * 1000);
+  TimedApiClient.recording = false;
+  const wallS = (Date.now() - started) / 1000;
+  const loader = process.cpuUsage(loaderBefore);
+  const machineAfter = machineTicks();
+  const cpuPct = (ticks: number) => round((ticks / TICKS_PER_S / wallS) * 100, 1);
+  const cpu = {
+    api_pct: cpuPct((processTicks(apiPid) ?? 0) - apiBefore),
+    postgres_pct: cpuPct(ticksBetween(postgresBefore, ticksOf(pidsByComm('postgres')))),
+    agents_process_pct: round(((loader.user + loader.system) / 1e6 / wallS) * 100, 1),
+    machine_busy_pct: machineBefore && machineAfter
+      ? round(((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)) * 100 * cpus().length, 1) : null,
+  };
+  for (const agent of agents) agent.stop();
+  await Promise.all(runs);
+  const polls = TimedApiClient.latencies.length;
+  const latency = summarize(TimedApiClient.latencies);
+  const achieved = round(polls / wallS, 1);
+  const keptUp = TimedApiClient.errors === 0 && achieved >= rate * 0.9;
+  const pass = keptUp && latency.p99 < P99_LIMIT_MS;
+  // Server CPU per work poll (its share of the heartbeats, one per two polls, included).
+  const perPoll = (pct: number) => (polls ? round((pct / 100) * wallS * 1000 / polls, 2) : null);
+  return {
+    offered_polls_per_s: rate, poll_interval_ms: intervalMs, achieved_polls_per_s: achieved, polls, errors: TimedApiClient.errors,
+    first_error: TimedApiClient.firstError ?? null, work_poll_latency_ms: latency, cpu,
+    cpu_ms_per_poll: { api: perPoll(cpu.api_pct), postgres: perPoll(cpu.postgres_pct), agents_process: perPoll(cpu.agents_process_pct) },
+    kept_up: keptUp, pass,
+  };
+}
+
+/** RSS (max and median over 1 s samples) and CPU share of a process over `seconds`, after `settleS`. */
+async function sampleProcess(pid: number, settleS: number, seconds: number) {
+  await sleep(settleS * 1000);
+  const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  const ticksBefore = processTicks(pid) ?? 0;
+  const samples: number[] = [];
+  const started = Date.now();
+  while (Date.now() - started < seconds * 1000) {
+    samples.push(rss());
+    await sleep(1000);
+  }
+  const wallS = (Date.now() - started) / 1000;
+  const cpuS = ((processTicks(pid) ?? 0) - ticksBefore) / TICKS_PER_S;
+  samples.sort((a, b) => a - b);
+  return {
+    window_s: round(wallS, 1), rss_mib_max: round(samples.at(-1)! / 1024 ** 2, 1), rss_mib_median: round(samples[Math.floor(samples.length / 2)]! / 1024 ** 2, 1),
+    cpu_seconds: round(cpuS, 2), cpu_pct: round((cpuS / wallS) * 100, 3),
+  };
+}
+
+/**
+ * The smallest Node process that does what an idle agent does (a keep-alive HTTP GET every 30 s): the floor under
+ * any agent written for this runtime, measured here so the agent's figure can be read against it.
+ */
+const NODE_FLOOR_SCRIPT = `const http = require('node:http'); require('node:fs'); require('node:crypto'); require('node:os');
+const agent = new http.Agent({ keepAlive: true });
+const poll = () => http.get(process.argv[1] + '/health', { agent }, (r) => r.resume()).on('error', () => {});
+poll(); setInterval(poll, 30000);`;
+
+/** RSS and CPU of the bundled agent at idle with the shipped intervals, and of the Node floor beside it. */
+async function idleAgent(baseUrl: string, agent: Registered, home: string) {
+  const child = spawn(process.execPath, [AGENT_BUNDLE], {
+    env: {
+      PATH: process.env.PATH ?? '', CERTCTL_SERVER_URL: baseUrl, CERTCTL_AGENT_ID: agent.id, CERTCTL_API_KEY: agent.key,
+      CERTCTL_KEY_DIR: join(home, 'idle', 'keys'), CERTCTL_AGENT_STATE_DIR: join(home, 'idle', 'state'),
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const floor = spawn(process.execPath, ['-e', NODE_FLOOR_SCRIPT, baseUrl], { stdio: 'ignore' });
+  try {
+    const [measured, reference] = await Promise.all([sampleProcess(child.pid!, 10, settings.idleS), sampleProcess(floor.pid!, 10, settings.idleS)]);
+    return {
+      ...measured,
+      targets: { rss_mib_max: 40, cpu_pct: 0.1 },
+      pass: measured.rss_mib_max <= 40 && measured.cpu_pct <= 0.1,
+      node_floor: { ...reference, what: 'node -e: a keep-alive HTTP GET every 30 s, nothing else (same Node, same machine, same window)' },
+      note: `${AGENT_BUNDLE} with the shipped intervals (poll 30 s, heartbeat 60 s); CPU time from /proc is counted in 10 ms ticks`,
+    };
+  } finally {
+    child.kill('SIGTERM');
+    floor.kill('SIGTERM');
+  }
+}
+
+async function main(): Promise<void> {
+  const loadAtStart = loadavg().map((l) => round(l, 2));
+  const home = mkdtempSync(join(tmpdir(), 'certctl-bench-agents-'));
+  const adminKey = `bench-admin-${randomBytes(12).toString('hex')}`;
+  const databaseUrl = await freshDatabase(settings.adminUrl, DATABASE);
+  const api = await ApiProcess.start({
+    CERTCTL_DATABASE_URL: databaseUrl, CERTCTL_REDIS_URL: settings.redisUrl, CERTCTL_QUEUE_PREFIX: `certctl-bench-agents-${randomBytes(3).toString('hex')}`,
+    CERTCTL_API_KEY: adminKey, CERTCTL_LOG_LEVEL: 'warn', CERTCTL_DATABASE_MAX_CONNS: '20',
+  });
+  process.on('exit', () => api.killNow());
+  try {
+    await api.waitReady();
+    progress(`api ready at ${api.baseUrl} (pid ${api.pid}); registering ${settings.agents} agents`);
+    const fleet = await register(api.baseUrl, adminKey, settings.agents + 1);
+    const idleIdentity = fleet.pop()!;
+    const steps = [];
+    for (const rate of settings.rates) {
+      progress(`${rate} work polls/s offered (${settings.agents} agents, every ${round(settings.agents / rate, 2)} s)`);
+      const step = await runStep(api.baseUrl, fleet, home, rate, api.pid!);
+      progress(`  achieved ${step.achieved_polls_per_s}/s, p50 ${step.work_poll_latency_ms.p50} ms, p99 ${step.work_poll_latency_ms.p99} ms, errors ${step.errors}, api ${step.cpu.api_pct} %`);
+      steps.push(step);
+      // A step over the latency limit still says how much the api can take; ramping stops when it falls behind.
+      if (!step.kept_up) break;
+    }
+    const passing = steps.filter((s) => s.pass);
+    const costs = steps.filter((s) => s.cpu_ms_per_poll.api !== null && s.cpu_ms_per_poll.postgres !== null)
+      .map((s) => s.cpu_ms_per_poll.api! + s.cpu_ms_per_poll.postgres!).sort((a, b) => a - b);
+    const serverMsPerPoll = costs.length ? costs[Math.floor(costs.length / 2)]! : null;
+    const cpuBoundPolls = serverMsPerPoll ? Math.floor((cpus().length * 1000) / serverMsPerPoll) : null;
+    const sustained = passing.length ? Math.max(...passing.map((s) => s.achieved_polls_per_s)) : 0;
+    progress(`idle agent: ${settings.idleS} s`);
+    const idle = await idleAgent(api.baseUrl, idleIdentity, home);
+    progress(`  RSS max ${idle.rss_mib_max} MiB (a bare Node HTTP poller: ${idle.node_floor.rss_mib_max} MiB), CPU ${idle.cpu_pct} %`);
+    const results = {
+      benchmark: 'agents',
+      date: new Date().toISOString(),
+      machine: {
+        cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', total_memory_gib: round(totalmem() / 1024 ** 3, 1), os: release(), node: process.version,
+        load_average_at_start: loadAtStart, load_average_at_end: loadavg().map((l) => round(l, 2)),
+      },
+      setup: {
+        agents_in_one_process: settings.agents, step_s: settings.stepS, warmup_s: settings.warmupS,
+        note: 'real agent code (CertctlAgent + ApiClient), one Node process; every poll finds no work; heartbeats at twice the poll interval',
+      },
+      headline: {
+        sustained_work_polls_per_s: sustained, p99_limit_ms: P99_LIMIT_MS,
+        agents_at_30s_poll_interval: Math.floor(sustained * SHIPPED_POLL_S),
+        cpu_bound_estimate: {
+          server_cpu_ms_per_poll_median: serverMsPerPoll, work_polls_per_s: cpuBoundPolls,
+          agents_at_30s_poll_interval: cpuBoundPolls === null ? null : cpuBoundPolls * SHIPPED_POLL_S,
+          note: 'all cores for the api and PostgreSQL, no load generator beside them: derived from the CPU per poll, not measured; PostgreSQL CPU counts every postgres process on the machine (other users included), so it errs low',
+        },
+        idle_agent_rss_mib_max: idle.rss_mib_max, idle_agent_cpu_pct: idle.cpu_pct, node_floor_rss_mib_max: idle.node_floor.rss_mib_max,
+      },
+      steps,
+      idle_agent: idle,
+    };
+    mkdirSync(dirname(RESULTS_FILE), { recursive: true });
+    writeFileSync(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
+    progress(`sustained ${sustained} work polls/s with p99 < ${P99_LIMIT_MS} ms → ${results.headline.agents_at_30s_poll_interval} agents at a 30 s interval; written to ${RESULTS_FILE}`);
+  } finally {
+    await api.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`[bench:agents] failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
