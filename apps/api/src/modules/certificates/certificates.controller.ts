@@ -7,6 +7,7 @@ import { Page, PageQuery } from '../../common/http/pagination';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import { CertificatesService, CertificateView, PemExport, RenewalTriggered } from './certificates.service';
 import { BulkRenewResult, BulkRenewService } from './bulk-renew.service';
+import type { CertificateListItem } from './certificates.repository';
 import { BulkRenewDto, CertificateQuery, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, UpdateCertificateDto } from './dto/certificate.dto';
 
 @ApiTags('certificates')
@@ -16,7 +17,7 @@ export class CertificatesController {
   constructor(private readonly certificates: CertificatesService, private readonly bulk: BulkRenewService) {}
 
   @Get()
-  list(@Query() query: CertificateQuery): Promise<Page<ManagedCertificateEntity>> {
+  list(@Query() query: CertificateQuery): Promise<Page<CertificateListItem>> {
     return this.certificates.list(query);
   }
 
@@ -82,6 +83,6 @@ export class CertificatesController {
     if (query.download !== 'true') return pem;
     res.setHeader('Content-Type', 'application/x-pem-file');
     res.setHeader('Content-Disposition', `attachment; filename="${id}.pem"`);
-    return pem.full_chain_pem;
+    return pem.full_pem;
   }
 }
