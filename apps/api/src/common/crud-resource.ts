@@ -24,6 +24,8 @@ export interface ResourceSpec<E extends Entity> {
   sortable?: readonly (keyof E & string)[];
   /** Columns searched case-insensitively by the free-text `search` parameter. */
   searchable?: readonly (keyof E & string)[];
+  /** A fixed condition of every list, on alias `r` (e.g. `r.retired_at IS NULL`). */
+  listScope?: string;
 }
 
 /**
@@ -41,6 +43,7 @@ export class CrudResource<E extends Entity> {
   async list(query: PageQuery & { search?: string }, where: Partial<Record<keyof E & string, unknown>> = {}): Promise<Page<E>> {
     const { page, perPage, offset } = pageOf(query);
     const qb = this.dataSource.createQueryBuilder(this.spec.entity, 'r');
+    if (this.spec.listScope) qb.andWhere(this.spec.listScope);
     for (const column of this.spec.filters ?? []) {
       const value = (query as Record<string, unknown>)[column] ?? where[column];
       if (value !== undefined) qb.andWhere(`r.${column} = :${column}`, { [column]: value });

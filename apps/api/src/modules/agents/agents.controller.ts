@@ -1,4 +1,5 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { AgentEntity } from '@certctl/db';
 import { RequireAccess } from '../../common/auth/access.decorator';
@@ -7,8 +8,8 @@ import type { Page } from '../../common/http/pagination';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import type { JobEntity } from '@certctl/db';
 import { AgentProtocolService, WorkItem } from './agent-protocol.service';
-import { AgentsService, RegisteredAgent } from './agents.service';
-import { AgentQuery, HeartbeatDto, JobStatusDto, RegisterAgentDto, SubmitCsrDto } from './dto/agent.dto';
+import { AgentRetirement, AgentsService, RegisteredAgent } from './agents.service';
+import { AgentQuery, HeartbeatDto, JobStatusDto, RegisterAgentDto, RetireAgentQuery, SubmitCsrDto } from './dto/agent.dto';
 
 @ApiTags('agents')
 @ApiBearerAuth()
@@ -27,10 +28,32 @@ export class AgentsController {
     return this.agents.register(actor, body);
   }
 
+  /** Soft-retired agents (a literal route, registered before `:id`). */
+  @Get('retired')
+  listRetired(@Query() query: AgentQuery): Promise<Page<AgentEntity>> {
+    return this.agents.retired.list(query);
+  }
+
   @Get(':id')
   @RequireAccess('agent-self-or-read')
   get(@Param('id') id: string): Promise<AgentEntity> {
     return this.agents.crud.get(id);
+  }
+
+  /**
+   * Retires the agent (certctl's soft delete): 409 with `counts` while targets, certificates or open jobs depend
+   * on it, unless `?force=true&reason=…` cascades; 403 for sentinel agents; 204 when it already was retired.
+   */
+  @Delete(':id')
+  async retire(
+    @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: RetireAgentQuery, @Res({ passthrough: true }) res: Response,
+  ): Promise<AgentRetirement | undefined> {
+    const result = await this.agents.retire(actor, id, query.force === 'true', query.reason);
+    if (result.already_retired) {
+      res.status(204);
+      return undefined;
+    }
+    return result;
   }
 
   @Post(':id/heartbeat')

@@ -7,14 +7,17 @@ import { Page, PageQuery } from '../../common/http/pagination';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import { CertificatesService, CertificateView, PemExport, RenewalTriggered } from './certificates.service';
 import { BulkRenewResult, BulkRenewService } from './bulk-renew.service';
+import { BulkReassignResult, BulkReassignService } from './bulk-reassign.service';
 import type { CertificateListItem } from './certificates.repository';
-import { BulkRenewDto, CertificateQuery, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, UpdateCertificateDto } from './dto/certificate.dto';
+import { BulkReassignDto, BulkRenewDto, CertificateQuery, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, UpdateCertificateDto } from './dto/certificate.dto';
 
 @ApiTags('certificates')
 @ApiBearerAuth()
 @Controller('certificates')
 export class CertificatesController {
-  constructor(private readonly certificates: CertificatesService, private readonly bulk: BulkRenewService) {}
+  constructor(
+    private readonly certificates: CertificatesService, private readonly bulk: BulkRenewService, private readonly reassignment: BulkReassignService,
+  ) {}
 
   @Get()
   list(@Query() query: CertificateQuery): Promise<Page<CertificateListItem>> {
@@ -62,6 +65,13 @@ export class CertificatesController {
   @HttpCode(200)
   bulkRenew(@CurrentPrincipal() actor: Principal, @Body() body: BulkRenewDto, @RequestId() requestId: string): Promise<BulkRenewResult> {
     return this.bulk.renew(actor, body, requestId);
+  }
+
+  /** Gives the listed certificates a new owner (and team): certctl's bulk-reassign. Unknown owner or team: 400. */
+  @Post('bulk-reassign')
+  @HttpCode(200)
+  bulkReassign(@CurrentPrincipal() actor: Principal, @Body() body: BulkReassignDto): Promise<BulkReassignResult> {
+    return this.reassignment.reassign(actor, body);
   }
 
   /** Starts an issuance or renewal (202); `force` (query or body) replaces an open one. */
