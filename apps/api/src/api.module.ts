@@ -29,6 +29,8 @@ import { CertctlMetricsModule } from './modules/metrics/metrics.module';
 import { NotificationsModule } from './modules/notifications/notifications.module';
 import { DiscoveryModule } from './modules/discovery/discovery.module';
 import { QueueDashboardModule } from './modules/queue-dashboard/queue-dashboard.module';
+import { VersionModule } from './modules/version/version.controller';
+import { AgentGroupsModule } from './modules/agent-groups/agent-groups.module';
 
 /** The REST API. It produces queue jobs but never consumes them (no @Processor here). */
 @Module({
@@ -62,6 +64,8 @@ import { QueueDashboardModule } from './modules/queue-dashboard/queue-dashboard.
     CertctlMetricsModule,
     DiscoveryModule,
     QueueDashboardModule,
+    VersionModule,
+    AgentGroupsModule,
   ],
   providers: [
     { provide: APP_GUARD, useExisting: AuthGuard },

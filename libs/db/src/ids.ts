@@ -20,6 +20,7 @@ export const ID_PREFIX = {
   networkScanTarget: 'nst',
   discoveryScan: 'dscan',
   discoveredCertificate: 'dcert',
+  agentGroup: 'ag',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

@@ -1,4 +1,5 @@
 import { AgentEntity } from './agent.entity';
+import { AgentGroupEntity, AgentGroupMemberEntity } from './agent-group.entity';
 import { ApiKeyEntity } from './api-key.entity';
 import { AuditEventEntity } from './audit-event.entity';
 import { CertificateRenewalInfoEntity } from './certificate-renewal-info.entity';
@@ -24,7 +25,9 @@ export {
   CertificateVersionEntity, DeploymentTargetEntity, IssuerEntity, JobEntity, ManagedCertificateEntity,
   NotificationEventEntity, OwnerEntity, PolicyRuleEntity, PolicyViolationEntity, RenewalPolicyEntity, TeamEntity,
   DiscoveredCertificateEntity, DiscoveryScanEntity, NetworkScanTargetEntity, CertificateRenewalInfoEntity,
+  AgentGroupEntity, AgentGroupMemberEntity,
 };
+export { MEMBERSHIP_TYPES } from './agent-group.entity';
 export * from './discovery-scan.entity';
 export * from './discovered-certificate.entity';
 export type { AllowedKeyAlgorithm } from './certificate-profile.entity';
@@ -34,4 +37,5 @@ export const ENTITIES = [
   CertificateVersionEntity, DeploymentTargetEntity, IssuerEntity, JobEntity, ManagedCertificateEntity,
   NotificationEventEntity, OwnerEntity, PolicyRuleEntity, PolicyViolationEntity, RenewalPolicyEntity, TeamEntity,
   DiscoveredCertificateEntity, DiscoveryScanEntity, NetworkScanTargetEntity, CertificateRenewalInfoEntity,
+  AgentGroupEntity, AgentGroupMemberEntity,
 ];

@@ -6,6 +6,8 @@ import type { Principal } from '../auth/principal';
 import { AuditInput, AuditService } from './audit.service';
 
 const ANONYMOUS = { actor: 'anonymous', actor_type: 'Anonymous' } as const;
+/** Bodies that carry a password: even their SHA-256 is not kept (a short password could be guessed back from it). */
+const SECRET_BODY_PATHS = /\/export\/pkcs12$/;
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -33,7 +35,7 @@ export class ApiCallAuditMiddleware implements NestMiddleware {
         details: {
           method: req.method,
           path,
-          body_hash: req.bodySha256 ?? null,
+          body_hash: SECRET_BODY_PATHS.test(path) ? null : (req.bodySha256 ?? null),
           status: res.statusCode,
           latency_ms: latencyMs,
           request_id: req.id ?? null,

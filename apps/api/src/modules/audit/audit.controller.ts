@@ -1,17 +1,21 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Principal } from '../../common/auth/principal';
+import { CurrentPrincipal } from '../../common/http/request';
+import { AuditExportService } from './audit-export.service';
 import type { AuditEventEntity } from '@certctl/db';
 import { RequireAccess } from '../../common/auth/access.decorator';
 import type { Page } from '../../common/http/pagination';
 import { AuditTrailService, ChainVerification } from './audit-trail.service';
-import { AuditQuery } from './dto/audit.dto';
+import { AuditExportQuery, AuditQuery } from './dto/audit.dto';
 
 @ApiTags('audit')
 @ApiBearerAuth()
 @RequireAccess('audit')
 @Controller('audit')
 export class AuditController {
-  constructor(private readonly trail: AuditTrailService) {}
+  constructor(private readonly trail: AuditTrailService, private readonly exporter: AuditExportService) {}
 
   @Get()
   list(@Query() query: AuditQuery): Promise<Page<AuditEventEntity>> {
@@ -22,6 +26,13 @@ export class AuditController {
   @Get('verify')
   verify(): Promise<ChainVerification> {
     return this.trail.verify();
+  }
+
+  /** The trail as NDJSON, streamed (filters: from, to, category, actor, action, resource_type, resource_id, limit). */
+  @Get('export')
+  @ApiProduces('application/x-ndjson')
+  async export(@CurrentPrincipal() actor: Principal, @Query() query: AuditExportQuery, @Res() res: Response): Promise<void> {
+    await this.exporter.stream(actor, query, res);
   }
 
   @Get(':id')

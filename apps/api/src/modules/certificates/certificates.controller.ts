@@ -1,6 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res, StreamableFile } from '@nestjs/common';
 import type { Response } from 'express';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { CertificateVersionEntity, JobEntity, ManagedCertificateEntity } from '@certctl/db';
 import type { Principal } from '../../common/auth/principal';
 import { Page, PageQuery } from '../../common/http/pagination';
@@ -8,8 +8,9 @@ import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import { CertificatesService, CertificateView, PemExport, RenewalTriggered } from './certificates.service';
 import { BulkRenewResult, BulkRenewService } from './bulk-renew.service';
 import { BulkReassignResult, BulkReassignService } from './bulk-reassign.service';
+import { CertificateExportService } from './certificate-export.service';
 import type { CertificateListItem } from './certificates.repository';
-import { BulkReassignDto, BulkRenewDto, CertificateQuery, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, UpdateCertificateDto } from './dto/certificate.dto';
+import { BulkReassignDto, BulkRenewDto, CertificateQuery, ExportPkcs12Dto, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, UpdateCertificateDto } from './dto/certificate.dto';
 
 @ApiTags('certificates')
 @ApiBearerAuth()
@@ -17,6 +18,7 @@ import { BulkReassignDto, BulkRenewDto, CertificateQuery, CreateCertificateDto, 
 export class CertificatesController {
   constructor(
     private readonly certificates: CertificatesService, private readonly bulk: BulkRenewService, private readonly reassignment: BulkReassignService,
+    private readonly exports: CertificateExportService,
   ) {}
 
   @Get()
@@ -94,5 +96,20 @@ export class CertificatesController {
     res.setHeader('Content-Type', 'application/x-pem-file');
     res.setHeader('Content-Disposition', `attachment; filename="${id}.pem"`);
     return pem.full_pem;
+  }
+
+  /**
+   * The newest version and its private key as a password-protected PKCS#12 file (`application/x-pkcs12`), for
+   * server-held keys only (409 for a key made on an agent). The password is 1-128 characters.
+   */
+  @Post(':id/export/pkcs12')
+  @HttpCode(200)
+  @ApiProduces('application/x-pkcs12')
+  async exportPkcs12(
+    @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: ExportPkcs12Dto, @Res({ passthrough: true }) res: Response,
+  ): Promise<StreamableFile> {
+    const bundle = await this.exports.pkcs12(actor, id, body.password);
+    res.setHeader('Content-Disposition', `attachment; filename="${id}.p12"`);
+    return new StreamableFile(bundle, { type: 'application/x-pkcs12' });
   }
 }
