@@ -1,4 +1,4 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata, StreamableFile } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { map, Observable } from 'rxjs';
 
@@ -40,9 +40,9 @@ function omitNullProperties(value: unknown): unknown {
   return out;
 }
 
-/** A plain object or an entity instance; not a Date, Buffer or stream. */
+/** A plain object or an entity instance; not a Date, Buffer, file or stream. */
 function isRecord(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  if (value instanceof Date || Buffer.isBuffer(value)) return false;
+  if (value instanceof Date || Buffer.isBuffer(value) || value instanceof StreamableFile) return false;
   return typeof (value as { pipe?: unknown }).pipe !== 'function';
 }
