@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Response } from 'express';
@@ -45,7 +44,7 @@ export class AuditExportService {
         rows += batch.length;
         if (!res.write(batch.map((row) => JSON.stringify(row)).join('\n') + '\n')) {
           // The client is slower than the database: wait for it rather than buffer.
-          await Promise.race([once(res, 'drain'), once(res, 'close')]);
+          await drainedOrClosed(res);
         }
         if (res.destroyed) break;
       }
@@ -64,6 +63,19 @@ export class AuditExportService {
       details: { rows, complete, limit, filters: { ...query, from: query.from?.toISOString(), to: query.to?.toISOString() } },
     });
   }
+}
+
+/** Resolves when the response can take more, or is gone; leaves no listener behind. */
+function drainedOrClosed(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 function filters(query: AuditExportQuery): { where: string; params: unknown[] } {
