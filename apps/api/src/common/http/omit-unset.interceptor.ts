@@ -1,17 +1,18 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata, StreamableFile } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { map, Observable } from 'rxjs';
+import { getMetadataArgsStorage } from 'typeorm';
 
 const KEEP_NULLS = 'certctl:keep-nulls';
 
-/** Marks a route whose `null`s carry meaning (e.g. "no break found") and must be sent as they are. */
+/** Marks a route whose `null`s carry meaning and must be sent as they are. */
 export const KeepNulls = () => SetMetadata(KEEP_NULLS, true);
 
 /**
  * certctl omits optional fields that are unset (Go's `omitempty` on pointer fields) where we hold NULL. This
- * does it once for every response: a `null` property of a resource is left out, for a single resource, for the
- * items of a list envelope (`data`) and for bare arrays of resources. Values inside a resource (a target's
- * `config`, an audit event's `details`, tags) are the client's own JSON and are sent untouched.
+ * does it once for every response: a `null` property is left out, in resources, list envelopes and nested views
+ * alike. The values of JSON columns (a target's `config`, an audit event's `details`, tags, …) are the client's
+ * own JSON and are sent untouched, nulls included.
  */
 @Injectable()
 export class OmitUnsetInterceptor implements NestInterceptor {
@@ -19,24 +20,26 @@ export class OmitUnsetInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const keep = this.reflector.getAllAndOverride<boolean>(KEEP_NULLS, [context.getHandler(), context.getClass()]);
-    return keep ? next.handle() : next.handle().pipe(map(omitUnset));
+    return keep ? next.handle() : next.handle().pipe(map((body) => omitUnset(body)));
   }
 }
 
-export function omitUnset(body: unknown): unknown {
-  if (Array.isArray(body)) return body.map(omitNullProperties);
-  if (!isRecord(body)) return body;
-  const resource = omitNullProperties(body) as Record<string, unknown>;
-  for (const key of ['data', 'jobs'] as const) {
-    if (Array.isArray(resource[key])) resource[key] = (resource[key] as unknown[]).map(omitNullProperties);
-  }
-  return resource;
+let jsonFields: ReadonlySet<string> | undefined;
+/** Names of the JSON columns of every entity, read once from the TypeORM metadata. */
+function jsonColumnNames(): ReadonlySet<string> {
+  jsonFields ??= new Set(getMetadataArgsStorage().columns.filter((c) => String(c.options.type) === 'jsonb').map((c) => c.propertyName));
+  return jsonFields;
 }
 
-function omitNullProperties(value: unknown): unknown {
+export function omitUnset(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map((item) => omitUnset(item));
   if (!isRecord(value)) return value;
+  const json = jsonColumnNames();
   const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) if (v !== null) out[key] = v;
+  for (const [key, v] of Object.entries(value)) {
+    if (v === null || v === undefined) continue;
+    out[key] = json.has(key) ? v : omitUnset(v);
+  }
   return out;
 }
 

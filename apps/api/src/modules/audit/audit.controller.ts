@@ -1,4 +1,6 @@
 import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import { Schemas } from '../../common/openapi/resources';
+import { Returns, bool, dateTime, int, objectOf, pageOf, str } from '../../common/openapi/response-schemas';
 import type { Response } from 'express';
 import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '../../common/auth/principal';
@@ -18,12 +20,14 @@ export class AuditController {
   constructor(private readonly trail: AuditTrailService, private readonly exporter: AuditExportService) {}
 
   @Get()
+  @Returns(pageOf(Schemas.AuditEvent))
   list(@Query() query: AuditQuery): Promise<Page<AuditEventEntity>> {
     return this.trail.list(query);
   }
 
   /** Walks the hash chain; `intact: false` names the first broken row. */
   @Get('verify')
+  @Returns(objectOf({ intact: bool, rows_checked: int, first_break: objectOf({ seq: int, id: str, reason: str }, ['reason']), verified_at: dateTime }, ['intact', 'rows_checked', 'verified_at']))
   verify(): Promise<ChainVerification> {
     return this.trail.verify();
   }
@@ -36,6 +40,7 @@ export class AuditController {
   }
 
   @Get(':id')
+  @Returns(Schemas.AuditEvent)
   get(@Param('id') id: string): Promise<AuditEventEntity> {
     return this.trail.get(id);
   }

@@ -1,4 +1,6 @@
 import { Body, Controller, Delete, Get, Inject, Param, Post } from '@nestjs/common';
+import { Schemas } from '../../common/openapi/resources';
+import { Returns, bool, objectOf, pageOf, str } from '../../common/openapi/response-schemas';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import type { ApiKeyRole } from '@certctl/contracts';
@@ -19,6 +21,7 @@ export class AuthController {
   /** How to authenticate (for login pages and clients); no key needed. */
   @Get('info')
   @Public()
+  @Returns(objectOf({ auth_type: str, required: bool }))
   info(): { auth_type: string; required: boolean } {
     return { auth_type: this.config.auth.type, required: this.config.auth.type !== 'none' };
   }
@@ -27,6 +30,7 @@ export class AuthController {
   @Get('check')
   @ApiBearerAuth()
   @RequireAccess('authenticated')
+  @Returns(Schemas.CallerView)
   check(@CurrentPrincipal() p: Principal): CallerView {
     return callerView(p);
   }
@@ -35,6 +39,7 @@ export class AuthController {
   @Get('me')
   @ApiBearerAuth()
   @RequireAccess('authenticated')
+  @Returns(Schemas.CallerView)
   me(@CurrentPrincipal() p: Principal): CallerView {
     return callerView(p);
   }
@@ -43,6 +48,7 @@ export class AuthController {
   @Get('keys')
   @ApiBearerAuth()
   @RequireAccess('admin')
+  @Returns(pageOf(Schemas.ApiKey))
   async list(): Promise<Page<ApiKeyEntity>> {
     const data = await this.keys.list();
     return { data, total: data.length, page: 1, per_page: data.length };
@@ -52,6 +58,7 @@ export class AuthController {
   @Post('keys')
   @ApiBearerAuth()
   @RequireAccess('admin')
+  @Returns(Schemas.CreatedApiKey, 201)
   async create(@CurrentPrincipal() actor: Principal, @Body() body: CreateApiKeyDto): Promise<ApiKeyEntity & { key: string }> {
     const { key, secret } = await this.keys.create(actor, { name: body.name, role: body.role as ApiKeyRole, expires_at: body.expires_at });
     return { ...key, key: secret };
@@ -60,6 +67,7 @@ export class AuthController {
   @Delete('keys/:id')
   @ApiBearerAuth()
   @RequireAccess('admin')
+  @Returns(Schemas.ApiKey)
   async revoke(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<ApiKeyEntity> {
     if (actor.key_id === id) throw ApiError.conflict('SELF_REVOKE', 'a key cannot revoke itself');
     return this.keys.revoke(actor, id);

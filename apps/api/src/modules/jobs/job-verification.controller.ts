@@ -1,4 +1,6 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Injectable, Param, Post } from '@nestjs/common';
+import { Schemas } from '../../common/openapi/resources';
+import { Returns, bool, dateTime, objectOf, str } from '../../common/openapi/response-schemas';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -79,6 +81,7 @@ export class JobVerificationController {
   @Post(':id/verify')
   @HttpCode(200)
   @RequireAccess('authenticated')
+  @Returns(Schemas.Job)
   verify(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: VerifyJobDto): Promise<JobEntity> {
     return this.verifications.record(actor, id, body);
   }
@@ -86,6 +89,7 @@ export class JobVerificationController {
   /** The verification result of a job (the job's agent, or anyone who may read the inventory). */
   @Get(':id/verification')
   @RequireAccess('authenticated')
+  @Returns(objectOf({ job_id: str, target_id: str, status: { enum: ['pending', 'success', 'failed', 'skipped'] }, verified: bool, expected_fingerprint: str, actual_fingerprint: str, verified_at: dateTime, error: str }, ['job_id', 'status', 'verified']))
   verification(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<VerificationView> {
     if (actor.role !== 'agent' && !ROLE_ACCESS[actor.role].has('read')) {
       throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', `role ${actor.role} may not read the inventory`);

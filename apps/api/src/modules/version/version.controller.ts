@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Returns, objectOf, str } from '../../common/openapi/response-schemas';
 import { dirname, join } from 'node:path';
 import { Controller, Get, Module } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
@@ -33,6 +34,7 @@ const VERSION: VersionInfo = { version: packageVersion(), node_version: process.
 export class VersionController {
   @Get()
   @Public()
+  @Returns(objectOf({ version: str, node_version: str, api_version: { const: 'v1' } }))
   version(): VersionInfo {
     return VERSION;
   }
