@@ -25,9 +25,14 @@ export class OmitUnsetInterceptor implements NestInterceptor {
 }
 
 let jsonFields: ReadonlySet<string> | undefined;
+/** JSON values sent under another name than their column's (the agent WorkItem's `target_config` is a target's `config`). */
+const RENAMED_JSON_FIELDS = ['target_config'];
+
 /** Names of the JSON columns of every entity, read once from the TypeORM metadata. */
 function jsonColumnNames(): ReadonlySet<string> {
-  jsonFields ??= new Set(getMetadataArgsStorage().columns.filter((c) => String(c.options.type) === 'jsonb').map((c) => c.propertyName));
+  jsonFields ??= new Set([
+    ...getMetadataArgsStorage().columns.filter((c) => String(c.options.type) === 'jsonb').map((c) => c.propertyName), ...RENAMED_JSON_FIELDS,
+  ]);
   return jsonFields;
 }
 
