@@ -26,7 +26,7 @@ export class PageQuery {
 }
 
 /** certctl's sort names that are not simply our column in camelCase. */
-const CERTCTL_SORT_ALIASES: Readonly<Record<string, string>> = { notAfter: 'expires_at', notBefore: 'created_at' };
+const CERTCTL_SORT_ALIASES: Readonly<Record<string, string>> = { notAfter: 'expires_at' };
 
 /**
  * The column and direction of `sort` (+ `sort_desc`): our snake_case names, or certctl's camelCase ones
