@@ -122,6 +122,9 @@ describe('certctl dialect: routes', () => {
       await api.http.post('/api/v1/agent-groups').set(api.auth()).send({ name: unique('g'), match_ip_cidr: 'ten' }).expect(400);
       await api.http.post('/api/v1/agent-groups').set(api.auth()).send({ name: unique('g'), colour: 'red' }).expect(400);
       const g = await post(api, '/api/v1/agent-groups', { name: unique('g'), match_ip_cidr: '2001:db8::/32' });
+      // Host bits in the CIDR are fine (10.1.2.3/16 means 10.1.0.0/16), as in the agents' own notation.
+      const hostBits = await post(api, '/api/v1/agent-groups', { name: unique('g'), match_ip_cidr: '10.1.2.3/16' });
+      await api.http.get(`/api/v1/agent-groups/${hostBits.id}/members`).set(api.auth()).expect(200);
       await api.http.post('/api/v1/agent-groups').set(api.auth()).send({ name: g.name }).expect(409);
       const member = await api.http.put(`/api/v1/agent-groups/${g.id}/overrides`).set(api.auth()).send({ agent_id: 'agent-ghost' }).expect(400);
       expect(member.body.details[0].field).toBe('agent_id');

@@ -15,7 +15,7 @@ export class AgentGroups1764900100000 implements MigrationInterface {
         description text NOT NULL DEFAULT '',
         match_os text NOT NULL DEFAULT '',
         match_architecture text NOT NULL DEFAULT '',
-        match_ip_cidr text NOT NULL DEFAULT '' CHECK (match_ip_cidr = '' OR match_ip_cidr::cidr IS NOT NULL),
+        match_ip_cidr text NOT NULL DEFAULT '' CHECK (match_ip_cidr = '' OR match_ip_cidr::inet IS NOT NULL),
         match_version text NOT NULL DEFAULT '',
         enabled boolean NOT NULL DEFAULT true,
         created_at timestamptz NOT NULL DEFAULT now(),

@@ -31,7 +31,7 @@ const MEMBERS_SQL = `
          OR ((g.match_os <> '' OR g.match_architecture <> '' OR g.match_ip_cidr <> '' OR g.match_version <> '')
              AND (g.match_os = '' OR lower(a.os) = lower(g.match_os))
              AND (g.match_architecture = '' OR lower(a.architecture) = lower(g.match_architecture))
-             AND (g.match_ip_cidr = '' OR certctl_try_inet(a.ip_address) <<= g.match_ip_cidr::cidr)
+             AND (g.match_ip_cidr = '' OR certctl_try_inet(a.ip_address) <<= g.match_ip_cidr::inet)
              AND (g.match_version = '' OR a.version = g.match_version
                   OR (right(g.match_version, 1) = '*' AND starts_with(a.version, left(g.match_version, -1)))))
        )
