@@ -29,7 +29,7 @@ export async function seedDemoInventory(databaseUrl: string, deployDir: string):
         ('prof-web', 'Web server', 'TLS server certificates, ECDSA P-256 or RSA 2048+, 90 days at most', 7776000)
       ON CONFLICT DO NOTHING;
       INSERT INTO deployment_targets (id, name, type, config) VALUES
-        ('target-payments-k8s', 'payments-k8s', 'KubernetesSecret', '{"namespace": "payments", "secret_name": "api-tls"}')
+        ('target-payments-k8s', 'payments-k8s', 'KubernetesSecrets', '{"namespace": "payments", "secret_name": "api-tls"}')
       ON CONFLICT DO NOTHING;
     `);
     await db.query(

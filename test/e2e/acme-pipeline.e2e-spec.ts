@@ -46,7 +46,7 @@ suite('issuance from an ACME CA (Pebble, real http-01 validation)', () => {
 
     const exported = (await p.http.get(`/api/v1/certificates/${cert.id}/export/pem`).set(p.auth()).expect(200)).body;
     const intermediates = exported.chain_pem.split(/(?<=-----END CERTIFICATE-----\n?)/).filter((b: string) => b.includes('BEGIN'));
-    const chain = await verifyChain(exported.certificate_pem, intermediates, [await pebble.rootPem()]);
+    const chain = await verifyChain(exported.cert_pem, intermediates, [await pebble.rootPem()]);
     expect(chain.length).toBeGreaterThanOrEqual(2);
     const version = (await p.http.get(`/api/v1/certificates/${cert.id}/versions`).set(p.auth()).expect(200)).body.data[0];
     expect(version.job_id).toBe(job);

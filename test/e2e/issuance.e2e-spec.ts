@@ -59,14 +59,15 @@ describe('issuance and renewal through the Local CA', () => {
     const exported = (await p.http.get(`/api/v1/certificates/${cert.id}/export/pem`).set(p.auth()).expect(200)).body;
     expect(JSON.stringify(exported)).not.toContain('PRIVATE KEY');
     const root = await p.db.query('SELECT certificate_pem FROM issuer_authorities WHERE issuer_id = $1', [inv.issuerId]);
-    expect(opensslVerify(root.rows[0].certificate_pem, exported.chain_pem, exported.certificate_pem)).toBe('leaf.pem: OK');
+    expect(opensslVerify(root.rows[0].certificate_pem, exported.chain_pem, exported.cert_pem)).toBe('leaf.pem: OK');
     const download = await p.http.get(`/api/v1/certificates/${cert.id}/export/pem?download=true`).set(p.auth()).expect(200);
     expect(download.headers['content-type']).toContain('application/x-pem-file');
-    expect(download.text).toBe(exported.full_chain_pem);
+    expect(download.text).toBe(exported.full_pem);
 
     const deployments = (await p.http.get(`/api/v1/certificates/${cert.id}/deployments`).set(p.auth()).expect(200)).body;
     // The orchestrator's deploy worker may already have taken it (test/e2e/deploy-*.e2e-spec.ts cover the deploy itself).
-    expect(deployments.data).toEqual([expect.objectContaining({ target_id: target.id, agent_id: null })]);
+    expect(deployments.data).toEqual([expect.objectContaining({ target_id: target.id })]);
+    expect(deployments.data[0]).not.toHaveProperty('agent_id'); // agentless: the unset agent_id is omitted
     // Agentless targets are queued for the orchestrator's deploy worker.
     const queued = await p.app.get(JobProducer).queue('deploy').getJob(queueJobId('certificate.deploy', deployments.data[0].id));
     expect(queued?.data).toMatchObject({ jobId: deployments.data[0].id, correlationId: res.headers["x-request-id"] });
@@ -246,7 +247,7 @@ describe('issuance and renewal through the Local CA', () => {
     await p.waitForJob((await renew(cert.id as string).expect(202)).body.job_id, ['Completed']);
     const exported = (await p.http.get(`/api/v1/certificates/${cert.id}/export/pem`).set(p.auth()).expect(200)).body;
     const root = await p.db.query('SELECT certificate_pem FROM issuer_authorities WHERE issuer_id = $1', [inv.issuerId]);
-    const chain = await verifyChain(exported.certificate_pem, [], [root.rows[0].certificate_pem]);
+    const chain = await verifyChain(exported.cert_pem, [], [root.rows[0].certificate_pem]);
     expect(chain).toHaveLength(2);
   });
 });

@@ -144,7 +144,10 @@ describe('notifier retry, dead letter and requeue', () => {
     healthy = true;
     const res = await api.http.post(`/api/v1/notifications/${id}/requeue`).set(api.auth());
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id, status: 'pending', retry_count: 0, last_error: null, next_retry_at: null });
+    expect(res.body).toMatchObject({ id, status: 'pending', retry_count: 0 });
+    // Cleared fields are unset, and unset fields are omitted (certctl's omitempty).
+    expect(res.body).not.toHaveProperty('last_error');
+    expect(res.body).not.toHaveProperty('next_retry_at');
     expect(await deadLetter(id)).toBeUndefined();
 
     const sent = await untilStatus(id, 'sent');

@@ -53,7 +53,8 @@ describe('network scan targets: bad input and safety', () => {
 
   it('takes RFC 1918 and documentation ranges with the defaults, checks CIDRs on update, and keeps viewers out', async () => {
     const t = await post(s, '/api/v1/network-scan-targets', { name: unique('lan'), cidrs: ['10.20.0.0/16', '192.168.1.7'] });
-    expect(t).toMatchObject({ ports: [443], scan_interval_hours: 6, timeout_ms: 5000, enabled: true, rate_limit_per_second: null });
+    expect(t).toMatchObject({ ports: [443], scan_interval_hours: 6, timeout_ms: 5000, enabled: true });
+    expect(t).not.toHaveProperty('rate_limit_per_second'); // unset optional fields are omitted, as certctl does
     const res = await s.http.put(`/api/v1/network-scan-targets/${t.id}`).set(s.auth()).send({ cidrs: ['0.0.0.0/0'] });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('SCAN_RANGE_RESERVED');

@@ -1,5 +1,5 @@
 import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { ConfigModule } from '@certctl/config';
 import { DatabaseModule, QueuesModule, RedisModule } from '@certctl/db';
 import { IssuersModule as IssuerConnectorsModule } from '@certctl/issuers';
@@ -9,6 +9,7 @@ import { AuthGuard } from './common/auth/auth.guard';
 import { CommonModule } from './common/common.module';
 import { ApiExceptionFilter } from './common/http/exception.filter';
 import { apiValidationPipe } from './common/http/validation';
+import { OmitUnsetInterceptor } from './common/http/omit-unset.interceptor';
 import { AcmeChallengeModule } from './modules/acme-challenge/acme-challenge.module';
 import { AgentsModule } from './modules/agents/agents.module';
 import { AuditModule } from './modules/audit/audit.module';
@@ -29,6 +30,8 @@ import { NotificationsModule } from './modules/notifications/notifications.modul
 import { DiscoveryModule } from './modules/discovery/discovery.module';
 import { QueueDashboardModule } from './modules/queue-dashboard/queue-dashboard.module';
 import { HealthChecksModule } from './modules/health-checks/health-checks.module';
+import { VersionModule } from './modules/version/version.controller';
+import { AgentGroupsModule } from './modules/agent-groups/agent-groups.module';
 
 /** The REST API. It produces queue jobs but never consumes them (no @Processor here). */
 @Module({
@@ -63,11 +66,14 @@ import { HealthChecksModule } from './modules/health-checks/health-checks.module
     DiscoveryModule,
     QueueDashboardModule,
     HealthChecksModule,
+    VersionModule,
+    AgentGroupsModule,
   ],
   providers: [
     { provide: APP_GUARD, useExisting: AuthGuard },
     { provide: APP_FILTER, useClass: ApiExceptionFilter },
     { provide: APP_PIPE, useFactory: apiValidationPipe },
+    { provide: APP_INTERCEPTOR, useClass: OmitUnsetInterceptor },
   ],
 })
 export class ApiModule implements NestModule {

@@ -9,6 +9,7 @@ import { requestIdOf } from '@certctl/observability';
 import { ApiModule } from './api.module';
 import { jsonBodyMiddleware } from './common/http/json-body.middleware';
 import type { ApiRequest } from './common/http/request';
+import { withResponseSchemas } from './common/openapi/response-schemas';
 
 export const API_PREFIX = 'api/v1';
 
@@ -52,5 +53,5 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setOpenAPIVersion('3.1.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key' })
     .build();
-  return SwaggerModule.createDocument(app, builder);
+  return withResponseSchemas(SwaggerModule.createDocument(app, builder));
 }

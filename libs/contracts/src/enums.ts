@@ -43,10 +43,16 @@ export type IssuerType = (typeof ISSUER_TYPES)[number];
 
 /** Deployment target types (certctl §5.2 plus our generic File target). */
 export const TARGET_TYPES = [
-  'NGINX', 'Apache', 'HAProxy', 'Postfix', 'Dovecot', 'Caddy', 'Traefik', 'Envoy', 'SSH', 'KubernetesSecret', 'File',
+  'NGINX', 'Apache', 'HAProxy', 'Postfix', 'Dovecot', 'Caddy', 'Traefik', 'Envoy', 'SSH', 'KubernetesSecrets', 'File',
   'F5', 'IIS', 'WinCertStore', 'JavaKeystore',
 ] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
+/** Spellings accepted on input for compatibility, and the type each one means. */
+export const TARGET_TYPE_ALIASES: Readonly<Record<string, TargetType>> = { KubernetesSecret: 'KubernetesSecrets' };
+/** A target type as clients may send it, in its canonical (certctl) spelling. */
+export function canonicalTargetType(type: string): string {
+  return TARGET_TYPE_ALIASES[type] ?? type;
+}
 
 export const POLICY_RULE_TYPES = [
   'AllowedIssuers', 'AllowedDomains', 'RequiredMetadata', 'AllowedEnvironments', 'RenewalLeadTime', 'CertificateLifetime',

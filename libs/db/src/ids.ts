@@ -21,6 +21,7 @@ export const ID_PREFIX = {
   discoveryScan: 'dscan',
   discoveredCertificate: 'dcert',
   healthCheck: 'hc',
+  agentGroup: 'ag',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

@@ -5,3 +5,4 @@ export * from './csr';
 export * from './certificate';
 export * from './secret-box';
 export { x509 } from './crypto-provider';
+export * from './pkcs12';

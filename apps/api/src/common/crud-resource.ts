@@ -4,7 +4,7 @@ import { IdKind, newId } from '@certctl/db';
 import type { AuditService } from './audit/audit.service';
 import type { Principal } from './auth/principal';
 import { ApiError } from './http/api-error';
-import { Page, PageQuery, pageOf } from './http/pagination';
+import { Page, PageQuery, pageOf, sortOf } from './http/pagination';
 import { translateWriteError } from './http/write-errors';
 
 type Entity = ObjectLiteral & { id: string };
@@ -24,6 +24,8 @@ export interface ResourceSpec<E extends Entity> {
   sortable?: readonly (keyof E & string)[];
   /** Columns searched case-insensitively by the free-text `search` parameter. */
   searchable?: readonly (keyof E & string)[];
+  /** A fixed condition of every list, on alias `r` (e.g. `r.retired_at IS NULL`). */
+  listScope?: string;
 }
 
 /**
@@ -41,6 +43,7 @@ export class CrudResource<E extends Entity> {
   async list(query: PageQuery & { search?: string }, where: Partial<Record<keyof E & string, unknown>> = {}): Promise<Page<E>> {
     const { page, perPage, offset } = pageOf(query);
     const qb = this.dataSource.createQueryBuilder(this.spec.entity, 'r');
+    if (this.spec.listScope) qb.andWhere(this.spec.listScope);
     for (const column of this.spec.filters ?? []) {
       const value = (query as Record<string, unknown>)[column] ?? where[column];
       if (value !== undefined) qb.andWhere(`r.${column} = :${column}`, { [column]: value });
@@ -49,7 +52,7 @@ export class CrudResource<E extends Entity> {
       const clauses = this.spec.searchable.map((c) => `r.${c} ILIKE :search`).join(' OR ');
       qb.andWhere(`(${clauses})`, { search: `%${escapeLike(query.search)}%` });
     }
-    applySort(qb, query.sort, this.spec.sortable ?? []);
+    applySort(qb, query, this.spec.sortable ?? []);
     const [data, total] = await qb.offset(offset).limit(perPage).getManyAndCount();
     return { data, total, page, per_page: perPage };
   }
@@ -123,13 +126,9 @@ export class CrudResource<E extends Entity> {
   }
 }
 
-/** `sort=field` or `sort=-field`, checked against the allowed columns; ties always break on id. */
-export function applySort<T extends ObjectLiteral>(qb: SelectQueryBuilder<T>, sort: string | undefined, allowed: readonly string[]): void {
-  const descending = sort?.startsWith('-') ?? false;
-  const field = sort?.replace(/^-/, '') || 'created_at';
-  if (field !== 'created_at' && !allowed.includes(field)) {
-    throw ApiError.invalidField('sort', `must be one of created_at, ${allowed.join(', ')}`);
-  }
+/** `sort=field` or `sort=-field` (or certctl's camelCase names), checked against the allowed columns; ties always break on id. */
+export function applySort<T extends ObjectLiteral>(qb: SelectQueryBuilder<T>, query: PageQuery, allowed: readonly string[]): void {
+  const { field, descending } = sortOf(query, ['created_at', ...allowed]) ?? { field: 'created_at', descending: query.sort_desc === 'true' };
   const direction = descending ? 'DESC' : 'ASC';
   qb.orderBy(`${qb.alias}.${field}`, direction, 'NULLS LAST').addOrderBy(`${qb.alias}.id`, direction);
 }

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Principal } from './auth/principal';
 import type { Page } from './http/pagination';
 import { CurrentPrincipal } from './http/request';
+import { pageOf, Returns, Schema } from './openapi/response-schemas';
 
 export interface CrudControllerOptions {
   path: string;
@@ -12,6 +13,8 @@ export interface CrudControllerOptions {
   createDto: Type;
   updateDto: Type;
   queryDto: Type;
+  /** The response schema of one resource (from common/openapi/resources), documented on every route. */
+  resource: Schema;
 }
 
 /** What a resource service offers the generic controller; `create`/`update` override the plain CRUD when present. */
@@ -69,6 +72,12 @@ export function CrudController(o: CrudControllerOptions): Type {
     }
   }
   const proto = ResourceController.prototype;
+  const document = (method: keyof ResourceController, schema: Schema, status = 200) =>
+    Returns(schema, status)(proto, method, Object.getOwnPropertyDescriptor(proto, method)!);
+  document('list', pageOf(o.resource));
+  document('get', o.resource);
+  document('create', o.resource, 201);
+  document('update', o.resource);
   Reflect.defineMetadata('design:paramtypes', [o.queryDto], proto, 'list');
   Reflect.defineMetadata('design:paramtypes', [Object, o.createDto], proto, 'create');
   Reflect.defineMetadata('design:paramtypes', [Object, String, o.updateDto], proto, 'update');

@@ -1,4 +1,5 @@
 import { AgentEntity } from './agent.entity';
+import { AgentGroupEntity, AgentGroupMemberEntity } from './agent-group.entity';
 import { ApiKeyEntity } from './api-key.entity';
 import { AuditEventEntity } from './audit-event.entity';
 import { CertificateRenewalInfoEntity } from './certificate-renewal-info.entity';
@@ -26,7 +27,9 @@ export {
   NotificationEventEntity, OwnerEntity, PolicyRuleEntity, PolicyViolationEntity, RenewalPolicyEntity, TeamEntity,
   DiscoveredCertificateEntity, DiscoveryScanEntity, NetworkScanTargetEntity, CertificateRenewalInfoEntity,
   EndpointHealthCheckEntity, EndpointHealthHistoryEntity,
+  AgentGroupEntity, AgentGroupMemberEntity,
 };
+export { MEMBERSHIP_TYPES } from './agent-group.entity';
 export * from './discovery-scan.entity';
 export * from './discovered-certificate.entity';
 export type { AllowedKeyAlgorithm } from './certificate-profile.entity';
@@ -37,4 +40,5 @@ export const ENTITIES = [
   NotificationEventEntity, OwnerEntity, PolicyRuleEntity, PolicyViolationEntity, RenewalPolicyEntity, TeamEntity,
   DiscoveredCertificateEntity, DiscoveryScanEntity, NetworkScanTargetEntity, CertificateRenewalInfoEntity,
   EndpointHealthCheckEntity, EndpointHealthHistoryEntity,
+  AgentGroupEntity, AgentGroupMemberEntity,
 ];

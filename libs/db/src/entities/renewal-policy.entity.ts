@@ -10,6 +10,8 @@ export class RenewalPolicyEntity {
   @Column('integer', { default: 3600 }) retry_interval_seconds: number;
   @Column('jsonb') alert_thresholds_days: number[];
   @Column('text', { nullable: true }) certificate_profile_id: string | null;
+  /** The agent group this policy is scoped to (certctl's agent_group_id). */
+  @Column('text', { nullable: true }) agent_group_id: string | null;
   /** Channels per severity tier, e.g. `{"critical": ["PagerDuty", "Email"]}`. */
   @Column('jsonb') alert_channels: Record<string, string[]>;
   /** Tier per threshold in days, e.g. `{"7": "critical"}`. */

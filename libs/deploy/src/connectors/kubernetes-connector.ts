@@ -54,7 +54,7 @@ const statusOf = (err: unknown) => (err instanceof ApiException ? err.code : und
  * (and `context`) or, without one, the pod's service account (in-cluster).
  */
 export class KubernetesSecretConnector implements TargetConnector {
-  readonly type = 'KubernetesSecret';
+  readonly type = 'KubernetesSecrets';
 
   validateConfig(config: Config): void {
     describe(config);

@@ -1,3 +1,4 @@
+import { canonicalTargetType } from '@certctl/contracts';
 import { TargetConfigError } from '../errors';
 import { CaddyConnector } from './caddy-admin-connector';
 import { fileConnectors } from './file-connector';
@@ -13,7 +14,7 @@ export function registerConnector(connector: TargetConnector): void {
 }
 
 export function connectorFor(type: string): TargetConnector | undefined {
-  return connectors.get(type);
+  return connectors.get(canonicalTargetType(type));
 }
 
 export function supportedTargetTypes(): string[] {
@@ -22,7 +23,7 @@ export function supportedTargetTypes(): string[] {
 
 /** Checks a target's config for its type; throws TargetConfigError naming the field. */
 export function validateTargetConfig(type: string, config: Record<string, unknown>): void {
-  const connector = connectors.get(type);
+  const connector = connectors.get(canonicalTargetType(type));
   if (!connector) throw new TargetConfigError('type', `target type ${type} has no connector in this build`);
   connector.validateConfig(config);
 }

@@ -1,7 +1,13 @@
 import { Injectable, NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Response } from 'express';
 import type { ApiRequest } from '../http/request';
-import { AuditService } from './audit.service';
+import { ApiKeysService } from '../auth/api-keys.service';
+import type { Principal } from '../auth/principal';
+import { AuditInput, AuditService } from './audit.service';
+
+const ANONYMOUS = { actor: 'anonymous', actor_type: 'Anonymous' } as const;
+/** Bodies that carry a password: even their SHA-256 is not kept (a short password could be guessed back from it). */
+const SECRET_BODY_PATHS = /\/export\/pkcs12$/;
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -11,16 +17,17 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  */
 @Injectable()
 export class ApiCallAuditMiddleware implements NestMiddleware {
-  constructor(private readonly audit: AuditService) {}
+  constructor(private readonly audit: AuditService, private readonly keys: ApiKeysService) {}
 
   use(req: ApiRequest, res: Response, next: NextFunction): void {
     if (!MUTATING.has(req.method)) return next();
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      const principal = req.principal;
       const path = req.originalUrl.split('?')[0] ?? req.originalUrl;
-      this.audit.recordInBackground({
-        actor: principal ?? { actor: 'anonymous', actor_type: 'Anonymous' },
+      const latencyMs = Number((process.hrtime.bigint() - started) / 1000n) / 1000;
+      // No route matched (404), so no guard ran: the key presented still names the actor.
+      this.audit.recordInBackground(this.callerOf(req).then((principal) => ({
+        actor: principal ?? ANONYMOUS,
         action: `api_${req.method.toLowerCase()}`,
         resource_type: 'api',
         resource_id: path,
@@ -28,13 +35,19 @@ export class ApiCallAuditMiddleware implements NestMiddleware {
         details: {
           method: req.method,
           path,
-          body_hash: req.bodySha256 ?? null,
+          body_hash: SECRET_BODY_PATHS.test(path) ? null : (req.bodySha256 ?? null),
           status: res.statusCode,
-          latency_ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
+          latency_ms: latencyMs,
           request_id: req.id ?? null,
         },
-      });
+      } as AuditInput)));
     });
     next();
+  }
+
+  private async callerOf(req: ApiRequest): Promise<Pick<Principal, 'actor' | 'actor_type'> | undefined> {
+    if (req.principal) return req.principal;
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(String(req.headers.authorization ?? ''));
+    return match ? this.keys.resolve(match[1]!).catch(() => undefined) : undefined;
   }
 }

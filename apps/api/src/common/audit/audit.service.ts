@@ -39,9 +39,9 @@ export class AuditService implements OnApplicationShutdown {
   }
 
   /** Records after the response has gone out; shutdown waits for these writes. */
-  recordInBackground(input: AuditInput): void {
-    const write = this.record(input)
-      .catch((err: unknown) => this.logger.error({ err, action: input.action }, 'audit write failed'))
+  recordInBackground(input: AuditInput | Promise<AuditInput>): void {
+    const write = Promise.resolve(input).then((event) => this.record(event))
+      .catch((err: unknown) => this.logger.error({ err }, 'audit write failed'))
       .finally(() => this.inFlight.delete(write));
     this.inFlight.add(write);
   }

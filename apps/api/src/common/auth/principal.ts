@@ -27,3 +27,31 @@ export const ROLE_ACCESS: Record<ApiKeyRole, ReadonlySet<Access>> = {
   auditor: new Set<Access>(['authenticated', 'audit']),
   agent: new Set<Access>(['authenticated', 'agent-self']),
 };
+
+/** certctl's permission names for what each of our access levels allows (its RBAC catalogue, §2.2). */
+const CERTCTL_PERMISSIONS: Partial<Record<Access, readonly string[]>> = {
+  read: [
+    'cert.read', 'profile.read', 'issuer.read', 'target.read', 'agent.read', 'job.read', 'policy.read', 'team.read', 'owner.read',
+    'notification.read', 'discovery.read', 'network_scan.read', 'stats.read', 'metrics.read', 'verification.read', 'digest.read',
+    'approval.read',
+  ],
+  write: [
+    'cert.issue', 'cert.edit', 'cert.revoke', 'cert.delete', 'cert.bulk_revoke', 'profile.edit', 'profile.delete', 'issuer.edit',
+    'issuer.delete', 'target.edit', 'target.delete', 'agent.edit', 'agent.retire', 'job.cancel', 'approval.approve', 'approval.reject',
+    'policy.edit', 'policy.delete', 'team.edit', 'team.delete', 'owner.edit', 'owner.delete', 'notification.edit', 'discovery.run',
+    'discovery.claim', 'network_scan.edit', 'network_scan.run', 'digest.send', 'verification.run',
+  ],
+  audit: ['audit.read', 'audit.export'],
+  admin: ['auth.key.list', 'auth.key.create', 'auth.key.delete'],
+  'agent-self': ['agent.heartbeat', 'agent.job.poll', 'agent.job.complete', 'agent.job.report'],
+};
+
+/** The effective certctl permissions of one of our roles, sorted. */
+export function permissionsOf(role: ApiKeyRole): string[] {
+  return [...ROLE_ACCESS[role]].flatMap((access) => CERTCTL_PERMISSIONS[access] ?? []).sort();
+}
+
+/** certctl's role id (`r-admin`, `r-viewer`, …) for one of our roles. */
+export function certctlRoleOf(role: ApiKeyRole): string {
+  return `r-${role}`;
+}

@@ -15,6 +15,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: FieldProblem[],
+    /** Extra fields of the error body where certctl's clients read them (e.g. an agent retire's `counts`). */
+    readonly extra?: Record<string, unknown>,
   ) {
     super(message);
     this.name = 'ApiError';

@@ -30,10 +30,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const req = ctx.getRequest<Request & { id?: string }>();
     const res = ctx.getResponse<Response>();
     const { status, code, message, details } = this.describe(exception);
+    const extra = exception instanceof ApiError ? exception.extra : undefined;
     if (status >= 500) {
       this.logger.error({ err: exception, requestId: req.id, path: req.originalUrl }, 'request failed');
     }
-    sendError(res, status, code, message, String(req.id ?? ''), details);
+    sendError(res, status, code, message, String(req.id ?? ''), details, extra);
   }
 
   private describe(exception: unknown): { status: number; code: string; message: string; details?: FieldProblem[] } {
@@ -85,10 +86,10 @@ export function bodyParserError(type: string, status: number): { status: number;
 }
 
 export function sendError(
-  res: Response, status: number, code: string, message: string, requestId: string, details?: FieldProblem[],
+  res: Response, status: number, code: string, message: string, requestId: string, details?: FieldProblem[], extra?: Record<string, unknown>,
 ): void {
   if (res.headersSent) return;
-  const body: ErrorBody = { error: STATUS_CODES[status] ?? 'Error', message, code, request_id: requestId };
+  const body: ErrorBody = { ...extra, error: STATUS_CODES[status] ?? 'Error', message, code, request_id: requestId };
   if (details?.length) body.details = details;
   res.status(status).json(body);
 }

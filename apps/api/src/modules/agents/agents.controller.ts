@@ -1,4 +1,7 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Schemas } from '../../common/openapi/resources';
+import { Returns, bool, dateTime, int, objectOf, pageOf, str, strings } from '../../common/openapi/response-schemas';
+import type { Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { AgentEntity } from '@certctl/db';
 import { RequireAccess } from '../../common/auth/access.decorator';
@@ -7,8 +10,8 @@ import type { Page } from '../../common/http/pagination';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import type { JobEntity } from '@certctl/db';
 import { AgentProtocolService, WorkItem } from './agent-protocol.service';
-import { AgentsService, RegisteredAgent } from './agents.service';
-import { AgentQuery, HeartbeatDto, JobStatusDto, RegisterAgentDto, SubmitCsrDto } from './dto/agent.dto';
+import { AgentRetirement, AgentsService, RegisteredAgent } from './agents.service';
+import { AgentQuery, HeartbeatDto, JobStatusDto, RegisterAgentDto, RetireAgentQuery, SubmitCsrDto } from './dto/agent.dto';
 
 @ApiTags('agents')
 @ApiBearerAuth()
@@ -17,25 +20,53 @@ export class AgentsController {
   constructor(private readonly agents: AgentsService, private readonly protocol: AgentProtocolService) {}
 
   @Get()
+  @Returns(pageOf(Schemas.Agent))
   list(@Query() query: AgentQuery): Promise<Page<AgentEntity>> {
     return this.agents.crud.list(query);
   }
 
   /** Registers an agent; the response carries its API key, shown this once. */
   @Post()
+  @Returns(Schemas.RegisteredAgent, 201)
   register(@CurrentPrincipal() actor: Principal, @Body() body: RegisterAgentDto): Promise<RegisteredAgent> {
     return this.agents.register(actor, body);
   }
 
+  /** Soft-retired agents (a literal route, registered before `:id`). */
+  @Get('retired')
+  @Returns(pageOf(Schemas.Agent))
+  listRetired(@Query() query: AgentQuery): Promise<Page<AgentEntity>> {
+    return this.agents.retired.list(query);
+  }
+
   @Get(':id')
   @RequireAccess('agent-self-or-read')
+  @Returns(Schemas.Agent)
   get(@Param('id') id: string): Promise<AgentEntity> {
     return this.agents.crud.get(id);
+  }
+
+  /**
+   * Retires the agent (certctl's soft delete): 409 with `counts` while targets, certificates or open jobs depend
+   * on it, unless `?force=true&reason=…` cascades; 403 for sentinel agents; 204 when it already was retired.
+   */
+  @Delete(':id')
+  @Returns(objectOf({ retired_at: dateTime, already_retired: bool, cascade: bool, counts: objectOf({ active_targets: int, active_certificates: int, pending_jobs: int }) }))
+  async retire(
+    @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: RetireAgentQuery, @Res({ passthrough: true }) res: Response,
+  ): Promise<AgentRetirement | undefined> {
+    const result = await this.agents.retire(actor, id, query.force === 'true', query.reason);
+    if (result.already_retired) {
+      res.status(204);
+      return undefined;
+    }
+    return result;
   }
 
   @Post(':id/heartbeat')
   @HttpCode(200)
   @RequireAccess('agent-self')
+  @Returns(Schemas.Agent)
   heartbeat(@Param('id') id: string, @Body() body: HeartbeatDto): Promise<AgentEntity> {
     return this.agents.heartbeat(id, body);
   }
@@ -43,6 +74,7 @@ export class AgentsController {
   /** Pending deployments (claimed for this agent) and issuance jobs waiting for this agent's CSR. */
   @Get(':id/work')
   @RequireAccess('agent-self')
+  @Returns(objectOf({ jobs: { type: 'array', items: objectOf({ id: str, type: str, certificate_id: str, common_name: str, sans: strings, target_id: str, target_type: str, target_config: {}, status: str }, ['id', 'type', 'certificate_id', 'common_name', 'sans', 'status']) }, count: int }))
   work(@Param('id') id: string): Promise<{ jobs: WorkItem[]; count: number }> {
     return this.protocol.work(id);
   }
@@ -50,12 +82,14 @@ export class AgentsController {
   @Post(':id/csr')
   @HttpCode(202)
   @RequireAccess('agent-self')
+  @Returns(objectOf({ status: { const: 'csr_accepted' }, job_id: str }), 202)
   submitCsr(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: SubmitCsrDto, @RequestId() requestId: string) {
     return this.protocol.submitCsr(actor, id, body, requestId);
   }
 
   @Get(':id/certificates/:certificateId')
   @RequireAccess('agent-self-or-read')
+  @Returns(objectOf({ certificate_id: str, certificate_pem: str, chain_pem: str, serial_number: str, not_after: dateTime }))
   certificate(@Param('id') id: string, @Param('certificateId') certificateId: string) {
     return this.protocol.certificate(id, certificateId);
   }
@@ -63,6 +97,7 @@ export class AgentsController {
   @Post(':id/jobs/:jobId/status')
   @HttpCode(200)
   @RequireAccess('agent-self')
+  @Returns(Schemas.Job)
   reportStatus(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Param('jobId') jobId: string, @Body() body: JobStatusDto): Promise<JobEntity> {
     return this.protocol.reportStatus(actor, id, jobId, body);
   }

@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { AgentEntity } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import { ApiKeysService } from '../../common/auth/api-keys.service';
@@ -11,20 +11,86 @@ import { HeartbeatDto, RegisterAgentDto } from './dto/agent.dto';
 
 export type RegisteredAgent = AgentEntity & { api_key: string };
 
+/** Stand-ins for server-side discovery sources; they are not hosts and cannot be retired. */
+export const SENTINEL_AGENT_IDS: ReadonlySet<string> = new Set(['server-scanner', 'cloud-aws-sm', 'cloud-azure-kv', 'cloud-gcp-sm']);
+
+/** What still depends on an agent, certctl's `counts`. */
+export interface AgentDependencyCounts {
+  active_targets: number;
+  active_certificates: number;
+  pending_jobs: number;
+}
+
+export interface AgentRetirement {
+  retired_at: Date;
+  already_retired: boolean;
+  cascade: boolean;
+  counts: AgentDependencyCounts;
+}
+
+const OPEN_JOB_STATUSES = ['Pending', 'AwaitingCSR', 'AwaitingApproval', 'Running'];
+
 @Injectable()
 export class AgentsService {
   readonly crud: CrudResource<AgentEntity>;
+  /** The soft-retired agents (GET /agents/retired); the main list shows only active ones, as certctl does. */
+  readonly retired: CrudResource<AgentEntity>;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    audit: AuditService,
     private readonly keys: ApiKeysService,
+    private readonly audit: AuditService,
   ) {
     this.crud = new CrudResource(dataSource, audit, {
       entity: AgentEntity, table: 'agents', resource: 'agent', idKind: 'agent', category: 'config',
       actions: { created: 'agent_registered', updated: 'agent_updated', deleted: 'agent_deleted' },
       filters: ['status'], sortable: ['name', 'status', 'last_heartbeat_at'], searchable: ['name', 'hostname'],
+      listScope: 'r.retired_at IS NULL',
     });
+    this.retired = new CrudResource(dataSource, audit, { ...this.crud.spec, listScope: 'r.retired_at IS NOT NULL', sortable: ['name', 'retired_at'] });
+  }
+
+  /**
+   * certctl's soft retire (DELETE /agents/{id}): refused (409 with `counts`) while active targets, their
+   * certificates or open jobs depend on the agent, unless `force` with a `reason`, which retires its targets and
+   * cancels its open jobs in the same transaction. Retiring a retired agent again changes nothing.
+   */
+  async retire(actor: Principal, id: string, force: boolean, reason: string | undefined): Promise<AgentRetirement> {
+    if (SENTINEL_AGENT_IDS.has(id)) throw new ApiError(HttpStatus.FORBIDDEN, 'AGENT_IS_SENTINEL', `agent ${id} is a reserved sentinel and cannot be retired`);
+    if (force && !reason?.trim()) throw ApiError.invalidField('reason', 'force=true requires a non-empty reason');
+    return this.dataSource.transaction(async (tx) => {
+      const agent = await this.crud.lock(tx, id);
+      const counts = await this.dependencies(tx, id);
+      if (agent.retired_at) return { retired_at: agent.retired_at, already_retired: true, cascade: false, counts };
+      const blocked = counts.active_targets + counts.active_certificates + counts.pending_jobs > 0;
+      if (blocked && !force) {
+        throw new ApiError(HttpStatus.CONFLICT, 'BLOCKED_BY_DEPENDENCIES',
+          'agent has active downstream dependencies; retire or reassign them first, or retry with ?force=true&reason=... to cascade', undefined, { counts });
+      }
+      const retiredAt = new Date();
+      const retiredReason = reason?.trim() || null;
+      if (blocked) {
+        await tx.query(`UPDATE deployment_targets SET retired_at = $2, retired_reason = $3, enabled = false, updated_at = now()
+                         WHERE agent_id = $1 AND retired_at IS NULL`, [id, retiredAt, `agent ${id} retired: ${retiredReason}`]);
+        await tx.query(`UPDATE jobs SET status = 'Cancelled', completed_at = now(), last_error = $2, updated_at = now()
+                         WHERE agent_id = $1 AND status = ANY($3)`, [id, `agent ${id} retired`, OPEN_JOB_STATUSES]);
+      }
+      await tx.update(AgentEntity, { id }, { retired_at: retiredAt, retired_reason: retiredReason, status: 'Offline' });
+      await this.audit.record({ actor, action: 'agent_retired', resource_type: 'agent', resource_id: id, event_category: 'config',
+        details: { reason: retiredReason, cascade: blocked, counts } }, tx);
+      return { retired_at: retiredAt, already_retired: false, cascade: blocked, counts };
+    });
+  }
+
+  private async dependencies(tx: EntityManager, agentId: string): Promise<AgentDependencyCounts> {
+    const [row]: Array<AgentDependencyCounts> = await tx.query(`
+      SELECT (SELECT count(*)::int FROM deployment_targets WHERE agent_id = $1 AND retired_at IS NULL) AS active_targets,
+             (SELECT count(DISTINCT c.id)::int FROM managed_certificates c
+                JOIN certificate_target_mappings m ON m.certificate_id = c.id
+                JOIN deployment_targets t ON t.id = m.target_id AND t.agent_id = $1 AND t.retired_at IS NULL
+               WHERE c.status NOT IN ('Archived', 'Revoked')) AS active_certificates,
+             (SELECT count(*)::int FROM jobs WHERE agent_id = $1 AND status = ANY($2)) AS pending_jobs`, [agentId, OPEN_JOB_STATUSES]);
+    return row!;
   }
 
   /**

@@ -1,30 +1,46 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import { Schemas } from '../../common/openapi/resources';
+import { Returns, bool, dateTime, int, objectOf, pageOf, str } from '../../common/openapi/response-schemas';
+import type { Response } from 'express';
+import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Principal } from '../../common/auth/principal';
+import { CurrentPrincipal } from '../../common/http/request';
+import { AuditExportService } from './audit-export.service';
 import type { AuditEventEntity } from '@certctl/db';
 import { RequireAccess } from '../../common/auth/access.decorator';
 import type { Page } from '../../common/http/pagination';
 import { AuditTrailService, ChainVerification } from './audit-trail.service';
-import { AuditQuery } from './dto/audit.dto';
+import { AuditExportQuery, AuditQuery } from './dto/audit.dto';
 
 @ApiTags('audit')
 @ApiBearerAuth()
 @RequireAccess('audit')
 @Controller('audit')
 export class AuditController {
-  constructor(private readonly trail: AuditTrailService) {}
+  constructor(private readonly trail: AuditTrailService, private readonly exporter: AuditExportService) {}
 
   @Get()
+  @Returns(pageOf(Schemas.AuditEvent))
   list(@Query() query: AuditQuery): Promise<Page<AuditEventEntity>> {
     return this.trail.list(query);
   }
 
   /** Walks the hash chain; `intact: false` names the first broken row. */
   @Get('verify')
+  @Returns(objectOf({ intact: bool, rows_checked: int, first_break: objectOf({ seq: int, id: str, reason: str }, ['reason']), verified_at: dateTime }, ['intact', 'rows_checked', 'verified_at']))
   verify(): Promise<ChainVerification> {
     return this.trail.verify();
   }
 
+  /** The trail as NDJSON, streamed (filters: from, to, category, actor, action, resource_type, resource_id, limit). */
+  @Get('export')
+  @ApiProduces('application/x-ndjson')
+  async export(@CurrentPrincipal() actor: Principal, @Query() query: AuditExportQuery, @Res() res: Response): Promise<void> {
+    await this.exporter.stream(actor, query, res);
+  }
+
   @Get(':id')
+  @Returns(Schemas.AuditEvent)
   get(@Param('id') id: string): Promise<AuditEventEntity> {
     return this.trail.get(id);
   }

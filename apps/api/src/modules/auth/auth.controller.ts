@@ -1,11 +1,14 @@
 import { Body, Controller, Delete, Get, Inject, Param, Post } from '@nestjs/common';
+import { Schemas } from '../../common/openapi/resources';
+import { Returns, bool, objectOf, pageOf, str } from '../../common/openapi/response-schemas';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import type { ApiKeyRole } from '@certctl/contracts';
 import type { ApiKeyEntity } from '@certctl/db';
 import { Public, RequireAccess } from '../../common/auth/access.decorator';
 import { ApiKeysService } from '../../common/auth/api-keys.service';
-import { Principal, ROLE_ACCESS } from '../../common/auth/principal';
+import { certctlRoleOf, permissionsOf, Principal, ROLE_ACCESS } from '../../common/auth/principal';
+import type { Page } from '../../common/http/pagination';
 import { ApiError } from '../../common/http/api-error';
 import { CurrentPrincipal } from '../../common/http/request';
 import { CreateApiKeyDto } from './dto/api-key.dto';
@@ -18,30 +21,44 @@ export class AuthController {
   /** How to authenticate (for login pages and clients); no key needed. */
   @Get('info')
   @Public()
+  @Returns(objectOf({ auth_type: str, required: bool }))
   info(): { auth_type: string; required: boolean } {
     return { auth_type: this.config.auth.type, required: this.config.auth.type !== 'none' };
   }
 
-  /** Validates the caller's key and says what it may do. */
+  /** Validates the caller's key and says what it may do (certctl's shape, plus our role/access/actor). */
   @Get('check')
   @ApiBearerAuth()
   @RequireAccess('authenticated')
-  check(@CurrentPrincipal() p: Principal): { status: string; actor: string; actor_type: string; role: string; agent_id: string | null; access: string[] } {
-    return { status: 'authenticated', actor: p.actor, actor_type: p.actor_type, role: p.role, agent_id: p.agent_id ?? null, access: [...ROLE_ACCESS[p.role]] };
+  @Returns(Schemas.CallerView)
+  check(@CurrentPrincipal() p: Principal): CallerView {
+    return callerView(p);
   }
 
+  /** The current caller: the same view as /auth/check. */
+  @Get('me')
+  @ApiBearerAuth()
+  @RequireAccess('authenticated')
+  @Returns(Schemas.CallerView)
+  me(@CurrentPrincipal() p: Principal): CallerView {
+    return callerView(p);
+  }
+
+  /** Every key (never a secret or hash), in certctl's list envelope. */
   @Get('keys')
   @ApiBearerAuth()
   @RequireAccess('admin')
-  async list(): Promise<{ data: ApiKeyEntity[]; total: number }> {
+  @Returns(pageOf(Schemas.ApiKey))
+  async list(): Promise<Page<ApiKeyEntity>> {
     const data = await this.keys.list();
-    return { data, total: data.length };
+    return { data, total: data.length, page: 1, per_page: data.length };
   }
 
   /** Creates a key; `key` in the response is the secret, shown this once and stored only as a hash. */
   @Post('keys')
   @ApiBearerAuth()
   @RequireAccess('admin')
+  @Returns(Schemas.CreatedApiKey, 201)
   async create(@CurrentPrincipal() actor: Principal, @Body() body: CreateApiKeyDto): Promise<ApiKeyEntity & { key: string }> {
     const { key, secret } = await this.keys.create(actor, { name: body.name, role: body.role as ApiKeyRole, expires_at: body.expires_at });
     return { ...key, key: secret };
@@ -50,8 +67,30 @@ export class AuthController {
   @Delete('keys/:id')
   @ApiBearerAuth()
   @RequireAccess('admin')
+  @Returns(Schemas.ApiKey)
   async revoke(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<ApiKeyEntity> {
     if (actor.key_id === id) throw ApiError.conflict('SELF_REVOKE', 'a key cannot revoke itself');
     return this.keys.revoke(actor, id);
   }
+}
+
+/** certctl's fields (`user`, `admin`, `roles`, `permissions`) and ours (`actor`, `actor_type`, `role`, `access`). */
+export interface CallerView {
+  status: 'authenticated';
+  user: string;
+  admin: boolean;
+  roles: string[];
+  permissions: string[];
+  actor: string;
+  actor_type: string;
+  role: string;
+  access: string[];
+  agent_id?: string;
+}
+
+function callerView(p: Principal): CallerView {
+  return {
+    status: 'authenticated', user: p.actor, admin: p.role === 'admin', roles: [certctlRoleOf(p.role)], permissions: permissionsOf(p.role),
+    actor: p.actor, actor_type: p.actor_type, role: p.role, access: [...ROLE_ACCESS[p.role]], ...(p.agent_id ? { agent_id: p.agent_id } : {}),
+  };
 }

@@ -1,4 +1,5 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { Returns, objectOf, str } from '../../common/openapi/response-schemas';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '../../common/auth/principal';
 import { StringListField } from '../../common/http/dto-fields';
@@ -19,6 +20,7 @@ export class CertificateDeployController {
   /** Deploys the current version (202): one Deployment job per target. */
   @Post(':id/deploy')
   @HttpCode(202)
+  @Returns(objectOf({ status: { const: 'deployment_triggered' }, certificate_id: str, version_id: str, jobs: { type: 'array', items: objectOf({ job_id: str, target_id: str, agent_id: str }, ['job_id', 'target_id']) } }), 202)
   deploy(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: DeployCertificateDto, @RequestId() requestId: string): Promise<DeploymentTriggered> {
     return this.deployments.deploy(actor, id, body.target_ids, requestId);
   }

@@ -1,9 +1,11 @@
 import { Controller, Get, Param } from '@nestjs/common';
+import {  } from '../../common/openapi/response-schemas';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
 import { CertificateRenewalInfoEntity, ManagedCertificateEntity } from '@certctl/db';
 import { ApiError } from '../../common/http/api-error';
+import { bool, dateTime, objectOf, Returns, str } from '../../common/openapi/response-schemas';
 
 /** What the orchestrator last learnt from the CA's ACME Renewal Information (RFC 9773); null fields = not known. */
 export interface CertificateRenewalInfoView {
@@ -30,6 +32,10 @@ export class CertificateRenewalInfoController {
 
   /** The CA's suggested renewal window (ACME ARI) and the selected renewal time; read-only. */
   @Get(':id/renewal-info')
+  @Returns(objectOf({
+    certificate_id: str, certificate_version_id: str, current: bool, ari_cert_id: str, window_start: dateTime, window_end: dateTime,
+    selected_renewal_at: dateTime, explanation_url: str, last_polled_at: dateTime, next_poll_at: dateTime, last_error: str,
+  }, ['certificate_id', 'current']))
   async renewalInfo(@Param('id') id: string): Promise<CertificateRenewalInfoView> {
     const manager = this.dataSource.manager;
     if (!(await manager.exists(ManagedCertificateEntity, { where: { id } }))) throw ApiError.notFound('certificate', id);

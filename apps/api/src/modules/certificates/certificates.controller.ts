@@ -1,36 +1,48 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res, StreamableFile } from '@nestjs/common';
+import { Schemas } from '../../common/openapi/resources';
+import { Returns, dateTime, int, objectOf, pageOf, str, strings } from '../../common/openapi/response-schemas';
 import type { Response } from 'express';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { CertificateVersionEntity, JobEntity, ManagedCertificateEntity } from '@certctl/db';
 import type { Principal } from '../../common/auth/principal';
 import { Page, PageQuery } from '../../common/http/pagination';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import { CertificatesService, CertificateView, PemExport, RenewalTriggered } from './certificates.service';
 import { BulkRenewResult, BulkRenewService } from './bulk-renew.service';
-import { BulkRenewDto, CertificateQuery, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, UpdateCertificateDto } from './dto/certificate.dto';
+import { BulkReassignResult, BulkReassignService } from './bulk-reassign.service';
+import { CertificateExportService } from './certificate-export.service';
+import type { CertificateListItem } from './certificates.repository';
+import { BulkReassignDto, BulkRenewDto, CertificateQuery, ExportPkcs12Dto, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, UpdateCertificateDto } from './dto/certificate.dto';
 
 @ApiTags('certificates')
 @ApiBearerAuth()
 @Controller('certificates')
 export class CertificatesController {
-  constructor(private readonly certificates: CertificatesService, private readonly bulk: BulkRenewService) {}
+  constructor(
+    private readonly certificates: CertificatesService, private readonly bulk: BulkRenewService, private readonly reassignment: BulkReassignService,
+    private readonly exports: CertificateExportService,
+  ) {}
 
   @Get()
-  list(@Query() query: CertificateQuery): Promise<Page<ManagedCertificateEntity>> {
+  @Returns(pageOf(Schemas.Certificate))
+  list(@Query() query: CertificateQuery): Promise<Page<CertificateListItem>> {
     return this.certificates.list(query);
   }
 
   @Post()
+  @Returns(Schemas.Certificate, 201)
   create(@CurrentPrincipal() actor: Principal, @Body() body: CreateCertificateDto): Promise<CertificateView> {
     return this.certificates.create(actor, body);
   }
 
   @Get(':id')
+  @Returns(Schemas.Certificate)
   get(@Param('id') id: string): Promise<CertificateView> {
     return this.certificates.get(id);
   }
 
   @Put(':id')
+  @Returns(Schemas.Certificate)
   update(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: UpdateCertificateDto): Promise<CertificateView> {
     return this.certificates.update(actor, id, body);
   }
@@ -43,11 +55,13 @@ export class CertificatesController {
   }
 
   @Get(':id/versions')
+  @Returns(pageOf(Schemas.CertificateVersion))
   versions(@Param('id') id: string, @Query() query: PageQuery): Promise<Page<CertificateVersionEntity>> {
     return this.certificates.versions(id, query);
   }
 
   @Get(':id/deployments')
+  @Returns(pageOf(Schemas.Job))
   deployments(@Param('id') id: string, @Query() query: PageQuery): Promise<Page<JobEntity>> {
     return this.certificates.deployments(id, query);
   }
@@ -59,13 +73,23 @@ export class CertificatesController {
    */
   @Post('bulk-renew')
   @HttpCode(200)
+  @Returns(objectOf({ total_matched: int, total_enqueued: int, total_skipped: int, total_failed: int, enqueued_jobs: { type: 'array', items: objectOf({ certificate_id: str, job_id: str, job_status: str }) }, errors: { type: 'array', items: Schemas.BulkResultError } }))
   bulkRenew(@CurrentPrincipal() actor: Principal, @Body() body: BulkRenewDto, @RequestId() requestId: string): Promise<BulkRenewResult> {
     return this.bulk.renew(actor, body, requestId);
+  }
+
+  /** Gives the listed certificates a new owner (and team): certctl's bulk-reassign. Unknown owner or team: 400. */
+  @Post('bulk-reassign')
+  @HttpCode(200)
+  @Returns(objectOf({ total_matched: int, total_reassigned: int, total_skipped: int, total_failed: int, errors: { type: 'array', items: Schemas.BulkResultError } }))
+  bulkReassign(@CurrentPrincipal() actor: Principal, @Body() body: BulkReassignDto): Promise<BulkReassignResult> {
+    return this.reassignment.reassign(actor, body);
   }
 
   /** Starts an issuance or renewal (202); `force` (query or body) replaces an open one. */
   @Post(':id/renew')
   @HttpCode(202)
+  @Returns(objectOf({ status: { const: 'renewal_triggered' }, job_id: str, job_status: str, cancelled_job_ids: strings }), 202)
   renew(
     @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: RenewQuery, @Body() body: RenewCertificateDto,
     @RequestId() requestId: string,
@@ -75,6 +99,7 @@ export class CertificatesController {
 
   /** The current certificate and chain as JSON, or as a PEM file with `?download=true`. Never a private key. */
   @Get(':id/export/pem')
+  @Returns(objectOf({ cert_pem: str, chain_pem: str, full_pem: str, certificate_id: str, version_id: str, serial_number: str, fingerprint_sha256: str, not_after: dateTime }))
   async exportPem(
     @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: ExportPemQuery, @Res({ passthrough: true }) res: Response,
   ): Promise<PemExport | string> {
@@ -82,6 +107,21 @@ export class CertificatesController {
     if (query.download !== 'true') return pem;
     res.setHeader('Content-Type', 'application/x-pem-file');
     res.setHeader('Content-Disposition', `attachment; filename="${id}.pem"`);
-    return pem.full_chain_pem;
+    return pem.full_pem;
+  }
+
+  /**
+   * The newest version and its private key as a password-protected PKCS#12 file (`application/x-pkcs12`), for
+   * server-held keys only (409 for a key made on an agent). The password is 1-128 characters.
+   */
+  @Post(':id/export/pkcs12')
+  @HttpCode(200)
+  @ApiProduces('application/x-pkcs12')
+  async exportPkcs12(
+    @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: ExportPkcs12Dto, @Res({ passthrough: true }) res: Response,
+  ): Promise<StreamableFile> {
+    const bundle = await this.exports.pkcs12(actor, id, body.password);
+    res.setHeader('Content-Disposition', `attachment; filename="${id}.p12"`);
+    return new StreamableFile(bundle, { type: 'application/x-pkcs12' });
   }
 }

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { PoliciesModule } from '../policies/policies.module';
 import { BulkRenewService } from './bulk-renew.service';
+import { BulkReassignService } from './bulk-reassign.service';
+import { CertificateExportService } from './certificate-export.service';
 import { RenewalJobs } from './renewal-jobs';
 import { CertificateDeployController } from './certificate-deploy.controller';
 import { CertificateDeployService } from './certificate-deploy.service';
@@ -12,6 +14,6 @@ import { CertificatesService } from './certificates.service';
 @Module({
   imports: [PoliciesModule],
   controllers: [CertificatesController, CertificateDeployController, CertificateRenewalInfoController],
-  providers: [BulkRenewService, RenewalJobs, CertificatesService, CertificatesRepository, CertificateDeployService],
+  providers: [BulkRenewService, BulkReassignService, CertificateExportService, RenewalJobs, CertificatesService, CertificatesRepository, CertificateDeployService],
 })
 export class CertificatesModule {}

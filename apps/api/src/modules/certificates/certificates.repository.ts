@@ -5,9 +5,11 @@ import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { ManagedCertificateEntity } from '@certctl/db';
 import { TtlCache } from '../../common/cache';
 import { escapeLike } from '../../common/crud-resource';
-import { ApiError } from '../../common/http/api-error';
-import { Page, pageOf } from '../../common/http/pagination';
+import { Page, pageOf, sortOf } from '../../common/http/pagination';
 import { CertificateQuery } from './dto/certificate.dto';
+
+/** A list item: the certificate and the targets it is mapped to. */
+export type CertificateListItem = ManagedCertificateEntity & { target_ids: string[] };
 
 const SORTABLE = ['created_at', 'name', 'common_name', 'expires_at', 'status', 'updated_at', 'environment'] as const;
 
@@ -38,18 +40,20 @@ export class CertificatesRepository {
    * read (a "deferred join"), so a deep page does not fetch every skipped row. Rows come back as the driver
    * parses them, without entity hydration.
    */
-  async list(query: CertificateQuery): Promise<Page<ManagedCertificateEntity>> {
+  async list(query: CertificateQuery): Promise<Page<CertificateListItem>> {
     const { page, perPage, offset } = pageOf(query);
     const { where, params } = this.where(query);
-    const order = orderBy(query.sort);
+    const order = orderBy(query);
+    // Each item carries its mapped targets (target_ids), as certctl's list does.
     const rowsSql = `
-      SELECT ${COLUMNS.map((c) => `c.${c}`).join(', ')}
+      SELECT ${COLUMNS.map((c) => `c.${c}`).join(', ')},
+             ARRAY(SELECT m.target_id FROM certificate_target_mappings m WHERE m.certificate_id = c.id ORDER BY m.target_id) AS target_ids
         FROM (SELECT id FROM managed_certificates ${where} ORDER BY ${order} LIMIT $${params.length + 1} OFFSET $${params.length + 2}) p
         JOIN managed_certificates c ON c.id = p.id
        ORDER BY ${order.replace(/(\w+) (ASC|DESC)/g, 'c.$1 $2')}`;
     const countKey = JSON.stringify([where, params]);
     const [data, total] = await Promise.all([
-      this.dataSource.query<ManagedCertificateEntity[]>(rowsSql, [...params, perPage, offset]),
+      this.dataSource.query<CertificateListItem[]>(rowsSql, [...params, perPage, offset]),
       this.totals.get(countKey, async () => {
         const [row] = await this.dataSource.query<Array<{ n: string }>>(`SELECT count(*) AS n FROM managed_certificates ${where}`, params);
         return Number(row?.n ?? 0);
@@ -78,11 +82,13 @@ export class CertificatesRepository {
   }
 }
 
-/** `sort=field` / `sort=-field` from the allowed columns; ties break on id; NULLs last either way. */
-function orderBy(sort: string | undefined): string {
-  const descending = sort?.startsWith('-') ?? false;
-  const field = sort?.replace(/^-/, '') || 'created_at';
-  if (!(SORTABLE as readonly string[]).includes(field)) throw ApiError.invalidField('sort', `must be one of ${SORTABLE.join(', ')}`);
+/**
+ * `sort=field` / `sort=-field` from the allowed columns, or certctl's names (`notAfter` = expires_at,
+ * `createdAt`, `commonName`, …); ties break on id; NULLs last either way.
+ */
+function orderBy(query: CertificateQuery): string {
+  const { field, descending } = sortOf(query, SORTABLE, { notAfter: 'expires_at', expiresAt: 'expires_at' }) ??
+    { field: 'created_at', descending: query.sort_desc === 'true' };
   const direction = descending ? 'DESC' : 'ASC';
   return `${field} ${direction} NULLS LAST, id ${direction}`;
 }

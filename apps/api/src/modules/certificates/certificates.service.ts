@@ -13,7 +13,7 @@ import { ApiError } from '../../common/http/api-error';
 import { Page, PageQuery, pageOf } from '../../common/http/pagination';
 import { translateWriteError } from '../../common/http/write-errors';
 import { PoliciesService } from '../policies/policies.service';
-import { CertificatesRepository } from './certificates.repository';
+import { CertificateListItem, CertificatesRepository } from './certificates.repository';
 import { RenewalJobs } from './renewal-jobs';
 import { CertificateQuery, CreateCertificateDto, UpdateCertificateDto } from './dto/certificate.dto';
 
@@ -28,14 +28,15 @@ export interface RenewalTriggered {
 
 /** The current version's public material; never a private key. */
 export interface PemExport {
+  /** certctl's three fields: the leaf, its chain, and both concatenated. */
+  cert_pem: string;
+  chain_pem: string;
+  full_pem: string;
   certificate_id: string;
   version_id: string;
   serial_number: string;
   fingerprint_sha256: string;
   not_after: Date;
-  certificate_pem: string;
-  chain_pem: string;
-  full_chain_pem: string;
 }
 
 const DEFAULT_RENEWAL_POLICY = 'rp-default';
@@ -87,11 +88,11 @@ export class CertificatesService {
     await this.audit.record({ actor, action: 'export_pem', resource_type: 'certificate', resource_id: id, details: { version_id: version.id } });
     return {
       certificate_id: id, version_id: version.id, serial_number: version.serial_number, fingerprint_sha256: version.fingerprint_sha256,
-      not_after: version.not_after, certificate_pem: leaf, chain_pem: chain.join(''), full_chain_pem: version.pem_chain,
+      not_after: version.not_after, cert_pem: leaf, chain_pem: chain.join(''), full_pem: version.pem_chain,
     };
   }
 
-  list(query: CertificateQuery): Promise<Page<ManagedCertificateEntity>> {
+  list(query: CertificateQuery): Promise<Page<CertificateListItem>> {
     return this.repository.list(query);
   }
 

@@ -13,9 +13,12 @@ import { Page, pageOf } from '../../common/http/pagination';
 import { AgentDiscoveryReportDto, DiscoveredCertificateQuery } from './dto/discovery.dto';
 import { presentScan, ScanView } from './discovery-scans.service';
 
+/** certctl's flat counts by status (`Unmanaged`, `Managed`, `Dismissed`), then our own counters beside them. */
 export interface DiscoverySummary {
+  Unmanaged: number;
+  Managed: number;
+  Dismissed: number;
   total: number;
-  by_status: Record<'Unmanaged' | 'Managed' | 'Dismissed', number>;
   unmanaged: number;
   managed: number;
   dismissed: number;
@@ -25,7 +28,7 @@ export interface DiscoverySummary {
   expiring_within_14_days: number;
   expired: number;
   scans_running: number;
-  last_scan_completed_at: string | null;
+  last_scan_completed_at?: string;
 }
 
 @Injectable()
@@ -57,7 +60,7 @@ export class DiscoveredCertificatesService {
       qb.andWhere(`(d.common_name ILIKE :search OR d.subject_dn ILIKE :search OR d.issuer_dn ILIKE :search OR d.source_path ILIKE :search
         OR d.fingerprint_sha256 ILIKE :search OR array_to_string(d.sans, ' ') ILIKE :search)`, { search: `%${escapeLike(query.search)}%` });
     }
-    applySort(qb, query.sort, ['not_after', 'last_seen_at', 'first_seen_at', 'common_name', 'source_path', 'status']);
+    applySort(qb, query, ['not_after', 'last_seen_at', 'first_seen_at', 'common_name', 'source_path', 'status']);
     const [data, total] = await qb.offset(offset).limit(perPage).getManyAndCount();
     return { data, total, page, per_page: perPage };
   }
@@ -106,12 +109,12 @@ export class DiscoveredCertificatesService {
              max(completed_at) FILTER (WHERE status = 'Completed') AS last_completed
         FROM discovery_scans`);
     return {
+      Unmanaged: row.unmanaged, Managed: row.managed, Dismissed: row.dismissed,
       total: row.total,
-      by_status: { Unmanaged: row.unmanaged, Managed: row.managed, Dismissed: row.dismissed },
       unmanaged: row.unmanaged, managed: row.managed, dismissed: row.dismissed,
       mismatched: row.mismatched, expiring_within_14_days: row.expiring, expired: row.expired,
       scans_running: scans.running,
-      last_scan_completed_at: scans.last_completed ? new Date(scans.last_completed).toISOString() : null,
+      ...(scans.last_completed ? { last_scan_completed_at: new Date(scans.last_completed).toISOString() } : {}),
     };
   }
 

@@ -1,4 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Schemas } from '../../common/openapi/resources';
+import { Returns, dateTime, int, objectOf, pageOf } from '../../common/openapi/response-schemas';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { DiscoveredCertificateEntity } from '@certctl/db';
 import { RequireAccess } from '../../common/auth/access.decorator';
@@ -18,18 +20,21 @@ export class DiscoveryScansController {
   constructor(private readonly scans: DiscoveryScansService) {}
 
   @Get()
+  @Returns(pageOf(Schemas.DiscoveryScan))
   list(@Query() query: DiscoveryScanQuery): Promise<Page<ScanView>> {
     return this.scans.list(query);
   }
 
   /** Live progress: addresses done / total, certificates found, errors (by kind), percent and ETA. */
   @Get(':id')
+  @Returns(Schemas.DiscoveryScan)
   get(@Param('id') id: string): Promise<ScanView> {
     return this.scans.get(id);
   }
 
   @Post(':id/cancel')
   @HttpCode(200)
+  @Returns(Schemas.DiscoveryScan)
   cancel(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<ScanView> {
     return this.scans.cancel(actor, id);
   }
@@ -42,23 +47,27 @@ export class DiscoveredCertificatesController {
   constructor(private readonly certificates: DiscoveredCertificatesService) {}
 
   @Get()
+  @Returns(pageOf(Schemas.DiscoveredCertificate))
   list(@Query() query: DiscoveredCertificateQuery): Promise<Page<DiscoveredCertificateEntity>> {
     return this.certificates.list(query);
   }
 
   @Get(':id')
+  @Returns(Schemas.DiscoveredCertificate)
   get(@Param('id') id: string): Promise<DiscoveredCertificateEntity> {
     return this.certificates.get(id);
   }
 
   @Post(':id/claim')
   @HttpCode(200)
+  @Returns(Schemas.DiscoveredCertificate)
   claim(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: ClaimDiscoveredCertificateDto): Promise<DiscoveredCertificateEntity> {
     return this.certificates.claim(actor, id, body.managed_certificate_id);
   }
 
   @Post(':id/dismiss')
   @HttpCode(200)
+  @Returns(Schemas.DiscoveredCertificate)
   dismiss(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<DiscoveredCertificateEntity> {
     return this.certificates.dismiss(actor, id);
   }
@@ -72,6 +81,7 @@ export class DiscoverySummaryController {
 
   /** Discovered certificates by status, plus mismatches, expiring ones and running scans. */
   @Get()
+  @Returns(objectOf({ Unmanaged: int, Managed: int, Dismissed: int, total: int, unmanaged: int, managed: int, dismissed: int, mismatched: int, expiring_within_14_days: int, expired: int, scans_running: int, last_scan_completed_at: dateTime }, ['Unmanaged', 'Managed', 'Dismissed', 'total', 'unmanaged', 'managed', 'dismissed', 'mismatched', 'expiring_within_14_days', 'expired', 'scans_running']))
   summary(): Promise<DiscoverySummary> {
     return this.certificates.summary();
   }
@@ -88,6 +98,7 @@ export class AgentDiscoveriesController {
   @Post()
   @HttpCode(201)
   @RequireAccess('agent-self')
+  @Returns(Schemas.DiscoveryScan, 201)
   report(@Param('id') id: string, @Body() body: AgentDiscoveryReportDto, @RequestId() requestId: string): Promise<ScanView> {
     return this.certificates.agentReport(id, body, requestId);
   }

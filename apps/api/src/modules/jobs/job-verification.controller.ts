@@ -1,4 +1,6 @@
-import { Body, Controller, HttpCode, HttpStatus, Injectable, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Injectable, Param, Post } from '@nestjs/common';
+import { Schemas } from '../../common/openapi/resources';
+import { Returns, bool, dateTime, objectOf, str } from '../../common/openapi/response-schemas';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -40,6 +42,33 @@ export class JobVerificationService {
       return tx.findOneByOrFail(JobEntity, { id });
     });
   }
+
+  /** certctl's VerificationResult of a job: what the post-deploy check saw (unset fields omitted). */
+  async result(actor: Principal, id: string): Promise<VerificationView> {
+    const job = await this.dataSource.manager.findOne(JobEntity, { where: { id } });
+    if (!job || (actor.role === 'agent' && job.agent_id !== actor.agent_id)) throw ApiError.notFound('job', id);
+    const [expected]: Array<{ fingerprint_sha256: string }> = job.type === 'Deployment' ? await this.dataSource.query(
+      `SELECT fingerprint_sha256 FROM certificate_versions WHERE certificate_id = $1 AND created_at <= COALESCE($2, now())
+        ORDER BY created_at DESC, id DESC LIMIT 1`, [job.certificate_id, job.completed_at ?? job.verified_at],
+    ) : [];
+    return {
+      job_id: job.id, target_id: job.target_id, status: job.verification_status ?? 'pending',
+      verified: job.verification_status === 'success', expected_fingerprint: expected?.fingerprint_sha256 ?? null,
+      actual_fingerprint: job.verification_fingerprint, verified_at: job.verified_at, error: job.verification_error,
+    };
+  }
+}
+
+export interface VerificationView {
+  job_id: string;
+  target_id: string | null;
+  /** pending (not verified yet), success, failed or skipped. */
+  status: string;
+  verified: boolean;
+  expected_fingerprint: string | null;
+  actual_fingerprint: string | null;
+  verified_at: Date | null;
+  error: string | null;
 }
 
 @ApiTags('jobs')
@@ -52,7 +81,19 @@ export class JobVerificationController {
   @Post(':id/verify')
   @HttpCode(200)
   @RequireAccess('authenticated')
+  @Returns(Schemas.Job)
   verify(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: VerifyJobDto): Promise<JobEntity> {
     return this.verifications.record(actor, id, body);
+  }
+
+  /** The verification result of a job (the job's agent, or anyone who may read the inventory). */
+  @Get(':id/verification')
+  @RequireAccess('authenticated')
+  @Returns(objectOf({ job_id: str, target_id: str, status: { enum: ['pending', 'success', 'failed', 'skipped'] }, verified: bool, expected_fingerprint: str, actual_fingerprint: str, verified_at: dateTime, error: str }, ['job_id', 'status', 'verified']))
+  verification(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<VerificationView> {
+    if (actor.role !== 'agent' && !ROLE_ACCESS[actor.role].has('read')) {
+      throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', `role ${actor.role} may not read the inventory`);
+    }
+    return this.verifications.result(actor, id);
   }
 }

@@ -1,4 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Schemas } from '../../common/openapi/resources';
+import { Returns, pageOf } from '../../common/openapi/response-schemas';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { JobEntity } from '@certctl/db';
 import type { Principal } from '../../common/auth/principal';
@@ -14,29 +16,34 @@ export class JobsController {
   constructor(private readonly jobs: JobsService) {}
 
   @Get()
+  @Returns(pageOf(Schemas.Job))
   list(@Query() query: JobQuery): Promise<Page<JobEntity>> {
     return this.jobs.crud.list(query);
   }
 
   @Get(':id')
+  @Returns(Schemas.Job)
   get(@Param('id') id: string): Promise<JobEntity> {
     return this.jobs.crud.get(id);
   }
 
   @Post(':id/cancel')
   @HttpCode(200)
+  @Returns(Schemas.Job)
   cancel(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<JobEntity> {
     return this.jobs.cancel(actor, id);
   }
 
   @Post(':id/approve')
   @HttpCode(200)
+  @Returns(Schemas.Job)
   approve(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: DecisionDto, @RequestId() requestId: string): Promise<JobEntity> {
     return this.jobs.decide(actor, id, true, body.note, requestId);
   }
 
   @Post(':id/reject')
   @HttpCode(200)
+  @Returns(Schemas.Job)
   reject(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: DecisionDto, @RequestId() requestId: string): Promise<JobEntity> {
     return this.jobs.decide(actor, id, false, body.note, requestId);
   }

@@ -1,18 +1,21 @@
 import { Get, Param, Query } from '@nestjs/common';
+import { Returns, pageOf } from '../../common/openapi/response-schemas';
 import type { PolicyViolationEntity } from '@certctl/db';
 import { CrudController } from '../../common/crud.controller';
 import { Page, PageQuery } from '../../common/http/pagination';
 import { CreatePolicyDto, PolicyQuery, UpdatePolicyDto } from './dto/policy.dto';
 import { PoliciesService } from './policies.service';
+import { Schemas } from '../../common/openapi/resources';
 
 export class PoliciesController extends CrudController({
   path: 'policies', tag: 'policies', service: PoliciesService,
-  createDto: CreatePolicyDto, updateDto: UpdatePolicyDto, queryDto: PolicyQuery,
+  createDto: CreatePolicyDto, updateDto: UpdatePolicyDto, queryDto: PolicyQuery, resource: Schemas.PolicyRule,
 }) {
   declare readonly service: PoliciesService;
 
   /** Violations this rule found, newest first. */
   @Get(':id/violations')
+  @Returns(pageOf(Schemas.PolicyViolation))
   violations(@Param('id') id: string, @Query() query: PageQuery): Promise<Page<PolicyViolationEntity>> {
     return this.service.violations(id, query);
   }

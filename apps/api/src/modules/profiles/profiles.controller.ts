@@ -2,8 +2,9 @@ import { CrudController } from '../../common/crud.controller';
 import { SearchPageQuery } from '../../common/http/list-query';
 import { CreateProfileDto, UpdateProfileDto } from './dto/profile.dto';
 import { ProfilesService } from './profiles.service';
+import { Schemas } from '../../common/openapi/resources';
 
 export class ProfilesController extends CrudController({
   path: 'profiles', tag: 'profiles', service: ProfilesService,
-  createDto: CreateProfileDto, updateDto: UpdateProfileDto, queryDto: SearchPageQuery,
+  createDto: CreateProfileDto, updateDto: UpdateProfileDto, queryDto: SearchPageQuery, resource: Schemas.CertificateProfile,
 }) {}

@@ -1,18 +1,21 @@
 import { HttpCode, Param, Post } from '@nestjs/common';
+import { Returns, dateTime, objectOf, str } from '../../common/openapi/response-schemas';
 import type { Principal } from '../../common/auth/principal';
 import { CrudController } from '../../common/crud.controller';
 import { CurrentPrincipal } from '../../common/http/request';
 import { TargetQuery } from './dto/target.dto';
 import { CreateTargetDto, UpdateTargetDto } from './dto/target.dto';
 import { TargetsService, TargetTestResult } from './targets.service';
+import { Schemas } from '../../common/openapi/resources';
 
 export class TargetsController extends CrudController({
   path: 'targets', tag: 'targets', service: TargetsService,
-  createDto: CreateTargetDto, updateDto: UpdateTargetDto, queryDto: TargetQuery,
+  createDto: CreateTargetDto, updateDto: UpdateTargetDto, queryDto: TargetQuery, resource: Schemas.Target,
 }) {
   /** Dry run: config check plus the connector's validate step, without deploying; records test_status. */
   @Post(':id/test')
   @HttpCode(200)
+  @Returns(objectOf({ target_id: str, status: { enum: ['success', 'failed'] }, message: str, tested_at: dateTime }))
   test(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<TargetTestResult> {
     return (this.service as TargetsService).test(actor, id);
   }

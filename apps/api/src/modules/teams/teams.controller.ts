@@ -2,8 +2,9 @@ import { CrudController } from '../../common/crud.controller';
 import { SearchPageQuery } from '../../common/http/list-query';
 import { CreateTeamDto, UpdateTeamDto } from './dto/team.dto';
 import { TeamsService } from './teams.service';
+import { Schemas } from '../../common/openapi/resources';
 
 export class TeamsController extends CrudController({
   path: 'teams', tag: 'teams', service: TeamsService,
-  createDto: CreateTeamDto, updateDto: UpdateTeamDto, queryDto: SearchPageQuery,
+  createDto: CreateTeamDto, updateDto: UpdateTeamDto, queryDto: SearchPageQuery, resource: Schemas.Team,
 }) {}

@@ -47,3 +47,9 @@ export class JobStatusDto {
   verification_fingerprint?: string;
   @TextField({ optional: true, max: 4000 }) verification_error?: string;
 }
+
+/** certctl's retire options: `force=true` cascades to the agent's targets and open jobs, and needs a `reason`. */
+export class RetireAgentQuery {
+  @EnumField(['true', 'false'], { optional: true }) force?: string;
+  @TextField({ optional: true, max: 1000 }) reason?: string;
+}

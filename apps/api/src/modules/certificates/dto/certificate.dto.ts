@@ -1,5 +1,5 @@
 import { ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
-import { IsObject, IsOptional, ValidateBy } from 'class-validator';
+import { ArrayNotEmpty, IsObject, IsOptional, ValidateBy } from 'class-validator';
 import { CertificateStatus } from '@certctl/contracts';
 import { CLIENT_ID_PATTERN } from '@certctl/db';
 import { BoolField, DateField, EnumField, IdField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
@@ -76,4 +76,18 @@ export class BulkRenewDto {
   @IdField({ optional: true }) issuer_id?: string;
   @IdField({ optional: true }) team_id?: string;
   @StringListField({ optional: true, maxItems: BULK_RENEW_MAX_CERTIFICATES, pattern: CLIENT_ID_PATTERN, max: 128 }) certificate_ids?: string[];
+}
+
+/** certctl's bulk reassignment: explicit certificate ids only, a required owner, an optional team. */
+export class BulkReassignDto {
+  @StringListField({ maxItems: BULK_RENEW_MAX_CERTIFICATES, pattern: CLIENT_ID_PATTERN, max: 128 })
+  @ArrayNotEmpty({ message: 'certificate_ids must name at least one certificate' })
+  certificate_ids: string[];
+  @IdField() owner_id: string;
+  @IdField({ optional: true, description: 'Also moves the certificates to this team' }) team_id?: string;
+}
+
+/** PKCS#12 export: the bundle's password (required, 1-128 characters). */
+export class ExportPkcs12Dto {
+  @TextField({ max: 128, description: 'Encrypts the bundle (AES-256-CBC, PBKDF2-SHA256); 1-128 characters' }) password: string;
 }

@@ -10,6 +10,7 @@ export class CreateRenewalPolicyDto {
   @IntField(60, 86400, { optional: true }) retry_interval_seconds?: number;
   @IntListField(0, 3650, { optional: true, description: 'Days before expiry at which to alert' }) alert_thresholds_days?: number[];
   @IdField({ optional: true }) certificate_profile_id?: string | null;
+  @IdField({ optional: true, description: 'Scope the policy to the agents of this agent group' }) agent_group_id?: string | null;
   @ObjectField({ optional: true, description: 'Channels per severity tier, e.g. {"critical":["PagerDuty"]}' })
   alert_channels?: Record<string, string[]>;
   @ObjectField({ optional: true, description: 'Severity tier per threshold in days, e.g. {"7":"critical"}' })

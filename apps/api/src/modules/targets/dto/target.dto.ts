@@ -1,12 +1,15 @@
 import { OmitType, PartialType } from '@nestjs/swagger';
-import { TARGET_TYPES } from '@certctl/contracts';
+import { Transform } from 'class-transformer';
+import { canonicalTargetType, TARGET_TYPES } from '@certctl/contracts';
 import { BoolField, EnumField, IdField, NameField, ObjectField } from '../../../common/http/dto-fields';
 import { SearchPageQuery } from '../../../common/http/list-query';
 
 export class CreateTargetDto {
   @IdField({ optional: true }) id?: string;
   @NameField() name: string;
-  @EnumField(TARGET_TYPES) type: string;
+  /** certctl's names; the old spelling `KubernetesSecret` is accepted and stored as `KubernetesSecrets`. */
+  @EnumField(TARGET_TYPES) @Transform(({ value }) => (typeof value === 'string' ? canonicalTargetType(value) : value))
+  type: string;
   @IdField({ optional: true, description: 'The agent that deploys to this target; none = the orchestrator does' })
   agent_id?: string | null;
   @ObjectField({ optional: true }) config?: Record<string, unknown>;
@@ -16,6 +19,7 @@ export class CreateTargetDto {
 export class UpdateTargetDto extends PartialType(OmitType(CreateTargetDto, ['id', 'type'] as const)) {}
 
 export class TargetQuery extends SearchPageQuery {
-  @EnumField(TARGET_TYPES, { optional: true }) type?: string;
+  @EnumField(TARGET_TYPES, { optional: true }) @Transform(({ value }) => (typeof value === 'string' ? canonicalTargetType(value) : value))
+  type?: string;
   @IdField({ optional: true }) agent_id?: string;
 }

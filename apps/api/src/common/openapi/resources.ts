@@ -1,0 +1,46 @@
+import {
+  AgentEntity, AgentGroupEntity, AgentGroupMemberEntity, ApiKeyEntity, AuditEventEntity, CertificateProfileEntity, CertificateVersionEntity,
+  DeploymentTargetEntity, DiscoveredCertificateEntity, DiscoveryScanEntity, IssuerEntity, JobEntity, ManagedCertificateEntity,
+  NetworkScanTargetEntity, NotificationEventEntity, OwnerEntity, PolicyRuleEntity, PolicyViolationEntity, RenewalPolicyEntity, TeamEntity,
+} from '@certctl/db';
+import { bool, component, dateTime, entitySchema, int, objectOf, str, strings } from './response-schemas';
+
+/**
+ * The response schemas of the core resources, named as certctl's clients know them. Each entity's schema comes
+ * from its columns (entitySchema); views that add or drop fields say so here.
+ */
+export const Schemas = {
+  Team: component('Team', entitySchema(TeamEntity)),
+  Owner: component('Owner', entitySchema(OwnerEntity)),
+  Issuer: component('Issuer', entitySchema(IssuerEntity)),
+  Target: component('Target', entitySchema(DeploymentTargetEntity)),
+  Agent: component('Agent', entitySchema(AgentEntity)),
+  RegisteredAgent: component('RegisteredAgent', entitySchema(AgentEntity, { properties: { api_key: str }, required: ['api_key'] })),
+  AgentGroup: component('AgentGroup', entitySchema(AgentGroupEntity)),
+  AgentGroupOverride: component('AgentGroupOverride', entitySchema(AgentGroupMemberEntity)),
+  AgentGroupMember: component('AgentGroupMember', entitySchema(AgentEntity, { properties: { membership: { enum: ['dynamic', 'include'] } }, required: ['membership'] })),
+  Job: component('Job', entitySchema(JobEntity)),
+  Notification: component('Notification', entitySchema(NotificationEventEntity)),
+  PolicyRule: component('PolicyRule', entitySchema(PolicyRuleEntity)),
+  PolicyViolation: component('PolicyViolation', entitySchema(PolicyViolationEntity)),
+  CertificateProfile: component('CertificateProfile', entitySchema(CertificateProfileEntity)),
+  RenewalPolicy: component('RenewalPolicy', entitySchema(RenewalPolicyEntity)),
+  AuditEvent: component('AuditEvent', entitySchema(AuditEventEntity)),
+  ApiKey: component('ApiKey', entitySchema(ApiKeyEntity)),
+  CreatedApiKey: component('CreatedApiKey', entitySchema(ApiKeyEntity, { properties: { key: str }, required: ['key'] })),
+  NetworkScanTarget: component('NetworkScanTarget', entitySchema(NetworkScanTargetEntity)),
+  DiscoveredCertificate: component('DiscoveredCertificate', entitySchema(DiscoveredCertificateEntity)),
+  DiscoveryScan: component('DiscoveryScan', entitySchema(DiscoveryScanEntity, {
+    omit: ['shard_progress'], properties: { progress_percent: { type: 'number' }, eta_seconds: int }, required: ['progress_percent'],
+  })),
+  CertificateVersion: component('CertificateVersion', entitySchema(CertificateVersionEntity)),
+  /** A certificate, as every route returns it: with the targets it is mapped to. */
+  Certificate: component('Certificate', entitySchema(ManagedCertificateEntity, { properties: { target_ids: strings }, required: ['target_ids'] })),
+  BulkResultError: component('BulkResultError', objectOf({ certificate_id: str, error: str })),
+  CallerView: component('CallerView', objectOf({
+    status: { const: 'authenticated' }, user: str, admin: bool, roles: strings, permissions: strings, actor: str, actor_type: str, role: str,
+    access: strings, agent_id: str,
+  }, ['status', 'user', 'admin', 'roles', 'permissions', 'actor', 'actor_type', 'role', 'access'])),
+};
+
+export { bool, dateTime, int, str, strings };
