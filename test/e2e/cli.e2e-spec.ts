@@ -137,7 +137,7 @@ describe('certctl CLI (built, child process)', () => {
     const apiPem = (await h.http.get(`/api/v1/certificates/${cert.id}/export/pem`).set(h.auth()).expect(200)).body;
     const exported = await cli(['certs', 'export', cert.id]);
     expect(exported.code, exported.stderr).toBe(0);
-    expect(exported.stdout).toBe(apiPem.full_chain_pem);
+    expect(exported.stdout).toBe(apiPem.full_pem);
     expect(exported.stdout).toContain('-----BEGIN CERTIFICATE-----');
     expect(exported.stdout).not.toContain('PRIVATE KEY');
 

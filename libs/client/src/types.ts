@@ -96,9 +96,9 @@ export interface PemExport {
   serial_number?: string;
   fingerprint_sha256?: string;
   not_after?: string;
-  certificate_pem: string;
+  cert_pem: string;
   chain_pem?: string;
-  full_chain_pem: string;
+  full_pem: string;
 }
 
 export interface Job {

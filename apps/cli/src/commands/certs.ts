@@ -73,13 +73,13 @@ export function certsCommand(io: Io, env: Record<string, string | undefined>): C
     .action(handler(io, env, async (run) => {
       const pem = await run.client().exportPem(run.args[0]);
       if (run.opts.out) {
-        writeFileSync(run.opts.out, pem.full_chain_pem, { mode: 0o644 });
+        writeFileSync(run.opts.out, pem.full_pem, { mode: 0o644 });
         if (run.format === 'json') return printJson(io, { ...pem, written_to: run.opts.out });
         io.out(`wrote ${run.opts.out} (serial ${pem.serial_number ?? '-'}, SHA-256 ${pem.fingerprint_sha256 ?? '-'})\n`);
         return;
       }
       if (run.format === 'json') return printJson(io, pem);
-      io.out(pem.full_chain_pem.endsWith('\n') ? pem.full_chain_pem : `${pem.full_chain_pem}\n`);
+      io.out(pem.full_pem.endsWith('\n') ? pem.full_pem : `${pem.full_pem}\n`);
     }));
 
   return certs;
