@@ -9,7 +9,8 @@
  *    and the JS the browser actually transferred to show the dashboard (resource timing, encodedBodySize);
  *  - dashboard ready: a fresh browser context (cold cache) per run navigates to `/` signed in; "usable" = the
  *    summary cards show their numbers, "charts" = the four charts have drawn; both are performance.now() in the
- *    page, i.e. milliseconds since navigation started. Budget: usable ≤ 1,500 ms (median of BENCH_DASHBOARD_RUNS);
+ *    page, i.e. milliseconds since navigation started. The same tab then navigates again with its cache warm
+ *    (reported, not judged). Budget: cold usable ≤ 1,500 ms (median of BENCH_DASHBOARD_RUNS);
  *  - list page change: on /certificates (50 per page, newest first), a click on "Next page" until the pager
  *    shows the new page, timed in the page by a MutationObserver, BENCH_PAGE_CHANGES times. Budget: p95 ≤ 300 ms.
  * The api (built, dist/) runs against the bench inventory (bench/lib/bench-dataset.ts) and Redis; the browser,
@@ -44,13 +45,11 @@ function initialJavaScript(): { files: Array<{ file: string; bytes: number; gzip
   return { files, gzip_kb: Math.round((files.reduce((s, f) => s + f.gzip_bytes, 0) / 1024) * 10) / 10 };
 }
 
-async function signedInPage(browser: import('playwright-core').Browser, base: string, key: string): Promise<Page> {
+async function signedInPage(browser: import('playwright-core').Browser, key: string): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
   // The key goes where the sign-in page would put it, before any page script runs.
   await context.addInitScript((k) => sessionStorage.setItem('certctl.apiKey', k), key);
-  const page = await context.newPage();
-  await page.goto(`${base}/login`);
-  return page;
+  return context.newPage();
 }
 
 async function main(): Promise<void> {
@@ -76,9 +75,14 @@ async function main(): Promise<void> {
     await api.waitReady();
     const usable: number[] = [];
     const charts: number[] = [];
+    const warmUsable: number[] = [];
+    const warmCharts: number[] = [];
     let transferredJsKb = 0;
-    for (let run = 0; run < dashboardRuns; run++) {
-      const page = await signedInPage(browser, api.baseUrl, apiKey);
+    let warmPage: Page | undefined;
+    // A fresh context (empty cache) per run; then the same tab navigates again with the hashed assets cached.
+    for (let run = 0; run < dashboardRuns * 2; run++) {
+      const cold = run % 2 === 0;
+      const page = cold ? await signedInPage(browser, apiKey) : warmPage!;
       await page.goto(`${api.baseUrl}/`);
       // Polled every animation frame in the page, so the time is when the condition first held.
       await page.waitForFunction(() => {
@@ -94,13 +98,19 @@ async function main(): Promise<void> {
       }));
       const total = await page.locator('[data-testid="summary-cards"] .stat-value').first().textContent();
       if (Number(total?.replace(/\D/g, '')) < DATASET.certificates * 0.99) throw new Error(`dashboard shows ${total} certificates`);
-      usable.push(timing.usable);
-      charts.push(timing.charts);
-      transferredJsKb = Math.round((timing.jsBytes / 1024) * 10) / 10;
-      await page.context().close();
+      if (cold) {
+        usable.push(timing.usable);
+        charts.push(timing.charts);
+        transferredJsKb = Math.round((timing.jsBytes / 1024) * 10) / 10;
+        warmPage = page;
+      } else {
+        warmUsable.push(timing.usable);
+        warmCharts.push(timing.charts);
+        await page.context().close();
+      }
     }
 
-    const page = await signedInPage(browser, api.baseUrl, apiKey);
+    const page = await signedInPage(browser, apiKey);
     await page.goto(`${api.baseUrl}/certificates`);
     await page.getByText(/^Page 1 of /).waitFor({ timeout: 30_000 });
     const changes: number[] = [];
@@ -126,7 +136,11 @@ async function main(): Promise<void> {
     }
     await page.context().close();
 
-    const dashboard = { usable_ms: summarize(usable), charts_ms: summarize(charts), runs: dashboardRuns, transferred_js_kb: transferredJsKb };
+    const dashboard = {
+      usable_ms: summarize(usable), charts_ms: summarize(charts),
+      warm_cache: { usable_ms: summarize(warmUsable), charts_ms: summarize(warmCharts) },
+      runs: dashboardRuns, transferred_js_kb_cold: transferredJsKb,
+    };
     const pageChange = { ...summarize(changes), samples: changes.length };
     const report = {
       benchmark: 'web',

@@ -191,6 +191,7 @@ suite('web console in Chromium', () => {
       ['/jobs', 'Jobs'], ['/notifications?tab=dead', 'Notifications'], ['/discovery', 'Discovery'], ['/settings', 'Settings'],
     ] as const) {
       await go(viewer, path, heading);
+      await viewer.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).waitFor(); // access known
       const labels = await viewer.getByRole('button').evaluateAll((buttons) => buttons.map((b) => b.getAttribute('aria-label') ?? b.textContent ?? ''));
       expect(labels.filter((l) => MUTATING.test(l.trim())), path).toEqual([]);
       expect(await viewer.getByRole('checkbox').count(), path).toBe(0);

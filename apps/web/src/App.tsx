@@ -3,10 +3,11 @@ import { Navigate, Route, Routes, useLocation } from 'react-router';
 import { LoginPage } from './auth/LoginPage';
 import { useSession } from './auth/session';
 import { Layout } from './components/Layout';
+import DashboardPage from './pages/DashboardPage';
 import { NotificationsPage } from './pages/NotificationsPage';
 
-// Pages load on first visit, so signing in downloads only the shell and the page shown.
-const DashboardPage = lazy(() => import('./pages/DashboardPage'));
+// Pages load on first visit, so signing in downloads only the shell and the page shown (the dashboard's cards
+// come with the shell, its charts load on their own).
 const CertificatesPage = lazy(() => import('./pages/CertificatesPage'));
 const CertificateDetailPage = lazy(() => import('./pages/CertificateDetailPage'));
 const IssuersPage = lazy(() => import('./pages/IssuersPage'));
@@ -27,7 +28,8 @@ function RequireSignIn({ children }: { children: ReactNode }) {
 /** An auditor may read only the audit trail: the dashboard sends it there. */
 function Home() {
   const session = useSession();
-  if (!session.can('read') && session.can('audit')) return <Navigate to="/audit" replace />;
+  if (session.known && !session.can('read') && session.can('audit')) return <Navigate to="/audit" replace />;
+  // The dashboard's requests start at once; an auditor's are refused and it is sent on as soon as its role is known.
   return <DashboardPage />;
 }
 

@@ -81,17 +81,19 @@ describe('sign-in, sign-out on 401 and role hiding, against the real api', () =>
 
     renderApp('/issuers', api.baseUrl, viewerKey);
     await screen.findByRole('heading', { name: 'Issuers' });
+    await waitFor(() => expect(navLinks()).toContain('Audit')); // the key's access is known
     expect(screen.queryByRole('button', { name: 'New issuer' })).toBeNull();
     cleanup();
 
     renderApp('/settings', api.baseUrl, viewerKey);
     await screen.findByRole('heading', { name: 'Settings' });
+    await waitFor(() => expect(navLinks()).toContain('Audit'));
     expect(screen.queryByRole('heading', { name: 'API keys' })).toBeNull();
   });
 
   it('an auditor is taken to the audit trail and sees only it', async () => {
     renderApp('/', api.baseUrl, auditorKey);
-    await screen.findByRole('heading', { name: 'Audit trail' });
+    await screen.findByRole('heading', { name: 'Audit trail' }, { timeout: 10_000 });
     expect(location.current).toBe('/audit');
     expect(navLinks()).toEqual(['Audit']);
   });

@@ -10,8 +10,8 @@ export type Access = 'read' | 'write' | 'admin' | 'audit';
 
 interface Session {
   signedIn: boolean;
-  /** Signed in and the key's access is known. */
-  ready: boolean;
+  /** The key's access is known (asked once per tab). */
+  known: boolean;
   role?: string;
   actor?: string;
   can(access: Access): boolean;
@@ -64,7 +64,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   const value = useMemo<Session>(() => {
     const access = accessOf(check);
-    return { signedIn, ready: signedIn && check !== undefined, role: check?.role, actor: check?.actor, can: (a) => access.has(a), signIn, signOut };
+    return { signedIn, known: check !== undefined, role: check?.role, actor: check?.actor, can: (a) => access.has(a), signIn, signOut };
   }, [check, signedIn, signIn, signOut]);
 
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;

@@ -62,7 +62,8 @@ export function Layout() {
         </ul>
       </nav>
       <main id="main" className="content">
-        {session.ready ? <Outlet /> : <p className="state" role="status">Loading…</p>}
+        {/* Pages load while the key's access is still being asked: controls appear once it is known, never before. */}
+        <Outlet />
       </main>
     </div>
   );

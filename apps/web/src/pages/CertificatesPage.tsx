@@ -49,6 +49,14 @@ export default function CertificatesPage() {
     queryFn: () => api.get<Page<Certificate>>('/certificates', query),
     placeholderData: keepPreviousData,
   });
+  // The next page is fetched while this one is read, so "Next" shows it from the cache.
+  const total = list.data?.total ?? 0;
+  useEffect(() => {
+    if (page * PER_PAGE >= total) return;
+    const next = { ...query, page: page + 1 };
+    void queryClient.prefetchQuery({ queryKey: ['certificates', 'list', next], queryFn: () => api.get<Page<Certificate>>('/certificates', next) });
+    // `query` is rebuilt on every render from the values listed here.
+  }, [queryClient, page, total, values.search, values.status, values.environment, values.issuer_id, values.sort]);
   const issuers = useQuery({ queryKey: ['issuers', 'options'], queryFn: () => api.get<Page<{ id: string; name: string }>>('/issuers', { per_page: 500 }) });
 
   const sorting: SortingState = values.sort ? [{ id: values.sort.replace(/^-/, ''), desc: values.sort.startsWith('-') }] : [];

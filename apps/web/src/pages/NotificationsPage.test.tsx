@@ -124,6 +124,9 @@ describe('NotificationsPage against the real api', () => {
     const row = await screen.findByTestId('notification-n-dead-v');
     expect(row.textContent).toContain('Retry 5/5');
     await waitFor(() => expect(screen.getByRole('tab', { name: /Dead letter/ }).textContent).toBe('Dead letter (1)'));
+    // Once the key's access is known (the nav shows what a viewer may open), there is still no Requeue control.
+    await screen.findByRole('link', { name: 'Audit' });
+    expect(screen.queryByRole('link', { name: 'Settings' })).toBeTruthy();
     expect(screen.queryByRole('button', { name: /Requeue/ })).toBeNull();
   });
 });
