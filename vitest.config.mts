@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import react from '@vitejs/plugin-react';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
@@ -47,6 +48,19 @@ export default defineConfig({
           include: ['test/e2e/**/*.e2e-spec.ts'],
           globalSetup: ['libs/testing/src/global-setup.ts'],
           testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        // The web console's component tests: React under jsdom, talking to a real api child process.
+        plugins: [react()],
+        resolve: { alias },
+        test: {
+          name: 'web',
+          include: ['apps/web/**/*.test.tsx'],
+          environment: 'jsdom',
+          globalSetup: ['libs/testing/src/global-setup.ts'],
+          testTimeout: 30_000,
           hookTimeout: 120_000,
         },
       },

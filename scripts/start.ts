@@ -65,6 +65,7 @@ async function main(): Promise<void> {
   const base = `http://${config.server.host}:${config.server.port}`;
   process.stdout.write(
     `\ncertctl is running\n` +
+      `  Web console   ${base}/  (sign in with the admin key below)\n` +
       `  API           ${base}/api/v1\n` +
       `  OpenAPI docs  ${base}/api/docs\n` +
       `  Health        ${base}/health  ${base}/ready\n` +

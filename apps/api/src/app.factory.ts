@@ -10,6 +10,7 @@ import { ApiModule } from './api.module';
 import { jsonBodyMiddleware } from './common/http/json-body.middleware';
 import type { ApiRequest } from './common/http/request';
 import { withResponseSchemas } from './common/openapi/response-schemas';
+import { findWebConsoleDir, webConsoleMiddleware } from './modules/web-console/web-console.middleware';
 
 export const API_PREFIX = 'api/v1';
 
@@ -27,6 +28,10 @@ export async function createApiApp(): Promise<INestApplication> {
     res.setHeader('x-request-id', req.id);
     next();
   });
+  // The web console (dist/web) at /, before the API's routes; it never answers the API's own paths.
+  const webDir = findWebConsoleDir();
+  if (webDir) app.use(webConsoleMiddleware(webDir));
+  else app.get(Logger).warn('web console not built (no dist/web/index.html): run `npm run build` to serve it at /');
   app.use(jsonBodyMiddleware(config.server.maxBodyBytes));
   app.setGlobalPrefix(API_PREFIX, {
     exclude: [

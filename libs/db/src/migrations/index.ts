@@ -10,6 +10,7 @@ import { CertificateRenewalInfo1764720000000 } from './1764720000000-Certificate
 import { KubernetesSecretsTargetType1764900000000 } from './1764900000000-KubernetesSecretsTargetType';
 import { AgentGroups1764900100000 } from './1764900100000-AgentGroups';
 import { EndpointHealthChecks1765000000000 } from './1765000000000-EndpointHealthChecks';
+import { DashboardTrendIndexes1765300000000 } from './1765300000000-DashboardTrendIndexes';
 
 /** Listed explicitly (not globbed) so the same list works from sources under test and from the build; one a line, in timestamp order. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   KubernetesSecretsTargetType1764900000000,
   AgentGroups1764900100000,
   EndpointHealthChecks1765000000000,
+  DashboardTrendIndexes1765300000000,
 ];

@@ -3,6 +3,7 @@ import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { TtlCache } from '../../common/cache';
+import type { CertificateStatusCount, ExpirationBucket, IssuanceRateDataPoint, JobTrendDataPoint } from './dto/stats.dto';
 
 /** certctl's DashboardSummary field names. */
 export interface StatsSummary {
@@ -84,15 +85,119 @@ const COUNTS_SQL = `
         FROM agents) a
 `;
 
+/**
+ * Certificates by status, certctl's way: an Active certificate that expires within 30 days counts as Expiring,
+ * one already past its expiry as Expired. Whole days come from status_count_deltas, as in the summary.
+ */
+const BY_STATUS_SQL = `
+  WITH c AS (
+    SELECT status, expiry_day, sum(n) AS n FROM status_count_deltas WHERE table_name = 'managed_certificates' GROUP BY 1, 2
+  ),
+  active_expired AS (SELECT ${expiringBefore('now()', `status = 'Active'`)} AS n),
+  active_expiring AS (SELECT ${expiringBefore(`now() + interval '30 days'`, `status = 'Active'`)} - (SELECT n FROM active_expired) AS n)
+  SELECT status, sum(n) AS count FROM c GROUP BY status
+  UNION ALL SELECT 'Active', -(SELECT n FROM active_expired) - (SELECT n FROM active_expiring)
+  UNION ALL SELECT 'Expired', (SELECT n FROM active_expired)
+  UNION ALL SELECT 'Expiring', (SELECT n FROM active_expiring)
+`;
+
+/**
+ * Live certificates expiring per UTC day from tomorrow to $1 (exclusive), from the deltas; today's bucket
+ * counts only what expires from now to midnight, through the expires_at index.
+ */
+const EXPIRATION_TIMELINE_SQL = `
+  SELECT to_char(expiry_day, 'YYYY-MM-DD') AS date, sum(n) AS count FROM status_count_deltas
+   WHERE table_name = 'managed_certificates' AND ${LIVE}
+     AND expiry_day > (now() AT TIME ZONE 'UTC')::date AND expiry_day < $1::date
+   GROUP BY expiry_day
+  UNION ALL
+  SELECT to_char((now() AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD'), count(*) FROM managed_certificates
+   WHERE ${LIVE} AND expires_at >= now() AND expires_at < ((now() AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC'
+`;
+
+/** Finished jobs per UTC day since $1 (through the partial index on completed_at). */
+const JOB_TRENDS_SQL = `
+  SELECT to_char((completed_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS date,
+         count(*) FILTER (WHERE status = 'Completed') AS completed, count(*) FILTER (WHERE status = 'Failed') AS failed
+    FROM jobs WHERE status IN ('Completed', 'Failed') AND completed_at >= $1::timestamptz
+   GROUP BY 1
+`;
+
+/** Issued certificate versions per UTC day since $1: each version is one issuance or renewal. */
+const ISSUANCE_RATE_SQL = `
+  SELECT to_char((created_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS date, count(*) AS issued
+    FROM certificate_versions WHERE created_at >= $1::timestamptz GROUP BY 1
+`;
+
+const DAY_MS = 86_400_000;
+
+/** `count` UTC dates (YYYY-MM-DD) starting `offsetDays` from today. */
+function utcDays(offsetDays: number, count: number, now = Date.now()): string[] {
+  const today = Math.floor(now / DAY_MS) * DAY_MS;
+  return Array.from({ length: count }, (_, i) => new Date(today + (offsetDays + i) * DAY_MS).toISOString().slice(0, 10));
+}
+
 @Injectable()
 export class StatsService {
   private readonly logger = new Logger(StatsService.name);
   /** Dashboards and scrapes poll the counts; a few seconds of staleness lets many of them share one query. */
   private readonly cache: TtlCache<InventoryCounts>;
+  private readonly chartCache: TtlCache<unknown>;
   private compacting = false;
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource, @Inject(APP_CONFIG) config: AppConfig) {
     this.cache = new TtlCache(config.server.readCacheTtlMs);
+    this.chartCache = new TtlCache(config.server.readCacheTtlMs, 100);
+  }
+
+  /** certctl's certificates-by-status: one entry per status that has certificates. */
+  certificatesByStatus(): Promise<CertificateStatusCount[]> {
+    return this.cached('by-status', async () => {
+      const rows = await this.dataSource.query<Array<{ status: string; count: string }>>(BY_STATUS_SQL);
+      const counts = new Map<string, number>();
+      for (const row of rows) counts.set(row.status, (counts.get(row.status) ?? 0) + Number(row.count));
+      return [...counts].filter(([, count]) => count > 0).map(([status, count]) => ({ status, count }))
+        .sort((a, b) => a.status.localeCompare(b.status));
+    });
+  }
+
+  /** One bucket per UTC day from today, `days` of them; archived and revoked certificates are left out. */
+  expirationTimeline(days: number): Promise<ExpirationBucket[]> {
+    return this.cached(`expiration:${days}`, async () => {
+      const dates = utcDays(0, days);
+      const end = utcDays(days, 1)[0];
+      const rows = await this.dataSource.query<Array<{ date: string; count: string }>>(EXPIRATION_TIMELINE_SQL, [end]);
+      const byDate = new Map(rows.map((r) => [r.date, Number(r.count)]));
+      return dates.map((date) => ({ date, count: byDate.get(date) ?? 0 }));
+    });
+  }
+
+  /** Jobs finished per UTC day over the last `days` days, today included. */
+  jobTrends(days: number): Promise<JobTrendDataPoint[]> {
+    return this.cached(`jobs:${days}`, async () => {
+      const dates = utcDays(1 - days, days);
+      const rows = await this.dataSource.query<Array<{ date: string; completed: string; failed: string }>>(JOB_TRENDS_SQL, [`${dates[0]}T00:00:00Z`]);
+      const byDate = new Map(rows.map((r) => [r.date, r]));
+      return dates.map((date) => {
+        const completed = Number(byDate.get(date)?.completed ?? 0);
+        const failed = Number(byDate.get(date)?.failed ?? 0);
+        return { date, completed_count: completed, failed_count: failed, success_rate: completed + failed ? (completed / (completed + failed)) * 100 : 0 };
+      });
+    });
+  }
+
+  /** Certificates issued (new versions) per UTC day over the last `days` days, today included. */
+  issuanceRate(days: number): Promise<IssuanceRateDataPoint[]> {
+    return this.cached(`issuance:${days}`, async () => {
+      const dates = utcDays(1 - days, days);
+      const rows = await this.dataSource.query<Array<{ date: string; issued: string }>>(ISSUANCE_RATE_SQL, [`${dates[0]}T00:00:00Z`]);
+      const byDate = new Map(rows.map((r) => [r.date, Number(r.issued)]));
+      return dates.map((date) => ({ date, issued_count: byDate.get(date) ?? 0 }));
+    });
+  }
+
+  private cached<T>(key: string, compute: () => Promise<T>): Promise<T> {
+    return this.chartCache.get(key, compute) as Promise<T>;
   }
 
   /** certctl's summary, computed at most once per CERTCTL_READ_CACHE_TTL per process; `completed_at` says when. */

@@ -1,0 +1,64 @@
+import { lazy, ReactNode, Suspense } from 'react';
+import { Navigate, Route, Routes, useLocation } from 'react-router';
+import { LoginPage } from './auth/LoginPage';
+import { useSession } from './auth/session';
+import { Layout } from './components/Layout';
+import DashboardPage from './pages/DashboardPage';
+import { NotificationsPage } from './pages/NotificationsPage';
+
+// Pages load on first visit, so signing in downloads only the shell and the page shown (the dashboard's cards
+// come with the shell, its charts load on their own).
+const CertificatesPage = lazy(() => import('./pages/CertificatesPage'));
+const CertificateDetailPage = lazy(() => import('./pages/CertificateDetailPage'));
+const IssuersPage = lazy(() => import('./pages/IssuersPage'));
+const TargetsPage = lazy(() => import('./pages/TargetsPage'));
+const AgentsPage = lazy(() => import('./pages/AgentsPage'));
+const JobsPage = lazy(() => import('./pages/JobsPage'));
+const DiscoveryPage = lazy(() => import('./pages/DiscoveryPage'));
+const AuditPage = lazy(() => import('./pages/AuditPage'));
+const SettingsPage = lazy(() => import('./pages/SettingsPage'));
+
+function RequireSignIn({ children }: { children: ReactNode }) {
+  const session = useSession();
+  const location = useLocation();
+  if (!session.signedIn) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  return <>{children}</>;
+}
+
+/** An auditor may read only the audit trail: the dashboard sends it there. */
+function Home() {
+  const session = useSession();
+  if (session.known && !session.can('read') && session.can('audit')) return <Navigate to="/audit" replace />;
+  // The dashboard's requests start at once; an auditor's are refused and it is sent on as soon as its role is known.
+  return <DashboardPage />;
+}
+
+export function App() {
+  return (
+    <Suspense fallback={<p className="state" role="status">Loading…</p>}>
+      <Routes>
+        <Route path="/login" element={<LoginPage />} />
+        <Route
+          element={
+            <RequireSignIn>
+              <Layout />
+            </RequireSignIn>
+          }
+        >
+          <Route index element={<Home />} />
+          <Route path="certificates" element={<CertificatesPage />} />
+          <Route path="certificates/:id" element={<CertificateDetailPage />} />
+          <Route path="issuers" element={<IssuersPage />} />
+          <Route path="targets" element={<TargetsPage />} />
+          <Route path="agents" element={<AgentsPage />} />
+          <Route path="jobs" element={<JobsPage />} />
+          <Route path="notifications" element={<NotificationsPage />} />
+          <Route path="discovery" element={<DiscoveryPage />} />
+          <Route path="audit" element={<AuditPage />} />
+          <Route path="settings" element={<SettingsPage />} />
+          <Route path="*" element={<p className="state">No such page.</p>} />
+        </Route>
+      </Routes>
+    </Suspense>
+  );
+}

@@ -1,0 +1,82 @@
+import { createContext, ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { api, AuthCheck, setUnauthorizedHandler, storeApiKey, storedApiKey } from '../api/client';
+
+/**
+ * What the signed-in key may do, from /auth/check: `read` (inventory), `write` (every change), `admin` (API
+ * keys), `audit` (the audit trail). The server enforces all of it; the console only hides what would be refused.
+ */
+export type Access = 'read' | 'write' | 'admin' | 'audit';
+
+interface Session {
+  signedIn: boolean;
+  /** The key's access is known (asked once per tab). */
+  known: boolean;
+  role?: string;
+  actor?: string;
+  can(access: Access): boolean;
+  signIn(key: string): Promise<void>;
+  signOut(): void;
+}
+
+const SessionContext = createContext<Session | null>(null);
+
+/** Older servers send only the role; map it as the api's ROLE_ACCESS does. */
+const ROLE_DEFAULT_ACCESS: Record<string, Access[]> = {
+  admin: ['read', 'write', 'admin', 'audit'],
+  operator: ['read', 'write', 'audit'],
+  viewer: ['read', 'audit'],
+  auditor: ['audit'],
+};
+
+function accessOf(check: AuthCheck | undefined): Set<string> {
+  if (!check) return new Set();
+  if (Array.isArray(check.access)) return new Set(check.access);
+  return new Set(ROLE_DEFAULT_ACCESS[check.role ?? ''] ?? []);
+}
+
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const queryClient = useQueryClient();
+  const [check, setCheck] = useState<AuthCheck | undefined>();
+  const [signedIn, setSignedIn] = useState(() => storedApiKey() !== null);
+
+  const signOut = useCallback(() => {
+    storeApiKey(null);
+    setCheck(undefined);
+    setSignedIn(false);
+    queryClient.clear();
+  }, [queryClient]);
+
+  useEffect(() => setUnauthorizedHandler(signOut), [signOut]);
+
+  // A tab reloaded while signed in asks again what its key may do.
+  useEffect(() => {
+    const key = storedApiKey();
+    if (key && !check) api.check(key).then(setCheck).catch(() => undefined);
+  }, [check]);
+
+  const signIn = useCallback(async (key: string) => {
+    const result = await api.check(key);
+    storeApiKey(key);
+    setCheck(result);
+    setSignedIn(true);
+  }, []);
+
+  const value = useMemo<Session>(() => {
+    const access = accessOf(check);
+    return { signedIn, known: check !== undefined, role: check?.role, actor: check?.actor, can: (a) => access.has(a), signIn, signOut };
+  }, [check, signedIn, signIn, signOut]);
+
+  return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
+}
+
+export function useSession(): Session {
+  const session = useContext(SessionContext);
+  if (!session) throw new Error('useSession outside SessionProvider');
+  return session;
+}
+
+/** Renders its children only when the key may do `access`. */
+export function Can({ access, children }: { access: Access; children: ReactNode }) {
+  return useSession().can(access) ? <>{children}</> : null;
+}

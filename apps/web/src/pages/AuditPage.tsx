@@ -1,0 +1,82 @@
+import { useMutation, useQuery } from '@tanstack/react-query';
+import { api } from '../api/client';
+import type { AuditEvent, ChainVerification, Page } from '../api/types';
+import { RelativeTime } from '../components/format';
+import { Pager, QueryState } from '../components/query-state';
+import { useUrlState } from '../components/url-state';
+
+const CATEGORIES = ['cert_lifecycle', 'auth', 'config'];
+const ACTOR_TYPES = ['User', 'System', 'Agent', 'APIKey', 'Anonymous'];
+
+/** datetime-local inputs have no zone: read them as local time, send them as ISO. */
+const toIso = (local: string) => (local ? new Date(local).toISOString() : undefined);
+
+export default function AuditPage() {
+  const { values, page, set } = useUrlState(['category', 'actor', 'actor_type', 'action', 'resource_id', 'since', 'until'] as const);
+  const list = useQuery({
+    queryKey: ['audit', values, page],
+    queryFn: () =>
+      api.get<Page<AuditEvent>>('/audit', {
+        category: values.category, actor: values.actor, actor_type: values.actor_type, action: values.action, resource_id: values.resource_id,
+        since: toIso(values.since), until: toIso(values.until), page, per_page: 50,
+      }),
+  });
+  const verify = useMutation({ mutationFn: () => api.get<ChainVerification>('/audit/verify') });
+  const result = verify.data;
+  return (
+    <section aria-labelledby="audit-title">
+      <div className="page-head">
+        <h1 id="audit-title">Audit trail</h1>
+        <button type="button" onClick={() => verify.mutate()} disabled={verify.isPending}>
+          {verify.isPending ? 'Verifying…' : 'Verify chain'}
+        </button>
+      </div>
+      {verify.error ? <p className="state state-error" role="alert">Could not verify: {(verify.error as Error).message}</p> : null}
+      {result && (
+        <p className={`verify ${result.intact ? 'verify-ok' : 'verify-broken'}`} role="status" data-testid="verify-result">
+          {result.intact
+            ? `OK — ${result.rows_checked ?? 0} rows, hash chain intact`
+            : `Broken at row ${result.first_break?.seq ?? '?'} (${result.first_break?.id ?? 'unknown id'}): ${result.first_break?.reason ?? ''}`}
+        </p>
+      )}
+      <div className="filters">
+        <label>
+          Category
+          <select value={values.category} onChange={(e) => set({ category: e.target.value })}>
+            <option value="">Any</option>
+            {CATEGORIES.map((c) => <option key={c}>{c}</option>)}
+          </select>
+        </label>
+        <label>
+          Actor type
+          <select value={values.actor_type} onChange={(e) => set({ actor_type: e.target.value })}>
+            <option value="">Any</option>
+            {ACTOR_TYPES.map((c) => <option key={c}>{c}</option>)}
+          </select>
+        </label>
+        <label>Actor<input value={values.actor} onChange={(e) => set({ actor: e.target.value })} /></label>
+        <label>Action<input value={values.action} onChange={(e) => set({ action: e.target.value })} /></label>
+        <label>Resource id<input value={values.resource_id} onChange={(e) => set({ resource_id: e.target.value })} /></label>
+        <label>Since<input type="datetime-local" value={values.since} onChange={(e) => set({ since: e.target.value })} /></label>
+        <label>Until<input type="datetime-local" value={values.until} onChange={(e) => set({ until: e.target.value })} /></label>
+      </div>
+      <QueryState isLoading={list.isLoading} error={list.error} isEmpty={!list.data?.data.length} empty="No audit events match.">
+        <table>
+          <thead><tr><th scope="col">When</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Resource</th><th scope="col">Category</th></tr></thead>
+          <tbody>
+            {list.data?.data.map((e) => (
+              <tr key={e.id}>
+                <td><RelativeTime iso={e.timestamp} /></td>
+                <td>{e.actor} <span className="muted">{e.actor_type}</span></td>
+                <td>{e.action}</td>
+                <td className="truncate" title={`${e.resource_type ?? ''} ${e.resource_id ?? ''}`}>{e.resource_type} {e.resource_id}</td>
+                <td>{e.event_category}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <Pager page={page} perPage={50} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
+      </QueryState>
+    </section>
+  );
+}

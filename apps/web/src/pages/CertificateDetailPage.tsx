@@ -1,0 +1,196 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { Link, useParams } from 'react-router';
+import { api, ApiRequestError } from '../api/client';
+import type { Certificate, CertificateVersion, Job, Page } from '../api/types';
+import { Can } from '../auth/session';
+import { useConfirm } from '../components/confirm';
+import { Expiry, RelativeTime, StatusBadge } from '../components/format';
+import { QueryState } from '../components/query-state';
+import { useToast } from '../components/toasts';
+import { REVOCATION_REASONS } from './CertificatesPage';
+
+interface RenewalInfo {
+  window_start?: string | null;
+  window_end?: string | null;
+  selected_renewal_at?: string | null;
+  explanation_url?: string | null;
+  last_polled_at?: string | null;
+  next_poll_at?: string | null;
+  last_error?: string | null;
+  current?: boolean;
+}
+
+/** Statuses that change by themselves soon: the page polls while the certificate is in one. */
+const MOVING = new Set(['Pending', 'RenewalInProgress']);
+
+export default function CertificateDetailPage() {
+  const { id = '' } = useParams();
+  const path = `/certificates/${encodeURIComponent(id)}`;
+  const queryClient = useQueryClient();
+  const toast = useToast();
+  const confirm = useConfirm();
+  const [reason, setReason] = useState('unspecified');
+
+  const cert = useQuery({
+    queryKey: ['certificates', 'one', id],
+    queryFn: () => api.get<Certificate>(path),
+    refetchInterval: (q) => (MOVING.has(q.state.data?.status ?? '') ? 1000 : 30_000),
+  });
+  const moving = MOVING.has(cert.data?.status ?? '');
+  const versions = useQuery({ queryKey: ['certificates', 'versions', id, cert.data?.status], queryFn: () => api.get<Page<CertificateVersion>>(`${path}/versions`) });
+  const deployments = useQuery({
+    queryKey: ['certificates', 'deployments', id],
+    queryFn: () => api.get<Page<Job>>(`${path}/deployments`),
+    refetchInterval: moving ? 2000 : false,
+  });
+  const renewal = useQuery({ queryKey: ['certificates', 'renewal-info', id], queryFn: () => api.get<RenewalInfo>(`${path}/renewal-info`) });
+
+  const refresh = () => queryClient.invalidateQueries({ queryKey: ['certificates'] });
+  const renew = useMutation({
+    mutationFn: () => api.post<{ status: string; job_id?: string }>(`${path}/renew`),
+    onSuccess: () => {
+      toast.success('Renewal started');
+      void refresh();
+    },
+    onError: toast.error,
+  });
+  const revoke = useMutation({
+    mutationFn: () => api.post<{ status: string }>(`${path}/revoke`, { reason }),
+    onSuccess: () => {
+      toast.success('Certificate revoked');
+      void refresh();
+    },
+    onError: (err) => toast.error(err instanceof ApiRequestError && err.status === 404 && err.code !== 'CERTIFICATE_NOT_FOUND' ? new Error('Revocation is not available on this server') : err),
+  });
+
+  async function downloadPem() {
+    // The key goes in a header, never in a URL, so the file is fetched here and handed to the browser as a blob.
+    try {
+      const url = URL.createObjectURL(await api.download(`${path}/export/pem?download=true`));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = `${id}.pem`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    } catch (err) {
+      toast.error(err);
+    }
+  }
+
+  const c = cert.data;
+  return (
+    <section aria-labelledby="cert-title">
+      <p><Link to="/certificates">‹ Certificates</Link></p>
+      <QueryState isLoading={cert.isLoading} error={cert.error}>
+        {c && (
+          <>
+            <div className="page-head">
+              <h1 id="cert-title">{c.name}</h1>
+              <StatusBadge status={c.status} />
+              {moving && <span className="muted" role="status">updating…</span>}
+            </div>
+            <div className="actions">
+              <Can access="write">
+                <button type="button" className="primary" onClick={() => renew.mutate()} disabled={renew.isPending || c.status === 'Revoked' || c.status === 'Archived'}>
+                  Renew
+                </button>
+              </Can>
+              {c.status !== 'Pending' && (
+                <button type="button" onClick={downloadPem}>
+                  Download PEM
+                </button>
+              )}
+              <Can access="write">
+                <label>
+                  Reason
+                  <select value={reason} onChange={(e) => setReason(e.target.value)}>
+                    {REVOCATION_REASONS.map((r) => <option key={r}>{r}</option>)}
+                  </select>
+                </label>
+                <button
+                  type="button"
+                  className="danger"
+                  disabled={c.status === 'Revoked' || revoke.isPending}
+                  onClick={() =>
+                    confirm.ask({
+                      title: `Revoke ${c.name}?`,
+                      destructive: true,
+                      confirmLabel: 'Revoke',
+                      children: <p>Revocation cannot be undone. Reason: {reason}.</p>,
+                      onConfirm: () => revoke.mutate(),
+                    })
+                  }
+                >
+                  Revoke
+                </button>
+              </Can>
+            </div>
+            <dl className="card overview">
+              <dt>Common name</dt><dd>{c.common_name}</dd>
+              <dt>SANs</dt><dd>{c.sans?.length ? c.sans.join(', ') : '—'}</dd>
+              <dt>Expires</dt><dd><Expiry iso={c.expires_at} /></dd>
+              <dt>Environment</dt><dd>{c.environment || '—'}</dd>
+              <dt>Issuer</dt><dd>{c.issuer_id ?? '—'}</dd>
+              <dt>Owner</dt><dd>{c.owner_id ?? '—'}</dd>
+              <dt>Last renewal</dt><dd><RelativeTime iso={c.last_renewal_at} /></dd>
+              <dt>Last deployment</dt><dd><RelativeTime iso={c.last_deployment_at} /></dd>
+            </dl>
+          </>
+        )}
+      </QueryState>
+
+      <h2>Renewal information (ARI)</h2>
+      <QueryState isLoading={renewal.isLoading} error={renewal.error}>
+        {renewal.data?.window_start ? (
+          <dl className="card overview">
+            <dt>Window</dt>
+            <dd><RelativeTime iso={renewal.data.window_start} /> – <RelativeTime iso={renewal.data.window_end} /></dd>
+            <dt>Renewal chosen at</dt><dd><RelativeTime iso={renewal.data.selected_renewal_at} /></dd>
+            <dt>Next check</dt><dd><RelativeTime iso={renewal.data.next_poll_at} /></dd>
+            {renewal.data.last_error && (<><dt>Last error</dt><dd className="error-text">{renewal.data.last_error}</dd></>)}
+          </dl>
+        ) : (
+          <p className="state state-empty">The issuer has suggested no renewal window for this certificate.</p>
+        )}
+      </QueryState>
+
+      <h2>Versions</h2>
+      <QueryState isLoading={versions.isLoading} error={versions.error} isEmpty={!versions.data?.data.length} empty="Not issued yet.">
+        <table>
+          <thead><tr><th scope="col">Serial</th><th scope="col">Valid from</th><th scope="col">Valid to</th><th scope="col">Key</th><th scope="col">SHA-256</th></tr></thead>
+          <tbody data-testid="version-rows">
+            {versions.data?.data.map((v) => (
+              <tr key={v.id}>
+                <td className="mono">{v.serial_number}</td>
+                <td><RelativeTime iso={v.not_before} /></td>
+                <td><Expiry iso={v.not_after} /></td>
+                <td>{v.key_algorithm} {v.key_size || ''}</td>
+                <td className="mono truncate" title={v.fingerprint_sha256}>{v.fingerprint_sha256?.slice(0, 16)}…</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </QueryState>
+
+      <h2>Deployments</h2>
+      <QueryState isLoading={deployments.isLoading} error={deployments.error} isEmpty={!deployments.data?.data.length} empty="No deployments.">
+        <table>
+          <thead><tr><th scope="col">Target</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Finished</th><th scope="col">Error</th></tr></thead>
+          <tbody>
+            {deployments.data?.data.map((j) => (
+              <tr key={j.id}>
+                <td>{j.target_id ?? '—'}</td>
+                <td><StatusBadge status={j.status} /></td>
+                <td>{j.attempts ?? 0}/{j.max_attempts ?? '—'}</td>
+                <td><RelativeTime iso={j.completed_at} /></td>
+                <td className="truncate" title={j.last_error ?? ''}>{j.last_error ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </QueryState>
+      {confirm.dialog}
+    </section>
+  );
+}

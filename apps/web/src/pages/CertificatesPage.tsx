@@ -1,0 +1,300 @@
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { ColumnDef, flexRender, getCoreRowModel, RowSelectionState, SortingState, useReactTable } from '@tanstack/react-table';
+import { FormEvent, useEffect, useMemo, useState } from 'react';
+import { Link } from 'react-router';
+import { api, ApiRequestError } from '../api/client';
+import type { Certificate, Page } from '../api/types';
+import { Can, useSession } from '../auth/session';
+import { useConfirm } from '../components/confirm';
+import { Field, fieldErrors, formError } from '../components/form';
+import { Expiry, RelativeTime, StatusBadge } from '../components/format';
+import { Pager, QueryState } from '../components/query-state';
+import { useToast } from '../components/toasts';
+import { useUrlState } from '../components/url-state';
+
+const PER_PAGE = 50;
+const STATUSES = ['Pending', 'Active', 'Expiring', 'Expired', 'RenewalInProgress', 'Failed', 'Revoked', 'Archived'];
+export const REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'caCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold', 'privilegeWithdrawn'];
+const SORTABLE = new Set(['name', 'common_name', 'status', 'expires_at', 'environment', 'created_at']);
+
+interface BulkResult {
+  total_matched: number;
+  total_enqueued?: number;
+  total_revoked?: number;
+  total_skipped?: number;
+  total_failed?: number;
+}
+
+export default function CertificatesPage() {
+  const { values, page, set } = useUrlState(['search', 'status', 'environment', 'issuer_id', 'sort'] as const);
+  const [search, setSearch] = useState(values.search);
+  const [rowSelection, setRowSelection] = useState<RowSelectionState>({});
+  const [creating, setCreating] = useState(false);
+  const [revokeReason, setRevokeReason] = useState('unspecified');
+  const queryClient = useQueryClient();
+  const toast = useToast();
+  const confirm = useConfirm();
+  const canWrite = useSession().can('write');
+
+  // Typing searches after a short pause, not on every key.
+  useEffect(() => {
+    if (search === values.search) return;
+    const timer = setTimeout(() => set({ search }), 300);
+    return () => clearTimeout(timer);
+  }, [search, values.search, set]);
+
+  const query = { search: values.search, status: values.status, environment: values.environment, issuer_id: values.issuer_id, sort: values.sort || '-created_at', page, per_page: PER_PAGE };
+  const list = useQuery({
+    queryKey: ['certificates', 'list', query],
+    queryFn: () => api.get<Page<Certificate>>('/certificates', query),
+    placeholderData: keepPreviousData,
+  });
+  // The next page is fetched while this one is read, so "Next" shows it from the cache.
+  const total = list.data?.total ?? 0;
+  useEffect(() => {
+    if (page * PER_PAGE >= total) return;
+    const next = { ...query, page: page + 1 };
+    void queryClient.prefetchQuery({ queryKey: ['certificates', 'list', next], queryFn: () => api.get<Page<Certificate>>('/certificates', next) });
+    // `query` is rebuilt on every render from the values listed here.
+  }, [queryClient, page, total, values.search, values.status, values.environment, values.issuer_id, values.sort]);
+  const issuers = useQuery({ queryKey: ['issuers', 'options'], queryFn: () => api.get<Page<{ id: string; name: string }>>('/issuers', { per_page: 500 }) });
+
+  const sorting: SortingState = values.sort ? [{ id: values.sort.replace(/^-/, ''), desc: values.sort.startsWith('-') }] : [];
+  const selectedIds = Object.keys(rowSelection).filter((id) => rowSelection[id]);
+
+  const columns = useMemo<ColumnDef<Certificate>[]>(
+    () => [
+      ...(canWrite
+        ? [{
+            id: 'select',
+            header: ({ table }) => (
+              <input type="checkbox" aria-label="Select all on this page" checked={table.getIsAllRowsSelected()} onChange={table.getToggleAllRowsSelectedHandler()} />
+            ),
+            cell: ({ row }) => (
+              <input type="checkbox" aria-label={`Select ${row.original.name}`} checked={row.getIsSelected()} onChange={row.getToggleSelectedHandler()} />
+            ),
+          } satisfies ColumnDef<Certificate>]
+        : []),
+      { id: 'name', header: 'Name', cell: ({ row }) => <Link to={`/certificates/${encodeURIComponent(row.original.id)}`}>{row.original.name}</Link> },
+      { id: 'common_name', header: 'Common name', cell: ({ row }) => row.original.common_name },
+      { id: 'status', header: 'Status', cell: ({ row }) => <StatusBadge status={row.original.status} /> },
+      { id: 'expires_at', header: 'Expires', cell: ({ row }) => <Expiry iso={row.original.expires_at} /> },
+      { id: 'environment', header: 'Environment', cell: ({ row }) => row.original.environment || '—' },
+      { id: 'created_at', header: 'Created', cell: ({ row }) => <RelativeTime iso={row.original.created_at} /> },
+    ],
+    [canWrite],
+  );
+  const table = useReactTable({
+    data: list.data?.data ?? [],
+    columns,
+    getCoreRowModel: getCoreRowModel(),
+    getRowId: (row) => row.id,
+    manualPagination: true,
+    manualSorting: true,
+    state: { rowSelection, sorting },
+    onRowSelectionChange: setRowSelection,
+    enableRowSelection: canWrite,
+  });
+
+  const done = () => {
+    setRowSelection({});
+    void queryClient.invalidateQueries({ queryKey: ['certificates'] });
+  };
+  const bulkRenew = useMutation({
+    mutationFn: (ids: string[]) => api.post<BulkResult>('/certificates/bulk-renew', { certificate_ids: ids }),
+    onSuccess: (r) => {
+      toast.success(`Renewal queued for ${r.total_enqueued ?? 0} of ${r.total_matched} (${r.total_skipped ?? 0} skipped)`);
+      done();
+    },
+    onError: toast.error,
+  });
+  const bulkRevoke = useMutation({
+    mutationFn: (ids: string[]) => api.post<BulkResult>('/certificates/bulk-revoke', { certificate_ids: ids, reason: revokeReason }),
+    onSuccess: (r) => {
+      toast.success(`${r.total_revoked ?? 0} of ${r.total_matched} revoked (${r.total_failed ?? 0} failed)`);
+      done();
+    },
+    onError: (err) => toast.error(err instanceof ApiRequestError && err.status === 404 ? new Error('Bulk revoke is not available on this server') : err),
+  });
+
+  function toggleSort(id: string) {
+    if (!SORTABLE.has(id)) return;
+    const current = values.sort || '-created_at';
+    set({ sort: current === id ? `-${id}` : id });
+  }
+
+  return (
+    <section aria-labelledby="certificates-title">
+      <div className="page-head">
+        <h1 id="certificates-title">Certificates</h1>
+        <Can access="write">
+          <button type="button" className="primary" onClick={() => setCreating((c) => !c)} aria-expanded={creating}>
+            New certificate
+          </button>
+        </Can>
+      </div>
+      {creating && <CreateCertificateForm onDone={() => setCreating(false)} issuers={issuers.data?.data ?? []} />}
+      <div className="filters" role="search">
+        <label>
+          Search
+          <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="name, common name, SAN…" />
+        </label>
+        <label>
+          Status
+          <select value={values.status} onChange={(e) => set({ status: e.target.value })}>
+            <option value="">Any</option>
+            {STATUSES.map((s) => <option key={s}>{s}</option>)}
+          </select>
+        </label>
+        <label>
+          Environment
+          <input value={values.environment} onChange={(e) => set({ environment: e.target.value })} placeholder="prod, staging…" />
+        </label>
+        <label>
+          Issuer
+          <select value={values.issuer_id} onChange={(e) => set({ issuer_id: e.target.value })}>
+            <option value="">Any</option>
+            {issuers.data?.data.map((i) => <option key={i.id} value={i.id}>{i.name}</option>)}
+          </select>
+        </label>
+      </div>
+      {selectedIds.length > 0 && (
+        <div className="bulk-bar" role="region" aria-label="Bulk actions">
+          <span>{selectedIds.length} selected</span>
+          <button type="button" onClick={() => bulkRenew.mutate(selectedIds)} disabled={bulkRenew.isPending}>
+            Renew selected
+          </button>
+          <label>
+            Reason
+            <select value={revokeReason} onChange={(e) => setRevokeReason(e.target.value)}>
+              {REVOCATION_REASONS.map((r) => <option key={r}>{r}</option>)}
+            </select>
+          </label>
+          <button
+            type="button"
+            className="danger"
+            onClick={() =>
+              confirm.ask({
+                title: `Revoke ${selectedIds.length} certificates?`,
+                destructive: true,
+                confirmLabel: 'Revoke',
+                children: <p>Revocation cannot be undone. Reason: {revokeReason}.</p>,
+                onConfirm: () => bulkRevoke.mutate(selectedIds),
+              })
+            }
+          >
+            Revoke selected
+          </button>
+        </div>
+      )}
+      <QueryState isLoading={list.isLoading} error={list.error} isEmpty={(list.data?.data.length ?? 0) === 0} empty="No certificates match.">
+        <table aria-busy={list.isFetching}>
+          <thead>
+            {table.getHeaderGroups().map((group) => (
+              <tr key={group.id}>
+                {group.headers.map((header) => {
+                  const sorted = sorting.find((s) => s.id === header.id);
+                  return (
+                    <th key={header.id} scope="col" aria-sort={sorted ? (sorted.desc ? 'descending' : 'ascending') : undefined}>
+                      {SORTABLE.has(header.id) ? (
+                        <button type="button" className="sort" onClick={() => toggleSort(header.id)}>
+                          {flexRender(header.column.columnDef.header, header.getContext())}
+                          {sorted ? (sorted.desc ? ' ▼' : ' ▲') : ''}
+                        </button>
+                      ) : (
+                        flexRender(header.column.columnDef.header, header.getContext())
+                      )}
+                    </th>
+                  );
+                })}
+              </tr>
+            ))}
+          </thead>
+          <tbody data-testid="certificate-rows">
+            {table.getRowModel().rows.map((row) => (
+              <tr key={row.id}>
+                {row.getVisibleCells().map((cell) => (
+                  <td key={cell.id}>{flexRender(cell.column.columnDef.cell, cell.getContext())}</td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <Pager page={page} perPage={PER_PAGE} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
+      </QueryState>
+      {confirm.dialog}
+    </section>
+  );
+}
+
+const CERT_FIELDS = ['name', 'common_name', 'sans', 'environment', 'owner_id', 'issuer_id', 'target_ids'] as const;
+
+function CreateCertificateForm({ onDone, issuers }: { onDone(): void; issuers: Array<{ id: string; name: string }> }) {
+  const owners = useQuery({ queryKey: ['owners', 'options'], queryFn: () => api.get<Page<{ id: string; name: string }>>('/owners', { per_page: 500 }) });
+  const targets = useQuery({ queryKey: ['targets', 'options'], queryFn: () => api.get<Page<{ id: string; name: string }>>('/targets', { per_page: 500 }) });
+  const [form, setForm] = useState({ name: '', common_name: '', sans: '', environment: '', owner_id: '', issuer_id: '', target_id: '' });
+  const queryClient = useQueryClient();
+  const toast = useToast();
+  const create = useMutation({
+    mutationFn: () =>
+      api.post<Certificate>('/certificates', {
+        name: form.name,
+        common_name: form.common_name,
+        sans: form.sans.split(/[\s,]+/).filter(Boolean),
+        environment: form.environment || undefined,
+        owner_id: form.owner_id,
+        issuer_id: form.issuer_id,
+        target_ids: form.target_id ? [form.target_id] : undefined,
+      }),
+    onSuccess: (cert) => {
+      toast.success(`Certificate ${cert.name} created`);
+      void queryClient.invalidateQueries({ queryKey: ['certificates'] });
+      onDone();
+    },
+  });
+  const errors = fieldErrors(create.error);
+  const update = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    create.mutate();
+  }
+  return (
+    <form className="card form" onSubmit={submit} aria-label="New certificate" noValidate>
+      <Field id="cert-name" label="Name" error={errors.name}>
+        <input id="cert-name" value={form.name} onChange={update('name')} required />
+      </Field>
+      <Field id="cert-cn" label="Common name" error={errors.common_name}>
+        <input id="cert-cn" value={form.common_name} onChange={update('common_name')} required />
+      </Field>
+      <Field id="cert-sans" label="SANs" error={errors.sans} hint="Separated by spaces or commas">
+        <input id="cert-sans" value={form.sans} onChange={update('sans')} />
+      </Field>
+      <Field id="cert-env" label="Environment" error={errors.environment}>
+        <input id="cert-env" value={form.environment} onChange={update('environment')} />
+      </Field>
+      <Field id="cert-owner" label="Owner" error={errors.owner_id}>
+        <select id="cert-owner" value={form.owner_id} onChange={update('owner_id')} required>
+          <option value="">Choose…</option>
+          {owners.data?.data.map((o) => <option key={o.id} value={o.id}>{o.name}</option>)}
+        </select>
+      </Field>
+      <Field id="cert-issuer" label="Issuer" error={errors.issuer_id}>
+        <select id="cert-issuer" value={form.issuer_id} onChange={update('issuer_id')} required>
+          <option value="">Choose…</option>
+          {issuers.map((i) => <option key={i.id} value={i.id}>{i.name}</option>)}
+        </select>
+      </Field>
+      <Field id="cert-target" label="Deploy to target (optional)" error={errors.target_ids}>
+        <select id="cert-target" value={form.target_id} onChange={update('target_id')}>
+          <option value="">None</option>
+          {targets.data?.data.map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}
+        </select>
+      </Field>
+      {formError(create.error, CERT_FIELDS) && <p className="field-error" role="alert">{formError(create.error, CERT_FIELDS)}</p>}
+      <div className="form-actions">
+        <button type="button" onClick={onDone}>Cancel</button>
+        <button type="submit" className="primary" disabled={create.isPending}>Create</button>
+      </div>
+    </form>
+  );
+}
