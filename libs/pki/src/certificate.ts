@@ -35,6 +35,8 @@ export interface LeafRequest {
   ekus: string[];
   crlDistributionPoints?: string[];
   mustStaple?: boolean;
+  ocspUrls?: string[];
+  ocspNoCheck?: boolean;
 }
 
 /** Per CA certificate: its subject, key identifier and signing KeyObject, decoded once. */
@@ -64,6 +66,8 @@ export function issueLeafCertificate(ca: SigningAuthority, leaf: LeafRequest): B
     ekuOids: leaf.ekus.map((e) => EKU_OIDS[e] ?? e),
     crlDistributionPoints: leaf.crlDistributionPoints,
     mustStaple: leaf.mustStaple,
+    ocspUrls: leaf.ocspUrls,
+    ocspNoCheck: leaf.ocspNoCheck,
   });
 }
 

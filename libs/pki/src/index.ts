@@ -5,3 +5,6 @@ export * from './csr';
 export * from './certificate';
 export * from './secret-box';
 export { x509 } from './crypto-provider';
+export * from './der';
+export * from './crl';
+export * from './ocsp';
