@@ -28,6 +28,7 @@ import { CertctlMetricsModule } from './modules/metrics/metrics.module';
 import { NotificationsModule } from './modules/notifications/notifications.module';
 import { DiscoveryModule } from './modules/discovery/discovery.module';
 import { QueueDashboardModule } from './modules/queue-dashboard/queue-dashboard.module';
+import { RevocationAdminModule } from './modules/revocation/revocation-admin.module';
 
 /** The REST API. It produces queue jobs but never consumes them (no @Processor here). */
 @Module({
@@ -61,6 +62,7 @@ import { QueueDashboardModule } from './modules/queue-dashboard/queue-dashboard.
     CertctlMetricsModule,
     DiscoveryModule,
     QueueDashboardModule,
+    RevocationAdminModule,
   ],
   providers: [
     { provide: APP_GUARD, useExisting: AuthGuard },

@@ -28,6 +28,9 @@ export class Revocation1764800000000 implements MigrationInterface {
       CREATE INDEX idx_certificate_revocations_serial ON certificate_revocations (serial_number);
       CREATE INDEX idx_certificate_revocations_certificate ON certificate_revocations (certificate_id);
 
+      -- OCSP and CRL look serials up per issuer.
+      CREATE INDEX idx_certificate_versions_serial ON certificate_versions (serial_number);
+
       CREATE TABLE crl_cache (
         issuer_id text PRIMARY KEY REFERENCES issuers(id) ON DELETE CASCADE,
         crl_der bytea NOT NULL,
@@ -81,6 +84,7 @@ export class Revocation1764800000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP INDEX IF EXISTS idx_certificate_versions_serial');
     await q.query('DROP TABLE IF EXISTS ocsp_response_cache, ocsp_responders, crl_generation_events, crl_cache, certificate_revocations');
   }
 }

@@ -11,6 +11,8 @@ export interface LocalCaConfig {
   validity_days?: number;
   ca_common_name?: string;
   crl_url?: string;
+  /** AIA OCSP responder URL put in leaves; defaults to CERTCTL_PKI_BASE_URL's /.well-known/pki/ocsp/{issuer}. */
+  ocsp_url?: string;
   /** Sub-CA mode: PEM files of the CA certificate (and its upstream chain) and its private key. */
   ca_cert_path?: string;
   ca_key_path?: string;
@@ -23,6 +25,8 @@ export interface LocalCaDeps {
   /** CERTCTL_CA_CERT_PATH / CERTCTL_CA_KEY_PATH: the server-wide sub-CA, when set. */
   defaultCaCertPath?: string;
   defaultCaKeyPath?: string;
+  /** CERTCTL_PKI_BASE_URL: where this server's CRLs and OCSP responder are published. */
+  pkiBaseUrl?: string;
 }
 
 interface LoadedAuthority extends SigningAuthority {
@@ -71,11 +75,28 @@ export class LocalCaConnector implements IssuerConnector {
       notBefore,
       notAfter,
       ekus: request.profile?.allowed_ekus.length ? request.profile.allowed_ekus : ['serverAuth'],
-      crlDistributionPoints: this.config.crl_url ? [this.config.crl_url] : undefined,
+      crlDistributionPoints: this.crlUrls(),
+      ocspUrls: this.ocspUrls(),
       mustStaple: request.profile?.must_staple,
     });
     const { serialNumber, fingerprintSha256 } = leaf;
     return { leafPem: leaf.pem, chainPems: ca.chainPems, details: { serialNumber, notBefore: leaf.notBefore, notAfter: leaf.notAfter, fingerprintSha256 } };
+  }
+
+  /** CRL Distribution Point of the leaves: the issuer's own URL, else the server's; none rather than an empty one. */
+  private crlUrls(): string[] | undefined {
+    if (this.config.crl_url) return [this.config.crl_url];
+    return this.deps.pkiBaseUrl ? [`${this.deps.pkiBaseUrl}/.well-known/pki/crl/${encodeURIComponent(this.issuerId)}`] : undefined;
+  }
+
+  private ocspUrls(): string[] | undefined {
+    if (this.config.ocsp_url) return [this.config.ocsp_url];
+    return this.deps.pkiBaseUrl ? [`${this.deps.pkiBaseUrl}/.well-known/pki/ocsp/${encodeURIComponent(this.issuerId)}`] : undefined;
+  }
+
+  /** The CA that signs this issuer's leaves, CRLs and OCSP responder certificates (chain: issuer first). */
+  async signingAuthority(): Promise<SigningAuthority & { chainPems: string[] }> {
+    return this.load();
   }
 
   async test(): Promise<string> {

@@ -7,13 +7,16 @@ import { Page, PageQuery } from '../../common/http/pagination';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import { CertificatesService, CertificateView, PemExport, RenewalTriggered } from './certificates.service';
 import { BulkRenewResult, BulkRenewService } from './bulk-renew.service';
-import { BulkRenewDto, CertificateQuery, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, UpdateCertificateDto } from './dto/certificate.dto';
+import { BulkRenewDto, BulkRevokeDto, CertificateQuery, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, RevokeCertificateDto, UpdateCertificateDto } from './dto/certificate.dto';
+import { BulkRevokeResult, RevocationResult, RevocationService } from './revocation.service';
 
 @ApiTags('certificates')
 @ApiBearerAuth()
 @Controller('certificates')
 export class CertificatesController {
-  constructor(private readonly certificates: CertificatesService, private readonly bulk: BulkRenewService) {}
+  constructor(
+    private readonly certificates: CertificatesService, private readonly bulk: BulkRenewService, private readonly revocations: RevocationService,
+  ) {}
 
   @Get()
   list(@Query() query: CertificateQuery): Promise<Page<ManagedCertificateEntity>> {
@@ -61,6 +64,23 @@ export class CertificatesController {
   @HttpCode(200)
   bulkRenew(@CurrentPrincipal() actor: Principal, @Body() body: BulkRenewDto, @RequestId() requestId: string): Promise<BulkRenewResult> {
     return this.bulk.renew(actor, body, requestId);
+  }
+
+  /**
+   * Revokes by certctl's bulk criteria with one reason: `{total_matched, total_revoked, total_skipped, total_failed,
+   * errors}`; revoked and archived certificates are skipped, unknown certificate_ids reported in `errors`.
+   */
+  @Post('bulk-revoke')
+  @HttpCode(200)
+  bulkRevoke(@CurrentPrincipal() actor: Principal, @Body() body: BulkRevokeDto, @RequestId() requestId: string): Promise<BulkRevokeResult> {
+    return this.revocations.bulkRevoke(actor, body, requestId);
+  }
+
+  /** Revokes every unexpired version (200 `{status: "revoked"}`); 409 when already revoked or archived. */
+  @Post(':id/revoke')
+  @HttpCode(200)
+  revoke(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: RevokeCertificateDto, @RequestId() requestId: string): Promise<RevocationResult> {
+    return this.revocations.revoke(actor, id, body.reason ?? 'unspecified', requestId);
   }
 
   /** Starts an issuance or renewal (202); `force` (query or body) replaces an open one. */
