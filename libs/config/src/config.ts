@@ -410,6 +410,8 @@ export interface RevocationConfig {
   ocspResponderRotationGraceMs: number;
   /** Largest OCSP request body accepted (413 above). */
   ocspMaxRequestBytes: number;
+  /** Port of apps/responder (CERTCTL_RESPONDER_PORT). */
+  responderPort: number;
 }
 
 export function loadRevocationConfig(env: Env): RevocationConfig {
@@ -427,5 +429,6 @@ export function loadRevocationConfig(env: Env): RevocationConfig {
     ocspResponderValidityMs: responderValidityMs,
     ocspResponderRotationGraceMs: graceMs,
     ocspMaxRequestBytes: int(env, 'CERTCTL_OCSP_MAX_REQUEST_BYTES', 8192, 256, 1_048_576),
+    responderPort: int(env, 'CERTCTL_RESPONDER_PORT', 8084, 0, 65535),
   };
 }

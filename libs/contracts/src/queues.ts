@@ -37,6 +37,7 @@ export interface JobMap {
   reconcile: Traced;
   'network-scan.due': Traced;
   'ari.check': Traced;
+  'crl.generate': Traced;
 }
 export type JobName = keyof JobMap;
 
@@ -56,6 +57,7 @@ export const JOB_QUEUE = {
   'agents.health': Queue.Schedule,
   reconcile: Queue.Schedule,
   'ari.check': Queue.Schedule,
+  'crl.generate': Queue.Schedule,
   // On the scan queue, not schedule: only the scanner consumes it, and a worker takes any job of its queue.
   'network-scan.due': Queue.Scan,
 } as const satisfies Record<JobName, QueueName>;

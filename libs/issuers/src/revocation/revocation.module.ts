@@ -7,12 +7,15 @@ import { PkiController } from './pki.controller';
 import { RevocationAuthorities } from './revocation-authorities';
 
 /**
- * CRLs and the OCSP responder with their /.well-known/pki routes, for the api and apps/responder. Needs the
- * issuer connectors (IssuersModule), the database, Redis and the config from the importing app.
+ * CRL building and OCSP answering, for any app (the orchestrator's CRL tick, the api's revoke). Needs the issuer
+ * connectors (IssuersModule), the database, Redis and the config from the importing app.
  */
 @Module({
-  controllers: [PkiController],
   providers: [RevocationAuthorities, CrlService, OcspResponderStore, OcspService, ClusterCounters],
   exports: [CrlService, OcspService, RevocationAuthorities],
 })
 export class RevocationModule {}
+
+/** The public /.well-known/pki routes (CRL, OCSP) on top of RevocationModule: the api and apps/responder serve them. */
+@Module({ imports: [RevocationModule], controllers: [PkiController], exports: [RevocationModule] })
+export class PkiRoutesModule {}
