@@ -24,6 +24,8 @@ export interface JobMap {
   'certificate.issue': Traced & { jobId: string };
   'certificate.renew': Traced & { jobId: string };
   'csr.sign': Traced & { jobId: string };
+  /** Tells the issuing CA about a certificate's revocation (ACME revokeCert); retried until the CA has it. */
+  'certificate.revoke': Traced & { certificateId: string };
   'certificate.deploy': Traced & { jobId: string };
   /** Several Deployment rows created together (one certificate's fan-out), deployed by one queue job. */
   'certificate.deploy.batch': Traced & { jobIds: string[] };
@@ -46,6 +48,7 @@ export const JOB_QUEUE = {
   'certificate.issue': Queue.Issuance,
   'certificate.renew': Queue.Issuance,
   'csr.sign': Queue.Issuance,
+  'certificate.revoke': Queue.Issuance,
   'certificate.deploy': Queue.Deploy,
   'certificate.deploy.batch': Queue.Deploy,
   'notification.send': Queue.Notify,

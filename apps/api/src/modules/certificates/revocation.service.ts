@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { DEFAULT_JOB_OPTIONS, Queue, queueJobId } from '@certctl/contracts';
 import { DataSource, EntityManager } from 'typeorm';
 import { OPEN_JOB_STATUSES, enqueueNotifications, JobProducer, ManagedCertificateEntity, recordNotifications } from '@certctl/db';
 import { CRL_CAPABLE_ISSUER_TYPES, CrlService, OcspService } from '@certctl/issuers';
@@ -32,6 +33,8 @@ export interface BulkRevokeResult {
 interface Revoked {
   certificateId: string;
   issuerId: string;
+  /** The CA is another party (ACME…): the orchestrator must tell it. */
+  tellIssuer: boolean;
   serials: string[];
   cancelled: string[];
   revokedAt: Date;
@@ -130,7 +133,7 @@ export class RevocationService {
       type: 'Revocation', certificate_id: cert.id,
       message: `certificate ${cert.name} (${cert.common_name}) was revoked: ${reason}`,
     });
-    return { certificateId: cert.id, issuerId: cert.issuer_id, serials: revokedSerials, cancelled: cancelled.map((j) => j.id), revokedAt: now, notificationIds };
+    return { certificateId: cert.id, issuerId: cert.issuer_id, tellIssuer: !notified && revokedSerials.length > 0, serials: revokedSerials, cancelled: cancelled.map((j) => j.id), revokedAt: now, notificationIds };
   }
 
   /** Queues the notifications, replaces the issuers' OCSP answers and rebuilds their CRLs (once per issuer). */
@@ -138,6 +141,15 @@ export class RevocationService {
     this.repository.invalidate();
     if (!revoked.length) return;
     await enqueueNotifications(this.producer, revoked.flatMap((r) => r.notificationIds), correlationId);
+    // The CA is told by the orchestrator, retried with backoff until it answers (the row keeps why it has not).
+    const toTell = revoked.filter((r) => r.tellIssuer);
+    if (toTell.length) {
+      await this.producer.queue(Queue.Issuance).addBulk(toTell.map((r) => ({
+        name: 'certificate.revoke' as const,
+        data: { certificateId: r.certificateId, correlationId },
+        opts: { ...DEFAULT_JOB_OPTIONS[Queue.Issuance], attempts: 12, backoff: { type: 'exponential', delay: 1_000 }, jobId: queueJobId('certificate.revoke', r.certificateId) },
+      })));
+    }
     const serialsByIssuer = new Map<string, string[]>();
     for (const r of revoked) serialsByIssuer.set(r.issuerId, [...(serialsByIssuer.get(r.issuerId) ?? []), ...r.serials]);
     for (const [issuerId, serials] of serialsByIssuer) {
