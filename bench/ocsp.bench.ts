@@ -172,7 +172,7 @@ async function main(): Promise<void> {
     await responder.waitReady();
     const responderPort = Number(new URL(responder.baseUrl).port);
     const opensslPort = await freePort();
-    children.push(startProcess('openssl', ['ocsp', '-index', 'index.txt', '-port', `127.0.0.1:${opensslPort}`, '-rsigner', 'rsigner.pem', '-rkey', 'rkey.pem', '-CA', 'ca.pem', '-ignore_err'], work));
+    children.push(startProcess('openssl', ['ocsp', '-index', 'index.txt', '-port', String(opensslPort), '-rsigner', 'rsigner.pem', '-rkey', 'rkey.pem', '-CA', 'ca.pem', '-ignore_err'], work));
     await waitForPort(opensslPort);
 
     const hot = versions.slice(0, settings.hotSerials).map((v) => certIdFor(identity, v.serial_number).der);

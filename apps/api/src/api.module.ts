@@ -29,6 +29,7 @@ import { NotificationsModule } from './modules/notifications/notifications.modul
 import { DiscoveryModule } from './modules/discovery/discovery.module';
 import { QueueDashboardModule } from './modules/queue-dashboard/queue-dashboard.module';
 import { RevocationAdminModule } from './modules/revocation/revocation-admin.module';
+import { IntermediatesModule } from './modules/intermediates/intermediates.module';
 
 /** The REST API. It produces queue jobs but never consumes them (no @Processor here). */
 @Module({
@@ -63,6 +64,7 @@ import { RevocationAdminModule } from './modules/revocation/revocation-admin.mod
     DiscoveryModule,
     QueueDashboardModule,
     RevocationAdminModule,
+    IntermediatesModule,
   ],
   providers: [
     { provide: APP_GUARD, useExisting: AuthGuard },

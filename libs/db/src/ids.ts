@@ -20,6 +20,7 @@ export const ID_PREFIX = {
   networkScanTarget: 'nst',
   discoveryScan: 'dscan',
   discoveredCertificate: 'dcert',
+  intermediateCa: 'ica',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

@@ -8,6 +8,7 @@ import { AuditChainAtCommit1764600000000 } from './1764600000000-AuditChainAtCom
 import { StatusCounts1764700000000 } from './1764700000000-StatusCounts';
 import { CertificateRenewalInfo1764720000000 } from './1764720000000-CertificateRenewalInfo';
 import { Revocation1764800000000 } from './1764800000000-Revocation';
+import { IntermediateCas1764800000001 } from './1764800000001-IntermediateCas';
 
 /** Listed explicitly (not globbed) so the same list works from sources under test and from the build. */
-export const MIGRATIONS = [Extensions1764230300000, InitialSchema1764230400000, IssuancePipeline1764250000000, NotificationDelivery1764300000000, AcmeAccounts1764260000000, NetworkDiscovery1764400000000, AuditChainAtCommit1764600000000, StatusCounts1764700000000, CertificateRenewalInfo1764720000000, Revocation1764800000000];
+export const MIGRATIONS = [Extensions1764230300000, InitialSchema1764230400000, IssuancePipeline1764250000000, NotificationDelivery1764300000000, AcmeAccounts1764260000000, NetworkDiscovery1764400000000, AuditChainAtCommit1764600000000, StatusCounts1764700000000, CertificateRenewalInfo1764720000000, Revocation1764800000000, IntermediateCas1764800000001];
