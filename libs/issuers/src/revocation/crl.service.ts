@@ -41,8 +41,8 @@ export class CrlService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  count(label: CrlCounterLabel): void {
-    void this.counters.increment(CRL_COUNTER, { label });
+  count(label: CrlCounterLabel): Promise<void> {
+    return this.counters.increment(CRL_COUNTER, { label });
   }
 
   /** The current CRL; built now when there is none or it is past its nextUpdate. Throws RevocationAuthorityError. */
@@ -120,10 +120,10 @@ export class CrlService {
         );
         return stored!;
       });
-      this.count('generated');
+      await this.count('generated');
       return row;
     } catch (err) {
-      this.count('generation_failed');
+      await this.count('generation_failed');
       await this.dataSource.query(
         'INSERT INTO crl_generation_events (issuer_id, succeeded, error, duration_ms) VALUES ($1, false, $2, $3)',
         [issuerId, String((err as Error).message).slice(0, 1000), Math.round(performance.now() - started)],

@@ -71,8 +71,9 @@ export class OcspService {
     return this.config.revocation.ocspMaxRequestBytes;
   }
 
-  count(label: OcspCounterLabel): void {
-    void this.counters.increment(OCSP_COUNTER, { label });
+  /** Resolves once Redis has the increment (callers that answer afterwards never lose a counted request). */
+  count(label: OcspCounterLabel): Promise<void> {
+    return this.counters.increment(OCSP_COUNTER, { label });
   }
 
   /** An OCSP error answer (HTTP 200 unless said otherwise: RFC 6960 errors travel in the body). */
@@ -80,10 +81,21 @@ export class OcspService {
     return { httpStatus, body: ocspErrorResponse(status), headers: { 'Content-Type': OCSP_CONTENT_TYPE, 'Cache-Control': 'no-store', ...extraHeaders } };
   }
 
+  /**
+   * The answer to one request. Its counter increments reach Redis before it is returned (one pipelined write per
+   * event-loop turn for all requests in flight), so a responder killed right after answering loses no count.
+   */
   async answer(query: OcspQuery): Promise<OcspAnswer> {
-    this.count(query.method === 'GET' ? 'request_get' : 'request_post');
+    const counted: Array<Promise<void>> = [];
+    const answer = await this.respond(query, (label) => void counted.push(this.count(label)));
+    await Promise.all(counted);
+    return answer;
+  }
+
+  private async respond(query: OcspQuery, count: (label: OcspCounterLabel) => void): Promise<OcspAnswer> {
+    count(query.method === 'GET' ? 'request_get' : 'request_post');
     if (await this.rateLimited(query.client)) {
-      this.count('rate_limited');
+      count('rate_limited');
       return this.error('unauthorized', 200, { 'Retry-After': '60' });
     }
     let authority: RevocationAuthority;
@@ -92,10 +104,10 @@ export class OcspService {
     } catch (err) {
       if (!(err instanceof RevocationAuthorityError)) throw err;
       if (err.kind === 'issuer_not_found') {
-        this.count('issuer_not_found');
+        count('issuer_not_found');
         return this.error('unauthorized', 404);
       }
-      this.count('request_invalid');
+      count('request_invalid');
       return this.error('unauthorized', 501);
     }
 
@@ -103,35 +115,35 @@ export class OcspService {
     try {
       info = query.serialHex !== undefined ? { certIds: [certIdFor(authority.identity, query.serialHex)] } : parseOcspRequest(query.request ?? Buffer.alloc(0));
     } catch {
-      this.count('request_invalid');
+      count('request_invalid');
       return this.error('malformedRequest');
     }
     if (info.nonceProblem) {
-      this.count('nonce_malformed');
+      count('nonce_malformed');
       return this.error('unauthorized');
     }
     // A CertID of another CA: this responder is not authoritative for it (RFC 6960 §2.3).
     if (!info.certIds.every((id) => certIdNamesIssuer(id, authority.identity))) {
-      this.count('request_invalid');
+      count('request_invalid');
       return this.error('unauthorized');
     }
 
     try {
       const entries = await Promise.all(info.certIds.map((id) => this.entry(authority, id)));
-      for (const e of entries) if (e.status === 'unknown') this.count('cert_not_found');
+      for (const e of entries) if (e.status === 'unknown') count('cert_not_found');
       let body: Buffer;
       if (!info.nonce && entries.length === 1) {
         body = entries[0]!.full;
       } else {
         const responder = await this.responders.current(authority);
         body = buildOcspResponse({ responder, producedAt: new Date(), singleResponses: entries.map((e) => e.single), nonce: info.nonce });
-        if (info.nonce) this.count('nonce_echoed');
+        if (info.nonce) count('nonce_echoed');
       }
-      this.count('request_success');
+      count('request_success');
       const cacheControl = info.nonce ? 'no-store' : `public, max-age=${Math.floor(this.cacheTtlMs() / 1000)}, no-transform, must-revalidate`;
       return { httpStatus: 200, body, headers: { 'Content-Type': OCSP_CONTENT_TYPE, 'Cache-Control': cacheControl } };
     } catch (err) {
-      this.count('signing_failed');
+      count('signing_failed');
       this.logger.error({ issuerId: query.issuerId, err: (err as Error).message }, 'OCSP signing failed');
       return this.error('internalError');
     }

@@ -34,11 +34,11 @@ export class PkiController {
     res.setHeader('Expires', new Date(crl.next_update).toUTCString());
     const wanted = req.headers['if-none-match'];
     if (typeof wanted === 'string' && wanted.split(',').map((t) => t.trim()).includes(etag)) {
-      this.crl.count('not_modified');
+      await this.crl.count('not_modified');
       res.status(304).end();
       return;
     }
-    this.crl.count('served');
+    await this.crl.count('served');
     if (format === 'pem') {
       res.type('application/x-pem-file').send(crlToPem(crl.crl_der));
       return;
@@ -51,16 +51,14 @@ export class PkiController {
   async postOcsp(@Param('issuerId') issuerId: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/ocsp-request') {
-      this.ocsp.count('request_post');
-      this.ocsp.count('request_invalid');
+      await Promise.all([this.ocsp.count('request_post'), this.ocsp.count('request_invalid')]);
       throw new HttpException({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Content-Type must be application/ocsp-request' }, HttpStatus.UNSUPPORTED_MEDIA_TYPE);
     }
     let body: Buffer;
     try {
       body = await readBody(req, this.ocsp.maxRequestBytes);
     } catch (err) {
-      this.ocsp.count('request_post');
-      this.ocsp.count('request_invalid');
+      await Promise.all([this.ocsp.count('request_post'), this.ocsp.count('request_invalid')]);
       throw err;
     }
     send(res, await this.ocsp.answer({ issuerId, method: 'POST', request: body, client: clientOf(req) }));
@@ -80,8 +78,7 @@ export class PkiController {
       return;
     }
     if (text.length > this.ocsp.maxRequestBytes * 2 || !/^[A-Za-z0-9+/=_-]+$/.test(text)) {
-      this.ocsp.count('request_get');
-      this.ocsp.count('request_invalid');
+      await Promise.all([this.ocsp.count('request_get'), this.ocsp.count('request_invalid')]);
       send(res, this.ocsp.error('malformedRequest'));
       return;
     }
