@@ -14,6 +14,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -115,12 +116,12 @@ function startProcess(command: string, args: string[], cwd: string): ChildProces
   return child;
 }
 
+/** Waits until something accepts TCP connections on the port (OpenSSL's responder answers no plain GET /). */
 async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise<boolean>((done) => {
-      const req = request({ host: '127.0.0.1', port, path: '/', method: 'GET' }, (res) => { res.resume(); done(true); });
-      req.on('error', () => done(false));
-      req.end();
+      const socket = connect(port, '127.0.0.1', () => { socket.destroy(); done(true); });
+      socket.on('error', () => done(false));
     });
     if (ok) return;
     await sleep(100);
