@@ -174,7 +174,9 @@ async function main(): Promise<void> {
     const responderPort = Number(new URL(responder.baseUrl).port);
     const opensslPort = await freePort();
     children.push(startProcess('openssl', ['ocsp', '-index', 'index.txt', '-port', String(opensslPort), '-rsigner', 'rsigner.pem', '-rkey', 'rkey.pem', '-CA', 'ca.pem', '-ignore_err'], work));
-    await waitForPort(opensslPort);
+    // OpenSSL's responder cannot bind to one address (-port only): it listens on all, for the few seconds of the run.
+    // Probing it with a bare TCP connect makes it exit, so it is given time to start instead.
+    await sleep(1500);
 
     const hot = versions.slice(0, settings.hotSerials).map((v) => certIdFor(identity, v.serial_number).der);
     const getPaths = hot.map((id) => `/.well-known/pki/ocsp/${ISSUER}/${encodeURIComponent(ocspRequest(id, false).toString('base64'))}`);
