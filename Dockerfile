@@ -1,5 +1,5 @@
 # One image for every certctl service; the command picks the app:
-#   docker run certctl api | orchestrator | notifier | scanner | migrate
+#   docker run certctl api | orchestrator | notifier | scanner | responder | migrate
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -41,6 +41,6 @@ COPY --from=build /src/dist dist
 COPY package.json docker-entrypoint.sh ./
 # The node user (uid 1000) owns nothing it could change; the root filesystem can be mounted read-only.
 USER node
-EXPOSE 8080 8081 8082 8083
+EXPOSE 8080 8081 8082 8083 8084
 ENTRYPOINT ["./docker-entrypoint.sh"]
 CMD ["api"]

@@ -20,7 +20,7 @@ import { seedDemoInventory } from './demo-seed';
  */
 const ROOT = resolve(__dirname, '..', '..');
 const DATA_DIR = join(ROOT, '.data');
-const APPS = ['api', 'orchestrator', 'notifier', 'scanner'] as const;
+const APPS = ['api', 'orchestrator', 'notifier', 'scanner', 'responder'] as const;
 
 const stops: Array<() => Promise<void>> = [];
 const children: ChildProcess[] = [];
@@ -70,6 +70,7 @@ async function main(): Promise<void> {
       `  OpenAPI docs  ${base}/api/docs\n` +
       `  Health        ${base}/health  ${base}/ready\n` +
       `  Workers       orchestrator :${config.workerPorts.orchestrator}  notifier :${config.workerPorts.notifier}  scanner :${config.workerPorts.scanner}\n` +
+      `  CRL / OCSP    http://${config.server.host}:${config.revocation.responderPort}/.well-known/pki (also on the API origin)\n` +
       `  Admin key     ${env.CERTCTL_API_KEY}\n` +
       `  Try           curl -H "Authorization: Bearer ${env.CERTCTL_API_KEY}" ${base}/api/v1/certificates\n\n` +
       `Ctrl-C stops everything.\n`,

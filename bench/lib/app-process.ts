@@ -12,6 +12,7 @@ const PORT_VARIABLE = {
   orchestrator: 'CERTCTL_ORCHESTRATOR_PORT',
   notifier: 'CERTCTL_NOTIFIER_PORT',
   scanner: 'CERTCTL_SCANNER_PORT',
+  responder: 'CERTCTL_RESPONDER_PORT',
 } as const;
 export type AppName = keyof typeof PORT_VARIABLE;
 

@@ -232,7 +232,7 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
     for (const objects of [dev, prod]) {
       const of = (kind: string) => objects.filter((o) => o.kind === kind);
       const deployments = of('Deployment');
-      expect(deployments.map((d) => d.metadata.name).sort()).toEqual(['certctl-api', 'certctl-notifier', 'certctl-orchestrator', 'certctl-scanner']);
+      expect(deployments.map((d) => d.metadata.name).sort()).toEqual(['certctl-api', 'certctl-notifier', 'certctl-orchestrator', 'certctl-responder', 'certctl-scanner']);
       const podSpecs = [...deployments, ...of('Job')].map((o) => [o.metadata.name as string, o.spec.template.spec] as const);
       for (const [name, pod] of podSpecs) {
         expect(pod.securityContext?.runAsNonRoot, name).toBe(true);
@@ -246,14 +246,14 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
         }
       }
       expect(of('Job').map((j) => j.spec.template.spec.containers[0].args)).toEqual([['migrate']]);
-      expect(of('HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name).sort()).toEqual(['certctl-notifier', 'certctl-orchestrator', 'certctl-scanner']);
-      expect(of('PodDisruptionBudget')).toHaveLength(4);
+      expect(of('HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name).sort()).toEqual(['certctl-notifier', 'certctl-orchestrator', 'certctl-responder', 'certctl-scanner']);
+      expect(of('PodDisruptionBudget')).toHaveLength(5);
       expect(of('NetworkPolicy').some((p) => Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes.includes('Ingress') && !p.spec.ingress)).toBe(true);
 
       // Every ServiceMonitor selects a Service in the same namespace that exposes its endpoints' named ports.
       const services = of('Service');
       const monitors = of('ServiceMonitor');
-      expect(monitors.map((m) => m.metadata.name).sort()).toEqual(['certctl-api', 'certctl-notifier', 'certctl-orchestrator', 'certctl-scanner']);
+      expect(monitors.map((m) => m.metadata.name).sort()).toEqual(['certctl-api', 'certctl-notifier', 'certctl-orchestrator', 'certctl-responder', 'certctl-scanner']);
       for (const m of monitors) {
         const selected = services.filter((s) => s.metadata.namespace === m.metadata.namespace
           && Object.entries(m.spec.selector.matchLabels as Record<string, string>).every(([k, v]) => s.metadata.labels?.[k] === v));
@@ -270,7 +270,7 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
       // Every alert expression and every dashboard query selects only metrics the platform exports.
       const rules = of('PrometheusRule').flatMap((r) => r.spec.groups.flatMap((g: any) => g.rules));
       const alerts = rules.map((r: any) => r.alert as string);
-      for (const wanted of ['CertctlCertificatesExpiringSoon', 'CertctlNotificationDeadLettered', 'CertctlDeployRollbackAlsoFailed', 'CertctlQueueBacklogGrowing', 'CertctlServiceDown']) {
+      for (const wanted of ['CertctlCertificatesExpiringSoon', 'CertctlNotificationDeadLettered', 'CertctlDeployRollbackAlsoFailed', 'CertctlQueueBacklogGrowing', 'CertctlServiceDown', 'CertctlOcspSigningFailed', 'CertctlOcspRateLimitedBurst']) {
         expect(alerts).toContain(wanted);
       }
       const dashboard = JSON.parse(of('ConfigMap').find((c) => c.metadata.name === 'certctl-grafana-dashboard').data['certctl.json']);
@@ -288,7 +288,7 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
           if (!PROMETHEUS_SYNTHETIC.has(name)) expect(exported(exportedFamilies, name), `${where} references ${name}, which no app exports`).toBe(true);
         }
       }
-      for (const name of ['certctl_queue_jobs', 'certctl_deploy_rollback_total', 'certctl_jobs_total', 'certctl_job_duration_seconds_bucket', 'certctl_certificate_expiring_soon', 'certctl_deploy_attempts_total']) {
+      for (const name of ['certctl_ocsp_counter_total', 'certctl_crl_counter_total', 'certctl_queue_jobs', 'certctl_deploy_rollback_total', 'certctl_jobs_total', 'certctl_job_duration_seconds_bucket', 'certctl_certificate_expiring_soon', 'certctl_deploy_attempts_total']) {
         expect(referenced).toContain(name);
       }
     }

@@ -32,6 +32,8 @@ import { QueueDashboardModule } from './modules/queue-dashboard/queue-dashboard.
 import { HealthChecksModule } from './modules/health-checks/health-checks.module';
 import { VersionModule } from './modules/version/version.controller';
 import { AgentGroupsModule } from './modules/agent-groups/agent-groups.module';
+import { RevocationAdminModule } from './modules/revocation/revocation-admin.module';
+import { IntermediatesModule } from './modules/intermediates/intermediates.module';
 
 /** The REST API. It produces queue jobs but never consumes them (no @Processor here). */
 @Module({
@@ -68,6 +70,8 @@ import { AgentGroupsModule } from './modules/agent-groups/agent-groups.module';
     HealthChecksModule,
     VersionModule,
     AgentGroupsModule,
+    RevocationAdminModule,
+    IntermediatesModule,
   ],
   providers: [
     { provide: APP_GUARD, useExisting: AuthGuard },

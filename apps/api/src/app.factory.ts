@@ -32,12 +32,16 @@ export async function createApiApp(): Promise<INestApplication> {
   const webDir = findWebConsoleDir();
   if (webDir) app.use(webConsoleMiddleware(webDir));
   else app.get(Logger).warn('web console not built (no dist/web/index.html): run `npm run build` to serve it at /');
-  app.use(jsonBodyMiddleware(config.server.maxBodyBytes));
+  const jsonBody = jsonBodyMiddleware(config.server.maxBodyBytes);
+  // The CRL/OCSP surfaces take DER, never JSON: a JSON body there is a wrong content type (415), not bad JSON.
+  app.use((req: ApiRequest, res: Response, next: NextFunction) => (req.path.startsWith('/.well-known/pki/') ? next() : jsonBody(req, res, next)));
   app.setGlobalPrefix(API_PREFIX, {
     exclude: [
       { path: 'health', method: RequestMethod.GET },
       { path: 'ready', method: RequestMethod.GET },
       { path: 'metrics', method: RequestMethod.GET },
+      // CRL and OCSP live where certctl's clients look for them, outside /api/v1.
+      { path: '.well-known/pki/*path', method: RequestMethod.ALL },
     ],
   });
   SwaggerModule.setup('api/docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'api/docs/openapi.json' });

@@ -65,6 +65,7 @@ export interface AppConfig {
   acme: AcmeProcessConfig;
   networkScan: NetworkScanConfig;
   healthCheck: HealthCheckConfig;
+  revocation: RevocationConfig;
 }
 
 function duration(env: Env, name: string, fallbackMs: number): number {
@@ -207,6 +208,7 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
     acme: loadAcmeConfig(env),
     networkScan: loadNetworkScanConfig(env),
     healthCheck: loadHealthCheckConfig(env),
+    revocation: loadRevocationConfig(env),
   };
 }
 
@@ -433,5 +435,46 @@ export function loadHealthCheckConfig(env: Env): HealthCheckConfig {
     maxConcurrent: int(env, 'CERTCTL_HEALTH_CHECK_MAX_CONCURRENT', 20, 1, 10_000),
     autoCreate: bool(env, 'CERTCTL_HEALTH_CHECK_AUTO_CREATE', true),
     historyRetentionMs: duration(env, 'CERTCTL_HEALTH_CHECK_HISTORY_RETENTION', 720 * 3_600_000),
+  };
+}
+
+// ---- Revocation (CRL, OCSP responder) ----
+
+export interface RevocationConfig {
+  /** Public origin of /.well-known/pki; Local CA leaves get a CRL Distribution Point and an AIA OCSP URL under it. */
+  pkiBaseUrl: string | undefined;
+  /** How often the schedule rebuilds every Local CA's CRL (CERTCTL_CRL_GENERATION_INTERVAL). */
+  crlGenerationIntervalMs: number;
+  /** A CRL's nextUpdate is this far after its thisUpdate. */
+  crlValidityMs: number;
+  /** OCSP requests per client address per minute before answers turn `unauthorized`; 0 turns the limit off. */
+  ocspRateLimitPerMinute: number;
+  /** Lifetime of a pre-signed OCSP answer (its nextUpdate and its cache time). */
+  ocspResponseValidityMs: number;
+  /** Lifetime of a delegated OCSP responder certificate, and how long before its end it is replaced. */
+  ocspResponderValidityMs: number;
+  ocspResponderRotationGraceMs: number;
+  /** Largest OCSP request body accepted (413 above). */
+  ocspMaxRequestBytes: number;
+  /** Port of apps/responder (CERTCTL_RESPONDER_PORT). */
+  responderPort: number;
+}
+
+export function loadRevocationConfig(env: Env): RevocationConfig {
+  const base = optional(env, 'CERTCTL_PKI_BASE_URL');
+  if (base !== undefined) url(env, 'CERTCTL_PKI_BASE_URL', base, ['http:', 'https:']);
+  const responderValidityMs = duration(env, 'CERTCTL_OCSP_RESPONDER_VALIDITY', 30 * 86_400_000);
+  const graceMs = duration(env, 'CERTCTL_OCSP_RESPONDER_ROTATION_GRACE', 7 * 86_400_000);
+  if (graceMs >= responderValidityMs) throw new ConfigError('CERTCTL_OCSP_RESPONDER_ROTATION_GRACE', 'must be shorter than CERTCTL_OCSP_RESPONDER_VALIDITY');
+  return {
+    pkiBaseUrl: base?.replace(/\/+$/, ''),
+    crlGenerationIntervalMs: duration(env, 'CERTCTL_CRL_GENERATION_INTERVAL', 3_600_000),
+    crlValidityMs: duration(env, 'CERTCTL_CRL_VALIDITY', 24 * 3_600_000),
+    ocspRateLimitPerMinute: int(env, 'CERTCTL_OCSP_RATE_LIMIT_PER_IP_MIN', 1000, 0, 100_000_000),
+    ocspResponseValidityMs: duration(env, 'CERTCTL_OCSP_RESPONSE_VALIDITY', 3_600_000),
+    ocspResponderValidityMs: responderValidityMs,
+    ocspResponderRotationGraceMs: graceMs,
+    ocspMaxRequestBytes: int(env, 'CERTCTL_OCSP_MAX_REQUEST_BYTES', 8192, 256, 1_048_576),
+    responderPort: int(env, 'CERTCTL_RESPONDER_PORT', 8084, 0, 65535),
   };
 }

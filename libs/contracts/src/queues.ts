@@ -26,6 +26,8 @@ export interface JobMap {
   'certificate.issue': Traced & { jobId: string };
   'certificate.renew': Traced & { jobId: string };
   'csr.sign': Traced & { jobId: string };
+  /** Tells the issuing CA about a certificate's revocation (ACME revokeCert); retried until the CA has it. */
+  'certificate.revoke': Traced & { certificateId: string };
   'certificate.deploy': Traced & { jobId: string };
   /** Several Deployment rows created together (one certificate's fan-out), deployed by one queue job. */
   'certificate.deploy.batch': Traced & { jobIds: string[] };
@@ -43,6 +45,7 @@ export interface JobMap {
   'health-check.due': Traced;
   /** Checks claimed together by one tick, probed by whichever scanner replica takes the job. */
   'health-check.probe': Traced & { checkIds: string[] };
+  'crl.generate': Traced;
 }
 export type JobName = keyof JobMap;
 
@@ -51,6 +54,7 @@ export const JOB_QUEUE = {
   'certificate.issue': Queue.Issuance,
   'certificate.renew': Queue.Issuance,
   'csr.sign': Queue.Issuance,
+  'certificate.revoke': Queue.Issuance,
   'certificate.deploy': Queue.Deploy,
   'certificate.deploy.batch': Queue.Deploy,
   'notification.send': Queue.Notify,
@@ -62,6 +66,7 @@ export const JOB_QUEUE = {
   'agents.health': Queue.Schedule,
   reconcile: Queue.Schedule,
   'ari.check': Queue.Schedule,
+  'crl.generate': Queue.Schedule,
   // On the scan queue, not schedule: only the scanner consumes it, and a worker takes any job of its queue.
   'network-scan.due': Queue.Scan,
   'health-check.due': Queue.HealthCheck,

@@ -22,6 +22,7 @@ export const ID_PREFIX = {
   discoveredCertificate: 'dcert',
   healthCheck: 'hc',
   agentGroup: 'ag',
+  intermediateCa: 'ica',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

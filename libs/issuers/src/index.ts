@@ -7,3 +7,4 @@ export * from './local-ca/local-ca.connector';
 export * from './issuer-secrets';
 export * from './issuers.module';
 export * from './acme';
+export * from './revocation';

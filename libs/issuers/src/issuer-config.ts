@@ -33,6 +33,8 @@ function localCaProblem(c: Record<string, unknown>): ConfigProblem | undefined {
   }
   if (c.ca_common_name !== undefined && !isString(c.ca_common_name)) return { field: 'config.ca_common_name', message: 'must be a non-empty string' };
   if (c.crl_url !== undefined && !isUrl(c.crl_url, ['http:', 'https:'])) return { field: 'config.crl_url', message: 'must be an http(s) URL' };
+  if (c.ocsp_url !== undefined && !isUrl(c.ocsp_url, ['http:', 'https:'])) return { field: 'config.ocsp_url', message: 'must be an http(s) URL' };
+  if (c.signing_intermediate_id !== undefined && !isString(c.signing_intermediate_id)) return { field: 'config.signing_intermediate_id', message: 'must be an intermediate CA id' };
   return undefined;
 }
 

@@ -78,6 +78,11 @@ export interface IssuerConnector {
    * null when the CA does not offer one. Only connectors whose CA can suggest windows implement it.
    */
   renewalInfo?(certificatePem: string): Promise<RenewalInfo | null>;
+  /**
+   * Tells the CA that a certificate it issued is revoked (RFC 5280 reason code). Only connectors whose CA keeps
+   * its own revocation list implement it; the Local CA's CRL and OCSP are this server's own.
+   */
+  revoke?(certificatePem: string, reasonCode: number): Promise<void>;
 }
 
 /** A CA's renewal suggestion: renew at a moment chosen at random inside [start, end]. */

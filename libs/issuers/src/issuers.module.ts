@@ -44,6 +44,7 @@ export class IssuerConnectors {
           encryptionKey: config.pki.encryptionKey,
           defaultCaCertPath: config.pki.caCertPath,
           defaultCaKeyPath: config.pki.caKeyPath,
+          pkiBaseUrl: config.revocation.pkiBaseUrl,
         }),
     },
     IssuerConnectors,

@@ -1,4 +1,6 @@
 import { createHash, KeyObject, randomBytes, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import * as asn1 from '@peculiar/asn1-x509';
 import { x509 } from './crypto-provider';
 import { PkiError } from './errors';
 import { fromPem, KeySpec, keySize, keySpecOf, toPem, webCryptoParams } from './keys';
@@ -35,6 +37,8 @@ export interface LeafRequest {
   ekus: string[];
   crlDistributionPoints?: string[];
   mustStaple?: boolean;
+  ocspUrls?: string[];
+  ocspNoCheck?: boolean;
 }
 
 /** Per CA certificate: its subject, key identifier and signing KeyObject, decoded once. */
@@ -64,6 +68,8 @@ export function issueLeafCertificate(ca: SigningAuthority, leaf: LeafRequest): B
     ekuOids: leaf.ekus.map((e) => EKU_OIDS[e] ?? e),
     crlDistributionPoints: leaf.crlDistributionPoints,
     mustStaple: leaf.mustStaple,
+    ocspUrls: leaf.ocspUrls,
+    ocspNoCheck: leaf.ocspNoCheck,
   });
 }
 
@@ -80,14 +86,27 @@ export async function createCaCertificate(params: {
   validityDays: number;
   parent?: SigningAuthority;
   pathLength?: number;
+  /** DNS name constraints (RFC 5280 §4.2.1.10), critical: leaves below may only name these subtrees. */
+  nameConstraints?: { permittedDnsDomains?: string[]; excludedDnsDomains?: string[] };
+  /** Caps the end (an intermediate never outlives its parent). */
+  notAfter?: Date;
 }): Promise<string> {
   const notBefore = new Date(Date.now() - 60_000);
-  const notAfter = new Date(notBefore.getTime() + params.validityDays * 86_400_000);
+  const wanted = new Date(notBefore.getTime() + params.validityDays * 86_400_000);
+  const notAfter = params.notAfter && params.notAfter < wanted ? params.notAfter : wanted;
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(true, params.pathLength, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
     await x509.SubjectKeyIdentifierExtension.create(params.keys.publicKey),
   ];
+  const constraints = params.nameConstraints;
+  if (constraints && (constraints.permittedDnsDomains?.length || constraints.excludedDnsDomains?.length)) {
+    const subtrees = (names: string[] | undefined) => names?.length
+      ? new asn1.GeneralSubtrees(names.map((dNSName) => new asn1.GeneralSubtree({ base: new asn1.GeneralName({ dNSName }) })))
+      : undefined;
+    const value = new asn1.NameConstraints({ permittedSubtrees: subtrees(constraints.permittedDnsDomains), excludedSubtrees: subtrees(constraints.excludedDnsDomains) });
+    extensions.push(new x509.Extension('2.5.29.30', true, AsnConvert.serialize(value)));
+  }
   const signer = params.parent ?? { privateKey: params.keys.privateKey, keySpec: params.keySpec, certificate: undefined };
   extensions.push(await x509.AuthorityKeyIdentifierExtension.create(signer.certificate ?? params.keys.publicKey));
   const cert = await x509.X509CertificateGenerator.create({

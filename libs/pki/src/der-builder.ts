@@ -24,6 +24,9 @@ const OID = {
   subjectAltName: '2.5.29.17',
   crlDistributionPoints: '2.5.29.31',
   tlsFeature: '1.3.6.1.5.5.7.1.24',
+  authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
+  accessOcsp: '1.3.6.1.5.5.7.48.1',
+  ocspNoCheck: '1.3.6.1.5.5.7.48.1.5',
   ecdsaWithSha256: '1.2.840.10045.4.3.2',
   ecdsaWithSha384: '1.2.840.10045.4.3.3',
   sha256WithRsa: '1.2.840.113549.1.1.11',
@@ -123,7 +126,7 @@ export function caTemplateOf(caCertificateDer: ArrayBuffer | Buffer, signingKey:
  * identifiers; CRL distribution points and TLS feature after the SANs), encoded once per CA, key type and profile.
  */
 function constantExtensions(ca: CertificateAuthorityTemplate, leaf: LeafFields, isRsa: boolean): { beforeSki: asn1.Extension[]; afterSan: asn1.Extension[] } {
-  const key = JSON.stringify([isRsa, leaf.ekuOids, leaf.crlDistributionPoints ?? [], !!leaf.mustStaple]);
+  const key = JSON.stringify([isRsa, leaf.ekuOids, leaf.crlDistributionPoints ?? [], !!leaf.mustStaple, leaf.ocspUrls ?? [], !!leaf.ocspNoCheck]);
   let set = ca.extensionSets.get(key);
   if (!set) {
     const usages = asn1.KeyUsageFlags.digitalSignature | (isRsa ? asn1.KeyUsageFlags.keyEncipherment : 0);
@@ -132,6 +135,12 @@ function constantExtensions(ca: CertificateAuthorityTemplate, leaf: LeafFields, 
       afterSan.push(extension(OID.crlDistributionPoints, false, new asn1.CRLDistributionPoints(leaf.crlDistributionPoints.map((url) =>
         new asn1.DistributionPoint({ distributionPoint: new asn1.DistributionPointName({ fullName: [new asn1.GeneralName({ uniformResourceIdentifier: url })] }) })))));
     }
+    if (leaf.ocspUrls?.length) {
+      afterSan.push(extension(OID.authorityInfoAccess, false, new asn1.AuthorityInfoAccessSyntax(leaf.ocspUrls.map((url) =>
+        new asn1.AccessDescription({ accessMethod: OID.accessOcsp, accessLocation: new asn1.GeneralName({ uniformResourceIdentifier: url }) })))));
+    }
+    // id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1): a delegated responder's own status is not checked. Value NULL.
+    if (leaf.ocspNoCheck) afterSan.push(new asn1.Extension({ extnID: OID.ocspNoCheck, critical: false, extnValue: new OctetString(Uint8Array.from([0x05, 0x00])) }));
     // TLS Feature: status_request (OCSP must-staple), SEQUENCE { INTEGER 5 }.
     if (leaf.mustStaple) afterSan.push(new asn1.Extension({ extnID: OID.tlsFeature, critical: false, extnValue: new OctetString(Uint8Array.from([0x30, 0x03, 0x02, 0x01, 0x05])) }));
     set = {
@@ -195,6 +204,10 @@ export interface LeafFields {
   ekuOids: string[];
   crlDistributionPoints?: string[];
   mustStaple?: boolean;
+  /** Authority Information Access: OCSP responder URLs. */
+  ocspUrls?: string[];
+  /** A delegated OCSP responder's certificate: id-pkix-ocsp-nocheck. */
+  ocspNoCheck?: boolean;
 }
 
 /** A built certificate and what the caller would otherwise have to parse back out of it. */

@@ -6,3 +6,6 @@ export * from './certificate';
 export * from './secret-box';
 export { x509 } from './crypto-provider';
 export * from './pkcs12';
+export * from './der';
+export * from './crl';
+export * from './ocsp';

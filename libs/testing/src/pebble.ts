@@ -21,6 +21,8 @@ export interface Pebble {
   challtestsrvUrl: string;
   /** The external account binding Pebble requires, when started with `eab: true`. */
   eab: { kid: string; hmacKey: string } | undefined;
+  /** Pebble's management API (HTTPS, Pebble's own pair): /roots/0, /cert-status-by-serial/{hex}. */
+  managementUrl: string;
   /** Pebble's root, made fresh at each start (management API /roots/0). */
   rootPem(): Promise<string>;
   /** Makes `host` resolve to `ip` (an address where nothing answers makes http-01 fail). */
@@ -145,6 +147,7 @@ export async function startPebble(options: { httpPort: number; eab?: boolean }):
     httpPort: options.httpPort,
     challtestsrvUrl,
     eab,
+    managementUrl: `https://127.0.0.1:${managementPort}`,
     async rootPem() {
       const res = await httpsGet(`https://127.0.0.1:${managementPort}/roots/0`, tlsCertPem);
       if (res.status !== 200) throw new Error(`Pebble /roots/0: HTTP ${res.status}`);

@@ -7,6 +7,8 @@ import { NetworkDiscovery1764400000000 } from './1764400000000-NetworkDiscovery'
 import { AuditChainAtCommit1764600000000 } from './1764600000000-AuditChainAtCommit';
 import { StatusCounts1764700000000 } from './1764700000000-StatusCounts';
 import { CertificateRenewalInfo1764720000000 } from './1764720000000-CertificateRenewalInfo';
+import { Revocation1764800000000 } from './1764800000000-Revocation';
+import { IntermediateCas1764800000001 } from './1764800000001-IntermediateCas';
 import { KubernetesSecretsTargetType1764900000000 } from './1764900000000-KubernetesSecretsTargetType';
 import { AgentGroups1764900100000 } from './1764900100000-AgentGroups';
 import { EndpointHealthChecks1765000000000 } from './1765000000000-EndpointHealthChecks';
@@ -23,6 +25,8 @@ export const MIGRATIONS = [
   AuditChainAtCommit1764600000000,
   StatusCounts1764700000000,
   CertificateRenewalInfo1764720000000,
+  Revocation1764800000000,
+  IntermediateCas1764800000001,
   KubernetesSecretsTargetType1764900000000,
   AgentGroups1764900100000,
   EndpointHealthChecks1765000000000,

@@ -209,6 +209,21 @@ export class AcmeConnector implements IssuerConnector {
     });
   }
 
+  /** RFC 8555 §7.6 revokeCert, signed with the account key. A certificate the CA already revoked counts as done. */
+  async revoke(certificatePem: string, reasonCode: number): Promise<void> {
+    await this.withSession('registering the account', async (session, step) => {
+      const client = await this.registeredClient(session);
+      step('revoking the certificate');
+      try {
+        await client.revokeCertificate(certificatePem, { reason: reasonCode });
+      } catch (err) {
+        if (problemType(session.problem) === 'alreadyRevoked' || /already revoked/i.test((err as Error).message)) return;
+        throw err;
+      }
+      this.log.log(`issuer ${this.issuerId}: certificate revoked at the CA (reason ${reasonCode})`);
+    });
+  }
+
   async test(): Promise<string> {
     const directory = await this.fetchDirectory(true);
     const url = await this.withSession('checking the account', async (session) => {

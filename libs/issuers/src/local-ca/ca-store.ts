@@ -6,6 +6,15 @@ export interface StoredAuthority {
   encrypted_private_key: Buffer;
 }
 
+export interface StoredIntermediate {
+  id: string;
+  owning_issuer_id: string;
+  parent_ca_id: string | null;
+  state: 'active' | 'retiring' | 'retired';
+  cert_pem: string;
+  encrypted_private_key: Buffer;
+}
+
 /** Where a Local CA keeps its generated root: one row per issuer, private key encrypted. */
 export class CaStore {
   constructor(private readonly dataSource: DataSource) {}
@@ -26,5 +35,14 @@ export class CaStore {
       [issuerId, authority.certificate_pem, authority.chain_pem, authority.encrypted_private_key],
     );
     return (await this.load(issuerId))!;
+  }
+
+  /** One intermediate CA of the tree (intermediate_cas), key still encrypted. */
+  async loadIntermediate(id: string): Promise<StoredIntermediate | undefined> {
+    const rows: StoredIntermediate[] = await this.dataSource.query(
+      'SELECT id, owning_issuer_id, parent_ca_id, state, cert_pem, encrypted_private_key FROM intermediate_cas WHERE id = $1',
+      [id],
+    );
+    return rows[0];
   }
 }

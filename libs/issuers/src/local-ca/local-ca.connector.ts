@@ -11,6 +11,10 @@ export interface LocalCaConfig {
   validity_days?: number;
   ca_common_name?: string;
   crl_url?: string;
+  /** Intermediate CA (intermediate_cas id) of this issuer's tree that signs the leaves, instead of the root. */
+  signing_intermediate_id?: string;
+  /** AIA OCSP responder URL put in leaves; defaults to CERTCTL_PKI_BASE_URL's /.well-known/pki/ocsp/{issuer}. */
+  ocsp_url?: string;
   /** Sub-CA mode: PEM files of the CA certificate (and its upstream chain) and its private key. */
   ca_cert_path?: string;
   ca_key_path?: string;
@@ -23,6 +27,8 @@ export interface LocalCaDeps {
   /** CERTCTL_CA_CERT_PATH / CERTCTL_CA_KEY_PATH: the server-wide sub-CA, when set. */
   defaultCaCertPath?: string;
   defaultCaKeyPath?: string;
+  /** CERTCTL_PKI_BASE_URL: where this server's CRLs and OCSP responder are published. */
+  pkiBaseUrl?: string;
 }
 
 interface LoadedAuthority extends SigningAuthority {
@@ -32,6 +38,31 @@ interface LoadedAuthority extends SigningAuthority {
 
 // P-256: as strong as the leaves it signs, and its signatures cost a quarter of P-384's on every issuance.
 const ROOT_SPEC: KeySpec = { algorithm: 'ECDSA', curve: 'P-256' };
+
+/** A request for the CA tree that breaks one of its rules; `field` names the request field at fault. */
+export class CaHierarchyError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+    this.name = 'CaHierarchyError';
+  }
+}
+
+export interface IntermediateRequest {
+  commonName: string;
+  /** Another intermediate of this issuer; the issuer's root when absent. */
+  parentId?: string;
+  pathLength?: number;
+  nameConstraints?: { permittedDnsDomains?: string[]; excludedDnsDomains?: string[] };
+  validityDays: number;
+}
+
+export interface CreatedIntermediate {
+  certificatePem: string;
+  encryptedPrivateKey: Buffer;
+  pathLength: number | undefined;
+  /** The new CA first, up to the root. */
+  chainPems: string[];
+}
 const DEFAULT_VALIDITY_DAYS = 90;
 
 /**
@@ -40,6 +71,7 @@ const DEFAULT_VALIDITY_DAYS = 90;
  */
 export class LocalCaConnector implements IssuerConnector {
   private authority: Promise<LoadedAuthority> | undefined;
+  private root: Promise<LoadedAuthority> | undefined;
 
   constructor(
     private readonly issuerId: string,
@@ -71,11 +103,28 @@ export class LocalCaConnector implements IssuerConnector {
       notBefore,
       notAfter,
       ekus: request.profile?.allowed_ekus.length ? request.profile.allowed_ekus : ['serverAuth'],
-      crlDistributionPoints: this.config.crl_url ? [this.config.crl_url] : undefined,
+      crlDistributionPoints: this.crlUrls(),
+      ocspUrls: this.ocspUrls(),
       mustStaple: request.profile?.must_staple,
     });
     const { serialNumber, fingerprintSha256 } = leaf;
     return { leafPem: leaf.pem, chainPems: ca.chainPems, details: { serialNumber, notBefore: leaf.notBefore, notAfter: leaf.notAfter, fingerprintSha256 } };
+  }
+
+  /** CRL Distribution Point of the leaves: the issuer's own URL, else the server's; none rather than an empty one. */
+  private crlUrls(): string[] | undefined {
+    if (this.config.crl_url) return [this.config.crl_url];
+    return this.deps.pkiBaseUrl ? [`${this.deps.pkiBaseUrl}/.well-known/pki/crl/${encodeURIComponent(this.issuerId)}`] : undefined;
+  }
+
+  private ocspUrls(): string[] | undefined {
+    if (this.config.ocsp_url) return [this.config.ocsp_url];
+    return this.deps.pkiBaseUrl ? [`${this.deps.pkiBaseUrl}/.well-known/pki/ocsp/${encodeURIComponent(this.issuerId)}`] : undefined;
+  }
+
+  /** The CA that signs this issuer's leaves, CRLs and OCSP responder certificates (chain: issuer first). */
+  async signingAuthority(): Promise<SigningAuthority & { chainPems: string[] }> {
+    return this.load();
   }
 
   async test(): Promise<string> {
@@ -84,13 +133,22 @@ export class LocalCaConnector implements IssuerConnector {
     return `${info.subject}, valid until ${info.notAfter.toISOString()}`;
   }
 
-  /** The signing authority, loaded once per process (concurrent callers share the same promise). */
+  /** The signing authority (the root, or the configured intermediate), loaded once per process. */
   private load(): Promise<LoadedAuthority> {
-    this.authority ??= this.loadAuthority().catch((err: unknown) => {
-      this.authority = undefined;
-      throw err instanceof IssuerError ? err : new IssuerError('permanent', `local CA unavailable: ${(err as Error).message}`, { cause: err });
-    });
+    this.authority ??= (this.config.signing_intermediate_id ? this.intermediate(this.config.signing_intermediate_id, true) : this.loadRoot())
+      .catch((err: unknown) => {
+        this.authority = undefined;
+        throw err instanceof IssuerError ? err : new IssuerError('permanent', `local CA unavailable: ${(err as Error).message}`, { cause: err });
+      });
     return this.authority;
+  }
+
+  private loadRoot(): Promise<LoadedAuthority> {
+    this.root ??= this.loadAuthority().catch((err: unknown) => {
+      this.root = undefined;
+      throw err;
+    });
+    return this.root;
   }
 
   private async loadAuthority(): Promise<LoadedAuthority> {
@@ -98,6 +156,43 @@ export class LocalCaConnector implements IssuerConnector {
     const keyPath = this.config.ca_key_path ?? this.deps.defaultCaKeyPath;
     if (certPath && keyPath) return this.fromFiles(certPath, keyPath);
     return this.fromDatabase();
+  }
+
+  /** An intermediate of this issuer's tree with its chain up to the root. */
+  private async intermediate(id: string, mustBeActive: boolean): Promise<LoadedAuthority> {
+    const secret = this.deps.encryptionKey;
+    if (!secret) throw new IssuerError('permanent', 'CERTCTL_CONFIG_ENCRYPTION_KEY is not set: intermediate keys cannot be read');
+    const row = await this.deps.store.loadIntermediate(id);
+    if (!row || row.owning_issuer_id !== this.issuerId) throw new CaHierarchyError('parent_ca_id', `intermediate CA ${id} does not belong to issuer ${this.issuerId}`);
+    if (mustBeActive && row.state !== 'active') throw new CaHierarchyError('parent_ca_id', `intermediate CA ${id} is ${row.state}`);
+    const parent = row.parent_ca_id ? await this.intermediate(row.parent_ca_id, false) : await this.loadRoot();
+    return this.authorityOf([row.cert_pem, ...parent.chainPems], decryptSecret(row.encrypted_private_key, secret).toString('utf8'));
+  }
+
+  /**
+   * Makes an intermediate CA signed by `parentId` (or the root): P-256, basic constraints with the path length
+   * (at most the parent's minus one; refused under a parent whose path length is 0), optional DNS name
+   * constraints, never outliving its parent. The caller stores it.
+   */
+  async createIntermediate(request: IntermediateRequest): Promise<CreatedIntermediate> {
+    const secret = this.deps.encryptionKey;
+    if (!secret) throw new IssuerError('permanent', 'CERTCTL_CONFIG_ENCRYPTION_KEY is not set: the intermediate key cannot be kept');
+    const parent = request.parentId ? await this.intermediate(request.parentId, true) : await this.loadRoot();
+    const parentPathLength = parent.certificate.getExtension(x509.BasicConstraintsExtension)?.pathLength;
+    if (parentPathLength === 0) throw new CaHierarchyError('parent_ca_id', 'the parent CA has path length 0: it may not sign another CA');
+    const pathLength = request.pathLength ?? (parentPathLength !== undefined ? parentPathLength - 1 : undefined);
+    if (parentPathLength !== undefined && pathLength !== undefined && pathLength >= parentPathLength) {
+      throw new CaHierarchyError('path_len_constraint', `must be less than the parent's path length ${parentPathLength}`);
+    }
+    const keys = await generateKeyPair(ROOT_SPEC);
+    const certificatePem = await createCaCertificate({
+      keys, keySpec: ROOT_SPEC, commonName: request.commonName, validityDays: request.validityDays, parent, pathLength,
+      nameConstraints: request.nameConstraints, notAfter: parent.certificate.notAfter,
+    });
+    return {
+      certificatePem, pathLength, chainPems: [certificatePem, ...parent.chainPems],
+      encryptedPrivateKey: encryptSecret(await exportPrivateKeyPem(keys.privateKey), secret),
+    };
   }
 
   private async fromFiles(certPath: string, keyPath: string): Promise<LoadedAuthority> {

@@ -13,6 +13,8 @@ import { BulkReassignResult, BulkReassignService } from './bulk-reassign.service
 import { CertificateExportService } from './certificate-export.service';
 import type { CertificateListItem } from './certificates.repository';
 import { BulkReassignDto, BulkRenewDto, CertificateQuery, ExportPkcs12Dto, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, UpdateCertificateDto } from './dto/certificate.dto';
+import { BulkRenewDto, BulkRevokeDto, CertificateQuery, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, RevokeCertificateDto, UpdateCertificateDto } from './dto/certificate.dto';
+import { BulkRevokeResult, RevocationResult, RevocationService } from './revocation.service';
 
 @ApiTags('certificates')
 @ApiBearerAuth()
@@ -20,7 +22,7 @@ import { BulkReassignDto, BulkRenewDto, CertificateQuery, ExportPkcs12Dto, Creat
 export class CertificatesController {
   constructor(
     private readonly certificates: CertificatesService, private readonly bulk: BulkRenewService, private readonly reassignment: BulkReassignService,
-    private readonly exports: CertificateExportService,
+    private readonly exports: CertificateExportService, private readonly revocations: RevocationService,
   ) {}
 
   @Get()
@@ -84,6 +86,23 @@ export class CertificatesController {
   @Returns(objectOf({ total_matched: int, total_reassigned: int, total_skipped: int, total_failed: int, errors: { type: 'array', items: Schemas.BulkResultError } }))
   bulkReassign(@CurrentPrincipal() actor: Principal, @Body() body: BulkReassignDto): Promise<BulkReassignResult> {
     return this.reassignment.reassign(actor, body);
+  }
+
+  /**
+   * Revokes by certctl's bulk criteria with one reason: `{total_matched, total_revoked, total_skipped, total_failed,
+   * errors}`; revoked and archived certificates are skipped, unknown certificate_ids reported in `errors`.
+   */
+  @Post('bulk-revoke')
+  @HttpCode(200)
+  bulkRevoke(@CurrentPrincipal() actor: Principal, @Body() body: BulkRevokeDto, @RequestId() requestId: string): Promise<BulkRevokeResult> {
+    return this.revocations.bulkRevoke(actor, body, requestId);
+  }
+
+  /** Revokes every unexpired version (200 `{status: "revoked"}`); 409 when already revoked or archived. */
+  @Post(':id/revoke')
+  @HttpCode(200)
+  revoke(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: RevokeCertificateDto, @RequestId() requestId: string): Promise<RevocationResult> {
+    return this.revocations.revoke(actor, id, body.reason ?? 'unspecified', requestId);
   }
 
   /** Starts an issuance or renewal (202); `force` (query or body) replaces an open one. */

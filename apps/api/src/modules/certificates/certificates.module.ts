@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { RevocationModule } from '@certctl/issuers';
 import { PoliciesModule } from '../policies/policies.module';
 import { BulkRenewService } from './bulk-renew.service';
 import { BulkReassignService } from './bulk-reassign.service';
@@ -10,10 +11,12 @@ import { CertificateRenewalInfoController } from './certificate-renewal-info.con
 import { CertificatesController } from './certificates.controller';
 import { CertificatesRepository } from './certificates.repository';
 import { CertificatesService } from './certificates.service';
+import { RevocationService } from './revocation.service';
 
 @Module({
-  imports: [PoliciesModule],
+  imports: [PoliciesModule, RevocationModule],
   controllers: [CertificatesController, CertificateDeployController, CertificateRenewalInfoController],
   providers: [BulkRenewService, BulkReassignService, CertificateExportService, RenewalJobs, CertificatesService, CertificatesRepository, CertificateDeployService],
+  providers: [BulkRenewService, RenewalJobs, CertificatesService, CertificatesRepository, CertificateDeployService, RevocationService],
 })
 export class CertificatesModule {}

@@ -3,6 +3,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { NOTIFICATION_CHANNELS } from '@certctl/contracts';
 import { DEPLOY_COUNTERS } from '@certctl/deploy';
+import { CRL_COUNTER, CRL_COUNTER_LABELS, OCSP_COUNTER, OCSP_COUNTER_LABELS } from '@certctl/issuers';
 import { ClusterCounters, CounterSample } from '@certctl/observability';
 import { InventoryCounts, StatsService, StatsSummary } from '../stats/stats.service';
 
@@ -20,6 +21,9 @@ export interface CertctlMetrics {
   };
   counter: { job_completed_total: number; job_failed_total: number; notifications_dead_total: number };
   uptime: { uptime_seconds: number; server_started: string; measured_at: string };
+  /** certctl_ocsp_counter_total and certctl_crl_counter_total by label, cluster-wide, every label present. */
+  ocsp: Record<(typeof OCSP_COUNTER_LABELS)[number], number>;
+  crl: Record<(typeof CRL_COUNTER_LABELS)[number], number>;
 }
 
 const SENT_COUNTER = 'certctl_notification_sent_total';
@@ -54,8 +58,8 @@ export class CertctlMetricsService {
   }
 
   async json(): Promise<CertctlMetrics> {
-    const { summary } = await this.current();
-    return toJson(summary, this.startedAt);
+    const snapshot = await this.current();
+    return { ...toJson(snapshot.summary, this.startedAt), ocsp: labelled(snapshot.samples, OCSP_COUNTER, OCSP_COUNTER_LABELS), crl: labelled(snapshot.samples, CRL_COUNTER, CRL_COUNTER_LABELS) };
   }
 
   async prometheus(): Promise<string> {
@@ -110,6 +114,20 @@ export class CertctlMetricsService {
     channelCounter(SENT_COUNTER, 'Notifications delivered, by channel, across all notifier processes');
     channelCounter(FAILURE_COUNTER, 'Failed notification delivery attempts, by channel, across all notifier processes');
     this.defineDeployFamilies(() => snap().samples);
+    this.defineLabelledFamily(OCSP_COUNTER, 'OCSP responder requests and outcomes by label, across all replicas', OCSP_COUNTER_LABELS, () => snap().samples);
+    this.defineLabelledFamily(CRL_COUNTER, 'CRL builds and downloads by label, across all replicas', CRL_COUNTER_LABELS, () => snap().samples);
+  }
+
+  /** A counter with one series per fixed label, all present from the first scrape (zeros included), in that order. */
+  private defineLabelledFamily(name: string, help: string, labels: readonly string[], samples: () => CounterSample[]): void {
+    new Counter({
+      name, help, labelNames: ['label'], registers: [this.registry],
+      collect() {
+        this.reset();
+        const values = labelled(samples(), name, labels);
+        for (const label of labels) this.inc({ label }, values[label as keyof typeof values] ?? 0);
+      },
+    });
   }
 
   /**
@@ -136,7 +154,14 @@ export class CertctlMetricsService {
   }
 }
 
-function toJson(s: StatsSummary, startedAt: Date): CertctlMetrics {
+/** The values of a `{label}` counter family from the cluster counters, every label present. */
+function labelled<L extends string>(samples: CounterSample[], name: string, labels: readonly L[]): Record<L, number> {
+  const values = Object.fromEntries(labels.map((l) => [l, 0])) as Record<L, number>;
+  for (const s of samples) if (s.name === name && s.labels.label !== undefined && s.labels.label in values) values[s.labels.label as L] = s.value;
+  return values;
+}
+
+function toJson(s: StatsSummary, startedAt: Date): Omit<CertctlMetrics, 'ocsp' | 'crl'> {
   const now = new Date();
   return {
     gauge: {

@@ -5,12 +5,14 @@ import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { AnyJob, Queue } from '@certctl/contracts';
 import { BaseProcessor, METRICS_REGISTRY, workerOptions } from '@certctl/observability';
 import { IssuanceService } from './issuance.service';
+import { IssuerRevocationService } from './issuer-revocation.service';
 
 /** Consumes the issuance queue: new certificates, renewals, and signing of agent CSRs run the same way. */
 @Processor(Queue.Issuance, workerOptions())
 export class IssuanceProcessor extends BaseProcessor<typeof Queue.Issuance> implements OnApplicationBootstrap {
   constructor(
     private readonly issuance: IssuanceService,
+    private readonly revocations: IssuerRevocationService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
@@ -27,6 +29,8 @@ export class IssuanceProcessor extends BaseProcessor<typeof Queue.Issuance> impl
       case 'certificate.renew':
       case 'csr.sign':
         return this.issuance.run(job.data.jobId, job.data.correlationId);
+      case 'certificate.revoke':
+        return this.revocations.notifyIssuer(job.data.certificateId);
     }
   }
 }

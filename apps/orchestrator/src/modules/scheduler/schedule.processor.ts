@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { AnyJob, JobName, Queue } from '@certctl/contracts';
 import { JobProducer } from '@certctl/db';
+import { CrlService } from '@certctl/issuers';
 import { BaseProcessor, METRICS_REGISTRY } from '@certctl/observability';
 import { AgentHealthService } from './agent-health.service';
 import { AriCheckService } from './ari-check.service';
@@ -23,6 +24,7 @@ export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> impl
     private readonly agents: AgentHealthService,
     private readonly reconciler: ReconcilerService,
     private readonly ari: AriCheckService,
+    private readonly crl: CrlService,
     private readonly producer: JobProducer,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
@@ -38,6 +40,7 @@ export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> impl
       ['agents.health', s.agentHealthCheckIntervalMs],
       ['reconcile', s.reconcileIntervalMs],
       ['ari.check', s.ariCheckIntervalMs],
+      ['crl.generate', this.config.revocation.crlGenerationIntervalMs],
     ];
     const queue = this.producer.queue(Queue.Schedule);
     for (const [name, ms] of every) {
@@ -52,6 +55,7 @@ export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> impl
       case 'agents.health': return this.agents.sweep();
       case 'reconcile': return this.reconciler.reconcile();
       case 'ari.check': return this.ari.check();
+      case 'crl.generate': return this.crl.generateAll();
     }
   }
 }

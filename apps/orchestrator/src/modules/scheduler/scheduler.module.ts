@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { RevocationModule } from '@certctl/issuers';
 import { AgentHealthService } from './agent-health.service';
 import { AriCheckService } from './ari-check.service';
 import { JobTimeoutsService } from './job-timeouts.service';
@@ -7,6 +8,7 @@ import { RenewalSweepService } from './renewal-sweep.service';
 import { ScheduleProcessor } from './schedule.processor';
 
 @Module({
+  imports: [RevocationModule],
   providers: [RenewalSweepService, JobTimeoutsService, AgentHealthService, ReconcilerService, AriCheckService, ScheduleProcessor],
   exports: [RenewalSweepService, JobTimeoutsService, AgentHealthService, ReconcilerService, AriCheckService],
 })

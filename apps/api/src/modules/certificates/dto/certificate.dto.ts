@@ -2,6 +2,7 @@ import { ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { ArrayNotEmpty, IsObject, IsOptional, ValidateBy } from 'class-validator';
 import { CertificateStatus } from '@certctl/contracts';
 import { CLIENT_ID_PATTERN } from '@certctl/db';
+import { REVOCATION_REASONS, RevocationReason } from '@certctl/pki';
 import { BoolField, DateField, EnumField, IdField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
 import { SearchPageQuery } from '../../../common/http/list-query';
 
@@ -90,4 +91,16 @@ export class BulkReassignDto {
 /** PKCS#12 export: the bundle's password (required, 1-128 characters). */
 export class ExportPkcs12Dto {
   @TextField({ max: 128, description: 'Encrypts the bundle (AES-256-CBC, PBKDF2-SHA256); 1-128 characters' }) password: string;
+}
+
+/** RFC 5280 reason names exactly as certctl spells them (case matters: `KeyCompromise` is refused). */
+const REASON_NAMES = Object.keys(REVOCATION_REASONS);
+
+export class RevokeCertificateDto {
+  @EnumField(REASON_NAMES, { optional: true, description: 'RFC 5280 reason; defaults to unspecified' }) reason?: RevocationReason;
+}
+
+/** Bulk revoke: certctl's bulk criteria and one reason for all. */
+export class BulkRevokeDto extends BulkRenewDto {
+  @EnumField(REASON_NAMES, { optional: true, description: 'RFC 5280 reason; defaults to unspecified' }) reason?: RevocationReason;
 }

@@ -1,0 +1,252 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
+import { REDIS } from '@certctl/db';
+import { ClusterCounters } from '@certctl/observability';
+import {
+  buildOcspResponse, CertStatus, certIdFor, certIdNamesIssuer, encodeSingleResponse, isRevocationReason, ocspErrorResponse, OcspCertId,
+  OcspErrorStatus, OcspRequestInfo, parseOcspRequest,
+} from '@certctl/pki';
+import { OcspResponderStore } from './ocsp-responder.store';
+import { OCSP_COUNTER, OcspCounterLabel } from './revocation-counters';
+import { RevocationAuthorities, RevocationAuthority, RevocationAuthorityError } from './revocation-authorities';
+
+export interface OcspQuery {
+  issuerId: string;
+  method: 'GET' | 'POST';
+  /** A DER OCSPRequest (POST body, or the RFC 5019 GET path decoded). */
+  request?: Buffer;
+  /** certctl's GET /{issuer_id}/{serial_hex} form. */
+  serialHex?: string;
+  /** The client address the rate limit counts against. */
+  client: string;
+}
+
+export interface OcspAnswer {
+  httpStatus: number;
+  body: Buffer;
+  headers: Record<string, string>;
+}
+
+/** A signed answer for one CertID: its SingleResponse (re-used under a nonce) and the whole pre-signed response. */
+interface CachedEntry {
+  status: CertStatus['status'];
+  single: Buffer;
+  full: Buffer;
+}
+
+/** How long a replica trusts its copy of an issuer's revocation epoch: a revocation reaches every replica within this. */
+const EPOCH_TTL_MS = 500;
+const OCSP_CONTENT_TYPE = 'application/ocsp-response';
+
+/**
+ * The OCSP responder (RFC 6960, RFC 5019). Answers without a nonce are pre-signed once and kept in Redis, shared
+ * by every replica, under the issuer's revocation epoch: a revocation bumps the epoch, so no replica serves the
+ * old answer more than EPOCH_TTL_MS later (and an answer signed from a pre-revocation read lands under the old
+ * epoch, where nobody looks). A nonce (RFC 8954, 1..32 octets) makes the answer unique: it is signed per request
+ * from the cached SingleResponse. Every request is counted in certctl_ocsp_counter_total.
+ */
+@Injectable()
+export class OcspService {
+  private readonly logger = new Logger(OcspService.name);
+  private readonly prefix: string;
+  private readonly epochs = new Map<string, { at: number; value: Promise<string> }>();
+  private readonly signing = new Map<string, Promise<CachedEntry>>();
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly authorities: RevocationAuthorities,
+    private readonly responders: OcspResponderStore,
+    private readonly counters: ClusterCounters,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.prefix = config.redis.queuePrefix;
+  }
+
+  get maxRequestBytes(): number {
+    return this.config.revocation.ocspMaxRequestBytes;
+  }
+
+  /** Resolves once Redis has the increment (callers that answer afterwards never lose a counted request). */
+  count(label: OcspCounterLabel): Promise<void> {
+    return this.counters.increment(OCSP_COUNTER, { label });
+  }
+
+  /** An OCSP error answer (HTTP 200 unless said otherwise: RFC 6960 errors travel in the body). */
+  error(status: OcspErrorStatus, httpStatus = 200, extraHeaders: Record<string, string> = {}): OcspAnswer {
+    return { httpStatus, body: ocspErrorResponse(status), headers: { 'Content-Type': OCSP_CONTENT_TYPE, 'Cache-Control': 'no-store', ...extraHeaders } };
+  }
+
+  /**
+   * The answer to one request. Its counter increments reach Redis before it is returned (one pipelined write per
+   * event-loop turn for all requests in flight), so a responder killed right after answering loses no count.
+   */
+  async answer(query: OcspQuery): Promise<OcspAnswer> {
+    const counted: Array<Promise<void>> = [];
+    const answer = await this.respond(query, (label) => void counted.push(this.count(label)));
+    await Promise.all(counted);
+    return answer;
+  }
+
+  private async respond(query: OcspQuery, count: (label: OcspCounterLabel) => void): Promise<OcspAnswer> {
+    count(query.method === 'GET' ? 'request_get' : 'request_post');
+    if (await this.rateLimited(query.client)) {
+      count('rate_limited');
+      return this.error('unauthorized', 200, { 'Retry-After': '60' });
+    }
+    let authority: RevocationAuthority;
+    try {
+      authority = await this.authorities.forIssuer(query.issuerId);
+    } catch (err) {
+      if (!(err instanceof RevocationAuthorityError)) throw err;
+      if (err.kind === 'issuer_not_found') {
+        count('issuer_not_found');
+        return this.error('unauthorized', 404);
+      }
+      count('request_invalid');
+      return this.error('unauthorized', 501);
+    }
+
+    let info: OcspRequestInfo;
+    try {
+      info = query.serialHex !== undefined ? { certIds: [certIdFor(authority.identity, query.serialHex)] } : parseOcspRequest(query.request ?? Buffer.alloc(0));
+    } catch {
+      count('request_invalid');
+      return this.error('malformedRequest');
+    }
+    if (info.nonceProblem) {
+      count('nonce_malformed');
+      return this.error('unauthorized');
+    }
+    // A CertID of another CA: this responder is not authoritative for it (RFC 6960 §2.3).
+    if (!info.certIds.every((id) => certIdNamesIssuer(id, authority.identity))) {
+      count('request_invalid');
+      return this.error('unauthorized');
+    }
+
+    try {
+      const entries = await Promise.all(info.certIds.map((id) => this.entry(authority, id)));
+      for (const e of entries) if (e.status === 'unknown') count('cert_not_found');
+      let body: Buffer;
+      if (!info.nonce && entries.length === 1) {
+        body = entries[0]!.full;
+      } else {
+        const responder = await this.responders.current(authority);
+        body = buildOcspResponse({ responder, producedAt: new Date(), singleResponses: entries.map((e) => e.single), nonce: info.nonce });
+        if (info.nonce) count('nonce_echoed');
+      }
+      count('request_success');
+      const cacheControl = info.nonce ? 'no-store' : `public, max-age=${Math.floor(this.cacheTtlMs() / 1000)}, no-transform, must-revalidate`;
+      return { httpStatus: 200, body, headers: { 'Content-Type': OCSP_CONTENT_TYPE, 'Cache-Control': cacheControl } };
+    } catch (err) {
+      count('signing_failed');
+      this.logger.error({ issuerId: query.issuerId, err: (err as Error).message }, 'OCSP signing failed');
+      return this.error('internalError');
+    }
+  }
+
+  /**
+   * After a revocation of this issuer's certificates has committed: new epoch (every cached answer of the issuer
+   * is dropped at once), and the database copies of the revoked serials removed.
+   */
+  async revoked(issuerId: string, serials: string[]): Promise<void> {
+    await this.redis.incr(this.epochKey(issuerId));
+    this.epochs.delete(issuerId);
+    if (serials.length) await this.dataSource.query('DELETE FROM ocsp_response_cache WHERE issuer_id = $1 AND serial_hex = ANY($2)', [issuerId, serials]);
+  }
+
+  /** Pre-signed answers are reused for half their validity, so no client is handed one close to its nextUpdate. */
+  private cacheTtlMs(): number {
+    return Math.max(1000, Math.floor(this.config.revocation.ocspResponseValidityMs / 2));
+  }
+
+  private async entry(authority: RevocationAuthority, certId: OcspCertId): Promise<CachedEntry> {
+    const epoch = await this.epoch(authority.issuerId);
+    const key = `${this.prefix}:ocsp:${authority.issuerId}:${epoch}:${createHash('sha1').update(certId.der).digest('base64url')}`;
+    const cached = await this.redis.getBuffer(key);
+    if (cached) return decodeEntry(cached);
+    let pending = this.signing.get(key);
+    if (!pending) {
+      pending = this.sign(authority, certId, key).finally(() => this.signing.delete(key));
+      this.signing.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async sign(authority: RevocationAuthority, certId: OcspCertId, key: string): Promise<CachedEntry> {
+    const certStatus = await this.statusOf(authority.issuerId, certId.serialNumber);
+    const responder = await this.responders.current(authority);
+    const thisUpdate = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const nextUpdate = new Date(thisUpdate.getTime() + this.config.revocation.ocspResponseValidityMs);
+    const single = encodeSingleResponse({ certIdDer: certId.der, certStatus, thisUpdate, nextUpdate });
+    const full = buildOcspResponse({ responder, producedAt: thisUpdate, singleResponses: [single] });
+    const entry: CachedEntry = { status: certStatus.status, single, full };
+    await this.redis.set(key, encodeEntry(entry), 'PX', this.cacheTtlMs());
+    // The database copy (certctl's ocsp_response_cache) is for operators and restarts; serving never waits on it.
+    void this.dataSource.query(
+      `INSERT INTO ocsp_response_cache (issuer_id, serial_hex, response_der, cert_status, revocation_reason, revoked_at, this_update, next_update)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (issuer_id, serial_hex) DO UPDATE SET response_der = EXCLUDED.response_der, cert_status = EXCLUDED.cert_status,
+         revocation_reason = EXCLUDED.revocation_reason, revoked_at = EXCLUDED.revoked_at, this_update = EXCLUDED.this_update,
+         next_update = EXCLUDED.next_update, created_at = now()`,
+      [authority.issuerId, certId.serialNumber, full, certStatus.status, certStatus.status === 'revoked' ? certStatus.reason : null,
+        certStatus.status === 'revoked' ? certStatus.revokedAt : null, thisUpdate, nextUpdate],
+    ).catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'ocsp_response_cache write failed'));
+    return entry;
+  }
+
+  private async statusOf(issuerId: string, serial: string): Promise<CertStatus> {
+    const [row] = await this.dataSource.query<Array<{ reason: string | null; revoked_at: Date | null; issued: boolean }>>(
+      `SELECT r.reason, r.revoked_at,
+              EXISTS (SELECT 1 FROM certificate_versions v JOIN managed_certificates c ON c.id = v.certificate_id
+                       WHERE v.serial_number = $2 AND c.issuer_id = $1) AS issued
+         FROM (SELECT 1) one
+         LEFT JOIN certificate_revocations r ON r.issuer_id = $1 AND r.serial_number = $2`,
+      [issuerId, serial],
+    );
+    if (row?.revoked_at) return { status: 'revoked', revokedAt: new Date(row.revoked_at), reason: isRevocationReason(row.reason) ? row.reason : 'unspecified' };
+    return row?.issued ? { status: 'good' } : { status: 'unknown' };
+  }
+
+  private epoch(issuerId: string): Promise<string> {
+    const hit = this.epochs.get(issuerId);
+    if (hit && Date.now() - hit.at < EPOCH_TTL_MS) return hit.value;
+    const value = this.redis.get(this.epochKey(issuerId)).then((v) => v ?? '0');
+    this.epochs.set(issuerId, { at: Date.now(), value });
+    value.catch(() => this.epochs.delete(issuerId));
+    return value;
+  }
+
+  private epochKey(issuerId: string): string {
+    return `${this.prefix}:ocsp-epoch:${issuerId}`;
+  }
+
+  /** A fixed one-minute window per client, counted in Redis so the limit holds across replicas. */
+  private async rateLimited(client: string): Promise<boolean> {
+    const limit = this.config.revocation.ocspRateLimitPerMinute;
+    if (limit <= 0) return false;
+    const key = `${this.prefix}:ocsp-rl:${client}:${Math.floor(Date.now() / 60_000)}`;
+    const results = await this.redis.multi().incr(key).pexpire(key, 61_000).exec();
+    return Number(results?.[0]?.[1] ?? 0) > limit;
+  }
+}
+
+const STATUS_CODES: Record<CertStatus['status'], number> = { good: 0, revoked: 1, unknown: 2 };
+const STATUS_OF_CODE: CertStatus['status'][] = ['good', 'revoked', 'unknown'];
+
+/** status(1) | single length(4) | single | full. */
+function encodeEntry(entry: CachedEntry): Buffer {
+  const header = Buffer.alloc(5);
+  header[0] = STATUS_CODES[entry.status];
+  header.writeUInt32BE(entry.single.length, 1);
+  return Buffer.concat([header, entry.single, entry.full]);
+}
+
+function decodeEntry(buf: Buffer): CachedEntry {
+  const length = buf.readUInt32BE(1);
+  return { status: STATUS_OF_CODE[buf[0]!] ?? 'unknown', single: buf.subarray(5, 5 + length), full: buf.subarray(5 + length) };
+}
