@@ -12,8 +12,7 @@ import { BulkRenewResult, BulkRenewService } from './bulk-renew.service';
 import { BulkReassignResult, BulkReassignService } from './bulk-reassign.service';
 import { CertificateExportService } from './certificate-export.service';
 import type { CertificateListItem } from './certificates.repository';
-import { BulkReassignDto, BulkRenewDto, CertificateQuery, ExportPkcs12Dto, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, UpdateCertificateDto } from './dto/certificate.dto';
-import { BulkRenewDto, BulkRevokeDto, CertificateQuery, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, RevokeCertificateDto, UpdateCertificateDto } from './dto/certificate.dto';
+import { BulkReassignDto, BulkRenewDto, BulkRevokeDto, CertificateQuery, ExportPkcs12Dto, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, RevokeCertificateDto, UpdateCertificateDto } from './dto/certificate.dto';
 import { BulkRevokeResult, RevocationResult, RevocationService } from './revocation.service';
 
 @ApiTags('certificates')

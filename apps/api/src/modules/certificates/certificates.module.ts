@@ -16,7 +16,6 @@ import { RevocationService } from './revocation.service';
 @Module({
   imports: [PoliciesModule, RevocationModule],
   controllers: [CertificatesController, CertificateDeployController, CertificateRenewalInfoController],
-  providers: [BulkRenewService, BulkReassignService, CertificateExportService, RenewalJobs, CertificatesService, CertificatesRepository, CertificateDeployService],
-  providers: [BulkRenewService, RenewalJobs, CertificatesService, CertificatesRepository, CertificateDeployService, RevocationService],
+  providers: [BulkRenewService, BulkReassignService, CertificateExportService, RenewalJobs, CertificatesService, CertificatesRepository, CertificateDeployService, RevocationService],
 })
 export class CertificatesModule {}
