@@ -24,6 +24,8 @@ export interface AppConfig {
   /** Port of the /health, /ready, /metrics listener of each worker app. */
   workerPorts: { orchestrator: number; notifier: number; scanner: number };
   database: { url: string; maxConns: number };
+  /** Boot waits this many attempts, retryDelayMs apart, for PostgreSQL (and Redis) before giving up. */
+  startup: { attempts: number; retryDelayMs: number };
   redis: {
     url: string;
     queuePrefix: string;
@@ -167,6 +169,10 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
     database: {
       url: url(env, 'CERTCTL_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/certctl', ['postgres:', 'postgresql:']),
       maxConns: int(env, 'CERTCTL_DATABASE_MAX_CONNS', 25, 1, 1000),
+    },
+    startup: {
+      attempts: int(env, 'CERTCTL_STARTUP_RETRIES', 10, 1, 1000),
+      retryDelayMs: duration(env, 'CERTCTL_STARTUP_RETRY_DELAY', 3_000),
     },
     redis: {
       url: url(env, 'CERTCTL_REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),

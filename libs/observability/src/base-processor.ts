@@ -1,8 +1,9 @@
-import { WorkerHost } from '@nestjs/bullmq';
+import { OnWorkerEvent, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { AnyJob, QueueName } from '@certctl/contracts';
+import { reportRedisError } from '@certctl/db';
 
 const families = new WeakMap<Registry, { total: Counter<'queue' | 'name' | 'outcome'>; duration: Histogram<'queue' | 'name'> }>();
 
@@ -33,6 +34,12 @@ export abstract class BaseProcessor<Q extends QueueName> extends WorkerHost {
   protected constructor(private readonly queueName: Q, private readonly registry: Registry) {
     super();
     this.logger = new Logger(`${queueName}-processor`);
+  }
+
+  /** Connection errors of this queue's worker, reported once per retry window instead of printed raw. */
+  @OnWorkerEvent('error')
+  onWorkerError(err: Error): void {
+    reportRedisError(`worker:${this.queueName}`, err);
   }
 
   protected abstract handle(job: AnyJob<Q>): Promise<unknown>;
