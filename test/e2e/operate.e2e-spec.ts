@@ -157,7 +157,7 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
     }
     expect(orch.get('certctl_jobs_total')!.type).toBe('counter');
     expect(orch.get('certctl_job_duration_seconds')!.type).toBe('histogram');
-    expect(sample(orch, 'certctl_job_duration_seconds_count', { queue: 'schedule', name: 'jobs.timeout', service: 'orchestrator' })).toBeGreaterThanOrEqual(1);
+    expect(sample(orch, 'certctl_job_duration_seconds_count', { queue: 'schedule', name: 'jobs.timeout', app: 'orchestrator' })).toBeGreaterThanOrEqual(1);
     const inf = sample(orch, 'certctl_job_duration_seconds_bucket', { queue: 'schedule', name: 'jobs.timeout', le: '+Inf' });
     expect(inf).toBe(sample(orch, 'certctl_job_duration_seconds_count', { queue: 'schedule', name: 'jobs.timeout' }));
 
@@ -169,11 +169,11 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
       expect(queueJobs?.help).toBeTruthy();
       for (const queue of ALL_QUEUES) {
         for (const state of QUEUE_STATES.filter((s) => s !== 'dead-letter')) {
-          expect(sample(f, 'certctl_queue_jobs', { queue, state, service }), `${service} ${queue} ${state}`).toBeGreaterThanOrEqual(0);
+          expect(sample(f, 'certctl_queue_jobs', { queue, state, app: service }), `${service} ${queue} ${state}`).toBeGreaterThanOrEqual(0);
         }
       }
-      expect(sample(f, 'certctl_queue_jobs', { queue: 'notify', state: 'dead-letter', service }), service).toBe(1);
-      expect(sample(f, 'certctl_queue_jobs', { queue: 'notify-dead-letter', state: 'waiting', service }), service).toBe(1);
+      expect(sample(f, 'certctl_queue_jobs', { queue: 'notify', state: 'dead-letter', app: service }), service).toBe(1);
+      expect(sample(f, 'certctl_queue_jobs', { queue: 'notify-dead-letter', state: 'waiting', app: service }), service).toBe(1);
       for (const name of ['certctl_jobs_total', 'certctl_job_duration_seconds', 'http_request_duration_seconds', 'process_resident_memory_bytes']) {
         expect(f.has(name), `${service} exports ${name}`).toBe(true);
       }

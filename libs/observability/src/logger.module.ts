@@ -25,6 +25,11 @@ export const REDACTED_PATHS = [
 /** Requests not worth a log line each (probes and scrapes arrive every few seconds). */
 export const UNLOGGED_PATHS = ['/health', '/ready', '/metrics'];
 
+/** The path as the client sent it (Express rewrites req.url under a mount path). */
+function urlOf(req: IncomingMessage): string {
+  return (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
+}
+
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The request id of a call: the caller's `x-request-id` when it is sane, otherwise a new UUID. */
@@ -134,7 +139,7 @@ export function httpLoggerMiddleware(logger: Pino) {
     quietReqLogger: true,
     quietResLogger: true,
     serializers: {
-      req: (req: IncomingMessage & { id?: unknown }) => ({ id: req.id, method: req.method, url: req.url }),
+      req: (req: IncomingMessage & { id?: unknown }) => ({ id: req.id, method: req.method, url: urlOf(req) }),
       res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
       err: stdSerializers.err,
     },
@@ -148,11 +153,19 @@ export function httpLoggerMiddleware(logger: Pino) {
     // reqId comes from the per-request child logger (quietReqLogger).
     customSuccessObject: (req: IncomingMessage, res: ServerResponse, value: Record<string, unknown>) => ({
       method: req.method,
-      url: req.url,
+      url: urlOf(req),
       statusCode: res.statusCode,
       responseTime: value.responseTime,
     }),
-    autoLogging: { ignore: (req: IncomingMessage) => UNLOGGED_PATHS.includes(req.url ?? '') },
+    // 5xx without an error of their own get pino-http's synthetic "failed with status code" Error: no stack for it.
+    customErrorObject: (req: IncomingMessage, res: ServerResponse, err: Error, value: Record<string, unknown>) => ({
+      method: req.method,
+      url: urlOf(req),
+      statusCode: res.statusCode,
+      responseTime: value.responseTime,
+      ...(err.message.startsWith('failed with status code') ? {} : { err }),
+    }),
+    autoLogging: { ignore: (req: IncomingMessage) => UNLOGGED_PATHS.includes(urlOf(req).split('?')[0]!) },
   });
 }
 
