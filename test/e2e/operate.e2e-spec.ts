@@ -246,7 +246,33 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
         }
       }
       expect(of('Job').map((j) => j.spec.template.spec.containers[0].args)).toEqual([['migrate']]);
+      // Re-appliable on upgrades: the finished Job removes itself, so a new image tag never hits its immutable template.
+      expect(of('Job').map((j) => j.spec.ttlSecondsAfterFinished)).toEqual([0]);
+
+      // Only the orchestrator gets an API token, for KubernetesSecret targets, through its namespaced Role.
+      for (const [name, pod] of podSpecs) {
+        const orchestrator = name === 'certctl-orchestrator';
+        expect(pod.automountServiceAccountToken, name).toBe(orchestrator);
+        expect(pod.serviceAccountName, name).toBe(orchestrator ? 'certctl-orchestrator' : 'certctl');
+      }
+      const namespace = deployments[0].metadata.namespace;
+      expect(namespace).toBeTruthy();
+      expect(of('ClusterRole')).toEqual([]);
+      expect(of('ClusterRoleBinding')).toEqual([]);
+      const [role] = of('Role');
+      expect(role.metadata.namespace).toBe(namespace);
+      expect(role.rules).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'update', 'patch'] }]);
+      const [binding] = of('RoleBinding');
+      expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name });
+      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'certctl-orchestrator', namespace }]);
+      expect(of('ServiceAccount').map((a) => [a.metadata.name, a.automountServiceAccountToken]).sort())
+        .toEqual([['certctl', false], ['certctl-orchestrator', false]]);
       expect(of('HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name).sort()).toEqual(['certctl-notifier', 'certctl-orchestrator', 'certctl-scanner']);
+      // A Deployment an HPA owns has no replicas: each apply would reset the autoscaled count.
+      for (const hpa of of('HorizontalPodAutoscaler')) {
+        const owned = deployments.find((d) => d.metadata.name === hpa.spec.scaleTargetRef.name);
+        expect(owned.spec.replicas, hpa.spec.scaleTargetRef.name).toBeUndefined();
+      }
       expect(of('PodDisruptionBudget')).toHaveLength(4);
       expect(of('NetworkPolicy').some((p) => Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes.includes('Ingress') && !p.spec.ingress)).toBe(true);
 
