@@ -1,3 +1,4 @@
+import { refusePlaceholders } from './env-check';
 import { checkOutboundUrl } from './outbound-url';
 
 /**
@@ -37,6 +38,8 @@ export interface AppConfig {
   auth: { type: AuthType; bootstrapApiKey: string | undefined };
   log: { level: LogLevel; format: LogFormat };
   demoSeed: boolean;
+  /** A local demo (`npm start`, the dev overlay): template placeholder secrets are accepted. */
+  demoMode: boolean;
   pki: {
     /** agent: keys are made on the hosts that use them (certificates mapped to agent targets); server: here. */
     keygenMode: KeygenMode;
@@ -141,6 +144,8 @@ function url(env: Env, name: string, fallback: string, protocols: string[]): str
 
 /** Parses and validates the environment. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env, serviceName = 'certctl'): AppConfig {
+  const demoMode = bool(env, 'CERTCTL_DEMO_MODE', false);
+  refusePlaceholders(env, demoMode);
   const authType = oneOf(env, 'CERTCTL_AUTH_TYPE', ['api-key', 'none'] as const, 'api-key');
   const bootstrapApiKey = optional(env, 'CERTCTL_API_KEY');
   if (bootstrapApiKey !== undefined && bootstrapApiKey.length < 16) {
@@ -189,6 +194,7 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
       format: oneOf(env, 'CERTCTL_LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
     },
     demoSeed: bool(env, 'CERTCTL_DEMO_SEED', true),
+    demoMode,
     pki: {
       keygenMode: oneOf(env, 'CERTCTL_KEYGEN_MODE', ['agent', 'server'] as const, 'agent'),
       encryptionKey,

@@ -1,4 +1,4 @@
-import { AppConfig, ConfigError, loadConfig } from '@certctl/config';
+import { AppConfig, ConfigError, loadConfig, unknownVariables } from '@certctl/config';
 import { DependencyUnreachableError } from '@certctl/db';
 import { PinoNestLogger, pinoFromConfig } from './logger.module';
 
@@ -19,7 +19,10 @@ export function bootLogger(config: AppConfig): PinoNestLogger {
 export function runMain(bootstrap: () => Promise<void>, appName = 'certctl'): void {
   let config: AppConfig | undefined;
   Promise.resolve()
-    .then(() => void (config = loadConfig(process.env, appName)))
+    .then(() => {
+      config = loadConfig(process.env, appName);
+      reportUnknownVariables(config);
+    })
     .then(bootstrap)
     .catch((err: unknown) => {
       if (err instanceof ConfigError || !config) {
@@ -34,4 +37,14 @@ export function runMain(bootstrap: () => Promise<void>, appName = 'certctl'): vo
       }
       logger.flush(() => process.exit(1));
     });
+}
+
+/** A misspelled CERTCTL_* variable leaves its default in force silently: say so at boot, with the likely name. */
+function reportUnknownVariables(config: AppConfig): void {
+  const unknown = unknownVariables(process.env);
+  if (!unknown.length) return;
+  const logger = pinoFromConfig(config);
+  for (const { variable, didYouMean } of unknown) {
+    logger.warn({ variable, didYouMean }, `unknown configuration variable ${variable}${didYouMean ? ` (did you mean ${didYouMean}?)` : ''}; it is ignored`);
+  }
 }
