@@ -1,5 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { CertificateVersionEntity, JobEntity, ManagedCertificateEntity } from '@certctl/db';
 import type { Principal } from '../../common/auth/principal';
@@ -73,15 +73,21 @@ export class CertificatesController {
     return this.certificates.renew(actor, id, query.force === 'true' || body.force === true, requestId);
   }
 
-  /** The current certificate and chain as JSON, or as a PEM file with `?download=true`. Never a private key. */
+  /**
+   * The current certificate and chain as JSON, or as PEM text (application/x-pem-file) when the client's `Accept`
+   * prefers it, or as a PEM file download with `?download=true`. Never a private key.
+   */
   @Get(':id/export/pem')
   async exportPem(
-    @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: ExportPemQuery, @Res({ passthrough: true }) res: Response,
+    @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: ExportPemQuery,
+    @Req() req: Request, @Res({ passthrough: true }) res: Response,
   ): Promise<PemExport | string> {
     const pem = await this.certificates.exportPem(actor, id);
-    if (query.download !== 'true') return pem;
+    const download = query.download === 'true';
+    if (!download && req.accepts(['application/json', 'application/x-pem-file']) !== 'application/x-pem-file') return pem;
     res.setHeader('Content-Type', 'application/x-pem-file');
-    res.setHeader('Content-Disposition', `attachment; filename="${id}.pem"`);
+    res.vary('Accept');
+    if (download) res.setHeader('Content-Disposition', `attachment; filename="${id}.pem"`);
     return pem.full_chain_pem;
   }
 }
