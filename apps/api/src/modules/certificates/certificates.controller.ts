@@ -4,6 +4,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { CertificateVersionEntity, JobEntity, ManagedCertificateEntity } from '@certctl/db';
 import type { Principal } from '../../common/auth/principal';
 import { Page, PageQuery } from '../../common/http/pagination';
+import type { CursorPage } from './certificates.repository';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import { CertificatesService, CertificateView, PemExport, RenewalTriggered } from './certificates.service';
 import { BulkRenewResult, BulkRenewService } from './bulk-renew.service';
@@ -16,7 +17,7 @@ export class CertificatesController {
   constructor(private readonly certificates: CertificatesService, private readonly bulk: BulkRenewService) {}
 
   @Get()
-  list(@Query() query: CertificateQuery): Promise<Page<ManagedCertificateEntity>> {
+  list(@Query() query: CertificateQuery): Promise<Page<ManagedCertificateEntity> | CursorPage<ManagedCertificateEntity>> {
     return this.certificates.list(query);
   }
 

@@ -13,7 +13,7 @@ import { ApiError } from '../../common/http/api-error';
 import { Page, PageQuery, pageOf } from '../../common/http/pagination';
 import { translateWriteError } from '../../common/http/write-errors';
 import { PoliciesService } from '../policies/policies.service';
-import { CertificatesRepository } from './certificates.repository';
+import { CertificatesRepository, CursorPage } from './certificates.repository';
 import { RenewalJobs } from './renewal-jobs';
 import { CertificateQuery, CreateCertificateDto, UpdateCertificateDto } from './dto/certificate.dto';
 
@@ -91,7 +91,7 @@ export class CertificatesService {
     };
   }
 
-  list(query: CertificateQuery): Promise<Page<ManagedCertificateEntity>> {
+  list(query: CertificateQuery): Promise<Page<ManagedCertificateEntity> | CursorPage<ManagedCertificateEntity>> {
     return this.repository.list(query);
   }
 

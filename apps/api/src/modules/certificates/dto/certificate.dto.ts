@@ -1,5 +1,5 @@
 import { ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
-import { IsObject, IsOptional, ValidateBy } from 'class-validator';
+import { IsObject, IsOptional, IsString, Matches, MaxLength, ValidateBy } from 'class-validator';
 import { CertificateStatus } from '@certctl/contracts';
 import { CLIENT_ID_PATTERN } from '@certctl/db';
 import { sanProblem } from '@certctl/pki';
@@ -66,6 +66,10 @@ export class CertificateQuery extends SearchPageQuery {
   @TextField({ optional: true, max: 64 }) environment?: string;
   @DateField({ optional: true, description: 'Only certificates expiring before this time' }) expires_before?: Date;
   @DateField({ optional: true }) expires_after?: Date;
+
+  @ApiPropertyOptional({ description: 'Keyset pagination (certctl cursor mode, created_at order): empty for the first page, then the previous next_cursor' })
+  @IsOptional() @IsString() @MaxLength(400) @Matches(/^[A-Za-z0-9_-]*$/, { message: 'cursor must be a next_cursor value' })
+  cursor?: string;
 }
 
 export class RenewCertificateDto {
