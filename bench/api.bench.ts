@@ -26,6 +26,7 @@
  * an error (setup, sanity check, api crash) does, with exit code 1.
  */
 import 'reflect-metadata';
+import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, type as osType } from 'node:os';
@@ -36,6 +37,7 @@ import { ApiProcess } from './lib/api-process';
 import { DATASET, DatasetInfo, prepareDataset, withDatabase } from './lib/bench-dataset';
 import { cpuBetween, cpuSnapshot, CpuUse } from './lib/cpu';
 import { httpGet, LoadResult, round, runLoad } from './lib/http-load';
+import { freePort } from '@certctl/testing';
 
 const RESULTS_FILE = resolve(__dirname, '..', '..', 'bench', 'results', 'api.json');
 const DATABASE = 'certctl_bench';
@@ -72,6 +74,15 @@ interface ScenarioResult extends LoadResult {
   cpu: CpuUse;
 }
 
+/** Each api scenario against the bare node:http + PostgreSQL-JSON peer measured in the same run (its limit). */
+const RATIO_TARGETS: Array<{ scenario: string; peer: string; min: number }> = [
+  { scenario: 'list_first_page', peer: 'peer_list_first_page', min: 0.8 },
+  { scenario: 'filter_status_expiring_30d', peer: 'peer_filter_status_expiring_30d', min: 0.6 },
+  { scenario: 'search_free_text', peer: 'peer_search_free_text', min: 0.6 },
+  // Keyset pages: as fast as the first page, however deep.
+  { scenario: 'list_cursor_deep', peer: 'list_first_page', min: 0.9 },
+];
+
 const TARGETS: Target[] = [
   { scenario: 'list_first_page', metric: 'latency_p95_ms', threshold: 25 },
   { scenario: 'list_deep_page', metric: 'latency_p95_ms', threshold: 25 },
@@ -99,9 +110,11 @@ function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number):
   return value;
 }
 
-function scenarios(now: Date): Scenario[] {
+function scenarios(now: Date, deepCursor: string): Scenario[] {
   const in30Days = encodeURIComponent(new Date(now.getTime() + 30 * DAY_MS).toISOString());
   return [
+    // Row 50,001 onwards by keyset (cursor mode), the same depth as page=1000 of 50.
+    { name: 'list_cursor_deep', path: `/api/v1/certificates?per_page=50&cursor=${deepCursor}`, check: checkList },
     { name: 'list_first_page', path: '/api/v1/certificates?per_page=50', check: checkList },
     { name: 'list_deep_page', path: '/api/v1/certificates?per_page=50&page=1000', check: checkList },
     {
@@ -132,7 +145,7 @@ function checkSummary(body: Record<string, unknown>): string | undefined {
 }
 
 /** One request, checked; throws with the scenario's name and the reason. Returns the list's `total`, if any. */
-async function sanityCheck(api: ApiProcess, headers: Record<string, string>, scenario: Scenario): Promise<number | undefined> {
+async function sanityCheck(api: LoadTarget, headers: Record<string, string>, scenario: Scenario): Promise<number | undefined> {
   const res = await httpGet(api.baseUrl, scenario.path, headers);
   let body: Record<string, unknown> = {};
   try {
@@ -147,8 +160,10 @@ async function sanityCheck(api: ApiProcess, headers: Record<string, string>, sce
   return typeof body.total === 'number' ? body.total : undefined;
 }
 
+interface LoadTarget { baseUrl: string; pid: number | undefined }
+
 async function runScenario(
-  api: ApiProcess,
+  api: LoadTarget,
   headers: Record<string, string>,
   scenario: Scenario,
   config: BenchConfig,
@@ -231,6 +246,38 @@ function progress(message: string): void {
 }
 
 let api: ApiProcess | undefined;
+let peer: ChildProcess | undefined;
+
+/** The reference server (bench/lib/pg-json-peer.ts) as a child process on a free port. */
+async function startPeer(databaseUrl: string): Promise<LoadTarget> {
+  const port = await freePort();
+  peer = spawn(process.execPath, [resolve(__dirname, 'lib', 'pg-json-peer.js')], {
+    env: { ...process.env, PEER_DATABASE_URL: databaseUrl, PEER_PORT: String(port) },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    const ok = await httpGet(baseUrl, '/ready', {}).then((r) => r.status === 200, () => false);
+    if (ok) return { baseUrl, pid: peer.pid };
+    await sleep(100);
+  }
+  throw new Error('the PostgreSQL-JSON peer did not start');
+}
+
+/** certctl's cursor of the row at `offset` in created_at order (what next_cursor would be after it). */
+async function cursorAt(databaseUrl: string, offset: number): Promise<string> {
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{ at: string; id: string }>(
+      `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at, id FROM managed_certificates ORDER BY created_at, id OFFSET $1 LIMIT 1`,
+      [offset - 1],
+    );
+    return Buffer.from(`${rows[0]!.at}:${rows[0]!.id}`).toString('base64url');
+  } finally {
+    await db.end();
+  }
+}
 /** Aborted on shutdown, so the api's graceful stop is not kept waiting by busy keep-alive connections. */
 const stopLoad = new AbortController();
 
@@ -260,12 +307,28 @@ async function main(): Promise<void> {
   const headers = { authorization: `Bearer ${apiKey}`, accept: 'application/json' };
   const startedAt = new Date();
   const results: ScenarioResult[] = [];
-  for (const scenario of scenarios(startedAt)) {
+  const all = scenarios(startedAt, await cursorAt(databaseUrl, 50_000));
+  for (const scenario of all) {
     if (stopLoad.signal.aborted) return;
     results.push(await runScenario(api, headers, scenario, config));
   }
   await api.stop();
 
+  // The same lists from the bare peer, one at a time on the same machine: the api's ceiling here.
+  const peerTarget = await startPeer(databaseUrl);
+  progress(`PostgreSQL-JSON peer ready at ${peerTarget.baseUrl}`);
+  for (const name of ['list_first_page', 'filter_status_expiring_30d', 'search_free_text']) {
+    const scenario = all.find((x) => x.name === name)!;
+    results.push(await runScenario(peerTarget, headers, { ...scenario, name: `peer_${name}` }, config));
+  }
+  peer?.kill('SIGTERM');
+
+  const ratios = RATIO_TARGETS.map((t) => {
+    const a = results.find((r) => r.name === t.scenario)?.reqPerS ?? 0;
+    const b = results.find((r) => r.name === t.peer)?.reqPerS ?? 0;
+    const ratio = b ? round(a / b, 3) : 0;
+    return { scenario: t.scenario, versus: t.peer, ratio, min: t.min, pass: ratio >= t.min };
+  });
   const targets = evaluate(results);
   writeResults({
     timestamp: startedAt.toISOString(),
@@ -274,9 +337,11 @@ async function main(): Promise<void> {
     dataset,
     scenarios: results,
     targets,
-    all_targets_met: targets.every((t) => t.pass),
+    ratios,
+    all_targets_met: targets.every((t) => t.pass) && ratios.every((r) => r.pass),
   });
-  process.stdout.write(`\n${formatTable(results)}\n\ntargets:\n${formatTargets(targets)}\n\nwritten: ${RESULTS_FILE}\n`);
+  const ratioText = ratios.map((r) => `  ${r.pass ? 'PASS' : 'FAIL'}  ${r.scenario} / ${r.versus} = ${r.ratio} (>= ${r.min})`).join('\n');
+  process.stdout.write(`\n${formatTable(results)}\n\ntargets:\n${formatTargets(targets)}\n${ratioText}\n\nwritten: ${RESULTS_FILE}\n`);
 }
 
 let exiting: Promise<never> | undefined;
@@ -296,7 +361,10 @@ process.once('SIGINT', () => {
   void shutdown(130);
 });
 process.once('SIGTERM', () => void shutdown(143));
-process.once('exit', () => api?.killNow());
+process.once('exit', () => {
+  api?.killNow();
+  peer?.kill('SIGKILL');
+});
 
 main().then(
   () => shutdown(0),

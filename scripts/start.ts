@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -7,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { Client } from 'pg';
 import { ConfigError, loadConfig } from '@certctl/config';
 import { runMigrations } from '@certctl/db';
-import { startEmbeddedPostgres, startRedisServer, withDatabase } from '@certctl/testing';
+import { freePort, startEmbeddedPostgres, startRedisServer, withDatabase } from '@certctl/testing';
 import { seedDemoInventory } from './demo-seed';
 
 /**
@@ -45,6 +46,12 @@ async function main(): Promise<void> {
     stops.push(redis.stop);
     env.CERTCTL_REDIS_URL = redis.url;
   }
+  if (!env.CERTCTL_WEBHOOK_URL && seed) {
+    // The demo policy alerts through the Webhook channel: a local sink prints each alert here instead of an
+    // unconfigured Email channel dead-lettering it.
+    env.CERTCTL_WEBHOOK_URL = await startAlertSink();
+    env.CERTCTL_NOTIFIER_ALLOW_LOOPBACK = 'true';
+  }
   env.CERTCTL_API_KEY ||= persistentSecret('admin-api-key', 'cck_');
   // Encrypts the local CA's key, issuer secrets and server-generated keys; lose it and they are unreadable.
   env.CERTCTL_CONFIG_ENCRYPTION_KEY ||= persistentSecret('encryption-key', '');
@@ -53,10 +60,10 @@ async function main(): Promise<void> {
   const applied = await runMigrations({ url: config.database.url });
   say(applied.length ? `migrations applied: ${applied.join(', ')}` : 'schema is up to date');
   if (seed && config.demoSeed) {
-    // The demo's File target deploys here, so a renewal in the demo really writes its certificate and key.
-    const deployDir = join(DATA_DIR, 'demo-deploy', 'edge');
-    mkdirSync(deployDir, { recursive: true });
-    say(`demo inventory: ${await seedDemoInventory(config.database.url, deployDir)} certificates added (the File target deploys to ${deployDir})`);
+    // The demo's File targets deploy under here (one directory each), so a renewal in the demo really writes files.
+    const deployRoot = join(DATA_DIR, 'demo-deploy');
+    for (const dir of ['edge', 'api']) mkdirSync(join(deployRoot, dir), { recursive: true });
+    say(`demo inventory: ${await seedDemoInventory(config.database.url, deployRoot)} certificates added (File targets deploy under ${deployRoot})`);
   }
 
   for (const app of APPS) children.push(startApp(app, env));
@@ -75,6 +82,29 @@ async function main(): Promise<void> {
       `  Try           curl -H "Authorization: Bearer ${env.CERTCTL_API_KEY}" ${base}/api/v1/certificates\n\n` +
       `Ctrl-C stops everything.\n`,
   );
+}
+
+/** A webhook receiver on loopback for the demo's alerts: one line per alert on this terminal. */
+async function startAlertSink(): Promise<string> {
+  const port = await freePort();
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body = (body + chunk).slice(0, 64 * 1024)));
+    req.on('end', () => {
+      try {
+        const alert = JSON.parse(body) as { event_type?: string; severity?: string; title?: string; certificate?: { name?: string } | null };
+        say(`alert [${alert.severity ?? 'info'}] ${alert.event_type ?? 'notification'}${alert.certificate?.name ? ` ${alert.certificate.name}` : ''}: ${alert.title ?? ''}`);
+      } catch {
+        say(`alert: ${body.slice(0, 200)}`);
+      }
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((done) => server.listen(port, '127.0.0.1', done));
+  stops.push(() => new Promise<void>((done) => server.close(() => done())));
+  say(`demo alerts are printed here (webhook sink on http://127.0.0.1:${port}/alerts)`);
+  return `http://127.0.0.1:${port}/alerts`;
 }
 
 function say(message: string): void {

@@ -63,6 +63,13 @@ describe('issuance and renewal through the Local CA', () => {
     const download = await p.http.get(`/api/v1/certificates/${cert.id}/export/pem?download=true`).set(p.auth()).expect(200);
     expect(download.headers['content-type']).toContain('application/x-pem-file');
     expect(download.text).toBe(exported.full_pem);
+    // A client asking for PEM by Accept gets the PEM text itself (not JSON, not an attachment).
+    const asPem = await p.http.get(`/api/v1/certificates/${cert.id}/export/pem`).set(p.auth()).set('Accept', 'application/x-pem-file').expect(200);
+    expect(asPem.headers['content-type']).toContain('application/x-pem-file');
+    expect(asPem.headers['content-disposition']).toBeUndefined();
+    expect(asPem.text).toBe(exported.full_pem);
+    const asJson = await p.http.get(`/api/v1/certificates/${cert.id}/export/pem`).set(p.auth()).set('Accept', 'application/json, application/x-pem-file;q=0.5').expect(200);
+    expect(asJson.headers['content-type']).toContain('application/json');
 
     const deployments = (await p.http.get(`/api/v1/certificates/${cert.id}/deployments`).set(p.auth()).expect(200)).body;
     // The orchestrator's deploy worker may already have taken it (test/e2e/deploy-*.e2e-spec.ts cover the deploy itself).

@@ -291,7 +291,12 @@ describe('notifier retry, dead letter and requeue', () => {
       expect(prom.text).toContain(`# TYPE ${family}`);
       expect(prom.text).toContain(`# HELP ${family.split(' ')[0]} `);
     }
-    expect(prom.text).toContain(`certctl_notification_dead_total ${rows[0].dead}\n`);
+    // The gauge is the rows dead now; the counter counts every dead-lettering, so the rows requeued by the tests
+    // above (some delivered since) keep it above the gauge: a requeue never makes it go down.
+    expect(prom.text).toContain('# TYPE certctl_notification_dead gauge');
+    expect(prom.text).toContain(`certctl_notification_dead ${rows[0].dead}\n`);
+    const deadLetterings = Number(/^certctl_notification_dead_total (\d+)$/m.exec(prom.text)?.[1]);
+    expect(deadLetterings).toBeGreaterThan(rows[0].dead);
     const sentSeries = Number(/certctl_notification_sent_total\{channel="Webhook"\} (\d+)/.exec(prom.text)?.[1]);
     expect(sentSeries).toBeGreaterThanOrEqual(attempts[0].sent);
     expect(Number(/certctl_notification_failures_total\{channel="Webhook"\} (\d+)/.exec(prom.text)?.[1])).toBeGreaterThanOrEqual(5 + 1 + 2 + 5 + 3);

@@ -157,7 +157,7 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
     }
     expect(orch.get('certctl_jobs_total')!.type).toBe('counter');
     expect(orch.get('certctl_job_duration_seconds')!.type).toBe('histogram');
-    expect(sample(orch, 'certctl_job_duration_seconds_count', { queue: 'schedule', name: 'jobs.timeout', service: 'orchestrator' })).toBeGreaterThanOrEqual(1);
+    expect(sample(orch, 'certctl_job_duration_seconds_count', { queue: 'schedule', name: 'jobs.timeout', app: 'orchestrator' })).toBeGreaterThanOrEqual(1);
     const inf = sample(orch, 'certctl_job_duration_seconds_bucket', { queue: 'schedule', name: 'jobs.timeout', le: '+Inf' });
     expect(inf).toBe(sample(orch, 'certctl_job_duration_seconds_count', { queue: 'schedule', name: 'jobs.timeout' }));
 
@@ -169,11 +169,11 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
       expect(queueJobs?.help).toBeTruthy();
       for (const queue of ALL_QUEUES) {
         for (const state of QUEUE_STATES.filter((s) => s !== 'dead-letter')) {
-          expect(sample(f, 'certctl_queue_jobs', { queue, state, service }), `${service} ${queue} ${state}`).toBeGreaterThanOrEqual(0);
+          expect(sample(f, 'certctl_queue_jobs', { queue, state, app: service }), `${service} ${queue} ${state}`).toBeGreaterThanOrEqual(0);
         }
       }
-      expect(sample(f, 'certctl_queue_jobs', { queue: 'notify', state: 'dead-letter', service }), service).toBe(1);
-      expect(sample(f, 'certctl_queue_jobs', { queue: 'notify-dead-letter', state: 'waiting', service }), service).toBe(1);
+      expect(sample(f, 'certctl_queue_jobs', { queue: 'notify', state: 'dead-letter', app: service }), service).toBe(1);
+      expect(sample(f, 'certctl_queue_jobs', { queue: 'notify-dead-letter', state: 'waiting', app: service }), service).toBe(1);
       for (const name of ['certctl_jobs_total', 'certctl_job_duration_seconds', 'http_request_duration_seconds', 'process_resident_memory_bytes']) {
         expect(f.has(name), `${service} exports ${name}`).toBe(true);
       }
@@ -246,7 +246,33 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
         }
       }
       expect(of('Job').map((j) => j.spec.template.spec.containers[0].args)).toEqual([['migrate']]);
+      // Re-appliable on upgrades: the finished Job removes itself, so a new image tag never hits its immutable template.
+      expect(of('Job').map((j) => j.spec.ttlSecondsAfterFinished)).toEqual([0]);
+
+      // Only the orchestrator gets an API token, for KubernetesSecret targets, through its namespaced Role.
+      for (const [name, pod] of podSpecs) {
+        const orchestrator = name === 'certctl-orchestrator';
+        expect(pod.automountServiceAccountToken, name).toBe(orchestrator);
+        expect(pod.serviceAccountName, name).toBe(orchestrator ? 'certctl-orchestrator' : 'certctl');
+      }
+      const namespace = deployments[0].metadata.namespace;
+      expect(namespace).toBeTruthy();
+      expect(of('ClusterRole')).toEqual([]);
+      expect(of('ClusterRoleBinding')).toEqual([]);
+      const [role] = of('Role');
+      expect(role.metadata.namespace).toBe(namespace);
+      expect(role.rules).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'update', 'patch'] }]);
+      const [binding] = of('RoleBinding');
+      expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name });
+      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'certctl-orchestrator', namespace }]);
+      expect(of('ServiceAccount').map((a) => [a.metadata.name, a.automountServiceAccountToken]).sort())
+        .toEqual([['certctl', false], ['certctl-orchestrator', false]]);
       expect(of('HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name).sort()).toEqual(['certctl-notifier', 'certctl-orchestrator', 'certctl-responder', 'certctl-scanner']);
+      // A Deployment an HPA owns has no replicas: each apply would reset the autoscaled count.
+      for (const hpa of of('HorizontalPodAutoscaler')) {
+        const owned = deployments.find((d) => d.metadata.name === hpa.spec.scaleTargetRef.name);
+        expect(owned.spec.replicas, hpa.spec.scaleTargetRef.name).toBeUndefined();
+      }
       expect(of('PodDisruptionBudget')).toHaveLength(5);
       expect(of('NetworkPolicy').some((p) => Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes.includes('Ingress') && !p.spec.ingress)).toBe(true);
 

@@ -1,5 +1,6 @@
 import { createServer, Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '@certctl/testing';
 import { JobProducer } from '@certctl/db';
 import { keyWithRole, post, unique } from '../support/fixtures';
 import { ScannerHarness, startScanner } from '../support/scanner-harness';
@@ -71,11 +72,12 @@ describe('network scan targets: bad input and safety', () => {
   it('the scanner itself refuses a loopback scan that reached it, without opening a connection', async () => {
     let connections = 0;
     const listener: Server = createServer((socket) => { connections++; socket.destroy(); });
-    await new Promise<void>((resolve) => listener.listen(8443, '127.77.5.1', resolve));
+    const port = await freePort(); // this run's own port: another run may listen on 127.77.5.1 too
+    await new Promise<void>((resolve) => listener.listen(port, '127.77.5.1', resolve));
     try {
       // as if a row had been written by an api configured differently from this scanner
       await s.db.query(`INSERT INTO discovery_scans (id, agent_id, source, status, directories, ports, timeout_ms)
-        VALUES ('dscan-sneaky', 'server-scanner', 'network', 'Pending', '{127.77.5.1}', '{8443}', 300)`);
+        VALUES ('dscan-sneaky', 'server-scanner', 'network', 'Pending', '{127.77.5.1}', $1, 300)`, [[port]]);
       await s.scanners[0]!.get(JobProducer).enqueue('network-scan.run', { scanId: 'dscan-sneaky' }, 'dscan-sneaky');
       const scan = await s.waitForScan('dscan-sneaky', ['Failed']);
       expect(scan.last_error).toMatch(/loopback/);

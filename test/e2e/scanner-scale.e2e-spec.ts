@@ -1,5 +1,6 @@
 import type { Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '@certctl/testing';
 import { post, unique } from '../support/fixtures';
 import { ScannerHarness, startScanner } from '../support/scanner-harness';
 import { closeAll, startTlsListener, TestPki } from '../support/tls-fleet';
@@ -13,18 +14,20 @@ const LISTENERS = 250;
 describe('network scanner at scale', () => {
   let s: ScannerHarness;
   const servers: Server[] = [];
+  let port = 0;
   const expected = new Map<string, string>();
 
   beforeAll(async () => {
     // one shard at a time per replica, so both replicas must take part
     s = await startScanner({ CERTCTL_NETWORK_SCAN_ALLOW_LOOPBACK: 'true', CERTCTL_NETWORK_SCAN_SHARD_CONCURRENCY: '1' }, 2);
     const pki = await TestPki.create();
+    port = await freePort(); // this run's own port on the shared loopback addresses
     for (let i = 0; i < LISTENERS; i++) {
       // every fourth address, across all four /24s
       const address = `127.77.${16 + Math.floor((i * 4 + 1) / 256)}.${(i * 4 + 1) % 256}`;
       const identity = await pki.leaf(`host${i}.scale.test`);
-      servers.push(await startTlsListener(address, 8443, identity));
-      expected.set(`${address}:8443`, identity.fingerprint);
+      servers.push(await startTlsListener(address, port, identity));
+      expected.set(`${address}:${port}`, identity.fingerprint);
     }
   });
   afterAll(async () => {
@@ -33,7 +36,7 @@ describe('network scanner at scale', () => {
   });
 
   it('finds every listener with the right fingerprint, sharing the shards between replicas', async () => {
-    const t = await post(s, '/api/v1/network-scan-targets', { name: unique('scale'), cidrs: ['127.77.16.0/22'], ports: [8443], timeout_ms: 3000 });
+    const t = await post(s, '/api/v1/network-scan-targets', { name: unique('scale'), cidrs: ['127.77.16.0/22'], ports: [port], timeout_ms: 3000 });
     const scanId = (await s.http.post(`/api/v1/network-scan-targets/${t.id}/scan`).set(s.auth()).expect(202)).body.scan_id;
     const scan = await s.waitForScan(scanId, ['Completed'], 30_000);
     // the listeners share this process with both scanners: handshakes queue behind each other, hence 3 s timeouts

@@ -1,5 +1,6 @@
 import type { Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { freePort } from '@certctl/testing';
 import { NetworkScanService } from '../../apps/scanner/src/modules/scan/network-scan.service';
 import { ScanScheduleService } from '../../apps/scanner/src/modules/scan/scan-schedule.service';
 import { certificateBody, createInventory, post, unique } from '../support/fixtures';
@@ -7,7 +8,8 @@ import { ScannerHarness, startScanner } from '../support/scanner-harness';
 import { closeAll, Identity, startSilentListener, startTlsListener, TestPki } from '../support/tls-fleet';
 
 /**
- * The scanner against real TLS listeners on 127.77.1.0/24 (loopback only; this file's own addresses):
+ * The scanner against real TLS listeners on 127.77.1.0/24 (loopback only; this file's own addresses, on ports
+ * chosen per run so that two runs on one machine do not collide):
  * self-signed, chained, expired, expiring, several ports, SNI, a silent listener and closed ports.
  * Two scanner replicas share every scan; shards are 4 addresses each.
  */
@@ -17,8 +19,13 @@ describe('network scanner', () => {
   const servers: Server[] = [];
   const id: Record<string, Identity> = {};
   const NET = '127.77.1';
+  // This run's own ports (two runs on one machine share the loopback addresses, never the ports).
+  let P1 = 0;
+  let P2 = 0;
 
   beforeAll(async () => {
+    P1 = await freePort();
+    do P2 = await freePort(); while (P2 === P1);
     s = await startScanner({ CERTCTL_NETWORK_SCAN_ALLOW_LOOPBACK: 'true', CERTCTL_NETWORK_SCAN_SHARD_SIZE: '4' }, 2);
     pki = await TestPki.create();
     id.self = await TestPki.selfSigned('self.scan.test');
@@ -30,13 +37,13 @@ describe('network scanner', () => {
     id.sniA = await pki.leaf('a.sni.test');
     id.sniB = await pki.leaf('b.sni.test');
     servers.push(
-      await startTlsListener(`${NET}.1`, 8443, id.self),
-      await startTlsListener(`${NET}.2`, 8443, id.chained),
-      await startTlsListener(`${NET}.2`, 9443, id.otherPort),
-      await startTlsListener(`${NET}.3`, 8443, id.expired),
-      await startTlsListener(`${NET}.4`, 8443, id.expiring),
-      await startSilentListener(`${NET}.5`, 8443),
-      await startTlsListener(`${NET}.6`, 8443, id.sniDefault, { 'a.sni.test': id.sniA, 'b.sni.test': id.sniB }),
+      await startTlsListener(`${NET}.1`, P1, id.self),
+      await startTlsListener(`${NET}.2`, P1, id.chained),
+      await startTlsListener(`${NET}.2`, P2, id.otherPort),
+      await startTlsListener(`${NET}.3`, P1, id.expired),
+      await startTlsListener(`${NET}.4`, P1, id.expiring),
+      await startSilentListener(`${NET}.5`, P1),
+      await startTlsListener(`${NET}.6`, P1, id.sniDefault, { 'a.sni.test': id.sniA, 'b.sni.test': id.sniB }),
     );
   });
   afterAll(async () => {
@@ -51,8 +58,8 @@ describe('network scanner', () => {
     (await s.http.get(`/api/v1/discovered-certificates?per_page=500&${query}`).set(s.auth()).expect(200)).body;
 
   it('finds every live certificate with its fingerprint, chain and ip:port; timeouts are errors, closed ports are not', async () => {
-    const t = await target({ cidrs: [`${NET}.0/28`], ports: [8443, 9443], timeout_ms: 400 });
-    expect(t).toMatchObject({ ports: [8443, 9443], scan_interval_hours: 6, enabled: true, sni_hostnames: [] });
+    const t = await target({ cidrs: [`${NET}.0/28`], ports: [P1, P2], timeout_ms: 400 });
+    expect(t).toMatchObject({ ports: [P1, P2], scan_interval_hours: 6, enabled: true, sni_hostnames: [] });
     const started = Date.now();
     const scanId = await scanNow(t.id);
     const scan = await s.waitForScan(scanId);
@@ -70,15 +77,15 @@ describe('network scanner', () => {
     const { data, total } = await discovered(`discovery_scan_id=${scanId}`);
     expect(total).toBe(6);
     const at = (path: string) => data.find((d: any) => d.source_path === path);
-    expect(at(`${NET}.1:8443`)).toMatchObject({ fingerprint_sha256: id.self.fingerprint, common_name: 'self.scan.test', chain_length: 1, status: 'Unmanaged', source_format: 'network', agent_id: 'server-scanner' });
-    expect(at(`${NET}.2:8443`)).toMatchObject({ fingerprint_sha256: id.chained.fingerprint, chain_length: 2, issuer_dn: 'CN=Scanner Test Intermediate', sans: ['chained.scan.test'] });
-    expect(at(`${NET}.2:8443`).pem_chain).toBe(id.chained.chainPems.join(''));
-    expect(at(`${NET}.2:9443`).fingerprint_sha256).toBe(id.otherPort.fingerprint);
-    expect(at(`${NET}.3:8443`)).toMatchObject({ fingerprint_sha256: id.expired.fingerprint });
-    expect(Date.parse(at(`${NET}.3:8443`).not_after)).toBeLessThan(Date.now());
-    expect(at(`${NET}.4:8443`).fingerprint_sha256).toBe(id.expiring.fingerprint);
-    expect(at(`${NET}.6:8443`).fingerprint_sha256).toBe(id.sniDefault.fingerprint);
-    expect(at(`${NET}.5:8443`)).toBeUndefined();
+    expect(at(`${NET}.1:${P1}`)).toMatchObject({ fingerprint_sha256: id.self.fingerprint, common_name: 'self.scan.test', chain_length: 1, status: 'Unmanaged', source_format: 'network', agent_id: 'server-scanner' });
+    expect(at(`${NET}.2:${P1}`)).toMatchObject({ fingerprint_sha256: id.chained.fingerprint, chain_length: 2, issuer_dn: 'CN=Scanner Test Intermediate', sans: ['chained.scan.test'] });
+    expect(at(`${NET}.2:${P1}`).pem_chain).toBe(id.chained.chainPems.join(''));
+    expect(at(`${NET}.2:${P2}`).fingerprint_sha256).toBe(id.otherPort.fingerprint);
+    expect(at(`${NET}.3:${P1}`)).toMatchObject({ fingerprint_sha256: id.expired.fingerprint });
+    expect(Date.parse(at(`${NET}.3:${P1}`).not_after)).toBeLessThan(Date.now());
+    expect(at(`${NET}.4:${P1}`).fingerprint_sha256).toBe(id.expiring.fingerprint);
+    expect(at(`${NET}.6:${P1}`).fingerprint_sha256).toBe(id.sniDefault.fingerprint);
+    expect(at(`${NET}.5:${P1}`)).toBeUndefined();
 
     const after = (await s.http.get(`/api/v1/network-scan-targets/${t.id}`).set(s.auth())).body;
     expect(after).toMatchObject({ last_scan_certs_found: 6 });
@@ -87,12 +94,12 @@ describe('network scanner', () => {
     // the expired and the expiring certificate raised one alert each, naming where they were found
     const alerts = (await s.db.query(`SELECT message FROM notification_events WHERE type = 'ExpirationWarning' ORDER BY message`)).rows;
     expect(alerts.map((a) => a.message)).toEqual(expect.arrayContaining([
-      expect.stringContaining(`at ${NET}.3:8443 expired`), expect.stringContaining(`at ${NET}.4:8443 expires`),
+      expect.stringContaining(`at ${NET}.3:${P1} expired`), expect.stringContaining(`at ${NET}.4:${P1} expires`),
     ]));
     const alertCount = alerts.length;
 
     // a rescan bumps last_seen_at, creates no duplicates, and raises no new alerts
-    const firstSeen = at(`${NET}.1:8443`);
+    const firstSeen = at(`${NET}.1:${P1}`);
     const rescanId = await scanNow(t.id);
     expect(await s.waitForScan(rescanId)).toMatchObject({ certificates_found: 6, certificates_new: 0 });
     const again = await discovered(`source=${NET}.`);
@@ -107,10 +114,10 @@ describe('network scanner', () => {
   });
 
   it('sends each SNI name and records the certificate served for it', async () => {
-    const t = await target({ cidrs: [`${NET}.6`], ports: [8443], sni_hostnames: ['a.sni.test', 'b.sni.test'], timeout_ms: 400 });
+    const t = await target({ cidrs: [`${NET}.6`], ports: [P1], sni_hostnames: ['a.sni.test', 'b.sni.test'], timeout_ms: 400 });
     const scan = await s.waitForScan(await scanNow(t.id));
     expect(scan).toMatchObject({ addresses_total: 1, certificates_found: 2 });
-    const { data } = await discovered(`source=${NET}.6:8443`);
+    const { data } = await discovered(`source=${NET}.6:${P1}`);
     expect(data.map((d: any) => d.fingerprint_sha256)).toEqual(expect.arrayContaining([id.sniA.fingerprint, id.sniB.fingerprint]));
   });
 
@@ -119,36 +126,36 @@ describe('network scanner', () => {
     expect(byIssuer.data.every((d: any) => d.issuer_dn.includes('Intermediate'))).toBe(true);
     const expiring = await discovered(`expires_before=${new Date(Date.now() + 10 * 86_400_000).toISOString()}`);
     expect(expiring.data.map((d: any) => d.common_name).sort()).toEqual(['expired.scan.test', 'expiring.scan.test']);
-    expect((await discovered('search=self.scan')).data.map((d: any) => d.source_path)).toEqual([`${NET}.1:8443`]);
+    expect((await discovered('search=self.scan')).data.map((d: any) => d.source_path)).toEqual([`${NET}.1:${P1}`]);
 
     const inv = await createInventory(s);
     const managed = await post(s, '/api/v1/certificates', certificateBody(inv));
-    const self = (await discovered(`source=${NET}.1:8443`)).data[0];
+    const self = (await discovered(`source=${NET}.1:${P1}`)).data[0];
     const unknownClaim = await s.http.post(`/api/v1/discovered-certificates/${self.id}/claim`).set(s.auth()).send({ managed_certificate_id: 'mc-nope' });
     expect(unknownClaim.status).toBe(400);
     expect(unknownClaim.body.details).toEqual([{ field: 'managed_certificate_id', message: 'mc-nope does not exist' }]);
     const claimed = await s.http.post(`/api/v1/discovered-certificates/${self.id}/claim`).set(s.auth()).send({ managed_certificate_id: managed.id }).expect(200);
     expect(claimed.body).toMatchObject({ status: 'Managed', managed_certificate_id: managed.id });
-    const expired = (await discovered(`source=${NET}.3:8443`)).data[0];
+    const expired = (await discovered(`source=${NET}.3:${P1}`)).data[0];
     const dismissed = await s.http.post(`/api/v1/discovered-certificates/${expired.id}/dismiss`).set(s.auth()).expect(200);
     expect(dismissed.body.status).toBe('Dismissed');
     expect(dismissed.body.dismissed_at).toBeTruthy();
 
-    // the certificate on .2:9443 is a version of a managed certificate: the next scan links it
+    // the certificate on .2 (second port) is a version of a managed certificate: the next scan links it
     await s.db.query(`INSERT INTO certificate_versions (id, certificate_id, serial_number, not_before, not_after, fingerprint_sha256, pem_chain)
       VALUES ('certver-scan-1', $1, '01', now(), now() + interval '30 days', $2, $3)`, [managed.id, id.otherPort.fingerprint, id.otherPort.certPem]);
-    const t = await target({ cidrs: [`${NET}.1`, `${NET}.2`], ports: [8443, 9443], timeout_ms: 400 });
+    const t = await target({ cidrs: [`${NET}.1`, `${NET}.2`], ports: [P1, P2], timeout_ms: 400 });
     await s.waitForScan(await scanNow(t.id));
-    expect((await discovered(`source=${NET}.2:9443`)).data[0]).toMatchObject({ status: 'Managed', managed_certificate_id: managed.id });
+    expect((await discovered(`source=${NET}.2:${P2}`)).data[0]).toMatchObject({ status: 'Managed', managed_certificate_id: managed.id });
 
-    // then .1:8443 (claimed for that managed certificate) starts serving something else: flagged
+    // then .1 (first port, claimed for that managed certificate) starts serving something else: flagged
     const imposter = await pki.leaf('imposter.scan.test');
     await closeAll([servers[0]!]);
-    servers[0] = await startTlsListener(`${NET}.1`, 8443, imposter);
+    servers[0] = await startTlsListener(`${NET}.1`, P1, imposter);
     await s.waitForScan(await scanNow(t.id));
     const flagged = await discovered('mismatched=true');
     expect(flagged.data).toHaveLength(1);
-    expect(flagged.data[0]).toMatchObject({ source_path: `${NET}.1:8443`, fingerprint_sha256: imposter.fingerprint, mismatched_certificate_id: managed.id, status: 'Unmanaged' });
+    expect(flagged.data[0]).toMatchObject({ source_path: `${NET}.1:${P1}`, fingerprint_sha256: imposter.fingerprint, mismatched_certificate_id: managed.id, status: 'Unmanaged' });
 
     const summary = (await s.http.get('/api/v1/discovery-summary').set(s.auth()).expect(200)).body;
     expect(summary).toMatchObject({ Managed: 2, Dismissed: 1, managed: 2, dismissed: 1, mismatched: 1, scans_running: 0 }); // certctl's flat map
@@ -157,7 +164,7 @@ describe('network scanner', () => {
 
   it('refuses a second scan of a running target, cancels, and stops probing', async () => {
     // 1,022 addresses at 40 connections/s: about 25 s if nobody stops it
-    const t = await target({ cidrs: ['127.77.8.0/22'], ports: [8443], timeout_ms: 300, rate_limit_per_second: 40 });
+    const t = await target({ cidrs: ['127.77.8.0/22'], ports: [P1], timeout_ms: 300, rate_limit_per_second: 40 });
     const scanId = await scanNow(t.id);
     const running = await s.waitForScan(scanId, ['Running']);
     expect(running.addresses_total).toBe(1022);
@@ -187,7 +194,7 @@ describe('network scanner', () => {
 
   it('holds a scan to its rate limit across replicas', async () => {
     // 30 closed addresses at 10 connections/s: at least two seconds however many shards and replicas run it
-    const t = await target({ cidrs: ['127.77.9.0/27'], ports: [8443], timeout_ms: 300, rate_limit_per_second: 10 });
+    const t = await target({ cidrs: ['127.77.9.0/27'], ports: [P1], timeout_ms: 300, rate_limit_per_second: 10 });
     const scan = await s.waitForScan(await scanNow(t.id));
     expect(scan.addresses_done).toBe(30);
     expect(scan.scan_duration_ms).toBeGreaterThanOrEqual(2_500);
@@ -225,16 +232,16 @@ describe('network scanner', () => {
     // a scan row whose run job never reached Redis is picked up by the next tick
     await s.db.query(`UPDATE network_scan_targets SET enabled = false`);
     await s.db.query(`INSERT INTO discovery_scans (id, agent_id, network_scan_target_id, source, status, directories, ports, timeout_ms, created_at)
-      VALUES ('dscan-orphan', 'server-scanner', $1, 'network', 'Pending', $2, '{8443}', 300, now() - interval '1 minute')`, [daily.id, [`${NET}.4`]]);
+      VALUES ('dscan-orphan', 'server-scanner', $1, 'network', 'Pending', $2, '{${P1}}', 300, now() - interval '1 minute')`, [daily.id, [`${NET}.4`]]);
     expect(await schedule.due()).toEqual([]);
     expect(await s.waitForScan('dscan-orphan')).toMatchObject({ certificates_found: 1 });
   });
 
   it('a retried shard replaces its own progress instead of adding to it', async () => {
-    const t = await target({ cidrs: [`${NET}.0/29`], ports: [8443], timeout_ms: 300, enabled: false });
+    const t = await target({ cidrs: [`${NET}.0/29`], ports: [P1], timeout_ms: 300, enabled: false });
     // a Running scan planned by hand, with no queue jobs: the shards are run directly, the first one twice
     await s.db.query(`INSERT INTO discovery_scans (id, agent_id, network_scan_target_id, source, status, directories, ports, timeout_ms, addresses_total, shards_total, started_at)
-      VALUES ('dscan-retry', 'server-scanner', $1, 'network', 'Running', $2, '{8443}', 300, 6, 2, now())`, [t.id, [`${NET}.0/29`]]);
+      VALUES ('dscan-retry', 'server-scanner', $1, 'network', 'Running', $2, '{${P1}}', 300, 6, 2, now())`, [t.id, [`${NET}.0/29`]]);
     const scans = s.scanners[1]!.get(NetworkScanService);
     await scans.runShard({ scanId: 'dscan-retry', shardIndex: 0 });
     await s.db.query(`UPDATE discovery_scans SET shard_progress = jsonb_set(shard_progress, '{0,complete}', 'false'), shards_done = 0 WHERE id = 'dscan-retry'`);
@@ -258,7 +265,7 @@ describe('network scanner', () => {
       });
     });
     try {
-      const t = await target({ cidrs: [`${NET}.0/28`], ports: [8443], timeout_ms: 400 });
+      const t = await target({ cidrs: [`${NET}.0/28`], ports: [P1], timeout_ms: 400 });
       const scan = await s.waitForScan(await scanNow(t.id), ['Completed'], 30_000);
       expect(scan).toMatchObject({ addresses_done: 14, shards_total: 4, shards_done: 4, certificates_found: 5, errors_count: 1 });
       expect([...calls].sort()).toEqual([0, 1, 1, 2, 3]);
@@ -289,7 +296,7 @@ describe('network scanner', () => {
 
   it('a scanner that shuts down hands its running shards to the other replica', async () => {
     // 30 addresses (8 shards of 4) at 10 connections/s: about 3 s of work
-    const t = await target({ cidrs: ['127.77.10.0/27'], ports: [8443], timeout_ms: 300, rate_limit_per_second: 10 });
+    const t = await target({ cidrs: ['127.77.10.0/27'], ports: [P1], timeout_ms: 300, rate_limit_per_second: 10 });
     const scanId = await scanNow(t.id);
     await s.waitForScan(scanId, ['Running']);
     let owner = '';

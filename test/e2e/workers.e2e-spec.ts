@@ -27,7 +27,7 @@ describe.each<WorkerName>(['orchestrator', 'notifier', 'scanner'])('%s worker', 
     expect(ready.body).toEqual({ status: 'ready', checks: { database: 'ok', migrations: 'ok', redis: 'ok' } });
     const metrics = await http.get('/metrics').expect(200);
     expect(metrics.headers['content-type']).toContain('text/plain');
-    expect(metrics.text).toContain(`process_cpu_user_seconds_total{service="${name}"}`);
+    expect(metrics.text).toContain(`process_cpu_user_seconds_total{app="${name}"}`);
     expect(metrics.text).toContain('http_request_duration_seconds_bucket');
   });
 });

@@ -3,9 +3,8 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Response } from 'express';
-import { Logger } from 'nestjs-pino';
-import { APP_CONFIG, AppConfig } from '@certctl/config';
-import { requestIdOf } from '@certctl/observability';
+import { APP_CONFIG, AppConfig, loadConfig } from '@certctl/config';
+import { bootLogger, PinoNestLogger, requestIdOf } from '@certctl/observability';
 import { ApiModule } from './api.module';
 import { jsonBodyMiddleware } from './common/http/json-body.middleware';
 import type { ApiRequest } from './common/http/request';
@@ -16,8 +15,9 @@ export const API_PREFIX = 'api/v1';
 
 /** Builds the api app (not listening): request ids, the JSON body limit, the /api/v1 prefix, OpenAPI. */
 export async function createApiApp(): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(ApiModule, { bufferLogs: true, bodyParser: false, abortOnError: false });
-  app.useLogger(app.get(Logger));
+  const logger = bootLogger(loadConfig(process.env, 'api'));
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule, { logger, bodyParser: false, abortOnError: false });
+  app.useLogger(app.get(PinoNestLogger));
   app.set('etag', false);
   app.disable('x-powered-by');
   const config = app.get<AppConfig>(APP_CONFIG);
@@ -31,7 +31,7 @@ export async function createApiApp(): Promise<INestApplication> {
   // The web console (dist/web) at /, before the API's routes; it never answers the API's own paths.
   const webDir = findWebConsoleDir();
   if (webDir) app.use(webConsoleMiddleware(webDir));
-  else app.get(Logger).warn('web console not built (no dist/web/index.html): run `npm run build` to serve it at /');
+  else app.get(PinoNestLogger).warn('web console not built (no dist/web/index.html): run `npm run build` to serve it at /');
   const jsonBody = jsonBodyMiddleware(config.server.maxBodyBytes);
   // The CRL/OCSP surfaces take DER, never JSON: a JSON body there is a wrong content type (415), not bad JSON.
   app.use((req: ApiRequest, res: Response, next: NextFunction) => (req.path.startsWith('/.well-known/pki/') ? next() : jsonBody(req, res, next)));
@@ -47,7 +47,7 @@ export async function createApiApp(): Promise<INestApplication> {
   SwaggerModule.setup('api/docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'api/docs/openapi.json' });
 
   if (config.auth.type === 'none') {
-    app.get(Logger).warn(
+    app.get(PinoNestLogger).warn(
       'CERTCTL_AUTH_TYPE=none: AUTHENTICATION IS OFF. Every caller is an admin. Use this only for a local demo.',
     );
   }

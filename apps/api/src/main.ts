@@ -1,7 +1,6 @@
 import 'reflect-metadata';
-import { Logger } from 'nestjs-pino';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
-import { exitOnSignals, runMain } from '@certctl/observability';
+import { exitOnSignals, PinoNestLogger, runMain } from '@certctl/observability';
 import { createApiApp } from './app.factory';
 
 runMain(async () => {
@@ -10,5 +9,5 @@ runMain(async () => {
   exitOnSignals(app);
   const config = app.get<AppConfig>(APP_CONFIG);
   await app.listen(config.server.port, config.server.host);
-  app.get(Logger).log(`api listening on http://${config.server.host}:${config.server.port}`);
-});
+  app.get(PinoNestLogger).log(`api listening on http://${config.server.host}:${config.server.port}`);
+}, 'api');

@@ -15,6 +15,8 @@ import { DeliveryRow, NotificationRepository } from './notification.repository';
 
 export const SENT_COUNTER = 'certctl_notification_sent_total';
 export const FAILURE_COUNTER = 'certctl_notification_failures_total';
+/** certctl's name, counted at each dead-lettering (a requeue does not lower it; the api's gauge shows current rows). */
+export const DEAD_COUNTER = 'certctl_notification_dead_total';
 
 /** Longest error text kept on a row. */
 const MAX_ERROR_LENGTH = 1000;
@@ -67,6 +69,7 @@ export class DeliveryService implements OnApplicationShutdown {
       if (failure.permanent || lastAttempt) {
         const lastError = failure.permanent ? `permanent failure: ${reason}` : `gave up after ${attempt} attempts: ${reason}`;
         await this.rows.markDead(notificationId, lastError);
+        await this.counters.increment(DEAD_COUNTER);
         await this.addDeadLetter(notificationId, { last_error: lastError }, correlationId);
         this.logger.warn({ notificationId, channel: row.channel, attempt, correlationId, err: reason }, 'notification dead-lettered');
         throw new UnrecoverableError(lastError);

@@ -1,7 +1,8 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { Worker } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { Queue } from '@certctl/contracts';
+import { reportRedisError } from '@certctl/db';
 import { workerOptions } from '@certctl/observability';
 import { notifyBackoffDelay, RetryLater } from './backoff';
 import { NotifyProcessor } from './notify.processor';
@@ -17,7 +18,6 @@ import { NotifyProcessor } from './notify.processor';
  */
 @Injectable()
 export class NotifyWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger(NotifyWorker.name);
   private worker: Worker | undefined;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig, private readonly processor: NotifyProcessor) {}
@@ -37,7 +37,7 @@ export class NotifyWorker implements OnApplicationBootstrap, BeforeApplicationSh
       },
     });
     // Without a listener an 'error' event would crash the process; Redis outages are retried by BullMQ itself.
-    this.worker.on('error', (err) => this.logger.warn({ err: err.message }, 'notify worker: Redis error'));
+    this.worker.on('error', (err) => reportRedisError('worker:notify', err));
   }
 
   /** Stops taking jobs and waits for the ones running, before the database and Redis close. */

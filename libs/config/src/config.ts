@@ -1,3 +1,4 @@
+import { refusePlaceholders } from './env-check';
 import { checkOutboundUrl } from './outbound-url';
 
 /**
@@ -24,6 +25,8 @@ export interface AppConfig {
   /** Port of the /health, /ready, /metrics listener of each worker app. */
   workerPorts: { orchestrator: number; notifier: number; scanner: number };
   database: { url: string; maxConns: number };
+  /** Boot waits this many attempts, retryDelayMs apart, for PostgreSQL (and Redis) before giving up. */
+  startup: { attempts: number; retryDelayMs: number };
   redis: {
     url: string;
     queuePrefix: string;
@@ -35,6 +38,8 @@ export interface AppConfig {
   auth: { type: AuthType; bootstrapApiKey: string | undefined };
   log: { level: LogLevel; format: LogFormat };
   demoSeed: boolean;
+  /** A local demo (`npm start`, the dev overlay): template placeholder secrets are accepted. */
+  demoMode: boolean;
   pki: {
     /** agent: keys are made on the hosts that use them (certificates mapped to agent targets); server: here. */
     keygenMode: KeygenMode;
@@ -141,6 +146,8 @@ function url(env: Env, name: string, fallback: string, protocols: string[]): str
 
 /** Parses and validates the environment. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env, serviceName = 'certctl'): AppConfig {
+  const demoMode = bool(env, 'CERTCTL_DEMO_MODE', false);
+  refusePlaceholders(env, demoMode);
   const authType = oneOf(env, 'CERTCTL_AUTH_TYPE', ['api-key', 'none'] as const, 'api-key');
   const bootstrapApiKey = optional(env, 'CERTCTL_API_KEY');
   if (bootstrapApiKey !== undefined && bootstrapApiKey.length < 16) {
@@ -170,6 +177,10 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
       url: url(env, 'CERTCTL_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/certctl', ['postgres:', 'postgresql:']),
       maxConns: int(env, 'CERTCTL_DATABASE_MAX_CONNS', 25, 1, 1000),
     },
+    startup: {
+      attempts: int(env, 'CERTCTL_STARTUP_RETRIES', 10, 1, 1000),
+      retryDelayMs: duration(env, 'CERTCTL_STARTUP_RETRY_DELAY', 3_000),
+    },
     redis: {
       url: url(env, 'CERTCTL_REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
       queuePrefix: str(env, 'CERTCTL_QUEUE_PREFIX', 'certctl'),
@@ -185,6 +196,7 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
       format: oneOf(env, 'CERTCTL_LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
     },
     demoSeed: bool(env, 'CERTCTL_DEMO_SEED', true),
+    demoMode,
     pki: {
       keygenMode: oneOf(env, 'CERTCTL_KEYGEN_MODE', ['agent', 'server'] as const, 'agent'),
       encryptionKey,

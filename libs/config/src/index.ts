@@ -2,3 +2,4 @@ export * from './config';
 export * from './config.module';
 export * from './outbound-url';
 export * from './deploy-config';
+export * from './env-check';

@@ -1,10 +1,12 @@
 export * from './entities';
 export * from './data-source';
 export * from './database.module';
+export * from './boot-retry';
 export * from './ids';
 export * from './pg-errors';
 export { MIGRATIONS } from './migrations';
 export * from './redis.module';
+export * from './redis-errors';
 export * from './queues.module';
 export * from './notifications';
 export * from './digest';

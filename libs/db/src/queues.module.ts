@@ -3,6 +3,7 @@ import { DynamicModule, Injectable, Module } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { JobsOptions, Queue as BullQueue } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
+import { reportRedisError } from './redis-errors';
 import { ALL_QUEUES, DEFAULT_JOB_OPTIONS, JOB_QUEUE, JobMap, JobName, QueueName, queueJobId } from '@certctl/contracts';
 
 /**
@@ -28,6 +29,19 @@ export class JobProducer {
   }
 }
 
+/**
+ * Listens to every queue's 'error' from the moment the queue exists (BullMQ prints a raw stack to stderr for each
+ * connection error of a queue nobody listens to): a factory injected with the queues runs right after them.
+ */
+const QUEUE_ERROR_REPORTER = {
+  provide: Symbol('QUEUE_ERROR_REPORTER'),
+  inject: ALL_QUEUES.map((name) => getQueueToken(name)),
+  useFactory: (...queues: BullQueue[]) => {
+    for (const queue of queues) queue.on('error', (err: Error) => reportRedisError(`queue:${queue.name}`, err));
+    return true;
+  },
+};
+
 /** Registers every queue (connection and key prefix from config) and the typed producer. */
 @Module({})
 export class QueuesModule {
@@ -45,7 +59,7 @@ export class QueuesModule {
         }),
         BullModule.registerQueue(...ALL_QUEUES.map((name) => ({ name }))),
       ],
-      providers: [JobProducer],
+      providers: [JobProducer, QUEUE_ERROR_REPORTER],
       exports: [JobProducer, BullModule],
     };
   }

@@ -1,6 +1,7 @@
-import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
+import { reportRedisError } from './redis-errors';
 
 /** Injection token of the app's own ioredis client (health checks, cluster-wide counters, locks). */
 export const REDIS = Symbol('REDIS');
@@ -22,14 +23,7 @@ class RedisCloser implements OnApplicationShutdown {
       useFactory: (config: AppConfig) => {
         // Commands issued before the first connect wait for it; health checks bound their own wait.
         const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 2 });
-        const logger = new Logger('Redis');
-        let lastReport = 0;
-        redis.on('error', (err: Error) => {
-          // ioredis reconnects by itself; say so at most every 10 s instead of on every retry.
-          if (Date.now() - lastReport < 10_000) return;
-          lastReport = Date.now();
-          logger.warn(`redis connection problem (reconnecting): ${err.message}`);
-        });
+        redis.on('error', (err: Error) => reportRedisError('client', err));
         return redis;
       },
     },

@@ -1,8 +1,9 @@
-import { WorkerHost } from '@nestjs/bullmq';
+import { OnWorkerEvent, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { Counter, Histogram, Registry } from 'prom-client';
-import type { AnyJob, QueueName } from '@certctl/contracts';
+import { JOB_QUEUE, type AnyJob, type QueueName } from '@certctl/contracts';
+import { reportRedisError } from '@certctl/db';
 
 const families = new WeakMap<Registry, { total: Counter<'queue' | 'name' | 'outcome'>; duration: Histogram<'queue' | 'name'> }>();
 
@@ -22,6 +23,8 @@ export function jobMetrics(registry: Registry) {
   return metrics;
 }
 
+export const JOB_OUTCOMES = ['completed', 'retried', 'failed'] as const;
+
 /**
  * The one place that times, logs and counts queue jobs (STYLE C5). Subclasses implement `handle`, which
  * narrows on `job.name`; they throw to retry and throw UnrecoverableError for permanent failures.
@@ -33,6 +36,19 @@ export abstract class BaseProcessor<Q extends QueueName> extends WorkerHost {
   protected constructor(private readonly queueName: Q, private readonly registry: Registry) {
     super();
     this.logger = new Logger(`${queueName}-processor`);
+    // Every outcome of every job of this queue exists at zero from the first scrape, so rate()/increase() see
+    // the first failure (a series born at 1 has no earlier sample to increase from).
+    const { total } = jobMetrics(registry);
+    for (const [name, queue] of Object.entries(JOB_QUEUE)) {
+      if (queue !== queueName) continue;
+      for (const outcome of JOB_OUTCOMES) total.inc({ queue: queueName, name, outcome }, 0);
+    }
+  }
+
+  /** Connection errors of this queue's worker, reported once per retry window instead of printed raw. */
+  @OnWorkerEvent('error')
+  onWorkerError(err: Error): void {
+    reportRedisError(`worker:${this.queueName}`, err);
   }
 
   protected abstract handle(job: AnyJob<Q>): Promise<unknown>;

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Module } from '@nestjs/common';
-import { LoggerModule as PinoLoggerModule } from 'nestjs-pino';
+import { Global, Inject, Injectable, LoggerService, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { pino, Logger as Pino, stdSerializers } from 'pino';
+import { pinoHttp } from 'pino-http';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
+import { DependencyUnreachableError } from '@certctl/db';
 
 /** Paths pino blanks out: credentials, tokens and PEM private keys are never logged (STYLE C11). */
 export const REDACTED_PATHS = [
@@ -20,6 +22,14 @@ export const REDACTED_PATHS = [
   '*.api_key',
 ];
 
+/** Requests not worth a log line each (probes and scrapes arrive every few seconds). */
+export const UNLOGGED_PATHS = ['/health', '/ready', '/metrics'];
+
+/** The path as the client sent it (Express rewrites req.url under a mount path). */
+function urlOf(req: IncomingMessage): string {
+  return (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
+}
+
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The request id of a call: the caller's `x-request-id` when it is sane, otherwise a new UUID. */
@@ -29,27 +39,149 @@ export function requestIdOf(req: IncomingMessage): string {
   return id;
 }
 
-@Module({
-  imports: [
-    PinoLoggerModule.forRootAsync({
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({
-        pinoHttp: {
-          level: config.log.level,
-          name: config.serviceName,
-          redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
-          genReqId: (req: IncomingMessage, res: ServerResponse) => {
-            const id = requestIdOf(req);
-            res.setHeader('x-request-id', id);
-            return id;
-          },
-          customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
-            err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-          autoLogging: { ignore: (req: IncomingMessage) => ['/health', '/ready', '/metrics'].includes(req.url ?? '') },
-          transport: config.log.format === 'pretty' ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
-        },
-      }),
+/** Injection token of the process's pino instance. */
+export const PINO = Symbol('PINO');
+
+export interface LoggerOptions {
+  level: AppConfig['log']['level'];
+  format: AppConfig['log']['format'];
+  /** The app (api, orchestrator, ...): the `name` of every line. */
+  name: string;
+  /** Where lines go (tests); stdout otherwise. */
+  destination?: NodeJS.WritableStream;
+}
+
+/** The process's pino logger: JSON lines on stdout (pino-pretty for humans), with the redaction above. */
+export function createPino(options: LoggerOptions): Pino {
+  const settings = {
+    level: options.level,
+    name: options.name,
+    redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
+    serializers: { err: stdSerializers.err },
+  };
+  if (options.format === 'pretty' && !options.destination) {
+    return pino({ ...settings, transport: { target: 'pino-pretty', options: { singleLine: true } } });
+  }
+  return options.destination ? pino(settings, options.destination as pino.DestinationStream) : pino(settings);
+}
+
+export function pinoFromConfig(config: AppConfig, destination?: NodeJS.WritableStream): Pino {
+  return createPino({ level: config.log.level, format: config.log.format, name: config.serviceName, destination });
+}
+
+type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+const STACK_LINE = /\n\s+at /;
+
+/**
+ * Nest's LoggerService on pino, for `NestFactory.create({ logger })` and `app.useLogger`. It understands both
+ * Nest's calling conventions, `(message, [stack], context)` from the framework and `({ fields }, 'message')` from
+ * our code (a Nest `Logger` instance appends its context as the last argument). A stack the framework passes as
+ * text is kept as a field of the one JSON line, never printed raw.
+ */
+@Injectable()
+export class PinoNestLogger implements LoggerService {
+  constructor(@Inject(PINO) readonly pino: Pino) {}
+
+  log(message: unknown, ...params: unknown[]): void {
+    this.write('info', message, params);
+  }
+  error(message: unknown, ...params: unknown[]): void {
+    this.write('error', message, params);
+  }
+  warn(message: unknown, ...params: unknown[]): void {
+    this.write('warn', message, params);
+  }
+  debug(message: unknown, ...params: unknown[]): void {
+    this.write('debug', message, params);
+  }
+  verbose(message: unknown, ...params: unknown[]): void {
+    this.write('trace', message, params);
+  }
+  fatal(message: unknown, ...params: unknown[]): void {
+    this.write('fatal', message, params);
+  }
+
+  private write(level: Level, message: unknown, params: unknown[]): void {
+    if (!this.pino.isLevelEnabled(level)) return;
+    // Already one line per attempt and one fatal line from runMain; Nest's ExceptionHandler would add its stack.
+    if (message instanceof DependencyUnreachableError) return;
+    const rest = [...params];
+    // A Nest Logger instance always appends its context (or undefined) last.
+    const context = rest.length && (typeof rest[rest.length - 1] === 'string' || rest[rest.length - 1] === undefined)
+      ? (rest.pop() as string | undefined)
+      : undefined;
+    const fields: Record<string, unknown> = context ? { context } : {};
+    let text: string | undefined;
+    for (const param of rest) {
+      if (typeof param === 'string' && STACK_LINE.test(param)) fields.stack = param;
+      else if (typeof param === 'string' && text === undefined) text = param;
+      else if (param instanceof Error) fields.err = param;
+    }
+    if (message instanceof Error) {
+      this.pino[level]({ ...fields, err: message }, text ?? message.message);
+    } else if (message !== null && typeof message === 'object') {
+      this.pino[level]({ ...fields, ...(message as Record<string, unknown>) }, text);
+    } else {
+      this.pino[level](fields, String(message));
+    }
+  }
+}
+
+/**
+ * One line per HTTP request with its id, method, path, status and time. Deliberately small: no header dumps,
+ * so logging at info costs little of a request's CPU; `x-request-id` is set on the response.
+ */
+export function httpLoggerMiddleware(logger: Pino) {
+  return pinoHttp({
+    logger,
+    wrapSerializers: false,
+    quietReqLogger: true,
+    quietResLogger: true,
+    serializers: {
+      req: (req: IncomingMessage & { id?: unknown }) => ({ id: req.id, method: req.method, url: urlOf(req) }),
+      res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
+      err: stdSerializers.err,
+    },
+    genReqId: (req: IncomingMessage, res: ServerResponse) => {
+      const id = requestIdOf(req);
+      res.setHeader('x-request-id', id);
+      return id;
+    },
+    customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
+      err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+    // reqId comes from the per-request child logger (quietReqLogger).
+    customSuccessObject: (req: IncomingMessage, res: ServerResponse, value: Record<string, unknown>) => ({
+      method: req.method,
+      url: urlOf(req),
+      statusCode: res.statusCode,
+      responseTime: value.responseTime,
     }),
+    // 5xx without an error of their own get pino-http's synthetic "failed with status code" Error: no stack for it.
+    customErrorObject: (req: IncomingMessage, res: ServerResponse, err: Error, value: Record<string, unknown>) => ({
+      method: req.method,
+      url: urlOf(req),
+      statusCode: res.statusCode,
+      responseTime: value.responseTime,
+      ...(err.message.startsWith('failed with status code') ? {} : { err }),
+    }),
+    autoLogging: { ignore: (req: IncomingMessage) => UNLOGGED_PATHS.includes(urlOf(req).split('?')[0]!) },
+  });
+}
+
+/** The app's logger: the pino instance, the Nest adapter, and one log line per request (minus probes). */
+@Global()
+@Module({
+  providers: [
+    { provide: PINO, inject: [APP_CONFIG], useFactory: (config: AppConfig) => pinoFromConfig(config) },
+    PinoNestLogger,
   ],
+  exports: [PINO, PinoNestLogger],
 })
-export class LoggerModule {}
+export class LoggerModule implements NestModule {
+  constructor(@Inject(PINO) private readonly logger: Pino) {}
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(httpLoggerMiddleware(this.logger)).forRoutes('*path');
+  }
+}

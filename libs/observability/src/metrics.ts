@@ -7,6 +7,9 @@ import { PublicRoute } from './health';
 /** The app's own prom-client registry (process, Node, HTTP, queue and job metrics). */
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 
+/** The label every app's own metrics carry with the app's name (api, orchestrator, notifier, scanner). */
+export const APP_LABEL = 'app';
+
 /** The HTTP duration histogram, one per registry (a provider, since Nest builds middleware more than once). */
 @Injectable()
 export class HttpMetrics {
@@ -59,7 +62,9 @@ export class MetricsController {
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => {
         const registry = new Registry();
-        registry.setDefaultLabels({ service: config.serviceName });
+        // `app`, not `service`: the Prometheus Operator sets its own `service` target label, which would rename
+        // ours to exported_service and empty every query on it. Every metric of this registry inherits it.
+        registry.setDefaultLabels({ [APP_LABEL]: config.serviceName });
         collectDefaultMetrics({ register: registry });
         return registry;
       },

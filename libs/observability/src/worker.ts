@@ -1,10 +1,10 @@
 import { INestApplication, MiddlewareConsumer, Module, NestModule, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Logger } from 'nestjs-pino';
-import { AppConfig, APP_CONFIG, ConfigModule } from '@certctl/config';
+import { AppConfig, APP_CONFIG, ConfigModule, loadConfig } from '@certctl/config';
 import { DatabaseModule, QueuesModule, RedisModule } from '@certctl/db';
 import { HealthModule } from './health';
-import { LoggerModule } from './logger.module';
+import { LoggerModule, PinoNestLogger } from './logger.module';
+import { bootLogger } from './main-guard';
 import { HttpMetricsMiddleware, MetricsModule } from './metrics';
 import { QueueMetricsModule } from './queue-metrics';
 
@@ -39,8 +39,9 @@ export function workerRootModule(name: WorkerName, features: Type[] = []): Type<
 
 /** Creates a worker app; the caller decides whether to listen (tests listen on port 0). */
 export async function createWorkerApp(name: WorkerName, features: Type[] = []): Promise<INestApplication> {
-  const app = await NestFactory.create(workerRootModule(name, features), { bufferLogs: true, abortOnError: false });
-  app.useLogger(app.get(Logger));
+  const logger = bootLogger(loadConfig(process.env, name));
+  const app = await NestFactory.create(workerRootModule(name, features), { logger, abortOnError: false });
+  app.useLogger(app.get(PinoNestLogger));
   return app;
 }
 
@@ -73,5 +74,5 @@ export async function runWorker(name: WorkerName, features: Type[] = []): Promis
   exitOnSignals(app);
   const config = app.get<AppConfig>(APP_CONFIG);
   await app.listen(config.workerPorts[name], config.server.host);
-  app.get(Logger).log(`${name} ready on http://${config.server.host}:${config.workerPorts[name]}`);
+  app.get(PinoNestLogger).log(`${name} ready on http://${config.server.host}:${config.workerPorts[name]}`);
 }

@@ -16,3 +16,53 @@ export function normalizeName(value: string): string {
   if (type === 'dns' || type === 'email') return value.toLowerCase().replace(/\.$/, '');
   return value;
 }
+
+const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/** Why `name` is not a DNS name per RFC 1123 (one leading `*` label allowed), or undefined when it is one. */
+export function dnsNameProblem(name: string): string | undefined {
+  const bare = name.endsWith('.') ? name.slice(0, -1) : name;
+  if (bare.length === 0 || bare.length > 253) return 'must be 1 to 253 characters';
+  const labels = bare.split('.');
+  if (labels.some((l) => l === '')) return 'has an empty label';
+  const [first, ...rest] = labels;
+  if (first === '*') {
+    if (rest.length < 2) return 'a wildcard needs at least two labels after it (*.example.com)';
+  } else if (first!.includes('*')) {
+    return 'a wildcard must be the whole leftmost label (*.example.com)';
+  }
+  for (const label of first === '*' ? rest : labels) {
+    if (label.includes('*')) return 'a wildcard is only allowed as the leftmost label';
+    if (label.length > 63) return `label "${label.slice(0, 20)}…" is longer than 63 characters`;
+    if (!DNS_LABEL.test(label)) return `label "${label}" may hold only letters, digits and inner hyphens`;
+  }
+  if (/^\d+$/.test(labels[labels.length - 1]!)) return 'the last label must not be all digits (an IP address?)';
+  return undefined;
+}
+
+/**
+ * Why a subject alternative name is invalid, or undefined when it is valid: IP addresses must parse (v4 or v6),
+ * DNS names follow RFC 1123 with one leading wildcard label, emails need a valid domain, URIs must parse.
+ */
+export function sanProblem(value: string): string | undefined {
+  if (isIP(value)) return undefined;
+  const type = sanTypeOf(value);
+  if (type === 'email') {
+    const at = value.lastIndexOf('@');
+    if (at < 1) return 'is not a valid email address';
+    const domain = dnsNameProblem(value.slice(at + 1));
+    return domain ? `is not a valid email address: its domain ${domain}` : undefined;
+  }
+  if (type === 'url') {
+    try {
+      new URL(value);
+      return undefined;
+    } catch {
+      return 'is not a valid URI';
+    }
+  }
+  // Digits and dots only, or a colon (never in a DNS name): meant as an address.
+  if (/^[\d.]+$/.test(value) || value.includes(':')) return 'is not a valid IP address';
+  const dns = dnsNameProblem(value);
+  return dns ? `is not a valid DNS name: ${dns}` : undefined;
+}

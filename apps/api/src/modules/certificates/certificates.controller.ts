@@ -1,11 +1,12 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res, StreamableFile } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req, Res, StreamableFile } from '@nestjs/common';
 import { Schemas } from '../../common/openapi/resources';
 import { Returns, dateTime, int, objectOf, pageOf, str, strings } from '../../common/openapi/response-schemas';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { CertificateVersionEntity, JobEntity, ManagedCertificateEntity } from '@certctl/db';
 import type { Principal } from '../../common/auth/principal';
 import { Page, PageQuery } from '../../common/http/pagination';
+import type { CursorPage } from './certificates.repository';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import { CertificatesService, CertificateView, PemExport, RenewalTriggered } from './certificates.service';
 import { BulkRenewResult, BulkRenewService } from './bulk-renew.service';
@@ -26,7 +27,7 @@ export class CertificatesController {
 
   @Get()
   @Returns(pageOf(Schemas.Certificate))
-  list(@Query() query: CertificateQuery): Promise<Page<CertificateListItem>> {
+  list(@Query() query: CertificateQuery): Promise<Page<CertificateListItem> | CursorPage<CertificateListItem>> {
     return this.certificates.list(query);
   }
 
@@ -115,16 +116,22 @@ export class CertificatesController {
     return this.certificates.renew(actor, id, query.force === 'true' || body.force === true, requestId);
   }
 
-  /** The current certificate and chain as JSON, or as a PEM file with `?download=true`. Never a private key. */
+  /**
+   * The current certificate and chain as JSON, or as PEM text (application/x-pem-file) when the client's `Accept`
+   * prefers it, or as a PEM file download with `?download=true`. Never a private key.
+   */
   @Get(':id/export/pem')
   @Returns(objectOf({ cert_pem: str, chain_pem: str, full_pem: str, certificate_id: str, version_id: str, serial_number: str, fingerprint_sha256: str, not_after: dateTime }))
   async exportPem(
-    @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: ExportPemQuery, @Res({ passthrough: true }) res: Response,
+    @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: ExportPemQuery,
+    @Req() req: Request, @Res({ passthrough: true }) res: Response,
   ): Promise<PemExport | string> {
     const pem = await this.certificates.exportPem(actor, id);
-    if (query.download !== 'true') return pem;
+    const download = query.download === 'true';
+    if (!download && req.accepts(['application/json', 'application/x-pem-file']) !== 'application/x-pem-file') return pem;
     res.setHeader('Content-Type', 'application/x-pem-file');
-    res.setHeader('Content-Disposition', `attachment; filename="${id}.pem"`);
+    res.vary('Accept');
+    if (download) res.setHeader('Content-Disposition', `attachment; filename="${id}.pem"`);
     return pem.full_pem;
   }
 

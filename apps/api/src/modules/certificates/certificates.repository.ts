@@ -5,7 +5,8 @@ import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { ManagedCertificateEntity } from '@certctl/db';
 import { TtlCache } from '../../common/cache';
 import { escapeLike } from '../../common/crud-resource';
-import { Page, pageOf, sortOf } from '../../common/http/pagination';
+import { ApiError } from '../../common/http/api-error';
+import { DEFAULT_PER_PAGE, Page, pageOf, sortOf } from '../../common/http/pagination';
 import { CertificateQuery } from './dto/certificate.dto';
 
 /** A list item: the certificate and the targets it is mapped to. */
@@ -40,7 +41,8 @@ export class CertificatesRepository {
    * read (a "deferred join"), so a deep page does not fetch every skipped row. Rows come back as the driver
    * parses them, without entity hydration.
    */
-  async list(query: CertificateQuery): Promise<Page<CertificateListItem>> {
+  async list(query: CertificateQuery): Promise<Page<CertificateListItem> | CursorPage<CertificateListItem>> {
+    if (query.cursor !== undefined) return this.listByCursor(query);
     const { page, perPage, offset } = pageOf(query);
     const { where, params } = this.where(query);
     const order = orderBy(query);
@@ -62,6 +64,50 @@ export class CertificatesRepository {
     return { data, total, page, per_page: perPage };
   }
 
+  /**
+   * certctl's cursor mode: rows after the cursor's (created_at, id) in that order, read straight from the
+   * (created_at, id) index however deep the page, so page 2,000 costs what page 1 does. `next_cursor` is empty
+   * on the last page.
+   */
+  private async listByCursor(query: CertificateQuery): Promise<CursorPage<CertificateListItem>> {
+    if (query.page !== undefined) throw ApiError.invalidField('cursor', 'use either cursor or page, not both');
+    if (query.sort !== undefined && query.sort !== 'created_at' && query.sort !== 'createdAt') throw ApiError.invalidField('cursor', 'cursor pages follow created_at order; drop sort');
+    const perPage = query.per_page ?? DEFAULT_PER_PAGE;
+    const { where, params } = this.where(query);
+    const clauses = where ? [where.replace(/^WHERE /, '')] : [];
+    const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+    if (after) {
+      params.push(after.createdAt, after.id);
+      clauses.push(`(created_at, id) > ($${params.length - 1}::timestamptz, $${params.length})`);
+    }
+    const { where: countWhere, params: countParams } = this.where(query);
+    const [rows, total] = await Promise.all([
+      this.dataSource.query<Array<CertificateListItem & { cursor_at?: string }>>(
+        `SELECT ${COLUMNS.map((c) => `c.${c}`).join(', ')},
+                ARRAY(SELECT m.target_id FROM certificate_target_mappings m WHERE m.certificate_id = c.id ORDER BY m.target_id) AS target_ids,
+                to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
+           FROM managed_certificates c ${clauses.length ? `WHERE ${clauses.join(' AND ')}` : ''}
+          ORDER BY created_at ASC, id ASC LIMIT $${params.length + 1}`,
+        [...params, perPage + 1],
+      ),
+      this.count(countWhere, countParams),
+    ]);
+    const more = rows.length > perPage;
+    const data = rows.slice(0, perPage);
+    const last = data[data.length - 1];
+    const nextCursor = more && last ? encodeCursor(last.cursor_at!, last.id) : '';
+    // undefined, not delete: JSON leaves it out and the rows keep their fast shape for serialisation.
+    for (const row of data) row.cursor_at = undefined;
+    return { data, total, next_cursor: nextCursor, page_size: perPage };
+  }
+
+  private count(where: string, params: unknown[]): Promise<number> {
+    return this.totals.get(JSON.stringify([where, params]), async () => {
+      const [row] = await this.dataSource.query<Array<{ n: string }>>(`SELECT count(*) AS n FROM managed_certificates ${where}`, params);
+      return Number(row?.n ?? 0);
+    });
+  }
+
   /** A write in this process makes its cached totals stale at once (other processes wait out the TTL). */
   invalidate(): void {
     this.totals.clear();
@@ -80,6 +126,30 @@ export class CertificatesRepository {
     if (query.search) add('search_text LIKE ?', `%${escapeLike(query.search.toLowerCase())}%`);
     return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
   }
+}
+
+/** certctl's cursor-mode envelope. */
+export interface CursorPage<T> {
+  data: T[];
+  total: number;
+  next_cursor: string;
+  page_size: number;
+}
+
+/** certctl's cursor: base64url of `created_at (RFC 3339, microseconds) + ":" + id`. */
+export function encodeCursor(createdAt: string, id: string): string {
+  return Buffer.from(`${createdAt}:${id}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const split = text.lastIndexOf(':');
+  const createdAt = text.slice(0, split);
+  const id = text.slice(split + 1);
+  if (split < 0 || !id || !/^\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d)$/.test(createdAt) || Number.isNaN(Date.parse(createdAt))) {
+    throw ApiError.invalidField('cursor', 'is not a cursor this API returned (next_cursor)');
+  }
+  return { createdAt, id };
 }
 
 /**

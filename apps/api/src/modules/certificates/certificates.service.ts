@@ -13,7 +13,7 @@ import { ApiError } from '../../common/http/api-error';
 import { Page, PageQuery, pageOf } from '../../common/http/pagination';
 import { translateWriteError } from '../../common/http/write-errors';
 import { PoliciesService } from '../policies/policies.service';
-import { CertificateListItem, CertificatesRepository } from './certificates.repository';
+import { CertificateListItem, CertificatesRepository, CursorPage } from './certificates.repository';
 import { RenewalJobs } from './renewal-jobs';
 import { CertificateQuery, CreateCertificateDto, UpdateCertificateDto } from './dto/certificate.dto';
 
@@ -92,7 +92,7 @@ export class CertificatesService {
     };
   }
 
-  list(query: CertificateQuery): Promise<Page<CertificateListItem>> {
+  list(query: CertificateQuery): Promise<Page<CertificateListItem> | CursorPage<CertificateListItem>> {
     return this.repository.list(query);
   }
 

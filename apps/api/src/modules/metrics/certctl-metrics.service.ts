@@ -28,12 +28,26 @@ export interface CertctlMetrics {
 
 const SENT_COUNTER = 'certctl_notification_sent_total';
 const FAILURE_COUNTER = 'certctl_notification_failures_total';
+/** Incremented by the notifier each time it dead-letters a notification; requeues never lower it. */
+const DEAD_COUNTER = 'certctl_notification_dead_total';
+
+/** Every label combination of each deploy family, per target type (certctl's per-type buckets). */
+const DEPLOY_SERIES: Record<string, Array<Record<string, string>>> = {
+  [DEPLOY_COUNTERS.attempts]: [{ result: 'success' }, { result: 'failure' }],
+  [DEPLOY_COUNTERS.validateFailures]: [{}],
+  [DEPLOY_COUNTERS.reloadFailures]: [{}],
+  [DEPLOY_COUNTERS.postVerifyFailures]: [{}],
+  [DEPLOY_COUNTERS.rollbacks]: [{ outcome: 'restored' }, { outcome: 'also_failed' }],
+  [DEPLOY_COUNTERS.idempotentSkips]: [{}],
+};
 
 interface Snapshot {
   at: number;
   summary: InventoryCounts;
   counters: Map<string, number>;
   samples: CounterSample[];
+  /** Target types in the inventory or in the deploy counters. */
+  targetTypes: string[];
 }
 
 /**
@@ -74,10 +88,12 @@ export class CertctlMetricsService {
   }
 
   private async load(): Promise<Snapshot> {
-    const [summary, samples] = await Promise.all([this.stats.counts(), this.counters.read()]);
+    const [summary, samples, inventoryTypes] = await Promise.all([this.stats.counts(), this.counters.read(), this.stats.deployTargetTypes()]);
     const counters = new Map<string, number>();
     for (const s of samples) counters.set(`${s.name}|${s.labels.channel ?? ''}`, s.value);
-    this.snapshot = { at: Date.now(), summary, counters, samples };
+    const counted = samples.filter((s) => s.name in DEPLOY_SERIES && s.labels.target_type).map((s) => s.labels.target_type!);
+    const targetTypes = [...new Set([...inventoryTypes, ...counted])].sort();
+    this.snapshot = { at: Date.now(), summary, counters, samples, targetTypes };
     return this.snapshot;
   }
 
@@ -110,10 +126,13 @@ export class CertctlMetricsService {
     snapshotCounter('certctl_job_completed_total', 'Completed jobs', () => json().counter.job_completed_total);
     snapshotCounter('certctl_job_failed_total', 'Failed jobs', () => json().counter.job_failed_total);
     gauge('certctl_uptime_seconds', 'Seconds since this api process started', () => json().uptime.uptime_seconds);
-    snapshotCounter('certctl_notification_dead_total', 'Notifications in the dead letter (status dead)', () => json().counter.notifications_dead_total);
+    // certctl's name; a true counter here (dead-letterings, cluster-wide), so a requeue never makes it go down...
+    snapshotCounter(DEAD_COUNTER, 'Notifications dead-lettered (every time), across all notifier processes', () => snap().counters.get(`${DEAD_COUNTER}|`) ?? 0);
+    // ...and the rows dead right now, which requeues do lower, as a gauge of its own.
+    gauge('certctl_notification_dead', 'Notifications currently dead (status dead), not yet requeued', () => json().counter.notifications_dead_total);
     channelCounter(SENT_COUNTER, 'Notifications delivered, by channel, across all notifier processes');
     channelCounter(FAILURE_COUNTER, 'Failed notification delivery attempts, by channel, across all notifier processes');
-    this.defineDeployFamilies(() => snap().samples);
+    this.defineDeployFamilies();
     this.defineLabelledFamily(OCSP_COUNTER, 'OCSP responder requests and outcomes by label, across all replicas', OCSP_COUNTER_LABELS, () => snap().samples);
     this.defineLabelledFamily(CRL_COUNTER, 'CRL builds and downloads by label, across all replicas', CRL_COUNTER_LABELS, () => snap().samples);
   }
@@ -132,17 +151,31 @@ export class CertctlMetricsService {
 
   /**
    * certctl's six deploy families (spec §5.3), counted by the orchestrator and by agents' reports, cluster-wide
-   * in Redis. Series appear once a target type has been deployed to, sorted by target_type.
+   * in Redis. Every series of every family exists, at zero, for each target type in the inventory or already
+   * counted (certctl's per-type buckets), so `increase()` sees the first failure; sorted by target_type.
    */
-  private defineDeployFamilies(samples: () => CounterSample[]): void {
+  private defineDeployFamilies(): void {
+    const snap = () => this.snapshot!;
     const family = (name: string, help: string, labelNames: string[]) =>
       new Counter({
         name, help, labelNames, registers: [this.registry],
         collect() {
           this.reset();
-          const series = samples().filter((s) => s.name === name)
-            .sort((a, b) => (a.labels.target_type ?? '').localeCompare(b.labels.target_type ?? '') || JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels)));
-          for (const s of series) this.inc(Object.fromEntries(labelNames.map((l) => [l, s.labels[l] ?? ''])), s.value);
+          const values = new Map<string, number>();
+          for (const s of snap().samples.filter((x) => x.name === name)) {
+            const labels = Object.fromEntries(labelNames.map((l) => [l, s.labels[l] ?? '']));
+            values.set(JSON.stringify(labels), (values.get(JSON.stringify(labels)) ?? 0) + s.value);
+          }
+          for (const target_type of snap().targetTypes) {
+            for (const extra of DEPLOY_SERIES[name]!) {
+              const labels = { target_type, ...extra };
+              const key = JSON.stringify(Object.fromEntries(labelNames.map((l) => [l, labels[l as keyof typeof labels] ?? ''])));
+              if (!values.has(key)) values.set(key, 0);
+            }
+          }
+          const sorted = [...values].map(([k, v]) => [JSON.parse(k) as Record<string, string>, v] as const)
+            .sort(([a], [b]) => (a.target_type ?? '').localeCompare(b.target_type ?? '') || JSON.stringify(a).localeCompare(JSON.stringify(b)));
+          for (const [labels, value] of sorted) this.inc(labels, value);
         },
       });
     family(DEPLOY_COUNTERS.attempts, 'Deployment attempts, by target type and result', ['target_type', 'result']);

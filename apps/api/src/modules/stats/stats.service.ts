@@ -143,11 +143,13 @@ export class StatsService {
   /** Dashboards and scrapes poll the counts; a few seconds of staleness lets many of them share one query. */
   private readonly cache: TtlCache<InventoryCounts>;
   private readonly chartCache: TtlCache<unknown>;
+  private readonly typesCache: TtlCache<string[]>;
   private compacting = false;
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource, @Inject(APP_CONFIG) config: AppConfig) {
     this.cache = new TtlCache(config.server.readCacheTtlMs);
     this.chartCache = new TtlCache(config.server.readCacheTtlMs, 100);
+    this.typesCache = new TtlCache(config.server.readCacheTtlMs);
   }
 
   /** certctl's certificates-by-status: one entry per status that has certificates. */
@@ -209,6 +211,14 @@ export class StatsService {
   /** Every inventory count, shared by the summary and the metrics. */
   counts(): Promise<InventoryCounts> {
     return this.cache.get('counts', () => this.computeCounts());
+  }
+
+  /** Target types in the inventory (the deploy metric families have zero series for each from the first scrape). */
+  deployTargetTypes(): Promise<string[]> {
+    return this.typesCache.get('deploy-target-types', async () => {
+      const rows = await this.dataSource.query<Array<{ type: string }>>(`SELECT DISTINCT type FROM deployment_targets`);
+      return rows.map((r) => r.type);
+    });
   }
 
   private async computeCounts(): Promise<InventoryCounts> {

@@ -1,13 +1,27 @@
 import { ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
-import { ArrayNotEmpty, IsObject, IsOptional, ValidateBy } from 'class-validator';
+import { ArrayNotEmpty, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateBy } from 'class-validator';
 import { CertificateStatus } from '@certctl/contracts';
 import { CLIENT_ID_PATTERN } from '@certctl/db';
-import { REVOCATION_REASONS, RevocationReason } from '@certctl/pki';
+import { REVOCATION_REASONS, RevocationReason, sanProblem } from '@certctl/pki';
 import { BoolField, DateField, EnumField, IdField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
 import { SearchPageQuery } from '../../../common/http/list-query';
 
 /** A DNS name (wildcards allowed), an IP address, an email address or a URI: no whitespace, at most 253. */
 const SUBJECT_NAME = /^[^\s,]{1,253}$/;
+
+/** Each SAN parses as what it looks like (RFC 1123 DNS name with one leading wildcard label, IP, email, URI). */
+const IsSubjectAltNames = () =>
+  ValidateBy({
+    name: 'isSubjectAltNames',
+    validator: {
+      validate: (value: unknown) => !Array.isArray(value) || value.every((v) => typeof v !== 'string' || !sanProblem(v)),
+      defaultMessage: (args) => {
+        const values = (Array.isArray(args?.value) ? args.value : []) as unknown[];
+        const index = values.findIndex((v) => typeof v === 'string' && sanProblem(v));
+        return index < 0 ? '$property holds an invalid name' : `$property[${index}] "${String(values[index])}" ${sanProblem(values[index] as string)}`;
+      },
+    },
+  });
 
 /** Tags are a flat map of short strings. */
 const IsTagMap = () =>
@@ -25,7 +39,7 @@ export class CreateCertificateDto {
   @IdField({ optional: true }) id?: string;
   @NameField() name: string;
   @TextField({ max: 253 }) common_name: string;
-  @StringListField({ optional: true, pattern: SUBJECT_NAME, description: 'DNS names, IPs, emails or URIs' }) sans?: string[];
+  @StringListField({ optional: true, pattern: SUBJECT_NAME, description: 'DNS names, IPs, emails or URIs' }) @IsSubjectAltNames() sans?: string[];
   @TextField({ optional: true, max: 64 }) environment?: string;
   @IdField() owner_id: string;
   @IdField({ optional: true }) team_id?: string | null;
@@ -52,6 +66,10 @@ export class CertificateQuery extends SearchPageQuery {
   @TextField({ optional: true, max: 64 }) environment?: string;
   @DateField({ optional: true, description: 'Only certificates expiring before this time' }) expires_before?: Date;
   @DateField({ optional: true }) expires_after?: Date;
+
+  @ApiPropertyOptional({ description: 'Keyset pagination (certctl cursor mode, created_at order): empty for the first page, then the previous next_cursor' })
+  @IsOptional() @IsString() @MaxLength(400) @Matches(/^[A-Za-z0-9_-]*$/, { message: 'cursor must be a next_cursor value' })
+  cursor?: string;
 }
 
 export class RenewCertificateDto {
