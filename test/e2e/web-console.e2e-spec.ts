@@ -38,9 +38,12 @@ describe('web console served by the api', () => {
 
   it('answers deep links into the console with index.html (SPA fallback)', async () => {
     for (const path of ['/certificates', '/certificates/mc-www?tab=versions', '/notifications', '/login']) {
-      const res = await api.http.get(path).expect(200);
+      const res = await api.http.get(path).set('Accept', 'text/html,application/xhtml+xml,*/*;q=0.8').expect(200);
       expect(res.text, path).toBe(indexHtml);
       expect(res.headers['cache-control']).toBe('no-cache');
+      // A client that does not navigate (no text/html in Accept) gets the API's JSON 404, not the page.
+      const asClient = await api.http.get(path).set('Accept', 'application/json').expect(404);
+      expect(asClient.headers['content-type'], path).toContain('application/json');
     }
   });
 

@@ -59,23 +59,21 @@ export function isServerPath(path: string): boolean {
 /**
  * Serves the built console from memory (it is a few hundred kilobytes, and immutable while the process runs):
  * hashed assets with a year-long immutable cache, index.html revalidated on every load, gzip when accepted,
- * and index.html for any other GET outside the server's own paths, so deep links into the SPA work.
+ * and index.html for any other browser navigation (Accept: text/html) outside the server's own paths, so deep links
+ * into the SPA work.
  */
 export function webConsoleMiddleware(dir: string): (req: Request, res: Response, next: NextFunction) => void {
   const files = loadFiles(dir);
   const index = files.get('/index.html')!;
   return (req, res, next) => {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || isServerPath(req.path)) return next();
-    let file = files.get(req.path);
-    if (!file) {
-      // A missing hashed asset is a 404, never the HTML page under a script's URL.
-      if (req.path.startsWith('/assets/') || extname(req.path) !== '') {
-        res.status(404).type('text/plain').send('not found');
-        return;
-      }
-      file = index;
-    }
-    send(req, res, file);
+    const file = files.get(req.path) ?? (req.path === '/' ? index : undefined);
+    if (file) return send(req, res, file);
+    // Deep links get the page only when a browser navigates (it asks for HTML). A missing asset, or a client that
+    // wants JSON, falls through to the API's JSON 404, never the HTML page under a script's or a client's URL.
+    const asset = req.path.startsWith('/assets/') || extname(req.path) !== '';
+    if (asset || !String(req.headers.accept ?? '').includes('text/html')) return next();
+    send(req, res, index);
   };
 }
 
