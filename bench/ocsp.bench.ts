@@ -12,7 +12,7 @@ import 'reflect-metadata';
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -112,8 +112,29 @@ function ocspRequest(certIdDer: Buffer, nonce: boolean): Buffer {
 
 function startProcess(command: string, args: string[], cwd: string): ChildProcess {
   const child = spawn(command, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr?.resume();
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
+  child.once('exit', (code, signal) => {
+    if (!stopping) console.error(`${command} exited early (code ${code}, signal ${signal}): ${stderr.trim()}`);
+  });
   return child;
+}
+
+let stopping = false;
+
+/**
+ * Waits until the kernel lists a listening socket on the port (/proc/net/tcp*): OpenSSL's responder serves one
+ * connection at a time, and an empty probe connection would hold it, so it is not probed by connecting.
+ */
+async function waitForListener(port: number, child: ChildProcess): Promise<void> {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`the responder exited with code ${child.exitCode}`);
+    const tables = ['/proc/net/tcp', '/proc/net/tcp6'].map((f) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } }).join('');
+    if (tables.split('\n').some((line) => { const cols = line.trim().split(/\s+/); return cols[1]?.endsWith(`:${hex}`) && cols[3] === '0A'; })) return;
+    await sleep(100);
+  }
+  throw new Error(`nothing listens on ${port}`);
 }
 
 /** Waits until something accepts TCP connections on the port (OpenSSL's responder answers no plain GET /). */
@@ -173,10 +194,10 @@ async function main(): Promise<void> {
     await responder.waitReady();
     const responderPort = Number(new URL(responder.baseUrl).port);
     const opensslPort = await freePort();
-    children.push(startProcess('openssl', ['ocsp', '-index', 'index.txt', '-port', String(opensslPort), '-rsigner', 'rsigner.pem', '-rkey', 'rkey.pem', '-CA', 'ca.pem', '-ignore_err'], work));
+    const openssl = startProcess('openssl', ['ocsp', '-index', 'index.txt', '-port', String(opensslPort), '-rsigner', 'rsigner.pem', '-rkey', 'rkey.pem', '-CA', 'ca.pem', '-ignore_err'], work);
+    children.push(openssl);
     // OpenSSL's responder cannot bind to one address (-port only): it listens on all, for the few seconds of the run.
-    // Probing it with a bare TCP connect makes it exit, so it is given time to start instead.
-    await sleep(1500);
+    await waitForListener(opensslPort, openssl);
 
     const hot = versions.slice(0, settings.hotSerials).map((v) => certIdFor(identity, v.serial_number).der);
     const getPaths = hot.map((id) => `/.well-known/pki/ocsp/${ISSUER}/${encodeURIComponent(ocspRequest(id, false).toString('base64'))}`);
@@ -232,6 +253,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   } finally {
     await responder?.stop();
+    stopping = true;
     for (const c of children) c.kill('SIGTERM');
     let cursor = '0';
     do {

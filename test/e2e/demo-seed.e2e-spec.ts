@@ -58,7 +58,7 @@ describe('demo inventory', () => {
     for (const f of files) expect(f.certificates, f.id).toBeLessThanOrEqual(1);
     expect(new Set(files.map((f) => f.cert_path)).size).toBe(files.length);
     for (const f of files) expect(f.cert_path.startsWith(deployRoot), f.cert_path).toBe(true);
-    const { rows: kube } = await db.query(`SELECT name FROM deployment_targets WHERE type = 'KubernetesSecret'`);
+    const { rows: kube } = await db.query(`SELECT name FROM deployment_targets WHERE type = 'KubernetesSecrets'`);
     expect(kube.map((k) => k.name)).toEqual([expect.stringMatching(/needs a Kubernetes cluster/)]);
   });
 

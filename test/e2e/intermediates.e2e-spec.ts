@@ -29,7 +29,8 @@ describe('intermediate CAs', () => {
     const create = (body: object) => p.http.post(`/api/v1/issuers/${inv.issuerId}/intermediates`).set(p.auth()).send(body);
     const policy = await create({ name: 'policy', common_name: 'Policy CA', path_len_constraint: 1 });
     expect(policy.status, JSON.stringify(policy.body)).toBe(201);
-    expect(policy.body).toMatchObject({ owning_issuer_id: inv.issuerId, parent_ca_id: null, state: 'active', path_len_constraint: 1, key_driver_id: 'database' });
+    expect(policy.body).toMatchObject({ owning_issuer_id: inv.issuerId, state: 'active', path_len_constraint: 1, key_driver_id: 'database' });
+    expect(policy.body).not.toHaveProperty('parent_ca_id'); // a root-level intermediate: unset fields are omitted
     expect(JSON.stringify(policy.body)).not.toMatch(/PRIVATE KEY|encrypted_private_key/);
     const issuing = (await create({ name: 'issuing', parent_ca_id: policy.body.id, name_constraints: { permitted_dns_domains: ['example.com'] } }).expect(201)).body;
     expect(issuing.path_len_constraint).toBe(0);
@@ -63,13 +64,13 @@ describe('intermediate CAs', () => {
     expect(chain[1]!.trim()).toBe(policy.body.cert_pem.trim());
     writeFileSync(join(dir, 'root.pem'), chain[2]!);
     writeFileSync(join(dir, 'untrusted.pem'), chain[0]! + chain[1]!);
-    writeFileSync(join(dir, 'inside.pem'), inside.certificate_pem);
+    writeFileSync(join(dir, 'inside.pem'), inside.cert_pem);
     const verified = await openssl(['verify', '-CAfile', 'root.pem', '-untrusted', 'untrusted.pem', 'inside.pem']);
     expect(verified.out).toContain('inside.pem: OK');
 
     const name = `${unique('svc')}.example.org`;
     const outside = await issue({ name, common_name: name, sans: [name] });
-    writeFileSync(join(dir, 'outside.pem'), outside.certificate_pem);
+    writeFileSync(join(dir, 'outside.pem'), outside.cert_pem);
     const refused = await openssl(['verify', '-CAfile', 'root.pem', '-untrusted', 'untrusted.pem', 'outside.pem']);
     expect(refused.ok).toBe(false);
     expect(refused.out).toMatch(/permitted subtree violation/);

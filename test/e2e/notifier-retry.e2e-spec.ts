@@ -270,7 +270,7 @@ describe('notifier retry, dead letter and requeue', () => {
     expect(summary.body.notifications_dead).toBe(rows[0].dead);
 
     const json = await api.http.get('/api/v1/metrics').set(await viewer()).expect(200);
-    expect(Object.keys(json.body)).toEqual(['gauge', 'counter', 'uptime']);
+    expect(Object.keys(json.body)).toEqual(['gauge', 'counter', 'uptime', 'ocsp', 'crl']);
     expect(json.body.counter).toEqual({ job_completed_total: expect.any(Number), job_failed_total: expect.any(Number), notifications_dead_total: rows[0].dead });
     expect(Object.keys(json.body.gauge)).toEqual([
       'certificate_total', 'certificate_active', 'certificate_expiring_soon', 'certificate_expired', 'certificate_revoked',

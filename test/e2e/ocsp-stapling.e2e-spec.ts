@@ -63,7 +63,7 @@ suite('OCSP stapling by a real nginx', () => {
     const pem = (await p.http.get(`/api/v1/certificates/${cert.id}/export/pem`).set(p.auth()).expect(200)).body;
     const [{ encrypted_private_key: box }] = (await p.db.query('SELECT encrypted_private_key FROM certificate_versions WHERE certificate_id = $1', [cert.id])).rows;
     for (const d of ['conf', 'logs', 'tmp']) mkdirSync(join(dir, d), { recursive: true });
-    writeFileSync(join(dir, 'fullchain.pem'), pem.full_chain_pem);
+    writeFileSync(join(dir, 'fullchain.pem'), pem.full_pem);
     writeFileSync(join(dir, 'ca.pem'), pem.chain_pem);
     writeFileSync(join(dir, 'key.pem'), decryptSecret(box, process.env.CERTCTL_CONFIG_ENCRYPTION_KEY!), { mode: 0o600 });
     tlsPort = await freePort();

@@ -213,6 +213,14 @@ describe('OpenAPI document vs the wire', () => {
     ok(await send('delete', `/api/v1/auth/keys/${key.id}`));
     conform('get', await api.http.get('/api/v1/version'));
 
+    // Revocation and the CA tree (last: revoking changes what the routes above see).
+    const intermediate = ok(await send('post', `/api/v1/issuers/${issuer.id}/intermediates`, { name: unique('ica'), common_name: 'Wire Issuing CA' }), 201);
+    ok(await get(`/api/v1/issuers/${issuer.id}/intermediates`));
+    ok(await get(`/api/v1/intermediates/${intermediate.id}`));
+    ok(await send('post', `/api/v1/intermediates/${intermediate.id}/retire`));
+    ok(await send('post', `/api/v1/certificates/${issued.certificateId}/revoke`, { reason: 'superseded' }));
+    ok(await send('post', '/api/v1/certificates/bulk-revoke', { certificate_ids: [cert.id, 'mc-ghost'], reason: 'cessationOfOperation' }));
+
     expect(problems).toEqual([]);
     expect(exercised.size).toBeGreaterThan(80);
     expect(validated).toBeGreaterThan(80);

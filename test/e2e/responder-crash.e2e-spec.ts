@@ -31,7 +31,7 @@ describe('responder killed under load', () => {
     const job = await p.http.post(`/api/v1/certificates/${cert.id}/renew`).set(p.auth()).send({}).expect(202);
     await p.waitForJob(job.body.job_id, ['Completed']);
     const pem = (await p.http.get(`/api/v1/certificates/${cert.id}/export/pem`).set(p.auth()).expect(200)).body;
-    writeFileSync(join(dir, 'leaf.pem'), pem.certificate_pem);
+    writeFileSync(join(dir, 'leaf.pem'), pem.cert_pem);
     writeFileSync(join(dir, 'ca.pem'), pem.chain_pem);
     const certId = certIdFor(issuerIdentityOf(certificatePemToDer(pem.chain_pem)), pem.serial_number);
     const der = (tag: number, c: Buffer) => Buffer.concat([Buffer.from([tag, c.length]), c]);

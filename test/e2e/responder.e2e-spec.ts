@@ -45,7 +45,7 @@ describe('apps/responder', () => {
     const job = await p.http.post(`/api/v1/certificates/${cert.id}/renew`).set(p.auth()).send({}).expect(202);
     await p.waitForJob(job.body.job_id, ['Completed']);
     const pem = (await p.http.get(`/api/v1/certificates/${cert.id}/export/pem`).set(p.auth()).expect(200)).body;
-    writeFileSync(join(dir, 'leaf.pem'), pem.certificate_pem);
+    writeFileSync(join(dir, 'leaf.pem'), pem.cert_pem);
     writeFileSync(join(dir, 'ca.pem'), pem.chain_pem);
     const url = `${responderBase}/.well-known/pki/ocsp/${inv.issuerId}`;
     const check = () => openssl(['ocsp', '-issuer', 'ca.pem', '-cert', 'leaf.pem', '-url', url, '-CAfile', 'ca.pem', '-nonce']);

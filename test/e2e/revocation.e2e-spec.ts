@@ -47,7 +47,7 @@ describe('revocation: revoke API, CRL and OCSP against openssl', () => {
     const job = await p.http.post(`/api/v1/certificates/${cert.id}/renew`).set(p.auth()).send({}).expect(202);
     expect((await p.waitForJob(job.body.job_id, ['Completed', 'Failed'])).status).toBe('Completed');
     const pem = (await p.http.get(`/api/v1/certificates/${cert.id}/export/pem`).set(p.auth()).expect(200)).body;
-    writeFileSync(join(dir, `${name}.pem`), pem.certificate_pem);
+    writeFileSync(join(dir, `${name}.pem`), pem.cert_pem);
     writeFileSync(join(dir, 'ca.pem'), pem.chain_pem);
     return { id: cert.id, serial: pem.serial_number, leaf: `${name}.pem`, ca: 'ca.pem' };
   }

@@ -94,6 +94,7 @@ export class CertificatesController {
    */
   @Post('bulk-revoke')
   @HttpCode(200)
+  @Returns(objectOf({ total_matched: int, total_revoked: int, total_skipped: int, total_failed: int, errors: { type: 'array', items: Schemas.BulkResultError } }))
   bulkRevoke(@CurrentPrincipal() actor: Principal, @Body() body: BulkRevokeDto, @RequestId() requestId: string): Promise<BulkRevokeResult> {
     return this.revocations.bulkRevoke(actor, body, requestId);
   }
@@ -101,6 +102,7 @@ export class CertificatesController {
   /** Revokes every unexpired version (200 `{status: "revoked"}`); 409 when already revoked or archived. */
   @Post(':id/revoke')
   @HttpCode(200)
+  @Returns(objectOf({ status: { const: 'revoked' }, certificate_id: str, revocation_reason: str, revoked_at: dateTime, revoked_serials: strings, cancelled_job_ids: strings }))
   revoke(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: RevokeCertificateDto, @RequestId() requestId: string): Promise<RevocationResult> {
     return this.revocations.revoke(actor, id, body.reason ?? 'unspecified', requestId);
   }

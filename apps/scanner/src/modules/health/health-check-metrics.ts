@@ -25,6 +25,8 @@ export class HealthCheckMetrics {
       name: 'certctl_health_check_transitions_total', help: 'Health-check status changes recorded by this scanner',
       labelNames: ['from', 'to'], registers: [registry],
     });
+    // Every transition exists at zero from the first scrape, so increase() sees the first change (and the alert has series).
+    for (const from of HEALTH_STATUSES) for (const to of HEALTH_STATUSES) if (from !== to) this.transitions.inc({ from, to }, 0);
     this.probes = new Counter({
       name: 'certctl_health_check_probes_total', help: 'Health-check probes run by this scanner, by outcome', labelNames: ['outcome'], registers: [registry],
     });
