@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import { ApiModule } from '../apps/api/src/api.module';
-import { API_PREFIX, buildOpenApiDocument } from '../apps/api/src/app.factory';
+import { API_PREFIX, buildOpenApiDocument, GLOBAL_PREFIX_OPTIONS } from '../apps/api/src/app.factory';
 
 /**
  * `npm run openapi`: writes docs/openapi.json from the code, without a database: the document needs only the
@@ -11,7 +11,7 @@ import { API_PREFIX, buildOpenApiDocument } from '../apps/api/src/app.factory';
  */
 async function main(): Promise<void> {
   const app = await NestFactory.create(ApiModule, { preview: true, logger: false, abortOnError: false });
-  app.setGlobalPrefix(API_PREFIX, { exclude: ['health', 'ready', 'metrics'] });
+  app.setGlobalPrefix(API_PREFIX, GLOBAL_PREFIX_OPTIONS);
   const document = buildOpenApiDocument(app);
   const out = resolve(process.argv[2] ?? 'docs/openapi.json');
   mkdirSync(dirname(out), { recursive: true });

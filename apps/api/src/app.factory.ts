@@ -13,6 +13,17 @@ import { findWebConsoleDir, webConsoleMiddleware } from './modules/web-console/w
 
 export const API_PREFIX = 'api/v1';
 
+/** What stays outside /api/v1; the OpenAPI script uses the same, so the committed document is the served one. */
+export const GLOBAL_PREFIX_OPTIONS = {
+  exclude: [
+    { path: 'health', method: RequestMethod.GET },
+    { path: 'ready', method: RequestMethod.GET },
+    { path: 'metrics', method: RequestMethod.GET },
+    // CRL and OCSP live where certctl's clients look for them, outside /api/v1.
+    { path: '.well-known/pki/*path', method: RequestMethod.ALL },
+  ],
+};
+
 /** Builds the api app (not listening): request ids, the JSON body limit, the /api/v1 prefix, OpenAPI. */
 export async function createApiApp(): Promise<INestApplication> {
   const logger = bootLogger(loadConfig(process.env, 'api'));
@@ -35,16 +46,10 @@ export async function createApiApp(): Promise<INestApplication> {
   const jsonBody = jsonBodyMiddleware(config.server.maxBodyBytes);
   // The CRL/OCSP surfaces take DER, never JSON: a JSON body there is a wrong content type (415), not bad JSON.
   app.use((req: ApiRequest, res: Response, next: NextFunction) => (req.path.startsWith('/.well-known/pki/') ? next() : jsonBody(req, res, next)));
-  app.setGlobalPrefix(API_PREFIX, {
-    exclude: [
-      { path: 'health', method: RequestMethod.GET },
-      { path: 'ready', method: RequestMethod.GET },
-      { path: 'metrics', method: RequestMethod.GET },
-      // CRL and OCSP live where certctl's clients look for them, outside /api/v1.
-      { path: '.well-known/pki/*path', method: RequestMethod.ALL },
-    ],
-  });
-  SwaggerModule.setup('api/docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'api/docs/openapi.json' });
+  app.setGlobalPrefix(API_PREFIX, GLOBAL_PREFIX_OPTIONS);
+  // Built now, before init, as `npm run openapi` builds it: the route table Nest completes at init changes how
+  // Swagger reads the prefix exclusions (the /.well-known/pki routes would be listed under /api/v1).
+  SwaggerModule.setup('api/docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'api/docs/openapi.json' });
 
   if (config.auth.type === 'none') {
     app.get(PinoNestLogger).warn(
