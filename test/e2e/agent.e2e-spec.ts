@@ -228,7 +228,8 @@ exec ${nginx.validateCommand}
     const all = await versions();
     expect(all.length).toBe(before + 1);
     expect(await servedAfterReload(all.at(-1).fingerprint_sha256)).toBe(all.at(-1).fingerprint_sha256);
-    expect(readdirSync(join(stateDir, 'journal')).filter((f) => f.endsWith('.json'))).toEqual([]);
+    // The agent reports first and clears its journal entry after (a crash in between re-sends, never loses, the report).
+    await waitFor('the journal entry to be cleared', () => readdirSync(join(stateDir, 'journal')).filter((f) => f.endsWith('.json')).length === 0);
   });
 
   it('a stopped agent goes Offline and its deployment returns to Pending; it completes when the agent is back', async () => {
