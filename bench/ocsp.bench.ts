@@ -184,6 +184,8 @@ async function main(): Promise<void> {
     writeFileSync(join(work, 'rsigner.pem'), opensslResponder.pem);
     writeFileSync(join(work, 'rkey.pem'), privateKeyPemOf(opensslResponderKeys.privateKey));
     const yymmdd = (d: Date) => d.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';
+    // Every row names the same subject: without unique_subject = no OpenSSL refuses the index ("Error creating name index").
+    writeFileSync(join(work, 'index.txt.attr'), 'unique_subject = no\n');
     writeFileSync(join(work, 'index.txt'), versions.map((v) => `V\t${yymmdd(new Date(v.not_after))}\t\t${v.serial_number.toUpperCase()}\tunknown\t/CN=bench\n`).join(''));
 
     // Our responder (built app), OpenSSL's, and the bare node:http limit.
