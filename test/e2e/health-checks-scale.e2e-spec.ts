@@ -2,7 +2,7 @@ import type { Server } from 'node:net';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, freePort, TestEnvironment } from '@certctl/testing';
-import { ScannerProcess } from '../support/scanner-process';
+import { SourceAppProcess } from '../support/source-app-process';
 import { closeAll, startTlsListener, TestPki } from '../support/tls-fleet';
 
 const CHECKS = 10_000;
@@ -19,7 +19,7 @@ describe('health checks at scale', () => {
   let env: TestEnvironment;
   let db: Client;
   const servers: Server[] = [];
-  const scanners: ScannerProcess[] = [];
+  const scanners: SourceAppProcess[] = [];
 
   beforeAll(async () => {
     env = await createTestEnvironment();
@@ -34,9 +34,9 @@ describe('health checks at scale', () => {
       endpoints.push(`127.0.0.1:${port}`);
     }
     const scannerEnv = {
-      ...env.env, CERTCTL_NETWORK_SCAN_ALLOW_LOOPBACK: 'true', CERTCTL_HEALTH_CHECK_INTERVAL: '500ms', CERTCTL_HEALTH_CHECK_MAX_CONCURRENT: '50',
+      ...env.env, CERTCTL_NETWORK_SCAN_ALLOW_LOOPBACK: 'true', CERTCTL_HEALTH_CHECK_INTERVAL: '500ms', CERTCTL_HEALTH_CHECK_MAX_CONCURRENT: '50', CERTCTL_SCANNER_PORT: '0',
     };
-    scanners.push(...await Promise.all([ScannerProcess.start(scannerEnv), ScannerProcess.start(scannerEnv)]));
+    scanners.push(...await Promise.all([SourceAppProcess.start('scanner', scannerEnv), SourceAppProcess.start('scanner', scannerEnv)]));
     // Rows straight into the table (10,000 POSTs would test the api, not the probing): all due at once.
     await db.query(
       `INSERT INTO endpoint_health_checks (id, endpoint, server_name, expected_fingerprint, check_interval_seconds, timeout_ms, next_check_at)

@@ -7,7 +7,7 @@ import { enqueueNotifications, JobProducer, newId } from '@certctl/db';
 import { createWorkerApp } from '@certctl/observability';
 import { NotifierModule } from '../../apps/notifier/src/notifier.module';
 import { ApiHarness, startApi } from '../support/api-harness';
-import { NotifierProcess } from '../support/notifier-process';
+import { SourceAppProcess } from '../support/source-app-process';
 import { HttpSink, startHttpSink, waitFor } from '../support/notifier-peers';
 import { freePort } from '@certctl/testing';
 
@@ -55,7 +55,7 @@ describe('notifier reliability', () => {
     let sink: HttpSink;
     let api: ApiHarness;
     const accepted = new Set<object>();
-    let notifier: NotifierProcess | undefined;
+    let notifier: SourceAppProcess | undefined;
 
     beforeAll(async () => {
       sink = await startHttpSink();
@@ -79,13 +79,13 @@ describe('notifier reliability', () => {
       const finished = async () => { const c = await statusCounts(api); return (c.sent ?? 0) + (c.dead ?? 0); };
 
       for (const killAt of [500, 1_200]) {
-        notifier = await NotifierProcess.start(env);
+        notifier = await SourceAppProcess.start('notifier', { ...env, CERTCTL_NOTIFIER_PORT: '0' }, 30_000);
         await waitFor(`${killAt} rows finished`, async () => (await finished()) >= killAt, 60_000);
         await notifier.kill();
         // The kill really cut the run short.
         expect(await finished()).toBeLessThan(ids.length);
       }
-      notifier = await NotifierProcess.start(env);
+      notifier = await SourceAppProcess.start('notifier', { ...env, CERTCTL_NOTIFIER_PORT: '0' }, 30_000);
       const counts = await waitFor('every row sent or dead', async () => {
         const c = await statusCounts(api);
         return (c.sent ?? 0) + (c.dead ?? 0) === ids.length && c;

@@ -7,7 +7,7 @@ import { certIdFor, certificatePemToDer, issuerIdentityOf, ocspResponseStatus } 
 import { freePort } from '@certctl/testing';
 import { certificateBody, createInventory, post } from '../support/fixtures';
 import { PlatformHarness, startPlatform } from '../support/platform-harness';
-import { ResponderProcess } from '../support/responder-process';
+import { SourceAppProcess } from '../support/source-app-process';
 
 /**
  * kill -9 of the responder under load: the counters it had counted stay (they live in Redis), a revocation made
@@ -15,7 +15,7 @@ import { ResponderProcess } from '../support/responder-process';
  */
 describe('responder killed under load', () => {
   let p: PlatformHarness;
-  let responder: ResponderProcess | undefined;
+  let responder: SourceAppProcess | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'responder-crash-'));
   beforeAll(async () => {
     p = await startPlatform({ CERTCTL_READ_CACHE_TTL: '1ms' });
@@ -38,7 +38,7 @@ describe('responder killed under load', () => {
     const body = der(0x30, der(0x30, der(0x30, der(0x30, certId.der))));
 
     let port = await freePort();
-    responder = await ResponderProcess.start(p.env.env, port);
+    responder = await SourceAppProcess.start('responder', { ...p.env.env, CERTCTL_SERVER_HOST: '127.0.0.1', CERTCTL_RESPONDER_PORT: String(port) }, 30_000);
     let answered = 0;
     let stop = false;
     const loadLoop = (async () => {
@@ -60,7 +60,7 @@ describe('responder killed under load', () => {
     // Revoked while the responder is down: nothing of it lives in the responder.
     await p.http.post(`/api/v1/certificates/${cert.id}/revoke`).set(p.auth()).send({ reason: 'keyCompromise' }).expect(200);
     port = await freePort();
-    responder = await ResponderProcess.start(p.env.env, port);
+    responder = await SourceAppProcess.start('responder', { ...p.env.env, CERTCTL_SERVER_HOST: '127.0.0.1', CERTCTL_RESPONDER_PORT: String(port) }, 30_000);
     const check = await new Promise<string>((resolve) => execFile('openssl', ['ocsp', '-issuer', 'ca.pem', '-cert', 'leaf.pem', '-url', `http://127.0.0.1:${port}/.well-known/pki/ocsp/${inv.issuerId}`, '-CAfile', 'ca.pem', '-nonce'],
       { cwd: dir, encoding: 'utf8' }, (_e, out, err) => resolve(`${out}${err}`)));
     expect(check).toContain('leaf.pem: revoked');

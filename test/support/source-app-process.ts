@@ -4,13 +4,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const ROOT = resolve(__dirname, '..', '..');
 const REGISTER = resolve(__dirname, 'swc-register.cjs');
-const NOTIFIER_MAIN = resolve(ROOT, 'apps', 'notifier', 'src', 'main.ts');
 
 /**
- * The notifier as a real child process (its TypeScript compiled on the fly by swc), so a test can SIGKILL it
- * mid-delivery. Ready once it logs "notifier ready".
+ * A Nest app (`apps/<app>/src/main.ts`) as a real child process, its TypeScript compiled on the fly by swc: replicas
+ * run on their own threads rather than the test's, and a test can SIGKILL one mid-job. Ready once it logs
+ * "<app> ready".
  */
-export class NotifierProcess {
+export class SourceAppProcess {
   private output = '';
   private readonly exited: Promise<void>;
 
@@ -22,20 +22,21 @@ export class NotifierProcess {
     }
   }
 
-  static async start(env: Record<string, string>, timeoutMs = 30_000): Promise<NotifierProcess> {
-    const child = spawn(process.execPath, ['-r', REGISTER, NOTIFIER_MAIN], {
+  static async start(app: 'notifier' | 'scanner' | 'responder', env: Record<string, string>, timeoutMs = 60_000): Promise<SourceAppProcess> {
+    const child = spawn(process.execPath, ['-r', REGISTER, resolve(ROOT, 'apps', app, 'src', 'main.ts')], {
       cwd: ROOT,
-      env: { ...process.env, ...env, CERTCTL_NOTIFIER_PORT: '0', CERTCTL_LOG_LEVEL: 'info' },
+      // info: readiness is read from the "<app> ready" log line.
+      env: { ...process.env, ...env, CERTCTL_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const notifier = new NotifierProcess(child);
+    const started = new SourceAppProcess(child);
     const deadline = Date.now() + timeoutMs;
-    while (!notifier.output.includes('notifier ready')) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`notifier exited before it was ready:\n${notifier.output}`);
-      if (Date.now() > deadline) throw new Error(`notifier not ready after ${timeoutMs} ms:\n${notifier.output}`);
+    while (!started.output.includes(`${app} ready`)) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${app} exited before it was ready:\n${started.output}`);
+      if (Date.now() > deadline) throw new Error(`${app} not ready after ${timeoutMs} ms:\n${started.output}`);
       await sleep(50);
     }
-    return notifier;
+    return started;
   }
 
   /** No goodbye: the process dies mid-job, as in a crash or an OOM kill. */
@@ -44,6 +45,7 @@ export class NotifierProcess {
     await this.exited;
   }
 
+  /** SIGTERM, then SIGKILL if it has not exited within 10 s. */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.child.kill('SIGTERM');
