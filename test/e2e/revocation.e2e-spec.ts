@@ -228,9 +228,23 @@ describe('revocation: revoke API, CRL and OCSP against openssl', () => {
     expect(unknownIssuer.status).toBe(404);
     expect((await fetch(`${base}/.well-known/pki/crl/iss-does-not-exist`)).status).toBe(404);
     await p.db.query(`INSERT INTO issuers (id, name, type, config) VALUES ('iss-acme-crl', $1, 'ACME', '{"directory_url":"https://127.0.0.1:1/dir"}')`, [unique('acme')]);
-    expect((await fetch(`${base}/.well-known/pki/crl/iss-acme-crl`)).status).toBe(501);
+    const acmeCrl = await fetch(`${base}/.well-known/pki/crl/iss-acme-crl`);
+    expect(acmeCrl.status).toBe(501);
+    // A deliberate 501 says why (not the generic "internal error" of a failure).
+    expect((await acmeCrl.json()).message).toMatch(/iss-acme-crl \(ACME\) does not sign CRLs/);
     expect((await postOcsp(good, 'application/ocsp-request', 'iss-acme-crl')).status).toBe(501);
     expect((await fetch(`${ocspUrl()}/not*base64`)).status).toBeLessThan(500);
+    // A broken percent escape in the GET form is a malformed OCSP request, not an HTTP error.
+    const brokenEscape = await fetch(`${ocspUrl()}/MEMw%E0%A4%A`);
+    expect(brokenEscape.status).toBe(200);
+    expect(await ocspStatusOf(brokenEscape)).toBe(1);
+    // A chunked POST (no Content-Length) is left to Express by the fast path and answered all the same.
+    const chunked = await fetch(ocspUrl(), {
+      method: 'POST', headers: { 'Content-Type': 'application/ocsp-request' }, duplex: 'half',
+      body: new ReadableStream({ start(c) { c.enqueue(new Uint8Array(good)); c.close(); } }),
+    } as RequestInit);
+    expect(chunked.status).toBe(200);
+    expect(await ocspStatusOf(chunked)).toBe(0);
 
     // The counters said which, and are in the JSON metrics and the Prometheus text with all ten labels in order.
     const metrics = (await p.http.get('/api/v1/metrics').set(p.auth()).expect(200)).body;

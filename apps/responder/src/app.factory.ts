@@ -2,9 +2,13 @@ import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { loadConfig } from '@certctl/config';
 import { bootLogger, PinoNestLogger } from '@certctl/observability';
+import { installOcspFastPath } from '@certctl/issuers';
 import { ResponderModule } from './responder.module';
 
-/** The responder app (not listening). No body parser: the OCSP controller reads its DER body itself. */
+/**
+ * The responder app (not listening). No body parser: the OCSP routes read their DER bodies themselves, most of
+ * them in the fast path ahead of Express.
+ */
 export async function createResponderApp(): Promise<INestApplication> {
   const logger = bootLogger(loadConfig(process.env, 'responder'));
   const app = await NestFactory.create(ResponderModule, { logger, bodyParser: false, abortOnError: false });
@@ -12,5 +16,6 @@ export async function createResponderApp(): Promise<INestApplication> {
   const express = app.getHttpAdapter().getInstance() as { set(name: string, value: unknown): void; disable(name: string): void };
   express.set('etag', false);
   express.disable('x-powered-by');
+  installOcspFastPath(app);
   return app;
 }

@@ -148,8 +148,9 @@ export function httpLoggerMiddleware(logger: Pino) {
       res.setHeader('x-request-id', id);
       return id;
     },
+    // 501 is an answer (this server does not do that for this resource), not a failure of the server.
     customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
-      err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+      err || (res.statusCode >= 500 && res.statusCode !== 501) ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
     // reqId comes from the per-request child logger (quietReqLogger).
     customSuccessObject: (req: IncomingMessage, res: ServerResponse, value: Record<string, unknown>) => ({
       method: req.method,

@@ -4,3 +4,4 @@ export * from './crl.service';
 export * from './ocsp-responder.store';
 export * from './ocsp.service';
 export * from './revocation.module';
+export * from './ocsp-fast-path';

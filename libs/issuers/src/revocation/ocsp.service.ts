@@ -36,10 +36,17 @@ interface CachedEntry {
   status: CertStatus['status'];
   single: Buffer;
   full: Buffer;
+  /** When this answer stops being handed out (half its validity after signing), in ms since the epoch. */
+  reuseUntil: number;
 }
 
 /** How long a replica trusts its copy of an issuer's revocation epoch: a revocation reaches every replica within this. */
 const EPOCH_TTL_MS = 500;
+/** Pre-signed answers a replica keeps in memory besides Redis (about 0.5 KB each), so a hot serial costs no round trip. */
+const LOCAL_ANSWERS_MAX = 20_000;
+/** A serial in certctl's GET form: plain hex, which base64 of a DER SEQUENCE (starting 'M') never is. */
+const SERIAL_HEX = /^[0-9a-fA-F]{1,40}$/;
+const BASE64_TEXT = /^[A-Za-z0-9+/=_-]+$/;
 const OCSP_CONTENT_TYPE = 'application/ocsp-response';
 
 /**
@@ -55,6 +62,10 @@ export class OcspService {
   private readonly prefix: string;
   private readonly epochs = new Map<string, { at: number; value: Promise<string> }>();
   private readonly signing = new Map<string, Promise<CachedEntry>>();
+  /** Answers already fetched or signed here, keyed like Redis (so under the epoch), oldest first. */
+  private readonly local = new Map<string, CachedEntry>();
+  /** Rate-limit increments of this event-loop turn, sent to Redis as one pipeline (see rateLimited). */
+  private rateBatch: { counts: Map<string, number>; totals: Promise<Map<string, number>> } | undefined;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -90,6 +101,24 @@ export class OcspService {
     const answer = await this.respond(query, (label) => void counted.push(this.count(label)));
     await Promise.all(counted);
     return answer;
+  }
+
+  /**
+   * The GET forms, from the path after /ocsp/{issuer_id}/: certctl's serial in hex, or RFC 5019's base64
+   * OCSPRequest (URL-encoded, may contain '/'). Used by the controller and by the fast path alike.
+   */
+  answerGet(issuerId: string, encodedPath: string, client: string): Promise<OcspAnswer> {
+    let text: string;
+    try {
+      text = decodeURIComponent(encodedPath);
+    } catch {
+      text = '%'; // a broken escape: malformed below
+    }
+    if (SERIAL_HEX.test(text)) return this.answer({ issuerId, method: 'GET', serialHex: text.toLowerCase(), client });
+    if (text.length > this.maxRequestBytes * 2 || !BASE64_TEXT.test(text)) {
+      return Promise.all([this.count('request_get'), this.count('request_invalid')]).then(() => this.error('malformedRequest'));
+    }
+    return this.answer({ issuerId, method: 'GET', request: Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64'), client });
   }
 
   private async respond(query: OcspQuery, count: (label: OcspCounterLabel) => void): Promise<OcspAnswer> {
@@ -164,17 +193,32 @@ export class OcspService {
     return Math.max(1000, Math.floor(this.config.revocation.ocspResponseValidityMs / 2));
   }
 
+  /**
+   * The answer for one CertID under the issuer's current epoch: from this replica's memory, else Redis (shared by
+   * the replicas), else signed once (concurrent askers share the signing).
+   */
   private async entry(authority: RevocationAuthority, certId: OcspCertId): Promise<CachedEntry> {
     const epoch = await this.epoch(authority.issuerId);
-    const key = `${this.prefix}:ocsp:${authority.issuerId}:${epoch}:${createHash('sha1').update(certId.der).digest('base64url')}`;
+    const key = `${this.prefix}:ocsp2:${authority.issuerId}:${epoch}:${createHash('sha1').update(certId.der).digest('base64url')}`;
+    const now = Date.now();
+    const held = this.local.get(key);
+    if (held && held.reuseUntil > now) return held;
+    if (held) this.local.delete(key);
     const cached = await this.redis.getBuffer(key);
-    if (cached) return decodeEntry(cached);
+    const fetched = cached ? decodeEntry(cached) : undefined;
+    if (fetched && fetched.reuseUntil > now) return this.keep(key, fetched);
     let pending = this.signing.get(key);
     if (!pending) {
-      pending = this.sign(authority, certId, key).finally(() => this.signing.delete(key));
+      pending = this.sign(authority, certId, key).then((signed) => this.keep(key, signed)).finally(() => this.signing.delete(key));
       this.signing.set(key, pending);
     }
     return pending;
+  }
+
+  private keep(key: string, entry: CachedEntry): CachedEntry {
+    this.local.set(key, entry);
+    if (this.local.size > LOCAL_ANSWERS_MAX) this.local.delete(this.local.keys().next().value!);
+    return entry;
   }
 
   private async sign(authority: RevocationAuthority, certId: OcspCertId, key: string): Promise<CachedEntry> {
@@ -184,7 +228,7 @@ export class OcspService {
     const nextUpdate = new Date(thisUpdate.getTime() + this.config.revocation.ocspResponseValidityMs);
     const single = encodeSingleResponse({ certIdDer: certId.der, certStatus, thisUpdate, nextUpdate });
     const full = buildOcspResponse({ responder, producedAt: thisUpdate, singleResponses: [single] });
-    const entry: CachedEntry = { status: certStatus.status, single, full };
+    const entry: CachedEntry = { status: certStatus.status, single, full, reuseUntil: thisUpdate.getTime() + this.cacheTtlMs() };
     await this.redis.set(key, encodeEntry(entry), 'PX', this.cacheTtlMs());
     // The database copy (certctl's ocsp_response_cache) is for operators and restarts; serving never waits on it.
     void this.dataSource.query(
@@ -225,28 +269,61 @@ export class OcspService {
     return `${this.prefix}:ocsp-epoch:${issuerId}`;
   }
 
-  /** A fixed one-minute window per client, counted in Redis so the limit holds across replicas. */
+  /**
+   * A fixed one-minute window per client, counted in Redis so the limit holds across replicas. The requests of
+   * one event-loop turn share one pipeline (INCRBY per client), and each learns its own place in the window.
+   */
   private async rateLimited(client: string): Promise<boolean> {
     const limit = this.config.revocation.ocspRateLimitPerMinute;
     if (limit <= 0) return false;
-    const key = `${this.prefix}:ocsp-rl:${client}:${Math.floor(Date.now() / 60_000)}`;
-    const results = await this.redis.multi().incr(key).pexpire(key, 61_000).exec();
-    return Number(results?.[0]?.[1] ?? 0) > limit;
+    if (!this.rateBatch) {
+      const counts = new Map<string, number>();
+      const totals = new Promise<void>((done) => setImmediate(done)).then(() => this.flushRate(counts));
+      this.rateBatch = { counts, totals };
+    }
+    const batch = this.rateBatch;
+    const before = batch.counts.get(client) ?? 0;
+    batch.counts.set(client, before + 1);
+    const totals = await batch.totals;
+    const place = totals.get(client)! - batch.counts.get(client)! + before + 1;
+    return place > limit;
+  }
+
+  private async flushRate(counts: Map<string, number>): Promise<Map<string, number>> {
+    this.rateBatch = undefined;
+    const window = Math.floor(Date.now() / 60_000);
+    const pipeline = this.redis.pipeline();
+    for (const [client, by] of counts) {
+      const key = `${this.prefix}:ocsp-rl:${client}:${window}`;
+      pipeline.incrby(key, by).pexpire(key, 61_000);
+    }
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([err]) => err)?.[0];
+    if (failed) throw failed;
+    const totals = new Map<string, number>();
+    [...counts.keys()].forEach((client, i) => totals.set(client, Number(results[i * 2]![1])));
+    return totals;
   }
 }
 
 const STATUS_CODES: Record<CertStatus['status'], number> = { good: 0, revoked: 1, unknown: 2 };
 const STATUS_OF_CODE: CertStatus['status'][] = ['good', 'revoked', 'unknown'];
 
-/** status(1) | single length(4) | single | full. */
+/** status(1) | reuseUntil(8, float64 ms) | single length(4) | single | full. */
 function encodeEntry(entry: CachedEntry): Buffer {
-  const header = Buffer.alloc(5);
+  const header = Buffer.alloc(13);
   header[0] = STATUS_CODES[entry.status];
-  header.writeUInt32BE(entry.single.length, 1);
+  header.writeDoubleBE(entry.reuseUntil, 1);
+  header.writeUInt32BE(entry.single.length, 9);
   return Buffer.concat([header, entry.single, entry.full]);
 }
 
 function decodeEntry(buf: Buffer): CachedEntry {
-  const length = buf.readUInt32BE(1);
-  return { status: STATUS_OF_CODE[buf[0]!] ?? 'unknown', single: buf.subarray(5, 5 + length), full: buf.subarray(5 + length) };
+  const length = buf.readUInt32BE(9);
+  return {
+    status: STATUS_OF_CODE[buf[0]!] ?? 'unknown',
+    reuseUntil: buf.readDoubleBE(1),
+    single: buf.subarray(13, 13 + length),
+    full: buf.subarray(13 + length),
+  };
 }

@@ -66,23 +66,12 @@ export class PkiController {
 
   /**
    * GET /{issuer_id}/{serial_hex} (certctl's form) or GET /{issuer_id}/{base64 OCSPRequest} (RFC 5019 §5, the
-   * request DER in base64, URL-encoded; it may contain '/'). A serial is plain hex, which base64 of a DER
-   * SEQUENCE (starting 'M') never is.
+   * request DER in base64, URL-encoded; it may contain '/'). The responder and the api usually answer these in
+   * OcspFastPath, ahead of Express; this route documents them and serves any app without the fast path.
    */
   @Get('ocsp/:issuerId/*encoded')
   async getOcsp(@Param('issuerId') issuerId: string, @Param('encoded') encoded: string | string[], @Req() req: Request, @Res() res: Response): Promise<void> {
-    const text = decodeURIComponent(Array.isArray(encoded) ? encoded.join('/') : encoded);
-    const client = clientOf(req);
-    if (/^[0-9a-fA-F]{1,40}$/.test(text)) {
-      send(res, await this.ocsp.answer({ issuerId, method: 'GET', serialHex: text.toLowerCase(), client }));
-      return;
-    }
-    if (text.length > this.ocsp.maxRequestBytes * 2 || !/^[A-Za-z0-9+/=_-]+$/.test(text)) {
-      await Promise.all([this.ocsp.count('request_get'), this.ocsp.count('request_invalid')]);
-      send(res, this.ocsp.error('malformedRequest'));
-      return;
-    }
-    send(res, await this.ocsp.answer({ issuerId, method: 'GET', request: Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64'), client }));
+    send(res, await this.ocsp.answerGet(issuerId, Array.isArray(encoded) ? encoded.join('/') : encoded, clientOf(req)));
   }
 }
 

@@ -31,7 +31,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const res = ctx.getResponse<Response>();
     const { status, code, message, details } = this.describe(exception);
     const extra = exception instanceof ApiError ? exception.extra : undefined;
-    if (status >= 500) {
+    if (status >= 500 && !deliberate(exception)) {
       this.logger.error({ err: exception, requestId: req.id, path: req.originalUrl }, 'request failed');
     }
     sendError(res, status, code, message, String(req.id ?? ''), details, extra);
@@ -47,7 +47,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
       const message = typeof body === 'string' ? body : messageOf(body) ?? exception.message;
       const code = (typeof body === 'object' && body && 'code' in body && typeof body.code === 'string' && body.code) ||
         (STATUS_CODE_NAMES[status] ?? (status >= 500 ? 'INTERNAL' : 'ERROR'));
-      return { status, code, message: status >= 500 ? 'internal error' : message };
+      return { status, code, message: status >= 500 && !deliberate(exception) ? 'internal error' : message };
     }
     const pg = pgErrorOf(exception);
     if (pg?.code === PgError.InvalidTextRepresentation || pg?.code === PgError.CharacterNotInRepertoire) {
@@ -92,4 +92,9 @@ export function sendError(
   const body: ErrorBody = { ...extra, error: STATUS_CODES[status] ?? 'Error', message, code, request_id: requestId };
   if (details?.length) body.details = details;
   res.status(status).json(body);
+}
+
+/** A 501 thrown on purpose (e.g. a CRL asked of an ACME issuer) is an answer about the request, not a failure. */
+function deliberate(exception: unknown): boolean {
+  return exception instanceof HttpException && exception.getStatus() === HttpStatus.NOT_IMPLEMENTED;
 }

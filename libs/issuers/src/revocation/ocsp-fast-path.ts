@@ -1,0 +1,98 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { INestApplication } from '@nestjs/common';
+import type { Logger as Pino } from 'pino';
+import { HttpMetrics, PINO, requestIdOf } from '@certctl/observability';
+import { OcspAnswer, OcspService } from './ocsp.service';
+
+const PREFIX = '/.well-known/pki/ocsp/';
+/** The route patterns Express would report, so the http histogram has one series per route either way. */
+const GET_ROUTE = '/.well-known/pki/ocsp/:issuerId/*encoded';
+const POST_ROUTE = '/.well-known/pki/ocsp/:issuerId';
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Serves the OCSP requests of the fleet straight off node:http, ahead of Express and Nest's routing: an OCSP
+ * answer is a cache lookup, and the framework's per-request work would cost more than the answer itself. It
+ * answers the GET forms and well-formed POSTs (`application/ocsp-request` with a Content-Length within the
+ * limit) through the same OcspService as PkiController, with the same counters, rate limit, request id and http
+ * histogram; anything else (a wrong content type, an oversized or chunked body, other methods and paths) goes on
+ * to Express, which answers it as before. Requests are logged at debug only: this is fleet traffic, counted by
+ * certctl_ocsp_counter_total and http_request_duration_seconds rather than logged one line each.
+ */
+export function installOcspFastPath(app: INestApplication): void {
+  const server = app.getHttpServer() as Server;
+  const ocsp = app.get(OcspService);
+  const metrics = app.get(HttpMetrics);
+  const logger = app.get<Pino>(PINO);
+  const framework = server.listeners('request') as RequestListener[];
+  server.removeAllListeners('request');
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const answered = req.url?.startsWith(PREFIX) ? serve(req, res) : undefined;
+    if (answered) return;
+    for (const listener of framework) listener.call(server, req, res);
+  });
+
+  /** The pending answer when this request is ours, undefined to hand it to Express. */
+  function serve(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
+    const path = req.url!.slice(PREFIX.length).split('?')[0]!;
+    const slash = path.indexOf('/');
+    const client = req.socket.remoteAddress ?? 'unknown';
+    let pending: Promise<OcspAnswer>;
+    let route: string;
+    if (req.method === 'GET' && slash > 0 && slash < path.length - 1) {
+      route = GET_ROUTE;
+      const issuerId = decodeSegment(path.slice(0, slash));
+      if (issuerId === undefined) return undefined;
+      pending = ocsp.answerGet(issuerId, path.slice(slash + 1), client);
+    } else if (req.method === 'POST' && slash === -1 && path.length > 0 && acceptablePost(req, ocsp.maxRequestBytes)) {
+      route = POST_ROUTE;
+      const issuerId = decodeSegment(path);
+      if (issuerId === undefined) return undefined;
+      pending = readBody(req).then((request) => ocsp.answer({ issuerId, method: 'POST', request, client }));
+    } else {
+      return undefined;
+    }
+    const stop = metrics.duration.startTimer();
+    res.setHeader('x-request-id', requestIdOf(req));
+    return pending
+      .catch((err: unknown) => {
+        // Redis or the database away: say "try later" in OCSP's own terms rather than hang or drop the client.
+        logger.error({ err: (err as Error).message, url: req.url }, 'OCSP request failed');
+        return ocsp.error('tryLater', 503);
+      })
+      .then((answer) => {
+        res.statusCode = answer.httpStatus;
+        for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
+        res.setHeader('Content-Length', answer.body.length);
+        res.end(answer.body);
+        stop({ method: req.method, route, status_code: String(answer.httpStatus) });
+        if (logger.isLevelEnabled('debug')) logger.debug({ method: req.method, url: req.url, statusCode: answer.httpStatus }, 'ocsp request');
+      });
+  }
+}
+
+function acceptablePost(req: IncomingMessage, limit: number): boolean {
+  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const length = Number(req.headers['content-length']);
+  return type === 'application/ocsp-request' && req.headers['content-length'] !== undefined && Number.isInteger(length) && length <= limit;
+}
+
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The body, whose declared Content-Length was checked against the limit (Node holds a body to it). */
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
