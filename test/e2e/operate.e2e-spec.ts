@@ -242,6 +242,10 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
           if (pod.restartPolicy !== 'OnFailure') {
             expect(c.livenessProbe?.httpGet?.path, name).toBe('/health');
             expect(c.readinessProbe?.httpGet?.path, name).toBe('/ready');
+            // The app gives up on its shutdown (and says so) before the kubelet's silent SIGKILL.
+            const shutdown = (c.env ?? []).find((e: { name: string }) => e.name === 'CERTCTL_SHUTDOWN_TIMEOUT')?.value as string | undefined;
+            expect(shutdown, name).toMatch(/^\d+s$/);
+            expect(parseInt(shutdown!, 10), name).toBeLessThan(pod.terminationGracePeriodSeconds);
           }
         }
       }

@@ -13,9 +13,12 @@ const REGISTER = resolve(__dirname, 'swc-register.cjs');
 export class SourceAppProcess {
   private output = '';
   private readonly exited: Promise<void>;
+  /** How the process ended: its exit code, or the signal that killed it. */
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   private constructor(private readonly child: ChildProcess) {
-    this.exited = new Promise((done) => child.once('exit', () => done()));
+    this.exit = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
+    this.exited = this.exit.then(() => undefined);
     for (const stream of [child.stdout, child.stderr]) {
       stream?.setEncoding('utf8');
       stream?.on('data', (text: string) => (this.output = (this.output + text).slice(-20_000)));
@@ -43,6 +46,11 @@ export class SourceAppProcess {
   async kill(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
     await this.exited;
+  }
+
+  /** Sends a signal and leaves the rest to the caller (see `exit`). */
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
   }
 
   /** SIGTERM, then SIGKILL if it has not exited within 10 s. */

@@ -21,6 +21,11 @@ export interface AppConfig {
     maxBodyBytes: number;
     /** How long list totals and the stats summary may be reused (per api process). */
     readCacheTtlMs: number;
+    /**
+     * How long a SIGTERM'd process may take to finish its work in flight before it gives up and exits 1 (a queue
+     * worker whose Redis is gone would otherwise wait forever). Keep it under the pod's termination grace period.
+     */
+    shutdownTimeoutMs: number;
   };
   /** Port of the /health, /ready, /metrics listener of each worker app. */
   workerPorts: { orchestrator: number; notifier: number; scanner: number };
@@ -167,6 +172,7 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
       port: int(env, 'CERTCTL_SERVER_PORT', 8080, 0, 65535),
       maxBodyBytes: int(env, 'CERTCTL_MAX_BODY_SIZE', 1024 * 1024, 1024, 64 * 1024 * 1024),
       readCacheTtlMs: duration(env, 'CERTCTL_READ_CACHE_TTL', 5_000),
+      shutdownTimeoutMs: duration(env, 'CERTCTL_SHUTDOWN_TIMEOUT', 25_000),
     },
     workerPorts: {
       orchestrator: int(env, 'CERTCTL_ORCHESTRATOR_PORT', 8081, 0, 65535),

@@ -1,9 +1,10 @@
 import { INestApplication, MiddlewareConsumer, Module, NestModule, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { Logger as Pino } from 'pino';
 import { AppConfig, APP_CONFIG, ConfigModule, loadConfig } from '@certctl/config';
 import { DatabaseModule, QueuesModule, RedisModule } from '@certctl/db';
 import { HealthModule } from './health';
-import { LoggerModule, PinoNestLogger } from './logger.module';
+import { LoggerModule, PINO, PinoNestLogger } from './logger.module';
 import { bootLogger } from './main-guard';
 import { HttpMetricsMiddleware, MetricsModule } from './metrics';
 import { QueueMetricsModule } from './queue-metrics';
@@ -57,11 +58,20 @@ export function exitOnSignals(app: INestApplication): void {
     process.on(signal, () => {
       if (closing) process.exit(1);
       closing = true;
+      const config = app.get<AppConfig>(APP_CONFIG);
+      const logger = app.get<Pino>(PINO);
+      // Work in flight gets until the deadline; a close that cannot finish (Redis gone: BullMQ waits for a
+      // connection that never comes) must not keep the pod until its grace period ends and a silent SIGKILL.
+      const deadline = setTimeout(() => {
+        logger.error({ signal, timeoutMs: config.server.shutdownTimeoutMs }, 'shutdown did not finish in time (is Redis or PostgreSQL unreachable?); exiting');
+        logger.flush(() => process.exit(1));
+      }, config.server.shutdownTimeoutMs);
+      deadline.unref();
       app.close().then(
         () => process.exit(0),
         (err: unknown) => {
-          process.stderr.write(`shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
-          process.exit(1);
+          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'shutdown failed');
+          logger.flush(() => process.exit(1));
         },
       );
     });
