@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitPemChain } from '@certctl/pki';
 import { certificateBody, createInventory, post, unique } from '../support/fixtures';
+import { opensslIn } from '../support/pki-fixtures';
 import { PlatformHarness, startPlatform } from '../support/platform-harness';
 
 /**
@@ -20,9 +20,11 @@ describe('intermediate CAs', () => {
   });
   afterAll(async () => p?.close());
 
-  const openssl = (args: string[]) => new Promise<{ ok: boolean; out: string }>((resolve) => {
-    execFile('openssl', args, { cwd: dir, encoding: 'utf8' }, (err, stdout, stderr) => resolve({ ok: !err, out: `${stdout}${stderr}` }));
-  });
+  const run = opensslIn(dir);
+  const openssl = async (args: string[]) => {
+    const { status, out } = await run(args);
+    return { ok: status === 0, out };
+  };
 
   it('builds a tree with path length and name constraints, signs leaves with the chosen intermediate, chain verified by openssl -untrusted', async () => {
     const inv = await createInventory(p);

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { CrlService } from '@certctl/issuers';
 import { freePort } from '@certctl/testing';
 import { createResponderApp } from '../../apps/responder/src/app.factory';
 import { certificateBody, createInventory, Inventory, post } from '../support/fixtures';
+import { opensslIn } from '../support/pki-fixtures';
 import { PlatformHarness, startPlatform } from '../support/platform-harness';
 
 /**
@@ -36,9 +36,8 @@ describe('apps/responder', () => {
     await p?.close();
   });
 
-  const openssl = (args: string[]) => new Promise<string>((resolve) => {
-    execFile('openssl', args, { cwd: dir, encoding: 'utf8', timeout: 20_000 }, (_err, stdout, stderr) => resolve(`${stdout}${stderr}`));
-  });
+  const run = opensslIn(dir);
+  const openssl = async (args: string[]) => (await run(args)).out;
 
   it('answers OCSP for a Local CA leaf, turns revoked within a second of a revoke through the api, and counts into the cluster-wide counters', async () => {
     const cert = await post(p, '/api/v1/certificates', certificateBody(inv));

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -7,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@certctl/testing';
 import { ocspResponseStatus } from '@certctl/pki';
 import { certificateBody, createInventory, Inventory, keyWithRole, post, unique } from '../support/fixtures';
+import { issueLocalCaLeaf, opensslIn } from '../support/pki-fixtures';
 import { PlatformHarness, startPlatform } from '../support/platform-harness';
 
 /**
@@ -32,25 +32,8 @@ describe('revocation: revoke API, CRL and OCSP against openssl', () => {
   });
   afterAll(async () => p?.close());
 
-  /** openssl without blocking the event loop: the api it talks to runs in this process. */
-  function openssl(args: string[]): Promise<{ status: number | null; out: string }> {
-    return new Promise((resolve) => {
-      execFile('openssl', args, { cwd: dir, encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => {
-        resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` });
-      });
-    });
-  }
-
-  /** Issues a certificate through the Local CA; writes leaf and CA PEMs under `name`. */
-  async function issued(name: string, overrides: Record<string, unknown> = {}): Promise<{ id: string; serial: string; leaf: string; ca: string }> {
-    const cert = await post(p, '/api/v1/certificates', certificateBody(inv, overrides));
-    const job = await p.http.post(`/api/v1/certificates/${cert.id}/renew`).set(p.auth()).send({}).expect(202);
-    expect((await p.waitForJob(job.body.job_id, ['Completed', 'Failed'])).status).toBe('Completed');
-    const pem = (await p.http.get(`/api/v1/certificates/${cert.id}/export/pem`).set(p.auth()).expect(200)).body;
-    writeFileSync(join(dir, `${name}.pem`), pem.cert_pem);
-    writeFileSync(join(dir, 'ca.pem'), pem.chain_pem);
-    return { id: cert.id, serial: pem.serial_number, leaf: `${name}.pem`, ca: 'ca.pem' };
-  }
+  const openssl = opensslIn(dir);
+  const issued = (name: string, overrides: Record<string, unknown> = {}) => issueLocalCaLeaf(p, inv, dir, name, overrides);
 
   const ocspUrl = (issuerId = inv.issuerId) => `${base}/.well-known/pki/ocsp/${issuerId}`;
   const ocspCheck = (leaf: string) => openssl(['ocsp', '-issuer', 'ca.pem', '-cert', leaf, '-url', ocspUrl(), '-CAfile', 'ca.pem', '-nonce']);
