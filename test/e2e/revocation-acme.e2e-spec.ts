@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobProducer } from '@certctl/db';
 import { freePort, httpsGet, Pebble, pebbleMissing, startPebble } from '@certctl/testing';
 import { certificateBody, createInventory, post, unique } from '../support/fixtures';
+import { ReconcilerService } from '../../apps/orchestrator/src/modules/scheduler/reconciler.service';
 import { PlatformHarness, startPlatform } from '../support/platform-harness';
 
 /**
@@ -84,5 +85,37 @@ suite('revocation at an ACME CA (Pebble)', () => {
       });
     expect((await revocationRow(second.id)).issuer_notify_error).toBeNull();
     expect((await pebbleStatus(second.serial))).toMatchObject({ Status: 'Revoked', Reason: 4 }); // superseded
+  }, 150_000);
+
+  it('a revocation whose queue job was lost (e.g. Redis flushed) is queued again by the reconciler and reaches the CA', async () => {
+    const inv = await createInventory(p);
+    const issuer = await post(p, '/api/v1/issuers', {
+      name: unique('pebble'), type: 'ACME',
+      config: { directory_url: pebble.directoryUrl, email: 'ops@certctl.test', eab_kid: pebble.eab!.kid, eab_hmac_key: pebble.eab!.hmacKey, ca_bundle_pem: pebble.tlsCertPem },
+    });
+    const name = `${unique('lost')}.certctl.test`;
+    const cert = await post(p, '/api/v1/certificates', certificateBody({ ...inv, issuerId: issuer.id as string }, { name, common_name: name, sans: [name] }));
+    const job = (await p.http.post(`/api/v1/certificates/${cert.id}/renew`).set(p.auth()).send({}).expect(202)).body.job_id;
+    expect((await p.waitForJob(job, ['Completed', 'Failed'], 60_000)).status).toBe('Completed');
+    const serial = (await p.http.get(`/api/v1/certificates/${cert.id}/export/pem`).set(p.auth()).expect(200)).body.serial_number as string;
+
+    // The CA unreachable at the revoke, and then the queue job gone: nothing in Redis would ever tell the CA.
+    await p.db.query(`UPDATE issuers SET config = jsonb_set(config, '{ca_bundle_pem}', to_jsonb($2::text)), updated_at = now() WHERE id = $1`, [issuer.id, (await pebble.rootPem()).trim()]);
+    await p.http.post(`/api/v1/certificates/${cert.id}/revoke`).set(p.auth()).send({ reason: 'cessationOfOperation' }).expect(200);
+    await waitFor('issuer_notify_error', async () => (await revocationRow(cert.id))?.issuer_notify_error ?? undefined);
+    const queue = p.orchestrator.get(JobProducer).queue('issuance');
+    const queued = await waitFor('the retry waiting in its backoff', async () => {
+      const found = await queue.getJob(`certificate.revoke__${cert.id}`);
+      return found && (await found.getState()) === 'delayed' ? found : undefined;
+    });
+    await queued.remove();
+    await p.db.query(`UPDATE issuers SET config = jsonb_set(config, '{ca_bundle_pem}', to_jsonb($2::text)), updated_at = now() WHERE id = $1`, [issuer.id, pebble.tlsCertPem]);
+
+    const reconciler = p.orchestrator.get(ReconcilerService);
+    expect(await reconciler.reconcile(0)).toBeGreaterThanOrEqual(1);
+    await waitFor('the reconciled revocation', async () => ((await revocationRow(cert.id))?.issuer_notified ? true : undefined), 30_000);
+    expect((await pebbleStatus(serial))).toMatchObject({ Status: 'Revoked', Reason: 5 }); // cessationOfOperation
+    // Told once: nothing left for the next pass.
+    expect((await p.db.query('SELECT count(*)::int AS n FROM certificate_revocations WHERE certificate_id = $1 AND NOT issuer_notified', [cert.id])).rows[0].n).toBe(0);
   }, 150_000);
 });

@@ -75,6 +75,12 @@ export async function profileOf(
   return profileId ? tx.findOne(CertificateProfileEntity, { where: { id: profileId } }) : null;
 }
 
+/**
+ * BullMQ options of a `certificate.revoke` job (telling the CA): a dozen attempts, exponential from one second
+ * (about an hour in all); the orchestrator's reconciler starts a new round for revocations still untold after that.
+ */
+export const REVOKE_AT_CA_JOB_OPTIONS: JobsOptions = { attempts: 12, backoff: { type: 'exponential', delay: 1_000 } };
+
 /** BullMQ options of an issuance job: its row's attempt budget, exponential backoff from the configured base. */
 export function issuanceJobOptions(config: AppConfig, job: Pick<JobEntity, 'max_attempts'>): JobsOptions {
   return { attempts: job.max_attempts, backoff: { type: 'exponential', delay: config.issuance.retryBaseDelayMs } };

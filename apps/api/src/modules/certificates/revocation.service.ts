@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DEFAULT_JOB_OPTIONS, Queue, queueJobId } from '@certctl/contracts';
 import { DataSource, EntityManager } from 'typeorm';
-import { OPEN_JOB_STATUSES, enqueueNotifications, JobProducer, ManagedCertificateEntity, recordNotifications } from '@certctl/db';
+import { OPEN_JOB_STATUSES, enqueueNotifications, JobProducer, ManagedCertificateEntity, recordNotifications, REVOKE_AT_CA_JOB_OPTIONS } from '@certctl/db';
 import { CRL_CAPABLE_ISSUER_TYPES, CrlService, OcspService } from '@certctl/issuers';
 import type { RevocationReason } from '@certctl/pki';
 import { AuditService } from '../../common/audit/audit.service';
@@ -147,7 +147,7 @@ export class RevocationService {
       await this.producer.queue(Queue.Issuance).addBulk(toTell.map((r) => ({
         name: 'certificate.revoke' as const,
         data: { certificateId: r.certificateId, correlationId },
-        opts: { ...DEFAULT_JOB_OPTIONS[Queue.Issuance], attempts: 12, backoff: { type: 'exponential', delay: 1_000 }, jobId: queueJobId('certificate.revoke', r.certificateId) },
+        opts: { ...DEFAULT_JOB_OPTIONS[Queue.Issuance], ...REVOKE_AT_CA_JOB_OPTIONS, jobId: queueJobId('certificate.revoke', r.certificateId) },
       })));
     }
     const serialsByIssuer = new Map<string, string[]>();

@@ -4,14 +4,16 @@ import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import type { JobType } from 'bullmq';
 import { JobMap, JobName, queueJobId } from '@certctl/contracts';
-import { issuanceJobOptions, JobEntity, JobProducer } from '@certctl/db';
+import { issuanceJobOptions, JobEntity, JobProducer, REVOKE_AT_CA_JOB_OPTIONS } from '@certctl/db';
 
 const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 
 /**
  * Postgres is the truth; Redis only carries work. Rows that are due (Pending issuance jobs, Pending agentless
  * deployments) but have no live queue job — Redis flushed, a crash between commit and enqueue — are enqueued
- * again. A queue job left completed or failed while its row is still Pending is replaced.
+ * again. A queue job left completed or failed while its row is still Pending is replaced. Revocations the CA has
+ * not been told of (an ACME issuer's certificate_revocations rows with issuer_notified = false) get a new
+ * `certificate.revoke` job when theirs is gone or has used up its attempts: a revocation is never dropped.
  */
 @Injectable()
 export class ReconcilerService {
@@ -52,7 +54,30 @@ export class ReconcilerService {
       await this.producer.enqueue(name, { jobId: row.id }, row.id, deploy ? {} : issuanceJobOptions(this.config, row));
       enqueued++;
     }
+    enqueued += await this.untoldRevocations(minAgeMs);
     if (enqueued) this.logger.warn({ enqueued }, 'reconciler re-enqueued due jobs that had no live queue job');
+    return enqueued;
+  }
+
+  /** Certificates with a revocation the CA has not acknowledged and no live `certificate.revoke` job: queued again. */
+  private async untoldRevocations(minAgeMs: number): Promise<number> {
+    const rows: Array<{ certificate_id: string }> = await this.dataSource.query(
+      `SELECT certificate_id FROM certificate_revocations
+        WHERE NOT issuer_notified AND revoked_at < now() - make_interval(secs => $1::numeric / 1000)
+        GROUP BY certificate_id ORDER BY min(revoked_at) LIMIT 1000`,
+      [minAgeMs],
+    );
+    let enqueued = 0;
+    const queue = this.producer.queue('issuance');
+    for (const { certificate_id: certificateId } of rows) {
+      const existing = await queue.getJob(queueJobId('certificate.revoke', certificateId));
+      if (existing) {
+        if (LIVE_STATES.has(await existing.getState())) continue;
+        await existing.remove().catch(() => undefined); // out of attempts (the row says why): a new round
+      }
+      await this.producer.enqueue('certificate.revoke', { certificateId }, certificateId, REVOKE_AT_CA_JOB_OPTIONS);
+      enqueued++;
+    }
     return enqueued;
   }
 
