@@ -12,6 +12,7 @@ import { JobProducer } from '@certctl/db';
 import { ClusterCounters, createWorkerApp, WorkerName } from '@certctl/observability';
 import { freePort, onPath } from '@certctl/testing';
 import { NotifierModule } from '../../apps/notifier/src/notifier.module';
+import { createResponderApp } from '../../apps/responder/src/app.factory';
 import { ORCHESTRATOR_FEATURES } from '../../apps/orchestrator/src/orchestrator.features';
 import { SCANNER_FEATURES } from '../../apps/scanner/src/scanner.features';
 import { ApiHarness, startApi } from '../support/api-harness';
@@ -59,6 +60,7 @@ export function vectorSelectors(expr: string): string[] {
 suite('alerts against a real Prometheus with the Operator\'s target labels', () => {
   let api: ApiHarness;
   const workers = new Map<WorkerName, INestApplication>();
+  let responder: INestApplication | undefined;
   let prometheus: ChildProcess | undefined;
   let promUrl = '';
   let dir = '';
@@ -95,6 +97,9 @@ suite('alerts against a real Prometheus with the Operator\'s target labels', () 
       workers.set(name, app);
       ports[name] = port;
     }
+    responder = await createResponderApp();
+    ports.responder = await freePort();
+    await responder.listen(ports.responder, '127.0.0.1');
 
     // The PrometheusRule as the overlays render it, its groups loaded as Prometheus rules.
     const rendered = (loadAll(execFileSync('kubectl', ['kustomize', resolve(ROOT, 'k8s/overlays/dev')], { encoding: 'utf8' })) as any[]).filter(Boolean);
@@ -130,6 +135,7 @@ suite('alerts against a real Prometheus with the Operator\'s target labels', () 
         job('orchestrator', 'metrics', '/metrics'),
         job('notifier', 'metrics', '/metrics'),
         job('scanner', 'metrics', '/metrics'),
+        job('responder', 'http', '/metrics'),
       ],
     };
     writeFileSync(join(dir, 'prometheus.yml'), dump(config));
@@ -153,11 +159,11 @@ suite('alerts against a real Prometheus with the Operator\'s target labels', () 
       `--web.listen-address=127.0.0.1:${promPort}`, '--storage.tsdb.retention.time=1h',
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     for (const stream of [prometheus.stdout!, prometheus.stderr!]) stream.on('data', (b: Buffer) => (promLog = (promLog + b.toString()).slice(-20_000)));
-    await until('all five scrape targets up', async () => {
+    await until('all six scrape targets up (five apps, two endpoints of the api)', async () => {
       const res = (await (await fetch(`${promUrl}/api/v1/targets`)).json()) as { data: { activeTargets: Array<{ health: string; lastError: string; scrapeUrl: string }> } };
       const targets = res.data.activeTargets;
       promLog += `\n${JSON.stringify(targets.map((t) => [t.scrapeUrl, t.health, t.lastError]))}`;
-      return targets.length === 5 && targets.every((t) => t.health === 'up') ? targets : undefined;
+      return targets.length === 6 && targets.every((t) => t.health === 'up') ? targets : undefined;
     });
   }, 120_000);
 
@@ -165,6 +171,7 @@ suite('alerts against a real Prometheus with the Operator\'s target labels', () 
     prometheus?.kill('SIGTERM');
     if (prometheus && prometheus.exitCode === null) await new Promise((done) => prometheus!.once('exit', done));
     for (const app of workers.values()) await app.close();
+    await responder?.close();
     await api?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -172,7 +179,8 @@ suite('alerts against a real Prometheus with the Operator\'s target labels', () 
   it('keeps our label as `app` next to the Operator\'s `service` (nothing renamed to exported_*)', async () => {
     const series = await query('process_resident_memory_bytes');
     expect(series.map((s) => [s.metric.app, s.metric.service]).sort()).toEqual([
-      ['api', 'certctl-api'], ['notifier', 'certctl-notifier'], ['orchestrator', 'certctl-orchestrator'], ['scanner', 'certctl-scanner'],
+      ['api', 'certctl-api'], ['notifier', 'certctl-notifier'], ['orchestrator', 'certctl-orchestrator'], ['responder', 'certctl-responder'],
+      ['scanner', 'certctl-scanner'],
     ]);
     expect(await query('{exported_service!=""}')).toEqual([]);
     expect(await query('{exported_app!=""}')).toEqual([]);
@@ -194,9 +202,9 @@ suite('alerts against a real Prometheus with the Operator\'s target labels', () 
     }
   }, 120_000);
 
-  it('the service-absent alert covers all four apps, the scanner included', () => {
+  it('the service-absent alert covers all five apps, the scanner and the OCSP responder included', () => {
     const absent = rules.find((r) => r.alert === 'CertctlServiceAbsent')!;
-    for (const app of ['api', 'orchestrator', 'notifier', 'scanner']) expect(absent.expr).toContain(`absent(up{job="certctl-${app}"})`);
+    for (const app of ['api', 'orchestrator', 'notifier', 'scanner', 'responder']) expect(absent.expr).toContain(`absent(up{job="certctl-${app}"})`);
   });
 
   it('the alerts whose conditions hold become pending; a first failed rollback is seen by increase()', async () => {
