@@ -83,6 +83,17 @@ const RATIO_TARGETS: Array<{ scenario: string; peer: string; min: number }> = [
   { scenario: 'list_cursor_deep', peer: 'list_first_page', min: 0.9 },
 ];
 
+/** Request logging at info may cost at most this share of the api's CPU per request (issue 15). */
+const LOGGING_MAX_SHARE = 0.1;
+
+/** The api's CPU per first-page request with one log line per request (info) against without (warn). */
+function loggingShare(results: ScenarioResult[]): { quiet_cpu_ms_per_request: number; logging_cpu_ms_per_request: number; share: number; max: number; pass: boolean } {
+  const quiet = results.find((r) => r.name === 'list_first_page')?.cpu.api_cpu_ms_per_request ?? 0;
+  const logging = results.find((r) => r.name === 'list_first_page_logging_info')?.cpu.api_cpu_ms_per_request ?? 0;
+  const share = logging > 0 ? round(Math.max(0, (logging - quiet) / logging), 3) : 0;
+  return { quiet_cpu_ms_per_request: quiet, logging_cpu_ms_per_request: logging, share, max: LOGGING_MAX_SHARE, pass: logging > 0 && share <= LOGGING_MAX_SHARE };
+}
+
 const TARGETS: Target[] = [
   { scenario: 'list_first_page', metric: 'latency_p95_ms', threshold: 25 },
   { scenario: 'list_deep_page', metric: 'latency_p95_ms', threshold: 25 },
@@ -293,14 +304,15 @@ async function main(): Promise<void> {
   const databaseUrl = withDatabase(config.adminUrl, DATABASE);
 
   const apiKey = `bench-${randomBytes(24).toString('base64url')}`;
-  api = await ApiProcess.start({
+  const apiEnv = {
     CERTCTL_DATABASE_URL: databaseUrl,
     CERTCTL_REDIS_URL: config.redisUrl,
     CERTCTL_QUEUE_PREFIX: 'certctl-bench',
     CERTCTL_API_KEY: apiKey,
     CERTCTL_LOG_LEVEL: 'warn',
     CERTCTL_DATABASE_MAX_CONNS: '20',
-  });
+  };
+  api = await ApiProcess.start(apiEnv);
   await api.waitReady();
   progress(`api ready at ${api.baseUrl} (pid ${api.pid})`);
 
@@ -313,6 +325,15 @@ async function main(): Promise<void> {
     results.push(await runScenario(api, headers, scenario, config));
   }
   await api.stop();
+
+  // The cost of request logging: the same first page from an api logging one line per request (info, as
+  // deployed) against the quiet one above, compared by the api's own CPU per request.
+  api = await ApiProcess.start({ ...apiEnv, CERTCTL_LOG_LEVEL: 'info' });
+  await api.waitReady();
+  const firstPage = all.find((x) => x.name === 'list_first_page')!;
+  results.push(await runScenario(api, headers, { ...firstPage, name: 'list_first_page_logging_info' }, config));
+  await api.stop();
+  const logging = loggingShare(results);
 
   // The same lists from the bare peer, one at a time on the same machine: the api's ceiling here.
   const peerTarget = await startPeer(databaseUrl);
@@ -338,10 +359,12 @@ async function main(): Promise<void> {
     scenarios: results,
     targets,
     ratios,
-    all_targets_met: targets.every((t) => t.pass) && ratios.every((r) => r.pass),
+    request_logging: logging,
+    all_targets_met: targets.every((t) => t.pass) && ratios.every((r) => r.pass) && logging.pass,
   });
   const ratioText = ratios.map((r) => `  ${r.pass ? 'PASS' : 'FAIL'}  ${r.scenario} / ${r.versus} = ${r.ratio} (>= ${r.min})`).join('\n');
-  process.stdout.write(`\n${formatTable(results)}\n\ntargets:\n${formatTargets(targets)}\n${ratioText}\n\nwritten: ${RESULTS_FILE}\n`);
+  const loggingText = `  ${logging.pass ? 'PASS' : 'FAIL'}  request logging = ${round(logging.share * 100, 1)}% of the api's CPU per request (<= ${LOGGING_MAX_SHARE * 100}%)`;
+  process.stdout.write(`\n${formatTable(results)}\n\ntargets:\n${formatTargets(targets)}\n${ratioText}\n${loggingText}\n\nwritten: ${RESULTS_FILE}\n`);
 }
 
 let exiting: Promise<never> | undefined;
