@@ -4,20 +4,21 @@ import type { Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedIssuedCertificate, TestCa } from '../../libs/deploy/src/testing/material';
 import { startApi, type ApiHarness } from '../support/api-harness';
-import { certificateBody, createInventory, unique } from '../support/fixtures';
+import { certificateBody, createInventory, keyWithRole, unique } from '../support/fixtures';
 
 type Json = Record<string, any>;
 /** The request a supertest response answers (typed loosely by @types/supertest). */
 const requestOf = (res: Response) => (res as unknown as { req: { method: string; path: string } }).req;
 
 /** The route families whose every JSON answer must match the published document. */
-const CORE = /^\/api\/v1\/(certificates|issuers|targets|agents|agent-groups|jobs|notifications|policies|renewal-policies|profiles|owners|teams|discovered-certificates|discovery-scans|discovery-summary|network-scan-targets|audit|auth|version)\b/;
+const CORE = /^\/api\/v1\/(certificates|issuers|targets|agents|agent-groups|jobs|notifications|policies|renewal-policies|profiles|owners|teams|discovered-certificates|discovery-scans|discovery-summary|network-scan-targets|audit|auth|version|stats|metrics|digest)\b/;
 
 /**
  * Every JSON response of the core routes, as a certctl client would see them, is checked with Ajv against the
- * OpenAPI document the api publishes (/api/docs/openapi.json, the same builder as docs/openapi.json). The
- * resource schemas are closed (no undocumented field) and optional fields are never null, so a field sent but
- * not documented, documented but missing, or null where the document says "omitted when unset" all fail here.
+ * OpenAPI document the api publishes (/api/docs/openapi.json, the same builder as docs/openapi.json): success
+ * bodies and error bodies alike. The schemas are closed (no undocumented field) and optional fields are never
+ * null, so a field sent but not documented, documented but missing, or null where the document says "omitted
+ * when unset" all fail here, as does an error status the operation does not document.
  */
 describe('OpenAPI document vs the wire', () => {
   let api: ApiHarness;
@@ -28,7 +29,8 @@ describe('OpenAPI document vs the wire', () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    api = await startApi();
+    // An SMTP host (never reached: no notifier runs here) so that the digest can be queued.
+    api = await startApi({ CERTCTL_SMTP_HOST: '127.0.0.1' });
     doc = (await api.http.get('/api/docs/openapi.json').expect(200)).body;
     ajv = new Ajv2020({ strict: false, allErrors: true });
     addFormats(ajv);
@@ -47,6 +49,13 @@ describe('OpenAPI document vs the wire', () => {
     return undefined;
   }
 
+  /** The JSON schema an operation documents for a status, through a shared components.responses entry if it uses one. */
+  function documentedSchema(op: Json, status: string): unknown {
+    let response = op.responses?.[status];
+    if (response?.$ref) response = doc.components.responses?.[String(response.$ref).split('/').pop()!];
+    return response?.content?.['application/json']?.schema;
+  }
+
   const rebase = (schema: unknown): unknown => JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"openapi.json#/components/'));
 
   /** Validates a response against the document; records what does not match. */
@@ -58,8 +67,8 @@ describe('OpenAPI document vs the wire', () => {
       return res;
     }
     exercised.add(`${method} ${found.template}`);
-    if (!String(res.headers['content-type'] ?? '').includes('application/json') || res.status >= 300) return res;
-    const schema = found.op.responses?.[String(res.status)]?.content?.['application/json']?.schema;
+    if (!String(res.headers['content-type'] ?? '').includes('application/json')) return res;
+    const schema = documentedSchema(found.op, String(res.status));
     if (!schema) {
       problems.push(`${method.toUpperCase()} ${found.template} ${res.status}: no JSON schema documented`);
       return res;
@@ -83,7 +92,7 @@ describe('OpenAPI document vs the wire', () => {
   it('documents a JSON success schema for every core route', () => {
     const missing: string[] = [];
     for (const [template, methods] of Object.entries<Json>(doc.paths)) {
-      if (!CORE.test(template) || template.endsWith('/export/pkcs12') || template.endsWith('/audit/export')) continue;
+      if (!CORE.test(template) || template.endsWith('/export/pkcs12') || template.endsWith('/audit/export') || template.endsWith('/metrics/prometheus')) continue;
       for (const [method, op] of Object.entries<Json>(methods)) {
         const success = Object.entries<Json>(op.responses ?? {}).filter(([status]) => status.startsWith('2') && status !== '204');
         if (!success.length) continue; // 204 only
@@ -213,6 +222,21 @@ describe('OpenAPI document vs the wire', () => {
     ok(await send('delete', `/api/v1/auth/keys/${key.id}`));
     conform('get', await api.http.get('/api/v1/version'));
 
+    // Dashboard data, JSON metrics and the digest.
+    ok(await get('/api/v1/stats/summary'));
+    ok(await get('/api/v1/stats/certificates-by-status'));
+    const timeline = ok(await get('/api/v1/stats/expiration-timeline?days=7'));
+    expect(timeline).toHaveLength(7);
+    ok(await get('/api/v1/stats/job-trends?days=3'));
+    ok(await get('/api/v1/stats/issuance-rate'));
+    const metrics = ok(await get('/api/v1/metrics'));
+    expect(metrics.gauge.certificate_total).toBeGreaterThan(0);
+    const digest = ok(await get('/api/v1/digest/preview?format=json'));
+    expect(digest.html).toContain('<html>');
+    const html = await get('/api/v1/digest/preview');
+    expect([html.status, html.headers['content-type']]).toEqual([200, expect.stringContaining('text/html')]);
+    ok(await send('post', '/api/v1/digest/send', { recipients: ['ops@example.com'] }), 202);
+
     // Revocation and the CA tree (last: revoking changes what the routes above see).
     const intermediate = ok(await send('post', `/api/v1/issuers/${issuer.id}/intermediates`, { name: unique('ica'), common_name: 'Wire Issuing CA' }), 201);
     ok(await get(`/api/v1/issuers/${issuer.id}/intermediates`));
@@ -238,5 +262,72 @@ describe('OpenAPI document vs the wire', () => {
     expect(certSchema({ ...cert, revoked_at: null })).toBe(false);
     const { target_ids: _omitted, ...withoutTargets } = cert;
     expect(certSchema(withoutTargets)).toBe(false);
+  });
+
+  it('documents the error shape on every /api/v1 operation: 401/403 where a key is needed, 400, 404 and 409 where they can happen', () => {
+    const undocumented: string[] = [];
+    let documented = 0;
+    for (const [template, methods] of Object.entries<Json>(doc.paths)) {
+      if (!template.startsWith('/api/v1/')) continue;
+      for (const [method, op] of Object.entries<Json>(methods)) {
+        const expected = [
+          ...(op.security?.length ? ['401', '403'] : []),
+          ...(template.includes('{') ? ['404'] : []),
+          ...(method !== 'get' ? ['409'] : []),
+          ...(op.requestBody ? ['400'] : []),
+        ];
+        for (const status of expected) {
+          if (!documentedSchema(op, status)) undocumented.push(`${method.toUpperCase()} ${template} ${status}`);
+          else documented += 1;
+        }
+      }
+    }
+    expect(undocumented).toEqual([]);
+    expect(documented).toBeGreaterThan(300);
+    expect(doc.components.schemas.Error).toMatchObject({ additionalProperties: false, required: ['error', 'message', 'code', 'request_id'] });
+  });
+
+  it('answers client errors in the documented error shape: 400 with details, 401, 403, 404, 409', async () => {
+    problems.length = 0;
+    const fails = (res: Response, status: number) => {
+      expect(res.status, `${requestOf(res).method} ${requestOf(res).path}: ${JSON.stringify(res.body)}`).toBe(status);
+      expect(res.body).toMatchObject({ error: expect.any(String), message: expect.any(String), code: expect.any(String), request_id: expect.any(String) });
+      return res.body as Json;
+    };
+    const inv = await createInventory(api);
+
+    // 400: a body, a query and a path-bound resource's body, each naming the field.
+    const missingName = fails(await send('post', '/api/v1/teams', { description: 'no name' }), 400);
+    expect(missingName.details).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'name' })]));
+    const unknownField = fails(await send('post', '/api/v1/agent-groups', { name: unique('g'), colour: 'red' }), 400);
+    expect(unknownField.details?.map((d: Json) => d.field)).toContain('colour');
+    fails(await get('/api/v1/certificates?per_page=0'), 400);
+    expect(fails(await get('/api/v1/stats/job-trends?days=0'), 400).message).toMatch(/days/);
+    expect(fails(await send('post', '/api/v1/digest/send', { recipients: ['not-an-address'] }), 400).details?.[0]?.field).toMatch(/recipients/);
+    expect(fails(await send('post', '/api/v1/renewal-policies', { name: unique('rp'), renewal_window_days: 0 }), 400).details?.[0]?.field).toBe('renewal_window_days');
+
+    // 401 without a key, 403 for a viewer writing.
+    fails(conform('get', await api.http.get('/api/v1/teams')), 401);
+    fails(await send('post', '/api/v1/teams', { name: unique('t') }, await keyWithRole(api, 'viewer')), 403);
+
+    // 404: unknown ids, read, written, deleted and nested.
+    fails(await get('/api/v1/teams/team-ghost'), 404);
+    fails(await get('/api/v1/certificates/mc-ghost'), 404);
+    fails(await send('put', '/api/v1/owners/o-ghost', { email: 'x@example.com' }), 404);
+    fails(await send('delete', '/api/v1/renewal-policies/rp-ghost'), 404);
+    fails(await get('/api/v1/agent-groups/ag-ghost/members'), 404);
+    fails(await get('/api/v1/jobs/job-ghost/verification'), 404);
+
+    // 409: a taken name, and an agent that targets still depend on (with the counts certctl's clients read).
+    const team = ok(await send('post', '/api/v1/teams', { name: unique('dup') }), 201);
+    expect(fails(await send('post', '/api/v1/teams', { name: team.name }), 409).code).toBeTruthy();
+    const agent = ok(await send('post', '/api/v1/agents', { name: unique('busy') }), 201);
+    ok(await send('post', '/api/v1/targets', { name: unique('t'), type: 'File', agent_id: agent.id }), 201);
+    const blocked = fails(await send('delete', `/api/v1/agents/${agent.id}`), 409);
+    expect(blocked.counts).toMatchObject({ active_targets: 1 });
+    const cert = ok(await send('post', '/api/v1/certificates', certificateBody(inv)), 201);
+    fails(await send('post', '/api/v1/certificates', certificateBody(inv, { name: cert.name })), 409);
+
+    expect(problems).toEqual([]);
   });
 });

@@ -70,5 +70,14 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setOpenAPIVersion('3.1.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key' })
     .build();
-  return withResponseSchemas(SwaggerModule.createDocument(app, builder));
+  return withResponseSchemas(withoutTrailingSlashes(SwaggerModule.createDocument(app, builder)));
+}
+
+/**
+ * A route declared with an optional trailing slash (`metrics{/}`, see CertctlMetricsController) is listed by
+ * Swagger with the slash; clients call it without, as certctl documents it.
+ */
+function withoutTrailingSlashes(document: OpenAPIObject): OpenAPIObject {
+  document.paths = Object.fromEntries(Object.entries(document.paths).map(([path, item]) => [path.length > 1 ? path.replace(/\/$/, '') : path, item]));
+  return document;
 }

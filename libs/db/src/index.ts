@@ -10,6 +10,7 @@ export * from './redis-errors';
 export * from './queues.module';
 export * from './notifications';
 export * from './digest';
+export * from './agent-groups';
 export * from './lifecycle';
 export * from './discovery';
 export * from './micro-batcher';

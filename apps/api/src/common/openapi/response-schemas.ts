@@ -70,8 +70,70 @@ export const strings: Schema = { type: 'array', items: str };
 export const Returns = (schema: Schema, status = 200) =>
   applyDecorators(ApiResponse({ status, description: 'Success', content: { 'application/json': { schema } } }));
 
-/** Adds the registered response schemas to a generated document. */
+/** A field named by a 400, and what is wrong with it. */
+export const FieldProblemSchema = component('FieldProblem', objectOf({ field: str, message: str }));
+
+const ERROR_PROPERTIES: Record<string, Schema> = {
+  error: str, message: str, code: str, request_id: str, details: { type: 'array', items: FieldProblemSchema },
+};
+const ERROR_REQUIRED = ['error', 'message', 'code', 'request_id'];
+
+/**
+ * The one error body of the API (ApiExceptionFilter): certctl's `{error, message, request_id}`, a stable `code`
+ * and, when the request named bad fields, `details`.
+ */
+export const ErrorSchema = component('Error', objectOf(ERROR_PROPERTIES, ERROR_REQUIRED));
+
+/** The error body plus the extra fields a route adds where certctl's clients read them (ApiError.extra). */
+export const errorWith = (properties: Record<string, Schema>, required: string[] = Object.keys(properties)): Schema =>
+  objectOf({ ...ERROR_PROPERTIES, ...properties }, [...ERROR_REQUIRED, ...required]);
+
+/** Documents an error answer of a route beyond those every route of its kind documents (withErrorResponses). */
+export const ReturnsError = (status: number, description: string, schema: Schema = ErrorSchema) =>
+  applyDecorators(ApiResponse({ status, description, content: { 'application/json': { schema } } }));
+
+/** The shared error answers, under components.responses. */
+const ERROR_RESPONSES: Record<string, { name: string; description: string }> = {
+  400: { name: 'BadRequest', description: 'Invalid input; `details` names each field' },
+  401: { name: 'Unauthorized', description: 'Missing, unknown, revoked or expired API key' },
+  403: { name: 'Forbidden', description: 'The key\'s role may not do this' },
+  404: { name: 'NotFound', description: 'No resource with this id' },
+  409: { name: 'Conflict', description: 'Conflicts with the current state (a unique name, dependents, the resource\'s status)' },
+};
+
+/**
+ * The errors every /api/v1 operation of a kind can answer, in the error shape: 401/403 where a key is required,
+ * 400 where a body or query is validated, 404 where the path names a resource, 409 for writes (unique names,
+ * dependents, states). A route documents others itself (ReturnsError); those it documents are kept.
+ */
+function withErrorResponses(document: OpenAPIObject): void {
+  document.components ??= {};
+  document.components.responses = {
+    ...document.components.responses,
+    ...Object.fromEntries(Object.values(ERROR_RESPONSES).map(({ name, description }) =>
+      [name, { description, content: { 'application/json': { schema: ErrorSchema } } }])),
+  };
+  for (const [path, item] of Object.entries(document.paths)) {
+    if (!path.startsWith('/api/v1/')) continue;
+    for (const method of ['get', 'post', 'put', 'patch', 'delete'] as const) {
+      const op = item[method];
+      if (!op) continue;
+      const parameters = (op.parameters ?? []) as Array<{ in?: string }>;
+      const add = (status: number) => (op.responses[status] ??= { $ref: `#/components/responses/${ERROR_RESPONSES[status]!.name}` });
+      if (op.requestBody || parameters.some((p) => p.in === 'query')) add(400);
+      if (op.security?.length) {
+        add(401);
+        add(403);
+      }
+      if (parameters.some((p) => p.in === 'path')) add(404);
+      if (method !== 'get') add(409);
+    }
+  }
+}
+
+/** Adds the registered response schemas and the documented error answers to a generated document. */
 export function withResponseSchemas(document: OpenAPIObject): OpenAPIObject {
+  withErrorResponses(document);
   document.components ??= {};
   document.components.schemas = { ...document.components.schemas, ...Object.fromEntries(components) } as never;
   return document;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { AgentEntity, AgentGroupEntity, AgentGroupMemberEntity } from '@certctl/db';
+import { AgentEntity, AgentGroupEntity, AgentGroupMemberEntity, agentGroupMembershipSql } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { CrudResource } from '../../common/crud-resource';
@@ -13,29 +13,8 @@ import { AgentGroupMemberDto } from './dto/agent-group.dto';
 /** An agent in a group, and why: matched by the criteria, or named by a manual include. */
 export type AgentGroupMember = AgentEntity & { membership: 'dynamic' | 'include' };
 
-/**
- * Membership, in one query: active agents that match every non-empty criterion of the group (a group whose
- * criteria are all empty matches nobody dynamically: it is manual only), plus manual includes, minus manual excludes.
- */
-const MEMBERS_SQL = `
-  WITH g AS (SELECT * FROM agent_groups WHERE id = $1),
-  overrides AS (SELECT agent_id, membership_type FROM agent_group_members WHERE agent_group_id = $1),
-  matched AS (
-    SELECT a.id,
-           CASE WHEN EXISTS (SELECT 1 FROM overrides o WHERE o.agent_id = a.id AND o.membership_type = 'include') THEN 'include' ELSE 'dynamic' END AS membership
-      FROM agents a, g
-     WHERE a.retired_at IS NULL
-       AND NOT EXISTS (SELECT 1 FROM overrides o WHERE o.agent_id = a.id AND o.membership_type = 'exclude')
-       AND (
-         EXISTS (SELECT 1 FROM overrides o WHERE o.agent_id = a.id AND o.membership_type = 'include')
-         OR ((g.match_os <> '' OR g.match_architecture <> '' OR g.match_ip_cidr <> '' OR g.match_version <> '')
-             AND (g.match_os = '' OR lower(a.os) = lower(g.match_os))
-             AND (g.match_architecture = '' OR lower(a.architecture) = lower(g.match_architecture))
-             AND (g.match_ip_cidr = '' OR certctl_try_inet(a.ip_address) <<= g.match_ip_cidr::inet)
-             AND (g.match_version = '' OR a.version = g.match_version
-                  OR (right(g.match_version, 1) = '*' AND starts_with(a.version, left(g.match_version, -1)))))
-       )
-  )`;
+/** Membership of the one group $1, by the shared definition (libs/db agent-groups). */
+const MEMBERS_SQL = `WITH matched AS (${agentGroupMembershipSql('g.id = $1')})`;
 
 @Injectable()
 export class AgentGroupsService {
@@ -55,7 +34,7 @@ export class AgentGroupsService {
     const { page, perPage, offset } = pageOf(query);
     const [data, [count]] = await Promise.all([
       this.dataSource.query<AgentGroupMember[]>(
-        `${MEMBERS_SQL} SELECT a.*, m.membership FROM matched m JOIN agents a ON a.id = m.id ORDER BY a.name, a.id LIMIT $2 OFFSET $3`,
+        `${MEMBERS_SQL} SELECT a.*, m.membership FROM matched m JOIN agents a ON a.id = m.agent_id ORDER BY a.name, a.id LIMIT $2 OFFSET $3`,
         [id, perPage, offset],
       ),
       this.dataSource.query<Array<{ n: number }>>(`${MEMBERS_SQL} SELECT count(*)::int AS n FROM matched`, [id]),

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { Schemas } from '../../common/openapi/resources';
-import { Returns, bool, dateTime, int, objectOf, pageOf, str, strings } from '../../common/openapi/response-schemas';
+import { Returns, ReturnsError, bool, dateTime, errorWith, int, objectOf, pageOf, str, strings } from '../../common/openapi/response-schemas';
 import type { Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { AgentEntity } from '@certctl/db';
@@ -12,6 +12,9 @@ import type { JobEntity } from '@certctl/db';
 import { AgentProtocolService, WorkItem } from './agent-protocol.service';
 import { AgentRetirement, AgentsService, RegisteredAgent } from './agents.service';
 import { AgentQuery, HeartbeatDto, JobStatusDto, RegisterAgentDto, RetireAgentQuery, SubmitCsrDto } from './dto/agent.dto';
+
+/** What depends on an agent being retired (AgentsService.dependencies). */
+const RetireCountsSchema = objectOf({ active_targets: int, active_certificates: int, pending_jobs: int });
 
 @ApiTags('agents')
 @ApiBearerAuth()
@@ -51,7 +54,8 @@ export class AgentsController {
    * on it, unless `?force=true&reason=…` cascades; 403 for sentinel agents; 204 when it already was retired.
    */
   @Delete(':id')
-  @Returns(objectOf({ retired_at: dateTime, already_retired: bool, cascade: bool, counts: objectOf({ active_targets: int, active_certificates: int, pending_jobs: int }) }))
+  @Returns(objectOf({ retired_at: dateTime, already_retired: bool, cascade: bool, counts: RetireCountsSchema }))
+  @ReturnsError(409, 'Targets, certificates or open jobs depend on the agent; `counts` says how many', errorWith({ counts: RetireCountsSchema }))
   async retire(
     @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: RetireAgentQuery, @Res({ passthrough: true }) res: Response,
   ): Promise<AgentRetirement | undefined> {

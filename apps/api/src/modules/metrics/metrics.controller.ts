@@ -1,6 +1,20 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { CRL_COUNTER_LABELS, OCSP_COUNTER_LABELS } from '@certctl/issuers';
+import { component, dateTime, int, objectOf, Returns } from '../../common/openapi/response-schemas';
 import { CertctlMetrics, CertctlMetricsService } from './certctl-metrics.service';
+
+const countsOf = (labels: readonly string[]) => objectOf(Object.fromEntries(labels.map((label) => [label, int])));
+
+/** certctl's JSON metrics (spec §8.1): the CertctlMetrics interface, with one counter per OCSP and CRL label. */
+const CertctlMetricsSchema = component('CertctlMetrics', objectOf({
+  gauge: countsOf(['certificate_total', 'certificate_active', 'certificate_expiring_soon', 'certificate_expired', 'certificate_revoked',
+    'agent_total', 'agent_online', 'job_pending']),
+  counter: countsOf(['job_completed_total', 'job_failed_total', 'notifications_dead_total']),
+  uptime: objectOf({ uptime_seconds: int, server_started: dateTime, measured_at: dateTime }),
+  ocsp: countsOf(OCSP_COUNTER_LABELS),
+  crl: countsOf(CRL_COUNTER_LABELS),
+}));
 
 /**
  * GET /api/v1/metrics and /api/v1/metrics/prometheus. The JSON route is declared as `metrics{/}`: a plain
@@ -13,6 +27,7 @@ export class CertctlMetricsController {
   constructor(private readonly metrics: CertctlMetricsService) {}
 
   @Get('metrics{/}')
+  @Returns(CertctlMetricsSchema)
   json(): Promise<CertctlMetrics> {
     return this.metrics.json();
   }

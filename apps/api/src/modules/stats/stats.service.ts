@@ -5,26 +5,14 @@ import { DataSource } from 'typeorm';
 import { TtlCache } from '../../common/cache';
 import type { CertificateStatusCount, ExpirationBucket, IssuanceRateDataPoint, JobTrendDataPoint } from './dto/stats.dto';
 
-/** certctl's DashboardSummary field names. */
-export interface StatsSummary {
-  total_certificates: number;
-  active_certificates: number;
-  expiring_certificates: number;
-  expired_certificates: number;
-  revoked_certificates: number;
-  pending_certificates: number;
-  failed_certificates: number;
-  archived_certificates: number;
-  total_agents: number;
-  active_agents: number;
-  offline_agents: number;
-  pending_jobs: number;
-  running_jobs: number;
-  failed_jobs: number;
-  complete_jobs: number;
-  notifications_dead: number;
-  completed_at: string;
-}
+/** certctl's DashboardSummary counts, in its order (also the properties of the response schema). */
+export const STATS_SUMMARY_COUNTS = [
+  'total_certificates', 'active_certificates', 'expiring_certificates', 'expired_certificates', 'revoked_certificates',
+  'pending_certificates', 'failed_certificates', 'archived_certificates', 'total_agents', 'active_agents', 'offline_agents',
+  'pending_jobs', 'running_jobs', 'failed_jobs', 'complete_jobs', 'notifications_dead',
+] as const;
+
+export type StatsSummary = Record<(typeof STATS_SUMMARY_COUNTS)[number], number> & { completed_at: string };
 
 /** The summary plus counts that certctl's summary does not carry but the metrics expose. */
 export interface InventoryCounts extends StatsSummary {

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
-import { AuditEventEntity, enqueueNotifications, issuanceJobOptions, JobProducer, LifecycleError, newId, openRenewalJob, recordNotifications } from '@certctl/db';
+import { agentGroupMembershipSql, AuditEventEntity, enqueueNotifications, issuanceJobOptions, JobProducer, LifecycleError, newId, openRenewalJob, recordNotifications } from '@certctl/db';
 
 export interface SweepResult {
   statusChanges: number;
@@ -13,13 +13,53 @@ export interface SweepResult {
 const BATCH = 500;
 
 /**
+ * The members of enabled groups that some renewal policy is scoped to (a disabled group scopes nobody in), by the
+ * agent-groups definition shared with the api. Evaluated once per statement.
+ */
+const SCOPED_MEMBERS_CTE = `scoped_members AS MATERIALIZED (${agentGroupMembershipSql(
+  'g.enabled AND EXISTS (SELECT 1 FROM renewal_policies sp WHERE sp.agent_group_id = g.id)',
+)})`;
+
+/**
+ * Joins `p`, the renewal policy that governs certificate `c` (needs SCOPED_MEMBERS_CTE). A policy scoped to an
+ * agent group applies to the certificates deployed (mapped to a live target) through an agent that is a member
+ * of the group; an unscoped policy applies to the certificates assigned to it. When several apply, the most
+ * specific wins:
+ *  1. a group-scoped policy that applies and is also the certificate's own: chosen for it twice over;
+ *  2. another group-scoped policy that applies: a group says more about where the certificate lives than the
+ *     inventory-wide assignment does. Among several, a group that names the agent by a manual include before
+ *     one that matched it by criteria, then the widest window (it renews first, so no applicable policy sees
+ *     the certificate renewed later than it asked), then the id, so the choice is stable;
+ *  3. the certificate's own policy when it is unscoped.
+ * A certificate assigned a group-scoped policy while not deployed through the group has no governing policy
+ * (scoping means exactly that, and renewing it by a window meant for other hosts would be wrong): the sweep
+ * does not renew it. `assignedOutsideScope` = true keeps its own policy for expiry warnings, so such a
+ * certificate is never forgotten silently.
+ */
+function governingPolicyJoin(assignedOutsideScope: boolean): string {
+  const fallback = assignedOutsideScope ? 'assigned.id' : 'CASE WHEN assigned.agent_group_id IS NULL THEN assigned.id END';
+  return `
+    JOIN renewal_policies assigned ON assigned.id = c.renewal_policy_id
+    LEFT JOIN LATERAL (
+      SELECT sp.id FROM certificate_target_mappings m
+        JOIN deployment_targets t ON t.id = m.target_id AND t.retired_at IS NULL
+        JOIN scoped_members sm ON sm.agent_id = t.agent_id
+        JOIN renewal_policies sp ON sp.agent_group_id = sm.agent_group_id
+       WHERE m.certificate_id = c.id
+       ORDER BY sp.id = c.renewal_policy_id DESC, sm.membership = 'include' DESC, sp.renewal_window_days DESC, sp.id
+       LIMIT 1) scoped ON true
+    JOIN renewal_policies p ON p.id = coalesce(scoped.id, ${fallback})`;
+}
+
+/**
  * The renewal sweep (certctl's renewal loop, minus its bugs):
  *  - Active/Expiring/Expired statuses follow expires_at (Expiring = within 30 days);
- *  - a certificate inside its policy's renewal window, or whose ACME renewal time (RFC 9773, chosen inside the
+ *  - a certificate inside the renewal window of its governing policy (governingPolicyJoin: group-scoped policies
+ *    included), or whose ACME renewal time (RFC 9773, chosen inside the
  *    CA's suggested window by AriCheckService) has passed, with auto_renew on and no open job, gets a Renewal
  *    job (which the approval gate may hold). The ARI time counts only while it belongs to the newest version;
  *    without an ARI answer the policy window alone decides;
- *  - expiry warnings go out at the policy's thresholds, once per certificate, threshold and expiry date.
+ *  - expiry warnings go out at the governing policy's thresholds, once per certificate, threshold and expiry date.
  */
 @Injectable()
 export class RenewalSweepService {
@@ -55,12 +95,16 @@ export class RenewalSweepService {
   private async openDueRenewals(): Promise<number> {
     let opened = 0;
     for (;;) {
-      const due: Array<{ id: string; reason: 'ari_window' | 'policy_window' }> = await this.dataSource.query(
-        `SELECT c.id, CASE WHEN c.expires_at <= now() + make_interval(days => p.renewal_window_days)
-                           THEN 'policy_window' ELSE 'ari_window' END AS reason
-           FROM managed_certificates c JOIN renewal_policies p ON p.id = c.renewal_policy_id
+      const due: Array<{ id: string; reason: 'ari_window' | 'policy_window'; renewal_policy_id: string }> = await this.dataSource.query(
+        `WITH ${SCOPED_MEMBERS_CTE}
+         SELECT c.id, p.id AS renewal_policy_id,
+                CASE WHEN c.expires_at <= now() + make_interval(days => p.renewal_window_days) THEN 'policy_window' ELSE 'ari_window' END AS reason
+           FROM managed_certificates c ${governingPolicyJoin(false)}
            LEFT JOIN certificate_renewal_info r ON r.certificate_id = c.id
           WHERE c.status IN ('Active', 'Expiring', 'Expired') AND p.auto_renew
+            -- outside every window and before any ARI time: not a candidate (spares the policy lookup)
+            AND (c.expires_at <= now() + (SELECT make_interval(days => max(renewal_window_days)) FROM renewal_policies)
+                 OR r.selected_renewal_at <= now())
             AND (c.expires_at <= now() + make_interval(days => p.renewal_window_days)
                  OR (r.selected_renewal_at <= now()
                      AND r.certificate_version_id = (SELECT v.id FROM certificate_versions v WHERE v.certificate_id = c.id
@@ -70,13 +114,13 @@ export class RenewalSweepService {
           ORDER BY c.expires_at LIMIT $1`,
         [BATCH],
       );
-      for (const { id, reason } of due) {
+      for (const { id, reason, renewal_policy_id } of due) {
         const job = await this.dataSource.transaction(async (tx) => {
           try {
             const { job } = await openRenewalJob(tx, id, { requestedBy: 'system' });
             await tx.insert(AuditEventEntity, {
               id: newId('audit'), actor: 'scheduler', actor_type: 'System', action: 'renewal_job_created', resource_type: 'certificate',
-              resource_id: id, event_category: 'cert_lifecycle', details: { job_id: job.id, status: job.status, reason } as never,
+              resource_id: id, event_category: 'cert_lifecycle', details: { job_id: job.id, status: job.status, reason, renewal_policy_id } as never,
             });
             return job;
           } catch (err) {
@@ -96,17 +140,17 @@ export class RenewalSweepService {
 
   private async sendExpiryWarnings(): Promise<number> {
     // Each (certificate, crossed threshold, expiry) once; the smallest crossed threshold is the one reported.
-    const due: Array<{ id: string; common_name: string; expires_at: Date; threshold: number }> = await this.dataSource.query(`
-      SELECT c.id, c.common_name, c.expires_at, min(t.threshold)::int AS threshold
-        FROM managed_certificates c
-        JOIN renewal_policies p ON p.id = c.renewal_policy_id
+    const due: Array<{ id: string; common_name: string; expires_at: Date; policy_id: string; threshold: number }> = await this.dataSource.query(`
+      WITH ${SCOPED_MEMBERS_CTE}
+      SELECT c.id, c.common_name, c.expires_at, p.id AS policy_id, min(t.threshold)::int AS threshold
+        FROM managed_certificates c ${governingPolicyJoin(true)}
         CROSS JOIN LATERAL jsonb_array_elements_text(p.alert_thresholds_days) AS t_raw(value)
         CROSS JOIN LATERAL (SELECT t_raw.value::int AS threshold) t
        WHERE c.status NOT IN ('Archived', 'Revoked', 'Pending') AND c.expires_at IS NOT NULL
          AND c.expires_at <= now() + make_interval(days => t.threshold)
          AND NOT EXISTS (SELECT 1 FROM certificate_expiry_alerts a
                           WHERE a.certificate_id = c.id AND a.threshold_days = t.threshold AND a.not_after = c.expires_at)
-       GROUP BY c.id, c.common_name, c.expires_at
+       GROUP BY c.id, c.common_name, c.expires_at, p.id
        LIMIT 1000`);
     let sent = 0;
     for (const cert of due) {
@@ -114,10 +158,10 @@ export class RenewalSweepService {
         // Mark every threshold already crossed, so a certificate found late does not get one warning per threshold.
         const marked: unknown[] = await tx.query(
           `INSERT INTO certificate_expiry_alerts (certificate_id, threshold_days, not_after)
-           SELECT $1, t.value::int, $2 FROM renewal_policies p, managed_certificates c, jsonb_array_elements_text(p.alert_thresholds_days) t
-            WHERE c.id = $1 AND p.id = c.renewal_policy_id AND $2::timestamptz <= now() + make_interval(days => t.value::int)
+           SELECT $1, t.value::int, $2 FROM renewal_policies p, jsonb_array_elements_text(p.alert_thresholds_days) t
+            WHERE p.id = $3 AND $2::timestamptz <= now() + make_interval(days => t.value::int)
            ON CONFLICT DO NOTHING RETURNING threshold_days`,
-          [cert.id, cert.expires_at],
+          [cert.id, cert.expires_at, cert.policy_id],
         );
         if (!marked.length) return [];
         const daysLeft = Math.floor((new Date(cert.expires_at).getTime() - Date.now()) / 86_400_000);
