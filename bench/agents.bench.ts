@@ -36,7 +36,8 @@ import { freePort } from '@certctl/testing';
 import { CertctlAgent } from '../apps/agent/src/agent';
 import type { AgentConfig } from '../apps/agent/src/config';
 import { Logger } from '../apps/agent/src/logger';
-import { ApiClient, WorkItem } from '../apps/agent/src/modules/protocol/api-client';
+import type { WorkItem } from '@certctl/contracts';
+import { ApiClient } from '../apps/agent/src/modules/protocol/api-client';
 import { ApiProcess } from './lib/api-process';
 import { freshDatabase } from './lib/bench-dataset';
 import { round, summarize } from './lib/http-load';
@@ -66,10 +67,10 @@ class TimedApiClient extends ApiClient {
   static errors = 0;
   static firstError: string | undefined;
 
-  override async work(): Promise<WorkItem[]> {
+  override async work(options: { resume?: boolean } = {}): Promise<WorkItem[]> {
     const started = process.hrtime.bigint();
     try {
-      const items = await super.work();
+      const items = await super.work(options);
       if (TimedApiClient.recording) TimedApiClient.latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
       return items;
     } catch (err) {

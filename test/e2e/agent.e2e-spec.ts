@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest, Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -229,6 +230,62 @@ exec ${nginx.validateCommand}
     expect(all.length).toBe(before + 1);
     expect(await servedAfterReload(all.at(-1).fingerprint_sha256)).toBe(all.at(-1).fingerprint_sha256);
     // The agent reports first and clears its journal entry after (a crash in between re-sends, never loses, the report).
+    await waitFor('the journal entry to be cleared', () => readdirSync(join(stateDir, 'journal')).filter((f) => f.endsWith('.json')).length === 0);
+  });
+
+  it('kill -9 after the server claimed a deployment but before the agent journaled it: the restarted agent gets it back, deploys it once', async () => {
+    await agent!.kill();
+    // The agent talks to the api through this relay, which kills the agent the moment a work answer carries a
+    // deployment: the api has moved it to Running, and the answer never reaches the agent's journal.
+    let interrupted: { jobId: string; status: string } | undefined;
+    const relay: Server = createServer((req, res) => {
+      const upstream = httpRequest(`${serverUrl}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (c: Buffer) => chunks.push(c));
+        answer.on('end', () => {
+          const body = Buffer.concat(chunks);
+          const deployment = /\/work(\?|$)/.test(req.url ?? '') && !interrupted
+            ? (JSON.parse(body.toString()).jobs as Array<{ id: string; type: string; status: string }>).find((j) => j.type === 'Deployment')
+            : undefined;
+          if (!deployment) {
+            res.writeHead(answer.statusCode ?? 502, answer.headers).end(body);
+            return;
+          }
+          interrupted = { jobId: deployment.id, status: deployment.status };
+          void agent!.kill().then(() => res.destroy());
+        });
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    try {
+      const before = (await versions()).length;
+      agent = await AgentProcess.start(agentEnv({ CERTCTL_SERVER_URL: `http://127.0.0.1:${(relay.address() as { port: number }).port}` }));
+      await renew();
+      const job = await deploymentAfter(before);
+      await waitFor('the agent to be killed on the work answer', () => interrupted !== undefined && !agent!.running);
+      expect(interrupted).toEqual({ jobId: job.id, status: 'Running' });
+      expect((await p.db.query('SELECT status FROM jobs WHERE id = $1', [job.id])).rows[0].status).toBe('Running');
+      expect(readdirSync(join(stateDir, 'journal')).filter((f) => f.endsWith('.json'))).toEqual([]);
+    } finally {
+      relay.closeAllConnections();
+      relay.close();
+    }
+
+    // Straight to the api this time. Its heartbeats keep it Online, so the silent-agent sweep would never free the job.
+    const before = (await versions()).length;
+    await startAgent();
+    const done = await p.waitForJob(interrupted!.jobId, ['Completed', 'Failed']);
+    expect(done, done.last_error).toMatchObject({ status: 'Completed', agent_id: agentId, attempts: 1, verification_status: 'success' });
+    await agent!.waitForLog('the server handed back deployments claimed earlier but never journaled here');
+    // Exactly one version for the renewal and one deployment of it; nginx serves that version.
+    const all = await versions();
+    expect(all.length).toBe(before);
+    const deployments = await p.db.query(`SELECT id FROM jobs WHERE certificate_id = $1 AND type = 'Deployment' AND created_at >= $2`, [certId, all.at(-1).created_at]);
+    expect(deployments.rows.map((r) => r.id)).toEqual([interrupted!.jobId]);
+    expect(await servedAfterReload(all.at(-1).fingerprint_sha256)).toBe(all.at(-1).fingerprint_sha256);
+    expect(agent!.events().filter((e) => e.msg === 'deployment finished' && e.job_id === interrupted!.jobId)).toHaveLength(1);
     await waitFor('the journal entry to be cleared', () => readdirSync(join(stateDir, 'journal')).filter((f) => f.endsWith('.json')).length === 0);
   });
 

@@ -12,12 +12,16 @@ import { TestCa } from '../../../libs/deploy/src/testing/material';
 /** A fake certctl api on loopback (the real one is in test/e2e/agent.e2e-spec.ts): it answers /work as each test scripts. */
 class FakeApi {
   readonly workCalls: number[] = [];
+  /** Each work poll's query string ('' when none). */
+  readonly workQueries: string[] = [];
   private server: Server;
   private constructor(private readonly answerWork: (call: number, res: ServerResponse) => void, tls?: { cert: string; key: string }) {
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       req.resume();
-      if (req.url?.endsWith('/work')) {
+      const [path = '', query = ''] = (req.url ?? '').split('?');
+      if (path.endsWith('/work')) {
         this.workCalls.push(Date.now());
+        this.workQueries.push(query);
         this.answerWork(this.workCalls.length, res);
         return;
       }
@@ -93,6 +97,20 @@ describe('agent polling against a fake api', () => {
       expect(gap).toBeGreaterThanOrEqual(260);
       expect(gap).toBeLessThan(450);
     }
+  });
+
+  it('asks for its Running deployments again (resume=true) on its first poll and after a lost answer, not otherwise', async () => {
+    const started = await FakeApi.start((call, res) => {
+      if (call === 3) res.writeHead(502, { 'Content-Type': 'text/html' }).end('<html>bad gateway</html>');
+      else res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"jobs":[],"count":0}');
+    });
+    fake = started.api;
+    const agent = new CertctlAgent(config(started.url), new Logger('error', () => undefined));
+    const running = agent.run();
+    await waitUntil(() => fake!.workCalls.length >= 5, 10_000);
+    agent.stop();
+    await running;
+    expect(fake.workQueries.slice(0, 5)).toEqual(['resume=true', '', '', 'resume=true', '']);
   });
 
   it('stops with the reason when the server refuses its key (401), instead of retrying', async () => {

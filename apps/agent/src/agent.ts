@@ -6,7 +6,8 @@ import { discoverCertificates } from './modules/discovery/filesystem-discovery';
 import { hostReport } from './modules/host/host-info';
 import { Journal, JournalEntry } from './modules/journal/journal';
 import { KeyStore } from './modules/keys/key-store';
-import { AgentRejectedError, ApiClient, ApiResponseError, WorkItem } from './modules/protocol/api-client';
+import type { WorkItem } from '@certctl/contracts';
+import { AgentRejectedError, ApiClient, ApiResponseError } from './modules/protocol/api-client';
 import { Backoff } from './modules/protocol/backoff';
 import { AGENT_VERSION } from './version';
 
@@ -33,6 +34,12 @@ export class CertctlAgent {
   private exit: AgentExit | undefined;
   /** Jobs being worked on now, so the journal drain does not start the same one twice. */
   private readonly inFlight = new Set<string>();
+  /**
+   * Until a work answer has reached the journal, the server may hold deployments Running for this agent that
+   * the agent knows nothing of (a kill -9 between the server's claim and the journal write, an answer lost on
+   * the way): polls ask for those again until one answer arrives.
+   */
+  private resumeRunning = true;
 
   constructor(private readonly config: AgentConfig, private readonly log: Logger, api?: ApiClient) {
     this.api = api ?? new ApiClient({
@@ -134,11 +141,24 @@ export class CertctlAgent {
   /** Reports and deployments left from earlier rounds, then the server's work. True when a CSR was sent. */
   private async pollOnce(): Promise<boolean> {
     await this.drainJournal();
-    const items = await this.api.work();
+    const resumed = this.resumeRunning;
+    let items: WorkItem[];
+    try {
+      items = await this.api.work({ resume: resumed });
+    } catch (err) {
+      // The server may have claimed deployments whose answer never arrived: ask for them next time.
+      this.resumeRunning = true;
+      throw err;
+    }
     if (items.length) this.log.info('work received', { count: items.length });
-    const deployments = items.filter((i) => i.type === 'Deployment');
+    // A deployment handed out again that is already in the journal (or being deployed) is that entry's: it is
+    // deployed and reported once, whatever the number of answers that carried it.
+    const deployments = items.filter((i) => i.type === 'Deployment' && !this.inFlight.has(i.id) && !this.journal.has(i.id));
+    const recovered = deployments.filter((i) => i.status === 'Running');
+    if (recovered.length) this.log.warn('the server handed back deployments claimed earlier but never journaled here', { job_ids: recovered.map((i) => i.id) });
     // The server claimed these for us (Running): on disk first, so a crash from here on cannot strand them.
     this.journal.putAll(deployments.map((item) => ({ kind: 'deploy', jobId: item.id, item, phase: 'deploying', resumes: 0, updatedAt: '' })));
+    if (resumed) this.resumeRunning = false;
     let submittedCsr = false;
     for (const item of items.filter((i) => i.status === 'AwaitingCSR')) {
       if (this.stopped) break;

@@ -1,2 +1,3 @@
 export * from './queues';
 export * from './enums';
+export * from './agent-protocol';

@@ -1,4 +1,5 @@
-import type { ApiClient, JobStatusReport, WorkItem } from '../protocol/api-client';
+import type { JobStatusReport, WorkItem } from '@certctl/contracts';
+import type { ApiClient } from '../protocol/api-client';
 import type { KeyStore } from '../keys/key-store';
 import { CaddyConnector, DeployError, DeployOutcome, fileConnectors, messageOf, PostVerifyFailedError, TargetConnector } from './deploy-lib';
 

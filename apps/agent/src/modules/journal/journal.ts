@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JobStatusReport, WorkItem } from '../protocol/api-client';
+import type { JobStatusReport, WorkItem } from '@certctl/contracts';
 
 /**
  * One job of this agent that is not finished on the server yet.

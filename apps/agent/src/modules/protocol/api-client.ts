@@ -1,53 +1,12 @@
 import { Agent as HttpAgent, IncomingMessage, request as httpRequest, RequestOptions } from 'node:http';
+import type {
+  AgentCsrAnswer, AgentCsrSubmission, AgentDiscoveryReport, AgentHeartbeat, IssuedCertificate, JobStatusReport, WorkItem,
+} from '@certctl/contracts';
 
-/** One work item of GET /agents/{id}/work (certctl's WorkItem). */
-export interface WorkItem {
-  id: string;
-  type: string;
-  certificate_id: string;
-  common_name: string;
-  sans: string[];
-  target_id: string | null;
-  target_type: string | null;
-  target_config: Record<string, unknown> | null;
-  status: string;
-}
-
-export interface HostReport {
-  version: string;
-  hostname: string;
-  os: string;
-  architecture: string;
-  ip_address: string;
-}
-
-/** The body of POST /agents/{id}/jobs/{job}/status. */
-export interface JobStatusReport {
-  status: 'Running' | 'Completed' | 'Failed';
-  error?: string;
-  skipped_as_idempotent?: boolean;
-  failed_stage?: 'validate' | 'reload' | 'post_verify' | 'other';
-  rollback?: 'restored' | 'also_failed';
-  backup_paths?: string[];
-  verification_status?: 'success' | 'failed' | 'skipped';
-  verification_fingerprint?: string;
-  verification_error?: string;
-}
-
-export interface IssuedCertificate {
-  certificate_id: string;
-  certificate_pem: string;
-  chain_pem: string;
-  serial_number: string;
-}
-
-export interface DiscoveryReport {
-  agent_id: string;
-  directories: string[];
-  certificates: Array<{ pem_data: string; source_path: string; source_format: 'PEM' | 'DER' }>;
-  errors: string[];
-  scan_duration_ms: number;
-}
+/** What this agent's heartbeat always sends (every field of the protocol's heartbeat). */
+export type HostReport = Required<AgentHeartbeat>;
+/** What this agent's discovery always sends. */
+export type DiscoveryReport = Required<AgentDiscoveryReport>;
 
 /** The server answered with an error status; `code` and `message` are from its JSON error body when it sent one. */
 export class ApiResponseError extends Error {
@@ -121,14 +80,15 @@ export class ApiClient {
     return this.call('POST', this.agentPath('/heartbeat'), host);
   }
 
-  async work(): Promise<WorkItem[]> {
-    const body = await this.call<{ jobs?: unknown }>('GET', this.agentPath('/work'));
+  /** `resume`: also hand out this agent's Running deployments (it has just started, or lost the last answer). */
+  async work(options: { resume?: boolean } = {}): Promise<WorkItem[]> {
+    const body = await this.call<{ jobs?: unknown }>('GET', this.agentPath(options.resume ? '/work?resume=true' : '/work'));
     if (!body || !Array.isArray(body.jobs)) throw new TransportError('the work answer has no "jobs" list');
     return body.jobs as WorkItem[];
   }
 
-  submitCsr(certificateId: string, csrPem: string): Promise<{ status: string; job_id: string }> {
-    return this.call('POST', this.agentPath('/csr'), { certificate_id: certificateId, csr_pem: csrPem });
+  submitCsr(certificateId: string, csrPem: string): Promise<AgentCsrAnswer> {
+    return this.call('POST', this.agentPath('/csr'), { certificate_id: certificateId, csr_pem: csrPem } satisfies AgentCsrSubmission);
   }
 
   async certificate(certificateId: string): Promise<IssuedCertificate> {

@@ -2,6 +2,7 @@ import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
+import type { AgentCsrAnswer, AgentWorkAnswer, IssuedCertificate, WorkItem } from '@certctl/contracts';
 import {
   AgentEntity, CertificateVersionEntity, enqueueNotifications, issuanceJobOptions, JobEntity, JobProducer, ManagedCertificateEntity,
   profileOf, recordNotifications,
@@ -14,19 +15,6 @@ import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
 import { JobStatusDto, SubmitCsrDto } from './dto/agent.dto';
-
-/** certctl's WorkItem. */
-export interface WorkItem {
-  id: string;
-  type: string;
-  certificate_id: string;
-  common_name: string;
-  sans: string[];
-  target_id: string | null;
-  target_type: string | null;
-  target_config: Record<string, unknown> | null;
-  status: string;
-}
 
 /**
  * The agent side of the pull model: an agent polls for its work, submits CSRs for keys it made itself, picks
@@ -45,11 +33,15 @@ export class AgentProtocolService {
 
   /**
    * Its Pending deployments, claimed atomically (Running, so two polls never hand out the same job), and the
-   * AwaitingCSR issuance jobs of certificates mapped to its targets.
+   * AwaitingCSR issuance jobs of certificates mapped to its targets. With `resume` (the agent has just started,
+   * or lost its previous answer) its Running deployments come again too: a claim whose answer never reached the
+   * agent's journal (killed -9 in between, the answer cut off) is otherwise stranded while the agent keeps
+   * heartbeating. The agent skips those it still has in its journal.
    */
-  async work(agentId: string): Promise<{ jobs: WorkItem[]; count: number }> {
+  async work(agentId: string, resume = false): Promise<AgentWorkAnswer> {
     await this.activeAgent(agentId);
     // One statement (atomic on its own): every agent polls this every 30 s, so round trips are what a fleet costs.
+    // The `running` part reads the snapshot from before `claimed` ran, so a job is never in both.
     const rows: Array<WorkItem & { part: number }> = await this.dataSource.query(
       `WITH claimed AS (
          UPDATE jobs j SET status = 'Running', started_at = now(), attempts = attempts + 1, updated_at = now()
@@ -58,6 +50,11 @@ export class AgentProtocolService {
                           ORDER BY scheduled_at LIMIT 100 FOR UPDATE SKIP LOCKED)
             AND t.id = j.target_id AND c.id = j.certificate_id
          RETURNING j.id, j.type, j.certificate_id, c.common_name, c.sans, j.target_id, t.type AS target_type, t.config AS target_config, j.status
+       ), running AS (
+         SELECT j.id, j.type, j.certificate_id, c.common_name, c.sans, j.target_id, t.type AS target_type, t.config AS target_config, j.status
+           FROM jobs j JOIN deployment_targets t ON t.id = j.target_id JOIN managed_certificates c ON c.id = j.certificate_id
+          WHERE $2 AND j.agent_id = $1 AND j.type = 'Deployment' AND j.status = 'Running'
+          ORDER BY j.started_at LIMIT 100
        ), awaiting AS (
          SELECT DISTINCT ON (j.id) j.id, j.type, j.certificate_id, c.common_name, c.sans, t.id AS target_id, t.type AS target_type,
                 t.config AS target_config, j.status
@@ -67,8 +64,8 @@ export class AgentProtocolService {
           WHERE j.status = 'AwaitingCSR'
           ORDER BY j.id, t.id
        )
-       SELECT 0 AS part, * FROM claimed UNION ALL SELECT 1 AS part, * FROM awaiting ORDER BY part`,
-      [agentId],
+       SELECT 0 AS part, * FROM running UNION ALL SELECT 1 AS part, * FROM claimed UNION ALL SELECT 2 AS part, * FROM awaiting ORDER BY part`,
+      [agentId, resume],
     );
     const jobs = rows.map(({ part: _part, ...item }) => item);
     return { jobs, count: jobs.length };
@@ -78,7 +75,7 @@ export class AgentProtocolService {
    * A CSR for an AwaitingCSR job: 400 when it is not a valid CSR, 422 when its names differ from the
    * certificate's or it breaks the profile, 409 when no job is waiting for it. The job is then queued for signing.
    */
-  async submitCsr(actor: Principal, agentId: string, body: SubmitCsrDto, correlationId: string): Promise<{ status: string; job_id: string }> {
+  async submitCsr(actor: Principal, agentId: string, body: SubmitCsrDto, correlationId: string): Promise<AgentCsrAnswer> {
     await this.activeAgent(agentId);
     let csr;
     try {
@@ -102,7 +99,7 @@ export class AgentProtocolService {
   }
 
   /** The current certificate (leaf + chain) of a certificate deployed by this agent. */
-  async certificate(agentId: string, certificateId: string): Promise<{ certificate_id: string; certificate_pem: string; chain_pem: string; serial_number: string; not_after: Date }> {
+  async certificate(agentId: string, certificateId: string): Promise<IssuedCertificate & { not_after: Date }> {
     await this.activeAgent(agentId);
     const cert = await this.agentCertificate(this.dataSource.manager, agentId, certificateId);
     const version = await this.dataSource.manager.findOne(CertificateVersionEntity, { where: { certificate_id: cert.id }, order: { created_at: 'DESC', id: 'DESC' } });

@@ -9,9 +9,10 @@ import type { Principal } from '../../common/auth/principal';
 import type { Page } from '../../common/http/pagination';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import type { JobEntity } from '@certctl/db';
-import { AgentProtocolService, WorkItem } from './agent-protocol.service';
+import type { AgentWorkAnswer } from '@certctl/contracts';
+import { AgentProtocolService } from './agent-protocol.service';
 import { AgentRetirement, AgentsService, RegisteredAgent } from './agents.service';
-import { AgentQuery, HeartbeatDto, JobStatusDto, RegisterAgentDto, RetireAgentQuery, SubmitCsrDto } from './dto/agent.dto';
+import { AgentQuery, AgentWorkQueryDto, HeartbeatDto, JobStatusDto, RegisterAgentDto, RetireAgentQuery, SubmitCsrDto } from './dto/agent.dto';
 
 /** What depends on an agent being retired (AgentsService.dependencies). */
 const RetireCountsSchema = objectOf({ active_targets: int, active_certificates: int, pending_jobs: int });
@@ -75,12 +76,15 @@ export class AgentsController {
     return this.agents.heartbeat(id, body);
   }
 
-  /** Pending deployments (claimed for this agent) and issuance jobs waiting for this agent's CSR. */
+  /**
+   * Pending deployments (claimed for this agent) and issuance jobs waiting for this agent's CSR; with
+   * `resume=true` also the agent's Running deployments (it has just started and may have lost them).
+   */
   @Get(':id/work')
   @RequireAccess('agent-self')
   @Returns(objectOf({ jobs: { type: 'array', items: objectOf({ id: str, type: str, certificate_id: str, common_name: str, sans: strings, target_id: str, target_type: str, target_config: {}, status: str }, ['id', 'type', 'certificate_id', 'common_name', 'sans', 'status']) }, count: int }))
-  work(@Param('id') id: string): Promise<{ jobs: WorkItem[]; count: number }> {
-    return this.protocol.work(id);
+  work(@Param('id') id: string, @Query() query: AgentWorkQueryDto): Promise<AgentWorkAnswer> {
+    return this.protocol.work(id, query.resume === 'true');
   }
 
   @Post(':id/csr')

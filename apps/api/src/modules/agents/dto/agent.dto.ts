@@ -1,4 +1,7 @@
-import { AgentStatus } from '@certctl/contracts';
+import {
+  AgentCsrSubmission, AgentHeartbeat, AgentStatus, AgentWorkQuery, DEPLOY_FAILED_STAGES, DEPLOY_ROLLBACK_OUTCOMES, DEPLOY_VERIFICATION_STATUSES,
+  JOB_REPORT_STATUSES, JobStatusReport,
+} from '@certctl/contracts';
 import { BoolField, EnumField, IdField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
 import { SearchPageQuery } from '../../../common/http/list-query';
 
@@ -12,7 +15,7 @@ export class RegisterAgentDto {
   @TextField({ optional: true, max: 64 }) version?: string;
 }
 
-export class HeartbeatDto {
+export class HeartbeatDto implements AgentHeartbeat {
   @TextField({ optional: true, max: 64 }) version?: string;
   @TextField({ optional: true, max: 253 }) hostname?: string;
   @TextField({ optional: true, max: 64 }) os?: string;
@@ -24,25 +27,30 @@ export class AgentQuery extends SearchPageQuery {
   @EnumField(Object.values(AgentStatus), { optional: true }) status?: string;
 }
 
-export class SubmitCsrDto {
+export class SubmitCsrDto implements AgentCsrSubmission {
   @TextField({ max: 16_384, description: 'PEM PKCS#10 request for the certificate\'s names' }) csr_pem: string;
   @IdField() certificate_id: string;
 }
 
-export class JobStatusDto {
-  @EnumField(['Running', 'Completed', 'Failed']) status: string;
+export class AgentWorkQueryDto implements AgentWorkQuery {
+  @EnumField(['true', 'false'], { optional: true, description: 'true: the agent has just started (or lost the last answer): hand out its Running deployments again' })
+  resume?: 'true' | 'false';
+}
+
+export class JobStatusDto implements JobStatusReport {
+  @EnumField(JOB_REPORT_STATUSES) status: JobStatusReport['status'];
   @TextField({ optional: true, max: 4000 }) error?: string;
   // A deployment's result, as the orchestrator records its own (they feed the certctl_deploy_* counters).
   @BoolField({ optional: true, description: 'Deployment: every file already held the same bytes (nothing validated or reloaded)' })
   skipped_as_idempotent?: boolean;
-  @EnumField(['validate', 'reload', 'post_verify', 'other'], { optional: true, description: 'Deployment: the step that failed' })
-  failed_stage?: string;
-  @EnumField(['restored', 'also_failed'], { optional: true, description: 'Deployment: what the rollback after a failed reload or verification did' })
-  rollback?: string;
+  @EnumField(DEPLOY_FAILED_STAGES, { optional: true, description: 'Deployment: the step that failed' })
+  failed_stage?: JobStatusReport['failed_stage'];
+  @EnumField(DEPLOY_ROLLBACK_OUTCOMES, { optional: true, description: 'Deployment: what the rollback after a failed reload or verification did' })
+  rollback?: JobStatusReport['rollback'];
   @StringListField({ optional: true, maxItems: 50, max: 4096, description: 'Deployment: backup files left on the host' })
   backup_paths?: string[];
-  @EnumField(['success', 'failed', 'skipped'], { optional: true, description: 'Post-deploy TLS verification' })
-  verification_status?: string;
+  @EnumField(DEPLOY_VERIFICATION_STATUSES, { optional: true, description: 'Post-deploy TLS verification' })
+  verification_status?: JobStatusReport['verification_status'];
   @TextField({ optional: true, max: 128, description: 'SHA-256 of the leaf the endpoint served' })
   verification_fingerprint?: string;
   @TextField({ optional: true, max: 4000 }) verification_error?: string;

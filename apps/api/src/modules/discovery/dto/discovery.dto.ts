@@ -3,6 +3,7 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsOptional, IsString, Max, MaxLength, Min, ValidateNested,
 } from 'class-validator';
+import { AgentDiscoveryReport, DISCOVERED_SOURCE_FORMATS } from '@certctl/contracts';
 import { DISCOVERED_CERTIFICATE_STATUSES, DISCOVERY_SCAN_STATUSES } from '@certctl/db';
 import {
   BoolField, DateField, EnumField, IdField, IntField, NameField, StringListField, TextField,
@@ -77,7 +78,7 @@ export class ClaimDiscoveredCertificateDto {
 export class ReportedCertificateDto {
   @TextField({ max: 200_000, description: 'PEM of the certificate (a bundle: leaf first)' }) pem_data: string;
   @TextField({ max: 4096 }) source_path: string;
-  @EnumField(['PEM', 'DER'], { optional: true }) source_format?: string;
+  @EnumField(DISCOVERED_SOURCE_FORMATS, { optional: true }) source_format?: (typeof DISCOVERED_SOURCE_FORMATS)[number];
   @TextField({ optional: true, max: 128 }) fingerprint_sha256?: string;
   @TextField({ optional: true, max: 1024, allowEmpty: true }) common_name?: string;
   @StringListField({ optional: true, maxItems: 1000 }) sans?: string[];
@@ -91,7 +92,7 @@ export class ReportedCertificateDto {
   @BoolField({ optional: true }) is_ca?: boolean;
 }
 
-export class AgentDiscoveryReportDto {
+export class AgentDiscoveryReportDto implements AgentDiscoveryReport {
   @IdField({ optional: true, description: 'Must equal the agent id of the path when given' }) agent_id?: string;
   @StringListField({ optional: true, maxItems: 1000, max: 4096 }) directories?: string[];
 
