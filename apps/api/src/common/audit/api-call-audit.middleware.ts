@@ -10,10 +10,16 @@ const ANONYMOUS = { actor: 'anonymous', actor_type: 'Anonymous' } as const;
 const SECRET_BODY_PATHS = /\/export\/pkcs12$/;
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/**
+ * An agent heartbeats every 30-60 s (2,880 calls a day at 30 s): an accepted one is not worth a row each. The
+ * agents service audits what an operator needs (first heartbeat, back Online, version change); refused ones
+ * (401, 403, 410) are still recorded here.
+ */
+const HEARTBEAT_PATH = /^\/api\/v1\/agents\/[^/]+\/heartbeat$/;
 
 /**
  * Records every mutating API call, whatever its outcome (rejected ones included): actor, `api_<method>`, the
- * path, the SHA-256 of the body, status and latency. Read-only calls are not recorded.
+ * path, the SHA-256 of the body, status and latency. Read-only calls and accepted heartbeats are not recorded.
  */
 @Injectable()
 export class ApiCallAuditMiddleware implements NestMiddleware {
@@ -24,6 +30,7 @@ export class ApiCallAuditMiddleware implements NestMiddleware {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const path = req.originalUrl.split('?')[0] ?? req.originalUrl;
+      if (res.statusCode < 400 && req.method === 'POST' && HEARTBEAT_PATH.test(path)) return;
       const latencyMs = Number((process.hrtime.bigint() - started) / 1000n) / 1000;
       // No route matched (404), so no guard ran: the key presented still names the actor.
       this.audit.recordInBackground(this.callerOf(req).then((principal) => ({

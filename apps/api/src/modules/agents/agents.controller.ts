@@ -72,8 +72,8 @@ export class AgentsController {
   @HttpCode(200)
   @RequireAccess('agent-self')
   @Returns(Schemas.Agent)
-  heartbeat(@Param('id') id: string, @Body() body: HeartbeatDto): Promise<AgentEntity> {
-    return this.agents.heartbeat(id, body);
+  heartbeat(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: HeartbeatDto): Promise<AgentEntity> {
+    return this.agents.heartbeat(actor, id, body);
   }
 
   /**

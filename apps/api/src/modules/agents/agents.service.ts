@@ -106,11 +106,28 @@ export class AgentsService {
     return { ...agent, api_key: secret };
   }
 
-  async heartbeat(id: string, body: HeartbeatDto): Promise<AgentEntity> {
-    const agent = await this.crud.get(id);
-    if (agent.retired_at) throw new ApiError(HttpStatus.GONE, 'AGENT_RETIRED', `agent ${id} is retired`);
-    const patch = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
-    await this.dataSource.manager.update(AgentEntity, { id }, { ...patch, status: 'Online', last_heartbeat_at: new Date() });
-    return this.crud.get(id);
+  /**
+   * Marks the agent Online with its host details. Only changes an operator needs are audited (the api-call
+   * audit skips accepted heartbeats): the first heartbeat, the return of an agent marked Offline or Degraded,
+   * and a new agent version. The row is locked so two concurrent heartbeats audit one transition once.
+   */
+  async heartbeat(actor: Principal, id: string, body: HeartbeatDto): Promise<AgentEntity> {
+    return this.dataSource.transaction(async (tx) => {
+      const agent = await this.crud.lock(tx, id);
+      if (agent.retired_at) throw new ApiError(HttpStatus.GONE, 'AGENT_RETIRED', `agent ${id} is retired`);
+      const patch = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
+      await tx.update(AgentEntity, { id }, { ...patch, status: 'Online', last_heartbeat_at: new Date() });
+      const audit = (action: string, details: Record<string, unknown>) =>
+        this.audit.record({ actor, action, resource_type: 'agent', resource_id: id, event_category: 'config', details }, tx);
+      if (!agent.last_heartbeat_at) await audit('agent_first_heartbeat', { version: body.version ?? agent.version, hostname: body.hostname ?? agent.hostname });
+      else if (agent.status !== 'Online') {
+        await audit('agent_back_online', { previous_status: agent.status, last_heartbeat_at: agent.last_heartbeat_at.toISOString() });
+      }
+      // A version first reported with the first heartbeat is in that event already.
+      if (body.version !== undefined && agent.version && body.version !== agent.version) {
+        await audit('agent_version_changed', { from: agent.version, to: body.version });
+      }
+      return tx.findOneByOrFail(AgentEntity, { id });
+    });
   }
 }
