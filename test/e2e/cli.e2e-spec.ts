@@ -191,6 +191,51 @@ describe('certctl CLI (built, child process)', () => {
     expect(none.stderr).toMatch(/^certctl: .*give at least one of .* \[HTTP 400/);
   });
 
+  it('certs bulk-revoke asks first (no answer, no revocation), then revokes what matches; --yes, JSON, failures and a viewer', async () => {
+    const team = await post(h, '/api/v1/teams', { name: unique('revoke-team') });
+    const certs = await Promise.all([1, 2].map(() => newCertificate({ team_id: team.id })));
+    const statuses = async (ids: string[]) => (await h.db.query(`SELECT status FROM managed_certificates WHERE id = ANY($1) ORDER BY id`, [ids])).rows.map((r) => r.status);
+    const args = ['certs', 'bulk-revoke', '--team-id', team.id, '--reason', 'superseded'];
+
+    const declined = await runBuiltCli(args, clientEnv(h, { CERTCTL_SERVER_URL: h.serverUrl, CERTCTL_API_KEY: h.adminKey }), 60_000, 'n\n');
+    expect(declined.code).toBe(1);
+    expect(declined.stderr).toContain(`Revoke every certificate matching team_id=${team.id} (reason superseded)? This cannot be undone. [y/N] `);
+    expect(declined.stderr).toContain('certctl: bulk revoke not confirmed; nothing was revoked (--yes skips the question)');
+    const noAnswer = await runBuiltCli(args, clientEnv(h, { CERTCTL_SERVER_URL: h.serverUrl, CERTCTL_API_KEY: h.adminKey }), 60_000, '');
+    expect(noAnswer.code).toBe(1);
+    expect(await statuses(certs.map((c) => c.id))).toEqual(['Pending', 'Pending']);
+
+    const confirmed = await runBuiltCli(args, clientEnv(h, { CERTCTL_SERVER_URL: h.serverUrl, CERTCTL_API_KEY: h.adminKey }), 60_000, 'y\n');
+    expect(confirmed.code, confirmed.stderr).toBe(0);
+    expect(oneLine(confirmed.stdout)).toEqual([expect.stringMatching(/^MATCHED\s+REVOKED\s+SKIPPED\s+FAILED$/), expect.stringMatching(/^2\s+2\s+0\s+0$/)]);
+    expect(await statuses(certs.map((c) => c.id))).toEqual(['Revoked', 'Revoked']);
+    const revoked = (await h.http.get(`/api/v1/certificates/${certs[0].id}`).set(h.auth())).body;
+    expect(revoked.revocation_reason).toBe('superseded');
+
+    // Already revoked ones are skipped; an unknown id is a failure in the envelope, and the exit code says so.
+    const fresh = await newCertificate();
+    const json = await cli(['certs', 'bulk-revoke', '--certificate-ids', `${certs[0].id},${fresh.id},mc-no-such-cert`, '--yes', '-o', 'json']);
+    expect(json.code).toBe(1);
+    const envelope = JSON.parse(json.stdout);
+    expect(envelope).toMatchObject({ total_revoked: 1, total_skipped: 1, total_failed: 1, errors: [{ certificate_id: 'mc-no-such-cert' }] });
+    expect(oneLine(json.stderr)).toEqual([expect.stringMatching(/^certctl: 1 of the matched certificates could not be revoked \(first: mc-no-such-cert: .+\)$/)]);
+    expect(await statuses([fresh.id])).toEqual(['Revoked']);
+
+    const other = await newCertificate();
+    const viewer = await keyWithRole(h, 'viewer');
+    const forbidden = (await h.http.post('/api/v1/certificates/bulk-revoke').set(h.auth(viewer)).send({ certificate_ids: [other.id] }).expect(403)).body;
+    const refused = await cli(['certs', 'bulk-revoke', '--certificate-ids', other.id, '--yes'], viewer);
+    expect(refused.code).toBe(1);
+    expect(oneLine(refused.stderr)).toEqual([`certctl: ${forbidden.message} [HTTP 403 ${forbidden.code}]`]);
+    expect(await statuses([other.id])).toEqual(['Pending']);
+
+    const none = await cli(['certs', 'bulk-revoke', '--yes']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/^certctl: .*give at least one of .* \[HTTP 400/);
+    const badReason = await cli(['certs', 'bulk-revoke', '--team-id', team.id, '--reason', 'whim', '--yes']);
+    expect(badReason.code).toBe(2);
+  });
+
   it('jobs list, approve and reject a job held by the approval gate (as another operator)', async () => {
     const profile = await post(h, '/api/v1/profiles', { name: unique('gated'), requires_approval: true });
     const cert = await newCertificate({ certificate_profile_id: profile.id });
@@ -336,7 +381,7 @@ describe('certctl CLI (built, child process)', () => {
       return execFileSync('bash', ['-c', probe], { encoding: 'utf8' }).trim().split('\n');
     };
     expect(await complete('certctl', 'ce')).toEqual(['certs']);
-    expect(await complete('certctl', 'certs', '')).toEqual(expect.arrayContaining(['list', 'get', 'renew', 'revoke', 'export']));
+    expect(await complete('certctl', 'certs', '')).toEqual(expect.arrayContaining(['list', 'get', 'renew', 'revoke', 'bulk-revoke', 'export']));
     expect(await complete('certctl', 'notifications', 'requeue', '--al')).toEqual(['--all-dead']);
     expect(await complete('certctl', 'certs', 'list', '-o', '')).toEqual(['table', 'json']);
     expect(await complete('certctl', 'certs', 'revoke', 'mc-1', '--reason', 'key')).toEqual(['keyCompromise']);

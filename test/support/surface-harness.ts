@@ -78,11 +78,13 @@ export interface CliResult {
 }
 
 /** Runs the built CLI as a child process and returns its exit code and output (never throws on a non-zero exit). */
-export function runBuiltCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliResult> {
+export function runBuiltCli(args: string[], env: Record<string, string>, timeoutMs = 60_000, stdin?: string): Promise<CliResult> {
   return new Promise((done, fail) => {
-    execFile(process.execPath, [requireBuilt(BUILT_CLI), ...args], { env, cwd: ROOT, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [requireBuilt(BUILT_CLI), ...args], { env, cwd: ROOT, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number') return fail(err);
       done({ code: err ? (err.code as number) : 0, stdout, stderr });
     });
+    // What a person would type at a prompt; stdin then ends.
+    if (stdin !== undefined) child.stdin?.end(stdin);
   });
 }

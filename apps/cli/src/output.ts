@@ -7,6 +7,8 @@ export interface Io {
   err(text: string): void;
   /** Whether stderr is a terminal (a progress bar redraws in place there, and prints lines otherwise). */
   errIsTty: boolean;
+  /** Asks on stderr and reads one line of stdin; null when stdin ends first (nobody there to answer). */
+  ask(question: string): Promise<string | null>;
 }
 
 export interface Column<T> {

@@ -65,4 +65,28 @@ export function registerCertificateTools(server: McpServer, client: CertctlClien
     const result = await client.revokeCertificate(certificateId, reason);
     return ok(result ?? {}, `Certificate ${certificateId} revoked (${reason}).`);
   }));
+
+  server.registerTool('certctl_bulk_revoke_certificates', {
+    title: 'Revoke certificates in bulk',
+    description: 'Revoke every certificate matching the criteria (they combine; give at least one) with one RFC 5280 reason. '
+      + 'Already revoked or archived certificates are skipped. This cannot be undone: list the certificates first when unsure what matches.',
+    inputSchema: {
+      certificate_ids: z.array(id('certificate')).min(1).max(5000).optional().describe('explicit certificate ids'),
+      profile_id: id('certificate profile').optional(),
+      owner_id: id('owner').optional(),
+      agent_id: id('agent').optional().describe('certificates deployed to this agent\'s targets'),
+      issuer_id: id('issuer').optional(),
+      team_id: id('team').optional(),
+      reason: z.enum(REVOCATION_REASONS).default('unspecified'),
+    },
+    outputSchema: z.looseObject({
+      total_matched: z.number(), total_revoked: z.number(), total_skipped: z.number(), total_failed: z.number(),
+      errors: z.array(z.looseObject({ certificate_id: z.string(), error: z.string() })).optional(),
+    }),
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
+  }, ({ reason, ...criteria }) => call(async () => {
+    const result = await client.bulkRevoke(criteria, reason);
+    return ok(result, `Bulk revoke (${reason}): ${result.total_matched} matched, ${result.total_revoked} revoked, `
+      + `${result.total_skipped} skipped, ${result.total_failed} failed.`, (result.errors ?? []).map((e) => `${e.certificate_id}  ${cell(e.error)}`));
+  }));
 }
