@@ -38,7 +38,9 @@ export class AppProcess {
     const port = await freePort();
     // Relative to dist/bench/lib.
     const main = resolve(__dirname, '..', '..', 'apps', name, 'src', 'main.js');
-    const child = spawn(process.execPath, [main], {
+    // BENCH_APP_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the app under the bench's load.
+    const nodeArgs = (process.env.BENCH_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, main], {
       env: { ...process.env, ...env, CERTCTL_SERVER_HOST: '127.0.0.1', [PORT_VARIABLE[name]]: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -11,6 +11,7 @@ import {
   OcspErrorStatus, OcspRequestInfo, parseOcspRequest,
 } from '@certctl/pki';
 import { OcspResponderStore } from './ocsp-responder.store';
+import { SharedRateLimit } from './shared-rate-limit';
 import { OCSP_COUNTER, OcspCounterLabel } from './revocation-counters';
 import { RevocationAuthorities, RevocationAuthority, RevocationAuthorityError } from './revocation-authorities';
 
@@ -64,8 +65,7 @@ export class OcspService {
   private readonly signing = new Map<string, Promise<CachedEntry>>();
   /** Answers already fetched or signed here, keyed like Redis (so under the epoch), oldest first. */
   private readonly local = new Map<string, CachedEntry>();
-  /** Rate-limit increments of this event-loop turn, sent to Redis as one pipeline (see rateLimited). */
-  private rateBatch: { counts: Map<string, number>; totals: Promise<Map<string, number>> } | undefined;
+  private readonly rateLimit: SharedRateLimit;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -76,6 +76,7 @@ export class OcspService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.prefix = config.redis.queuePrefix;
+    this.rateLimit = new SharedRateLimit(redis, `${this.prefix}:ocsp-rl`, () => config.revocation.ocspRateLimitPerMinute);
   }
 
   get maxRequestBytes(): number {
@@ -123,7 +124,7 @@ export class OcspService {
 
   private async respond(query: OcspQuery, count: (label: OcspCounterLabel) => void): Promise<OcspAnswer> {
     count(query.method === 'GET' ? 'request_get' : 'request_post');
-    if (await this.rateLimited(query.client)) {
+    if (this.rateLimit.hit(query.client)) {
       count('rate_limited');
       return this.error('unauthorized', 200, { 'Retry-After': '60' });
     }
@@ -267,42 +268,6 @@ export class OcspService {
 
   private epochKey(issuerId: string): string {
     return `${this.prefix}:ocsp-epoch:${issuerId}`;
-  }
-
-  /**
-   * A fixed one-minute window per client, counted in Redis so the limit holds across replicas. The requests of
-   * one event-loop turn share one pipeline (INCRBY per client), and each learns its own place in the window.
-   */
-  private async rateLimited(client: string): Promise<boolean> {
-    const limit = this.config.revocation.ocspRateLimitPerMinute;
-    if (limit <= 0) return false;
-    if (!this.rateBatch) {
-      const counts = new Map<string, number>();
-      const totals = new Promise<void>((done) => setImmediate(done)).then(() => this.flushRate(counts));
-      this.rateBatch = { counts, totals };
-    }
-    const batch = this.rateBatch;
-    const before = batch.counts.get(client) ?? 0;
-    batch.counts.set(client, before + 1);
-    const totals = await batch.totals;
-    const place = totals.get(client)! - batch.counts.get(client)! + before + 1;
-    return place > limit;
-  }
-
-  private async flushRate(counts: Map<string, number>): Promise<Map<string, number>> {
-    this.rateBatch = undefined;
-    const window = Math.floor(Date.now() / 60_000);
-    const pipeline = this.redis.pipeline();
-    for (const [client, by] of counts) {
-      const key = `${this.prefix}:ocsp-rl:${client}:${window}`;
-      pipeline.incrby(key, by).pexpire(key, 61_000);
-    }
-    const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([err]) => err)?.[0];
-    if (failed) throw failed;
-    const totals = new Map<string, number>();
-    [...counts.keys()].forEach((client, i) => totals.set(client, Number(results[i * 2]![1])));
-    return totals;
   }
 }
 
