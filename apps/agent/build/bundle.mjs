@@ -17,7 +17,11 @@ export async function bundleAgent(outfile = resolve(root, 'dist', 'agent', 'cert
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    minify: false,
+    // Minified: V8 keeps the source of every function it may compile, and an idle agent's RSS is mostly Node's
+    // own floor plus that (about 4.6 MiB unminified, 2.0 MiB minified). keepNames keeps function and class names
+    // in stack traces and error names.
+    minify: true,
+    keepNames: true,
     sourcemap: false,
     legalComments: 'none',
     tsconfig: resolve(root, 'tsconfig.json'),
