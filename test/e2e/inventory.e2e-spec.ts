@@ -64,6 +64,31 @@ describe('inventory REST API (certctl v1 dialect)', () => {
     await api.http.put(`/api/v1/certificates/${cert.id}`).set(api.auth()).send({ environment: 'prod' }).expect(409);
   });
 
+  it('a list item is exactly the certificate as GET /certificates/{id} sends it, in page and cursor modes', async () => {
+    const target = await post(api, '/api/v1/targets', { name: unique('nginx'), type: 'NGINX' });
+    // Strings JSON must escape, a null inside tags (the client's JSON, kept), set and unset optional fields.
+    const cert = await post(api, '/api/v1/certificates', certificateBody(inv, { target_ids: [target.id], tags: { app: 'we"b\\\n✓' }, environment: '' }));
+    // Stored JSON as the API would never write it, to show it passes through untouched (nulls inside included).
+    const tags = { app: 'we"b\\\n✓', note: null, nested: { a: [1, 'two', null] } };
+    const expiresAt = '2031-05-06T07:08:09.123456Z';
+    await api.db.query(`UPDATE managed_certificates SET expires_at = $2, tags = $3, last_renewal_at = now(), status = 'Active' WHERE id = $1`, [cert.id, expiresAt, JSON.stringify(tags)]);
+    const detail = await get(`/api/v1/certificates/${cert.id}`);
+    expect(detail.expires_at).toBe('2031-05-06T07:08:09.123Z');
+    expect(detail.tags).toEqual(tags);
+    expect(detail).not.toHaveProperty('revoked_at');
+
+    const listed = await api.http.get(`/api/v1/certificates?search=${encodeURIComponent(cert.name as string)}`).set(api.auth()).expect(200);
+    expect(listed.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(listed.body.data).toEqual([detail]);
+    expect(Object.keys(listed.body.data[0])).toEqual(Object.keys(detail));
+    expect(listed.body).toMatchObject({ total: 1, page: 1, per_page: 50 });
+
+    const byCursor = (await api.http.get(`/api/v1/certificates?cursor=&search=${encodeURIComponent(cert.name as string)}`).set(api.auth()).expect(200)).body;
+    expect(byCursor).toEqual({ data: [detail], total: 1, next_cursor: '', page_size: 50 });
+    const empty = (await api.http.get('/api/v1/certificates?search=nothing-matches-this-xyz').set(api.auth()).expect(200)).body;
+    expect(empty).toEqual({ data: [], total: 0, page: 1, per_page: 50 });
+  });
+
   it('filters, searches and pages the certificate list with a stable order', async () => {
     const other = await createInventory(api);
     const tag = unique('flt');

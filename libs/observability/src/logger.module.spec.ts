@@ -34,7 +34,7 @@ describe('PinoNestLogger (Nest LoggerService on pino)', () => {
   });
 });
 
-describe('request logging (pino-http)', () => {
+describe('request logging', () => {
   let close: (() => void) | undefined;
   afterEach(() => close?.());
 
@@ -70,6 +70,20 @@ describe('request logging (pino-http)', () => {
     expect(text).not.toContain('secret-key-123');
     expect(text).not.toContain('session=abc');
     expect(text).not.toContain('headers');
+  });
+
+  it('a client that leaves before the answer is logged as aborted, at warn', async () => {
+    const out = sink();
+    const middleware = httpLoggerMiddleware(createPino({ level: 'info', format: 'json', name: 'api', destination: out.stream }));
+    const server = createServer((req, res) => middleware(req, res, () => setTimeout(() => res.writeHead(200).end('late'), 300)));
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    close = () => server.close();
+    const req = request({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, path: '/slow' }).on('error', () => undefined);
+    req.end();
+    await new Promise((done) => setTimeout(done, 50));
+    req.destroy();
+    await new Promise((done) => setTimeout(done, 400));
+    expect(out.records()).toEqual([expect.objectContaining({ level: 40, url: '/slow', msg: 'request aborted' })]);
   });
 
   it('does not log probes and scrapes (/health, /ready, /metrics)', async () => {

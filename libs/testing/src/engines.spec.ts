@@ -30,7 +30,7 @@ describe('declared engines', () => {
     expect(refusing).toEqual([]);
   });
 
-  it('nestjs-pino is gone (it needs Node 22); logging is our own module on pino + pino-http', () => {
+  it('nestjs-pino is gone (it needs Node 22); logging is our own module on pino', () => {
     expect(Object.keys(lock.packages).filter((p) => p.endsWith('node_modules/nestjs-pino'))).toEqual([]);
     expect(lock.packages['node_modules/file-type']?.version ?? '21.3.4').toBe('21.3.4');
   });

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, Param, Post, Put, Query, Req, Res, StreamableFile } from '@nestjs/common';
 import { Schemas } from '../../common/openapi/resources';
 import { Returns, dateTime, int, objectOf, pageOf, str, strings } from '../../common/openapi/response-schemas';
 import type { Request, Response } from 'express';
@@ -6,13 +6,11 @@ import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { CertificateVersionEntity, JobEntity, ManagedCertificateEntity } from '@certctl/db';
 import type { Principal } from '../../common/auth/principal';
 import { Page, PageQuery } from '../../common/http/pagination';
-import type { CursorPage } from './certificates.repository';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import { CertificatesService, CertificateView, PemExport, RenewalTriggered } from './certificates.service';
 import { BulkRenewResult, BulkRenewService } from './bulk-renew.service';
 import { BulkReassignResult, BulkReassignService } from './bulk-reassign.service';
 import { CertificateExportService } from './certificate-export.service';
-import type { CertificateListItem } from './certificates.repository';
 import { BulkReassignDto, BulkRenewDto, BulkRevokeDto, CertificateQuery, ExportPkcs12Dto, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, RevokeCertificateDto, UpdateCertificateDto } from './dto/certificate.dto';
 import { BulkRevokeResult, RevocationResult, RevocationService } from './revocation.service';
 
@@ -25,10 +23,12 @@ export class CertificatesController {
     private readonly exports: CertificateExportService, private readonly revocations: RevocationService,
   ) {}
 
+  /** The envelope comes as JSON text, sent as it is (certctl's page or, with `cursor`, its keyset envelope). */
   @Get()
+  @Header('Content-Type', 'application/json; charset=utf-8')
   @Returns(pageOf(Schemas.Certificate))
-  list(@Query() query: CertificateQuery): Promise<Page<CertificateListItem> | CursorPage<CertificateListItem>> {
-    return this.certificates.list(query);
+  list(@Query() query: CertificateQuery): Promise<string> {
+    return this.certificates.listJson(query);
   }
 
   @Post()

@@ -13,7 +13,7 @@ import { ApiError } from '../../common/http/api-error';
 import { Page, PageQuery, pageOf } from '../../common/http/pagination';
 import { translateWriteError } from '../../common/http/write-errors';
 import { PoliciesService } from '../policies/policies.service';
-import { CertificateListItem, CertificatesRepository, CursorPage } from './certificates.repository';
+import { CertificatesRepository } from './certificates.repository';
 import { RenewalJobs } from './renewal-jobs';
 import { CertificateQuery, CreateCertificateDto, UpdateCertificateDto } from './dto/certificate.dto';
 
@@ -92,8 +92,9 @@ export class CertificatesService {
     };
   }
 
-  list(query: CertificateQuery): Promise<Page<CertificateListItem> | CursorPage<CertificateListItem>> {
-    return this.repository.list(query);
+  /** A page of the inventory as the JSON text of its envelope (built by PostgreSQL; see CertificatesRepository). */
+  listJson(query: CertificateQuery): Promise<string> {
+    return this.repository.listJson(query);
   }
 
   async get(id: string, manager: EntityManager = this.dataSource.manager): Promise<CertificateView> {
