@@ -1,27 +1,19 @@
 import { Command } from 'commander';
 import { CertctlClient, FINISHED_JOB_STATUSES, Job } from '@certctl/client';
-import { CommandFailed, commaList, handler, positiveInt, sleep } from '../context';
+import { CommandFailed, handler, positiveInt, sleep } from '../context';
 import { Io, printJson } from '../output';
+import { bulkCriteriaOf, withBulkCriteria } from './bulk-criteria';
 import { ProgressBar } from '../progress';
 
 export function bulkRenewCommand(io: Io, env: Record<string, string | undefined>): Command {
-  return new Command('bulk-renew')
-    .description('open a renewal for every certificate matching the criteria (at least one)')
-    .option('--certificate-ids <ids>', 'comma-separated certificate ids', commaList)
-    .option('--profile-id <id>')
-    .option('--owner-id <id>')
-    .option('--agent-id <id>')
-    .option('--issuer-id <id>')
-    .option('--team-id <id>')
+  return withBulkCriteria(new Command('bulk-renew')
+    .description('open a renewal for every certificate matching the criteria (at least one)'))
     .option('--wait', 'wait for every job opened to finish, with a progress bar')
     .option('--wait-timeout <seconds>', 'give up waiting after this long', positiveInt, 600)
     .action(handler(io, env, async (run) => {
       const o = run.opts;
       const client = run.client();
-      const result = await client.bulkRenew({
-        certificate_ids: o.certificateIds, profile_id: o.profileId, owner_id: o.ownerId, agent_id: o.agentId,
-        issuer_id: o.issuerId, team_id: o.teamId,
-      });
+      const result = await client.bulkRenew(bulkCriteriaOf(o));
       const jobIds = (result.enqueued_jobs ?? []).map((j) => j.job_id);
       const finished = o.wait ? await waitForJobs(client, io, jobIds, o.waitTimeout * 1000) : undefined;
       if (run.format === 'json') {

@@ -1,8 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { BulkCriteria, BulkRevokeResult, Certificate, REVOCATION_REASONS, RevocationReason } from '@certctl/client';
-import { CommandFailed, commaList, handler, positiveInt } from '../context';
+import { CommandFailed, handler, positiveInt } from '../context';
 import { Column, Io, printJson, printPage, renderRecord, renderTable } from '../output';
+import { bulkCriteriaOf, withBulkCriteria } from './bulk-criteria';
 
 const CERTIFICATE_COLUMNS: Column<Certificate>[] = [
   { header: 'ID', value: (c) => c.id },
@@ -67,21 +68,13 @@ export function certsCommand(io: Io, env: Record<string, string | undefined>): C
       io.out(`certificate ${run.args[0]} revoked (${reason})\n`);
     }));
 
-  certs.command('bulk-revoke')
-    .description('revoke every certificate matching the criteria (at least one); asks first unless --yes')
-    .option('--certificate-ids <ids>', 'comma-separated certificate ids', commaList)
-    .option('--profile-id <id>')
-    .option('--owner-id <id>')
-    .option('--agent-id <id>')
-    .option('--issuer-id <id>')
-    .option('--team-id <id>')
+  withBulkCriteria(certs.command('bulk-revoke')
+    .description('revoke every certificate matching the criteria (at least one); asks first unless --yes'))
     .addOption(new Option('--reason <reason>', 'RFC 5280 reason, for every certificate').choices(REVOCATION_REASONS).default('unspecified'))
     .option('-y, --yes', 'do not ask for confirmation')
     .action(handler(io, env, async (run) => {
       const o = run.opts;
-      const criteria: BulkCriteria = {
-        certificate_ids: o.certificateIds, profile_id: o.profileId, owner_id: o.ownerId, agent_id: o.agentId, issuer_id: o.issuerId, team_id: o.teamId,
-      };
+      const criteria = bulkCriteriaOf(o);
       const reason = o.reason as RevocationReason;
       const described = describeCriteria(criteria);
       // Without criteria the api refuses (400) and says which ones it takes: nothing to confirm.
