@@ -31,6 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '@certctl/testing';
 import { CertctlAgent } from '../apps/agent/src/agent';
@@ -121,8 +122,11 @@ async function runStep(baseUrl: string, fleet: Registered[], home: string, rate:
     const api = new TimedApiClient({ serverUrl: baseUrl, agentId: a.id, apiKey: a.key, timeoutMs: 30_000 });
     return new CertctlAgent(config, silent, api);
   });
-  const runs = agents.map((agent) => agent.run());
-  await sleep(Math.max(settings.warmupS * 1000, intervalMs)); // every agent has started polling
+  // Started evenly over one poll interval, as a fleet that came up over time polls: started together, every agent
+  // would poll in the same instant each interval (their ±10 % jitter spreads them only slowly), and the step would
+  // measure a thundering herd instead of its offered rate.
+  const runs = agents.map((agent, i) => sleep((i * intervalMs) / agents.length).then(() => agent.run()));
+  await sleep(Math.max(settings.warmupS * 1000, intervalMs) + 1_000); // every agent has started polling
   TimedApiClient.latencies.length = 0;
   TimedApiClient.errors = 0;
   TimedApiClient.firstError = undefined;
@@ -131,9 +135,14 @@ async function runStep(baseUrl: string, fleet: Registered[], home: string, rate:
   const loaderBefore = process.cpuUsage();
   const machineBefore = machineTicks();
   const started = Date.now();
+  // This process's own event-loop delay: a poll's latency is measured here, so a stall of the simulated fleet
+  // itself shows up as latency; this tells the two apart.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   TimedApiClient.recording = true;
   await sleep(settings.stepS * 1000);
   TimedApiClient.recording = false;
+  loopDelay.disable();
   const wallS = (Date.now() - started) / 1000;
   const loader = process.cpuUsage(loaderBefore);
   const machineAfter = machineTicks();
@@ -156,7 +165,9 @@ async function runStep(baseUrl: string, fleet: Registered[], home: string, rate:
   const perPoll = (pct: number) => (polls ? round((pct / 100) * wallS * 1000 / polls, 2) : null);
   return {
     offered_polls_per_s: rate, poll_interval_ms: intervalMs, achieved_polls_per_s: achieved, polls, errors: TimedApiClient.errors,
-    first_error: TimedApiClient.firstError ?? null, work_poll_latency_ms: latency, cpu,
+    first_error: TimedApiClient.firstError ?? null, work_poll_latency_ms: latency,
+    agents_process_event_loop_delay_ms: { p50: round(loopDelay.percentile(50) / 1e6, 1), p99: round(loopDelay.percentile(99) / 1e6, 1), max: round(loopDelay.max / 1e6, 1) },
+    cpu,
     cpu_ms_per_poll: { api: perPoll(cpu.api_pct), postgres: perPoll(cpu.postgres_pct), agents_process: perPoll(cpu.agents_process_pct) },
     kept_up: keptUp, pass,
   };
@@ -235,7 +246,8 @@ async function main(): Promise<void> {
     for (const rate of settings.rates) {
       progress(`${rate} work polls/s offered (${settings.agents} agents, every ${round(settings.agents / rate, 2)} s)`);
       const step = await runStep(api.baseUrl, fleet, home, rate, api.pid!);
-      progress(`  achieved ${step.achieved_polls_per_s}/s, p50 ${step.work_poll_latency_ms.p50} ms, p99 ${step.work_poll_latency_ms.p99} ms, errors ${step.errors}, api ${step.cpu.api_pct} %`);
+      progress(`  achieved ${step.achieved_polls_per_s}/s, p50 ${step.work_poll_latency_ms.p50} ms, p99 ${step.work_poll_latency_ms.p99} ms, errors ${step.errors}, api ${step.cpu.api_pct} %, ` +
+        `fleet process event-loop delay p99 ${step.agents_process_event_loop_delay_ms.p99} ms (max ${step.agents_process_event_loop_delay_ms.max})`);
       steps.push(step);
       // A step over the latency limit still says how much the api can take; ramping stops when it falls behind.
       if (!step.kept_up) break;
