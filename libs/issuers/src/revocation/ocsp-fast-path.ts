@@ -73,10 +73,14 @@ export function installOcspFastPath(app: INestApplication): void {
   }
 }
 
+/** RFC 6960's request media type, which both the fast path and PkiController require of a POST. */
+export function isOcspRequestType(req: IncomingMessage): boolean {
+  return String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === 'application/ocsp-request';
+}
+
 function acceptablePost(req: IncomingMessage, limit: number): boolean {
-  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   const length = Number(req.headers['content-length']);
-  return type === 'application/ocsp-request' && req.headers['content-length'] !== undefined && Number.isInteger(length) && length <= limit;
+  return isOcspRequestType(req) && req.headers['content-length'] !== undefined && Number.isInteger(length) && length <= limit;
 }
 
 function decodeSegment(segment: string): string | undefined {

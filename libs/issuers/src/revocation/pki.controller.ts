@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { PublicRoute } from '@certctl/observability';
 import { crlToPem } from '@certctl/pki';
 import { CrlService, crlEtag } from './crl.service';
+import { isOcspRequestType } from './ocsp-fast-path';
 import { OcspAnswer, OcspService } from './ocsp.service';
 import { RevocationAuthorityError } from './revocation-authorities';
 
@@ -49,8 +50,7 @@ export class PkiController {
   /** RFC 6960 POST: the DER OCSPRequest as the body (`application/ocsp-request`, else 415). */
   @Post('ocsp/:issuerId')
   async postOcsp(@Param('issuerId') issuerId: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/ocsp-request') {
+    if (!isOcspRequestType(req)) {
       await Promise.all([this.ocsp.count('request_post'), this.ocsp.count('request_invalid')]);
       throw new HttpException({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Content-Type must be application/ocsp-request' }, HttpStatus.UNSUPPORTED_MEDIA_TYPE);
     }
