@@ -12,10 +12,21 @@ export function findBinary(binary: string): string | undefined {
   return ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'].map((d) => join(d, binary)).find((p) => existsSync(p));
 }
 
+/** The Debian package of each peer binary whose package is not named after it. */
+const DEBIAN_PACKAGE_OF: Record<string, string> = {
+  sshd: 'openssh-server', 'ssh-keygen': 'openssh-client', dovecot: 'dovecot-core', doveadm: 'dovecot-core', doveconf: 'dovecot-core',
+  apachectl: 'apache2', apache2ctl: 'apache2', 'pebble-challtestsrv': 'pebble', promtool: 'prometheus', kubectl: 'kubernetes-client',
+};
+
+/** The Debian packages that install these binaries, each once, in order. */
+export function debianPackagesFor(binaries: string[]): string[] {
+  return [...new Set(binaries.map((b) => DEBIAN_PACKAGE_OF[b] ?? b))];
+}
+
 /** Why a peer cannot run here (for a skip message), or undefined. Under CI=true callers must fail instead. */
 export function missingPeer(...binaries: string[]): string | undefined {
   const missing = binaries.filter((b) => !findBinary(b));
-  return missing.length ? `${missing.join(', ')} not installed (apt-get install -y ${missing.join(' ')})` : undefined;
+  return missing.length ? `${missing.join(', ')} not installed (apt-get install -y ${debianPackagesFor(missing).join(' ')})` : undefined;
 }
 
 /**
