@@ -192,8 +192,8 @@ export interface ApiKey {
   revoked_at?: string | null;
 }
 
-/** The created key; `key` is the secret, shown this once. */
-export type CreatedApiKey = ApiKey & { key: string };
+/** The created key; `api_key` is the secret, shown this once (`key` is the same value, the route's first name for it). */
+export type CreatedApiKey = ApiKey & { api_key: string; key: string };
 
 export interface NetworkScanTarget {
   id: string;
