@@ -101,7 +101,7 @@ function readConfigFile(explicitPath: string | undefined, env: Record<string, st
   };
 }
 
-function normaliseServerUrl(value: string): string {
+export function normaliseServerUrl(value: string): string {
   let url: URL;
   try {
     url = new URL(value);
