@@ -14,7 +14,8 @@ export const COMMAND_USER_SETTING = 'CERTCTL_DEPLOY_COMMAND_USER';
 /**
  * One argv pattern per line (or separated by ";"), words separated by spaces. A word matches one argument:
  *  - `*` inside a word matches any characters; a wildcard never matches an option (a word starting with "-")
- *    unless the pattern word itself starts with "-";
+ *    unless the pattern word itself starts with "-", nor a path with a ".." segment. The program word may hold a
+ *    wildcard only as an absolute path below a named directory (`/opt/certctl-hooks/*`);
  *  - `{path}` matches an absolute path (no "..") or a placeholder such as `{cert_path}`;
  *  - `...` as the last word matches any further arguments (zero or more);
  *  - a bare program name (`nginx`) matches that name looked up on PATH, or the program in a system directory
@@ -61,8 +62,11 @@ export function parseCommandAllowlist(text: string): CommandPattern[] {
   for (const words of patterns) {
     const shown = JSON.stringify(words.join(' '));
     const program = words[0]!;
-    if (program === '...' || program.includes('*') || program.includes('{')) throw new Error(`pattern ${shown}: the program must be a name or an absolute path, not a wildcard`);
+    if (program === '...' || program.includes('{')) throw new Error(`pattern ${shown}: the program must be a name or an absolute path`);
     if (program.includes('/') && !isAbsolute(program)) throw new Error(`pattern ${shown}: the program must be a bare name or an absolute path`);
+    if (program.includes('*') && program.slice(0, program.indexOf('*')).lastIndexOf('/') < 1) {
+      throw new Error(`pattern ${shown}: a wildcard program must be an absolute path inside a named directory (e.g. /opt/certctl-hooks/*)`);
+    }
     if (/["'`$|&<>()\\]/.test(words.join(' '))) throw new Error(`pattern ${shown}: quotes and shell characters have no meaning here`);
     if (words.slice(0, -1).includes('...')) throw new Error(`pattern ${shown}: "..." may only be the last word`);
     const badPlaceholder = words.find((w) => /[{}]/.test(w) && w !== '{path}');
@@ -130,6 +134,7 @@ export function deployPolicy(): DeployPolicy {
 function globMatches(pattern: string, word: string): boolean {
   if (!pattern.includes('*')) return pattern === word;
   if (word.startsWith('-') && !pattern.startsWith('-')) return false;
+  if (word.split('/').includes('..')) return false; // a wildcard never leads out of its directory
   const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
   return regex.test(word);
 }
@@ -140,6 +145,7 @@ function wordMatches(pattern: string, word: string): boolean {
 }
 
 function programMatches(pattern: string, program: string): boolean {
+  if (pattern.includes('*')) return globMatches(pattern, program);
   if (pattern === program) return true;
   return !pattern.includes('/') && SYSTEM_BIN_DIRS.some((dir) => `${dir}/${pattern}` === program);
 }
