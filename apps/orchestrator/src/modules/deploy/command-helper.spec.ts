@@ -29,7 +29,7 @@ describe('CommandHelper (commands forked from a helper process)', () => {
     expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).toBe(helper.pid);
     await expect(runCommand('sh -c "echo oops >&2; exit 3"')).rejects.toThrow(/refused command/);
     await expect(runCommand('false')).rejects.toThrow(/false: exited with status 1/);
-    const failed = await runCommand('ls /nonexistent-certctl-dir').catch((err: CommandError) => err);
+    const failed = (await runCommand('ls /nonexistent-certctl-dir').then(() => undefined, (err: unknown) => err)) as CommandError;
     expect(failed.message).toBe('ls: exited with status 2');
     expect(failed.outputTail).toMatch(/nonexistent-certctl-dir/);
     await expect(runCommand('sleep 5', { timeoutMs: 200 })).rejects.toThrow(/timed out after 200 ms/);
