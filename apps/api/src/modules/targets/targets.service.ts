@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { Queue, TARGET_TEST_JOB_OPTIONS, TargetTestOutcome } from '@certctl/contracts';
 import { APP_CONFIG, AppConfig, DeployConfig, loadDeployConfig } from '@certctl/config';
 import { DeploymentTargetEntity, JobProducer } from '@certctl/db';
-import { deployPolicyOf, messageOf, openTargetConfig, sealTargetConfig, TargetConfigError, useDeployPolicy, validateTargetConfig } from '@certctl/deploy';
+import { messageOf, openTargetConfig, sealTargetConfig, TargetConfigError, useDeployPolicy, validateTargetConfig } from '@certctl/deploy';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
@@ -34,8 +34,9 @@ export class TargetsService implements OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly producer: JobProducer,
   ) {
-    // Target configs are checked here against the same commands and directories the deploying processes allow.
-    useDeployPolicy(deployPolicyOf(this.settings));
+    // Target configs are checked here against the same commands and directories the deploying processes allow
+    // (the command user matters only where commands run: the api runs none).
+    useDeployPolicy({ commandAllowlist: this.settings.commandAllowlist, allowedRoots: this.settings.allowedRoots });
     this.crud = new CrudResource(dataSource, audit, {
       entity: DeploymentTargetEntity, table: 'deployment_targets', resource: 'target', idKind: 'target', category: 'config',
       actions: { created: 'create_target', updated: 'update_target', deleted: 'delete_target' },
