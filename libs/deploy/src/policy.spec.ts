@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -96,6 +96,21 @@ describe('the environment of config commands', () => {
     expect(commandProcessOptions(false, policy)).not.toHaveProperty('uid');
     expect(() => deployPolicyOf({ commandAllowlist: defaults, allowedRoots: ['/etc/ssl'], commandUser: 'no-such-user-here' })).toThrow(/CERTCTL_DEPLOY_COMMAND_USER: user "no-such-user-here" does not exist/);
     expect(() => deployPolicyOf({ commandAllowlist: defaults, allowedRoots: ['/etc/ssl'], commandUser: 'root' })).toThrow(/unprivileged/);
+  });
+
+  it('a command really runs as the command user (nobody here) when this process is root, as this process otherwise', async () => {
+    const shared = mkdtempSync(join(tmpdir(), 'command-user-'));
+    chmodSync(shared, 0o777); // the command user writes its answer here
+    try {
+      const script = join(shared, 'whoami.sh');
+      writeFileSync(script, `#!/bin/sh\nid -u > ${join(shared, 'uid')}\n`, { mode: 0o755 });
+      useDeployPolicy(deployPolicyOf({ commandAllowlist: parseCommandAllowlist(script), allowedRoots: [shared], commandUser: 'nobody:65534' }));
+      await runCommand(script);
+      const isRoot = process.getuid!() === 0;
+      expect(readFileSync(join(shared, 'uid'), 'utf8').trim()).toBe(isRoot ? '65534' : String(process.getuid!()));
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
   });
 
   it('refuses at run time a command the allow-list does not hold (whatever checked the config before)', async () => {
