@@ -145,7 +145,8 @@ async function applyLocked(plan: Plan, files: Array<PlanFile & { content: Buffer
     } catch (err) {
       await removeTemps(prepared);
       await removeBackups(prepared);
-      throw err instanceof DeployError ? err : new ValidateFailedError(messageOf(err));
+      // The cause (e.g. a CommandError with the output's tail) is kept for the deploying process's debug log.
+      throw err instanceof DeployError ? err : Object.assign(new ValidateFailedError(messageOf(err)), { cause: err });
     }
   }
   result.validateOk = true;
@@ -172,7 +173,7 @@ async function applyLocked(plan: Plan, files: Array<PlanFile & { content: Buffer
     } catch (rollbackErr) {
       throw new RollbackFailedError(stage, messageOf(cause), messageOf(rollbackErr), result.backupPaths);
     }
-    if (stage === 'reload') throw new ReloadFailedError(messageOf(cause), result.backupPaths);
+    if (stage === 'reload') throw Object.assign(new ReloadFailedError(messageOf(cause), result.backupPaths), { cause });
     throw new PostVerifyFailedError(messageOf(cause), result.backupPaths, (cause as { servedFingerprint?: string }).servedFingerprint ?? null);
   };
 
