@@ -19,7 +19,7 @@ export interface DeployConfig {
   concurrency: number;
   /** Longest a validate or reload command may run. */
   commandTimeoutMs: number;
-  /** How long POST /targets/{id}/test waits for the deploying process (orchestrator) to answer. */
+  /** How long POST /targets/{id}/test waits for the orchestrator's answer (default: the command timeout + 15 s). */
   testTimeoutMs: number;
   /** Validate/reload commands a target config may name (argv patterns, see libs/deploy/src/policy.ts). */
   commandAllowlist: CommandPattern[];
@@ -31,11 +31,13 @@ export interface DeployConfig {
 
 /** Read from the environment like the rest of the configuration (upstream's CERTCTL_DEPLOY_BACKUP_RETENTION). */
 export function loadDeployConfig(env: Env = process.env): DeployConfig {
+  const commandTimeoutSeconds = integer(env, 'CERTCTL_DEPLOY_COMMAND_TIMEOUT_SECONDS', 30, 1, 3600);
   return {
     backupRetention: integer(env, 'CERTCTL_DEPLOY_BACKUP_RETENTION', 3, -1, 100),
     concurrency: integer(env, 'CERTCTL_DEPLOY_CONCURRENCY', 32, 1, 512),
-    commandTimeoutMs: integer(env, 'CERTCTL_DEPLOY_COMMAND_TIMEOUT_SECONDS', 30, 1, 3600) * 1000,
-    testTimeoutMs: integer(env, 'CERTCTL_DEPLOY_TEST_TIMEOUT_SECONDS', 45, 1, 3600) * 1000,
+    commandTimeoutMs: commandTimeoutSeconds * 1000,
+    // Long enough for the validate command plus a queue round trip unless set.
+    testTimeoutMs: integer(env, 'CERTCTL_DEPLOY_TEST_TIMEOUT_SECONDS', commandTimeoutSeconds + 15, 1, 3700) * 1000,
     commandAllowlist: parsed(env, COMMAND_ALLOWLIST_SETTING, DEFAULT_COMMAND_ALLOWLIST, parseCommandAllowlist),
     allowedRoots: parsed(env, ALLOWED_ROOTS_SETTING, DEFAULT_ALLOWED_ROOTS, parseAllowedRoots),
     commandUser: commandUser(env),
