@@ -6,9 +6,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from 'pg';
-import { ConfigError, loadConfig } from '@certctl/config';
+import { ALLOWED_ROOTS_SETTING, ConfigError, DEFAULT_ALLOWED_ROOTS, loadConfig } from '@certctl/config';
 import { runMigrations } from '@certctl/db';
-import { ALLOWED_ROOTS_SETTING, DEFAULT_ALLOWED_ROOTS } from '@certctl/deploy';
 import { freePort, startEmbeddedPostgres, startRedisServer, withDatabase } from '@certctl/testing';
 import { seedDemoInventory } from './demo-seed';
 

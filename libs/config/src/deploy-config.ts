@@ -5,6 +5,8 @@ import {
   parseAllowedRoots, parseCommandAllowlist,
 } from '../../deploy/src/policy';
 
+export { ALLOWED_ROOTS_SETTING, COMMAND_ALLOWLIST_SETTING, COMMAND_USER_SETTING, DEFAULT_ALLOWED_ROOTS, DEFAULT_COMMAND_ALLOWLIST };
+
 type Env = Record<string, string | undefined>;
 
 /** Settings of the deploy worker (orchestrator) and of target tests in the api. */
