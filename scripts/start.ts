@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from 'pg';
-import { ConfigError, loadConfig } from '@certctl/config';
+import { ALLOWED_ROOTS_SETTING, ConfigError, DEFAULT_ALLOWED_ROOTS, loadConfig } from '@certctl/config';
 import { runMigrations } from '@certctl/db';
 import { freePort, startEmbeddedPostgres, startRedisServer, withDatabase } from '@certctl/testing';
 import { seedDemoInventory } from './demo-seed';
@@ -65,9 +65,11 @@ async function main(): Promise<void> {
 
   const applied = await runMigrations({ url: config.database.url });
   say(applied.length ? `migrations applied: ${applied.join(', ')}` : 'schema is up to date');
+  // The demo's File targets deploy under here (one directory each), so a renewal in the demo really writes files:
+  // this install's data directory is one of the allowed destination roots (unless the operator set the roots).
+  const deployRoot = join(DATA_DIR, 'demo-deploy');
+  env[ALLOWED_ROOTS_SETTING] ||= `${DEFAULT_ALLOWED_ROOTS},${deployRoot}`;
   if (seed && config.demoSeed) {
-    // The demo's File targets deploy under here (one directory each), so a renewal in the demo really writes files.
-    const deployRoot = join(DATA_DIR, 'demo-deploy');
     for (const dir of ['edge', 'api']) mkdirSync(join(deployRoot, dir), { recursive: true });
     say(`demo inventory: ${await seedDemoInventory(config.database.url, deployRoot)} certificates added (File targets deploy under ${deployRoot})`);
   }

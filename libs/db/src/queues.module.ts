@@ -1,7 +1,7 @@
 import { BullModule, getQueueToken } from '@nestjs/bullmq';
 import { DynamicModule, Injectable, Module } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import type { JobsOptions, Queue as BullQueue } from 'bullmq';
+import type { Job, JobsOptions, Queue as BullQueue } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { reportRedisError } from './redis-errors';
 import { ALL_QUEUES, DEFAULT_JOB_OPTIONS, JOB_QUEUE, JobMap, JobName, QueueName, queueJobId } from '@certctl/contracts';
@@ -19,9 +19,9 @@ export class JobProducer {
   }
 
   /** Enqueues `name` with a job id derived from `rowId`, so enqueueing the same work twice is a no-op. */
-  async enqueue<N extends JobName>(name: N, data: JobMap[N], rowId: string, options: JobsOptions = {}): Promise<void> {
+  async enqueue<N extends JobName>(name: N, data: JobMap[N], rowId: string, options: JobsOptions = {}): Promise<Job<JobMap[N]>> {
     const queueName = JOB_QUEUE[name];
-    await this.queue(queueName).add(name, data, {
+    return this.queue(queueName).add(name, data, {
       ...DEFAULT_JOB_OPTIONS[queueName],
       ...options,
       jobId: queueJobId(name, rowId),

@@ -277,17 +277,18 @@ class SshSession {
     return new Promise((resolve, reject) => {
       this.client.exec(line, (err, stream) => {
         if (err) return reject(new TransportError(`exec: ${err.message}`));
-        let stderr = '';
         const timer = setTimeout(() => {
           stream.close();
           reject(new Error(`${command}: timed out after ${timeoutMs} ms`));
         }, timeoutMs);
+        // The output is read and dropped: a failure is reported by its exit status only (answers, job rows and the
+        // audit trail never carry what a command printed).
         stream.on('data', () => undefined);
-        stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()).length > 4000 && (stderr = stderr.slice(-4000)));
+        stream.stderr.on('data', () => undefined);
         stream.on('close', (code: number | null) => {
           clearTimeout(timer);
           if (code === 0) resolve();
-          else reject(new Error(`${splitCommand(command)[0]}: exited with status ${code}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-5).join(' | ')}` : ''}`));
+          else reject(new Error(`${splitCommand(command)[0]}: exited with status ${code}`));
         });
       });
     });

@@ -31,7 +31,8 @@ export function missingPeer(...binaries: string[]): string | undefined {
 
 /**
  * A scratch directory with a reload wrapper script for a peer. The wrapper counts reloads in `reloads.log`
- * and fails once when `fail-next-reload` exists, so a test can make exactly one reload fail.
+ * and fails once (status 7, saying "simulated reload failure" on stderr) when `fail-next-reload` exists, so a test
+ * can make exactly one reload fail.
  */
 export class Scratch {
   readonly dir = mkdtempSync(join(tmpdir(), 'deploy-peer-'));
@@ -46,7 +47,7 @@ export class Scratch {
     const script = this.path(name);
     writeFileSync(script, `#!/bin/sh
 echo reload >> '${this.path('reloads.log')}'
-if [ -e '${this.path('fail-next-reload')}' ]; then rm -f '${this.path('fail-next-reload')}'; echo 'simulated reload failure' >&2; exit 1; fi
+if [ -e '${this.path('fail-next-reload')}' ]; then rm -f '${this.path('fail-next-reload')}'; echo 'simulated reload failure' >&2; exit 7; fi
 exec ${quoted}
 `);
     chmodSync(script, 0o755);
@@ -58,7 +59,7 @@ exec ${quoted}
     const script = this.path(name);
     writeFileSync(script, `#!/bin/sh
 echo reload >> '${this.path('reloads.log')}'
-if [ -e '${this.path('fail-next-reload')}' ]; then rm -f '${this.path('fail-next-reload')}'; echo 'simulated reload failure' >&2; exit 1; fi
+if [ -e '${this.path('fail-next-reload')}' ]; then rm -f '${this.path('fail-next-reload')}'; echo 'simulated reload failure' >&2; exit 7; fi
 ${shellLine}
 `);
     chmodSync(script, 0o755);

@@ -4,9 +4,10 @@ import { UnrecoverableError } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig, DeployConfig, loadDeployConfig } from '@certctl/config';
 import { enqueueNotifications, JobEntity, JobProducer, MicroBatcher } from '@certctl/db';
+import type { TargetTestOutcome } from '@certctl/contracts';
 import {
-  connectorFor, DeployError, deployCounterIncrements, openTargetConfig, DeployMaterial, DeployOutcome, DeployReport, lockAll, messageOf, PostVerifyFailedError,
-  TargetConfigError, useCommandSpawner,
+  CommandError, connectorFor, DeployError, deployCounterIncrements, deployPolicyOf, openTargetConfig, DeployMaterial, DeployOutcome, DeployReport, lockAll,
+  messageOf, PostVerifyFailedError, TargetConfigError, useCommandSpawner, useDeployPolicy,
 } from '@certctl/deploy';
 import { ClusterCounters } from '@certctl/observability';
 import { decryptSecret, splitPemChain } from '@certctl/pki';
@@ -57,8 +58,42 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
+    // Which commands and destination directories target configs may use here: the administrator's settings.
+    useDeployPolicy(deployPolicyOf(this.settings));
+    if (process.getuid?.() === 0 && !this.settings.commandUser) {
+      this.logger.warn('running as root without CERTCTL_DEPLOY_COMMAND_USER: validate and reload commands run as root');
+    }
     // Validate and reload commands are forked from a small helper process, not from this one (see CommandHelper).
     if (this.commandHelper) useCommandSpawner(this.commandHelper.spawn);
+  }
+
+  /**
+   * POST /targets/{id}/test, run here rather than in the api: the config check and the connector's dry run (its
+   * validate command against the live files). The message is what the api answers and audits: a command's
+   * failure says how it ended, never what it printed (that goes to the debug log).
+   */
+  async testTarget(targetId: string): Promise<TargetTestOutcome> {
+    const rows: Array<Pick<TargetRow, 'type' | 'config' | 'encrypted_config'>> = await this.dataSource.query(
+      'SELECT type, config, encrypted_config FROM deployment_targets WHERE id = $1', [targetId]);
+    const target = rows[0];
+    if (!target) return { status: 'failed', message: `target ${targetId} no longer exists` };
+    try {
+      const connector = connectorFor(target.type);
+      if (!connector) return { status: 'failed', message: `target type ${target.type} has no connector in this build` };
+      const config = openTargetConfig(target.config, target.encrypted_config, this.config.pki.encryptionKey);
+      connector.validateConfig(config);
+      return { status: 'success', message: await connector.validateOnly(config, { commandTimeoutMs: this.settings.commandTimeoutMs }) };
+    } catch (err) {
+      this.logCommandOutput(targetId, err);
+      return { status: 'failed', message: messageOf(err).slice(0, 2000) };
+    }
+  }
+
+  /** A failed command's output, for whoever debugs this host; never in an answer, a job row or the audit trail. */
+  private logCommandOutput(subject: string, err: unknown): void {
+    let cause: unknown = err;
+    while (cause && !(cause instanceof CommandError)) cause = (cause as { cause?: unknown }).cause;
+    if (cause instanceof CommandError && cause.outputTail) this.logger.debug({ subject, command: cause.command, output: cause.outputTail }, 'command output');
   }
 
   onModuleDestroy(): void {
@@ -211,6 +246,7 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
    */
   private async failed(job: JobEntity, targetType: string, err: unknown, correlationId?: string): Promise<never> {
     const message = messageOf(err).slice(0, 2000);
+    this.logCommandOutput(job.id, err);
     const deployError = err instanceof DeployError ? err : null;
     const stage = deployError?.stage;
     const report: DeployReport = {
