@@ -54,6 +54,42 @@ describe('sweeps', () => {
     expect(await openJobs(noAuto)).toHaveLength(0);
   });
 
+  it('never renews a certificate in the first two thirds of its lifetime, even when the window is as long as the lifetime, and a sweep ends', async () => {
+    // The storm: an issuer of 30-day certificates under a 30-day window made every fresh certificate due at once.
+    const issuer = await post(p, '/api/v1/issuers', { name: unique('short'), type: 'GenericCA', config: { validity_days: 30 } });
+    const policy = await post(p, '/api/v1/renewal-policies', { name: unique('month'), renewal_window_days: 30, auto_renew: true });
+    const seed = async (name: string, issuedDaysAgo: number, lifetimeDays: number): Promise<string> => {
+      const id = `mc-${name}`;
+      await p.db.query(
+        `INSERT INTO managed_certificates (id, name, common_name, owner_id, team_id, issuer_id, renewal_policy_id, status, expires_at)
+         VALUES ($1, $2, $2, $3, $4, $5, $6, 'Active', now() + make_interval(days => $7))`,
+        [id, `${name}.example.com`, inv.ownerId, inv.teamId, issuer.id, policy.id, lifetimeDays - issuedDaysAgo]);
+      await p.db.query(
+        `INSERT INTO certificate_versions (id, certificate_id, serial_number, not_before, not_after, fingerprint_sha256, pem_chain, created_at)
+         VALUES ($1, $2, $3, now() - make_interval(days => $4), now() + make_interval(days => $5), $3, '', now() - make_interval(days => $4))`,
+        [`cv-${name}`, id, unique('serial'), issuedDaysAgo, lifetimeDays - issuedDaysAgo]);
+      return id;
+    };
+    const fresh: string[] = [];
+    for (let i = 0; i < 100; i++) fresh.push(await seed(unique('fresh'), 0, 30));
+    const youngShort = await seed(unique('young6d'), 3, 6); // 3 days left of 6: not yet (due with 2 left)
+    const due = [await seed(unique('old30d'), 25, 30), await seed(unique('old30d'), 21, 30), await seed(unique('old6d'), 5, 6)];
+    const renewalsOf = async (ids: string[]) =>
+      (await p.db.query(`SELECT certificate_id, id, status FROM jobs WHERE type = 'Renewal' AND certificate_id = ANY($1)`, [ids])).rows;
+
+    const sweep = p.orchestrator.get(RenewalSweepService);
+    const first = await sweep.sweep();
+    expect(await renewalsOf([...fresh, youngShort])).toHaveLength(0);
+    const opened = await renewalsOf(due);
+    expect(opened.map((j) => j.certificate_id).sort()).toEqual([...due].sort());
+    expect(first.renewalsOpened).toBe(due.length);
+    // The renewals complete through the real pipeline with the issuer's 30-day certificates...
+    for (const job of opened) await p.waitForJob(job.id, ['Completed']);
+    // ...and the fresh certificates they made are not due again: a second sweep right after queues nothing.
+    expect((await sweep.sweep()).renewalsOpened).toBe(0);
+    expect(await renewalsOf([...fresh, youngShort, ...due])).toHaveLength(due.length);
+  });
+
   it('puts sweep renewals of an approval-gated profile in AwaitingApproval too', async () => {
     const gated = await post(p, '/api/v1/profiles', { name: unique('gated') });
     const cert = await issuedCertificate(3, { certificate_profile_id: gated.id });
