@@ -14,6 +14,11 @@ export interface DeployConfig {
   concurrency: number;
   /** Longest a validate or reload command may run. */
   commandTimeoutMs: number;
+  /**
+   * Lease of the per-target deploy lock, renewed every third of it while the deploy runs: a replica that dies holding
+   * a lock frees it after this long at most.
+   */
+  lockLeaseMs: number;
 }
 
 /** Read from the environment like the rest of the configuration (upstream's CERTCTL_DEPLOY_BACKUP_RETENTION). */
@@ -22,5 +27,6 @@ export function loadDeployConfig(env: Env = process.env): DeployConfig {
     backupRetention: integer(env, 'CERTCTL_DEPLOY_BACKUP_RETENTION', 3, -1, 100),
     concurrency: integer(env, 'CERTCTL_DEPLOY_CONCURRENCY', 32, 1, 512),
     commandTimeoutMs: integer(env, 'CERTCTL_DEPLOY_COMMAND_TIMEOUT_SECONDS', 30, 1, 3600) * 1000,
+    lockLeaseMs: integer(env, 'CERTCTL_DEPLOY_LOCK_LEASE_SECONDS', 20, 3, 600) * 1000,
   };
 }
