@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue, QueueName } from '@certctl/contracts';
 import { JobProducer } from '@certctl/db';
 import { createWorkerApp } from '@certctl/observability';
-import { RedisHandle, startRedisServer } from '@certctl/testing';
+import { freePort, RedisHandle, startRedisServer } from '@certctl/testing';
 import { SCANNER_FEATURES } from '../../apps/scanner/src/scanner.features';
-import { certificateBody, createInventory, Inventory, post } from '../support/fixtures';
+import { certificateBody, createInventory, Inventory, post, unique } from '../support/fixtures';
 import { PlatformHarness, startPlatform } from '../support/platform-harness';
 
 /** Every job scheduler of the orchestrator and the scanner. */
@@ -35,7 +35,9 @@ describe.each([
 
   beforeAll(async () => {
     redisServer = await startRedisServer();
-    p = await startPlatform({ CERTCTL_REDIS_URL: redisServer.url, CERTCTL_SCHEDULER_RECONCILE_INTERVAL: reconcileInterval });
+    p = await startPlatform({
+      CERTCTL_REDIS_URL: redisServer.url, CERTCTL_SCHEDULER_RECONCILE_INTERVAL: reconcileInterval, CERTCTL_NETWORK_SCAN_ALLOW_LOOPBACK: 'true',
+    });
     scanner = await createWorkerApp('scanner', SCANNER_FEATURES);
     await scanner.init();
     inv = await createInventory(p);
@@ -53,10 +55,17 @@ describe.each([
     return missing;
   };
 
-  it('brings every job scheduler back and completes 50 Pending renewals', async () => {
+  it('brings every job scheduler back and completes 50 Pending renewals and a Pending network scan', async () => {
     expect(await missingSchedulers()).toEqual([]);
+    // A network scan, Pending in the database and queued, held by a paused queue.
+    const producer = p.orchestrator.get(JobProducer);
+    await producer.queue(Queue.Scan).pause();
+    const scanTarget = await post(p, '/api/v1/network-scan-targets', { name: unique('net'), cidrs: ['127.0.0.1'], ports: [await freePort()] });
+    const scanId = (await p.http.post(`/api/v1/network-scan-targets/${scanTarget.id}/scan`).set(p.auth()).expect(202)).body.scan_id as string;
+    const scanStatus = async () => (await p.db.query('SELECT status FROM discovery_scans WHERE id = $1', [scanId])).rows[0]?.status;
+    expect(await scanStatus()).toBe('Pending');
     // 50 renewals, Pending in the database and queued, held by a paused queue (the pause is lost with the rest).
-    await p.orchestrator.get(JobProducer).queue('issuance').pause();
+    await producer.queue('issuance').pause();
     const jobIds: string[] = [];
     for (let i = 0; i < 50; i++) {
       const cert = await post(p, '/api/v1/certificates', certificateBody(inv));
@@ -78,13 +87,16 @@ describe.each([
 
     let missing: string[] = [];
     let done = 0;
+    let scan: string | undefined;
     while (Date.now() - lost < RECOVERY_BOUND_MS) {
       missing = await missingSchedulers();
       done = (await statuses()).find((r) => r.status === 'Completed')?.n ?? 0;
-      if (!missing.length && done === 50) break;
+      scan = await scanStatus();
+      if (!missing.length && done === 50 && scan === 'Completed') break;
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(missing, `schedulers still missing ${RECOVERY_BOUND_MS} ms after the ${loss}`).toEqual([]);
     expect(done, `renewals completed within ${RECOVERY_BOUND_MS} ms after the ${loss}`).toBe(50);
+    expect(scan, `the network scan within ${RECOVERY_BOUND_MS} ms after the ${loss}`).toBe('Completed');
   });
 });

@@ -33,7 +33,8 @@ export class ScanProcessor extends BaseProcessor<typeof Queue.Scan> implements O
       queue: Queue.Scan, id: 'network-scan.due', every: this.schedule.intervalMs,
       template: { name: 'network-scan.due', opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
     });
-    this.selfHealing.recover('pending-scans', ({ afterReconnect }) => this.schedule.requeuePending(afterReconnect ? 0 : undefined));
+    // Enqueueing is idempotent (the job id is the scan's), so a few seconds of age are margin enough here.
+    this.selfHealing.recover('pending-scans', ({ afterReconnect }) => this.schedule.requeuePending(afterReconnect ? 0 : 5_000));
   }
 
   protected async handle(job: AnyJob<typeof Queue.Scan>): Promise<unknown> {
