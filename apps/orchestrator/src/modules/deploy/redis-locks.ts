@@ -123,13 +123,15 @@ export class RedisLocks implements OnModuleDestroy {
 
     const first = lockKeys(names);
     await waitFor(first, async (wanted) => {
+      // The lease is counted from before the request: it began no earlier than that.
+      const sentAt = Date.now();
       const answer = Number(await this.redis.eval(ACQUIRE, wanted.length + 1, fenceKey, ...wanted, token, leaseMs, FENCE_COUNTER_TTL_MS));
       if (answer < 0) return -answer;
       fence = answer;
+      lastConfirmedAt = sentAt;
       return undefined;
     });
     first.forEach((k) => keys.add(k));
-    lastConfirmedAt = Date.now();
 
     /** One CONFIRM round trip; records a loss. */
     const check = async (): Promise<void> => {
