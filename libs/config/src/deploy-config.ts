@@ -29,6 +29,11 @@ export interface DeployConfig {
   allowedRoots: string[];
   /** `user[:group]` config commands run as when the deploying process is root; resolved where commands run. */
   commandUser: string | undefined;
+  /**
+   * Lease of the per-target deploy lock, renewed every third of it while the deploy runs: a replica that dies holding
+   * a lock frees it after this long at most.
+   */
+  lockLeaseMs: number;
 }
 
 /** Read from the environment like the rest of the configuration (upstream's CERTCTL_DEPLOY_BACKUP_RETENTION). */
@@ -43,6 +48,7 @@ export function loadDeployConfig(env: Env = process.env): DeployConfig {
     commandAllowlist: parsed(env, COMMAND_ALLOWLIST_SETTING, DEFAULT_COMMAND_ALLOWLIST, parseCommandAllowlist),
     allowedRoots: parsed(env, ALLOWED_ROOTS_SETTING, DEFAULT_ALLOWED_ROOTS, parseAllowedRoots),
     commandUser: commandUser(env),
+    lockLeaseMs: integer(env, 'CERTCTL_DEPLOY_LOCK_LEASE_SECONDS', 20, 3, 600) * 1000,
   };
 }
 

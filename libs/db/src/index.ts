@@ -8,6 +8,7 @@ export { MIGRATIONS } from './migrations';
 export * from './redis.module';
 export * from './redis-errors';
 export * from './queues.module';
+export * from './self-healing';
 export * from './notifications';
 export * from './digest';
 export * from './agent-groups';

@@ -39,6 +39,11 @@ export interface Plan {
   force?: boolean;
   /** Locks the destinations across processes too (in-process locking is always on). */
   crossProcessLock?: CrossProcessLock;
+  /**
+   * The fencing check of the deploy lock, asked right before the new files go live and before the reload: throws
+   * when this process no longer holds the lock (lease lost, a newer holder), and then nothing more is written.
+   */
+  fence?: () => Promise<void>;
 }
 
 export interface ApplyResult {
@@ -151,6 +156,13 @@ async function applyLocked(plan: Plan, files: Array<PlanFile & { content: Buffer
   }
   result.validateOk = true;
 
+  try {
+    await plan.fence?.();
+  } catch (err) {
+    await removeTemps(prepared);
+    await removeBackups(prepared);
+    throw err;
+  }
   const renamed: Prepared[] = [];
   try {
     for (const p of prepared) {
@@ -178,6 +190,8 @@ async function applyLocked(plan: Plan, files: Array<PlanFile & { content: Buffer
   };
 
   if (plan.postCommit) {
+    // The files are live; a holder that lost the lock since leaves the reload to the one that has it now.
+    await plan.fence?.();
     try {
       await plan.postCommit();
     } catch (err) {

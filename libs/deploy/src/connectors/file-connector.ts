@@ -62,6 +62,7 @@ export class FileTargetConnector implements TargetConnector {
       backupRetention: target.backupRetention ?? ctx.backupRetention,
       force: ctx.force,
       crossProcessLock: ctx.crossProcessLock,
+      fence: ctx.fence,
       preCommit: async (temps) => {
         const problem = keyProblem(material);
         if (problem) throw new Error(problem);

@@ -90,6 +90,7 @@ export class KubernetesSecretConnector implements TargetConnector {
           return { ...base, skippedAsIdempotent: true, durationMs: performance.now() - started, verification: { status: 'skipped', fingerprint: null, verifiedAt: null, note: 'content unchanged' } };
         }
         const body = this.secret(t, data, m, previous);
+        await ctx.fence?.(); // still the deploy lock's holder? (a lost lease writes nothing)
         try {
           if (previous) await api.replaceNamespacedSecret({ name: t.secretName, namespace: t.namespace, body });
           else await api.createNamespacedSecret({ namespace: t.namespace, body });

@@ -121,6 +121,12 @@ export class SshConnector implements TargetConnector {
         }
       }
       outcome.validateOk = true;
+      try {
+        await ctx.fence?.(); // still the deploy lock's holder? (a lost lease writes nothing)
+      } catch (err) {
+        await session.removeAll(temps);
+        throw err;
+      }
       await session.renameAll(temps, files.map((f) => f.path));
 
       const rollBack = async (stage: 'reload' | 'post_verify', cause: unknown): Promise<never> => {
@@ -134,6 +140,7 @@ export class SshConnector implements TargetConnector {
         throw new PostVerifyFailedError(messageOf(cause), [], (cause as VerificationMismatch).servedFingerprint ?? null);
       };
       if (t.reloadCommand) {
+        await ctx.fence?.();
         try {
           await session.exec(t.reloadCommand, t.timeoutMs, {});
         } catch (err) {

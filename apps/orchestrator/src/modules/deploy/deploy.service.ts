@@ -142,10 +142,11 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
       const config = openTargetConfig(target.config, target.encrypted_config, this.config.pki.encryptionKey);
       connector.validateConfig(config);
       const material = await this.material(job.certificate_id, versionId, versionDigest);
-      outcome = await this.withTargetLock(target.id, (crossProcessLock) => connector.deploy(config, material, {
+      outcome = await this.withTargetLock(target.id, (crossProcessLock, fence) => connector.deploy(config, material, {
         commandTimeoutMs: this.settings.commandTimeoutMs,
         backupRetention: this.settings.backupRetention,
         crossProcessLock,
+        fence,
       }));
     } catch (err) {
       return this.failed(job, targetType, err, correlationId);
@@ -157,9 +158,13 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
    * One deployment per target at a time, in this process and across replicas. The connector's own locks (its
    * destination paths) are taken under the same Redis token and released with the target's, in one round trip.
    * The work holds one of this process's slots from the Redis lock to the connector's end: waiting for the local
-   * lock, releasing the Redis locks and recording the outcome (grouped with others') hold none.
+   * lock, releasing the Redis locks and recording the outcome (grouped with others') hold none. The Redis lock is a
+   * lease renewed while the work runs; `fence` is its fencing check, which the connector asks before it commits.
    */
-  private async withTargetLock<T>(targetId: string, work: (crossProcessLock: (names: string[]) => Promise<() => Promise<void>>) => Promise<T>): Promise<T> {
+  private async withTargetLock<T>(
+    targetId: string,
+    work: (crossProcessLock: (names: string[]) => Promise<() => Promise<void>>, fence: () => Promise<void>) => Promise<T>,
+  ): Promise<T> {
     const releaseLocal = await lockAll([`target:${targetId}`]);
     let remote: HeldLocks | undefined;
     try {
@@ -169,7 +174,7 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
         return work(async (names) => {
           await held.extend(names.map((p) => `path:${p}`));
           return async () => undefined;
-        });
+        }, () => held.confirm());
       });
     } finally {
       try {
