@@ -50,7 +50,8 @@ async function main(): Promise<void> {
     // The demo policy alerts through the Webhook channel: a local sink prints each alert here instead of an
     // unconfigured Email channel dead-lettering it.
     env.CERTCTL_WEBHOOK_URL = await startAlertSink();
-    env.CERTCTL_NOTIFIER_ALLOW_LOOPBACK = 'true';
+    // The sink listens on loopback: a laptop demo, where the API's destinations may be this host too.
+    env.CERTCTL_OUTBOUND_ALLOW_LOOPBACK ||= 'true';
   }
   env.CERTCTL_API_KEY ||= persistentSecret('admin-api-key', 'cck_');
   // Encrypts the local CA's key, issuer secrets and server-generated keys; lose it and they are unreadable.

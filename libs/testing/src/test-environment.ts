@@ -59,6 +59,9 @@ export async function createTestEnvironment(): Promise<TestEnvironment> {
       CERTCTL_QUEUE_PREFIX: queuePrefix,
       CERTCTL_LOG_LEVEL: process.env.CERTCTL_TEST_LOG_LEVEL ?? 'error',
       CERTCTL_CONFIG_ENCRYPTION_KEY: `test-encryption-key-${randomBytes(16).toString('hex')}`,
+      // The peers of the e2e tests (Pebble, nginx, sshd, webhook sinks) listen on 127.0.0.1; the production
+      // default refuses loopback, and the tests of that default set this back to false.
+      CERTCTL_OUTBOUND_ALLOW_LOOPBACK: 'true',
     },
     async destroy() {
       const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
