@@ -24,6 +24,12 @@ export const DEFAULT_UNIX_SOCKET_DIRS: readonly string[] = ['/run/caddy', '/var/
 /** Self-hosted defaults: the internal network is reachable, the server itself and the metadata service are not. */
 export const DEFAULT_OUTBOUND_POLICY: OutboundPolicy = Object.freeze({ allowLoopback: false, allowPrivate: true, unixSocketDirs: DEFAULT_UNIX_SOCKET_DIRS });
 
+/**
+ * An agent's targets are its own host's services (Caddy's admin API on localhost, a verify endpoint on 127.0.0.1),
+ * not the server's: loopback and private ranges are that host's. Metadata and link-local stay refused.
+ */
+export const AGENT_OUTBOUND_POLICY: OutboundPolicy = Object.freeze({ allowLoopback: true, allowPrivate: true, unixSocketDirs: DEFAULT_UNIX_SOCKET_DIRS });
+
 let activePolicy: OutboundPolicy = DEFAULT_OUTBOUND_POLICY;
 
 /** Set once at boot from the validated config (ConfigModule does it); connectors and checks read it. */
