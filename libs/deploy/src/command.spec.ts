@@ -2,12 +2,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:tls';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_OUTBOUND_POLICY, setOutboundPolicy } from '../../config/src/outbound-url';
 import { commandProblem, runCommand, splitCommand } from './command';
 import { TargetConfigError } from './errors';
 import { validateTargetConfig } from './connectors/registry';
 import { TestCa } from './testing/material';
 import { keyMismatch, leafFingerprint, VerificationMismatch, verifyServedCertificate } from './verify';
+
+// The verify endpoints here are TLS listeners of this test on 127.0.0.1.
+beforeAll(() => setOutboundPolicy({ ...DEFAULT_OUTBOUND_POLICY, allowLoopback: true }));
+afterAll(() => setOutboundPolicy(DEFAULT_OUTBOUND_POLICY));
 
 describe('commands from target configs', () => {
   it('refuses shell metacharacters', () => {
