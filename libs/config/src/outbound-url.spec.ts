@@ -98,6 +98,10 @@ describe('checkOutboundHost (bare host fields: SSH host, host:port endpoints)', 
     ['fe80::1%eth0', /link-local/],
     ['0', /this network/],
     ['not a host', /not a host name or address/],
+    ['deploy.example.com:2222', /not a host name or address/],
+    ['user@10.0.0.1', /not a host name or address/],
+    ['example.com/x', /not a host name or address/],
+    ['example.com#@127.0.0.1', /not a host name or address/],
   ])('refuses %s', (host, reason) => {
     expect(() => checkOutboundHost(host, defaults)).toThrow(OutboundUrlError);
     expect(() => checkOutboundHost(host, defaults)).toThrow(reason);

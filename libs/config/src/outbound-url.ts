@@ -203,6 +203,10 @@ export function checkOutboundHost(host: string, policy: OutboundPolicy = activeP
     const refusal = addressRefusal(unbracketed, policy) ?? `${unbracketed} carries a zone id, which only link-local addresses need`;
     throw new OutboundUrlError(refusal);
   }
+  // A bare host has no user, port, path or query: a URL parser would silently drop them and dial something else.
+  if (/[/?#@\\\s]/.test(unbracketed) || (unbracketed.includes(':') && isIP(unbracketed) !== 6)) {
+    throw new OutboundUrlError(`${raw} is not a host name or address`);
+  }
   let normalised: string;
   try {
     normalised = new URL(`http://${isIP(unbracketed) === 6 ? `[${unbracketed}]` : unbracketed}/`).hostname.replace(/^\[(.*)\]$/, '$1');
