@@ -51,8 +51,9 @@ async function main(): Promise<void> {
     // Every alert has somewhere to go on a laptop: a local sink prints it here. The Webhook channel points at it and
     // is the default channel (certificates whose policy names none), unless the operator chose others.
     env.CERTCTL_WEBHOOK_URL = await startAlertSink();
-    env.CERTCTL_NOTIFIER_ALLOW_LOOPBACK = 'true';
     env.CERTCTL_NOTIFICATION_DEFAULT_CHANNELS ||= 'Webhook';
+    // The sink listens on loopback: a laptop demo, where the API's destinations may be this host too.
+    env.CERTCTL_OUTBOUND_ALLOW_LOOPBACK ||= 'true';
   }
   // Issued leaves say where their revocation lives: the responder started below.
   const preliminary = loadConfig(env);

@@ -17,6 +17,7 @@ describe('health checks: API and bad input', () => {
     ['loopback', '127.0.0.1:443', 'SCAN_RANGE_RESERVED', /loopback/],
     ['a name resolving to loopback', 'localhost:443', 'SCAN_RANGE_RESERVED', /localhost resolves to 127\.0\.0\.1; .*loopback/],
     ['the metadata address', '169.254.169.254:80', 'SCAN_RANGE_RESERVED', /cloud metadata/],
+    ['Alibaba\'s metadata address', '100.100.100.200:80', 'SCAN_RANGE_RESERVED', /cloud metadata/],
     ['link-local', '169.254.3.4:443', 'SCAN_RANGE_RESERVED', /link-local/],
     ['multicast', '239.1.2.3:443', 'SCAN_RANGE_RESERVED', /multicast/],
     ['"this network"', '0.0.0.0:443', 'SCAN_RANGE_RESERVED', /this network/],

@@ -247,8 +247,8 @@ describe('notifier retry, dead letter and requeue', () => {
       ['not a url', /not a valid URL/],
       ['ftp://example.com/hook', /must use http/],
       ['http://169.254.169.254/latest/meta-data/', /cloud metadata/],
-      ['http://[fe80::1]/hook', /reserved/],
-      ['http://0.0.0.0:8080/hook', /reserved/],
+      ['http://[fe80::1]/hook', /link-local/],
+      ['http://0.0.0.0:8080/hook', /"this network"/],
     ] as const) {
       const res = await bad({ channel: 'Webhook', recipient }).expect(400);
       expect(res.body).toMatchObject({ code: 'INVALID_WEBHOOK_URL', details: [{ field: 'recipient' }] });

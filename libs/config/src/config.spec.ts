@@ -39,7 +39,7 @@ describe('loadConfig', () => {
 describe('loadConfig: notifications', () => {
   it('defaults to 5 attempts, 1 minute doubling to 1 hour, Email, and no loopback', () => {
     const n = loadConfig({}).notifications;
-    expect(n).toMatchObject({ maxAttempts: 5, backoffBaseMs: 60_000, backoffMaxMs: 3_600_000, defaultChannels: ['Email'], allowLoopback: false });
+    expect(n).toMatchObject({ maxAttempts: 5, backoffBaseMs: 60_000, backoffMaxMs: 3_600_000, defaultChannels: ['Email'] });
     expect(n.smtp).toMatchObject({ port: 587, useTls: true });
     expect(n.pagerduty.eventsUrl).toBe('https://events.pagerduty.com/v2/enqueue');
     expect(n.linkBaseUrl).toBe('http://127.0.0.1:8080');
@@ -50,8 +50,8 @@ describe('loadConfig: notifications', () => {
     ['CERTCTL_NOTIFICATION_BACKOFF_BASE', 'soon', /CERTCTL_NOTIFICATION_BACKOFF_BASE must be a duration/],
     ['CERTCTL_NOTIFICATION_DEFAULT_CHANNELS', 'Email,Pager', /CERTCTL_NOTIFICATION_DEFAULT_CHANNELS must list channels/],
     ['CERTCTL_WEBHOOK_URL', 'not a url', /CERTCTL_WEBHOOK_URL is not a valid URL/],
-    ['CERTCTL_WEBHOOK_URL', 'http://169.254.169.254/latest', /CERTCTL_WEBHOOK_URL 169.254.169.254 is the cloud metadata address/],
-    ['CERTCTL_SLACK_WEBHOOK_URL', 'http://127.0.0.1:9/hook', /CERTCTL_SLACK_WEBHOOK_URL 127.0.0.1 is a loopback address/],
+    ['CERTCTL_WEBHOOK_URL', 'http://169.254.169.254/latest', /CERTCTL_WEBHOOK_URL 169.254.169.254 is a cloud metadata address/],
+    ['CERTCTL_SLACK_WEBHOOK_URL', 'http://127.0.0.1:9/hook', /CERTCTL_SLACK_WEBHOOK_URL 127.0.0.1 is loopback/],
     ['CERTCTL_TEAMS_WEBHOOK_URL', 'ftp://example.com/x', /CERTCTL_TEAMS_WEBHOOK_URL must use http: or https:/],
     ['CERTCTL_OPSGENIE_PRIORITY', 'P9', /CERTCTL_OPSGENIE_PRIORITY must be one of P1..P5/],
     ['CERTCTL_PAGERDUTY_SEVERITY', 'loud', /CERTCTL_PAGERDUTY_SEVERITY must be one of/],
@@ -63,9 +63,34 @@ describe('loadConfig: notifications', () => {
     expect(() => loadConfig({ CERTCTL_NOTIFICATION_BACKOFF_BASE: '2m', CERTCTL_NOTIFICATION_BACKOFF_MAX: '1m' })).toThrow(/BACKOFF_MAX/);
   });
 
-  it('allows loopback webhooks only when the test flag is set', () => {
-    const env = { CERTCTL_WEBHOOK_URL: 'http://127.0.0.1:9/hook', CERTCTL_NOTIFIER_ALLOW_LOOPBACK: 'true' };
-    expect(loadConfig(env).notifications.webhook.url).toBe('http://127.0.0.1:9/hook');
+  it('allows loopback webhooks only when loopback is allowed (CERTCTL_NOTIFIER_ALLOW_LOOPBACK still counts)', () => {
+    for (const flag of ['CERTCTL_OUTBOUND_ALLOW_LOOPBACK', 'CERTCTL_NOTIFIER_ALLOW_LOOPBACK']) {
+      const env = { CERTCTL_WEBHOOK_URL: 'http://127.0.0.1:9/hook', [flag]: 'true' };
+      expect(loadConfig(env).notifications.webhook.url).toBe('http://127.0.0.1:9/hook');
+    }
+  });
+});
+
+describe('loadConfig: outbound policy', () => {
+  it('defaults to no loopback, private ranges allowed, unix sockets under Caddy\'s run directories', () => {
+    expect(loadConfig({}).outbound).toEqual({ allowLoopback: false, allowPrivate: true, unixSocketDirs: ['/run/caddy', '/var/run/caddy'] });
+  });
+
+  it('reads its settings; the new loopback variable wins over the notifier-only one', () => {
+    const o = loadConfig({
+      CERTCTL_OUTBOUND_ALLOW_LOOPBACK: 'false', CERTCTL_NOTIFIER_ALLOW_LOOPBACK: 'true', CERTCTL_BLOCK_RFC1918_OUTBOUND: 'true',
+      CERTCTL_OUTBOUND_UNIX_SOCKET_DIRS: '/srv/sockets, /run/caddy',
+    }).outbound;
+    expect(o).toEqual({ allowLoopback: false, allowPrivate: false, unixSocketDirs: ['/srv/sockets', '/run/caddy'] });
+    expect(loadConfig({ CERTCTL_OUTBOUND_UNIX_SOCKET_DIRS: 'none' }).outbound.unixSocketDirs).toEqual([]);
+  });
+
+  it.each([
+    ['CERTCTL_OUTBOUND_ALLOW_LOOPBACK', 'maybe', /CERTCTL_OUTBOUND_ALLOW_LOOPBACK must be true or false/],
+    ['CERTCTL_OUTBOUND_UNIX_SOCKET_DIRS', 'run/caddy', /CERTCTL_OUTBOUND_UNIX_SOCKET_DIRS must list absolute directories/],
+    ['CERTCTL_OUTBOUND_UNIX_SOCKET_DIRS', '/', /CERTCTL_OUTBOUND_UNIX_SOCKET_DIRS must list absolute directories other than \//],
+  ])('rejects %s=%s naming the variable', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
   });
 });
 

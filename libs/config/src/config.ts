@@ -1,5 +1,5 @@
 import { refusePlaceholders } from './env-check';
-import { checkOutboundUrl } from './outbound-url';
+import { checkOutboundUrl, DEFAULT_UNIX_SOCKET_DIRS, OutboundPolicy } from './outbound-url';
 
 /**
  * The one validated configuration of every certctl process. Nothing outside this lib reads process.env:
@@ -71,6 +71,8 @@ export interface AppConfig {
     /** First retry delay of a failed issuance; doubles each attempt. */
     retryBaseDelayMs: number;
   };
+  /** Where calls to API-set destinations may go (issuers, targets, verify endpoints, notification channels). */
+  outbound: OutboundPolicy;
   notifications: NotificationsConfig;
   acme: AcmeProcessConfig;
   networkScan: NetworkScanConfig;
@@ -222,6 +224,7 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
       concurrency: int(env, 'CERTCTL_RENEWAL_CONCURRENCY', 25, 1, 500),
       retryBaseDelayMs: duration(env, 'CERTCTL_ISSUANCE_RETRY_BASE_DELAY', 30_000),
     },
+    outbound: loadOutboundPolicy(env),
     notifications: loadNotificationsConfig(env),
     acme: loadAcmeConfig(env),
     networkScan: loadNetworkScanConfig(env),
@@ -256,8 +259,6 @@ export interface NotificationsConfig {
   defaultRecipient: string | undefined;
   /** Links in messages point at `${linkBaseUrl}/certificates/{id}`. */
   linkBaseUrl: string;
-  /** Tests only: lets outbound calls reach 127.0.0.0/8 and ::1. */
-  allowLoopback: boolean;
   smtp: {
     host: string | undefined;
     port: number;
@@ -277,11 +278,11 @@ export interface NotificationsConfig {
   digest: { enabled: boolean; intervalMs: number; recipients: string[]; windowDays: number };
 }
 
-function outboundUrl(env: Env, name: string, fallback: string | undefined, allowLoopback: boolean): string | undefined {
+function outboundUrl(env: Env, name: string, fallback: string | undefined, policy: OutboundPolicy): string | undefined {
   const raw = optional(env, name) ?? fallback;
   if (raw === undefined) return undefined;
   try {
-    checkOutboundUrl(raw, allowLoopback);
+    checkOutboundUrl(raw, policy);
   } catch (err) {
     throw new ConfigError(name, err instanceof Error ? err.message : String(err));
   }
@@ -298,8 +299,32 @@ function opsgeniePriority(env: Env): string {
   return priority;
 }
 
+// ---- Outbound policy (every destination an API caller can set) ----
+
+/**
+ * CERTCTL_OUTBOUND_ALLOW_LOOPBACK (CERTCTL_NOTIFIER_ALLOW_LOOPBACK, its notifier-only predecessor, still counts when
+ * it is unset), CERTCTL_BLOCK_RFC1918_OUTBOUND and CERTCTL_OUTBOUND_UNIX_SOCKET_DIRS ("none" for no socket at all).
+ */
+export function loadOutboundPolicy(env: Env): OutboundPolicy {
+  const loopbackVariable = optional(env, 'CERTCTL_OUTBOUND_ALLOW_LOOPBACK') === undefined ? 'CERTCTL_NOTIFIER_ALLOW_LOOPBACK' : 'CERTCTL_OUTBOUND_ALLOW_LOOPBACK';
+  const socketDirs = optional(env, 'CERTCTL_OUTBOUND_UNIX_SOCKET_DIRS');
+  let unixSocketDirs = DEFAULT_UNIX_SOCKET_DIRS;
+  if (socketDirs !== undefined) {
+    unixSocketDirs = socketDirs.trim().toLowerCase() === 'none' ? [] : list(env, 'CERTCTL_OUTBOUND_UNIX_SOCKET_DIRS');
+    const relative = unixSocketDirs.find((dir) => !dir.startsWith('/') || dir.split('/').includes('..') || dir === '/');
+    if (relative !== undefined) {
+      throw new ConfigError('CERTCTL_OUTBOUND_UNIX_SOCKET_DIRS', `must list absolute directories other than / (or "none"), got "${relative}"`);
+    }
+  }
+  return Object.freeze({
+    allowLoopback: bool(env, loopbackVariable, false),
+    allowPrivate: !bool(env, 'CERTCTL_BLOCK_RFC1918_OUTBOUND', false),
+    unixSocketDirs,
+  });
+}
+
 export function loadNotificationsConfig(env: Env): NotificationsConfig {
-  const allowLoopback = bool(env, 'CERTCTL_NOTIFIER_ALLOW_LOOPBACK', false);
+  const policy = loadOutboundPolicy(env);
   const defaultChannels = list(env, 'CERTCTL_NOTIFICATION_DEFAULT_CHANNELS');
   for (const channel of defaultChannels) {
     if (!(CHANNEL_NAMES as readonly string[]).includes(channel)) {
@@ -324,7 +349,6 @@ export function loadNotificationsConfig(env: Env): NotificationsConfig {
     defaultChannels: (defaultChannels.length ? defaultChannels : ['Email']) as ChannelName[],
     defaultRecipient: optional(env, 'CERTCTL_NOTIFICATION_DEFAULT_RECIPIENT'),
     linkBaseUrl: url(env, 'CERTCTL_NOTIFICATION_LINK_BASE_URL', `http://${host.includes(':') ? `[${host}]` : host}:${port}`, ['http:', 'https:']).replace(/\/+$/, ''),
-    allowLoopback,
     smtp: {
       host: optional(env, 'CERTCTL_SMTP_HOST'),
       port: smtpPort,
@@ -335,23 +359,23 @@ export function loadNotificationsConfig(env: Env): NotificationsConfig {
       caCertPath: optional(env, 'CERTCTL_SMTP_CA_CERT_PATH'),
     },
     slack: {
-      webhookUrl: outboundUrl(env, 'CERTCTL_SLACK_WEBHOOK_URL', undefined, allowLoopback),
+      webhookUrl: outboundUrl(env, 'CERTCTL_SLACK_WEBHOOK_URL', undefined, policy),
       channel: optional(env, 'CERTCTL_SLACK_CHANNEL'),
       username: str(env, 'CERTCTL_SLACK_USERNAME', 'certctl'),
     },
-    teams: { webhookUrl: outboundUrl(env, 'CERTCTL_TEAMS_WEBHOOK_URL', undefined, allowLoopback) },
+    teams: { webhookUrl: outboundUrl(env, 'CERTCTL_TEAMS_WEBHOOK_URL', undefined, policy) },
     pagerduty: {
       routingKey: optional(env, 'CERTCTL_PAGERDUTY_ROUTING_KEY'),
       severity: oneOf(env, 'CERTCTL_PAGERDUTY_SEVERITY', ['critical', 'error', 'warning', 'info'] as const, 'warning'),
-      eventsUrl: outboundUrl(env, 'CERTCTL_PAGERDUTY_EVENTS_URL', 'https://events.pagerduty.com/v2/enqueue', allowLoopback)!,
+      eventsUrl: outboundUrl(env, 'CERTCTL_PAGERDUTY_EVENTS_URL', 'https://events.pagerduty.com/v2/enqueue', policy)!,
     },
     opsgenie: {
       apiKey: optional(env, 'CERTCTL_OPSGENIE_API_KEY'),
       priority: opsgeniePriority(env),
-      apiUrl: outboundUrl(env, 'CERTCTL_OPSGENIE_API_URL', 'https://api.opsgenie.com/v2/alerts', allowLoopback)!,
+      apiUrl: outboundUrl(env, 'CERTCTL_OPSGENIE_API_URL', 'https://api.opsgenie.com/v2/alerts', policy)!,
     },
     webhook: {
-      url: outboundUrl(env, 'CERTCTL_WEBHOOK_URL', undefined, allowLoopback),
+      url: outboundUrl(env, 'CERTCTL_WEBHOOK_URL', undefined, policy),
       secret: optional(env, 'CERTCTL_WEBHOOK_SECRET'),
     },
     digest: {

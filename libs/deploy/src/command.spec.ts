@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:tls';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDeployPolicy } from '@certctl/testing';
+import { DEFAULT_OUTBOUND_POLICY, setOutboundPolicy } from '../../config/src/outbound-url';
 import { CommandError, commandProblem, runCommand, splitCommand } from './command';
 import { TargetConfigError } from './errors';
 import { validateTargetConfig } from './connectors/registry';
@@ -12,6 +13,9 @@ import { keyMismatch, leafFingerprint, VerificationMismatch, verifyServedCertifi
 
 // The tests' allow-list (scripts in temp directories, a few coreutils), as an administrator would set it.
 beforeAll(() => useTestDeployPolicy(['echo ...', 'ls ...', 'sleep *']));
+// The verify endpoints here are TLS listeners of this test on 127.0.0.1.
+beforeAll(() => setOutboundPolicy({ ...DEFAULT_OUTBOUND_POLICY, allowLoopback: true }));
+afterAll(() => setOutboundPolicy(DEFAULT_OUTBOUND_POLICY));
 
 describe('commands from target configs', () => {
   it('refuses shell metacharacters', () => {

@@ -1,6 +1,9 @@
 import { createHash, X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { connect as plainConnect, Socket } from 'node:net';
 import { connect } from 'node:tls';
+// By path, not '@certctl/config': the agent bundles this file and must not pull in Nest.
+import { resolveOutboundAddress } from '../../config/src/outbound-connect';
+import { OutboundUrlError } from '../../config/src/outbound-url';
 
 export interface VerifyOptions {
   host: string;
@@ -41,8 +44,8 @@ function smtpExpect(socket: Socket, code: string): Promise<void> {
 }
 
 /** A plain connection taken through EHLO and STARTTLS, ready for the TLS handshake. */
-async function smtpStarttls(o: { host: string; port: number; timeoutMs?: number }): Promise<Socket> {
-  const socket = plainConnect(o.port, o.host);
+async function smtpStarttls(o: { host: string; address: string; port: number; timeoutMs?: number }): Promise<Socket> {
+  const socket = plainConnect(o.port, o.address);
   socket.setTimeout(o.timeoutMs ?? 10_000, () => socket.destroy(new Error(`SMTP with ${o.host}:${o.port} timed out`)));
   const failed = new Promise<never>((_, reject) => socket.once('error', reject));
   const steps = (async () => {
@@ -56,13 +59,17 @@ async function smtpStarttls(o: { host: string; port: number; timeoutMs?: number 
   return Promise.race([steps, failed]);
 }
 
-/** SHA-256 of the DER of the certificate a TLS endpoint presents (its leaf), lowercase hex. */
+/**
+ * SHA-256 of the DER of the certificate a TLS endpoint presents (its leaf), lowercase hex. The host is resolved
+ * and checked against the outbound policy, and the connection goes to the checked address (no DNS rebinding).
+ */
 export async function servedFingerprint(o: { host: string; port: number; servername?: string; timeoutMs?: number; starttls?: 'smtp' }): Promise<string> {
-  const plain = o.starttls === 'smtp' ? await smtpStarttls(o) : undefined;
+  const { address } = await resolveOutboundAddress(o.host);
+  const plain = o.starttls === 'smtp' ? await smtpStarttls({ ...o, address }) : undefined;
   return new Promise((resolve, reject) => {
     const isIp = /^[\d.]+$|:/.test(o.host);
     const socket = connect({
-      ...(plain ? { socket: plain } : { host: o.host, port: o.port }), rejectUnauthorized: false,
+      ...(plain ? { socket: plain } : { host: address, port: o.port }), rejectUnauthorized: false,
       ...(o.servername || !isIp ? { servername: o.servername ?? o.host } : {}),
     });
     socket.setTimeout(o.timeoutMs ?? 10_000, () => socket.destroy(new Error(`TLS handshake with ${o.host}:${o.port} timed out`)));
@@ -92,6 +99,8 @@ export async function verifyServedCertificate(o: VerifyOptions): Promise<string>
       if (last === o.expectedFingerprint.toLowerCase()) return last;
       lastError = `${o.host}:${o.port} serves ${last}, expected ${o.expectedFingerprint}`;
     } catch (err) {
+      // A refusal of the outbound policy does not change by waiting.
+      if (err instanceof OutboundUrlError) throw new VerificationMismatch(`${o.host}:${o.port}: refused by the outbound policy: ${err.message}`, null);
       lastError = `${o.host}:${o.port}: ${(err as Error).message}`;
     }
     if (attempt < attempts) {

@@ -1,3 +1,5 @@
+import { checkOutboundUrl } from '@certctl/config';
+
 /**
  * Issuer config checks run at create/update time in the api, so a broken issuer is refused with a 400 naming
  * the field instead of failing later inside an issuance job. Secret fields are kept encrypted at rest and
@@ -40,6 +42,9 @@ function localCaProblem(c: Record<string, unknown>): ConfigProblem | undefined {
 
 function acmeProblem(c: Record<string, unknown>): ConfigProblem | undefined {
   if (!isUrl(c.directory_url, ['https:', 'http:'])) return { field: 'config.directory_url', message: 'is required: the ACME directory URL' };
+  // The server dials it: the outbound policy (no metadata service, no loopback unless allowed) applies.
+  const refusal = outboundRefusal(c.directory_url as string);
+  if (refusal) return { field: 'config.directory_url', message: refusal };
   if (c.email !== undefined && !(isString(c.email) && /^[^@\s]+@[^@\s]+$/.test(c.email))) return { field: 'config.email', message: 'must be an email address' };
   if ((c.eab_kid === undefined) !== (c.eab_hmac_key === undefined)) {
     return { field: c.eab_kid === undefined ? 'config.eab_kid' : 'config.eab_hmac_key', message: 'eab_kid and eab_hmac_key go together' };
@@ -63,6 +68,15 @@ function acmeProblem(c: Record<string, unknown>): ConfigProblem | undefined {
   }
   if (c.ari_enabled !== undefined && typeof c.ari_enabled !== 'boolean') return { field: 'config.ari_enabled', message: 'must be true or false' };
   return undefined;
+}
+
+function outboundRefusal(url: string): string | undefined {
+  try {
+    checkOutboundUrl(url);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 function isUrl(value: unknown, protocols: string[]): boolean {

@@ -62,6 +62,9 @@ export async function createTestEnvironment(): Promise<TestEnvironment> {
       CERTCTL_CONFIG_ENCRYPTION_KEY: `test-encryption-key-${randomBytes(16).toString('hex')}`,
       // Deploy tests write under the temp directory and run their fixtures' commands: allowed here, as an admin would.
       ...TEST_DEPLOY_ENV,
+      // The peers of the e2e tests (Pebble, nginx, sshd, webhook sinks) listen on 127.0.0.1; the production
+      // default refuses loopback, and the tests of that default set this back to false.
+      CERTCTL_OUTBOUND_ALLOW_LOOPBACK: 'true',
     },
     async destroy() {
       const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });

@@ -32,7 +32,7 @@ export class ChannelRegistry {
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     const n = config.notifications;
-    this.http = new HttpPoster({ timeoutMs: n.httpTimeoutMs, allowLoopback: n.allowLoopback, maxSockets: Math.max(16, n.concurrency) });
+    this.http = new HttpPoster({ timeoutMs: n.httpTimeoutMs, policy: config.outbound, maxSockets: Math.max(16, n.concurrency) });
     for (const channel of [
       new EmailChannel(n), new SlackChannel(n, this.http), new TeamsChannel(n, this.http),
       new PagerDutyChannel(n, this.http), new OpsGenieChannel(n, this.http), new WebhookChannel(n, this.http),

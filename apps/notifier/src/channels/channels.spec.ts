@@ -1,9 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { OutboundUrlError } from '@certctl/config';
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_OUTBOUND_POLICY, OutboundUrlError, outboundLookup, Resolver } from '@certctl/config';
 import { AlertMessage, buildAlertMessage, NotificationWithCertificate } from './alert-message';
 import { DeliveryError, isRetryableStatus } from './delivery-errors';
 import { smtpFailure } from './email.channel';
-import { guardedLookup, HttpPoster } from './http-client';
+import { HttpPoster } from './http-client';
 import { opsGenieAlert } from './opsgenie.channel';
 import { pagerDutyDedupKey, pagerDutyEvent } from './pagerduty.channel';
 import { slackEscape, slackPayload } from './slack.channel';
@@ -91,29 +93,75 @@ describe('failure classification', () => {
   });
 });
 
-describe('guardedLookup', () => {
-  const resolveWith = (allowLoopback: boolean) =>
-    new Promise<Error | null>((done) => guardedLookup(allowLoopback)('localhost', { all: true }, (err) => done(err)));
+const noLoopback = DEFAULT_OUTBOUND_POLICY;
+const withLoopback = { ...DEFAULT_OUTBOUND_POLICY, allowLoopback: true };
 
-  it('refuses a name that resolves to a loopback address, after resolution', async () => {
-    const err = await resolveWith(false);
+describe('outboundLookup', () => {
+  const resolveWith = (policy: typeof noLoopback) =>
+    new Promise<Error | null>((done) => outboundLookup(policy)('localhost', { all: true }, (err) => done(err)));
+
+  it('refuses localhost when loopback is not allowed', async () => {
+    const err = await resolveWith(noLoopback);
     expect(err).toBeInstanceOf(OutboundUrlError);
-    expect(err!.message).toMatch(/localhost resolves to a refused address: .* is a loopback address/);
+    expect(err!.message).toMatch(/localhost is loopback/);
   });
 
   it('lets it through when loopback is allowed (tests)', async () => {
-    expect(await resolveWith(true)).toBeNull();
+    expect(await resolveWith(withLoopback)).toBeNull();
   });
 });
 
 describe('HttpPoster', () => {
   it('refuses reserved literal addresses as permanent failures, without calling out', async () => {
-    const poster = new HttpPoster({ timeoutMs: 1_000, allowLoopback: false });
+    const poster = new HttpPoster({ timeoutMs: 1_000, policy: noLoopback });
     try {
       await expect(poster.postJson('http://169.254.169.254/latest/meta-data/', {})).rejects.toMatchObject({ permanent: true, message: expect.stringMatching(/cloud metadata/) });
       await expect(poster.postJson('http://127.0.0.1:9/', {})).rejects.toMatchObject({ permanent: true });
+      await expect(poster.postJson('http://[::127.0.0.1]:9/', {})).rejects.toMatchObject({ permanent: true, message: expect.stringMatching(/IPv4-compatible form of 127\.0\.0\.1/) });
     } finally {
       poster.close();
     }
+  });
+
+  describe('at connect time, against the resolved address (DNS rebinding)', () => {
+    let server: Server;
+    let port: number;
+    let requests = 0;
+    // A name that passes the create-time check and then resolves to a refused address: a resolver injected in
+    // place of DNS maps it, so no /etc/hosts entry is needed.
+    const rebinding: Resolver = (hostname, _options, callback) =>
+      hostname === 'hooks.rebind.test' ? callback(null, [{ address: '127.0.0.1', family: 4 }]) : callback(Object.assign(new Error('ENOTFOUND'), { code: 'ENOTFOUND' }), []);
+
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        requests++;
+        res.end('ok');
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      port = (server.address() as AddressInfo).port;
+    });
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    it('refuses a name that resolves to loopback, and the listener never sees a request', async () => {
+      const poster = new HttpPoster({ timeoutMs: 1_000, policy: noLoopback, resolver: rebinding });
+      try {
+        await expect(poster.postJson(`http://hooks.rebind.test:${port}/hook`, {})).rejects.toMatchObject({
+          permanent: true, message: expect.stringMatching(/hooks\.rebind\.test resolves to a refused address: 127\.0\.0\.1 is loopback/),
+        });
+        expect(requests).toBe(0);
+      } finally {
+        poster.close();
+      }
+    });
+
+    it('connects to the checked address when the policy allows it', async () => {
+      const poster = new HttpPoster({ timeoutMs: 1_000, policy: withLoopback, resolver: rebinding });
+      try {
+        await expect(poster.postJson(`http://hooks.rebind.test:${port}/hook`, {})).resolves.toMatchObject({ status: 200 });
+        expect(requests).toBe(1);
+      } finally {
+        poster.close();
+      }
+    });
   });
 });

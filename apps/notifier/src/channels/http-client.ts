@@ -1,8 +1,6 @@
-import { lookup as dnsLookup, LookupAddress } from 'node:dns';
 import http, { IncomingMessage } from 'node:http';
 import https from 'node:https';
-import type { LookupFunction } from 'node:net';
-import { checkOutboundUrl, OutboundUrlError, reservedAddressReason } from '@certctl/config';
+import { checkOutboundUrl, guardAgent, OutboundPolicy, OutboundUrlError, Resolver } from '@certctl/config';
 import { DeliveryError, isRetryableStatus } from './delivery-errors';
 
 /** The most of a response body kept for an error message. */
@@ -14,22 +12,6 @@ export interface PostResult {
 }
 
 /**
- * A DNS lookup that refuses reserved addresses after resolution, so a name cannot smuggle a call to the
- * metadata service or the host itself (and a rebinding answer is checked on the address actually dialled).
- */
-export function guardedLookup(allowLoopback: boolean): LookupFunction {
-  return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
-      if (err) return callback(err, '', 0);
-      const refused = addresses.map((a) => reservedAddressReason(a.address, allowLoopback)).find(Boolean);
-      if (refused) return callback(new OutboundUrlError(`${hostname} resolves to a refused address: ${refused}`), '', 0);
-      if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
-      return callback(null, addresses[0]!.address, addresses[0]!.family);
-    });
-  };
-}
-
-/**
  * POSTs JSON to a webhook-style endpoint over pooled keep-alive connections, with the outbound URL policy,
  * a timeout, no redirects (a redirect could lead anywhere) and errors classified for retry. Error messages
  * name the host only: webhook URLs often carry their secret in the path.
@@ -38,17 +20,18 @@ export class HttpPoster {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
 
-  constructor(private readonly options: { timeoutMs: number; allowLoopback: boolean; maxSockets?: number }) {
-    const lookup = guardedLookup(options.allowLoopback);
-    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64, lookup };
-    this.httpAgent = new http.Agent(agentOptions);
-    this.httpsAgent = new https.Agent(agentOptions);
+  /** `policy` left out: the process's outbound policy (set at boot from the config) at each call. */
+  constructor(private readonly options: { timeoutMs: number; policy?: OutboundPolicy; maxSockets?: number; resolver?: Resolver }) {
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
+    // Names are resolved and every address checked when a connection is made (DNS rebinding), literals too.
+    this.httpAgent = guardAgent(new http.Agent(agentOptions), options.policy, options.resolver);
+    this.httpsAgent = guardAgent(new https.Agent(agentOptions), options.policy, options.resolver);
   }
 
   async postJson(rawUrl: string, payload: unknown, headers: Record<string, string> = {}): Promise<PostResult> {
     let url: URL;
     try {
-      url = checkOutboundUrl(rawUrl, this.options.allowLoopback);
+      url = checkOutboundUrl(rawUrl, this.options.policy);
     } catch (err) {
       throw DeliveryError.permanent(`refused URL: ${(err as Error).message}`);
     }

@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { addressRefusal } from '@certctl/config';
 import { parseTargetRanges, RangePolicy, ScanRangeError } from './network-range';
 
 /**
@@ -28,10 +29,15 @@ export function parseHealthEndpoint(endpoint: string, field = 'endpoint'): Healt
   return { host, port };
 }
 
-/** Refuses an address the scan policy forbids (loopback, link-local, metadata, multicast, ...), naming `field`. */
+/**
+ * Refuses an address the scan policy forbids (loopback, link-local, metadata, multicast, ...), naming `field`; the
+ * outbound policy's always-refused addresses are refused too. Loopback follows CERTCTL_NETWORK_SCAN_ALLOW_LOOPBACK.
+ */
 export function checkEndpointAddress(address: string, policy: RangePolicy, field = 'endpoint'): void {
   try {
     parseTargetRanges([address], { ...policy, maxAddresses: Math.max(policy.maxAddresses, 1) }, field);
+    const refusal = addressRefusal(address, { allowLoopback: policy.allowLoopback, allowPrivate: !policy.blockRfc1918, unixSocketDirs: [] });
+    if (refusal) throw new ScanRangeError(field, `${field}: ${refusal}`, 'reserved');
   } catch (err) {
     if (err instanceof ScanRangeError) {
       // parseTargetRanges names the element (endpoint[0]); the check has one endpoint.

@@ -27,6 +27,8 @@ describe('network ranges', () => {
     [['not-a-cidr'], 'syntax', /cidrs\[0\]: "not-a-cidr" is not an IPv4 CIDR/],
     [['127.0.0.1'], 'reserved', /loopback/],
     [['169.254.169.254'], 'reserved', /cloud metadata/],
+    [['100.100.100.200'], 'reserved', /cloud metadata address \(100\.100\.100\.200\)/],
+    [['100.100.100.0/24'], 'reserved', /cloud metadata/],
     [['169.254.0.0/24'], 'reserved', /link-local/],
     [['224.0.0.1'], 'reserved', /multicast/],
     [['255.255.255.255'], 'reserved', /broadcast/],
@@ -47,5 +49,7 @@ describe('network ranges', () => {
     expect(parseTargetRanges(['192.168.1.0/24'], open).total).toBe(254);
     expect(() => parseTargetRanges(['192.168.1.0/24'], { ...open, blockRfc1918: true })).toThrow(/RFC 1918/);
     expect(() => parseTargetRanges(['172.20.0.1'], { ...open, blockRfc1918: true })).toThrow(/RFC 1918/);
+    expect(parseTargetRanges(['100.64.0.0/24'], open).total).toBe(254);
+    expect(() => parseTargetRanges(['100.64.0.0/24'], { ...open, blockRfc1918: true })).toThrow(/CGNAT/);
   });
 });

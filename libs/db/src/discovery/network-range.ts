@@ -33,11 +33,16 @@ interface Reserved {
 
 const cidr = (text: string): AddressRange => parseCidr(text)!;
 
-/** Ranges a scan must not touch (upstream's SSRF filter, shared with outbound calls). */
+/**
+ * Ranges a scan must not touch. Scanning private ranges is what discovery is for, so they stay allowed unless
+ * CERTCTL_BLOCK_RFC1918_OUTBOUND is set; metadata, link-local, multicast and reserved ranges never are (the same
+ * always-refused set as the outbound policy of libs/config, in the IPv4 range form scans need).
+ */
 const RESERVED: Reserved[] = [
   { range: cidr('0.0.0.0/8'), reason: '"this network" (0.0.0.0/8)' },
   { range: cidr('127.0.0.0/8'), reason: 'loopback (127.0.0.0/8)', unless: 'allowLoopback' },
   { range: cidr('169.254.169.254/32'), reason: 'the cloud metadata address (169.254.169.254)' },
+  { range: cidr('100.100.100.200/32'), reason: 'the cloud metadata address (100.100.100.200)' },
   { range: cidr('169.254.0.0/16'), reason: 'link-local (169.254.0.0/16)' },
   { range: cidr('224.0.0.0/4'), reason: 'multicast (224.0.0.0/4)' },
   { range: cidr('255.255.255.255/32'), reason: 'broadcast (255.255.255.255)' },
@@ -45,6 +50,7 @@ const RESERVED: Reserved[] = [
   { range: cidr('10.0.0.0/8'), reason: 'RFC 1918 (10.0.0.0/8) while CERTCTL_BLOCK_RFC1918_OUTBOUND=true', onlyIf: 'blockRfc1918' },
   { range: cidr('172.16.0.0/12'), reason: 'RFC 1918 (172.16.0.0/12) while CERTCTL_BLOCK_RFC1918_OUTBOUND=true', onlyIf: 'blockRfc1918' },
   { range: cidr('192.168.0.0/16'), reason: 'RFC 1918 (192.168.0.0/16) while CERTCTL_BLOCK_RFC1918_OUTBOUND=true', onlyIf: 'blockRfc1918' },
+  { range: cidr('100.64.0.0/10'), reason: 'shared address space (100.64.0.0/10, CGNAT) while CERTCTL_BLOCK_RFC1918_OUTBOUND=true', onlyIf: 'blockRfc1918' },
 ];
 
 export function ipToInt(ip: string): number | undefined {

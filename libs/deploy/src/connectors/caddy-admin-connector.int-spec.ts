@@ -1,5 +1,7 @@
 import { createServer, connect, Server } from 'node:net';
+import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outboundPolicy, setOutboundPolicy } from '../../../config/src/outbound-url';
 import { ReloadFailedError, TransportError, ValidateFailedError } from '../errors';
 import { TestCa } from '../testing/material';
 import { CaddyApiPeer, freePort, missingPeer } from '../testing/peers';
@@ -19,6 +21,8 @@ suite('Caddy connector (admin API) against a real Caddy with its admin API on a 
     ca = await TestCa.create();
     const placeholder = await ca.issue(['placeholder.test']);
     caddy = await CaddyApiPeer.start({ certPem: placeholder.certPem, chainPem: placeholder.chainPem, keyPem: placeholder.keyPem! }, { adminSocket: true });
+    // The operator's setting (CERTCTL_OUTBOUND_UNIX_SOCKET_DIRS) for this Caddy's socket directory.
+    setOutboundPolicy({ ...outboundPolicy(), unixSocketDirs: [dirname(caddy.adminSocket!)] });
   });
   afterAll(() => caddy?.stop());
 

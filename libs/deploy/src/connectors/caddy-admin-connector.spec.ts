@@ -1,15 +1,23 @@
 import { describe, expect, it } from 'vitest';
+import { AGENT_OUTBOUND_POLICY, DEFAULT_OUTBOUND_POLICY, OutboundPolicy, withOutboundPolicy } from '../../../config/src/outbound-url';
 import { TargetConfigError, ValidateFailedError } from '../errors';
 import { caddyConfigChange } from './caddy-admin-connector';
 import { validateTargetConfig } from './registry';
 
-/** The field a Caddy config is refused for, or undefined when it is accepted. */
-function problem(config: Record<string, unknown>): string | undefined {
+/**
+ * The field a Caddy config is refused for, or undefined when it is accepted; checked as on an agent's host
+ * (loopback allowed) unless another outbound policy is given.
+ */
+function problem(config: Record<string, unknown>, policy: OutboundPolicy = AGENT_OUTBOUND_POLICY): string | undefined {
+  return refusal(config, policy)?.field;
+}
+
+function refusal(config: Record<string, unknown>, policy: OutboundPolicy): TargetConfigError | undefined {
   try {
-    validateTargetConfig('Caddy', config);
+    withOutboundPolicy(policy, () => validateTargetConfig('Caddy', config));
     return undefined;
   } catch (err) {
-    if (err instanceof TargetConfigError) return err.field;
+    if (err instanceof TargetConfigError) return err;
     throw err;
   }
 }
@@ -43,6 +51,30 @@ describe('Caddy target config', () => {
     expect(problem({ admin_api: 'https://[::1]:2019/caddy-admin' })).toBeUndefined();
     expect(problem({ admin_api: 'unix//run/caddy/admin.sock' })).toBeUndefined();
     expect(problem({ mode: 'file', cert_dir: '/etc/caddy/certs' })).toBeUndefined();
+  });
+});
+
+describe('Caddy target config under the outbound policy', () => {
+  it.each([
+    [{}, /localhost is loopback/], // certctl's default http://localhost:2019, dialled from this server
+    [{ admin_api: 'http://127.0.0.1:2019' }, /loopback/],
+    [{ admin_api: 'http://[::127.0.0.1]:2019' }, /IPv4-compatible form of 127\.0\.0\.1/],
+    [{ admin_api: 'http://169.254.169.254/' }, /cloud metadata/],
+    [{ admin_api: 'unix//var/run/docker.sock' }, /not under an allowed directory/],
+  ])('refuses %j from the server by default, naming admin_api', (config, message) => {
+    const err = refusal(config, DEFAULT_OUTBOUND_POLICY);
+    expect(err?.field).toBe('admin_api');
+    expect(err?.problem).toMatch(message);
+  });
+
+  it('refuses the metadata address and docker.sock on an agent\'s host too', () => {
+    expect(problem({ admin_api: 'http://169.254.169.254/' })).toBe('admin_api');
+    expect(problem({ admin_api: 'unix//var/run/docker.sock' })).toBe('admin_api');
+  });
+
+  it('allows a private admin API and a socket under a listed directory', () => {
+    expect(problem({ admin_api: 'http://10.1.2.3:2019' }, DEFAULT_OUTBOUND_POLICY)).toBeUndefined();
+    expect(problem({ admin_api: 'unix//srv/caddy/admin.sock' }, { ...DEFAULT_OUTBOUND_POLICY, allowLoopback: true, unixSocketDirs: ['/srv/caddy'] })).toBeUndefined();
   });
 });
 

@@ -1,5 +1,8 @@
-import { request as httpRequest, IncomingMessage, RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, IncomingMessage, RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+// By path, not '@certctl/config': the agent bundles this file and must not pull in Nest.
+import { guardAgent } from '../../../config/src/outbound-connect';
+import { checkOutboundUrl, checkUnixSocketPath, OutboundUrlError } from '../../../config/src/outbound-url';
 import {
   messageOf, PlanInvalidError, PostVerifyFailedError, ReloadFailedError, RollbackFailedError, TargetConfigError, TransportError, ValidateFailedError,
 } from '../errors';
@@ -40,7 +43,9 @@ const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 /**
  * `admin_api` (certctl's default http://localhost:2019): http(s) to a host, or `unix//absolute/path.sock`. The
  * admin API has no authentication of its own, so it should listen on loopback or a unix socket; credentials in the
- * URL are refused because this field is not stored encrypted.
+ * URL are refused because this field is not stored encrypted. Both pass the outbound policy: a host like any
+ * other destination (loopback only where allowed: an agent's own host, or CERTCTL_OUTBOUND_ALLOW_LOOPBACK), a
+ * socket only under CERTCTL_OUTBOUND_UNIX_SOCKET_DIRS (Docker's socket is root on the host).
  */
 function adminEndpoint(config: Config): AdminEndpoint {
   const raw = optionalString(config, 'admin_api') ?? DEFAULT_ADMIN_API;
@@ -50,7 +55,7 @@ function adminEndpoint(config: Config): AdminEndpoint {
   if (raw.startsWith('unix/')) {
     const socketPath = raw.slice('unix/'.length);
     if (!socketPath.startsWith('/')) throw new TargetConfigError('admin_api', 'a unix socket must be written unix//absolute/path');
-    return { kind: 'unix', socketPath, label: raw };
+    return { kind: 'unix', socketPath: policyChecked(() => checkUnixSocketPath(socketPath)), label: raw };
   }
   let url: URL;
   try {
@@ -62,7 +67,17 @@ function adminEndpoint(config: Config): AdminEndpoint {
   if (!url.hostname) throw new TargetConfigError('admin_api', 'must name a host');
   if (url.username || url.password) throw new TargetConfigError('admin_api', 'must not carry credentials');
   if (url.search || url.hash) throw new TargetConfigError('admin_api', 'must not have a query or fragment');
+  policyChecked(() => checkOutboundUrl(raw));
   return { kind: 'url', url, label: `${url.protocol}//${url.host}${url.pathname.replace(/\/$/, '')}` };
+}
+
+function policyChecked<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof OutboundUrlError) throw new TargetConfigError('admin_api', err.message);
+    throw err;
+  }
 }
 
 function describe(config: Config): CaddyApiTarget {
@@ -99,6 +114,8 @@ function adminRequest(t: CaddyApiTarget, method: string, path: string, body?: st
   const options: RequestOptions = { method, timeout: t.timeoutMs, headers: requestHeaders, agent: false };
   let send = httpRequest;
   if (a.kind === 'unix') {
+    // Checked again here: the policy of the process that connects (an agent's, the orchestrator's) decides.
+    policyChecked(() => checkUnixSocketPath(a.socketPath));
     // Caddy accepts only an empty Host on a unix socket listener.
     Object.assign(options, { socketPath: a.socketPath, path, setHost: false });
     requestHeaders.Host = '';
@@ -106,6 +123,8 @@ function adminRequest(t: CaddyApiTarget, method: string, path: string, body?: st
     const base = a.url.pathname.replace(/\/$/, '');
     Object.assign(options, { host: a.url.hostname.replace(/^\[|\]$/g, ''), port: a.url.port || undefined, path: `${base}${path}` });
     if (a.url.protocol === 'https:') send = httpsRequest;
+    // An agent of its own per request (as agent: false would make), guarded: the resolved address is checked.
+    options.agent = guardAgent(a.url.protocol === 'https:' ? new HttpsAgent() : new HttpAgent());
   }
   if (body !== undefined) Object.assign(requestHeaders, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) });
   return new Promise((resolve, reject) => {

@@ -1,4 +1,6 @@
 import { isAbsolute } from 'node:path';
+// By path, not '@certctl/config': the agent bundles this file and must not pull in Nest.
+import { checkOutboundHost } from '../../../config/src/outbound-url';
 import { commandNotAllowed, commandProblem } from '../command';
 import { ALLOWED_ROOTS_SETTING, deployPolicy, pathUnderRoots } from '../policy';
 import { TargetConfigError } from '../errors';
@@ -164,6 +166,7 @@ export function postVerify(config: Config): PostVerifyConfig | undefined {
   if (endpoint === undefined) throw new TargetConfigError('post_deploy_verify.endpoint', 'is required when verification is enabled');
   const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(endpoint);
   if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) throw new TargetConfigError('post_deploy_verify.endpoint', 'must be host:port');
+  const host = outboundHost('post_deploy_verify.endpoint', match[1]!);
   const prefixed = (field: string) => `post_deploy_verify_${field}`;
   const nested = (fn: (c: Config, f: string) => number | undefined, field: string) => {
     try {
@@ -173,7 +176,7 @@ export function postVerify(config: Config): PostVerifyConfig | undefined {
     }
   };
   return {
-    host: match[1]!, port: Number(match[2]),
+    host, port: Number(match[2]),
     servername: optionalString(block, 'server_name'),
     starttls: starttlsOf(block),
     timeoutMs: nested(optionalDuration, 'timeout'),
@@ -181,6 +184,18 @@ export function postVerify(config: Config): PostVerifyConfig | undefined {
     initialBackoffMs: optionalDuration(config, prefixed('backoff')),
     maxBackoffMs: optionalDuration(config, prefixed('max_backoff')),
   };
+}
+
+/**
+ * A host the deploy dials (SSH host, verify endpoint), checked against the outbound policy and normalised (numeric
+ * and IPv6 spellings); the connection checks the resolved address again.
+ */
+export function outboundHost(field: string, host: string): string {
+  try {
+    return checkOutboundHost(host);
+  } catch (err) {
+    throw new TargetConfigError(field, (err as Error).message);
+  }
 }
 
 function starttlsOf(block: Config): 'smtp' | undefined {

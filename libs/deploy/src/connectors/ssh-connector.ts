@@ -8,9 +8,11 @@ import {
 } from '../errors';
 import { lockAll } from '../locks';
 import { keyMismatch, leafFingerprint, VerificationMismatch, verifyServedCertificate } from '../verify';
+import { resolveOutboundAddress } from '../../../config/src/outbound-connect';
+import { OutboundUrlError } from '../../../config/src/outbound-url';
 import {
   Config, optionalCommand, optionalDuration, optionalInteger, optionalMode, optionalPath, optionalString, PostVerifyConfig, postVerify,
-  requiredPath, requiredString,
+  outboundHost, requiredPath, requiredString,
 } from './config-fields';
 import type { ConnectorContext, DeployMaterial, DeployOutcome, TargetConnector } from './types';
 
@@ -40,8 +42,9 @@ export const sshHostKeyFingerprint = (key: Buffer) => `SHA256:${createHash('sha2
 const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 
 function describe(c: Config): SshTarget {
-  const host = requiredString(c, 'host');
-  if (!/^[A-Za-z0-9.:_-]+$/.test(host)) throw new TargetConfigError('host', 'must be a host name or address');
+  const rawHost = requiredString(c, 'host');
+  if (!/^[A-Za-z0-9.:_%[\]-]+$/.test(rawHost)) throw new TargetConfigError('host', 'must be a host name or address');
+  const host = outboundHost('host', rawHost);
   const method = optionalString(c, 'auth_method') ?? 'key';
   let auth: SshTarget['auth'];
   if (method === 'password') auth = { password: requiredString(c, 'password') };
@@ -192,9 +195,14 @@ class SshSession {
   private constructor(private readonly client: Client, private readonly sftp: SFTPWrapper) {}
 
   static async open(t: SshTarget): Promise<SshSession> {
+    // Dial the address checked against the outbound policy, not a name DNS may answer differently for ssh2.
+    const { address } = await resolveOutboundAddress(t.host).catch((err: unknown) => {
+      if (err instanceof OutboundUrlError) throw new TargetConfigError('host', `refused by the outbound policy: ${err.message}`);
+      throw new TransportError(`ssh ${t.user}@${t.host}:${t.port}: ${messageOf(err)}`);
+    });
     const client = new Client();
     const connect: ConnectConfig = {
-      host: t.host, port: t.port, username: t.user, readyTimeout: t.timeoutMs,
+      host: address, port: t.port, username: t.user, readyTimeout: t.timeoutMs,
       hostVerifier: (key: Buffer) => sshHostKeyFingerprint(key) === t.hostKeyFingerprint,
     };
     if ('password' in t.auth) connect.password = t.auth.password;

@@ -1,6 +1,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_OUTBOUND_POLICY, setOutboundPolicy } from '@certctl/config';
 import { createCsr, generateKeyPair, parseCsr, x509 } from '@certctl/pki';
 import type { StoredAcmeAccount } from './acme-account-store';
 import { ariCertId, retryAfterOf } from './acme-ari';
@@ -11,6 +12,10 @@ import { AcmeConnector, AcmeDeps } from './acme.connector';
  * server can be installed here, so this stand-in answers just enough (directory, nonce, account, newOrder) to
  * see what the connector puts in the order, and refuses the order right after, so nothing is validated.
  */
+// The fake ACME server listens on 127.0.0.1.
+beforeAll(() => setOutboundPolicy({ ...DEFAULT_OUTBOUND_POLICY, allowLoopback: true }));
+afterAll(() => setOutboundPolicy(DEFAULT_OUTBOUND_POLICY));
+
 describe('ACME order `replaces` (RFC 9773 §5) and renewalInfo Retry-After, against a fake ACME server', () => {
   let server: Server;
   let base: string;

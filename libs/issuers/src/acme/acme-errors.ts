@@ -1,3 +1,4 @@
+import { OutboundUrlError } from '@certctl/config';
 import { IssuerError } from '../issuer-connector';
 
 /** What the CA answered to the last request that failed (RFC 7807 problem document, or just the status). */
@@ -50,6 +51,9 @@ export function classifyAcmeFailure(err: unknown, ctx: FailureContext): IssuerEr
     const type = problemType(ctx.problem);
     const detail = ctx.problem.detail || message || `HTTP ${ctx.problem.status}`;
     return new IssuerError(problemKind(ctx.problem), `ACME ${ctx.step}: ${detail}${type ? ` (${type})` : ` (HTTP ${ctx.problem.status})`}`, { cause: err });
+  }
+  if (ctx.socketError instanceof OutboundUrlError) {
+    return new IssuerError('permanent', `ACME server ${ctx.directoryUrl} refused by the outbound policy while ${ctx.step}: ${ctx.socketError.message}`, { cause: err });
   }
   const code = ctx.socketError?.code ?? (err as NodeJS.ErrnoException)?.code;
   if (code && TLS_TRUST_CODES.has(code)) {

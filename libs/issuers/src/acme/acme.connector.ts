@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import * as acme from 'acme-client';
 import { Logger } from '@nestjs/common';
+import { guardAgent } from '@certctl/config';
 import { decryptSecret, encryptSecret, ParsedCsr, sanTypeOf, splitPemChain, x509 } from '@certctl/pki';
 import { IssuedCertificate, IssueRequest, IssuerConnector, IssuerError, RenewalInfo } from '../issuer-connector';
 import { profileViolation } from '../profile';
@@ -75,7 +76,11 @@ function trackingAgent<T extends http.Agent>(agent: T): T & { lastError?: NodeJS
   const tracked = agent as T & { lastError?: NodeJS.ErrnoException; createConnection: http.Agent['createConnection'] };
   const create = tracked.createConnection.bind(tracked);
   tracked.createConnection = (options, callback) => {
-    const socket = create(options, callback) as Duplex | null | undefined;
+    // An error handed to the callback (the outbound policy's refusal) is remembered like a socket error.
+    const socket = create(options, (err, stream) => {
+      if (err) tracked.lastError = err;
+      callback?.(err, stream);
+    }) as Duplex | null | undefined;
     socket?.once('error', (e: NodeJS.ErrnoException) => (tracked.lastError = e));
     return socket;
   };
@@ -88,11 +93,12 @@ function trackingAgent<T extends http.Agent>(agent: T): T & { lastError?: NodeJS
  */
 class Session {
   problem: AcmeProblem | undefined;
-  private readonly httpAgent = trackingAgent(new http.Agent({ keepAlive: true }));
+  // Every request (the directory, and each URL the CA answers with) is dialled under the outbound policy.
+  private readonly httpAgent = trackingAgent(guardAgent(new http.Agent({ keepAlive: true })));
   private readonly httpsAgent: https.Agent & { lastError?: NodeJS.ErrnoException };
 
   constructor(ca: string[] | undefined, private readonly timeoutMs: number) {
-    this.httpsAgent = trackingAgent(new https.Agent({ keepAlive: true, ...(ca ? { ca } : {}) }));
+    this.httpsAgent = trackingAgent(guardAgent(new https.Agent({ keepAlive: true, ...(ca ? { ca } : {}) })));
   }
 
   /** An acme-client Client whose requests go through this session. */

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_OUTBOUND_POLICY, setOutboundPolicy } from '@certctl/config';
 import { generateKeyPair, x509 } from '@certctl/pki';
 import { IssuerError } from '../issuer-connector';
 import { issuerConfigProblem } from '../issuer-config';
@@ -29,6 +30,10 @@ async function rfcExampleCertificate(): Promise<string> {
   });
   return cert.toString('pem');
 }
+
+// The stand-in CAs here listen on 127.0.0.1.
+beforeAll(() => setOutboundPolicy({ ...DEFAULT_OUTBOUND_POLICY, allowLoopback: true }));
+afterAll(() => setOutboundPolicy(DEFAULT_OUTBOUND_POLICY));
 
 describe('ACME Renewal Information (RFC 9773)', () => {
   it('computes the certificate identifier of the RFC example', async () => {
@@ -192,5 +197,17 @@ describe('ACME issuer config validation', () => {
     expect(issuerConfigProblem('ACME', { directory_url: 'https://ca.example/dir', dns_propagation_wait: -1 })).toMatchObject({ field: 'config.dns_propagation_wait' });
     expect(issuerConfigProblem('ACME', { directory_url: 'https://ca.example/dir', ari_enabled: 'yes' })).toMatchObject({ field: 'config.ari_enabled' });
     expect(issuerConfigProblem('ACME', { directory_url: 'https://ca.example/dir', challenge_type: 'dns-01', dns_present_script: '/bin/p', dns_cleanup_script: '/bin/c', dns_propagation_wait: 30, ari_enabled: false })).toBeUndefined();
+  });
+
+  it.each([
+    ['http://169.254.169.254/latest/meta-data/', /cloud metadata/],
+    ['http://[::ffff:a9fe:a9fe]/dir', /cloud metadata/],
+    ['https://100.100.100.200/dir', /cloud metadata/],
+    ['http://[fe80::1]/dir', /link-local/],
+    ['javascript:alert(1)', /required/],
+  ])('refuses directory_url %s under the outbound policy, naming the field', (url, message) => {
+    const problem = issuerConfigProblem('ACME', { directory_url: url });
+    expect(problem).toMatchObject({ field: 'config.directory_url' });
+    expect(problem!.message).toMatch(message);
   });
 });

@@ -12,3 +12,4 @@ export { keyMismatch, leafFingerprint } from '../../../../../libs/deploy/src/ver
 export { DEFAULT_COMMAND_TIMEOUT_MS } from '../../../../../libs/deploy/src/command';
 export { useDeployPolicy } from '../../../../../libs/deploy/src/policy';
 export type { DeployPolicy } from '../../../../../libs/deploy/src/policy';
+export { AGENT_OUTBOUND_POLICY, setOutboundPolicy } from '../../../../../libs/config/src/outbound-url';

@@ -2,8 +2,13 @@ import type { JobStatusReport, WorkItem } from '@certctl/contracts';
 import type { ApiClient } from '../protocol/api-client';
 import type { KeyStore } from '../keys/key-store';
 import {
-  CaddyConnector, DeployError, DeployOutcome, DeployPolicy, fileConnectors, messageOf, PostVerifyFailedError, TargetConnector, useDeployPolicy,
+  AGENT_OUTBOUND_POLICY, CaddyConnector, DeployError, DeployOutcome, DeployPolicy, fileConnectors, messageOf, PostVerifyFailedError, setOutboundPolicy,
+  TargetConnector, useDeployPolicy,
 } from './deploy-lib';
+
+// This host's own services (Caddy's admin API on localhost, a verify endpoint on 127.0.0.1) are what an agent's
+// targets point at: loopback and private ranges are allowed here; metadata and link-local stay refused.
+setOutboundPolicy(AGENT_OUTBOUND_POLICY);
 
 /** Target types this agent deploys itself: files on this host plus commands, and Caddy's admin API. */
 const HOST_CONNECTORS = new Map<string, TargetConnector>([...fileConnectors, new CaddyConnector()].map((c) => [c.type, c]));

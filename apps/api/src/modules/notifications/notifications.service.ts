@@ -163,7 +163,7 @@ export class NotificationsService {
     if (channel === 'Slack' && /^#[\w.-]{1,80}$/.test(recipient)) return recipient;
     if (!URL_CHANNELS.includes(channel)) throw ApiError.invalidField('recipient', `must be empty for ${channel} (its endpoint is configured)`);
     try {
-      checkOutboundUrl(recipient, this.config.notifications.allowLoopback);
+      checkOutboundUrl(recipient, this.config.outbound);
     } catch (err) {
       throw new ApiError(HttpStatus.BAD_REQUEST, 'INVALID_WEBHOOK_URL', `recipient: ${(err as Error).message}`, [
         { field: 'recipient', message: (err as Error).message },

@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { QueueEvents } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { Queue, TARGET_TEST_JOB_OPTIONS, TargetTestOutcome } from '@certctl/contracts';
-import { APP_CONFIG, AppConfig, DeployConfig, loadDeployConfig } from '@certctl/config';
+import { AGENT_OUTBOUND_POLICY, APP_CONFIG, AppConfig, DeployConfig, loadDeployConfig, withOutboundPolicy } from '@certctl/config';
 import { DeploymentTargetEntity, JobProducer } from '@certctl/db';
 import { messageOf, openTargetConfig, sealTargetConfig, TargetConfigError, useDeployPolicy, validateTargetConfig } from '@certctl/deploy';
 import { AuditService } from '../../common/audit/audit.service';
@@ -47,7 +47,7 @@ export class TargetsService implements OnModuleDestroy {
   /** A target may be registered before it is configured; a config that is given must be complete and safe (400 naming the field). */
   create(actor: Principal, body: CreateTargetDto): Promise<DeploymentTargetEntity> {
     if (body.config === undefined || body.config === null) return this.crud.create(actor, body as Partial<DeploymentTargetEntity>);
-    checkConfig(body.type, body.config);
+    checkConfig(body.type, body.config, body.agent_id);
     return this.crud.create(actor, { ...body, ...sealTargetConfig(body.type, body.config, this.config.pki.encryptionKey, null) } as Partial<DeploymentTargetEntity>);
   }
 
@@ -55,7 +55,7 @@ export class TargetsService implements OnModuleDestroy {
   async update(actor: Principal, id: string, body: UpdateTargetDto): Promise<DeploymentTargetEntity> {
     if (body.config === undefined || body.config === null) return this.crud.update(actor, id, body as Partial<DeploymentTargetEntity>);
     const current = await this.crud.get(id);
-    checkConfig(current.type, body.config);
+    checkConfig(current.type, body.config, body.agent_id === undefined ? current.agent_id : body.agent_id);
     const sealed = sealTargetConfig(current.type, body.config, this.config.pki.encryptionKey, await this.encryptedConfig(id));
     return this.crud.update(actor, id, { ...body, ...sealed } as Partial<DeploymentTargetEntity>);
   }
@@ -76,7 +76,7 @@ export class TargetsService implements OnModuleDestroy {
     let outcome: TargetTestOutcome;
     try {
       const config = openTargetConfig(target.config, await this.encryptedConfig(id), this.config.pki.encryptionKey);
-      validateTargetConfig(target.type, config);
+      validateUnderPolicy(target.type, config, target.agent_id);
       outcome = target.agent_id
         ? { status: 'success', message: `config is valid; agent ${target.agent_id} runs the validate step when it deploys` }
         : await this.testWhereDeploysRun(id, correlationId);
@@ -134,9 +134,19 @@ export class TargetsService implements OnModuleDestroy {
   }
 }
 
-function checkConfig(type: string, config: Record<string, unknown>): void {
+/**
+ * An agent's target is dialled from the agent's host, so its loopback and private addresses are that host's, not
+ * this server's (the agent checks them again when it connects); metadata and link-local are refused either way.
+ * An agentless target is dialled from here, under this server's outbound policy.
+ */
+function validateUnderPolicy(type: string, config: Record<string, unknown>, agentId: string | null | undefined): void {
+  if (agentId) withOutboundPolicy(AGENT_OUTBOUND_POLICY, () => validateTargetConfig(type, config));
+  else validateTargetConfig(type, config);
+}
+
+function checkConfig(type: string, config: Record<string, unknown>, agentId: string | null | undefined): void {
   try {
-    validateTargetConfig(type, config);
+    validateUnderPolicy(type, config, agentId);
   } catch (err) {
     if (!(err instanceof TargetConfigError)) throw err;
     throw ApiError.invalidField(err.field === 'type' ? 'type' : `config.${err.field}`, err.problem);
