@@ -1,11 +1,14 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { apply } from './apply';
 import { LeaseLostError } from './errors';
+import { useDeployPolicy } from './policy';
 
 let dir: string;
+// The files of these tests live under the OS temp directory: the allowed destination root here.
+beforeAll(() => useDeployPolicy({ allowedRoots: [tmpdir()] }));
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'apply-fence-'));
 });

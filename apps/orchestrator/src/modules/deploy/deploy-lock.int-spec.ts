@@ -9,7 +9,7 @@ import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { newId } from '@certctl/db';
 import { LeaseLostError } from '@certctl/deploy';
 import { createWorkerApp } from '@certctl/observability';
-import { createTestEnvironment, TestEnvironment } from '@certctl/testing';
+import { createTestEnvironment, TestEnvironment, TEST_COMMAND_ALLOWLIST } from '@certctl/testing';
 import { seedIssuedCertificate, TestCa } from '../../../../../libs/deploy/src/testing/material';
 import { DeployModule } from './deploy.module';
 import { DeployService } from './deploy.service';
@@ -26,7 +26,8 @@ describe('orchestrator DeployService with a lost deploy lock', () => {
 
   beforeAll(async () => {
     env = await createTestEnvironment();
-    Object.assign(process.env, env.env);
+    // The slow validate step below is `sleep 2`: allowed here as an administrator would allow it.
+    Object.assign(process.env, env.env, { CERTCTL_DEPLOY_COMMAND_ALLOWLIST: `${TEST_COMMAND_ALLOWLIST}\nsleep *` });
     db = new Client({ connectionString: env.databaseUrl });
     await db.connect();
     redis = new Redis(env.redisUrl);

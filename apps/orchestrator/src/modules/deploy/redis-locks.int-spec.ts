@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@certctl/config';
 import { apply, LeaseLostError } from '@certctl/deploy';
-import { createTestEnvironment, TestEnvironment } from '@certctl/testing';
+import { createTestEnvironment, TestEnvironment, useTestDeployPolicy } from '@certctl/testing';
 import { RedisLocks } from './redis-locks';
 
 /** The per-target deploy lock against real Redis: a short lease renewed while held, and a fencing token. */
@@ -24,6 +24,7 @@ describe('RedisLocks (deploy lock lease and fencing)', () => {
   }
 
   beforeAll(async () => {
+    useTestDeployPolicy(); // apply() below writes under the temp directory
     env = await createTestEnvironment();
     redis = new Redis(env.redisUrl);
     dir = mkdtempSync(join(tmpdir(), 'deploy-lock-'));
