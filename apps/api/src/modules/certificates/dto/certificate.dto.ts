@@ -38,9 +38,9 @@ const IsTagMap = () =>
 export class CreateCertificateDto {
   @IdField({ optional: true }) id?: string;
   @NameField() name: string;
-  @TextField({ max: 253 }) common_name: string;
+  @TextField({ max: 253, singleLine: true }) common_name: string;
   @StringListField({ optional: true, pattern: SUBJECT_NAME, description: 'DNS names, IPs, emails or URIs' }) @IsSubjectAltNames() sans?: string[];
-  @TextField({ optional: true, max: 64 }) environment?: string;
+  @TextField({ optional: true, max: 64, singleLine: true }) environment?: string;
   @IdField() owner_id: string;
   @IdField({ optional: true }) team_id?: string | null;
   @IdField() issuer_id: string;
@@ -63,7 +63,7 @@ export class CertificateQuery extends SearchPageQuery {
   @IdField({ optional: true }) team_id?: string;
   @IdField({ optional: true }) issuer_id?: string;
   @IdField({ optional: true }) profile_id?: string;
-  @TextField({ optional: true, max: 64 }) environment?: string;
+  @TextField({ optional: true, max: 64, singleLine: true }) environment?: string;
   @DateField({ optional: true, description: 'Only certificates expiring before this time' }) expires_before?: Date;
   @DateField({ optional: true }) expires_after?: Date;
 
