@@ -41,6 +41,15 @@ export interface AppConfig {
     stalledIntervalMs: number;
   };
   auth: { type: AuthType; bootstrapApiKey: string | undefined };
+  audit: {
+    /**
+     * Keys the audit trail's signed checkpoints (HMAC-SHA256). Held by the apps, never stored in the database, so
+     * whoever can rewrite the database cannot re-seal the trail. Unset: the chain is an unkeyed hash (verify says so).
+     */
+    hmacKey: string | undefined;
+    /** How often the api signs a checkpoint of the chain head when it has moved. */
+    checkpointIntervalMs: number;
+  };
   log: { level: LogLevel; format: LogFormat };
   demoSeed: boolean;
   /** A local demo (`npm start`, the dev overlay): template placeholder secrets are accepted. */
@@ -162,6 +171,10 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
   if (encryptionKey !== undefined && Buffer.byteLength(encryptionKey) < 32) {
     throw new ConfigError('CERTCTL_CONFIG_ENCRYPTION_KEY', 'must be at least 32 bytes');
   }
+  const auditHmacKey = optional(env, 'CERTCTL_AUDIT_HMAC_KEY');
+  if (auditHmacKey !== undefined && Buffer.byteLength(auditHmacKey) < 32) {
+    throw new ConfigError('CERTCTL_AUDIT_HMAC_KEY', 'must be at least 32 bytes');
+  }
   if ((env.CERTCTL_CA_CERT_PATH === undefined) !== (env.CERTCTL_CA_KEY_PATH === undefined)) {
     throw new ConfigError(env.CERTCTL_CA_CERT_PATH === undefined ? 'CERTCTL_CA_CERT_PATH' : 'CERTCTL_CA_KEY_PATH', 'must be set together with its pair');
   }
@@ -196,6 +209,10 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
     auth: {
       type: authType,
       bootstrapApiKey,
+    },
+    audit: {
+      hmacKey: auditHmacKey,
+      checkpointIntervalMs: duration(env, 'CERTCTL_AUDIT_CHECKPOINT_INTERVAL', 5_000),
     },
     log: {
       level: oneOf(env, 'CERTCTL_LOG_LEVEL', LOG_LEVELS, 'info'),
