@@ -55,9 +55,11 @@ async function main(): Promise<void> {
   env.CERTCTL_API_KEY ||= persistentSecret('admin-api-key', 'cck_');
   // Encrypts the local CA's key, issuer secrets and server-generated keys; lose it and they are unreadable.
   env.CERTCTL_CONFIG_ENCRYPTION_KEY ||= persistentSecret('encryption-key', '');
+  // Signs the audit trail's checkpoints; kept outside the database so a database superuser cannot re-seal the trail.
+  env.CERTCTL_AUDIT_HMAC_KEY ||= persistentSecret('audit-hmac-key', '');
   const config = loadConfig(env);
 
-  const applied = await runMigrations({ url: config.database.url });
+  const applied = await runMigrations({ url: config.database.migrateUrl });
   say(applied.length ? `migrations applied: ${applied.join(', ')}` : 'schema is up to date');
   if (seed && config.demoSeed) {
     // The demo's File targets deploy under here (one directory each), so a renewal in the demo really writes files.
