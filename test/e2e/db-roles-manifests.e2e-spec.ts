@@ -20,6 +20,7 @@ describe('database roles in docker-compose.yml and k8s/', () => {
     for (const name of ['api', 'orchestrator', 'notifier', 'scanner']) {
       expect(userOf(services[name].environment.CERTCTL_DATABASE_URL), name).toBe(APP_DATABASE_ROLE);
       expect(services[name].environment.CERTCTL_MIGRATE_DATABASE_URL, name).toBeUndefined();
+      expect(JSON.stringify(services[name].environment), name).not.toContain('POSTGRES_PASSWORD');
       expect(services[name].environment.CERTCTL_AUDIT_HMAC_KEY, name).toMatch(/CERTCTL_AUDIT_HMAC_KEY/);
     }
     expect(userOf(services.migrate.environment.CERTCTL_MIGRATE_DATABASE_URL)).toBe(services.postgres.environment.POSTGRES_USER);
@@ -52,7 +53,9 @@ describe('database roles in docker-compose.yml and k8s/', () => {
       if (overlay !== 'dev') continue;
       const secret = (name: string) => objects.find((o) => o.kind === 'Secret' && o.metadata.name === name)?.stringData as Record<string, string>;
       expect(userOf(secret('certctl-secrets').CERTCTL_DATABASE_URL)).toBe(APP_DATABASE_ROLE);
+      // No owner credentials where the apps can read them.
       expect(secret('certctl-secrets').CERTCTL_MIGRATE_DATABASE_URL).toBeUndefined();
+      expect(secret('certctl-secrets').POSTGRES_PASSWORD).toBeUndefined();
       expect(Buffer.byteLength(secret('certctl-secrets').CERTCTL_AUDIT_HMAC_KEY)).toBeGreaterThanOrEqual(32);
       const postgres = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postgres');
       const ownerUser = postgres.spec.template.spec.containers[0].env.find((e: any) => e.name === 'POSTGRES_USER').value;
