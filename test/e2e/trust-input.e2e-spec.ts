@@ -101,6 +101,8 @@ describe('trust boundaries: input, key lifetime, dashboard sessions', () => {
         [{ name: 'svc\r\nX-Injected: 1' }, 'name'],
         [{ name: '<img src=x onerror=alert(1)>' }, 'name'],
         [{ environment: 'prod\n' }, 'environment'],
+        [{ sans: ['https://a.example.com/\u0085'] }, 'sans'],
+        [{ sans: ['spiffe://example.com/<script>'] }, 'sans'],
       ];
       for (const [override, field] of cases) {
         expectFieldError(await api.http.post('/api/v1/certificates').set(api.auth()).send(certificateBody(inv, override)), field);

@@ -6,8 +6,11 @@ import { REVOCATION_REASONS, RevocationReason, sanProblem } from '@certctl/pki';
 import { BoolField, DateField, EnumField, IdField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
 import { SearchPageQuery } from '../../../common/http/list-query';
 
-/** A DNS name (wildcards allowed), an IP address, an email address or a URI: no whitespace, at most 253. */
-const SUBJECT_NAME = /^[^\s,]{1,253}$/;
+/**
+ * A DNS name (wildcards allowed), an IP address, an email address or a URI: no whitespace, control characters or
+ * markup (< >, which no URI may hold unescaped either), at most 253.
+ */
+const SUBJECT_NAME = /^[^\s,<>\u0000-\u001f\u007f-\u009f]{1,253}$/;
 
 /** Each SAN parses as what it looks like (RFC 1123 DNS name with one leading wildcard label, IP, email, URI). */
 const IsSubjectAltNames = () =>
