@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { Queue as BullQueue, Worker } from 'bullmq';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from '@certctl/contracts';
 import { JobProducer } from '@certctl/db';
+import { createApiApp } from '../../apps/api/src/app.factory';
 import { ApiHarness, startApi } from '../support/api-harness';
 import { ApiSourceProcess } from '../support/api-source-process';
 import { certificateBody, createInventory, Inventory, post, unique } from '../support/fixtures';
@@ -153,6 +156,28 @@ describe('trust boundaries: input, key lifetime, dashboard sessions', () => {
       const retry = await api.http.put(`/admin/queues/api/queues/${Queue.NotifyDeadLetter}/trust-retry-2/retry`).set('Cookie', cookie);
       expect(retry.status).toBe(401);
       expect(await deadLetters.getJobState('trust-retry-2')).toBe('failed');
+    });
+
+    it('opened with the bootstrap key, ends when CERTCTL_API_KEY is rotated (another replica, or a restart, with a new key)', async () => {
+      const login = await api.http.post('/admin/queues/session').set(api.auth()).expect(204);
+      const cookie = String(login.headers['set-cookie']).split(';')[0]!;
+      const previous = process.env.CERTCTL_API_KEY;
+      const replica = async (bootstrapKey: string) => {
+        process.env.CERTCTL_API_KEY = bootstrapKey;
+        const app = await createApiApp();
+        await app.init();
+        return app;
+      };
+      const same = await replica(api.adminKey);
+      const rotated = await replica(`rotated-admin-${randomBytes(12).toString('hex')}`);
+      try {
+        await request(same.getHttpServer()).get('/admin/queues/api/queues').set('Cookie', cookie).expect(200);
+        await request(rotated.getHttpServer()).get('/admin/queues/api/queues').set('Cookie', cookie).expect(401);
+      } finally {
+        process.env.CERTCTL_API_KEY = previous;
+        await same.close();
+        await rotated.close();
+      }
     });
 
     it('ends when its key expires, checked against the database on each request', async () => {

@@ -65,6 +65,11 @@ export class ApiKeysService {
     return found.principal;
   }
 
+  /** A fingerprint of the configured bootstrap key (not the key, nor its plain hash), to notice when it changes. */
+  bootstrapFingerprint(): string | undefined {
+    return this.bootstrapHash ? createHash('sha256').update('certctl-bootstrap-fingerprint:').update(this.bootstrapHash).digest('hex').slice(0, 32) : undefined;
+  }
+
   /**
    * Whether a stored key is still usable now (not revoked, not expired), asked of the database each time: for
    * long-lived sessions opened with a key, which must end when the key does.

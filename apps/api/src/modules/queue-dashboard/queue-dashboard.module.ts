@@ -63,7 +63,7 @@ export class QueueDashboard implements OnModuleInit {
     if (!principal) return this.deny(req, res, 401, 'an admin API key is required (Authorization: Bearer <key>)');
     if (principal.role !== 'admin') return this.deny(req, res, 403, `role ${principal.role} may not open the queue dashboard`);
     const token = randomBytes(32).toString('base64url');
-    const session: DashboardSession = { actor: principal.actor, actor_type: principal.actor_type, key_id: principal.key_id };
+    const session: DashboardSession = { actor: principal.actor, actor_type: principal.actor_type, credential: this.credentialOf(principal) };
     await this.redis.set(this.sessionKey(token), JSON.stringify(session), 'EX', SESSION_TTL_SECONDS);
     await this.audit.record({ actor: principal, action: 'queue_dashboard.session', resource_type: 'queue_dashboard', resource_id: 'session', event_category: 'auth' });
     res.cookie(QUEUE_SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: QUEUE_DASHBOARD_PATH, maxAge: SESSION_TTL_SECONDS * 1000 });
@@ -113,7 +113,7 @@ export class QueueDashboard implements OnModuleInit {
     const stored = token ? await this.redis.get(this.sessionKey(token)) : null;
     const session = stored ? (JSON.parse(stored) as DashboardSession) : undefined;
     // The key that opened the session is asked about on every request: revoked or expired, the session ends with it.
-    if (session?.key_id && !(await this.keys.isActive(session.key_id))) {
+    if (session && !(await this.credentialStillValid(session.credential))) {
       await this.redis.del(this.sessionKey(token!));
       this.deny(req, res, 401, 'the API key that opened this session was revoked or has expired');
       return undefined;
@@ -131,6 +131,26 @@ export class QueueDashboard implements OnModuleInit {
     if (this.config.auth.type === 'none') return { actor: 'actor-demo-anon', actor_type: 'Anonymous', role: 'admin' };
     const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
     return match ? this.keys.resolve(match[1]!.trim()) : undefined;
+  }
+
+  /** What opened a session, to be checked again on each of its requests. */
+  private credentialOf(principal: Principal): string {
+    if (principal.key_id) return `key:${principal.key_id}`;
+    if (principal.actor_type === 'Anonymous') return 'none';
+    return `bootstrap:${this.keys.bootstrapFingerprint() ?? ''}`;
+  }
+
+  /**
+   * A stored key must still be active (the database is asked, no cache); the bootstrap key must still be the
+   * configured one (a rotated CERTCTL_API_KEY ends its sessions); an anonymous session lives only while auth is off.
+   */
+  private async credentialStillValid(credential: string | undefined): Promise<boolean> {
+    if (credential?.startsWith('key:')) return this.keys.isActive(credential.slice('key:'.length));
+    if (credential?.startsWith('bootstrap:')) {
+      const fingerprint = this.keys.bootstrapFingerprint();
+      return fingerprint !== undefined && credential === `bootstrap:${fingerprint}`;
+    }
+    return credential === 'none' && this.config.auth.type === 'none';
   }
 
   private sessionKey(token: string): string {
@@ -153,9 +173,9 @@ const LOGIN_FORM = `<!doctype html><html><head><meta charset="utf-8"><title>cert
 <form method="post" action="${QUEUE_DASHBOARD_PATH}/session"><label>Admin API key <input type="password" name="api_key" autocomplete="off" required></label>
 <button type="submit">Open the queue dashboard</button></form></body></html>`;
 
-/** What a session stores: who opened it, and with which stored key (none for the bootstrap key). */
+/** What a session stores: who opened it, and with what (`key:<id>`, `bootstrap:<fingerprint>` or `none`). */
 interface DashboardSession extends Pick<Principal, 'actor' | 'actor_type'> {
-  key_id?: string;
+  credential?: string;
 }
 
 /** Session tokens are 32 random bytes in base64url (43 characters); anything else was not issued here. */
