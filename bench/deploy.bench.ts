@@ -68,6 +68,12 @@ function commandsOf(variant: Variant, liveCert: string): { validate: string; rel
   }
 }
 
+/** The bench's allow-list, as an administrator would set it: the commands of the three variants above. */
+const BENCH_COMMAND_ALLOWLIST = [
+  'certtool --certificate-info --infile {path}', 'certtool --verify-chain --verify-profile low --infile {path}',
+  'openssl x509 -noout -in {path}', 'openssl x509 -noout -fingerprint -sha256 -in {path}', 'grep -q * {path}',
+].join('\n');
+
 const requested = process.env.BENCH_DEPLOY_COMMANDS;
 const settings = {
   adminUrl: process.env.CERTCTL_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -270,6 +276,8 @@ async function main(): Promise<void> {
     CERTCTL_DATABASE_URL: url, CERTCTL_REDIS_URL: settings.redisUrl, CERTCTL_QUEUE_PREFIX: prefix,
     CERTCTL_CONFIG_ENCRYPTION_KEY: encryptionKey, CERTCTL_DEPLOY_CONCURRENCY: String(settings.concurrency),
     CERTCTL_SCHEDULER_RECONCILE_INTERVAL: '1h',
+    // Targets write under this run's directory and run the variants' commands only.
+    CERTCTL_DEPLOY_ALLOWED_ROOTS: dir, CERTCTL_DEPLOY_COMMAND_ALLOWLIST: BENCH_COMMAND_ALLOWLIST,
   });
   const redis = new Redis(settings.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue(QueueName.Deploy, { connection: redis, prefix });

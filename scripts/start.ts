@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from 'pg';
-import { ConfigError, loadConfig } from '@certctl/config';
+import { ALLOWED_ROOTS_SETTING, ConfigError, DEFAULT_ALLOWED_ROOTS, loadConfig } from '@certctl/config';
 import { APP_DATABASE_ROLE, runMigrations } from '@certctl/db';
 import { freePort, startEmbeddedPostgres, startRedisServer, withDatabase } from '@certctl/testing';
 import { seedDemoInventory } from './demo-seed';
@@ -20,7 +20,8 @@ import { seedDemoInventory } from './demo-seed';
  * Ctrl-C stops everything it started.
  */
 const ROOT = resolve(__dirname, '..', '..');
-const DATA_DIR = join(ROOT, '.data');
+/** Where a laptop install keeps its embedded database, keys and demo deploys (CERTCTL_DATA_DIR, default .data). */
+const DATA_DIR = resolve(process.env.CERTCTL_DATA_DIR || join(ROOT, '.data'));
 const APPS = ['api', 'orchestrator', 'notifier', 'scanner', 'responder'] as const;
 
 const stops: Array<() => Promise<void>> = [];
@@ -47,12 +48,17 @@ async function main(): Promise<void> {
     stops.push(redis.stop);
     env.CERTCTL_REDIS_URL = redis.url;
   }
-  if (!env.CERTCTL_WEBHOOK_URL && seed) {
-    // The demo policy alerts through the Webhook channel: a local sink prints each alert here instead of an
-    // unconfigured Email channel dead-lettering it.
+  if (!env.CERTCTL_WEBHOOK_URL) {
+    // Every alert has somewhere to go on a laptop: a local sink prints it here. The Webhook channel points at it and
+    // is the default channel (certificates whose policy names none), unless the operator chose others.
     env.CERTCTL_WEBHOOK_URL = await startAlertSink();
     env.CERTCTL_NOTIFIER_ALLOW_LOOPBACK = 'true';
+    env.CERTCTL_NOTIFICATION_DEFAULT_CHANNELS ||= 'Webhook';
   }
+  // Issued leaves say where their revocation lives: the responder started below.
+  const preliminary = loadConfig(env);
+  const responderHost = ['0.0.0.0', '::'].includes(preliminary.server.host) ? '127.0.0.1' : preliminary.server.host;
+  env.CERTCTL_PKI_BASE_URL ||= `http://${responderHost.includes(':') ? `[${responderHost}]` : responderHost}:${preliminary.revocation.responderPort}`;
   env.CERTCTL_API_KEY ||= persistentSecret('admin-api-key', 'cck_');
   // Encrypts the local CA's key, issuer secrets and server-generated keys; lose it and they are unreadable.
   env.CERTCTL_CONFIG_ENCRYPTION_KEY ||= persistentSecret('encryption-key', '');
@@ -62,9 +68,11 @@ async function main(): Promise<void> {
 
   const applied = await runMigrations({ url: config.database.migrateUrl });
   say(applied.length ? `migrations applied: ${applied.join(', ')}` : 'schema is up to date');
+  // The demo's File targets deploy under here (one directory each), so a renewal in the demo really writes files:
+  // this install's data directory is one of the allowed destination roots (unless the operator set the roots).
+  const deployRoot = join(DATA_DIR, 'demo-deploy');
+  env[ALLOWED_ROOTS_SETTING] ||= `${DEFAULT_ALLOWED_ROOTS},${deployRoot}`;
   if (seed && config.demoSeed) {
-    // The demo's File targets deploy under here (one directory each), so a renewal in the demo really writes files.
-    const deployRoot = join(DATA_DIR, 'demo-deploy');
     for (const dir of ['edge', 'api']) mkdirSync(join(deployRoot, dir), { recursive: true });
     say(`demo inventory: ${await seedDemoInventory(config.database.url, deployRoot)} certificates added (File targets deploy under ${deployRoot})`);
   }
@@ -85,7 +93,7 @@ async function main(): Promise<void> {
       `  OpenAPI docs  ${base}/api/docs\n` +
       `  Health        ${base}/health  ${base}/ready\n` +
       `  Workers       orchestrator :${config.workerPorts.orchestrator}  notifier :${config.workerPorts.notifier}  scanner :${config.workerPorts.scanner}\n` +
-      `  CRL / OCSP    http://${config.server.host}:${config.revocation.responderPort}/.well-known/pki (also on the API origin)\n` +
+      `  CRL / OCSP    ${config.revocation.pkiBaseUrl}/.well-known/pki (also on the API origin; issued leaves point here)\n` +
       `  Admin key     ${env.CERTCTL_API_KEY}\n` +
       `  Try           curl -H "Authorization: Bearer ${env.CERTCTL_API_KEY}" ${base}/api/v1/certificates\n\n` +
       `Ctrl-C stops everything.\n`,

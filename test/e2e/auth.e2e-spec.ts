@@ -29,6 +29,8 @@ describe('API-key authentication and roles', () => {
   it('shows a new key once and stores only its SHA-256', async () => {
     const created = await post(api, '/api/v1/auth/keys', { name: unique('ci'), role: 'operator' });
     expect(created.key).toMatch(/^cck_/);
+    // api_key, as POST /agents names its secret; key kept as an alias.
+    expect(created.api_key).toBe(created.key);
     expect(created).not.toHaveProperty('key_hash');
     const { rows } = await api.db.query('SELECT key_hash FROM api_keys WHERE id = $1', [created.id]);
     expect(rows[0].key_hash).toBe(createHash('sha256').update(created.key).digest('hex'));

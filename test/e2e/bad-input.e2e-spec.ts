@@ -42,6 +42,13 @@ describe('bad input', () => {
     expect((nested.body.details as Array<{ field: string }>).map((d) => d.field)).toContain('allowed_key_algorithms.0.algorithm');
   });
 
+  it('says each field\'s problem once, without repeating the field\'s name', async () => {
+    const res = await api.http.post('/api/v1/certificates').set(api.auth()).send({ name: 5, common_name: 7, owner_id: 'x', issuer_id: 'y' });
+    expectError(res, 400, 'VALIDATION_FAILED');
+    expect(res.body.details).toEqual([{ field: 'name', message: 'must be a string' }, { field: 'common_name', message: 'must be a string' }]);
+    expect(res.body.message).toBe('name: must be a string; common_name: must be a string');
+  });
+
   it('an unknown route is a 404 and a non-JSON body a 400, in the same error shape', async () => {
     expectError(await api.http.get('/api/v1/no-such-thing').set(api.auth()), 404, 'NOT_FOUND');
     const text = await api.http.post('/api/v1/teams').set(api.auth()).set('Content-Type', 'text/plain').send('name=x');

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '@certctl/testing';
+import { ApiSourceProcess } from '../support/api-source-process';
 
 const ROOT = resolve(__dirname, '..', '..');
 const REGISTER = resolve(ROOT, 'test', 'support', 'swc-register.cjs');
@@ -87,4 +88,16 @@ describe('boot with an unreachable dependency', () => {
       await run.exited;
     }
   }, 90_000);
+});
+
+/** A Local CA without CERTCTL_PKI_BASE_URL issues leaves no TLS client can check for revocation: the boot log says so. */
+describe('boot warning about where revocation lives', () => {
+  it('warns when CERTCTL_PKI_BASE_URL is unset, and not when it is set', async () => {
+    for (const [pkiBaseUrl, warned] of [['', true], ['https://pki.example.com', false]] as const) {
+      const api = await ApiSourceProcess.start({ CERTCTL_LOG_LEVEL: 'warn', CERTCTL_PKI_BASE_URL: pkiBaseUrl });
+      // Logs are written asynchronously: read them once the process has stopped and its output is closed.
+      await api.stop();
+      expect(api.logs().includes('CERTCTL_PKI_BASE_URL is not set: certificates issued by a Local CA carry no CRL distribution point'), pkiBaseUrl).toBe(warned);
+    }
+  }, 180_000);
 });

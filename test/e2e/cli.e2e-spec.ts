@@ -343,6 +343,60 @@ describe('certctl CLI (built, child process)', () => {
     expect(refused.stderr).toContain('[HTTP 401');
   });
 
+  it('certs create --issue --wait: a CLI user registers a certificate and has it issued; a missing field is the api\'s 400', async () => {
+    const cn = `${unique('cli-new')}.example.com`;
+    const created = await cli(['certs', 'create', '--common-name', cn, '--san', `${cn},www.${cn}`, '--owner-id', inv.ownerId, '--issuer-id', inv.issuerId,
+      '--team-id', inv.teamId, '--environment', 'cli-create', '--tag', 'service=web', '--issue', '--wait', '-o', 'json']);
+    expect(created.code, created.stderr).toBe(0);
+    const { certificate, job } = JSON.parse(created.stdout);
+    expect(certificate).toMatchObject({ name: cn, common_name: cn, sans: [cn, `www.${cn}`], environment: 'cli-create', tags: { service: 'web' } });
+    expect(job).toMatchObject({ certificate_id: certificate.id, status: 'Completed' });
+    const shown = await cli(['certs', 'get', certificate.id, '-o', 'json']);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ status: 'Active', expires_at: expect.any(String) });
+
+    const refused = await cli(['certs', 'create', '--common-name', 'bad name!', '--owner-id', inv.ownerId, '--issuer-id', 'no-such-issuer']);
+    expect(refused.code).toBe(1);
+    expect(oneLine(refused.stderr)).toHaveLength(1);
+    expect(refused.stderr).toContain('[HTTP 400');
+  });
+
+  it('targets create and list: config from --config-json and --set fields; a bad config is the api\'s 400 naming the field', async () => {
+    const name = unique('cli-target');
+    const dir = join(h.home, name);
+    const created = await cli(['targets', 'create', '--name', name, '--type', 'File', '--config-json', JSON.stringify({ cert_path: join(dir, 'cert.pem') }),
+      '--set', `key_path=${join(dir, 'key.pem')}`, '-o', 'json']);
+    expect(created.code, created.stderr).toBe(0);
+    const target = JSON.parse(created.stdout);
+    expect(target).toMatchObject({ name, type: 'File', config: { cert_path: join(dir, 'cert.pem'), key_path: join(dir, 'key.pem') } });
+    const listed = await cli(['targets', 'list', '--type', 'File', '--search', name]);
+    expect(listed.stdout).toMatch(new RegExp(`^${target.id}\\s+${name}\\s+File`, 'm'));
+    const bad = await cli(['targets', 'create', '--name', unique('bad'), '--type', 'NGINX', '--set', 'cert_path=relative.pem']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('config.');
+    const usage = await cli(['targets', 'create', '--name', 'x', '--type', 'File', '--config-json', '[1]']);
+    expect(usage.code).toBe(2);
+  });
+
+  it('login: checks the key, saves server and key in the config file (0600), and later commands use it; a wrong key saves nothing', async () => {
+    const configPath = join(h.home, 'login', 'config.json');
+    const env = clientEnv(h, { CERTCTL_CONFIG: configPath });
+    const wrong = await runBuiltCli(['login', '--server', h.serverUrl], env, 60_000, 'cck_not-a-key\n');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('[HTTP 401');
+    const { existsSync, readFileSync, statSync } = await import('node:fs');
+    expect(existsSync(configPath)).toBe(false);
+
+    const ok = await runBuiltCli(['login', '--server', h.serverUrl], env, 60_000, `${h.adminKey}\n`);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(new RegExp(`^logged in to ${h.serverUrl.replace(/[.]/g, '\\.')} as .+ \\(admin\\); saved in ${configPath.replace(/[.]/g, '\\.')}$`, 'm'));
+    expect(ok.stdout).not.toContain(h.adminKey);
+    expect(statSync(configPath).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(configPath, 'utf8'))).toEqual({ server_url: h.serverUrl, api_key: h.adminKey });
+    const after = await runBuiltCli(['certs', 'list', '-o', 'json'], env);
+    expect(after.code, after.stderr).toBe(0);
+    expect(JSON.parse(after.stdout)).toMatchObject({ page: 1 });
+  });
+
   it('audit verify: exit 0 on an intact chain, exit 1 naming the first broken row', async () => {
     await h.flushAudit();
     const intact = await cli(['audit', 'verify']);

@@ -17,17 +17,19 @@ describe('deploy API', () => {
   afterAll(async () => p?.close());
 
   const nginxConfig = (overrides: Record<string, unknown> = {}) => ({
-    cert_path: '/srv/tls/c.pem', key_path: '/srv/tls/k.pem', validate_command: 'nginx -t', reload_command: 'nginx -s reload', ...overrides,
+    cert_path: '/etc/nginx/tls/c.pem', key_path: '/etc/nginx/tls/k.pem', validate_command: 'nginx -t', reload_command: 'nginx -s reload', ...overrides,
   });
 
   it.each([
     ['a missing required field', { cert_path: undefined }, 'config.cert_path', /is required/],
     ['a relative path', { key_path: 'tls/k.pem' }, 'config.key_path', /absolute/],
-    ['".." in a path', { cert_path: '/srv/tls/../../etc/shadow' }, 'config.cert_path', /\.\./],
+    ['".." in a path', { cert_path: '/etc/nginx/tls/../../shadow' }, 'config.cert_path', /\.\./],
     ['a command with ";"', { reload_command: 'nginx -s reload; rm -rf /' }, 'config.reload_command', /metacharacters/],
     ['a command with "|"', { validate_command: 'nginx -t | tee /tmp/x' }, 'config.validate_command', /metacharacters/],
     ['a command with "$("', { reload_command: 'nginx $(id)' }, 'config.reload_command', /metacharacters/],
     ['a command with backticks', { validate_command: 'nginx `id`' }, 'config.validate_command', /metacharacters/],
+    ['a command outside the allow-list', { reload_command: 'nginx -s stop' }, 'config.reload_command', /CERTCTL_DEPLOY_COMMAND_ALLOWLIST/],
+    ['a path outside the allowed roots', { key_path: '/etc/cron.d/k.pem' }, 'config.key_path', /CERTCTL_DEPLOY_ALLOWED_ROOTS/],
   ])('refuses a target config with %s: 400 naming the field', async (_what, overrides, field, message) => {
     const res = await p.http.post('/api/v1/targets').set(p.auth()).send({ name: unique('t'), type: 'NGINX', config: nginxConfig(overrides) });
     expect(res.status, JSON.stringify(res.body)).toBe(400);
@@ -35,10 +37,10 @@ describe('deploy API', () => {
   });
 
   it('checks the config on update too, against the stored type', async () => {
-    const target = await post(p, '/api/v1/targets', { name: unique('t'), type: 'HAProxy', config: { pem_path: '/srv/h.pem', reload_command: 'true' } });
+    const target = await post(p, '/api/v1/targets', { name: unique('t'), type: 'HAProxy', config: { pem_path: '/etc/haproxy/h.pem', reload_command: 'true' } });
     const res = await p.http.put(`/api/v1/targets/${target.id}`).set(p.auth()).send({ config: { reload_command: 'true' } }).expect(400);
     expect(res.body.details[0].field).toBe('config.pem_path');
-    await p.http.put(`/api/v1/targets/${target.id}`).set(p.auth()).send({ config: { pem_path: '/srv/h2.pem', reload_command: 'true' } }).expect(200);
+    await p.http.put(`/api/v1/targets/${target.id}`).set(p.auth()).send({ config: { pem_path: '/etc/haproxy/h2.pem', reload_command: 'true' } }).expect(200);
   });
 
   it('stores SSH secrets encrypted and never shows them', async () => {
@@ -61,12 +63,12 @@ describe('deploy API', () => {
   });
 
   it('POST /targets/{id}/test runs the validate step without deploying and records the result', async () => {
-    const good = await post(p, '/api/v1/targets', { name: unique('t'), type: 'File', config: { cert_path: '/nonexistent/c.pem', validate_command: 'openssl version' } });
+    const good = await post(p, '/api/v1/targets', { name: unique('t'), type: 'File', config: { cert_path: '/etc/ssl/nonexistent/c.pem', validate_command: 'openssl version' } });
     const ok = (await p.http.post(`/api/v1/targets/${good.id}/test`).set(p.auth()).expect(200)).body;
     expect(ok).toMatchObject({ target_id: good.id, status: 'success', message: expect.stringContaining('openssl version succeeded') });
-    const bad = await post(p, '/api/v1/targets', { name: unique('t'), type: 'File', config: { cert_path: '/nonexistent/c.pem', validate_command: 'ls /nonexistent' } });
+    const bad = await post(p, '/api/v1/targets', { name: unique('t'), type: 'File', config: { cert_path: '/etc/ssl/nonexistent/c.pem', validate_command: 'false' } });
     const failed = (await p.http.post(`/api/v1/targets/${bad.id}/test`).set(p.auth()).expect(200)).body;
-    expect(failed).toMatchObject({ status: 'failed', message: expect.stringContaining('exited with status 2') });
+    expect(failed).toMatchObject({ status: 'failed', message: 'false: exited with status 1' });
     const row = (await p.db.query('SELECT test_status, last_tested_at FROM deployment_targets WHERE id = $1', [bad.id])).rows[0];
     expect(row.test_status).toBe('failed');
     expect(row.last_tested_at).not.toBeNull();
@@ -77,7 +79,7 @@ describe('deploy API', () => {
   });
 
   it('deploy: 409 before the first issuance, 409 for a disabled or retired target, 400 for an unmapped one', async () => {
-    const target = await post(p, '/api/v1/targets', { name: unique('t'), type: 'File', config: { cert_path: '/nonexistent/c.pem' } });
+    const target = await post(p, '/api/v1/targets', { name: unique('t'), type: 'File', config: { cert_path: '/etc/ssl/nonexistent/c.pem' } });
     const cert = await post(p, '/api/v1/certificates', certificateBody(inv, { target_ids: [target.id] }));
     const notIssued = await p.http.post(`/api/v1/certificates/${cert.id}/deploy`).set(p.auth()).send({}).expect(409);
     expect(notIssued.body.code).toBe('CERTIFICATE_NOT_ISSUED');

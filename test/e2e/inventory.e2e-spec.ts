@@ -203,6 +203,12 @@ describe('inventory REST API (certctl v1 dialect)', () => {
       expect(after[field], field).toBeTypeOf('number');
     }
     expect(Date.parse(after.completed_at)).not.toBeNaN();
+    // The built-in scanner agent is Online from the first boot, but it is not a host: the agent counts leave it out.
+    const { rows: [scanner] } = await api.db.query(`SELECT status FROM agents WHERE id = 'server-scanner'`);
+    expect(scanner.status).toBe('Online');
+    const { rows: [hosts] } = await api.db.query(
+      `SELECT count(*)::int AS total, count(*) FILTER (WHERE status = 'Online')::int AS online FROM agents WHERE retired_at IS NULL AND id <> 'server-scanner'`);
+    expect([after.total_agents, after.active_agents]).toEqual([hosts.total, hosts.online]);
   });
 
   it('serves the OpenAPI 3.1 document generated from the code', async () => {

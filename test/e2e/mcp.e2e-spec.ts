@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Server } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -267,5 +269,27 @@ describe('certctl MCP server (built, stdio)', () => {
     const code = await new Promise<number | null>((done) => child.once('exit', done));
     expect(code).toBe(3);
     expect(stderr).toBe('certctl-mcp: no API key: set CERTCTL_API_KEY in the MCP server\'s environment\n');
+  });
+
+  it('never falls back to the CLI\'s config file: an empty CERTCTL_API_KEY and an unset one both stop it (exit 3)', async () => {
+    // An admin key in the user's default CLI config, as a CLI user would have it.
+    const configDir = join(h.home, '.config', 'certctl');
+    mkdirSync(configDir, { recursive: true });
+    writeFileSync(join(configDir, 'config.json'), JSON.stringify({ server_url: h.serverUrl, api_key: h.adminKey }), { mode: 0o600 });
+    try {
+      for (const [extra, expected] of [
+        [{ CERTCTL_API_KEY: '' }, 'certctl-mcp: CERTCTL_API_KEY is set but empty: give it a key (no config file is consulted when it is set)\n'],
+        [{}, 'certctl-mcp: no API key: set CERTCTL_API_KEY in the MCP server\'s environment\n'],
+      ] as const) {
+        const child = spawn(process.execPath, [requireBuilt(BUILT_MCP)], { env: clientEnv(h, { CERTCTL_SERVER_URL: h.serverUrl, ...extra }), stdio: ['pipe', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+        const code = await new Promise<number | null>((done) => child.once('exit', done));
+        expect(code).toBe(3);
+        expect(stderr).toBe(expected);
+      }
+    } finally {
+      rmSync(configDir, { recursive: true, force: true });
+    }
   });
 });

@@ -62,7 +62,9 @@ function parsePrometheus(text: string): Map<string, Family> {
     if (!m) throw new Error(`not a sample line: ${line}`);
     const [, name, labelBody, raw] = m;
     const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw);
-    if (Number.isNaN(value) && raw !== 'NaN') throw new Error(`bad value in: ${line}`);
+    // prom-client writes "Nan" for an event-loop histogram scraped twice within its sampling interval; Prometheus
+    // parses floats case-insensitively (Go's ParseFloat), so any spelling of NaN is valid.
+    if (Number.isNaN(value) && !/^nan$/i.test(raw!)) throw new Error(`bad value in: ${line}`);
     const base = families.has(name!) ? name! : name!.replace(/_(bucket|sum|count|created)$/, '');
     family(families.has(base) ? base : name!).samples.push({ name: name!, labels: labelBody ? parseLabels(labelBody, line) : {}, value });
   }
@@ -178,6 +180,12 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
         expect(f.has(name), `${service} exports ${name}`).toBe(true);
       }
       for (const name of f.keys()) exportedFamilies.add(name);
+    }
+
+    // The scan-probe series exist at zero before any scan, so the dashboard's panel is not empty on a fresh install.
+    const scanner = await scrape(workers.get('scanner')!);
+    for (const outcome of ['certificate', 'refused', 'timeout', 'tls']) {
+      expect(sample(scanner, 'certctl_scan_probes_total', { outcome }), `certctl_scan_probes_total{outcome="${outcome}"}`).toBe(0);
     }
 
     const certctl = await scrape(api.app, '/api/v1/metrics/prometheus', api.auth());
@@ -318,7 +326,12 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
           if (!PROMETHEUS_SYNTHETIC.has(name)) expect(exported(exportedFamilies, name), `${where} references ${name}, which no app exports`).toBe(true);
         }
       }
-      for (const name of ['certctl_ocsp_counter_total', 'certctl_crl_counter_total', 'certctl_queue_jobs', 'certctl_deploy_rollback_total', 'certctl_jobs_total', 'certctl_job_duration_seconds_bucket', 'certctl_certificate_expiring_soon', 'certctl_deploy_attempts_total']) {
+      // The memory panel shows every app that runs as a Deployment, and health checks have a panel.
+      const memory = dashboard.panels.flatMap((p: any) => p.targets).find((t: any) => t.expr.includes('process_resident_memory_bytes')).expr as string;
+      const appPattern = new RegExp(`^(${/app=~"([^"]+)"/.exec(memory)![1]})$`);
+      for (const d of deployments) expect(d.metadata.name.replace(/^certctl-/, ''), `memory panel: ${memory}`).toMatch(appPattern);
+      expect(dashboard.panels.map((p: any) => p.title)).toContain('Endpoint health checks');
+      for (const name of ['certctl_ocsp_counter_total', 'certctl_crl_counter_total', 'certctl_queue_jobs', 'certctl_deploy_rollback_total', 'certctl_jobs_total', 'certctl_job_duration_seconds_bucket', 'certctl_certificate_expiring_soon', 'certctl_deploy_attempts_total', 'certctl_health_check_status', 'certctl_health_check_probes_total']) {
         expect(referenced).toContain(name);
       }
     }

@@ -148,7 +148,7 @@ suite('alerts against a real Prometheus with the Operator\'s target labels', () 
       const cert = await post(api, '/api/v1/certificates', certificateBody(inventory));
       await api.db.query(`UPDATE managed_certificates SET expires_at = now() + make_interval(days => $2), status = $3 WHERE id = $1`, [cert.id, days, status]);
     }
-    await post(api, '/api/v1/targets', { name: unique('t'), type: 'File', config: { cert_path: '/nonexistent/c.pem' } });
+    await post(api, '/api/v1/targets', { name: unique('t'), type: 'File', config: { cert_path: '/etc/ssl/nonexistent/c.pem' } });
     await api.app.get(JobProducer).queue(Queue.NotifyDeadLetter)
       .add('notification.dead', { notificationId: 'prometheus-test', lastError: 'smtp down' }, { jobId: 'prometheus-dead-1' });
 

@@ -54,6 +54,93 @@ describe('sweeps', () => {
     expect(await openJobs(noAuto)).toHaveLength(0);
   });
 
+  it('never renews a certificate in the first two thirds of its lifetime, even when the window is as long as the lifetime, and a sweep ends', async () => {
+    // The storm: an issuer of 30-day certificates under a 30-day window made every fresh certificate due at once.
+    const issuer = await post(p, '/api/v1/issuers', { name: unique('short'), type: 'GenericCA', config: { validity_days: 30 } });
+    const policy = await post(p, '/api/v1/renewal-policies', { name: unique('month'), renewal_window_days: 30, auto_renew: true });
+    const seed = async (name: string, issuedDaysAgo: number, lifetimeDays: number): Promise<string> => {
+      const id = `mc-${name}`;
+      await p.db.query(
+        `INSERT INTO managed_certificates (id, name, common_name, owner_id, team_id, issuer_id, renewal_policy_id, status, expires_at)
+         VALUES ($1, $2, $2, $3, $4, $5, $6, 'Active', now() + make_interval(days => $7))`,
+        [id, `${name}.example.com`, inv.ownerId, inv.teamId, issuer.id, policy.id, lifetimeDays - issuedDaysAgo]);
+      await p.db.query(
+        `INSERT INTO certificate_versions (id, certificate_id, serial_number, not_before, not_after, fingerprint_sha256, pem_chain, created_at)
+         VALUES ($1, $2, $3, now() - make_interval(days => $4), now() + make_interval(days => $5), $3, '', now() - make_interval(days => $4))`,
+        [`cv-${name}`, id, unique('serial'), issuedDaysAgo, lifetimeDays - issuedDaysAgo]);
+      return id;
+    };
+    const fresh: string[] = [];
+    for (let i = 0; i < 100; i++) fresh.push(await seed(unique('fresh'), 0, 30));
+    const youngShort = await seed(unique('young6d'), 3, 6); // 3 days left of 6: not yet (due with 2 left)
+    const due = [await seed(unique('old30d'), 25, 30), await seed(unique('old30d'), 21, 30), await seed(unique('old6d'), 5, 6)];
+    const renewalsOf = async (ids: string[]) =>
+      (await p.db.query(`SELECT certificate_id, id, status FROM jobs WHERE type = 'Renewal' AND certificate_id = ANY($1)`, [ids])).rows;
+
+    const sweep = p.orchestrator.get(RenewalSweepService);
+    const first = await sweep.sweep();
+    expect(await renewalsOf([...fresh, youngShort])).toHaveLength(0);
+    const opened = await renewalsOf(due);
+    expect(opened.map((j) => j.certificate_id).sort()).toEqual([...due].sort());
+    expect(first.renewalsOpened).toBe(due.length);
+    // The renewals complete through the real pipeline with the issuer's 30-day certificates...
+    for (const job of opened) await p.waitForJob(job.id, ['Completed']);
+    // ...and the fresh certificates they made are not due again: a second sweep right after queues nothing.
+    expect((await sweep.sweep()).renewalsOpened).toBe(0);
+    expect(await renewalsOf([...fresh, youngShort, ...due])).toHaveLength(due.length);
+  });
+
+  it('a sweep meets each certificate once and returns, even when its renewals complete while it runs', async () => {
+    // 600 due certificates (more than one batch) whose renewals are done the moment they are opened: triggers stand in
+    // for an issuer that answers at once and leave each certificate Active and still inside its window, as the storm did.
+    const policy = await post(p, '/api/v1/renewal-policies', { name: unique('storm'), renewal_window_days: 30, auto_renew: true });
+    const tag = unique('storm');
+    await p.db.query(
+      `INSERT INTO managed_certificates (id, name, common_name, owner_id, team_id, issuer_id, renewal_policy_id, status, expires_at)
+       SELECT $1 || '-' || i, $1 || '-' || i || '.example.com', $1 || '-' || i || '.example.com', $2, $3, $4, $5, 'Active', now() + interval '5 days'
+         FROM generate_series(1, 600) i`,
+      [tag, inv.ownerId, inv.teamId, inv.issuerId, policy.id]);
+    await p.db.query(
+      `INSERT INTO certificate_versions (id, certificate_id, serial_number, not_before, not_after, fingerprint_sha256, pem_chain)
+       SELECT 'cv-' || id, id, id, now() - interval '25 days', expires_at, 'fp-' || id, '' FROM managed_certificates WHERE id LIKE $1`,
+      [`${tag}-%`]);
+    await p.db.query(`
+      CREATE FUNCTION test_instant_renewal_job() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN NEW.status := 'Completed'; NEW.completed_at := now(); RETURN NEW; END $$;
+      CREATE TRIGGER test_instant_renewal_job BEFORE INSERT ON jobs FOR EACH ROW
+        WHEN (NEW.certificate_id LIKE '${tag}-%') EXECUTE FUNCTION test_instant_renewal_job();
+      CREATE FUNCTION test_instant_renewal_cert() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN NEW.status := 'Active'; RETURN NEW; END $$;
+      CREATE TRIGGER test_instant_renewal_cert BEFORE UPDATE ON managed_certificates FOR EACH ROW
+        WHEN (NEW.id LIKE '${tag}-%' AND NEW.status = 'RenewalInProgress') EXECUTE FUNCTION test_instant_renewal_cert();`);
+    // The queue jobs the sweep adds are not needed here (their rows are done): the worker leaves them alone.
+    const issuance = p.orchestrator.get(JobProducer).queue('issuance');
+    await issuance.pause();
+    try {
+      // A sweep that meets certificates again opens a second renewal for one of them: that ends the wait at once.
+      let watching = true;
+      const metTwice = (async () => {
+        while (watching) {
+          const again = await p.db.query(`SELECT 1 FROM jobs WHERE certificate_id LIKE $1 GROUP BY certificate_id HAVING count(*) > 1 LIMIT 1`, [`${tag}-%`]);
+          if (again.rows.length) throw new Error('the sweep opened a second renewal for a certificate it had already renewed');
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      })();
+      const result = await Promise.race([p.orchestrator.get(RenewalSweepService).sweep(), metTwice]).finally(() => (watching = false));
+      const jobs = await p.db.query(`SELECT certificate_id, count(*)::int AS n FROM jobs WHERE certificate_id LIKE $1 GROUP BY 1`, [`${tag}-%`]);
+      expect(jobs.rows).toHaveLength(600);
+      expect(jobs.rows.every((r) => r.n === 1)).toBe(true);
+      expect(result).toMatchObject({ renewalsOpened: 600 });
+    } finally {
+      await p.db.query(`
+        DROP TRIGGER test_instant_renewal_job ON jobs; DROP FUNCTION test_instant_renewal_job();
+        DROP TRIGGER test_instant_renewal_cert ON managed_certificates; DROP FUNCTION test_instant_renewal_cert();
+        UPDATE managed_certificates SET status = 'Archived' WHERE id LIKE '${tag}-%';`);
+      await issuance.drain();
+      await issuance.resume();
+    }
+  }, 120_000);
+
   it('puts sweep renewals of an approval-gated profile in AwaitingApproval too', async () => {
     const gated = await post(p, '/api/v1/profiles', { name: unique('gated') });
     const cert = await issuedCertificate(3, { certificate_profile_id: gated.id });

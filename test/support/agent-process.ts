@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { TEST_DEPLOY_ENV } from '@certctl/testing';
 
 const ROOT = resolve(__dirname, '..', '..');
 let bundled: Promise<string> | undefined;
@@ -39,7 +40,8 @@ export class AgentProcess {
   static async start(env: Record<string, string>, args: string[] = []): Promise<AgentProcess> {
     const bundle = await agentBundle();
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CERTCTL_')));
-    const child = spawn(process.execPath, [bundle, ...args], { cwd: ROOT, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The host administrator's deploy policy of the tests (temp directories and the fixtures' commands allowed).
+    const child = spawn(process.execPath, [bundle, ...args], { cwd: ROOT, env: { ...clean, ...TEST_DEPLOY_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     return new AgentProcess(child);
   }
 

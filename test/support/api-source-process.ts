@@ -23,7 +23,8 @@ export class ApiSourceProcess {
     readonly baseUrl: string,
     readonly adminKey: string,
   ) {
-    this.exited = new Promise((done) => child.once('exit', () => done()));
+    // 'close' comes after the exit and after the last of its output has been read.
+    this.exited = new Promise((done) => child.once('close', () => done()));
     for (const stream of [child.stdout, child.stderr]) {
       stream?.setEncoding('utf8');
       stream?.on('data', (text: string) => (this.output = (this.output + text).slice(-20_000)));

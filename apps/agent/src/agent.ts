@@ -246,7 +246,7 @@ export class CertctlAgent {
 
   private loadDeployer(): Promise<Deployer> {
     this.deployer ??= import('./modules/deploy/deployer.js').then(({ Deployer }) => new Deployer(this.api, this.keys, {
-      commandTimeoutMs: this.config.commandTimeoutMs, backupRetention: this.config.backupRetention,
+      commandTimeoutMs: this.config.commandTimeoutMs, backupRetention: this.config.backupRetention, policy: this.config.deployPolicy,
     }));
     return this.deployer;
   }

@@ -1,5 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import {
+  DEFAULT_ALLOWED_ROOTS, DEFAULT_COMMAND_ALLOWLIST, DeployPolicy, deployPolicyOf, parseAllowedRoots, parseCommandAllowlist,
+} from '../../../libs/deploy/src/policy';
 import type { LogLevel } from './logger';
 import { AGENT_VERSION } from './version';
 
@@ -18,6 +21,8 @@ export interface AgentConfig {
   requestTimeoutMs: number;
   commandTimeoutMs: number;
   backupRetention?: number;
+  /** This host's administrator's limits on target configs (commands, destination directories, command user); unset: the defaults. */
+  deployPolicy?: DeployPolicy;
   discoveryDirs: string[];
   discoveryIntervalMs: number;
   logLevel: LogLevel;
@@ -50,6 +55,18 @@ const SETTINGS = {
   requestTimeout: { flag: 'request-timeout', env: 'CERTCTL_AGENT_REQUEST_TIMEOUT', file: 'request_timeout', describe: 'per request to the server', defaultValue: '30s' },
   commandTimeout: { flag: 'command-timeout', env: 'CERTCTL_DEPLOY_COMMAND_TIMEOUT', file: 'command_timeout', describe: 'per validate or reload command', defaultValue: '30s' },
   backupRetention: { flag: 'backup-retention', env: 'CERTCTL_DEPLOY_BACKUP_RETENTION', file: 'backup_retention', describe: 'backups kept beside each deployed file (-1: none)' },
+  commandAllowlist: {
+    flag: 'command-allowlist', env: 'CERTCTL_DEPLOY_COMMAND_ALLOWLIST', file: 'command_allowlist',
+    describe: 'validate/reload commands target configs may run here: argv patterns, one per line or ";"-separated (default: the packaged daemons\' own, e.g. "nginx -t", "systemctl reload *")',
+  },
+  allowedRoots: {
+    flag: 'allowed-roots', env: 'CERTCTL_DEPLOY_ALLOWED_ROOTS', file: 'allowed_roots',
+    describe: 'comma-separated directories target files may be written under (default: /etc/ssl, /etc/pki, /etc/nginx, ... of the packaged daemons)',
+  },
+  commandUser: {
+    flag: 'command-user', env: 'CERTCTL_DEPLOY_COMMAND_USER', file: 'command_user',
+    describe: 'when the agent runs as root: "user" or "user:group" that validate/reload commands run as',
+  },
   discoveryDirs: { flag: 'discovery-dirs', env: 'CERTCTL_DISCOVERY_DIRS', file: 'discovery_dirs', describe: 'comma-separated directories searched for certificate files' },
   discoveryInterval: { flag: 'discovery-interval', env: 'CERTCTL_DISCOVERY_INTERVAL', file: 'discovery_interval', describe: 'how often to search them', defaultValue: '6h' },
   logLevel: { flag: 'log-level', env: 'CERTCTL_LOG_LEVEL', file: 'log_level', describe: 'debug, info, warn or error', defaultValue: 'info' },
@@ -108,7 +125,8 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
     if (env[s.env] !== undefined && env[s.env] !== '') return { value: env[s.env], where: s.env };
     const fileValue = file[s.file];
     if (fileValue !== undefined && fileValue !== null) {
-      return { value: Array.isArray(fileValue) ? fileValue.join(',') : String(fileValue), where: `${s.file} in ${configPath}` };
+      const separator = name === 'commandAllowlist' ? '\n' : ',';
+      return { value: Array.isArray(fileValue) ? fileValue.join(separator) : String(fileValue), where: `${s.file} in ${configPath}` };
     }
     return { value: s.defaultValue, where: `--${s.flag} / ${s.env}` };
   };
@@ -148,6 +166,7 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
     requestTimeoutMs: duration('requestTimeout'),
     commandTimeoutMs: duration('commandTimeout'),
     backupRetention: retention.value === undefined ? undefined : parseInteger(retention.value, retention.where, -1, 100),
+    deployPolicy: resolveDeployPolicy(sourceOf),
     discoveryDirs: (sourceOf('discoveryDirs').value ?? '').split(',').map((d) => d.trim()).filter(Boolean),
     discoveryIntervalMs: duration('discoveryInterval'),
     logLevel: logLevel.value as LogLevel,
@@ -155,6 +174,28 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(agentId)) throw new ConfigError(`${sourceOf('agentId').where}: not an agent id`);
   for (const dir of config.discoveryDirs) if (!dir.startsWith('/')) throw new ConfigError(`${sourceOf('discoveryDirs').where}: ${dir} is not an absolute path`);
   return config;
+}
+
+/** The same allow-list grammar and directories as the server's settings, owned here by the host's administrator. */
+function resolveDeployPolicy(sourceOf: (name: SettingName) => { value: string | undefined; where: string }): DeployPolicy {
+  const parsed = <T>(name: SettingName, fallback: string, parse: (text: string) => T[]): T[] => {
+    const { value, where } = sourceOf(name);
+    try {
+      const list = parse(value?.trim() ? value : fallback);
+      if (!list.length) throw new Error('must name at least one entry');
+      return list;
+    } catch (err) {
+      throw new ConfigError(`${where}: ${(err as Error).message}`);
+    }
+  };
+  const commandAllowlist = parsed('commandAllowlist', DEFAULT_COMMAND_ALLOWLIST, parseCommandAllowlist);
+  const allowedRoots = parsed('allowedRoots', DEFAULT_ALLOWED_ROOTS, parseAllowedRoots);
+  const user = sourceOf('commandUser');
+  try {
+    return deployPolicyOf({ commandAllowlist, allowedRoots, commandUser: user.value?.trim() || undefined });
+  } catch (err) {
+    throw new ConfigError(`${user.where}: ${(err as Error).message}`);
+  }
 }
 
 /** "100ms", "30s", "5m", "6h"; a bare number is seconds, as in the server's settings. */

@@ -8,6 +8,8 @@ import { auditCommand } from './commands/audit';
 import { keysCommand } from './commands/keys';
 import { scanCommand } from './commands/scan';
 import { notificationsCommand } from './commands/notifications';
+import { loginCommand } from './commands/login';
+import { targetsCommand } from './commands/targets';
 import { COMPLETION_SHELLS, completionScript, CompletionShell } from './completion';
 import { CliUsageError, CommandFailed, positiveInt } from './context';
 import { Io, OUTPUT_FORMATS } from './output';
@@ -17,7 +19,7 @@ export const ExitCode = { Ok: 0, Failed: 1, Usage: 2, NotConfigured: 3, NotFound
 
 export function buildProgram(io: Io, env: Record<string, string | undefined>): Command {
   const program = new Command('certctl')
-    .description('certctl from the command line: certificates, jobs, notifications, agents, scans, audit and keys')
+    .description('certctl from the command line: certificates, targets, jobs, notifications, agents, scans, audit and keys')
     .version('0.1.0')
     .option('--server <url>', `the api (CERTCTL_SERVER_URL, config file, else ${DEFAULT_SERVER_URL})`)
     .option('--api-key <key>', 'API key (CERTCTL_API_KEY or the config file; prefer those: flags show up in ps)')
@@ -29,8 +31,8 @@ export function buildProgram(io: Io, env: Record<string, string | undefined>): C
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
 
   for (const command of [
-    certsCommand(io, env), bulkRenewCommand(io, env), jobsCommand(io, env), notificationsCommand(io, env),
-    agentsCommand(io, env), scanCommand(io, env), auditCommand(io, env), keysCommand(io, env),
+    certsCommand(io, env), bulkRenewCommand(io, env), targetsCommand(io, env), jobsCommand(io, env), notificationsCommand(io, env),
+    agentsCommand(io, env), scanCommand(io, env), auditCommand(io, env), keysCommand(io, env), loginCommand(io, env),
   ]) program.addCommand(command);
 
   program.command('completion')

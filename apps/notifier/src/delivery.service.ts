@@ -17,6 +17,8 @@ export const SENT_COUNTER = 'certctl_notification_sent_total';
 export const FAILURE_COUNTER = 'certctl_notification_failures_total';
 /** certctl's name, counted at each dead-lettering (a requeue does not lower it; the api's gauge shows current rows). */
 export const DEAD_COUNTER = 'certctl_notification_dead_total';
+/** Alerts for a channel this notifier has no configuration for: recorded as skipped, never retried or dead. */
+export const SKIPPED_COUNTER = 'certctl_notification_skipped_total';
 
 /** Longest error text kept on a row. */
 const MAX_ERROR_LENGTH = 1000;
@@ -28,7 +30,9 @@ const MAX_ERROR_LENGTH = 1000;
  *  - delivered → `sent` (retry_count kept);
  *  - failed, attempts left → `failed`, retry_count + 1, next_retry_at; rethrown so BullMQ retries after the delay;
  *  - failed permanently, or the last attempt → `dead`, a `notification.dead` job on the dead-letter queue with
- *    the original payload and the last error, and UnrecoverableError so BullMQ stops.
+ *    the original payload and the last error, and UnrecoverableError so BullMQ stops;
+ *  - the channel is not configured here → `skipped` with the reason: nothing was tried, so it is neither a
+ *    failure nor a dead letter (configure the channel and requeue the row to send it).
  */
 @Injectable()
 export class DeliveryService implements OnApplicationShutdown {
@@ -65,6 +69,12 @@ export class DeliveryService implements OnApplicationShutdown {
     } catch (err) {
       const failure = err instanceof DeliveryError ? err : DeliveryError.transient((err as Error)?.message ?? String(err));
       const reason = failure.message.slice(0, MAX_ERROR_LENGTH);
+      if (failure.notConfigured) {
+        await this.rows.markSkipped(notificationId, `not sent: ${reason}`);
+        await this.counters.increment(SKIPPED_COUNTER, { channel: row.channel });
+        this.logger.log({ notificationId, channel: row.channel, correlationId, reason }, 'notification skipped: channel not configured');
+        return;
+      }
       await this.counters.increment(FAILURE_COUNTER, { channel: row.channel });
       if (failure.permanent || lastAttempt) {
         const lastError = failure.permanent ? `permanent failure: ${reason}` : `gave up after ${attempt} attempts: ${reason}`;

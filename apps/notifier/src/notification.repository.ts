@@ -67,6 +67,16 @@ export class NotificationRepository {
     return count > 0;
   }
 
+  /** Not sent because the channel is not configured here; the reason is kept. A requeue makes it pending again. */
+  async markSkipped(id: string, reason: string): Promise<boolean> {
+    const [, count] = await this.dataSource.query(
+      `UPDATE notification_events SET status = 'skipped', last_error = $2, error = $2, next_retry_at = NULL
+        WHERE id = $1 AND status IN ('pending', 'failed')`,
+      [id, reason],
+    );
+    return count > 0;
+  }
+
   async markDead(id: string, error: string): Promise<boolean> {
     const [, count] = await this.dataSource.query(
       `UPDATE notification_events SET status = 'dead', retry_count = retry_count + 1, last_error = $2, error = $2, next_retry_at = NULL

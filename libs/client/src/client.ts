@@ -1,9 +1,10 @@
 import { CertctlApiError, CertctlConfigError, CertctlConnectionError, FieldProblem } from './errors';
 import type { ClientSettings } from './settings';
 import type {
-  Agent, ApiKey, AuditVerification, BulkCriteria, BulkRenewResult, BulkRequeueFilter, BulkRequeueResult, BulkRevokeResult,
+  Agent, ApiKey, AuditVerification, AuthCheck, BulkCriteria, BulkRenewResult, BulkRequeueFilter, BulkRequeueResult, BulkRevokeResult,
   Certificate, CertificateQuery, CreatedApiKey, DiscoveryScan, Job, JobQuery, NetworkScanTarget, Notification,
-  NotificationQuery, Page, PemExport, RenewalTriggered, RevocationReason, ScanStarted, StatsSummary,
+  NewCertificate, NewTarget, NotificationQuery, Page, PemExport, RenewalTriggered, RevocationReason, ScanStarted, StatsSummary, Target,
+  TargetTestResult,
 } from './types';
 
 type Query = Record<string, string | number | boolean | undefined>;
@@ -28,6 +29,9 @@ export class CertctlClient {
   // Certificates
   listCertificates(query: CertificateQuery = {}): Promise<Page<Certificate>> {
     return this.request('GET', '/certificates', { query: { ...query } });
+  }
+  createCertificate(input: NewCertificate): Promise<Certificate> {
+    return this.request('POST', '/certificates', { body: input });
   }
   getCertificate(id: string): Promise<Certificate> {
     return this.request('GET', `/certificates/${segment(id)}`);
@@ -101,6 +105,22 @@ export class CertctlClient {
   }
   getDiscoveryScan(id: string): Promise<DiscoveryScan> {
     return this.request('GET', `/discovery-scans/${segment(id)}`);
+  }
+
+  // Deployment targets
+  listTargets(query: { type?: string; search?: string; page?: number; per_page?: number } = {}): Promise<Page<Target>> {
+    return this.request('GET', '/targets', { query: { ...query } });
+  }
+  createTarget(input: NewTarget): Promise<Target> {
+    return this.request('POST', '/targets', { body: input });
+  }
+  testTarget(id: string): Promise<TargetTestResult> {
+    return this.request('POST', `/targets/${segment(id)}/test`, { body: {} });
+  }
+
+  // Auth
+  authCheck(): Promise<AuthCheck> {
+    return this.request('GET', '/auth/check');
   }
 
   // Audit, stats

@@ -56,6 +56,17 @@ describe('resolveSettings', () => {
     expect(resolveSettings({ env: { HOME: home, CERTCTL_CONFIG: path } }).warnings).toBeUndefined();
   });
 
+  it('namedOnly (the MCP server): never the default file, an empty CERTCTL_API_KEY is an error, a named file is reported', () => {
+    writeConfig(JSON.stringify({ server_url: 'http://file.example:1', api_key: 'admin-key-in-default-file' }));
+    expect(resolveSettings({ env: { HOME: home }, namedOnly: true })).toEqual({ serverUrl: DEFAULT_SERVER_URL, apiKey: undefined, timeoutMs: 30_000 });
+    expect(() => resolveSettings({ env: { HOME: home, CERTCTL_API_KEY: '' }, namedOnly: true })).toThrow(/CERTCTL_API_KEY is set but empty/);
+    expect(() => resolveSettings({ env: { HOME: home, CERTCTL_API_KEY: ' ' }, namedOnly: true })).toThrow(CertctlConfigError);
+    const named = writeConfig(JSON.stringify({ api_key: 'named' }), join(home, 'mcp.json'));
+    chmodSync(named, 0o600);
+    expect(resolveSettings({ env: { HOME: home, CERTCTL_CONFIG: named }, namedOnly: true })).toMatchObject({ apiKey: 'named', keySource: `"api_key" in ${named}` });
+    expect(resolveSettings({ env: { HOME: home, CERTCTL_CONFIG: named, CERTCTL_API_KEY: 'env' }, namedOnly: true }).keySource).toBeUndefined();
+  });
+
   it('refuses a server URL that is not http(s)', () => {
     expect(() => resolveSettings({ env: { HOME: home, CERTCTL_SERVER_URL: 'localhost:8080' } })).toThrow(CertctlConfigError);
     expect(() => resolveSettings({ env: { HOME: home, CERTCTL_SERVER_URL: 'ftp://x' } })).toThrow(/must start with http:\/\/ or https:\/\//);

@@ -13,6 +13,8 @@ export interface ClientSettings {
   timeoutMs: number;
   /** Things worth telling the user that do not stop the call (e.g. a key in a file others can read). */
   warnings?: string[];
+  /** Where the key came from, when that is not obvious (a config file): the MCP server says it on stderr. */
+  keySource?: string;
 }
 
 export interface SettingsSources {
@@ -20,6 +22,12 @@ export interface SettingsSources {
   flags?: { server?: string; apiKey?: string; config?: string; timeoutMs?: number };
   /** The environment to read `CERTCTL_SERVER_URL`, `CERTCTL_API_KEY`, `CERTCTL_CONFIG` from (process.env at the edge). */
   env: Record<string, string | undefined>;
+  /**
+   * Only what this process's own configuration names (the MCP server): the environment, or a file named by
+   * CERTCTL_CONFIG, never the CLI's default file; and a CERTCTL_API_KEY that is set but empty is an error, not a
+   * reason to look elsewhere (an empty key in a viewer's environment must not pick up someone's admin key).
+   */
+  namedOnly?: boolean;
 }
 
 /** The config file's shape: `{"server_url": "...", "api_key": "..."}` (certctl's names). */
@@ -37,12 +45,23 @@ interface ConfigFile {
  * resolution is a pure function of its inputs.
  */
 export function resolveSettings(sources: SettingsSources): ClientSettings {
-  const { flags = {}, env } = sources;
-  const file = readConfigFile(flags.config ?? env.CERTCTL_CONFIG, env);
+  const { flags = {}, env, namedOnly = false } = sources;
+  if (namedOnly && env.CERTCTL_API_KEY !== undefined && !nonEmpty(env.CERTCTL_API_KEY)) {
+    throw new CertctlConfigError('CERTCTL_API_KEY is set but empty: give it a key (no config file is consulted when it is set)');
+  }
+  const namedFile = flags.config ?? env.CERTCTL_CONFIG;
+  const filePath = nonEmpty(namedFile) ?? defaultConfigPath(env);
+  const file: ConfigFile = namedOnly && !nonEmpty(namedFile) ? {} : readConfigFile(namedFile, env);
   const serverUrl = flags.server ?? nonEmpty(env.CERTCTL_SERVER_URL) ?? file.server_url ?? DEFAULT_SERVER_URL;
-  const apiKey = flags.apiKey ?? nonEmpty(env.CERTCTL_API_KEY) ?? nonEmpty(file.api_key);
-  const warnings = file.exposedKeyWarning && apiKey === nonEmpty(file.api_key) ? [file.exposedKeyWarning] : [];
-  return { serverUrl: normaliseServerUrl(serverUrl), apiKey, timeoutMs: flags.timeoutMs ?? 30_000, ...(warnings.length ? { warnings } : {}) };
+  const explicitKey = flags.apiKey ?? nonEmpty(env.CERTCTL_API_KEY);
+  const apiKey = explicitKey ?? nonEmpty(file.api_key);
+  const keyFromFile = explicitKey === undefined && apiKey !== undefined;
+  const warnings = file.exposedKeyWarning && keyFromFile ? [file.exposedKeyWarning] : [];
+  return {
+    serverUrl: normaliseServerUrl(serverUrl), apiKey, timeoutMs: flags.timeoutMs ?? 30_000,
+    ...(warnings.length ? { warnings } : {}),
+    ...(keyFromFile ? { keySource: `"api_key" in ${filePath}` } : {}),
+  };
 }
 
 export function defaultConfigPath(env: Record<string, string | undefined>): string {
@@ -82,7 +101,7 @@ function readConfigFile(explicitPath: string | undefined, env: Record<string, st
   };
 }
 
-function normaliseServerUrl(value: string): string {
+export function normaliseServerUrl(value: string): string {
   let url: URL;
   try {
     url = new URL(value);

@@ -34,6 +34,20 @@ export interface Certificate {
   updated_at?: string;
 }
 
+/** POST /certificates: what a new managed certificate needs (the rest has defaults on the server). */
+export interface NewCertificate {
+  name: string;
+  common_name: string;
+  sans?: string[];
+  owner_id: string;
+  issuer_id: string;
+  team_id?: string;
+  renewal_policy_id?: string;
+  certificate_profile_id?: string;
+  environment?: string;
+  tags?: Record<string, string>;
+}
+
 export interface CertificateQuery {
   status?: string;
   environment?: string;
@@ -192,8 +206,42 @@ export interface ApiKey {
   revoked_at?: string | null;
 }
 
-/** The created key; `key` is the secret, shown this once. */
-export type CreatedApiKey = ApiKey & { key: string };
+/** The created key; `api_key` is the secret, shown this once (`key` is the same value, the route's first name for it). */
+export type CreatedApiKey = ApiKey & { api_key: string; key: string };
+
+export interface Target {
+  id: string;
+  name: string;
+  type: string;
+  agent_id?: string | null;
+  config?: Record<string, unknown> | null;
+  enabled?: boolean;
+  test_status?: string | null;
+  last_tested_at?: string | null;
+  created_at?: string;
+}
+
+export interface NewTarget {
+  name: string;
+  type: string;
+  agent_id?: string;
+  config?: Record<string, unknown>;
+}
+
+export interface TargetTestResult {
+  target_id: string;
+  status: string;
+  message: string;
+  tested_at?: string;
+}
+
+/** GET /auth/check: who the key is and what it may do. */
+export interface AuthCheck {
+  actor?: string;
+  role?: string;
+  user?: string;
+  admin?: boolean;
+}
 
 export interface NetworkScanTarget {
   id: string;

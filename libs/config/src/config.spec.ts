@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config';
+import { loadDeployConfig } from './deploy-config';
 
 describe('loadConfig', () => {
   it('has working defaults with an empty environment', () => {
@@ -91,5 +92,19 @@ describe('loadConfig: network scan', () => {
     expect(s).toMatchObject({ allowLoopback: true, blockRfc1918: true, maxAddresses: 4096 });
     expect(() => loadConfig({ CERTCTL_NETWORK_SCAN_MAX_ADDRESSES: '0' })).toThrow(/CERTCTL_NETWORK_SCAN_MAX_ADDRESSES must be between/);
     expect(() => loadConfig({ CERTCTL_NETWORK_SCAN_RATE_LIMIT: 'fast' })).toThrow(/CERTCTL_NETWORK_SCAN_RATE_LIMIT must be an integer/);
+  });
+});
+
+describe('loadDeployConfig: what target configs may do on a deploying host', () => {
+  it('defaults to the packaged daemons\' commands and directories, and a bad value names the variable', () => {
+    const defaults = loadDeployConfig({});
+    expect(defaults.commandAllowlist).toContainEqual(['haproxy', '-c', '-f', '{path}']);
+    expect(defaults.allowedRoots).toEqual(expect.arrayContaining(['/etc/ssl', '/etc/pki', '/etc/nginx', '/etc/haproxy']));
+    expect(defaults).toMatchObject({ commandUser: undefined, testTimeoutMs: 45_000 });
+    expect(loadDeployConfig({ CERTCTL_DEPLOY_COMMAND_ALLOWLIST: 'nginx -t; /opt/hooks/* {path}', CERTCTL_DEPLOY_ALLOWED_ROOTS: '/srv/tls/' }))
+      .toMatchObject({ commandAllowlist: [['nginx', '-t'], ['/opt/hooks/*', '{path}']], allowedRoots: ['/srv/tls'] });
+    expect(() => loadDeployConfig({ CERTCTL_DEPLOY_COMMAND_ALLOWLIST: 'sh -c "id"' })).toThrow(/CERTCTL_DEPLOY_COMMAND_ALLOWLIST/);
+    expect(() => loadDeployConfig({ CERTCTL_DEPLOY_ALLOWED_ROOTS: 'etc/ssl' })).toThrow(/CERTCTL_DEPLOY_ALLOWED_ROOTS "etc\/ssl" is not an absolute path/);
+    expect(() => loadDeployConfig({ CERTCTL_DEPLOY_COMMAND_USER: 'a b' })).toThrow(ConfigError);
   });
 });

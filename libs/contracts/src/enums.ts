@@ -62,7 +62,8 @@ export type PolicyRuleType = (typeof POLICY_RULE_TYPES)[number];
 export const POLICY_SEVERITIES = ['Warning', 'Error', 'Critical'] as const;
 export type PolicySeverity = (typeof POLICY_SEVERITIES)[number];
 
-export const NotificationStatus = { Pending: 'pending', Sent: 'sent', Failed: 'failed', Dead: 'dead', Read: 'read' } as const;
+/** certctl's statuses, and `skipped`: not sent because the channel is not configured (the reason is in last_error). */
+export const NotificationStatus = { Pending: 'pending', Sent: 'sent', Failed: 'failed', Dead: 'dead', Read: 'read', Skipped: 'skipped' } as const;
 export type NotificationStatus = (typeof NotificationStatus)[keyof typeof NotificationStatus];
 
 export const NOTIFICATION_TYPES = [

@@ -31,6 +31,11 @@ export interface JobMap {
   'certificate.deploy': Traced & { jobId: string };
   /** Several Deployment rows created together (one certificate's fan-out), deployed by one queue job. */
   'certificate.deploy.batch': Traced & { jobIds: string[] };
+  /**
+   * POST /targets/{id}/test, run where the target's deploys run (the orchestrator), never in the api: the job's
+   * return value is a TargetTestOutcome, which the api waits for.
+   */
+  'target.test': Traced & { targetId: string };
   'notification.send': Traced & { notificationId: string };
   'notification.dead': Traced & { notificationId: string; lastError: string };
   'network-scan.run': Traced & { scanId: string };
@@ -57,6 +62,7 @@ export const JOB_QUEUE = {
   'certificate.revoke': Queue.Issuance,
   'certificate.deploy': Queue.Deploy,
   'certificate.deploy.batch': Queue.Deploy,
+  'target.test': Queue.Deploy,
   'notification.send': Queue.Notify,
   'notification.dead': Queue.NotifyDeadLetter,
   'network-scan.run': Queue.Scan,
@@ -112,6 +118,19 @@ export const DEFAULT_JOB_OPTIONS: Record<QueueName, JobsOptions> = {
 export function queueJobId<N extends JobName>(name: N, rowId: string): string {
   return `${name}__${rowId}`;
 }
+
+/** What a `target.test` job returns: a redacted message (never a command's output), as the api answers it. */
+export interface TargetTestOutcome {
+  status: 'success' | 'failed';
+  message: string;
+}
+
+/** A target test is asked for by someone waiting on it: never retried, and kept only briefly. */
+export const TARGET_TEST_JOB_OPTIONS = {
+  attempts: 1,
+  removeOnComplete: { age: 3_600, count: 1_000 },
+  removeOnFail: { age: 3_600, count: 1_000 },
+} satisfies JobsOptions;
 
 /** Rows per `certificate.deploy.batch` queue job: a retry redoes at most this many claims. */
 export const DEPLOY_BATCH_MAX_ROWS = 200;

@@ -9,6 +9,7 @@ export { APP_DATABASE_ROLE } from './migrations/1765400500000-AuditCheckpointsAn
 export * from './redis.module';
 export * from './redis-errors';
 export * from './queues.module';
+export * from './self-healing';
 export * from './notifications';
 export * from './digest';
 export * from './agent-groups';

@@ -1,9 +1,11 @@
 import { BullModule, getQueueToken } from '@nestjs/bullmq';
 import { DynamicModule, Injectable, Module } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import type { JobsOptions, Queue as BullQueue } from 'bullmq';
+import type { Job, JobsOptions, Queue as BullQueue } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { reportRedisError } from './redis-errors';
+import { RedisModule } from './redis.module';
+import { SelfHealing } from './self-healing';
 import { ALL_QUEUES, DEFAULT_JOB_OPTIONS, JOB_QUEUE, JobMap, JobName, QueueName, queueJobId } from '@certctl/contracts';
 
 /**
@@ -19,9 +21,9 @@ export class JobProducer {
   }
 
   /** Enqueues `name` with a job id derived from `rowId`, so enqueueing the same work twice is a no-op. */
-  async enqueue<N extends JobName>(name: N, data: JobMap[N], rowId: string, options: JobsOptions = {}): Promise<void> {
+  async enqueue<N extends JobName>(name: N, data: JobMap[N], rowId: string, options: JobsOptions = {}): Promise<Job<JobMap[N]>> {
     const queueName = JOB_QUEUE[name];
-    await this.queue(queueName).add(name, data, {
+    return this.queue(queueName).add(name, data, {
       ...DEFAULT_JOB_OPTIONS[queueName],
       ...options,
       jobId: queueJobId(name, rowId),
@@ -42,7 +44,7 @@ const QUEUE_ERROR_REPORTER = {
   },
 };
 
-/** Registers every queue (connection and key prefix from config) and the typed producer. */
+/** Registers every queue (connection and key prefix from config), the typed producer and the self-healing of schedulers. */
 @Module({})
 export class QueuesModule {
   static forRoot(): DynamicModule {
@@ -58,9 +60,10 @@ export class QueuesModule {
           }),
         }),
         BullModule.registerQueue(...ALL_QUEUES.map((name) => ({ name }))),
+        RedisModule, // SelfHealing listens for its reconnects
       ],
-      providers: [JobProducer, QUEUE_ERROR_REPORTER],
-      exports: [JobProducer, BullModule],
+      providers: [JobProducer, SelfHealing, QUEUE_ERROR_REPORTER],
+      exports: [JobProducer, SelfHealing, BullModule],
     };
   }
 }

@@ -1,14 +1,21 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { useDeployPolicy } from './policy';
 import { apply } from './apply';
 import { PlanInvalidError, PostVerifyFailedError, ReloadFailedError, RollbackFailedError, ValidateFailedError } from './errors';
 
+/** Every test writes below its own directory under this root (the allowed destination root of these tests). */
+const root = mkdtempSync(join(tmpdir(), 'apply-root-'));
+/** Outside the allowed root: where a planted link would lead. */
+const outside = mkdtempSync(join(tmpdir(), 'apply-outside-'));
+beforeAll(() => useDeployPolicy({ allowedRoots: [root] }));
+
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'apply-'));
+  dir = mkdtempSync(join(root, 'apply-'));
 });
 
 const mode = (path: string) => statSync(path).mode & 0o777;
@@ -179,5 +186,25 @@ describe('apply', () => {
     expect(maxInFlight).toBe(1);
     expect(order).toHaveLength(8);
     expect(new Set(order).size).toBe(8);
+  });
+
+  it('refuses a destination outside the allowed roots, and a link planted inside them that leads out, when it writes', async () => {
+    await expect(apply({ files: [{ path: join(outside, 'c.pem'), content: 'CERT' }] })).rejects.toThrow(PlanInvalidError);
+    // A directory inside the root that is a link to a directory outside it (planted after the config was checked).
+    symlinkSync(outside, join(dir, 'ssl'));
+    const escaped = apply({ files: [{ path: join(dir, 'ssl', 'c.pem'), content: 'CERT' }] });
+    await expect(escaped).rejects.toThrow(PlanInvalidError);
+    await expect(escaped).rejects.toThrow(/resolves to .*outside the allowed directories \(CERTCTL_DEPLOY_ALLOWED_ROOTS\)/);
+    // The destination itself a link (to a file outside): never written through, nor replaced.
+    writeFileSync(join(outside, 'cron'), 'original');
+    symlinkSync(join(outside, 'cron'), join(dir, 'c.pem'));
+    await expect(apply({ files: [{ path: join(dir, 'c.pem'), content: 'CERT' }] })).rejects.toThrow(/is a symbolic link/);
+    expect(readFileSync(join(outside, 'cron'), 'utf8')).toBe('original');
+    expect(readdirSync(outside).sort()).toEqual(['cron']);
+    // A link that stays inside the root is fine: the real directory is what is checked.
+    mkdirSync(join(dir, 'real'));
+    symlinkSync(join(dir, 'real'), join(dir, 'alias'));
+    await apply({ files: [{ path: join(dir, 'alias', 'c.pem'), content: 'CERT' }] });
+    expect(readFileSync(join(dir, 'real', 'c.pem'), 'utf8')).toBe('CERT');
   });
 });

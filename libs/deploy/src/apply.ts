@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { link, lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, open, readdir, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import {
   DeployError, messageOf, PlanInvalidError, PostVerifyFailedError, ReloadFailedError, RollbackFailedError, ValidateFailedError,
 } from './errors';
 import { CrossProcessLock, lockAll } from './locks';
 import { Principal, resolveGid, resolveUid } from './ownership';
+import { ALLOWED_ROOTS_SETTING, deployPolicy, pathUnderRoots } from './policy';
 
 export const DEFAULT_BACKUP_RETENTION = 3;
 const BACKUP_MARK = '.certctl-bak.';
@@ -38,6 +39,11 @@ export interface Plan {
   force?: boolean;
   /** Locks the destinations across processes too (in-process locking is always on). */
   crossProcessLock?: CrossProcessLock;
+  /**
+   * The fencing check of the deploy lock, asked right before the new files go live and before the reload: throws
+   * when this process no longer holds the lock (lease lost, a newer holder), and then nothing more is written.
+   */
+  fence?: () => Promise<void>;
 }
 
 export interface ApplyResult {
@@ -109,6 +115,7 @@ function checkPlan(plan: Plan): Array<PlanFile & { content: Buffer }> {
 async function applyLocked(plan: Plan, files: Array<PlanFile & { content: Buffer }>, started: number): Promise<ApplyResult> {
   const result: ApplyResult = { skippedAsIdempotent: false, backupPaths: [], validateOk: false, reloaded: false, verified: false, durationMs: 0 };
   const done = () => ({ ...result, durationMs: performance.now() - started });
+  await checkDestinations(files);
 
   const current = await Promise.all(files.map((f) => readCurrent(f.path)));
   const existing = current.map((c) => c?.stat);
@@ -143,11 +150,19 @@ async function applyLocked(plan: Plan, files: Array<PlanFile & { content: Buffer
     } catch (err) {
       await removeTemps(prepared);
       await removeBackups(prepared);
-      throw err instanceof DeployError ? err : new ValidateFailedError(messageOf(err));
+      // The cause (e.g. a CommandError with the output's tail) is kept for the deploying process's debug log.
+      throw err instanceof DeployError ? err : Object.assign(new ValidateFailedError(messageOf(err)), { cause: err });
     }
   }
   result.validateOk = true;
 
+  try {
+    await plan.fence?.();
+  } catch (err) {
+    await removeTemps(prepared);
+    await removeBackups(prepared);
+    throw err;
+  }
   const renamed: Prepared[] = [];
   try {
     for (const p of prepared) {
@@ -170,11 +185,13 @@ async function applyLocked(plan: Plan, files: Array<PlanFile & { content: Buffer
     } catch (rollbackErr) {
       throw new RollbackFailedError(stage, messageOf(cause), messageOf(rollbackErr), result.backupPaths);
     }
-    if (stage === 'reload') throw new ReloadFailedError(messageOf(cause), result.backupPaths);
+    if (stage === 'reload') throw Object.assign(new ReloadFailedError(messageOf(cause), result.backupPaths), { cause });
     throw new PostVerifyFailedError(messageOf(cause), result.backupPaths, (cause as { servedFingerprint?: string }).servedFingerprint ?? null);
   };
 
   if (plan.postCommit) {
+    // The files are live; a holder that lost the lock since leaves the reload to the one that has it now.
+    await plan.fence?.();
     try {
       await plan.postCommit();
     } catch (err) {
@@ -193,6 +210,28 @@ async function applyLocked(plan: Plan, files: Array<PlanFile & { content: Buffer
   await pruneBackups(prepared.map((p) => p.path), Math.max(retention, 0));
   if (retention === 0) result.backupPaths = [];
   return done();
+}
+
+/**
+ * Every destination must still be under an allowed root once links are resolved (the config was checked when it
+ * was saved; a link planted since must not lead the write elsewhere): the real path of its directory is checked,
+ * and a destination that is itself a symbolic link is refused. Checked with the destinations locked.
+ */
+async function checkDestinations(files: Array<{ path: string }>): Promise<void> {
+  const roots = deployPolicy().allowedRoots;
+  const realRoots = await Promise.all(roots.map((root) => realpath(root).catch(() => root)));
+  for (const { path } of files) {
+    const dir = await realpath(dirname(path)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined; // nothing to write into: the write fails and says so
+      throw err;
+    });
+    if (dir === undefined) continue;
+    const resolved = join(dir, basename(path));
+    if (!pathUnderRoots(resolved, realRoots) && !pathUnderRoots(resolved, roots)) {
+      throw new PlanInvalidError(`${path} resolves to ${resolved}, outside the allowed directories (${ALLOWED_ROOTS_SETTING})`);
+    }
+    if ((await lstat(path).catch(() => undefined))?.isSymbolicLink()) throw new PlanInvalidError(`${path} is a symbolic link: certctl does not write through links`);
+  }
 }
 
 /** The idempotent skip: every destination exists and its bytes have the SHA-256 of the new content. */

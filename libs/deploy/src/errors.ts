@@ -72,6 +72,16 @@ export class TransportError extends DeployError {
   }
 }
 
+/**
+ * The deploy lock was lost before the deploy committed (its lease ran out unrenewed, or another holder took the target
+ * with a newer fencing token): this attempt stops without writing, and the job is retried.
+ */
+export class LeaseLostError extends TransportError {
+  constructor(readonly lock: string, readonly fence: number, reason: string) {
+    super(`deploy lock on ${lock} lost (fencing token ${fence}): ${reason}; nothing was committed, the deployment will be retried`);
+  }
+}
+
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

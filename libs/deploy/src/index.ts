@@ -3,6 +3,7 @@ export * from './locks';
 export * from './ownership';
 export * from './apply';
 export * from './command';
+export * from './policy';
 export * from './verify';
 export * from './counters';
 export * from './connectors/types';

@@ -1,4 +1,4 @@
-import { Global, Inject, Injectable, Module } from '@nestjs/common';
+import { Global, Inject, Injectable, Logger, Module } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
@@ -38,14 +38,21 @@ export class IssuerConnectors {
     {
       provide: IssuerRegistry,
       inject: [APP_CONFIG, DataSource],
-      useFactory: (config: AppConfig, dataSource: DataSource) =>
-        new IssuerRegistry({
+      useFactory: (config: AppConfig, dataSource: DataSource) => {
+        if (!config.revocation.pkiBaseUrl) {
+          new Logger('IssuersModule').warn(
+            'CERTCTL_PKI_BASE_URL is not set: certificates issued by a Local CA carry no CRL distribution point and no OCSP address, ' +
+              'so TLS clients cannot check their revocation. Set it to the public origin of the responder (apps/responder).',
+          );
+        }
+        return new IssuerRegistry({
           store: new CaStore(dataSource),
           encryptionKey: config.pki.encryptionKey,
           defaultCaCertPath: config.pki.caCertPath,
           defaultCaKeyPath: config.pki.caKeyPath,
           pkiBaseUrl: config.revocation.pkiBaseUrl,
-        }),
+        });
+      },
     },
     IssuerConnectors,
     // ACME http-01 answers live in Redis, so the api and every orchestrator replica can serve them.

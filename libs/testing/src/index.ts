@@ -1,3 +1,4 @@
 export * from './local-services';
 export * from './test-environment';
 export * from './pebble';
+export * from './deploy-policy';

@@ -88,15 +88,15 @@ export function redisServerOnPath(): string | undefined {
   }
 }
 
-/** Starts `redis-server` from PATH on a free port, in memory only. */
-export async function startRedisServer(): Promise<RedisHandle> {
+/** Starts `redis-server` from PATH on `port` (a free one when not given), in memory only. */
+export async function startRedisServer(port?: number): Promise<RedisHandle> {
   const binary = redisServerOnPath();
   if (!binary) {
     throw new Error(
       'No Redis: set CERTCTL_REDIS_URL to a running Redis, or install redis-server (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis).',
     );
   }
-  const port = await freePort();
+  port ??= await freePort();
   const child: ChildProcess = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: 'ignore',
   });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
+import { TEST_DEPLOY_ENV } from './deploy-policy';
 import { withDatabase } from './local-services';
 
 export interface TestEnvironment {
@@ -59,6 +60,8 @@ export async function createTestEnvironment(): Promise<TestEnvironment> {
       CERTCTL_QUEUE_PREFIX: queuePrefix,
       CERTCTL_LOG_LEVEL: process.env.CERTCTL_TEST_LOG_LEVEL ?? 'error',
       CERTCTL_CONFIG_ENCRYPTION_KEY: `test-encryption-key-${randomBytes(16).toString('hex')}`,
+      // Deploy tests write under the temp directory and run their fixtures' commands: allowed here, as an admin would.
+      ...TEST_DEPLOY_ENV,
     },
     async destroy() {
       const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });

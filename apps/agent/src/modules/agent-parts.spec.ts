@@ -52,6 +52,19 @@ describe('agent settings', () => {
     expect(() => parseAgentArgs(['--server-url'])).toThrow(/--server-url/);
   });
 
+  it('has its own deploy policy, owned by the host\'s administrator: allow-list, allowed roots, command user', () => {
+    const defaults = resolveConfig(parse([]), base).deployPolicy!;
+    expect(defaults.allowedRoots).toContain('/etc/nginx');
+    expect(defaults.commandAllowlist).toContainEqual(['nginx', '-t']);
+    const file = join(home, 'policy.json');
+    writeFileSync(file, JSON.stringify({ command_allowlist: ['/opt/hooks/check {path}', 'systemctl reload nginx'], allowed_roots: ['/srv/tls'] }));
+    const own = resolveConfig(parse(['--config', file]), base).deployPolicy!;
+    expect(own).toMatchObject({ commandAllowlist: [['/opt/hooks/check', '{path}'], ['systemctl', 'reload', 'nginx']], allowedRoots: ['/srv/tls'] });
+    expect(() => resolveConfig(parse([]), { ...base, CERTCTL_DEPLOY_COMMAND_ALLOWLIST: '* -t' })).toThrow(/CERTCTL_DEPLOY_COMMAND_ALLOWLIST: pattern/);
+    expect(() => resolveConfig(parse([]), { ...base, CERTCTL_DEPLOY_ALLOWED_ROOTS: 'tls' })).toThrow(/CERTCTL_DEPLOY_ALLOWED_ROOTS: "tls" is not an absolute path/);
+    expect(() => resolveConfig(parse(['--command-user', 'no-such-user-here']), base)).toThrow(/--command-user: CERTCTL_DEPLOY_COMMAND_USER: user "no-such-user-here" does not exist/);
+  });
+
   it('reads the key from --api-key-file', () => {
     const keyFile = join(home, 'api-key');
     writeFileSync(keyFile, 'from-a-file\n', { mode: 0o600 });

@@ -1,9 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { BulkCriteria, BulkRevokeResult, Certificate, REVOCATION_REASONS, RevocationReason } from '@certctl/client';
-import { CommandFailed, handler, positiveInt } from '../context';
+import { commaList, CommandFailed, handler, positiveInt } from '../context';
 import { Column, Io, printJson, printPage, renderRecord, renderTable } from '../output';
 import { bulkCriteriaOf, withBulkCriteria } from './bulk-criteria';
+import { waitForJobs } from './bulk-renew';
+import { tagOf } from './tags';
 
 const CERTIFICATE_COLUMNS: Column<Certificate>[] = [
   { header: 'ID', value: (c) => c.id },
@@ -39,6 +41,36 @@ export function certsCommand(io: Io, env: Record<string, string | undefined>): C
         page: o.page, per_page: o.perPage,
       });
       printPage(io, run.format, page, CERTIFICATE_COLUMNS, 'certificate');
+    }));
+
+  certs.command('create')
+    .description('register a certificate to manage; --issue also starts its first issuance')
+    .requiredOption('--common-name <name>', 'the subject CN (also the first SAN when --san is not given)')
+    .option('--name <name>', 'inventory name (default: the common name)')
+    .option('--san <name>', 'a subject alternative name (repeat, or comma-separated)', (value: string, previous: string[] = []) => [...previous, ...commaList(value)])
+    .requiredOption('--owner-id <id>')
+    .requiredOption('--issuer-id <id>')
+    .option('--team-id <id>')
+    .option('--renewal-policy-id <id>', 'default: the server\'s default policy')
+    .option('--profile-id <id>', 'certificate profile')
+    .option('--environment <env>', 'e.g. prod, staging')
+    .option('--tag <key=value>', 'a tag (repeat)', (value: string, previous: Record<string, string> = {}) => ({ ...previous, ...tagOf(value) }))
+    .option('--issue', 'start the first issuance now (same as certs renew <id>)')
+    .option('--wait', 'with --issue: wait for the issuance job to finish')
+    .option('--wait-timeout <seconds>', 'give up waiting after this long', positiveInt, 300)
+    .action(handler(io, env, async (run) => {
+      const o = run.opts;
+      const client = run.client();
+      const certificate = await client.createCertificate({
+        name: o.name ?? o.commonName, common_name: o.commonName, sans: o.san ?? [o.commonName], owner_id: o.ownerId, issuer_id: o.issuerId,
+        team_id: o.teamId, renewal_policy_id: o.renewalPolicyId, certificate_profile_id: o.profileId, environment: o.environment, tags: o.tag,
+      });
+      const triggered = o.issue ? await client.renewCertificate(certificate.id) : undefined;
+      const [job] = triggered && o.wait ? await waitForJobs(client, io, [triggered.job_id], o.waitTimeout * 1000) : [];
+      if (run.format === 'json') return printJson(io, { certificate, ...(triggered ? { job_id: triggered.job_id } : {}), ...(job ? { job } : {}) });
+      io.out(`created certificate ${certificate.id} (${certificate.name}, ${certificate.status})\n`);
+      if (triggered) io.out(`issuance started: job ${triggered.job_id}${job ? ` ${job.status}${job.last_error ? `: ${job.last_error}` : ''}` : ''}\n`);
+      if (job && job.status !== 'Completed') throw new CommandFailed(`issuance job ${job.id} is ${job.status}`);
     }));
 
   certs.command('get <id>')

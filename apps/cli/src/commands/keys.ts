@@ -26,7 +26,7 @@ export function keysCommand(io: Io, env: Record<string, string | undefined>): Co
       const created = await run.client().createKey({ name: run.opts.name, role: run.opts.role, expires_at: run.opts.expiresAt });
       if (run.format === 'json') return printJson(io, created);
       io.out(`created key ${created.id} (${created.name}, ${created.role})\n`);
-      io.out(`secret (shown once): ${created.key}\n`);
+      io.out(`secret (shown once): ${created.api_key}\n`);
     }));
   keys.command('list')
     .description('list keys (never their secrets)')

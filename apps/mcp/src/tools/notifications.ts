@@ -4,7 +4,7 @@ import type { CertctlClient } from '@certctl/client';
 import { call, cell, ok } from '../result';
 import { id, notificationOutput, pageInput, pageOutput } from './schemas';
 
-const NOTIFICATION_STATUSES = ['pending', 'sent', 'failed', 'dead', 'read'] as const;
+const NOTIFICATION_STATUSES = ['pending', 'sent', 'failed', 'dead', 'read', 'skipped'] as const;
 const CHANNELS = ['Email', 'Slack', 'Teams', 'PagerDuty', 'OpsGenie', 'Webhook'] as const;
 
 export function registerNotificationTools(server: McpServer, client: CertctlClient): void {

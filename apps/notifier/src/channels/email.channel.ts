@@ -31,7 +31,7 @@ export class EmailChannel implements Channel {
 
   private transporter(): Transporter {
     const smtp = this.config.smtp;
-    if (!smtp.host) throw DeliveryError.permanent('Email is not configured (CERTCTL_SMTP_HOST)');
+    if (!smtp.host) throw DeliveryError.notConfigured('Email is not configured (CERTCTL_SMTP_HOST)');
     if (!this.transport) {
       const implicitTls = smtp.useTls && smtp.port === 465;
       const extraCa = smtp.caCertPath ? [readFileSync(smtp.caCertPath, 'utf8')] : [];

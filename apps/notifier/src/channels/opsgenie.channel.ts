@@ -32,7 +32,7 @@ export class OpsGenieChannel implements Channel {
 
   async send(message: AlertMessage): Promise<void> {
     const { apiKey, priority, apiUrl } = this.config.opsgenie;
-    if (!apiKey) throw DeliveryError.permanent('OpsGenie is not configured (CERTCTL_OPSGENIE_API_KEY)');
+    if (!apiKey) throw DeliveryError.notConfigured('OpsGenie is not configured (CERTCTL_OPSGENIE_API_KEY)');
     await this.http.postJson(apiUrl, opsGenieAlert(message, priority), { authorization: `GenieKey ${apiKey}` });
   }
 }

@@ -44,7 +44,7 @@ export class PagerDutyChannel implements Channel {
 
   async send(message: AlertMessage): Promise<void> {
     const { routingKey, severity, eventsUrl } = this.config.pagerduty;
-    if (!routingKey) throw DeliveryError.permanent('PagerDuty is not configured (CERTCTL_PAGERDUTY_ROUTING_KEY)');
+    if (!routingKey) throw DeliveryError.notConfigured('PagerDuty is not configured (CERTCTL_PAGERDUTY_ROUTING_KEY)');
     await this.http.postJson(eventsUrl, pagerDutyEvent(message, routingKey, severity));
   }
 }

@@ -39,7 +39,7 @@ export class SlackChannel implements Channel {
   async send(message: AlertMessage): Promise<void> {
     const override = message.recipient.trim();
     const url = /^https?:\/\//i.test(override) ? override : this.config.slack.webhookUrl;
-    if (!url) throw DeliveryError.permanent('Slack is not configured (CERTCTL_SLACK_WEBHOOK_URL)');
+    if (!url) throw DeliveryError.notConfigured('Slack is not configured (CERTCTL_SLACK_WEBHOOK_URL)');
     const channel = override && !/^https?:\/\//i.test(override) ? override : this.config.slack.channel;
     await this.http.postJson(url, slackPayload(message, { channel, username: this.config.slack.username }));
   }

@@ -40,7 +40,7 @@ export class TeamsChannel implements Channel {
 
   async send(message: AlertMessage): Promise<void> {
     const url = /^https?:\/\//i.test(message.recipient) ? message.recipient : this.config.teams.webhookUrl;
-    if (!url) throw DeliveryError.permanent('Teams is not configured (CERTCTL_TEAMS_WEBHOOK_URL)');
+    if (!url) throw DeliveryError.notConfigured('Teams is not configured (CERTCTL_TEAMS_WEBHOOK_URL)');
     await this.http.postJson(url, teamsPayload(message));
   }
 }

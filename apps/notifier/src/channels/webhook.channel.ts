@@ -42,7 +42,7 @@ export class WebhookChannel implements Channel {
 
   async send(message: AlertMessage, now = Date.now()): Promise<void> {
     const url = /^https?:\/\//i.test(message.recipient) ? message.recipient : this.config.webhook.url;
-    if (!url) throw DeliveryError.permanent('Webhook is not configured (CERTCTL_WEBHOOK_URL)');
+    if (!url) throw DeliveryError.notConfigured('Webhook is not configured (CERTCTL_WEBHOOK_URL)');
     const timestamp = Math.floor(now / 1000);
     const body = JSON.stringify(webhookBody(message, timestamp));
     const headers: Record<string, string> = {

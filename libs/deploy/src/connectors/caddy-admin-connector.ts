@@ -249,6 +249,7 @@ export class CaddyAdminApiConnector implements TargetConnector {
         throw new PostVerifyFailedError(messageOf(cause), [], (cause as VerificationMismatch).servedFingerprint ?? null);
       };
 
+      await ctx.fence?.(); // still the deploy lock's holder? (a lost lease writes nothing)
       let res: AdminResponse;
       try {
         res = await adminRequest(t, change.method, change.path, JSON.stringify(change.body), {

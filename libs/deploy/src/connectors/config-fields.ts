@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
-import { commandProblem } from '../command';
+import { commandNotAllowed, commandProblem } from '../command';
+import { ALLOWED_ROOTS_SETTING, deployPolicy, pathUnderRoots } from '../policy';
 import { TargetConfigError } from '../errors';
 
 export type Config = Record<string, unknown>;
@@ -34,6 +35,27 @@ export function requiredPath(config: Config, field: string): string {
   return checkPath(field, requiredString(config, field));
 }
 
+/**
+ * A path on this host (where the deploy runs) that files are written to: it must be under one of the allowed
+ * roots. apply() checks the resolved path again when it writes.
+ */
+function checkLocalPath(field: string, value: string): string {
+  checkPath(field, value);
+  if (!pathUnderRoots(value)) {
+    throw new TargetConfigError(field, `must be under one of the allowed directories (${ALLOWED_ROOTS_SETTING}: ${deployPolicy().allowedRoots.join(', ')})`);
+  }
+  return value;
+}
+
+export function optionalLocalPath(config: Config, field: string): string | undefined {
+  const value = optionalString(config, field);
+  return value === undefined ? undefined : checkLocalPath(field, value);
+}
+
+export function requiredLocalPath(config: Config, field: string): string {
+  return checkLocalPath(field, requiredString(config, field));
+}
+
 /** A file name inside a directory: no separators, no "..". */
 export function fileName(config: Config, field: string, fallback: string): string {
   const value = optionalString(config, field) ?? fallback;
@@ -51,6 +73,20 @@ export function optionalCommand(config: Config, field: string): string | undefin
 
 export function requiredCommand(config: Config, field: string): string {
   const value = optionalCommand(config, field);
+  if (value === undefined) throw new TargetConfigError(field, 'is required');
+  return value;
+}
+
+/** A command run on this host (where the deploy runs): it must also match the allow-list of this host. */
+export function optionalLocalCommand(config: Config, field: string): string | undefined {
+  const value = optionalCommand(config, field);
+  const notAllowed = value === undefined ? undefined : commandNotAllowed(value);
+  if (notAllowed) throw new TargetConfigError(field, notAllowed);
+  return value;
+}
+
+export function requiredLocalCommand(config: Config, field: string): string {
+  const value = optionalLocalCommand(config, field);
   if (value === undefined) throw new TargetConfigError(field, 'is required');
   return value;
 }

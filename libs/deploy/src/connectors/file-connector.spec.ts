@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestDeployPolicy } from '@certctl/testing';
 import { PlanInvalidError, ValidateFailedError } from '../errors';
 import { TestCa } from '../testing/material';
 import { connectorFor } from './registry';
@@ -10,6 +11,8 @@ import type { DeployMaterial } from './types';
 let ca: TestCa;
 let m: DeployMaterial;
 beforeAll(async () => {
+  // The tests' deploy policy: temp directories are allowed roots, and the few commands below are allowed.
+  useTestDeployPolicy();
   ca = await TestCa.create();
   m = await ca.issue();
 });

@@ -5,8 +5,8 @@ import { PlanInvalidError, TargetConfigError } from '../errors';
 import { firstExistingGroup } from '../ownership';
 import { keyMismatch, leafFingerprint, VerificationMismatch, verifyServedCertificate } from '../verify';
 import {
-  Config, fileName, optionalBoolean, optionalCommand, optionalInteger, optionalMode, optionalPath, optionalPrincipal, optionalString,
-  PostVerifyConfig, postVerify, requiredCommand, requiredPath,
+  Config, fileName, optionalBoolean, optionalInteger, optionalLocalCommand, optionalLocalPath, optionalMode, optionalPrincipal, optionalString,
+  PostVerifyConfig, postVerify, requiredLocalCommand, requiredLocalPath,
 } from './config-fields';
 import type { ConnectorContext, DeployMaterial, DeployOutcome, TargetConnector } from './types';
 
@@ -62,6 +62,7 @@ export class FileTargetConnector implements TargetConnector {
       backupRetention: target.backupRetention ?? ctx.backupRetention,
       force: ctx.force,
       crossProcessLock: ctx.crossProcessLock,
+      fence: ctx.fence,
       preCommit: async (temps) => {
         const problem = keyProblem(material);
         if (problem) throw new Error(problem);
@@ -155,10 +156,10 @@ function common(config: Config): Pick<FileTarget, 'verify' | 'backupRetention'> 
 
 /** cert_path (+ chain_path, key_path): without a chain_path, the chain follows the leaf in cert_path. */
 function certKeyChain(config: Config, opts: { chainRequired?: boolean; keyRequired?: boolean; defaults?: { cert: string; key: string } } = {}): FileSlot[] {
-  const certPath = opts.defaults ? (optionalPath(config, 'cert_path') ?? opts.defaults.cert) : requiredPath(config, 'cert_path');
-  const keyPath = opts.defaults ? (optionalPath(config, 'key_path') ?? opts.defaults.key)
-    : opts.keyRequired ? requiredPath(config, 'key_path') : optionalPath(config, 'key_path');
-  const chainPath = opts.chainRequired ? requiredPath(config, 'chain_path') : optionalPath(config, 'chain_path');
+  const certPath = opts.defaults ? (optionalLocalPath(config, 'cert_path') ?? opts.defaults.cert) : requiredLocalPath(config, 'cert_path');
+  const keyPath = opts.defaults ? (optionalLocalPath(config, 'key_path') ?? opts.defaults.key)
+    : opts.keyRequired ? requiredLocalPath(config, 'key_path') : optionalLocalPath(config, 'key_path');
+  const chainPath = opts.chainRequired ? requiredLocalPath(config, 'chain_path') : optionalLocalPath(config, 'chain_path');
   const files = [slot(config, 'cert', certPath, chainPath ? 'leaf' : 'fullchain')];
   if (chainPath) files.push(slot(config, 'chain', chainPath, 'chain'));
   if (keyPath) files.push(slot(config, 'key', keyPath, 'key'));
@@ -166,7 +167,7 @@ function certKeyChain(config: Config, opts: { chainRequired?: boolean; keyRequir
 }
 
 function directoryFiles(config: Config, dirField: string, names: { cert: [string, string]; key: [string, string]; chain?: [string, string] }): FileSlot[] {
-  const dir = requiredPath(config, dirField);
+  const dir = requiredLocalPath(config, dirField);
   const chainName = names.chain ? optionalString(config, names.chain[0]) : undefined;
   const files = [slot(config, 'cert', join(dir, fileName(config, names.cert[0], names.cert[1])), chainName ? 'leaf' : 'fullchain')];
   if (chainName) files.push(slot(config, 'chain', join(dir, fileName(config, names.chain![0], names.chain![1])), 'chain'));
@@ -178,27 +179,27 @@ const groupOf = (...candidates: string[]) => firstExistingGroup(candidates);
 
 export const fileConnectors: TargetConnector[] = [
   new FileTargetConnector('File', (c) => ({
-    files: certKeyChain(c), validateCommand: optionalCommand(c, 'validate_command'), reloadCommand: optionalCommand(c, 'reload_command'), ...common(c),
+    files: certKeyChain(c), validateCommand: optionalLocalCommand(c, 'validate_command'), reloadCommand: optionalLocalCommand(c, 'reload_command'), ...common(c),
   })),
   new FileTargetConnector('NGINX', (c) => ({
-    files: certKeyChain(c), validateCommand: requiredCommand(c, 'validate_command'), reloadCommand: requiredCommand(c, 'reload_command'),
+    files: certKeyChain(c), validateCommand: requiredLocalCommand(c, 'validate_command'), reloadCommand: requiredLocalCommand(c, 'reload_command'),
     defaultGroup: groupOf('nginx', 'www-data'), ...common(c),
   })),
   new FileTargetConnector('Apache', (c) => ({
-    files: certKeyChain(c, { chainRequired: true, keyRequired: true }), validateCommand: requiredCommand(c, 'validate_command'),
-    reloadCommand: requiredCommand(c, 'reload_command'), defaultGroup: groupOf('apache', 'www-data', 'httpd'), ...common(c),
+    files: certKeyChain(c, { chainRequired: true, keyRequired: true }), validateCommand: requiredLocalCommand(c, 'validate_command'),
+    reloadCommand: requiredLocalCommand(c, 'reload_command'), defaultGroup: groupOf('apache', 'www-data', 'httpd'), ...common(c),
   })),
   new FileTargetConnector('HAProxy', (c) => ({
-    files: [slot(c, 'pem', requiredPath(c, 'pem_path'), 'combined')], validateCommand: optionalCommand(c, 'validate_command'),
-    reloadCommand: requiredCommand(c, 'reload_command'), defaultGroup: groupOf('haproxy'), ...common(c),
+    files: [slot(c, 'pem', requiredLocalPath(c, 'pem_path'), 'combined')], validateCommand: optionalLocalCommand(c, 'validate_command'),
+    reloadCommand: requiredLocalCommand(c, 'reload_command'), defaultGroup: groupOf('haproxy'), ...common(c),
   })),
   ...(['postfix', 'dovecot'] as const).map((kind) => new FileTargetConnector(kind === 'postfix' ? 'Postfix' : 'Dovecot', (c) => {
     const mode = optionalString(c, 'mode') ?? kind;
     if (mode !== 'postfix' && mode !== 'dovecot') throw new TargetConfigError('mode', 'must be "postfix" or "dovecot"');
     return {
       files: certKeyChain(c, { defaults: { cert: `/etc/${mode}/certs/cert.pem`, key: `/etc/${mode}/certs/key.pem` } }),
-      validateCommand: optionalCommand(c, 'validate_command') ?? (mode === 'postfix' ? 'postfix check' : 'doveconf -n'),
-      reloadCommand: optionalCommand(c, 'reload_command') ?? (mode === 'postfix' ? 'postfix reload' : 'doveadm reload'),
+      validateCommand: optionalLocalCommand(c, 'validate_command') ?? (mode === 'postfix' ? 'postfix check' : 'doveconf -n'),
+      reloadCommand: optionalLocalCommand(c, 'reload_command') ?? (mode === 'postfix' ? 'postfix reload' : 'doveadm reload'),
       defaultGroup: groupOf(mode), ...common(c),
     };
   })),
@@ -207,7 +208,7 @@ export const fileConnectors: TargetConnector[] = [
   })),
   new FileTargetConnector('Envoy', (c) => {
     const files = directoryFiles(c, 'cert_dir', { cert: ['cert_filename', 'cert.pem'], key: ['key_filename', 'key.pem'], chain: ['chain_filename', 'chain.pem'] });
-    if (optionalBoolean(c, 'sds_config')) files.push({ slot: 'sds', path: join(requiredPath(c, 'cert_dir'), 'sds.json'), content: 'sds' });
+    if (optionalBoolean(c, 'sds_config')) files.push({ slot: 'sds', path: join(requiredLocalPath(c, 'cert_dir'), 'sds.json'), content: 'sds' });
     return { files, ...common(c) };
   }),
 ];
@@ -222,6 +223,6 @@ export const caddyConnector = new FileTargetConnector('Caddy', (c) => {
   if (mode !== 'file') throw new TargetConfigError('mode', 'must be "file" here (the admin-API mode is the Caddy admin connector)');
   return {
     files: directoryFiles(c, 'cert_dir', { cert: ['cert_file', 'cert.pem'], key: ['key_file', 'key.pem'] }),
-    reloadCommand: optionalCommand(c, 'reload_command'), ...common(c),
+    reloadCommand: optionalLocalCommand(c, 'reload_command'), ...common(c),
   };
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,5 +86,16 @@ describe('Kubernetes Secret connector against a fake API server (resourceVersion
     expect(() => k8s.validateConfig(config({ namespace: 'Payments!' }))).toThrow(/namespace: must be a DNS label/);
     expect(() => k8s.validateConfig(config({ secret_name: undefined }))).toThrow(/secret_name: is required/);
     expect(() => k8s.validateConfig(config({ kubeconfig_path: 'kubeconfig' }))).toThrow(/kubeconfig_path: must be an absolute path/);
+  });
+
+  it('outside a cluster and without kubeconfig_path, says that no service account or kubeconfig was found and how to give one', async () => {
+    expect(existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')).toBe(false); // this test runs outside a cluster
+    for (const attempt of [() => k8s.validateOnly(config({ kubeconfig_path: undefined })), async () => k8s.deploy(config({ kubeconfig_path: undefined }), await ca.issue(), {})]) {
+      const err = await attempt().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransportError);
+      expect((err as Error).message).toMatch(/^no Kubernetes credentials: the target names no kubeconfig_path and this process does not run in a cluster/);
+      expect((err as Error).message).toMatch(/Set config\.kubeconfig_path to a kubeconfig file/);
+      expect((err as Error).message).not.toMatch(/Invalid URL/);
+    }
   });
 });

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { ApiException, CoreV1Api, KubeConfig, V1Secret } from '@kubernetes/client-node';
 import {
   messageOf, PlanInvalidError, PostVerifyFailedError, RollbackFailedError, TargetConfigError, TransportError,
@@ -88,6 +90,7 @@ export class KubernetesSecretConnector implements TargetConnector {
           return { ...base, skippedAsIdempotent: true, durationMs: performance.now() - started, verification: { status: 'skipped', fingerprint: null, verifiedAt: null, note: 'content unchanged' } };
         }
         const body = this.secret(t, data, m, previous);
+        await ctx.fence?.(); // still the deploy lock's holder? (a lost lease writes nothing)
         try {
           if (previous) await api.replaceNamespacedSecret({ name: t.secretName, namespace: t.namespace, body });
           else await api.createNamespacedSecret({ namespace: t.namespace, body });
@@ -167,6 +170,14 @@ export class KubernetesSecretConnector implements TargetConnector {
   }
 }
 
+/** Where a pod's service account is mounted; client-node's in-cluster config reads its token from here. */
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+const NO_CLUSTER_CREDENTIALS =
+  `no Kubernetes credentials: the target names no kubeconfig_path and this process does not run in a cluster (no service account ` +
+  `at ${SERVICE_ACCOUNT_DIR}). Set config.kubeconfig_path to a kubeconfig file that the deploying process (the orchestrator, or the ` +
+  `agent for an agent's target) can read, or run that process in the cluster with a service account allowed to write Secrets`;
+
 function client(t: KubeTarget): CoreV1Api {
   const kc = new KubeConfig();
   try {
@@ -175,6 +186,11 @@ function client(t: KubeTarget): CoreV1Api {
     if (t.context) kc.setCurrentContext(t.context);
   } catch (err) {
     throw new TransportError(`kubernetes credentials: ${messageOf(err)}`);
+  }
+  // Outside a cluster loadFromCluster still "succeeds", with https://undefined:undefined as the server: the first
+  // request would then fail with a bare "Invalid URL". Say what is missing instead.
+  if (!t.kubeconfigPath && (!existsSync(join(SERVICE_ACCOUNT_DIR, 'token')) || !URL.canParse(kc.getCurrentCluster()?.server ?? '') || /undefined/.test(kc.getCurrentCluster()?.server ?? ''))) {
+    throw new TransportError(NO_CLUSTER_CREDENTIALS);
   }
   return kc.makeApiClient(CoreV1Api);
 }

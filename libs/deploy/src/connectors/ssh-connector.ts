@@ -121,6 +121,12 @@ export class SshConnector implements TargetConnector {
         }
       }
       outcome.validateOk = true;
+      try {
+        await ctx.fence?.(); // still the deploy lock's holder? (a lost lease writes nothing)
+      } catch (err) {
+        await session.removeAll(temps);
+        throw err;
+      }
       await session.renameAll(temps, files.map((f) => f.path));
 
       const rollBack = async (stage: 'reload' | 'post_verify', cause: unknown): Promise<never> => {
@@ -134,6 +140,7 @@ export class SshConnector implements TargetConnector {
         throw new PostVerifyFailedError(messageOf(cause), [], (cause as VerificationMismatch).servedFingerprint ?? null);
       };
       if (t.reloadCommand) {
+        await ctx.fence?.();
         try {
           await session.exec(t.reloadCommand, t.timeoutMs, {});
         } catch (err) {
@@ -277,17 +284,18 @@ class SshSession {
     return new Promise((resolve, reject) => {
       this.client.exec(line, (err, stream) => {
         if (err) return reject(new TransportError(`exec: ${err.message}`));
-        let stderr = '';
         const timer = setTimeout(() => {
           stream.close();
           reject(new Error(`${command}: timed out after ${timeoutMs} ms`));
         }, timeoutMs);
+        // The output is read and dropped: a failure is reported by its exit status only (answers, job rows and the
+        // audit trail never carry what a command printed).
         stream.on('data', () => undefined);
-        stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()).length > 4000 && (stderr = stderr.slice(-4000)));
+        stream.stderr.on('data', () => undefined);
         stream.on('close', (code: number | null) => {
           clearTimeout(timer);
           if (code === 0) resolve();
-          else reject(new Error(`${splitCommand(command)[0]}: exited with status ${code}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-5).join(' | ')}` : ''}`));
+          else reject(new Error(`${splitCommand(command)[0]}: exited with status ${code}`));
         });
       });
     });

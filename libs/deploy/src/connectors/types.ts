@@ -12,6 +12,8 @@ export interface ConnectorContext {
   commandTimeoutMs?: number;
   backupRetention?: number;
   crossProcessLock?: CrossProcessLock;
+  /** The deploy lock's fencing check, asked right before a change is committed (see Plan.fence). */
+  fence?: () => Promise<void>;
   /** Deploy even when the destination already holds the same content. */
   force?: boolean;
 }

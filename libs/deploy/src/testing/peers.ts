@@ -12,15 +12,27 @@ export function findBinary(binary: string): string | undefined {
   return ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'].map((d) => join(d, binary)).find((p) => existsSync(p));
 }
 
+/** The Debian package of each peer binary whose package is not named after it. */
+const DEBIAN_PACKAGE_OF: Record<string, string> = {
+  sshd: 'openssh-server', 'ssh-keygen': 'openssh-client', dovecot: 'dovecot-core', doveadm: 'dovecot-core', doveconf: 'dovecot-core',
+  apachectl: 'apache2', apache2ctl: 'apache2', 'pebble-challtestsrv': 'pebble', promtool: 'prometheus', kubectl: 'kubernetes-client',
+};
+
+/** The Debian packages that install these binaries, each once, in order. */
+export function debianPackagesFor(binaries: string[]): string[] {
+  return [...new Set(binaries.map((b) => DEBIAN_PACKAGE_OF[b] ?? b))];
+}
+
 /** Why a peer cannot run here (for a skip message), or undefined. Under CI=true callers must fail instead. */
 export function missingPeer(...binaries: string[]): string | undefined {
   const missing = binaries.filter((b) => !findBinary(b));
-  return missing.length ? `${missing.join(', ')} not installed (apt-get install -y ${missing.join(' ')})` : undefined;
+  return missing.length ? `${missing.join(', ')} not installed (apt-get install -y ${debianPackagesFor(missing).join(' ')})` : undefined;
 }
 
 /**
  * A scratch directory with a reload wrapper script for a peer. The wrapper counts reloads in `reloads.log`
- * and fails once when `fail-next-reload` exists, so a test can make exactly one reload fail.
+ * and fails once (status 7, saying "simulated reload failure" on stderr) when `fail-next-reload` exists, so a test
+ * can make exactly one reload fail.
  */
 export class Scratch {
   readonly dir = mkdtempSync(join(tmpdir(), 'deploy-peer-'));
@@ -35,7 +47,7 @@ export class Scratch {
     const script = this.path(name);
     writeFileSync(script, `#!/bin/sh
 echo reload >> '${this.path('reloads.log')}'
-if [ -e '${this.path('fail-next-reload')}' ]; then rm -f '${this.path('fail-next-reload')}'; echo 'simulated reload failure' >&2; exit 1; fi
+if [ -e '${this.path('fail-next-reload')}' ]; then rm -f '${this.path('fail-next-reload')}'; echo 'simulated reload failure' >&2; exit 7; fi
 exec ${quoted}
 `);
     chmodSync(script, 0o755);
@@ -47,7 +59,7 @@ exec ${quoted}
     const script = this.path(name);
     writeFileSync(script, `#!/bin/sh
 echo reload >> '${this.path('reloads.log')}'
-if [ -e '${this.path('fail-next-reload')}' ]; then rm -f '${this.path('fail-next-reload')}'; echo 'simulated reload failure' >&2; exit 1; fi
+if [ -e '${this.path('fail-next-reload')}' ]; then rm -f '${this.path('fail-next-reload')}'; echo 'simulated reload failure' >&2; exit 7; fi
 ${shellLine}
 `);
     chmodSync(script, 0o755);

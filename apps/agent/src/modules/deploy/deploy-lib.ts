@@ -10,3 +10,5 @@ export type { DeployMaterial, DeployOutcome, TargetConnector } from '../../../..
 export { DeployError, messageOf, PostVerifyFailedError, TargetConfigError } from '../../../../../libs/deploy/src/errors';
 export { keyMismatch, leafFingerprint } from '../../../../../libs/deploy/src/verify';
 export { DEFAULT_COMMAND_TIMEOUT_MS } from '../../../../../libs/deploy/src/command';
+export { useDeployPolicy } from '../../../../../libs/deploy/src/policy';
+export type { DeployPolicy } from '../../../../../libs/deploy/src/policy';

@@ -1,7 +1,9 @@
 import type { JobStatusReport, WorkItem } from '@certctl/contracts';
 import type { ApiClient } from '../protocol/api-client';
 import type { KeyStore } from '../keys/key-store';
-import { CaddyConnector, DeployError, DeployOutcome, fileConnectors, messageOf, PostVerifyFailedError, TargetConnector } from './deploy-lib';
+import {
+  CaddyConnector, DeployError, DeployOutcome, DeployPolicy, fileConnectors, messageOf, PostVerifyFailedError, TargetConnector, useDeployPolicy,
+} from './deploy-lib';
 
 /** Target types this agent deploys itself: files on this host plus commands, and Caddy's admin API. */
 const HOST_CONNECTORS = new Map<string, TargetConnector>([...fileConnectors, new CaddyConnector()].map((c) => [c.type, c]));
@@ -13,6 +15,8 @@ export function hostTargetTypes(): string[] {
 export interface DeployerSettings {
   commandTimeoutMs: number;
   backupRetention?: number;
+  /** This host's allow-list, destination directories and command user (the agent's own settings, not the server's). */
+  policy?: DeployPolicy;
 }
 
 /**
@@ -26,7 +30,9 @@ export class Deployer {
   /** One deployment per target at a time on this host (a target may appear in two polls' work). */
   private readonly targetChains = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly api: ApiClient, private readonly keys: KeyStore, private readonly settings: DeployerSettings) {}
+  constructor(private readonly api: ApiClient, private readonly keys: KeyStore, private readonly settings: DeployerSettings) {
+    if (settings.policy) useDeployPolicy(settings.policy);
+  }
 
   async deploy(item: WorkItem): Promise<JobStatusReport> {
     const previous = this.targetChains.get(item.target_id ?? item.id) ?? Promise.resolve();

@@ -6,8 +6,11 @@ export function fieldProblems(errors: ValidationError[], parent = ''): FieldProb
   const problems: FieldProblem[] = [];
   for (const error of errors) {
     const field = parent ? `${parent}.${error.property}` : error.property;
+    // One problem per field (the pipe stops at a field's first failed constraint), worded without the field's name,
+    // which the answer already gives: "name: must be a string", not "name: name must be a string; name: name must be ...".
     for (const message of Object.values(error.constraints ?? {})) {
-      problems.push({ field, message: message.replace(/^property \S+ should not exist$/, 'unknown field') });
+      const bare = message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message;
+      problems.push({ field, message: bare.replace(/^property \S+ should not exist$/, 'unknown field') });
     }
     if (error.children?.length) problems.push(...fieldProblems(error.children, field));
   }
@@ -24,6 +27,7 @@ export function apiValidationPipe(): ValidationPipe {
     forbidNonWhitelisted: true,
     transform: true,
     transformOptions: { enableImplicitConversion: false },
+    stopAtFirstError: true,
     validationError: { target: false, value: false },
     exceptionFactory: (errors) => {
       const details = fieldProblems(errors);

@@ -27,7 +27,8 @@ export const Schemas = {
   RenewalPolicy: component('RenewalPolicy', entitySchema(RenewalPolicyEntity)),
   AuditEvent: component('AuditEvent', entitySchema(AuditEventEntity)),
   ApiKey: component('ApiKey', entitySchema(ApiKeyEntity)),
-  CreatedApiKey: component('CreatedApiKey', entitySchema(ApiKeyEntity, { properties: { key: str }, required: ['key'] })),
+  // The secret is `api_key`, as POST /agents names it; `key` is the same value under the name this route used first.
+  CreatedApiKey: component('CreatedApiKey', entitySchema(ApiKeyEntity, { properties: { api_key: str, key: str }, required: ['api_key', 'key'] })),
   NetworkScanTarget: component('NetworkScanTarget', entitySchema(NetworkScanTargetEntity)),
   DiscoveredCertificate: component('DiscoveredCertificate', entitySchema(DiscoveredCertificateEntity)),
   DiscoveryScan: component('DiscoveryScan', entitySchema(DiscoveryScanEntity, {

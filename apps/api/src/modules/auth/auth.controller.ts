@@ -54,14 +54,17 @@ export class AuthController {
     return { data, total: data.length, page: 1, per_page: data.length };
   }
 
-  /** Creates a key; `key` in the response is the secret, shown this once and stored only as a hash. */
+  /**
+   * Creates a key; `api_key` in the response is the secret (the name POST /agents uses), shown this once and stored
+   * only as a hash. `key` carries the same value for clients written against the first version of this route.
+   */
   @Post('keys')
   @ApiBearerAuth()
   @RequireAccess('admin')
   @Returns(Schemas.CreatedApiKey, 201)
-  async create(@CurrentPrincipal() actor: Principal, @Body() body: CreateApiKeyDto): Promise<ApiKeyEntity & { key: string }> {
+  async create(@CurrentPrincipal() actor: Principal, @Body() body: CreateApiKeyDto): Promise<ApiKeyEntity & { api_key: string; key: string }> {
     const { key, secret } = await this.keys.create(actor, { name: body.name, role: body.role as ApiKeyRole, expires_at: body.expires_at });
-    return { ...key, key: secret };
+    return { ...key, api_key: secret, key: secret };
   }
 
   @Delete('keys/:id')

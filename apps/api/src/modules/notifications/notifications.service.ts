@@ -17,7 +17,7 @@ import type { BulkRequeueResult } from './dto/bulk-requeue-result';
 import { BulkRequeueDto, CreateNotificationDto, NotificationQuery } from './dto/notification.dto';
 
 /** Statuses a requeue takes a notification from. */
-const REQUEUEABLE = ['dead', 'failed'];
+const REQUEUEABLE = ['dead', 'failed', 'skipped'];
 /** Statuses in which the notifier still owns the row: marking read would stop its delivery. */
 const IN_FLIGHT = ['pending', 'failed'];
 const URL_CHANNELS: readonly string[] = ['Webhook', 'Slack', 'Teams'];
@@ -81,7 +81,7 @@ export class NotificationsService {
     const row = await this.dataSource.transaction(async (tx) => {
       const current = await this.crud.lock(tx, id);
       if (!REQUEUEABLE.includes(current.status)) {
-        throw ApiError.conflict('NOTIFICATION_NOT_REQUEUEABLE', `notification ${id} is ${current.status}; only dead or failed notifications can be requeued`);
+        throw ApiError.conflict('NOTIFICATION_NOT_REQUEUEABLE', `notification ${id} is ${current.status}; only dead, failed or skipped notifications can be requeued`);
       }
       await this.resetToPending(tx, [id]);
       await this.audit.record(

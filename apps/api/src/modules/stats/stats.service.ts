@@ -3,6 +3,7 @@ import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { TtlCache } from '../../common/cache';
+import { SENTINEL_AGENT_IDS } from '../agents/agents.service';
 import type { CertificateStatusCount, ExpirationBucket, IssuanceRateDataPoint, JobTrendDataPoint } from './dto/stats.dto';
 
 /** certctl's DashboardSummary counts, in its order (also the properties of the response schema). */
@@ -70,7 +71,9 @@ const COUNTS_SQL = `
   FROM (SELECT count(*) FILTER (WHERE retired_at IS NULL) AS total_agents,
                count(*) FILTER (WHERE retired_at IS NULL AND status = 'Online') AS active_agents,
                count(*) FILTER (WHERE retired_at IS NULL AND status <> 'Online') AS offline_agents
-        FROM agents) a
+        FROM agents
+        -- The sentinel agents (the server-side scanner, cloud sources) are not hosts: a fresh install has no agent online.
+        WHERE id NOT IN (${[...SENTINEL_AGENT_IDS].map((id) => `'${id}'`).join(', ')})) a
 `;
 
 /**

@@ -2,7 +2,7 @@ import { HttpCode, Param, Post } from '@nestjs/common';
 import { Returns, dateTime, objectOf, str } from '../../common/openapi/response-schemas';
 import type { Principal } from '../../common/auth/principal';
 import { CrudController } from '../../common/crud.controller';
-import { CurrentPrincipal } from '../../common/http/request';
+import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import { TargetQuery } from './dto/target.dto';
 import { CreateTargetDto, UpdateTargetDto } from './dto/target.dto';
 import { TargetsService, TargetTestResult } from './targets.service';
@@ -12,11 +12,14 @@ export class TargetsController extends CrudController({
   path: 'targets', tag: 'targets', service: TargetsService,
   createDto: CreateTargetDto, updateDto: UpdateTargetDto, queryDto: TargetQuery, resource: Schemas.Target,
 }) {
-  /** Dry run: config check plus the connector's validate step, without deploying; records test_status. */
+  /**
+   * Dry run: config check plus the connector's validate step, run by the orchestrator (never the api), without
+   * deploying; records test_status. "failed" with a message saying so when no orchestrator answers in time.
+   */
   @Post(':id/test')
   @HttpCode(200)
   @Returns(objectOf({ target_id: str, status: { enum: ['success', 'failed'] }, message: str, tested_at: dateTime }))
-  test(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<TargetTestResult> {
-    return (this.service as TargetsService).test(actor, id);
+  test(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @RequestId() requestId: string): Promise<TargetTestResult> {
+    return (this.service as TargetsService).test(actor, id, requestId);
   }
 }

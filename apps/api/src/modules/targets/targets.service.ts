@@ -1,9 +1,12 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { QueueEvents } from 'bullmq';
 import { DataSource } from 'typeorm';
-import { APP_CONFIG, AppConfig, loadDeployConfig } from '@certctl/config';
-import { DeploymentTargetEntity } from '@certctl/db';
-import { connectorFor, messageOf, openTargetConfig, sealTargetConfig, TargetConfigError, validateTargetConfig } from '@certctl/deploy';
+import { Queue, TARGET_TEST_JOB_OPTIONS, TargetTestOutcome } from '@certctl/contracts';
+import { APP_CONFIG, AppConfig, DeployConfig, loadDeployConfig } from '@certctl/config';
+import { DeploymentTargetEntity, JobProducer } from '@certctl/db';
+import { messageOf, openTargetConfig, sealTargetConfig, TargetConfigError, useDeployPolicy, validateTargetConfig } from '@certctl/deploy';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
@@ -18,15 +21,22 @@ export interface TargetTestResult {
 }
 
 @Injectable()
-export class TargetsService {
+export class TargetsService implements OnModuleDestroy {
   readonly crud: CrudResource<DeploymentTargetEntity>;
-  private readonly commandTimeoutMs = loadDeployConfig().commandTimeoutMs;
+  private readonly logger = new Logger(TargetsService.name);
+  private readonly settings: DeployConfig = loadDeployConfig();
+  /** Completion events of the deploy queue, opened on the first target test (one connection per api process). */
+  private queueEvents: Promise<QueueEvents> | undefined;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly producer: JobProducer,
   ) {
+    // Target configs are checked here against the same commands and directories the deploying processes allow
+    // (the command user matters only where commands run: the api runs none).
+    useDeployPolicy({ commandAllowlist: this.settings.commandAllowlist, allowedRoots: this.settings.allowedRoots });
     this.crud = new CrudResource(dataSource, audit, {
       entity: DeploymentTargetEntity, table: 'deployment_targets', resource: 'target', idKind: 'target', category: 'config',
       actions: { created: 'create_target', updated: 'update_target', deleted: 'delete_target' },
@@ -56,29 +66,71 @@ export class TargetsService {
   }
 
   /**
-   * Checks the config and, for an agentless target, runs the connector's dry run here (e.g. its validate command)
-   * without changing anything. An agent's target gets the config check only: its dry run belongs on the agent's host.
+   * Checks the config and, for an agentless target, has the orchestrator run the connector's dry run (e.g. its
+   * validate command) without changing anything; the api itself never runs a config command. An agent's target
+   * gets the config check only: its dry run belongs on the agent's host, which applies its own allow-list. When no
+   * orchestrator answers within CERTCTL_DEPLOY_TEST_TIMEOUT_SECONDS the answer is "failed", saying so.
    */
-  async test(actor: Principal, id: string): Promise<TargetTestResult> {
+  async test(actor: Principal, id: string, correlationId?: string): Promise<TargetTestResult> {
     const target = await this.crud.get(id);
-    let status: TargetTestResult['status'] = 'success';
-    let message: string;
+    let outcome: TargetTestOutcome;
     try {
       const config = openTargetConfig(target.config, await this.encryptedConfig(id), this.config.pki.encryptionKey);
       validateTargetConfig(target.type, config);
-      message = target.agent_id
-        ? `config is valid; agent ${target.agent_id} runs the validate step when it deploys`
-        : await connectorFor(target.type)!.validateOnly(config, { commandTimeoutMs: this.commandTimeoutMs });
+      outcome = target.agent_id
+        ? { status: 'success', message: `config is valid; agent ${target.agent_id} runs the validate step when it deploys` }
+        : await this.testWhereDeploysRun(id, correlationId);
     } catch (err) {
-      status = 'failed';
-      message = messageOf(err).slice(0, 2000);
+      outcome = { status: 'failed', message: messageOf(err).slice(0, 2000) };
     }
+    const { status, message } = outcome;
     const tested_at = new Date();
     await this.dataSource.transaction(async (tx) => {
       await tx.update(DeploymentTargetEntity, { id }, { test_status: status, last_tested_at: tested_at });
       await this.audit.record({ actor, action: 'test_target', resource_type: 'target', resource_id: id, event_category: 'config', details: { status, message } }, tx);
     });
     return { target_id: id, status, message, tested_at };
+  }
+
+  /** Queues a `target.test` job for the orchestrator and waits for its outcome, at most the test timeout. */
+  private async testWhereDeploysRun(targetId: string, correlationId?: string): Promise<TargetTestOutcome> {
+    const events = await this.deployQueueEvents();
+    const job = await this.producer.enqueue('target.test', { targetId, correlationId }, randomUUID(), TARGET_TEST_JOB_OPTIONS);
+    const seconds = this.settings.testTimeoutMs / 1000;
+    try {
+      return (await job.waitUntilFinished(events, this.settings.testTimeoutMs)) as TargetTestOutcome;
+    } catch (err) {
+      if (!/timed out/i.test(messageOf(err))) return { status: 'failed', message: `the test job failed: ${messageOf(err).slice(0, 500)}` };
+      // Not taken yet: removed, so it never runs after this answer. Taken but slow: it finishes unobserved.
+      const removed = await job.remove().then(() => true, () => false);
+      return {
+        status: 'failed',
+        message: removed
+          ? `not tested: no orchestrator took the test within ${seconds} s (is the orchestrator running?)`
+          : `the test did not finish within ${seconds} s`,
+      };
+    }
+  }
+
+  private deployQueueEvents(): Promise<QueueEvents> {
+    this.queueEvents ??= (async () => {
+      const events = new QueueEvents(Queue.Deploy, {
+        connection: { url: this.config.redis.url, maxRetriesPerRequest: null },
+        prefix: this.config.redis.queuePrefix,
+      });
+      events.on('error', (err) => this.logger.warn({ err: err.message }, 'deploy queue events'));
+      await events.waitUntilReady();
+      return events;
+    })().catch((err: unknown) => {
+      this.queueEvents = undefined; // the next test tries again
+      throw err;
+    });
+    return this.queueEvents;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    const events = await this.queueEvents?.catch(() => undefined);
+    await events?.close();
   }
 }
 

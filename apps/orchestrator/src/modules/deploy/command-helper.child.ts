@@ -10,7 +10,8 @@ interface Request {
   id: number;
   file: string;
   args: string[];
-  timeoutMs: number;
+  /** The command's whole environment, working directory and user: nothing of this process is inherited. */
+  options: { timeoutMs: number; env: Record<string, string>; cwd: string; uid?: number; gid?: number };
 }
 
 const MAX_OUTPUT = 1 << 20;
@@ -34,13 +35,14 @@ function run(request: Request): void {
     clearTimeout(timer);
     process.send?.({ id: request.id, stdout: stdout(), stderr: stderr(), error });
   };
-  const child = spawn(request.file, request.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const { timeoutMs, env, cwd, uid, gid } = request.options;
+  const child = spawn(request.file, request.args, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd, uid, gid });
   const stdout = collect(child.stdout);
   const stderr = collect(child.stderr);
   const timer = setTimeout(() => {
     killed = true;
     child.kill('SIGKILL');
-  }, request.timeoutMs);
+  }, timeoutMs);
   child.on('error', (err: NodeJS.ErrnoException) => answer({ killed: false, code: err.code, message: err.message }));
   child.on('close', (code, signal) => {
     if (code === 0) return answer(null);

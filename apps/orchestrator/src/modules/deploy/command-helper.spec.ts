@@ -1,6 +1,8 @@
 import { join, resolve } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCommand, useCommandSpawner } from '@certctl/deploy';
+import { readFileSync } from 'node:fs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CommandError, runCommand, useCommandSpawner } from '@certctl/deploy';
+import { useTestDeployPolicy } from '@certctl/testing';
 import { CommandHelper } from './command-helper';
 
 // The helper's TypeScript source, run by plain node through the swc hook the e2e harnesses use.
@@ -9,6 +11,8 @@ const helperFromSource = () => new CommandHelper(join(__dirname, 'command-helper
 
 describe('CommandHelper (commands forked from a helper process)', () => {
   let helper: CommandHelper | undefined;
+  // The commands below, allowed the way an administrator would allow them.
+  beforeAll(() => useTestDeployPolicy(['echo ...', 'cat /proc/self/stat', 'ls ...', 'sleep *', 'env', '/nonexistent/binary']));
   afterEach(() => {
     useCommandSpawner();
     helper?.close();
@@ -25,9 +29,26 @@ describe('CommandHelper (commands forked from a helper process)', () => {
     expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).toBe(helper.pid);
     await expect(runCommand('sh -c "echo oops >&2; exit 3"')).rejects.toThrow(/refused command/);
     await expect(runCommand('false')).rejects.toThrow(/false: exited with status 1/);
-    await expect(runCommand('ls /nonexistent-certctl-dir')).rejects.toThrow(/ls: exited with status 2: .*nonexistent-certctl-dir/);
+    const failed = (await runCommand('ls /nonexistent-certctl-dir').then(() => undefined, (err: unknown) => err)) as CommandError;
+    expect(failed.message).toBe('ls: exited with status 2');
+    expect(failed.outputTail).toMatch(/nonexistent-certctl-dir/);
     await expect(runCommand('sleep 5', { timeoutMs: 200 })).rejects.toThrow(/timed out after 200 ms/);
     await expect(runCommand('/nonexistent/binary')).rejects.toThrow(/ENOENT/);
+  });
+
+  it('neither the helper nor its commands inherit this process\'s environment', async () => {
+    process.env.CERTCTL_TEST_HELPER_CANARY = 'canary-secret-of-the-orchestrator';
+    try {
+      helper = helperFromSource();
+      useCommandSpawner(helper.spawn);
+      const env = await runCommand('env');
+      expect(env).not.toContain('canary-secret-of-the-orchestrator');
+      expect(env.trim().split('\n').map((line) => line.split('=')[0]).sort()).toEqual(['LANG', 'PATH']);
+      const helperEnv = readFileSync(`/proc/${helper.pid}/environ`, 'utf8');
+      expect(helperEnv).not.toContain('CERTCTL_');
+    } finally {
+      delete process.env.CERTCTL_TEST_HELPER_CANARY;
+    }
   });
 
   it('a command the helper was running when it died is answered by running it here', async () => {

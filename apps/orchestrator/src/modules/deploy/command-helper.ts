@@ -2,14 +2,14 @@ import { ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
-import { CommandExit, CommandSpawner, spawnInProcess } from '@certctl/deploy';
+import { CommandExit, CommandSpawner, commandProcessOptions, SpawnOptions, spawnInProcess } from '@certctl/deploy';
 
 const CHILD_SCRIPT = join(__dirname, 'command-helper.child.js');
 
 interface Pending {
   file: string;
   args: string[];
-  timeoutMs: number;
+  options: SpawnOptions;
   resolve: (exit: CommandExit) => void;
 }
 
@@ -45,8 +45,8 @@ export class CommandHelper {
     if (!child) return spawnInProcess(file, args, options);
     return new Promise<CommandExit>((resolve) => {
       const id = ++this.nextId;
-      this.pending.set(id, { file, args, timeoutMs: options.timeoutMs, resolve });
-      child.send({ id, file, args, timeoutMs: options.timeoutMs }, (err) => {
+      this.pending.set(id, { file, args, options, resolve });
+      child.send({ id, file, args, options }, (err) => {
         if (err) this.runHere(id);
       });
     });
@@ -68,7 +68,9 @@ export class CommandHelper {
   private ensureChild(): ChildProcess | undefined {
     if (this.child) return this.child;
     try {
-      const child = fork(this.script, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: this.execArgv, serialization: 'advanced' });
+      // The helper itself gets the scrubbed environment too: it holds none of the orchestrator's secrets.
+      const { env } = commandProcessOptions(false);
+      const child = fork(this.script, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: this.execArgv, serialization: 'advanced', env });
       child.on('message', (exit: CommandExit & { id: number }) => {
         const pending = this.pending.get(exit.id);
         this.pending.delete(exit.id);
@@ -93,6 +95,6 @@ export class CommandHelper {
     const pending = this.pending.get(id);
     if (!pending) return;
     this.pending.delete(id);
-    void spawnInProcess(pending.file, pending.args, { timeoutMs: pending.timeoutMs }).then(pending.resolve);
+    void spawnInProcess(pending.file, pending.args, pending.options).then(pending.resolve);
   }
 }

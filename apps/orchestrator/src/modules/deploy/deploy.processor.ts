@@ -18,12 +18,14 @@ export class DeployProcessor extends BaseProcessor<typeof Queue.Deploy> implemen
     this.worker.concurrency = this.deployments.settings.concurrency;
   }
 
-  protected handle(job: AnyJob<typeof Queue.Deploy>): Promise<void> {
+  protected handle(job: AnyJob<typeof Queue.Deploy>): Promise<unknown> {
     switch (job.name) {
       case 'certificate.deploy':
         return this.deployments.run(job.data.jobId, job.data.correlationId);
       case 'certificate.deploy.batch':
         return this.deployments.runBatch(job.data.jobIds, job.data.correlationId);
+      case 'target.test':
+        return this.deployments.testTarget(job.data.targetId);
     }
   }
 }

@@ -4,9 +4,10 @@ import { UnrecoverableError } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig, DeployConfig, loadDeployConfig } from '@certctl/config';
 import { enqueueNotifications, JobEntity, JobProducer, MicroBatcher } from '@certctl/db';
+import type { TargetTestOutcome } from '@certctl/contracts';
 import {
-  connectorFor, DeployError, deployCounterIncrements, openTargetConfig, DeployMaterial, DeployOutcome, DeployReport, lockAll, messageOf, PostVerifyFailedError,
-  TargetConfigError, useCommandSpawner,
+  CommandError, connectorFor, DeployError, deployCounterIncrements, deployPolicyOf, openTargetConfig, DeployMaterial, DeployOutcome, DeployReport, lockAll,
+  messageOf, PostVerifyFailedError, TargetConfigError, useCommandSpawner, useDeployPolicy,
 } from '@certctl/deploy';
 import { ClusterCounters } from '@certctl/observability';
 import { decryptSecret, splitPemChain } from '@certctl/pki';
@@ -57,8 +58,42 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
+    // Which commands and destination directories target configs may use here: the administrator's settings.
+    useDeployPolicy(deployPolicyOf(this.settings));
+    if (process.getuid?.() === 0 && !this.settings.commandUser) {
+      this.logger.warn('running as root without CERTCTL_DEPLOY_COMMAND_USER: validate and reload commands run as root');
+    }
     // Validate and reload commands are forked from a small helper process, not from this one (see CommandHelper).
     if (this.commandHelper) useCommandSpawner(this.commandHelper.spawn);
+  }
+
+  /**
+   * POST /targets/{id}/test, run here rather than in the api: the config check and the connector's dry run (its
+   * validate command against the live files). The message is what the api answers and audits: a command's
+   * failure says how it ended, never what it printed (that goes to the debug log).
+   */
+  async testTarget(targetId: string): Promise<TargetTestOutcome> {
+    const rows: Array<Pick<TargetRow, 'type' | 'config' | 'encrypted_config'>> = await this.dataSource.query(
+      'SELECT type, config, encrypted_config FROM deployment_targets WHERE id = $1', [targetId]);
+    const target = rows[0];
+    if (!target) return { status: 'failed', message: `target ${targetId} no longer exists` };
+    try {
+      const connector = connectorFor(target.type);
+      if (!connector) return { status: 'failed', message: `target type ${target.type} has no connector in this build` };
+      const config = openTargetConfig(target.config, target.encrypted_config, this.config.pki.encryptionKey);
+      connector.validateConfig(config);
+      return { status: 'success', message: await connector.validateOnly(config, { commandTimeoutMs: this.settings.commandTimeoutMs }) };
+    } catch (err) {
+      this.logCommandOutput(targetId, err);
+      return { status: 'failed', message: messageOf(err).slice(0, 2000) };
+    }
+  }
+
+  /** A failed command's output, for whoever debugs this host; never in an answer, a job row or the audit trail. */
+  private logCommandOutput(subject: string, err: unknown): void {
+    let cause: unknown = err;
+    while (cause && !(cause instanceof CommandError)) cause = (cause as { cause?: unknown }).cause;
+    if (cause instanceof CommandError && cause.outputTail) this.logger.debug({ subject, command: cause.command, output: cause.outputTail }, 'command output');
   }
 
   onModuleDestroy(): void {
@@ -107,10 +142,11 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
       const config = openTargetConfig(target.config, target.encrypted_config, this.config.pki.encryptionKey);
       connector.validateConfig(config);
       const material = await this.material(job.certificate_id, versionId, versionDigest);
-      outcome = await this.withTargetLock(target.id, (crossProcessLock) => connector.deploy(config, material, {
+      outcome = await this.withTargetLock(target.id, (crossProcessLock, fence) => connector.deploy(config, material, {
         commandTimeoutMs: this.settings.commandTimeoutMs,
         backupRetention: this.settings.backupRetention,
         crossProcessLock,
+        fence,
       }));
     } catch (err) {
       return this.failed(job, targetType, err, correlationId);
@@ -122,9 +158,13 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
    * One deployment per target at a time, in this process and across replicas. The connector's own locks (its
    * destination paths) are taken under the same Redis token and released with the target's, in one round trip.
    * The work holds one of this process's slots from the Redis lock to the connector's end: waiting for the local
-   * lock, releasing the Redis locks and recording the outcome (grouped with others') hold none.
+   * lock, releasing the Redis locks and recording the outcome (grouped with others') hold none. The Redis lock is a
+   * lease renewed while the work runs; `fence` is its fencing check, which the connector asks before it commits.
    */
-  private async withTargetLock<T>(targetId: string, work: (crossProcessLock: (names: string[]) => Promise<() => Promise<void>>) => Promise<T>): Promise<T> {
+  private async withTargetLock<T>(
+    targetId: string,
+    work: (crossProcessLock: (names: string[]) => Promise<() => Promise<void>>, fence: () => Promise<void>) => Promise<T>,
+  ): Promise<T> {
     const releaseLocal = await lockAll([`target:${targetId}`]);
     let remote: HeldLocks | undefined;
     try {
@@ -134,7 +174,7 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
         return work(async (names) => {
           await held.extend(names.map((p) => `path:${p}`));
           return async () => undefined;
-        });
+        }, () => held.confirm());
       });
     } finally {
       try {
@@ -211,6 +251,7 @@ export class DeployService implements OnModuleInit, OnModuleDestroy {
    */
   private async failed(job: JobEntity, targetType: string, err: unknown, correlationId?: string): Promise<never> {
     const message = messageOf(err).slice(0, 2000);
+    this.logCommandOutput(job.id, err);
     const deployError = err instanceof DeployError ? err : null;
     const stage = deployError?.stage;
     const report: DeployReport = {

@@ -11,6 +11,21 @@ export interface SweepResult {
 }
 
 const BATCH = 500;
+/**
+ * Batches one sweep looks at, at most: a larger backlog is taken by the next sweeps (the most urgent first), so a
+ * sweep always returns.
+ */
+const MAX_BATCHES_PER_SWEEP = 20;
+
+/**
+ * The renewal window that applies to certificate `c` under policy `p`, given `nv`, its newest version: the policy's
+ * window, but never more than a third of the certificate's own lifetime (not_after - not_before). A certificate is
+ * therefore never due before two thirds of its lifetime have passed, whatever the policy says: a 30-day certificate
+ * under a 30-day window renews with 10 days left (not the moment it is issued, which would renew it forever), a
+ * 6-day one with 2 days left. Without a version (nothing issued here yet) the policy's window alone applies.
+ */
+const EFFECTIVE_WINDOW = `LEAST(make_interval(days => p.renewal_window_days),
+                                coalesce(nv.lifetime / 3, make_interval(days => p.renewal_window_days)))`;
 
 /**
  * The members of enabled groups that some renewal policy is scoped to (a disabled group scopes nobody in), by the
@@ -55,7 +70,7 @@ function governingPolicyJoin(assignedOutsideScope: boolean): string {
  * The renewal sweep (certctl's renewal loop, minus its bugs):
  *  - Active/Expiring/Expired statuses follow expires_at (Expiring = within 30 days);
  *  - a certificate inside the renewal window of its governing policy (governingPolicyJoin: group-scoped policies
- *    included), or whose ACME renewal time (RFC 9773, chosen inside the
+ *    included), capped at a third of its own lifetime (EFFECTIVE_WINDOW), or whose ACME renewal time (RFC 9773, chosen inside the
  *    CA's suggested window by AriCheckService) has passed, with auto_renew on and no open job, gets a Renewal
  *    job (which the approval gate may hold). The ARI time counts only while it belongs to the newest version;
  *    without an ARI answer the policy window alone decides;
@@ -92,27 +107,33 @@ export class RenewalSweepService {
     return result[1] ?? 0;
   }
 
+  /**
+   * Walks the candidates once, in (expires_at, id) order with a keyset cursor: a certificate renewed during the
+   * sweep is not met again in the same sweep, and at most MAX_BATCHES_PER_SWEEP batches are looked at.
+   */
   private async openDueRenewals(): Promise<number> {
     let opened = 0;
-    for (;;) {
-      const due: Array<{ id: string; reason: 'ari_window' | 'policy_window'; renewal_policy_id: string }> = await this.dataSource.query(
+    let cursor: { at: string; id: string } | null = null;
+    for (let batch = 0; batch < MAX_BATCHES_PER_SWEEP; batch++) {
+      const due: Array<{ id: string; cursor_at: string; reason: 'ari_window' | 'policy_window'; renewal_policy_id: string }> = await this.dataSource.query(
         `WITH ${SCOPED_MEMBERS_CTE}
-         SELECT c.id, p.id AS renewal_policy_id,
-                CASE WHEN c.expires_at <= now() + make_interval(days => p.renewal_window_days) THEN 'policy_window' ELSE 'ari_window' END AS reason
+         SELECT c.id, c.expires_at::text AS cursor_at, p.id AS renewal_policy_id,
+                CASE WHEN c.expires_at <= now() + ${EFFECTIVE_WINDOW} THEN 'policy_window' ELSE 'ari_window' END AS reason
            FROM managed_certificates c ${governingPolicyJoin(false)}
+           LEFT JOIN LATERAL (SELECT v.id, v.not_after - v.not_before AS lifetime FROM certificate_versions v
+                               WHERE v.certificate_id = c.id ORDER BY v.created_at DESC, v.id DESC LIMIT 1) nv ON true
            LEFT JOIN certificate_renewal_info r ON r.certificate_id = c.id
           WHERE c.status IN ('Active', 'Expiring', 'Expired') AND p.auto_renew
+            AND ($2::timestamptz IS NULL OR (c.expires_at, c.id) > ($2::timestamptz, $3::text))
             -- outside every window and before any ARI time: not a candidate (spares the policy lookup)
             AND (c.expires_at <= now() + (SELECT make_interval(days => max(renewal_window_days)) FROM renewal_policies)
                  OR r.selected_renewal_at <= now())
-            AND (c.expires_at <= now() + make_interval(days => p.renewal_window_days)
-                 OR (r.selected_renewal_at <= now()
-                     AND r.certificate_version_id = (SELECT v.id FROM certificate_versions v WHERE v.certificate_id = c.id
-                                                      ORDER BY v.created_at DESC, v.id DESC LIMIT 1)))
+            AND (c.expires_at <= now() + ${EFFECTIVE_WINDOW}
+                 OR (r.selected_renewal_at <= now() AND r.certificate_version_id = nv.id))
             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.certificate_id = c.id AND j.type IN ('Issuance', 'Renewal')
                               AND j.status IN ('Pending', 'AwaitingCSR', 'AwaitingApproval', 'Running'))
-          ORDER BY c.expires_at LIMIT $1`,
-        [BATCH],
+          ORDER BY c.expires_at, c.id LIMIT $1`,
+        [BATCH, cursor?.at ?? null, cursor?.id ?? null],
       );
       for (const { id, reason, renewal_policy_id } of due) {
         const job = await this.dataSource.transaction(async (tx) => {
@@ -135,7 +156,11 @@ export class RenewalSweepService {
         }
       }
       if (due.length < BATCH) return opened;
+      const last = due[due.length - 1]!;
+      cursor = { at: last.cursor_at, id: last.id };
     }
+    this.logger.warn({ opened, limit: BATCH * MAX_BATCHES_PER_SWEEP }, 'renewal sweep stopped at its per-sweep limit; the next sweep takes the rest');
+    return opened;
   }
 
   private async sendExpiryWarnings(): Promise<number> {

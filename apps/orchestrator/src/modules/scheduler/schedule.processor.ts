@@ -3,7 +3,7 @@ import { Inject, OnApplicationBootstrap } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { AnyJob, JobName, Queue } from '@certctl/contracts';
-import { JobProducer } from '@certctl/db';
+import { JobProducer, SelfHealing } from '@certctl/db';
 import { CrlService } from '@certctl/issuers';
 import { BaseProcessor, METRICS_REGISTRY } from '@certctl/observability';
 import { AgentHealthService } from './agent-health.service';
@@ -14,7 +14,9 @@ import { RenewalSweepService } from './renewal-sweep.service';
 
 /**
  * The orchestrator's periodic work, as BullMQ job schedulers on the `schedule` queue: upserted at boot by every
- * replica (same id, so one schedule), and each tick is one job, so it runs once across all replicas.
+ * replica (same id, so one schedule), and each tick is one job, so it runs once across all replicas. SelfHealing
+ * keeps them in place after Redis lost them, and runs the reconciler (database work that lost its queue job) on its
+ * in-process timer rather than as a BullMQ job, which would be lost with the rest.
  */
 @Processor(Queue.Schedule)
 export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> implements OnApplicationBootstrap {
@@ -26,6 +28,7 @@ export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> impl
     private readonly ari: AriCheckService,
     private readonly crl: CrlService,
     private readonly producer: JobProducer,
+    private readonly selfHealing: SelfHealing,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
@@ -38,14 +41,17 @@ export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> impl
       ['renewal.sweep', s.renewalCheckIntervalMs],
       ['jobs.timeout', s.jobTimeoutCheckIntervalMs],
       ['agents.health', s.agentHealthCheckIntervalMs],
-      ['reconcile', s.reconcileIntervalMs],
       ['ari.check', s.ariCheckIntervalMs],
       ['crl.generate', this.config.revocation.crlGenerationIntervalMs],
     ];
-    const queue = this.producer.queue(Queue.Schedule);
     for (const [name, ms] of every) {
-      await queue.upsertJobScheduler(name, { every: ms }, { name, data: {}, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } });
+      await this.selfHealing.schedule({
+        queue: Queue.Schedule, id: name, every: ms, template: { name, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+      });
     }
+    // The reconciler was a job scheduler of its own before it moved onto the in-process timer.
+    await this.producer.queue(Queue.Schedule).removeJobScheduler('reconcile');
+    this.selfHealing.recover('reconcile', ({ afterReconnect }) => this.reconciler.reconcile(afterReconnect ? 0 : undefined));
   }
 
   protected async handle(job: AnyJob<typeof Queue.Schedule>): Promise<unknown> {
@@ -53,7 +59,7 @@ export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> impl
       case 'renewal.sweep': return this.renewals.sweep();
       case 'jobs.timeout': return this.timeouts.sweep();
       case 'agents.health': return this.agents.sweep();
-      case 'reconcile': return this.reconciler.reconcile();
+      case 'reconcile': return this.reconciler.reconcile(); // one queued before an upgrade
       case 'ari.check': return this.ari.check();
       case 'crl.generate': return this.crl.generateAll();
     }

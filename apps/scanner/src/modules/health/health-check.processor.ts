@@ -3,7 +3,7 @@ import { Inject, OnApplicationBootstrap } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { AnyJob, Queue } from '@certctl/contracts';
-import { JobProducer } from '@certctl/db';
+import { JobProducer, SelfHealing } from '@certctl/db';
 import { BaseProcessor, METRICS_REGISTRY, workerOptions } from '@certctl/observability';
 import { HealthCheckScheduler, PROBE_BATCH_SIZE } from './health-check-scheduler.service';
 import { HealthProbeService } from './health-probe.service';
@@ -17,6 +17,7 @@ export class HealthCheckProcessor extends BaseProcessor<typeof Queue.HealthCheck
     private readonly scheduler: HealthCheckScheduler,
     private readonly probes: HealthProbeService,
     private readonly producer: JobProducer,
+    private readonly selfHealing: SelfHealing,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
@@ -33,8 +34,10 @@ export class HealthCheckProcessor extends BaseProcessor<typeof Queue.HealthCheck
       await queue.removeJobScheduler(SCHEDULER_ID);
       return;
     }
-    await queue.upsertJobScheduler(SCHEDULER_ID, { every: this.config.healthCheck.tickIntervalMs }, {
-      name: 'health-check.due', data: {}, opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+    // Kept in place by SelfHealing when Redis loses it.
+    await this.selfHealing.schedule({
+      queue: Queue.HealthCheck, id: SCHEDULER_ID, every: this.config.healthCheck.tickIntervalMs,
+      template: { name: 'health-check.due', opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
     });
   }
 

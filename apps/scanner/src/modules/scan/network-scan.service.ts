@@ -14,7 +14,7 @@ import {
   NetworkScanTargetEntity, parseTargetRanges, REDIS, SERVER_SCANNER_AGENT_ID, ShardProgress, ScanRangeError,
 } from '@certctl/db';
 import { METRICS_REGISTRY } from '@certctl/observability';
-import { isProbeError, ProbeOutcome, probeTls } from './tls-probe';
+import { isProbeError, PROBE_OUTCOMES, ProbeOutcome, probeTls } from './tls-probe';
 import { ScanRateLimiter, Semaphore } from './scan-limits';
 
 /** How often a running shard writes its progress, hands its certificates to the pipeline and checks for cancel. */
@@ -56,6 +56,8 @@ export class NetworkScanService implements BeforeApplicationShutdown {
     this.sockets = new Semaphore(config.networkScan.concurrency);
     this.probes = (registry.getSingleMetric('certctl_scan_probes_total') as Counter<'outcome'> | undefined)
       ?? new Counter({ name: 'certctl_scan_probes_total', help: 'TLS probes of network scans, by outcome', labelNames: ['outcome'], registers: [registry] });
+    // Every outcome exists at zero from the first scrape, so the dashboard's panel and rate() have series before any scan.
+    for (const outcome of PROBE_OUTCOMES) if (outcome !== 'aborted') this.probes.inc({ outcome }, 0);
   }
 
   /** Plans the scan and enqueues its shards. Safe to run again: shard job ids are derived from the scan id. */

@@ -43,12 +43,15 @@ export class ScanScheduleService {
 
   /**
    * Postgres is the truth: a scan still Pending half a minute after it was created lost its run job (Redis
-   * flushed, a crash between commit and enqueue). Enqueueing again is a no-op while that job still exists.
+   * flushed, a crash between commit and enqueue). Enqueueing again is a no-op while that job still exists. Also run
+   * by SelfHealing (with no minimum age right after Redis reconnected).
    */
-  private async requeuePending(): Promise<void> {
+  async requeuePending(minAgeMs = 30_000): Promise<number> {
     const rows: Array<{ id: string }> = await this.dataSource.query(
-      `SELECT id FROM discovery_scans WHERE source = 'network' AND status = 'Pending' AND created_at < now() - interval '30 seconds' LIMIT 500`);
+      `SELECT id FROM discovery_scans WHERE source = 'network' AND status = 'Pending'
+          AND created_at < now() - make_interval(secs => $1::numeric / 1000) LIMIT 500`, [minAgeMs]);
     for (const { id } of rows) await this.producer.enqueue('network-scan.run', { scanId: id }, id);
+    return rows.length;
   }
 
   private async failStalled(): Promise<void> {

@@ -4,7 +4,7 @@ import type { Job } from 'bullmq';
 import type { Registry } from 'prom-client';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { AnyJob, DEFAULT_JOB_OPTIONS, JobMap, Queue } from '@certctl/contracts';
-import { JobProducer } from '@certctl/db';
+import { SelfHealing } from '@certctl/db';
 import { BaseProcessor, METRICS_REGISTRY, workerOptions } from '@certctl/observability';
 import { NetworkScanService } from './network-scan.service';
 import { ScanScheduleService } from './scan-schedule.service';
@@ -15,20 +15,26 @@ export class ScanProcessor extends BaseProcessor<typeof Queue.Scan> implements O
   constructor(
     private readonly scans: NetworkScanService,
     private readonly schedule: ScanScheduleService,
-    private readonly producer: JobProducer,
+    private readonly selfHealing: SelfHealing,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
     super(Queue.Scan, registry);
   }
 
-  /** Upserted by every replica under one id, so there is one schedule and each tick runs once. */
+  /**
+   * Upserted by every replica under one id, so there is one schedule and each tick runs once; kept in place (and the
+   * Pending scans that lost their run job queued again) by SelfHealing when Redis loses them.
+   */
   async onApplicationBootstrap(): Promise<void> {
     // Shard jobs at once in this process; each shard's sockets come from one process-wide pool.
     this.worker.concurrency = this.config.networkScan.shardConcurrency;
-    await this.producer.queue(Queue.Scan).upsertJobScheduler('network-scan.due', { every: this.schedule.intervalMs }, {
-      name: 'network-scan.due', data: {}, opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+    await this.selfHealing.schedule({
+      queue: Queue.Scan, id: 'network-scan.due', every: this.schedule.intervalMs,
+      template: { name: 'network-scan.due', opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
     });
+    // Enqueueing is idempotent (the job id is the scan's), so a few seconds of age are margin enough here.
+    this.selfHealing.recover('pending-scans', ({ afterReconnect }) => this.schedule.requeuePending(afterReconnect ? 0 : 5_000));
   }
 
   protected async handle(job: AnyJob<typeof Queue.Scan>): Promise<unknown> {

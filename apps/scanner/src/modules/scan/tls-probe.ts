@@ -1,7 +1,8 @@
 import { connect as tcpConnect, Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, PeerCertificate, DetailedPeerCertificate, SecureContext, TLSSocket } from 'node:tls';
 
-export type ProbeOutcome = 'certificate' | 'refused' | 'timeout' | 'reset' | 'tls' | 'unreachable' | 'error' | 'aborted';
+export const PROBE_OUTCOMES = ['certificate', 'refused', 'timeout', 'reset', 'tls', 'unreachable', 'error', 'aborted'] as const;
+export type ProbeOutcome = (typeof PROBE_OUTCOMES)[number];
 
 export interface ProbeResult {
   outcome: ProbeOutcome;
