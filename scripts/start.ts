@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from 'pg';
 import { ALLOWED_ROOTS_SETTING, ConfigError, DEFAULT_ALLOWED_ROOTS, loadConfig } from '@certctl/config';
-import { runMigrations } from '@certctl/db';
+import { APP_DATABASE_ROLE, runMigrations } from '@certctl/db';
 import { freePort, startEmbeddedPostgres, startRedisServer, withDatabase } from '@certctl/testing';
 import { seedDemoInventory } from './demo-seed';
 
@@ -34,7 +34,8 @@ async function main(): Promise<void> {
   // Validate what the operator did set before starting anything.
   loadConfig(env);
 
-  if (!env.CERTCTL_DATABASE_URL) {
+  const embeddedPostgres = !env.CERTCTL_DATABASE_URL;
+  if (embeddedPostgres) {
     say('starting embedded PostgreSQL (data in .data/postgres)…');
     const pg = await startEmbeddedPostgres(join(DATA_DIR, 'postgres'));
     stops.push(pg.stop);
@@ -62,9 +63,11 @@ async function main(): Promise<void> {
   env.CERTCTL_API_KEY ||= persistentSecret('admin-api-key', 'cck_');
   // Encrypts the local CA's key, issuer secrets and server-generated keys; lose it and they are unreadable.
   env.CERTCTL_CONFIG_ENCRYPTION_KEY ||= persistentSecret('encryption-key', '');
+  // Signs the audit trail's checkpoints; kept outside the database so a database superuser cannot re-seal the trail.
+  env.CERTCTL_AUDIT_HMAC_KEY ||= persistentSecret('audit-hmac-key', '');
   const config = loadConfig(env);
 
-  const applied = await runMigrations({ url: config.database.url });
+  const applied = await runMigrations({ url: config.database.migrateUrl });
   say(applied.length ? `migrations applied: ${applied.join(', ')}` : 'schema is up to date');
   // The demo's File targets deploy under here (one directory each), so a renewal in the demo really writes files:
   // this install's data directory is one of the allowed destination roots (unless the operator set the roots).
@@ -73,6 +76,11 @@ async function main(): Promise<void> {
   if (seed && config.demoSeed) {
     for (const dir of ['edge', 'api']) mkdirSync(join(deployRoot, dir), { recursive: true });
     say(`demo inventory: ${await seedDemoInventory(config.database.url, deployRoot)} certificates added (File targets deploy under ${deployRoot})`);
+  }
+  if (embeddedPostgres) {
+    // As in compose and k8s, the apps connect as certctl_app (append-only on the audit trail); the superuser that
+    // created the schema is for migrations only.
+    env.CERTCTL_DATABASE_URL = await appRoleUrl(config.database.url);
   }
 
   for (const app of APPS) children.push(startApp(app, env));
@@ -118,6 +126,22 @@ async function startAlertSink(): Promise<string> {
 
 function say(message: string): void {
   process.stdout.write(`[start] ${message}\n`);
+}
+
+/** Lets the migrations' certctl_app role log in (password kept in .data/app-db-password) and returns its URL. */
+async function appRoleUrl(ownerUrl: string): Promise<string> {
+  const password = persistentSecret('app-db-password', '');
+  const db = new Client({ connectionString: ownerUrl });
+  await db.connect();
+  try {
+    await db.query(`ALTER ROLE ${APP_DATABASE_ROLE} LOGIN PASSWORD ${db.escapeLiteral(password)}`);
+  } finally {
+    await db.end();
+  }
+  const url = new URL(ownerUrl);
+  url.username = APP_DATABASE_ROLE;
+  url.password = password;
+  return url.toString();
 }
 
 async function ensureDatabase(adminUrl: string, name: string): Promise<void> {

@@ -402,6 +402,8 @@ describe('certctl CLI (built, child process)', () => {
     const intact = await cli(['audit', 'verify']);
     expect(intact.code, intact.stderr).toBe(0);
     expect(intact.stdout).toMatch(/^audit chain intact: \d+ rows checked$/m);
+    // This api has no CERTCTL_AUDIT_HMAC_KEY: the answer says the chain is only an unkeyed hash.
+    expect(intact.stdout).toMatch(/^warning: CERTCTL_AUDIT_HMAC_KEY is not set/m);
 
     const { rows } = await h.db.query(`SELECT id, seq FROM audit_events ORDER BY seq LIMIT 1 OFFSET 1`);
     await h.db.query('ALTER TABLE audit_events DISABLE TRIGGER trg_audit_events_worm');

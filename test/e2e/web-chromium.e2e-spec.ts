@@ -183,6 +183,8 @@ suite('web console in Chromium', () => {
     const result = admin.getByTestId('verify-result');
     await result.waitFor();
     expect(await result.textContent()).toMatch(/^OK — \d+ rows, hash chain intact$/);
+    // No CERTCTL_AUDIT_HMAC_KEY on this api: the page says the chain is only an unkeyed hash.
+    expect(await admin.getByTestId('verify-warning').textContent()).toContain('CERTCTL_AUDIT_HMAC_KEY is not set');
   }, 60_000);
 
   it('a viewer key sees the inventory but no mutating control on any page', async () => {

@@ -279,6 +279,13 @@ export interface AuditVerification {
   intact: boolean;
   rows_checked: number;
   first_break?: { seq?: number | null; id?: string | null; reason: string } | null;
+  /** Whether checkpoints signed with CERTCTL_AUDIT_HMAC_KEY vouch for the chain. */
+  keyed?: boolean;
+  checkpoints_checked?: number;
+  latest_checkpoint?: { seq: number; row_hash: string; mac: string } | null;
+  unsigned_rows?: number;
+  /** Set when the answer is weaker than it looks (no key configured). */
+  warning?: string;
   verified_at?: string;
 }
 

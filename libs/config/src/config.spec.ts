@@ -21,6 +21,9 @@ describe('loadConfig', () => {
     ['CERTCTL_API_KEY', 'short', /CERTCTL_API_KEY must be at least 16 characters/],
     ['CERTCTL_DEMO_SEED', 'maybe', /CERTCTL_DEMO_SEED must be true or false/],
     ['CERTCTL_MAX_BODY_SIZE', '12', /CERTCTL_MAX_BODY_SIZE must be between/],
+    ['CERTCTL_AUDIT_HMAC_KEY', 'too-short-for-a-mac-key', /CERTCTL_AUDIT_HMAC_KEY must be at least 32 bytes/],
+    ['CERTCTL_AUDIT_CHECKPOINT_INTERVAL', 'often', /CERTCTL_AUDIT_CHECKPOINT_INTERVAL must be a duration/],
+    ['CERTCTL_MIGRATE_DATABASE_URL', 'mysql://x/y', /CERTCTL_MIGRATE_DATABASE_URL must use postgres:/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);
@@ -28,6 +31,14 @@ describe('loadConfig', () => {
 
   it('never echoes a password from a bad database URL', () => {
     expect(() => loadConfig({ CERTCTL_DATABASE_URL: 'postgres//user:hunter2@host' })).not.toThrow(/hunter2/);
+  });
+
+  it('migrates as CERTCTL_MIGRATE_DATABASE_URL when set, else as the apps\' own URL; the audit key is optional', () => {
+    const apps = 'postgres://certctl_app:x@db:5432/certctl';
+    expect(loadConfig({ CERTCTL_DATABASE_URL: apps }).database.migrateUrl).toBe(apps);
+    const owner = 'postgres://certctl:y@db:5432/certctl';
+    expect(loadConfig({ CERTCTL_DATABASE_URL: apps, CERTCTL_MIGRATE_DATABASE_URL: owner }).database).toMatchObject({ url: apps, migrateUrl: owner });
+    expect(loadConfig({}).audit).toEqual({ hmacKey: undefined, checkpointIntervalMs: 5_000 });
   });
 
   it('accepts booleans in the usual spellings', () => {

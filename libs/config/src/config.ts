@@ -29,7 +29,15 @@ export interface AppConfig {
   };
   /** Port of the /health, /ready, /metrics listener of each worker app. */
   workerPorts: { orchestrator: number; notifier: number; scanner: number };
-  database: { url: string; maxConns: number };
+  database: {
+    url: string;
+    maxConns: number;
+    /**
+     * Where migrations run: the schema owner's connection. The apps' own URL (a role that may only append to the
+     * audit trail) is the default, for single-role setups; give the owner's URL only to the migrate job.
+     */
+    migrateUrl: string;
+  };
   /** Boot waits this many attempts, retryDelayMs apart, for PostgreSQL (and Redis) before giving up. */
   startup: { attempts: number; retryDelayMs: number };
   redis: {
@@ -41,6 +49,15 @@ export interface AppConfig {
     stalledIntervalMs: number;
   };
   auth: { type: AuthType; bootstrapApiKey: string | undefined };
+  audit: {
+    /**
+     * Keys the audit trail's signed checkpoints (HMAC-SHA256). Held by the apps, never stored in the database, so
+     * whoever can rewrite the database cannot re-seal the trail. Unset: the chain is an unkeyed hash (verify says so).
+     */
+    hmacKey: string | undefined;
+    /** How often the api signs a checkpoint of the chain head when it has moved. */
+    checkpointIntervalMs: number;
+  };
   log: { level: LogLevel; format: LogFormat };
   demoSeed: boolean;
   /** A local demo (`npm start`, the dev overlay): template placeholder secrets are accepted. */
@@ -164,6 +181,11 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
   if (encryptionKey !== undefined && Buffer.byteLength(encryptionKey) < 32) {
     throw new ConfigError('CERTCTL_CONFIG_ENCRYPTION_KEY', 'must be at least 32 bytes');
   }
+  const databaseUrl = url(env, 'CERTCTL_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/certctl', ['postgres:', 'postgresql:']);
+  const auditHmacKey = optional(env, 'CERTCTL_AUDIT_HMAC_KEY');
+  if (auditHmacKey !== undefined && Buffer.byteLength(auditHmacKey) < 32) {
+    throw new ConfigError('CERTCTL_AUDIT_HMAC_KEY', 'must be at least 32 bytes');
+  }
   if ((env.CERTCTL_CA_CERT_PATH === undefined) !== (env.CERTCTL_CA_KEY_PATH === undefined)) {
     throw new ConfigError(env.CERTCTL_CA_CERT_PATH === undefined ? 'CERTCTL_CA_CERT_PATH' : 'CERTCTL_CA_KEY_PATH', 'must be set together with its pair');
   }
@@ -182,8 +204,11 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
       scanner: int(env, 'CERTCTL_SCANNER_PORT', 8083, 0, 65535),
     },
     database: {
-      url: url(env, 'CERTCTL_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/certctl', ['postgres:', 'postgresql:']),
+      url: databaseUrl,
       maxConns: int(env, 'CERTCTL_DATABASE_MAX_CONNS', 25, 1, 1000),
+      migrateUrl: optional(env, 'CERTCTL_MIGRATE_DATABASE_URL') === undefined
+        ? databaseUrl
+        : url(env, 'CERTCTL_MIGRATE_DATABASE_URL', databaseUrl, ['postgres:', 'postgresql:']),
     },
     startup: {
       attempts: int(env, 'CERTCTL_STARTUP_RETRIES', 10, 1, 1000),
@@ -198,6 +223,10 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
     auth: {
       type: authType,
       bootstrapApiKey,
+    },
+    audit: {
+      hmacKey: auditHmacKey,
+      checkpointIntervalMs: duration(env, 'CERTCTL_AUDIT_CHECKPOINT_INTERVAL', 5_000),
     },
     log: {
       level: oneOf(env, 'CERTCTL_LOG_LEVEL', LOG_LEVELS, 'info'),

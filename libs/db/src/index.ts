@@ -5,6 +5,7 @@ export * from './boot-retry';
 export * from './ids';
 export * from './pg-errors';
 export { MIGRATIONS } from './migrations';
+export { APP_DATABASE_ROLE } from './migrations/1765400500000-AuditCheckpointsAndAppRole';
 export * from './redis.module';
 export * from './redis-errors';
 export * from './queues.module';

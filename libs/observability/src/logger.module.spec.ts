@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { Logger } from '@nestjs/common';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createPino, httpLoggerMiddleware, PinoNestLogger } from './logger.module';
+import { createPino, httpLoggerMiddleware, PinoNestLogger, redactedUrl } from './logger.module';
 
 function sink(): { stream: Writable; records: () => Array<Record<string, unknown>> } {
   const lines: string[] = [];
@@ -54,6 +54,17 @@ describe('request logging', () => {
       }).on('error', fail).end();
     });
   }
+
+  it('redacts credential-like query parameters and leaves the rest of the URL as sent', () => {
+    expect(redactedUrl('/api/v1/teams')).toBe('/api/v1/teams');
+    expect(redactedUrl('/api/v1/teams?page=2&sort=name')).toBe('/api/v1/teams?page=2&sort=name');
+    expect(redactedUrl('/x?api_key=cck_abc&page=2')).toBe('/x?api_key=[REDACTED]&page=2');
+    expect(redactedUrl('/x?access_token=a&apiKey=b&X-Amz-Signature=c&client_secret=d&password=e&session=f'))
+      .toBe('/x?access_token=[REDACTED]&apiKey=[REDACTED]&X-Amz-Signature=[REDACTED]&client_secret=[REDACTED]&password=[REDACTED]&session=[REDACTED]');
+    // Percent-encoded names are judged decoded; a malformed escape as sent.
+    expect(redactedUrl('/x?api%5Fkey=s3cret&%E0%A4%A=1')).toBe('/x?api%5Fkey=[REDACTED]&%E0%A4%A=1');
+    expect(redactedUrl('/x?token')).toBe('/x?token');
+  });
 
   it('logs one small line per request: id, method, url, status, time; never the headers', async () => {
     const { port, records } = await serve();

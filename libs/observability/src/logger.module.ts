@@ -24,6 +24,30 @@ export const REDACTED_PATHS = [
 /** Requests not worth a log line each (probes and scrapes arrive every few seconds). */
 export const UNLOGGED_PATHS = ['/health', '/ready', '/metrics'];
 
+/** Query parameters whose values are credentials (`?api_key=`, `?token=`, `access_token`, `secret`, ...). */
+const SECRET_QUERY_PARAM = /(key|token|secret|password|passwd|signature|sig|session|auth|credential)/i;
+
+/**
+ * A URL fit for a log line: the value of every credential-like query parameter replaced by [REDACTED]. Works on
+ * the raw text (no decoding and re-encoding), so the rest of the URL is logged exactly as it was sent.
+ */
+export function redactedUrl(url: string): string {
+  const queryStart = url.indexOf('?');
+  if (queryStart < 0) return url;
+  const query = url.slice(queryStart + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    const rawName = eq < 0 ? pair : pair.slice(0, eq);
+    let name = rawName;
+    try {
+      name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+    } catch {
+      // A malformed escape: judge the name as sent.
+    }
+    return eq >= 0 && SECRET_QUERY_PARAM.test(name) ? `${rawName}=[REDACTED]` : pair;
+  });
+  return `${url.slice(0, queryStart)}?${query.join('&')}`;
+}
+
 /** The path as the client sent it (Express rewrites req.url under a mount path). */
 function urlOf(req: IncomingMessage): string {
   return (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
@@ -151,7 +175,7 @@ export function httpLoggerMiddleware(logger: Pino) {
       const level = !res.writableFinished ? 'warn' : status >= 500 && status !== 501 ? 'error' : status >= 400 ? 'warn' : 'info';
       if (!logger.isLevelEnabled(level)) return;
       const responseTime = Math.round(performance.now() - started);
-      logger[level]({ reqId: id, method: req.method, url, statusCode: status, responseTime }, res.writableFinished ? 'request completed' : 'request aborted');
+      logger[level]({ reqId: id, method: req.method, url: redactedUrl(url), statusCode: status, responseTime }, res.writableFinished ? 'request completed' : 'request aborted');
     };
     res.once('finish', done);
     res.once('close', done);

@@ -9,7 +9,10 @@ export function auditCommand(io: Io, env: Record<string, string | undefined>): C
     .action(handler(io, env, async (run) => {
       const result = await run.client().verifyAudit();
       if (run.format === 'json') printJson(io, result);
-      else if (result.intact) io.out(`audit chain intact: ${result.rows_checked} rows checked\n`);
+      else if (result.intact) {
+        io.out(`audit chain intact: ${result.rows_checked} rows checked\n`);
+        if (result.warning) io.out(`warning: ${result.warning}\n`);
+      }
       if (!result.intact) {
         const at = result.first_break;
         throw new CommandFailed(`audit chain broken at row ${at?.seq ?? '?'} (${at?.id ?? 'unknown id'}): ${at?.reason ?? 'no reason given'}`);

@@ -171,6 +171,9 @@ export interface ChainVerification {
   intact: boolean;
   rows_checked?: number;
   first_break?: { seq?: number | null; id?: string | null; reason?: string } | null;
+  keyed?: boolean;
+  /** Set when the answer is weaker than it looks (no audit HMAC key configured). */
+  warning?: string;
   verified_at?: string;
 }
 

@@ -39,6 +39,7 @@ export default function AuditPage() {
             : `Broken at row ${result.first_break?.seq ?? '?'} (${result.first_break?.id ?? 'unknown id'}): ${result.first_break?.reason ?? ''}`}
         </p>
       )}
+      {result?.warning ? <p className="state state-warning" role="note" data-testid="verify-warning">{result.warning}</p> : null}
       <div className="filters">
         <label>
           Category

@@ -14,6 +14,7 @@ import { AgentGroups1764900100000 } from './1764900100000-AgentGroups';
 import { EndpointHealthChecks1765000000000 } from './1765000000000-EndpointHealthChecks';
 import { DashboardTrendIndexes1765300000000 } from './1765300000000-DashboardTrendIndexes';
 import { NotificationSkipped1765400000000 } from './1765400000000-NotificationSkipped';
+import { AuditCheckpointsAndAppRole1765400500000 } from './1765400500000-AuditCheckpointsAndAppRole';
 
 /** Listed explicitly (not globbed) so the same list works from sources under test and from the build; one a line, in timestamp order. */
 export const MIGRATIONS = [
@@ -33,4 +34,5 @@ export const MIGRATIONS = [
   EndpointHealthChecks1765000000000,
   DashboardTrendIndexes1765300000000,
   NotificationSkipped1765400000000,
+  AuditCheckpointsAndAppRole1765400500000,
 ];

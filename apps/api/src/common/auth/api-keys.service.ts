@@ -22,9 +22,15 @@ export function generateApiKey(): string {
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 /**
  * A resolved key is reused for this long, sparing a query per request. A key revoked in this process stops
- * working at once; on other api replicas within this many milliseconds.
+ * working at once; on other api replicas within this many milliseconds. Expiry is exact (checked on each use).
  */
 const RESOLVED_KEY_TTL_MS = 5_000;
+
+/** A cached lookup: the key's principal and when it stops working (epoch ms), checked on every use. */
+interface ResolvedKey {
+  principal: Principal;
+  expiresAt: number | null;
+}
 
 export interface CreatedApiKey {
   key: ApiKeyEntity;
@@ -36,7 +42,7 @@ export interface CreatedApiKey {
 export class ApiKeysService {
   private readonly bootstrapHash: Buffer | undefined;
   private readonly lastUsedWritten = new Map<string, number>();
-  private readonly resolved = new TtlCache<Principal | undefined>(RESOLVED_KEY_TTL_MS, 10_000);
+  private readonly resolved = new TtlCache<ResolvedKey | undefined>(RESOLVED_KEY_TTL_MS, 10_000);
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -53,14 +59,34 @@ export class ApiKeysService {
     if (this.bootstrapHash && timingSafeEqual(digest, this.bootstrapHash)) {
       return { actor: 'bootstrap-admin', actor_type: 'APIKey', role: 'admin' };
     }
-    return this.resolved.get(digest.toString('hex'), () => this.lookup(digest));
+    const found = await this.resolved.get(digest.toString('hex'), () => this.lookup(digest));
+    // The cache spares the query, not the clock: a key stops working at its expires_at to the millisecond.
+    if (!found || (found.expiresAt !== null && found.expiresAt <= Date.now())) return undefined;
+    return found.principal;
   }
 
-  private async lookup(digest: Buffer): Promise<Principal | undefined> {
+  /** A fingerprint of the configured bootstrap key (not the key, nor its plain hash), to notice when it changes. */
+  bootstrapFingerprint(): string | undefined {
+    return this.bootstrapHash ? createHash('sha256').update('certctl-bootstrap-fingerprint:').update(this.bootstrapHash).digest('hex').slice(0, 32) : undefined;
+  }
+
+  /**
+   * Whether a stored key is still usable now (not revoked, not expired), asked of the database each time: for
+   * long-lived sessions opened with a key, which must end when the key does.
+   */
+  async isActive(keyId: string): Promise<boolean> {
+    const rows: unknown[] = await this.dataSource.query(
+      'SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())',
+      [keyId],
+    );
+    return rows.length > 0;
+  }
+
+  private async lookup(digest: Buffer): Promise<ResolvedKey | undefined> {
     const hex = digest.toString('hex');
-    const rows: Array<{ id: string; name: string; role: ApiKeyRole; agent_id: string | null; key_hash: string }> =
+    const rows: Array<{ id: string; name: string; role: ApiKeyRole; agent_id: string | null; key_hash: string; expires_at: Date | null }> =
       await this.dataSource.query(
-        `SELECT id, name, role, agent_id, key_hash FROM api_keys
+        `SELECT id, name, role, agent_id, key_hash, expires_at FROM api_keys
           WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
         [hex],
       );
@@ -68,9 +94,10 @@ export class ApiKeysService {
     // The lookup is by hash; the final comparison is constant-time all the same.
     if (!row || !timingSafeEqual(Buffer.from(row.key_hash, 'hex'), digest)) return undefined;
     this.touch(row.id);
-    return row.role === 'agent'
+    const principal: Principal = row.role === 'agent'
       ? { actor: row.name, actor_type: 'Agent', role: 'agent', key_id: row.id, agent_id: row.agent_id ?? undefined }
       : { actor: row.name, actor_type: 'APIKey', role: row.role, key_id: row.id };
+    return { principal, expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null };
   }
 
   /** Records last use at most once a minute per key, off the request path. */

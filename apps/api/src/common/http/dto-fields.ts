@@ -1,9 +1,9 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import {
   ArrayMaxSize, IsArray, IsBoolean, IsDate, IsEmail, IsIn, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Matches,
-  Max, MaxLength, Min,
+  Max, MaxLength, Min, MinDate,
 } from 'class-validator';
 import { CLIENT_ID_PATTERN } from '@certctl/db';
 
@@ -21,16 +21,23 @@ function doc(type: Parameters<typeof ApiProperty>[0], o: FieldOptions) {
     [ApiProperty({ ...type, description: o.description })];
 }
 
-export const TextField = (o: FieldOptions & { max?: number; allowEmpty?: boolean } = {}) =>
+/** A single-line name: no control characters, and no markup (`<`, `>`) that a mail or a page could render. */
+const PLAIN_NAME = /^[^\u0000-\u001f\u007f-\u009f<>]*$/;
+
+const singleLine = () =>
+  Matches(PLAIN_NAME, { message: '$property must not contain control characters (such as a newline) or < >' });
+
+export const TextField = (o: FieldOptions & { max?: number; allowEmpty?: boolean; singleLine?: boolean } = {}) =>
   applyDecorators(
     ...doc({ type: String, maxLength: o.max ?? 255 }, o),
     IsString(),
     MaxLength(o.max ?? 255),
     ...(o.allowEmpty || o.optional ? [] : [IsNotEmpty()]),
+    ...(o.singleLine ? [singleLine()] : []),
   );
 
 export const NameField = (o: FieldOptions = {}) =>
-  applyDecorators(...doc({ type: String, maxLength: 255 }, o), IsString(), IsNotEmpty(), MaxLength(255));
+  applyDecorators(...doc({ type: String, maxLength: 255 }, o), IsString(), IsNotEmpty(), MaxLength(255), singleLine());
 
 /** A client-supplied id (accepted on create, like certctl), or the id of a referenced row. */
 export const IdField = (o: FieldOptions = {}) =>
@@ -73,6 +80,14 @@ export const IntListField = (min: number, max: number, o: FieldOptions = {}) =>
 export const ObjectField = (o: FieldOptions = {}) =>
   applyDecorators(...doc({ type: 'object', additionalProperties: true }, o), IsObject());
 
-/** RFC 3339 timestamp in a body or query string. */
-export const DateField = (o: FieldOptions = {}) =>
-  applyDecorators(...doc({ type: String, format: 'date-time' }, o), Type(() => Date), IsDate({ message: '$property must be an RFC 3339 timestamp' }));
+/**
+ * RFC 3339 timestamp in a body or query string. Only a string becomes a Date: anything else (an object, a number)
+ * is left as it is for IsDate to refuse, since `new Date({toString: 1})` throws. `future`: must lie ahead of now.
+ */
+export const DateField = (o: FieldOptions & { future?: boolean } = {}) =>
+  applyDecorators(
+    ...doc({ type: String, format: 'date-time' }, o),
+    Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? new Date(value) : value)),
+    IsDate({ message: '$property must be an RFC 3339 timestamp' }),
+    ...(o.future ? [MinDate(() => new Date(), { message: '$property must be in the future' })] : []),
+  );

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { PgError, pgErrorOf } from '@certctl/db';
+import { redactedUrl } from '@certctl/observability';
 import { ApiError, FieldProblem } from './api-error';
 
 interface ErrorBody {
@@ -32,7 +33,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const { status, code, message, details } = this.describe(exception);
     const extra = exception instanceof ApiError ? exception.extra : undefined;
     if (status >= 500 && !deliberate(exception)) {
-      this.logger.error({ err: exception, requestId: req.id, path: req.originalUrl }, 'request failed');
+      this.logger.error({ err: exception, requestId: req.id, path: redactedUrl(req.originalUrl) }, 'request failed');
     }
     sendError(res, status, code, message, String(req.id ?? ''), details, extra);
   }

@@ -4,19 +4,35 @@ import { DataSource } from 'typeorm';
 import { AuditEventEntity } from '@certctl/db';
 import { ApiError } from '../../common/http/api-error';
 import { Page, pageOf } from '../../common/http/pagination';
+import { AuditCheckpointService } from './audit-checkpoints.service';
 import { AuditQuery } from './dto/audit.dto';
 
 export interface ChainVerification {
   intact: boolean;
   rows_checked: number;
   first_break: { seq: number | null; id: string | null; reason: string } | null;
+  /** Whether the chain is vouched for by checkpoints signed with CERTCTL_AUDIT_HMAC_KEY. */
+  keyed: boolean;
+  /** Signed checkpoints checked, and the newest (seq, row_hash, mac) to keep outside the database. */
+  checkpoints_checked: number;
+  latest_checkpoint: { seq: number; row_hash: string; mac: string } | null;
+  /** Rows newer than the latest checkpoint: not yet covered by a signature. */
+  unsigned_rows: number;
+  /** Present when the answer is weaker than it looks (no key configured). */
+  warning?: string;
   verified_at: string;
 }
+
+const UNKEYED_WARNING =
+  'CERTCTL_AUDIT_HMAC_KEY is not set: the chain is an unkeyed hash, which anyone who can write the database can re-seal';
 
 /** Reading and verifying the audit trail (writing is AuditService's). */
 @Injectable()
 export class AuditTrailService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly checkpoints: AuditCheckpointService,
+  ) {}
 
   async list(query: AuditQuery): Promise<Page<AuditEventEntity>> {
     const { page, perPage, offset } = pageOf(query);
@@ -36,15 +52,28 @@ export class AuditTrailService {
     return event;
   }
 
-  /** Walks the hash chain in the database and reports the first row that does not match. */
+  /**
+   * Walks the hash chain in the database and reports the first row that does not match; then, with a key, checks
+   * every signed checkpoint (a chain re-sealed after an edit is intact as a hash chain, but not against them).
+   */
   async verify(): Promise<ChainVerification> {
     const [row] = await this.dataSource.query<Array<{ rows_checked: string; broken_seq: string | null; broken_id: string | null; reason: string | null }>>(
       'SELECT * FROM audit_events_verify_chain()',
     );
+    const rowsChecked = Number(row?.rows_checked ?? 0);
+    const chainBreak = row?.reason ? { seq: row.broken_seq === null ? null : Number(row.broken_seq), id: row.broken_id, reason: row.reason } : null;
+    const keyed = this.checkpoints.keyed;
+    const signed = keyed ? await this.checkpoints.verify() : { checked: 0, latest: null, first_break: null };
+    const firstBreak = chainBreak ?? signed.first_break;
     return {
-      intact: !row?.reason,
-      rows_checked: Number(row?.rows_checked ?? 0),
-      first_break: row?.reason ? { seq: row.broken_seq === null ? null : Number(row.broken_seq), id: row.broken_id, reason: row.reason } : null,
+      intact: firstBreak === null,
+      rows_checked: rowsChecked,
+      first_break: firstBreak,
+      keyed,
+      checkpoints_checked: signed.checked,
+      latest_checkpoint: signed.latest,
+      unsigned_rows: keyed ? Math.max(0, rowsChecked - (signed.latest?.seq ?? 0)) : rowsChecked,
+      ...(keyed ? {} : { warning: UNKEYED_WARNING }),
       verified_at: new Date().toISOString(),
     };
   }

@@ -25,9 +25,13 @@ export class AuditController {
     return this.trail.list(query);
   }
 
-  /** Walks the hash chain; `intact: false` names the first broken row. */
+  /** Walks the hash chain and checks its signed checkpoints; `intact: false` names the first break. */
   @Get('verify')
-  @Returns(objectOf({ intact: bool, rows_checked: int, first_break: objectOf({ seq: int, id: str, reason: str }, ['reason']), verified_at: dateTime }, ['intact', 'rows_checked', 'verified_at']))
+  @Returns(objectOf({
+    intact: bool, rows_checked: int, first_break: objectOf({ seq: int, id: str, reason: str }, ['reason']), keyed: bool,
+    checkpoints_checked: int, latest_checkpoint: objectOf({ seq: int, row_hash: str, mac: str }, ['seq', 'row_hash', 'mac']),
+    unsigned_rows: int, warning: str, verified_at: dateTime,
+  }, ['intact', 'rows_checked', 'keyed', 'checkpoints_checked', 'unsigned_rows', 'verified_at']))
   verify(): Promise<ChainVerification> {
     return this.trail.verify();
   }

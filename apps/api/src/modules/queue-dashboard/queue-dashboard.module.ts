@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
@@ -14,6 +13,7 @@ import { JobProducer, REDIS } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import { ApiKeysService } from '../../common/auth/api-keys.service';
 import type { Principal } from '../../common/auth/principal';
+import { sendError } from '../../common/http/exception.filter';
 
 /** Where the dashboard is served: outside the /api/v1 prefix and outside Nest's guards (checked here instead). */
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
@@ -49,8 +49,8 @@ export class QueueDashboard implements OnModuleInit {
       options: { uiConfig: { boardTitle: 'certctl queues' } },
     });
     const app = this.adapterHost.httpAdapter.getInstance<{ post: Function; use: Function }>();
-    app.post(`${QUEUE_DASHBOARD_PATH}/session`, urlencoded({ extended: false, limit: '4kb' }), (req: Request, res: Response) => void this.login(req, res).catch((err: unknown) => this.fail(res, err)));
-    app.use(QUEUE_DASHBOARD_PATH, (req: Request, res: Response, next: NextFunction) => void this.guard(req, res, next).catch((err: unknown) => this.fail(res, err)), serverAdapter.getRouter());
+    app.post(`${QUEUE_DASHBOARD_PATH}/session`, urlencoded({ extended: false, limit: '4kb' }), (req: Request, res: Response) => void this.login(req, res).catch((err: unknown) => this.fail(req, res, err)));
+    app.use(QUEUE_DASHBOARD_PATH, (req: Request, res: Response, next: NextFunction) => void this.guard(req, res, next).catch((err: unknown) => this.fail(req, res, err)), serverAdapter.getRouter());
   }
 
   /**
@@ -60,10 +60,11 @@ export class QueueDashboard implements OnModuleInit {
   private async login(req: Request, res: Response): Promise<void> {
     const formKey = typeof req.body?.api_key === 'string' && !req.headers.authorization ? (req.body.api_key as string).trim() : undefined;
     const principal = formKey ? await this.keys.resolve(formKey) : await this.bearer(req);
-    if (!principal) return this.deny(res, 401, 'an admin API key is required (Authorization: Bearer <key>)');
-    if (principal.role !== 'admin') return this.deny(res, 403, `role ${principal.role} may not open the queue dashboard`);
+    if (!principal) return this.deny(req, res, 401, 'an admin API key is required (Authorization: Bearer <key>)');
+    if (principal.role !== 'admin') return this.deny(req, res, 403, `role ${principal.role} may not open the queue dashboard`);
     const token = randomBytes(32).toString('base64url');
-    await this.redis.set(this.sessionKey(token), JSON.stringify({ actor: principal.actor, actor_type: principal.actor_type }), 'EX', SESSION_TTL_SECONDS);
+    const session: DashboardSession = { actor: principal.actor, actor_type: principal.actor_type, credential: this.credentialOf(principal) };
+    await this.redis.set(this.sessionKey(token), JSON.stringify(session), 'EX', SESSION_TTL_SECONDS);
     await this.audit.record({ actor: principal, action: 'queue_dashboard.session', resource_type: 'queue_dashboard', resource_id: 'session', event_category: 'auth' });
     res.cookie(QUEUE_SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: QUEUE_DASHBOARD_PATH, maxAge: SESSION_TTL_SECONDS * 1000 });
     if (formKey) res.redirect(303, `${QUEUE_DASHBOARD_PATH}/`);
@@ -75,11 +76,11 @@ export class QueueDashboard implements OnModuleInit {
     if (!actor) return;
     if (req.method === 'GET' || req.method === 'HEAD') return next();
     // Actions: PUT /api/queues/:queue/:jobId/{retry,promote}, and PUT /api/queues/:queue/retry/:status (retry all).
-    const parts = req.path.split('/').filter(Boolean).map(decodeURIComponent);
+    const parts = req.path.split('/').filter(Boolean).map((part) => decodedOrUndefined(part) ?? '');
     const [api, queues, queue, second, third] = parts;
     const verb = second === 'retry' ? 'retry' : third;
     if (api !== 'api' || queues !== 'queues' || !queue || !verb || !ALLOWED_ACTIONS.has(verb)) {
-      return this.deny(res, 403, `the queue dashboard only retries and promotes jobs (refused: ${req.method} ${req.path})`);
+      return this.deny(req, res, 403, `the queue dashboard only retries and promotes jobs (refused: ${req.method} ${req.path})`);
     }
     const jobId = second === 'retry' ? `all-${third ?? 'failed'}` : second!;
     res.on('finish', () => {
@@ -97,21 +98,32 @@ export class QueueDashboard implements OnModuleInit {
     const principal = await this.bearer(req);
     if (principal) {
       if (principal.role === 'admin') return principal;
-      this.deny(res, 403, `role ${principal.role} may not open the queue dashboard`);
+      this.deny(req, res, 403, `role ${principal.role} may not open the queue dashboard`);
       return undefined;
     }
     if (req.headers.authorization) {
-      this.deny(res, 401, 'unknown, revoked or expired API key');
+      this.deny(req, res, 401, 'unknown, revoked or expired API key');
       return undefined;
     }
     const token = cookie(req.headers.cookie, QUEUE_SESSION_COOKIE);
-    const session = token ? await this.redis.get(this.sessionKey(token)) : null;
-    if (session) return JSON.parse(session) as Pick<Principal, 'actor' | 'actor_type'>;
+    if (token !== undefined && !SESSION_TOKEN.test(token)) {
+      this.deny(req, res, 401, `the ${QUEUE_SESSION_COOKIE} cookie is malformed; open a new session with POST ${QUEUE_DASHBOARD_PATH}/session`);
+      return undefined;
+    }
+    const stored = token ? await this.redis.get(this.sessionKey(token)) : null;
+    const session = stored ? (JSON.parse(stored) as DashboardSession) : undefined;
+    // The key that opened the session is asked about on every request: revoked or expired, the session ends with it.
+    if (session && !(await this.credentialStillValid(session.credential))) {
+      await this.redis.del(this.sessionKey(token!));
+      this.deny(req, res, 401, 'the API key that opened this session was revoked or has expired');
+      return undefined;
+    }
+    if (session) return session;
     if (req.method === 'GET' && req.path === '/' && req.accepts(['json', 'html']) === 'html') {
       res.status(401).type('html').send(LOGIN_FORM);
       return undefined;
     }
-    this.deny(res, 401, `an admin API key (Authorization: Bearer) or a session from POST ${QUEUE_DASHBOARD_PATH}/session is required`);
+    this.deny(req, res, 401, `an admin API key (Authorization: Bearer) or a session from POST ${QUEUE_DASHBOARD_PATH}/session is required`);
     return undefined;
   }
 
@@ -121,17 +133,38 @@ export class QueueDashboard implements OnModuleInit {
     return match ? this.keys.resolve(match[1]!.trim()) : undefined;
   }
 
+  /** What opened a session, to be checked again on each of its requests. */
+  private credentialOf(principal: Principal): string {
+    if (principal.key_id) return `key:${principal.key_id}`;
+    if (principal.actor_type === 'Anonymous') return 'none';
+    return `bootstrap:${this.keys.bootstrapFingerprint() ?? ''}`;
+  }
+
+  /**
+   * A stored key must still be active (the database is asked, no cache); the bootstrap key must still be the
+   * configured one (a rotated CERTCTL_API_KEY ends its sessions); an anonymous session lives only while auth is off.
+   */
+  private async credentialStillValid(credential: string | undefined): Promise<boolean> {
+    if (credential?.startsWith('key:')) return this.keys.isActive(credential.slice('key:'.length));
+    if (credential?.startsWith('bootstrap:')) {
+      const fingerprint = this.keys.bootstrapFingerprint();
+      return fingerprint !== undefined && credential === `bootstrap:${fingerprint}`;
+    }
+    return credential === 'none' && this.config.auth.type === 'none';
+  }
+
   private sessionKey(token: string): string {
     return `${this.config.redis.queuePrefix}:queue-dashboard-session:${createHash('sha256').update(token).digest('hex')}`;
   }
 
-  private deny(res: Response, status: number, message: string): void {
-    res.status(status).json({ error: STATUS_CODES[status], message, code: status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN' });
+  /** The API's error shape (request_id included), as Nest's filter would answer. */
+  private deny(req: Request, res: Response, status: number, message: string): void {
+    sendError(res, status, status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', message, requestIdOf(req));
   }
 
-  private fail(res: Response, err: unknown): void {
+  private fail(req: Request, res: Response, err: unknown): void {
     this.logger.error({ err: (err as Error).message }, 'queue dashboard request failed');
-    if (!res.headersSent) res.status(500).json({ error: STATUS_CODES[500], message: 'internal error', code: 'INTERNAL' });
+    sendError(res, 500, 'INTERNAL', 'internal error', requestIdOf(req));
   }
 }
 
@@ -140,12 +173,33 @@ const LOGIN_FORM = `<!doctype html><html><head><meta charset="utf-8"><title>cert
 <form method="post" action="${QUEUE_DASHBOARD_PATH}/session"><label>Admin API key <input type="password" name="api_key" autocomplete="off" required></label>
 <button type="submit">Open the queue dashboard</button></form></body></html>`;
 
+/** What a session stores: who opened it, and with what (`key:<id>`, `bootstrap:<fingerprint>` or `none`). */
+interface DashboardSession extends Pick<Principal, 'actor' | 'actor_type'> {
+  credential?: string;
+}
+
+/** Session tokens are 32 random bytes in base64url (43 characters); anything else was not issued here. */
+const SESSION_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+/** A cookie's value ('' when its percent-encoding is malformed, which SESSION_TOKEN then refuses). */
 function cookie(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {
     const i = part.indexOf('=');
-    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+    if (i > 0 && part.slice(0, i).trim() === name) return decodedOrUndefined(part.slice(i + 1).trim()) ?? '';
   }
   return undefined;
+}
+
+function requestIdOf(req: Request): string {
+  return String((req as Request & { id?: unknown }).id ?? '');
+}
+
+function decodedOrUndefined(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
 }
 
 @Module({ providers: [QueueDashboard] })

@@ -7,5 +7,5 @@ export const MINTABLE_ROLES = API_KEY_ROLES.filter((r) => r !== 'agent');
 export class CreateApiKeyDto {
   @NameField({ description: 'Recorded as the actor of everything this key does' }) name: string;
   @EnumField(MINTABLE_ROLES) role: string;
-  @DateField({ optional: true }) expires_at?: Date;
+  @DateField({ optional: true, future: true }) expires_at?: Date;
 }

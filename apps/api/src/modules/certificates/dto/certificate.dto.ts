@@ -6,8 +6,11 @@ import { REVOCATION_REASONS, RevocationReason, sanProblem } from '@certctl/pki';
 import { BoolField, DateField, EnumField, IdField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
 import { SearchPageQuery } from '../../../common/http/list-query';
 
-/** A DNS name (wildcards allowed), an IP address, an email address or a URI: no whitespace, at most 253. */
-const SUBJECT_NAME = /^[^\s,]{1,253}$/;
+/**
+ * A DNS name (wildcards allowed), an IP address, an email address or a URI: no whitespace, control characters or
+ * markup (< >, which no URI may hold unescaped either), at most 253.
+ */
+const SUBJECT_NAME = /^[^\s,<>\u0000-\u001f\u007f-\u009f]{1,253}$/;
 
 /** Each SAN parses as what it looks like (RFC 1123 DNS name with one leading wildcard label, IP, email, URI). */
 const IsSubjectAltNames = () =>
@@ -38,9 +41,9 @@ const IsTagMap = () =>
 export class CreateCertificateDto {
   @IdField({ optional: true }) id?: string;
   @NameField() name: string;
-  @TextField({ max: 253 }) common_name: string;
+  @TextField({ max: 253, singleLine: true }) common_name: string;
   @StringListField({ optional: true, pattern: SUBJECT_NAME, description: 'DNS names, IPs, emails or URIs' }) @IsSubjectAltNames() sans?: string[];
-  @TextField({ optional: true, max: 64 }) environment?: string;
+  @TextField({ optional: true, max: 64, singleLine: true }) environment?: string;
   @IdField() owner_id: string;
   @IdField({ optional: true }) team_id?: string | null;
   @IdField() issuer_id: string;
@@ -63,7 +66,7 @@ export class CertificateQuery extends SearchPageQuery {
   @IdField({ optional: true }) team_id?: string;
   @IdField({ optional: true }) issuer_id?: string;
   @IdField({ optional: true }) profile_id?: string;
-  @TextField({ optional: true, max: 64 }) environment?: string;
+  @TextField({ optional: true, max: 64, singleLine: true }) environment?: string;
   @DateField({ optional: true, description: 'Only certificates expiring before this time' }) expires_before?: Date;
   @DateField({ optional: true }) expires_after?: Date;
 
