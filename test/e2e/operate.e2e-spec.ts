@@ -71,6 +71,16 @@ function parsePrometheus(text: string): Map<string, Family> {
   return families;
 }
 
+/** Whether a Kubernetes label selector (matchLabels and In/NotIn/Exists/DoesNotExist expressions) selects these labels. */
+function selects(selector: { matchLabels?: Record<string, string>; matchExpressions?: Array<{ key: string; operator: string; values?: string[] }> } | undefined, labels: Record<string, string>): boolean {
+  if (!selector) return false;
+  const byLabels = Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  const byExpressions = (selector.matchExpressions ?? []).every(({ key, operator, values = [] }) =>
+    operator === 'In' ? values.includes(labels[key]!) : operator === 'NotIn' ? !values.includes(labels[key]!)
+      : operator === 'Exists' ? key in labels : !(key in labels));
+  return byLabels && byExpressions;
+}
+
 function sample(f: Map<string, Family>, name: string, labels: Record<string, string>): number | undefined {
   return (f.get(name) ?? f.get(name.replace(/_(bucket|sum|count)$/, '')))?.samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
 }
@@ -305,6 +315,31 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
         }
       }
 
+      // Every app: its ServiceMonitor is selected by the Prometheus that selects the alert rules (same labels), and the
+      // NetworkPolicies let its pods reach what its /ready needs (PostgreSQL and Redis: egress from it, ingress to them).
+      const ruleLabels = of('PrometheusRule')[0].metadata.labels ?? {};
+      const apps = deployments.map((d) => d.spec.template.metadata.labels as Record<string, string>);
+      expect(apps.map((l) => l['app.kubernetes.io/component']).sort()).toEqual(['api', 'notifier', 'orchestrator', 'responder', 'scanner']);
+      for (const m of monitors) expect(m.metadata.labels ?? {}, `${m.metadata.name} is selected like the alert rules`).toMatchObject(ruleLabels);
+      const policies = of('NetworkPolicy');
+      const egressTo = (pod: Record<string, string>, port: number) => policies.some((p) => selects(p.spec.podSelector, pod) && p.spec.policyTypes.includes('Egress')
+        && (p.spec.egress ?? []).some((rule: any) => (rule.ports ?? []).some((x: any) => x.port === port)));
+      const dependencies = objects.filter((o) => o.kind === 'StatefulSet').map((o) => ({ name: o.metadata.name as string, labels: o.spec.template.metadata.labels as Record<string, string>, port: o.metadata.name === 'postgres' ? 5432 : 6379 }));
+      for (const pod of apps) {
+        const app = pod['app.kubernetes.io/component'];
+        for (const port of [5432, 6379]) expect(egressTo(pod, port), `${app} may connect out to ${port}`).toBe(true);
+        for (const dependency of dependencies) {
+          const guarding = policies.filter((p) => selects(p.spec.podSelector, dependency.labels) && p.spec.policyTypes.includes('Ingress'));
+          const admitted = guarding.length === 0 || guarding.some((p) => (p.spec.ingress ?? []).some((rule: any) => (rule.from ?? []).some((peer: any) => peer.podSelector && selects(peer.podSelector, pod))));
+          expect(admitted, `${app} is admitted by ${dependency.name}'s NetworkPolicies`).toBe(true);
+        }
+      }
+      // Every app's HPA in the dev overlay stays within the other workers' 1-4.
+      if (objects === dev) for (const hpa of of('HorizontalPodAutoscaler')) expect([hpa.spec.minReplicas, hpa.spec.maxReplicas], hpa.metadata.name).toEqual([1, 4]);
+      // Issued leaves say where revocation lives: the responder's Service in the namespace being deployed.
+      const config = of('ConfigMap').find((c) => c.metadata.name === 'certctl-config').data;
+      expect(config.CERTCTL_PKI_BASE_URL).toBe(`http://certctl-responder.${namespace}.svc:8084`);
+
       // Every alert expression and every dashboard query selects only metrics the platform exports.
       const rules = of('PrometheusRule').flatMap((r) => r.spec.groups.flatMap((g: any) => g.rules));
       const alerts = rules.map((r: any) => r.alert as string);
@@ -344,19 +379,21 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
 });
 
 describe('docker-compose.yml (static check: no container engine runs here)', () => {
-  it('names postgres, redis, migrate, api, orchestrator, notifier and scanner, with healthchecks and depends_on conditions', () => {
+  it('names postgres, redis, migrate, api, orchestrator, notifier, scanner and responder, with healthchecks and depends_on conditions', () => {
     // Compose files use YAML merge keys (`<<: *certctl`).
     const compose = load(readFileSync(resolve(ROOT, 'docker-compose.yml'), 'utf8'), { schema: CORE_SCHEMA.withTags(mergeTag) }) as any;
     const services = compose.services as Record<string, any>;
-    expect(Object.keys(services).sort()).toEqual(['api', 'migrate', 'notifier', 'orchestrator', 'postgres', 'redis', 'scanner']);
-    for (const name of ['postgres', 'redis', 'api', 'orchestrator', 'notifier', 'scanner']) {
+    expect(Object.keys(services).sort()).toEqual(['api', 'migrate', 'notifier', 'orchestrator', 'postgres', 'redis', 'responder', 'scanner']);
+    for (const name of ['postgres', 'redis', 'api', 'orchestrator', 'notifier', 'scanner', 'responder']) {
       expect(services[name].healthcheck?.test, name).toBeDefined();
     }
     expect(services.redis.command.join(' ')).toContain('--appendonly yes');
     expect(services.migrate.command).toEqual(['migrate']);
     expect(services.migrate.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
-    for (const name of ['api', 'orchestrator', 'notifier', 'scanner']) {
+    for (const name of ['api', 'orchestrator', 'notifier', 'scanner', 'responder']) {
       expect(services[name].command, name).toEqual([name]);
+      // Issued leaves point at the responder this file starts.
+      expect(services[name].environment.CERTCTL_PKI_BASE_URL, name).toMatch(/:8084}?$/);
       expect(services[name].depends_on, name).toEqual({
         migrate: { condition: 'service_completed_successfully' },
         postgres: { condition: 'service_healthy' },
