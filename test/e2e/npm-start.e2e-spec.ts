@@ -82,6 +82,13 @@ describe('npm start, first day', () => {
     expect(job.status, job.last_error).toBe('Completed');
   }
 
+  it('prints a short boot: Nest\'s per-route lines are at debug, so the banner comes after a screenful, not hundreds of lines', () => {
+    const before = output.slice(0, output.indexOf('certctl is running')).split('\n').filter((l) => l.trim());
+    process.stdout.write(`npm start: ${before.length} lines before the banner\n`);
+    expect(before.filter((l) => /Mapped \{|RouterExplorer|RoutesResolver|InstanceLoader/.test(l))).toEqual([]);
+    expect(before.length).toBeLessThan(60);
+  });
+
   it('says which alert channels are configured, and sets where revocation lives', () => {
     expect(output).toContain('alert channels configured: Webhook; alerts for the others are recorded as skipped');
     expect(output).toContain(`CRL / OCSP    ${pkiBase}/.well-known/pki`);

@@ -34,6 +34,23 @@ describe('PinoNestLogger (Nest LoggerService on pino)', () => {
   });
 });
 
+describe('boot chatter', () => {
+  it('puts Nest\'s per-module and per-route lines at debug, and keeps its other lines at info', () => {
+    for (const level of ['info', 'debug'] as const) {
+      const out = sink();
+      const logger = new PinoNestLogger(createPino({ level, format: 'json', name: 'api', destination: out.stream }));
+      logger.log('TypeOrmModule dependencies initialized', 'InstanceLoader');
+      logger.log('CertificatesController {/api/v1/certificates}:', 'RoutesResolver');
+      logger.log('Mapped {/api/v1/certificates, GET} route', 'RouterExplorer');
+      logger.log('Nest application successfully started', 'NestApplication');
+      const records = out.records().map((r) => [r.level, r.context]);
+      expect(records).toEqual(level === 'info'
+        ? [[30, 'NestApplication']]
+        : [[20, 'InstanceLoader'], [20, 'RoutesResolver'], [20, 'RouterExplorer'], [30, 'NestApplication']]);
+    }
+  });
+});
+
 describe('request logging', () => {
   let close: (() => void) | undefined;
   afterEach(() => close?.());
@@ -95,6 +112,14 @@ describe('request logging', () => {
     req.destroy();
     await new Promise((done) => setTimeout(done, 400));
     expect(out.records()).toEqual([expect.objectContaining({ level: 40, url: '/slow', msg: 'request aborted' })]);
+  });
+
+  it('logs Prometheus scraping the api\'s certctl families at debug, not at info', async () => {
+    const { port, records } = await serve();
+    await get(port, '/api/v1/metrics/prometheus');
+    await get(port, '/api/v1/certificates');
+    await new Promise((done) => setTimeout(done, 20));
+    expect(records().map((r) => r.url)).toEqual(['/api/v1/certificates']);
   });
 
   it('does not log probes and scrapes (/health, /ready, /metrics)', async () => {

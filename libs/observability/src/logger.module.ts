@@ -23,6 +23,10 @@ export const REDACTED_PATHS = [
 
 /** Requests not worth a log line each (probes and scrapes arrive every few seconds). */
 export const UNLOGGED_PATHS = ['/health', '/ready', '/metrics'];
+/** Prometheus scraping the api's certctl families: every 15-30 s for ever, so at debug unless it fails. */
+export const DEBUG_LOGGED_PATHS = ['/api/v1/metrics/prometheus', '/api/v1/metrics'];
+/** Nest's boot chatter (a line per module and per route, ~150 routes): at debug, so info starts with what matters. */
+const BOOT_CHATTER_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer']);
 
 /** Query parameters whose values are credentials (`?api_key=`, `?token=`, `access_token`, `secret`, ...). */
 const SECRET_QUERY_PARAM = /(key|token|secret|password|passwd|signature|sig|session|auth|credential)/i;
@@ -128,8 +132,7 @@ export class PinoNestLogger implements LoggerService {
     this.write('fatal', message, params);
   }
 
-  private write(level: Level, message: unknown, params: unknown[]): void {
-    if (!this.pino.isLevelEnabled(level)) return;
+  private write(requested: Level, message: unknown, params: unknown[]): void {
     // Already one line per attempt and one fatal line from runMain; Nest's ExceptionHandler would add its stack.
     if (message instanceof DependencyUnreachableError) return;
     const rest = [...params];
@@ -137,6 +140,8 @@ export class PinoNestLogger implements LoggerService {
     const context = rest.length && (typeof rest[rest.length - 1] === 'string' || rest[rest.length - 1] === undefined)
       ? (rest.pop() as string | undefined)
       : undefined;
+    const level = requested === 'info' && context && BOOT_CHATTER_CONTEXTS.has(context) ? 'debug' : requested;
+    if (!this.pino.isLevelEnabled(level)) return;
     const fields: Record<string, unknown> = context ? { context } : {};
     let text: string | undefined;
     for (const param of rest) {
@@ -158,7 +163,8 @@ export class PinoNestLogger implements LoggerService {
  * One line per HTTP request with its id, method, path, status and time (`request completed`, or `request
  * aborted` when the client left first); 4xx at warn, 5xx (but 501) at error. Deliberately small: no header
  * dumps and no per-request child logger, so logging at info costs little of a request's CPU. Sets
- * `x-request-id` on the response. Probes and scrapes are not logged.
+ * `x-request-id` on the response. Probes and the apps' own /metrics are not logged; Prometheus scraping the api's
+ * certctl families is logged at debug (at warn/error when it fails).
  */
 export function httpLoggerMiddleware(logger: Pino) {
   return (req: IncomingMessage & { id?: unknown }, res: ServerResponse, next: () => void): void => {
@@ -166,13 +172,15 @@ export function httpLoggerMiddleware(logger: Pino) {
     res.setHeader('x-request-id', id);
     const url = urlOf(req);
     const query = url.indexOf('?');
-    if (UNLOGGED_PATHS.includes(query < 0 ? url : url.slice(0, query))) return next();
+    const path = query < 0 ? url : url.slice(0, query);
+    if (UNLOGGED_PATHS.includes(path)) return next();
+    const success = DEBUG_LOGGED_PATHS.includes(path) ? 'debug' : 'info';
     const started = performance.now();
     const done = () => {
       res.removeListener('close', done);
       res.removeListener('finish', done);
       const status = res.statusCode;
-      const level = !res.writableFinished ? 'warn' : status >= 500 && status !== 501 ? 'error' : status >= 400 ? 'warn' : 'info';
+      const level = !res.writableFinished ? 'warn' : status >= 500 && status !== 501 ? 'error' : status >= 400 ? 'warn' : success;
       if (!logger.isLevelEnabled(level)) return;
       const responseTime = Math.round(performance.now() - started);
       logger[level]({ reqId: id, method: req.method, url: redactedUrl(url), statusCode: status, responseTime }, res.writableFinished ? 'request completed' : 'request aborted');
