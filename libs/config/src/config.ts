@@ -53,6 +53,10 @@ export interface AppConfig {
     /** Server-wide sub-CA for Local CA issuers, as PEM files. */
     caCertPath: string | undefined;
     caKeyPath: string | undefined;
+    /** Deepest intermediate CA below an issuer's root (CERTCTL_INTERMEDIATE_MAX_DEPTH; 1 = directly under the root). */
+    intermediateMaxDepth: number;
+    /** Active intermediate CAs one issuer may hold (CERTCTL_INTERMEDIATE_MAX_PER_ISSUER). */
+    intermediateMaxPerIssuer: number;
   };
   scheduler: {
     renewalCheckIntervalMs: number;
@@ -208,6 +212,8 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
       encryptionKey,
       caCertPath: optional(env, 'CERTCTL_CA_CERT_PATH'),
       caKeyPath: optional(env, 'CERTCTL_CA_KEY_PATH'),
+      intermediateMaxDepth: int(env, 'CERTCTL_INTERMEDIATE_MAX_DEPTH', 4, 1, 10),
+      intermediateMaxPerIssuer: int(env, 'CERTCTL_INTERMEDIATE_MAX_PER_ISSUER', 20, 1, 1000),
     },
     scheduler: {
       renewalCheckIntervalMs: duration(env, 'CERTCTL_SCHEDULER_RENEWAL_CHECK_INTERVAL', 3_600_000),
