@@ -11,6 +11,7 @@ import {
   OcspErrorStatus, OcspRequestInfo, parseOcspRequest,
 } from '@certctl/pki';
 import { OcspResponderStore } from './ocsp-responder.store';
+import { clientKeyOf } from './client-key';
 import { SharedRateLimit } from './shared-rate-limit';
 import { OCSP_COUNTER, OcspCounterLabel } from './revocation-counters';
 import { RevocationAuthorities, RevocationAuthority, RevocationAuthorityError } from './revocation-authorities';
@@ -22,7 +23,7 @@ export interface OcspQuery {
   request?: Buffer;
   /** certctl's GET /{issuer_id}/{serial_hex} form. */
   serialHex?: string;
-  /** The client address the rate limit counts against. */
+  /** The client address the rate limit counts against (grouped by clientKeyOf). */
   client: string;
 }
 
@@ -109,6 +110,11 @@ export class OcspService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /** How long an OCSP request body may take to arrive once its head is in (CERTCTL_OCSP_BODY_TIMEOUT). */
+  get bodyTimeoutMs(): number {
+    return this.config.revocation.bodyTimeoutMs;
+  }
+
   get maxRequestBytes(): number {
     return this.config.revocation.ocspMaxRequestBytes;
   }
@@ -154,7 +160,7 @@ export class OcspService implements OnModuleInit, OnModuleDestroy {
 
   private async respond(query: OcspQuery, count: (label: OcspCounterLabel) => void): Promise<OcspAnswer> {
     count(query.method === 'GET' ? 'request_get' : 'request_post');
-    if (this.rateLimit.hit(query.client)) {
+    if (await this.rateLimit.hit(clientKeyOf(query.client))) {
       count('rate_limited');
       return this.error('unauthorized', 200, { 'Retry-After': '60' });
     }
