@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect, Socket } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
+import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { UNKNOWN_ID_LOOKUPS_PER_SECOND } from '@certctl/issuers';
@@ -148,6 +149,25 @@ describe('public surface limits (apps/responder)', () => {
     expect(Math.max(...closedAt)).toBeGreaterThanOrEqual(BODY_TIMEOUT_MS - 50);
     // With its connections gone the client may connect again.
     expect((await getFrom(base, `/.well-known/pki/crl/${inv.issuerId}`, '127.0.0.71')).status).toBe(200);
+  });
+
+  it('counts a client connecting over IPv6 (::1) under its /64', async () => {
+    const v6 = await createResponderApp();
+    const port = await freePort();
+    await v6.listen(port, '::1');
+    const redis = new Redis(p.env.redisUrl);
+    try {
+      await awayFromMinuteBoundary();
+      const window = Math.floor(Date.now() / 60_000);
+      expect((await fetch(`http://[::1]:${port}/.well-known/pki/crl/${inv.issuerId}`)).status).toBe(200);
+      const shared = async () => Number(await redis.get(`${p.env.queuePrefix}:crl-rl:0:0:0:0::/64:${window}`));
+      const deadline = Date.now() + 5_000;
+      while ((await shared()) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(await shared()).toBe(1);
+    } finally {
+      redis.disconnect();
+      await v6.close();
+    }
   });
 
   it('closes a connection that sends no request head within the headers timeout', async () => {
