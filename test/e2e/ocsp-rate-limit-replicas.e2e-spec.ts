@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { INestApplication } from '@nestjs/common';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ocspResponseStatus } from '@certctl/pki';
 import { freePort } from '@certctl/testing';
@@ -43,7 +44,7 @@ describe('OCSP rate limit shared by replicas', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ocsp-rate-replicas-'));
 
   beforeAll(async () => {
-    p = await startPlatform({ CERTCTL_OCSP_RATE_LIMIT_PER_IP_MIN: String(LIMIT), CERTCTL_READ_CACHE_TTL: '1ms' });
+    p = await startPlatform({ CERTCTL_OCSP_RATE_LIMIT_PER_IP_MIN: String(LIMIT), CERTCTL_READ_CACHE_TTL: '1ms', CERTCTL_RESPONDER_MAX_CONNECTIONS_PER_CLIENT: '200' });
     const apiPort = await freePort();
     await p.app.listen(apiPort, '127.0.0.1');
     apiBase = `http://127.0.0.1:${apiPort}`;
@@ -82,5 +83,27 @@ describe('OCSP rate limit shared by replicas', () => {
     expect((await ocspStatusFrom(`${responderBase}${path}`, '127.0.0.92')).status).toBe(0);
     // The cluster-wide counter has every refusal of both replicas.
     expect((await p.http.get('/api/v1/metrics').set(p.auth()).expect(200)).body.ocsp.rate_limited - before).toBe(limited.length);
+  });
+
+  it('a replica that has never seen a client another replica holds over the limit refuses all of a burst of 100 to it', { timeout: 60_000 }, async () => {
+    const leaf = await issueLocalCaLeaf(p, inv, dir, 'burst');
+    const path = `/.well-known/pki/ocsp/${inv.issuerId}/${leaf.serial}`;
+    // Not across a window's end: the two replicas must count into the same minute.
+    while (Date.now() % 60_000 > 50_000) await sleep(100);
+    const window = Math.floor(Date.now() / 60_000);
+    for (let i = 0; i <= LIMIT; i++) await ocspStatusFrom(`${apiBase}${path}`, '127.0.0.95');
+    const redis = new Redis(p.env.redisUrl);
+    try {
+      const shared = async () => Number(await redis.get(`${p.env.queuePrefix}:ocsp-rl:127.0.0.95:${window}`));
+      const deadline = Date.now() + 5_000;
+      while ((await shared()) <= LIMIT && Date.now() < deadline) await sleep(20);
+      expect(await shared()).toBeGreaterThan(LIMIT);
+    } finally {
+      redis.disconnect();
+    }
+    // Before, the responder answered most of a burst before its first sync told it about the api's count.
+    const burst = await Promise.all(Array.from({ length: 100 }, () => ocspStatusFrom(`${responderBase}${path}`, '127.0.0.95')));
+    expect(burst.filter((a) => a.status === 0)).toHaveLength(0);
+    expect(burst.every((a) => a.status === 6)).toBe(true);
   });
 });

@@ -240,7 +240,7 @@ describe('revocation: revoke API, CRL and OCSP against openssl', () => {
     const text = (await p.http.get('/api/v1/metrics/prometheus').set(p.auth()).expect(200)).text;
     const labels = [...text.matchAll(/^certctl_ocsp_counter_total\{label="(\w+)"[^}]*\} (\d+)/gm)].map((m) => m[1]);
     expect(labels).toEqual(['request_get', 'request_post', 'request_success', 'request_invalid', 'issuer_not_found', 'cert_not_found', 'signing_failed', 'nonce_echoed', 'nonce_malformed', 'rate_limited']);
-    expect([...text.matchAll(/^certctl_crl_counter_total\{label="(\w+)"/gm)].map((m) => m[1])).toEqual(['generated', 'served', 'not_modified', 'generation_failed']);
+    expect([...text.matchAll(/^certctl_crl_counter_total\{label="(\w+)"/gm)].map((m) => m[1])).toEqual(['generated', 'served', 'not_modified', 'generation_failed', 'rate_limited']);
   });
 
   it('rate-limits per client address across the responder: past the limit answers are unauthorized with Retry-After, counted as rate_limited', async () => {

@@ -4,7 +4,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Response } from 'express';
 import { APP_CONFIG, AppConfig, loadConfig } from '@certctl/config';
-import { installOcspFastPath } from '@certctl/issuers';
+import { installOcspFastPath, limitPublicServer } from '@certctl/issuers';
 import { bootLogger, PinoNestLogger, requestIdOf } from '@certctl/observability';
 import { ApiModule } from './api.module';
 import { jsonBodyMiddleware } from './common/http/json-body.middleware';
@@ -59,6 +59,7 @@ export async function createApiApp(): Promise<INestApplication> {
   }
   // OCSP requests from the fleet are answered ahead of Express (the api origin serves them as certctl's does).
   installOcspFastPath(app);
+  limitPublicServer(app, { capConnectionsPerClient: false });
   return app;
 }
 

@@ -2,7 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { loadConfig } from '@certctl/config';
 import { bootLogger, PinoNestLogger } from '@certctl/observability';
-import { installOcspFastPath } from '@certctl/issuers';
+import { installOcspFastPath, limitPublicServer } from '@certctl/issuers';
 import { ResponderModule } from './responder.module';
 
 /**
@@ -17,5 +17,6 @@ export async function createResponderApp(): Promise<INestApplication> {
   express.set('etag', false);
   express.disable('x-powered-by');
   installOcspFastPath(app);
+  limitPublicServer(app, { capConnectionsPerClient: true });
   return app;
 }

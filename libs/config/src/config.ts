@@ -70,6 +70,10 @@ export interface AppConfig {
     /** Server-wide sub-CA for Local CA issuers, as PEM files. */
     caCertPath: string | undefined;
     caKeyPath: string | undefined;
+    /** Deepest intermediate CA below an issuer's root (CERTCTL_INTERMEDIATE_MAX_DEPTH; 1 = directly under the root). */
+    intermediateMaxDepth: number;
+    /** Active intermediate CAs one issuer may hold (CERTCTL_INTERMEDIATE_MAX_PER_ISSUER). */
+    intermediateMaxPerIssuer: number;
   };
   scheduler: {
     renewalCheckIntervalMs: number;
@@ -239,6 +243,8 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
       encryptionKey,
       caCertPath: optional(env, 'CERTCTL_CA_CERT_PATH'),
       caKeyPath: optional(env, 'CERTCTL_CA_KEY_PATH'),
+      intermediateMaxDepth: int(env, 'CERTCTL_INTERMEDIATE_MAX_DEPTH', 4, 1, 10),
+      intermediateMaxPerIssuer: int(env, 'CERTCTL_INTERMEDIATE_MAX_PER_ISSUER', 20, 1, 1000),
     },
     scheduler: {
       renewalCheckIntervalMs: duration(env, 'CERTCTL_SCHEDULER_RENEWAL_CHECK_INTERVAL', 3_600_000),
@@ -529,6 +535,18 @@ export interface RevocationConfig {
   ocspMaxRequestBytes: number;
   /** Port of apps/responder (CERTCTL_RESPONDER_PORT). */
   responderPort: number;
+  /** Most CertIDs one OCSP request may ask about (CERTCTL_OCSP_MAX_CERTIDS); more is `malformedRequest`. */
+  ocspMaxCertIds: number;
+  /** How often expired rows of ocsp_response_cache are deleted (CERTCTL_OCSP_CACHE_CLEANUP_INTERVAL). */
+  ocspCacheCleanupIntervalMs: number;
+  /** CRL requests (and unknown-issuer lookups) per client per minute before 429; 0 turns the limit off. */
+  crlRateLimitPerMinute: number;
+  /** HTTP server limits of the apps serving the public routes (api, responder): headers, whole request, an OCSP body. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  bodyTimeoutMs: number;
+  /** Open connections one client (IPv4 address, IPv6 /64) may hold to apps/responder; 0 turns the cap off. */
+  responderMaxConnectionsPerClient: number;
 }
 
 export function loadRevocationConfig(env: Env): RevocationConfig {
@@ -537,6 +555,9 @@ export function loadRevocationConfig(env: Env): RevocationConfig {
   const responderValidityMs = duration(env, 'CERTCTL_OCSP_RESPONDER_VALIDITY', 30 * 86_400_000);
   const graceMs = duration(env, 'CERTCTL_OCSP_RESPONDER_ROTATION_GRACE', 7 * 86_400_000);
   if (graceMs >= responderValidityMs) throw new ConfigError('CERTCTL_OCSP_RESPONDER_ROTATION_GRACE', 'must be shorter than CERTCTL_OCSP_RESPONDER_VALIDITY');
+  const headersTimeoutMs = duration(env, 'CERTCTL_HTTP_HEADERS_TIMEOUT', 10_000);
+  const requestTimeoutMs = duration(env, 'CERTCTL_HTTP_REQUEST_TIMEOUT', 60_000);
+  if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError('CERTCTL_HTTP_HEADERS_TIMEOUT', 'must not exceed CERTCTL_HTTP_REQUEST_TIMEOUT');
   return {
     pkiBaseUrl: base?.replace(/\/+$/, ''),
     crlGenerationIntervalMs: duration(env, 'CERTCTL_CRL_GENERATION_INTERVAL', 3_600_000),
@@ -547,5 +568,12 @@ export function loadRevocationConfig(env: Env): RevocationConfig {
     ocspResponderRotationGraceMs: graceMs,
     ocspMaxRequestBytes: int(env, 'CERTCTL_OCSP_MAX_REQUEST_BYTES', 8192, 256, 1_048_576),
     responderPort: int(env, 'CERTCTL_RESPONDER_PORT', 8084, 0, 65535),
+    ocspMaxCertIds: int(env, 'CERTCTL_OCSP_MAX_CERTIDS', 10, 1, 1000),
+    ocspCacheCleanupIntervalMs: duration(env, 'CERTCTL_OCSP_CACHE_CLEANUP_INTERVAL', 10 * 60_000),
+    crlRateLimitPerMinute: int(env, 'CERTCTL_CRL_RATE_LIMIT_PER_IP_MIN', 120, 0, 100_000_000),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    bodyTimeoutMs: duration(env, 'CERTCTL_OCSP_BODY_TIMEOUT', 5_000),
+    responderMaxConnectionsPerClient: int(env, 'CERTCTL_RESPONDER_MAX_CONNECTIONS_PER_CLIENT', 32, 0, 100_000),
   };
 }

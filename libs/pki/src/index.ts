@@ -9,3 +9,5 @@ export * from './pkcs12';
 export * from './der';
 export * from './crl';
 export * from './ocsp';
+export * from './intermediate-signing';
+export * from './ca-signing-worker';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import {
   createCaCertificate, decryptSecret, describeCertificate, encryptSecret, exportPrivateKeyPem, generateKeyPair,
-  importPrivateKeyPem, issueLeafCertificate, KeySpec, LeafRequest, PkiError, SigningAuthority, splitPemChain, x509,
+  importPrivateKeyPem, IntermediateSigner, issueLeafCertificate, KeySpec, LeafRequest, PkiError, SigningAuthority, signIntermediateCa, splitPemChain, x509,
 } from '@certctl/pki';
 import { IssuedCertificate, IssueRequest, IssuerConnector, IssuerError, KeyIssueRequest } from '../issuer-connector';
 import { profileViolation, validityFor } from '../profile';
@@ -34,6 +34,8 @@ export interface LocalCaDeps {
 interface LoadedAuthority extends SigningAuthority {
   /** Issuer first, up to (and including) the root. */
   chainPems: string[];
+  /** The key as read, for signing in another thread (CaSigningWorker). */
+  keyPem: string;
 }
 
 // P-256: as strong as the leaves it signs, and its signatures cost a quarter of P-384's on every issuance.
@@ -172,9 +174,10 @@ export class LocalCaConnector implements IssuerConnector {
   /**
    * Makes an intermediate CA signed by `parentId` (or the root): P-256, basic constraints with the path length
    * (at most the parent's minus one; refused under a parent whose path length is 0), optional DNS name
-   * constraints, never outliving its parent. The caller stores it.
+   * constraints, never outliving its parent. The caller stores it. `sign` makes the key and the certificate: here
+   * by default, or in a worker thread (the api passes CaSigningWorker's).
    */
-  async createIntermediate(request: IntermediateRequest): Promise<CreatedIntermediate> {
+  async createIntermediate(request: IntermediateRequest, sign: IntermediateSigner = signIntermediateCa): Promise<CreatedIntermediate> {
     const secret = this.deps.encryptionKey;
     if (!secret) throw new IssuerError('permanent', 'CERTCTL_CONFIG_ENCRYPTION_KEY is not set: the intermediate key cannot be kept');
     const parent = request.parentId ? await this.intermediate(request.parentId, true) : await this.loadRoot();
@@ -184,15 +187,11 @@ export class LocalCaConnector implements IssuerConnector {
     if (parentPathLength !== undefined && pathLength !== undefined && pathLength >= parentPathLength) {
       throw new CaHierarchyError('path_len_constraint', `must be less than the parent's path length ${parentPathLength}`);
     }
-    const keys = await generateKeyPair(ROOT_SPEC);
-    const certificatePem = await createCaCertificate({
-      keys, keySpec: ROOT_SPEC, commonName: request.commonName, validityDays: request.validityDays, parent, pathLength,
-      nameConstraints: request.nameConstraints, notAfter: parent.certificate.notAfter,
+    const signed = await sign({
+      parentCertificatePem: parent.chainPems[0]!, parentKeyPem: parent.keyPem, commonName: request.commonName, validityDays: request.validityDays,
+      pathLength, nameConstraints: request.nameConstraints, encryptionKey: secret,
     });
-    return {
-      certificatePem, pathLength, chainPems: [certificatePem, ...parent.chainPems],
-      encryptedPrivateKey: encryptSecret(await exportPrivateKeyPem(keys.privateKey), secret),
-    };
+    return { certificatePem: signed.certificatePem, pathLength, chainPems: [signed.certificatePem, ...parent.chainPems], encryptedPrivateKey: signed.encryptedPrivateKey };
   }
 
   private async fromFiles(certPath: string, keyPath: string): Promise<LoadedAuthority> {
@@ -231,6 +230,6 @@ export class LocalCaConnector implements IssuerConnector {
     );
     if (!matches) throw new IssuerError('permanent', 'the CA key does not belong to the CA certificate');
     if (!describeCertificate(chainPems[0]!).isCa) throw new IssuerError('permanent', 'the CA certificate is not a CA (basicConstraints)');
-    return { certificate, privateKey: keys.privateKey, keySpec: spec, chainPems };
+    return { certificate, privateKey: keys.privateKey, keySpec: spec, chainPems, keyPem };
   }
 }

@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Redis } from 'ioredis';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
+import { REDIS } from '@certctl/db';
 import { ClusterCounters } from '@certctl/observability';
 import { buildCrl, isRevocationReason } from '@certctl/pki';
 import { CRL_COUNTER, CrlCounterLabel } from './revocation-counters';
+import { clientKeyOf } from './client-key';
 import { RevocationAuthorities } from './revocation-authorities';
+import { SharedRateLimit } from './shared-rate-limit';
 
 export interface CachedCrl {
   issuer_id: string;
@@ -33,13 +37,24 @@ export function crlEtag(der: Buffer): string {
 export class CrlService {
   private readonly logger = new Logger(CrlService.name);
   private readonly building = new Map<string, Promise<CachedCrl>>();
+  private readonly rateLimit: SharedRateLimit;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly authorities: RevocationAuthorities,
     private readonly counters: ClusterCounters,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+    @Inject(REDIS) redis: Redis,
+  ) {
+    this.rateLimit = new SharedRateLimit(redis, `${config.redis.queuePrefix}:crl-rl`, () => config.revocation.crlRateLimitPerMinute);
+  }
+
+  /** Counts one public CRL request of this client address; true (and counted as rate_limited) when past the limit. */
+  async limited(client: string | undefined): Promise<boolean> {
+    if (!(await this.rateLimit.hit(clientKeyOf(client)))) return false;
+    await this.count('rate_limited');
+    return true;
+  }
 
   count(label: CrlCounterLabel): Promise<void> {
     return this.counters.increment(CRL_COUNTER, { label });

@@ -5,3 +5,5 @@ export * from './ocsp-responder.store';
 export * from './ocsp.service';
 export * from './revocation.module';
 export * from './ocsp-fast-path';
+export * from './public-server-limits';
+export * from './client-key';

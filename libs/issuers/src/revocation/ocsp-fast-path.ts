@@ -50,7 +50,7 @@ export function installOcspFastPath(app: INestApplication): void {
       route = POST_ROUTE;
       const issuerId = decodeSegment(path);
       if (issuerId === undefined) return undefined;
-      pending = readBody(req).then((request) => ocsp.answer({ issuerId, method: 'POST', request, client }));
+      pending = readBody(req, ocsp.bodyTimeoutMs).then((request) => ocsp.answer({ issuerId, method: 'POST', request, client }));
     } else {
       return undefined;
     }
@@ -63,6 +63,7 @@ export function installOcspFastPath(app: INestApplication): void {
         return ocsp.error('tryLater', 503);
       })
       .then((answer) => {
+        if (req.socket.destroyed) return; // a body that never came: the connection is gone
         res.statusCode = answer.httpStatus;
         for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
         res.setHeader('Content-Length', answer.body.length);
@@ -91,12 +92,26 @@ function decodeSegment(segment: string): string | undefined {
   }
 }
 
-/** The body, whose declared Content-Length was checked against the limit (Node holds a body to it). */
-function readBody(req: IncomingMessage): Promise<Buffer> {
+/**
+ * The body, whose declared Content-Length was checked against the limit (Node holds a body to it); a body not
+ * complete within `timeoutMs` closes the connection (a stalled client holds nothing for long).
+ */
+export function readBody(req: IncomingMessage, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      req.socket.destroy();
+      reject(new Error(`request body not received within ${timeoutMs} ms`));
+    }, timeoutMs).unref();
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.on('close', () => clearTimeout(timer));
   });
 }

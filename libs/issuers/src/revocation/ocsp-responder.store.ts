@@ -13,6 +13,14 @@ interface ResponderRow {
   not_after: Date;
 }
 
+/** Certificate times are whole seconds: a responder certificate cut at the CA's end may end up to this much before it. */
+const CA_END_SLACK_MS = 2_000;
+const RECHECK_AT_CA_END_MS = 60_000;
+
+function notAfterOf(row: ResponderRow): number {
+  return new Date(row.not_after).getTime();
+}
+
 /**
  * The delegated OCSP responder of each issuer (RFC 6960 §4.2.2.2): an ECDSA P-256 certificate signed by the
  * issuer's CA with EKU OCSPSigning and id-pkix-ocsp-nocheck, its key encrypted at rest in ocsp_responders.
@@ -40,7 +48,10 @@ export class OcspResponderStore {
     const secret = this.config.pki.encryptionKey;
     if (!secret) throw new Error('CERTCTL_CONFIG_ENCRYPTION_KEY is not set: the OCSP responder key cannot be kept');
     const grace = this.config.revocation.ocspResponderRotationGraceMs;
-    const fresh = (row: ResponderRow | undefined): boolean => !!row && new Date(row.not_after).getTime() - grace > Date.now();
+    const caEnd = authority.ca.certificate.notAfter.getTime();
+    // Outside its grace, or already lasting as long as the CA does: a new certificate could last no longer (a CA
+    // that ends within the grace would otherwise have every request mint another responder certificate).
+    const fresh = (row: ResponderRow | undefined): boolean => !!row && (notAfterOf(row) - grace > Date.now() || notAfterOf(row) >= caEnd - CA_END_SLACK_MS);
     let [row] = await this.dataSource.query<ResponderRow[]>('SELECT cert_pem, cert_serial, encrypted_private_key, not_after FROM ocsp_responders WHERE issuer_id = $1', [authority.issuerId]);
     if (!fresh(row)) {
       row = await this.dataSource.transaction(async (tx) => {
@@ -66,7 +77,10 @@ export class OcspResponderStore {
       keyHash: responderKeyHash(issuerIdentityOf(der).publicKeyBits),
       signer: { key: createPrivateKey(decryptSecret(row.encrypted_private_key, secret).toString('utf8')), spec: { algorithm: 'ECDSA', curve: 'P-256' } },
     };
-    this.loaded.set(authority.issuerId, { responder, renewAt: new Date(row.not_after).getTime() - grace });
+    // Held until its grace begins; one that already runs to the CA's end is looked at again each minute (a renewed
+    // CA certificate makes a longer-lived responder certificate possible), never per request.
+    const graceStarts = notAfterOf(row) - grace;
+    this.loaded.set(authority.issuerId, { responder, renewAt: graceStarts > Date.now() ? graceStarts : Math.min(Date.now() + RECHECK_AT_CA_END_MS, notAfterOf(row)) });
     return responder;
   }
 

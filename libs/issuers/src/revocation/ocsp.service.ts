@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
@@ -11,6 +11,7 @@ import {
   OcspErrorStatus, OcspRequestInfo, parseOcspRequest,
 } from '@certctl/pki';
 import { OcspResponderStore } from './ocsp-responder.store';
+import { clientKeyOf } from './client-key';
 import { SharedRateLimit } from './shared-rate-limit';
 import { OCSP_COUNTER, OcspCounterLabel } from './revocation-counters';
 import { RevocationAuthorities, RevocationAuthority, RevocationAuthorityError } from './revocation-authorities';
@@ -22,7 +23,7 @@ export interface OcspQuery {
   request?: Buffer;
   /** certctl's GET /{issuer_id}/{serial_hex} form. */
   serialHex?: string;
-  /** The client address the rate limit counts against. */
+  /** The client address the rate limit counts against (grouped by clientKeyOf). */
   client: string;
 }
 
@@ -45,6 +46,12 @@ interface CachedEntry {
 const EPOCH_TTL_MS = 500;
 /** Pre-signed answers a replica keeps in memory besides Redis (about 0.5 KB each), so a hot serial costs no round trip. */
 const LOCAL_ANSWERS_MAX = 20_000;
+/**
+ * Signed `unknown` answers (serials this CA never issued) are kept only here, briefly and few: anyone can ask
+ * about random serials, so they must cost no Redis key and no database row, and must not evict real answers.
+ */
+const UNKNOWN_ANSWERS_MAX = 1_000;
+const UNKNOWN_REUSE_MS = 10_000;
 /** A serial in certctl's GET form: plain hex, which base64 of a DER SEQUENCE (starting 'M') never is. */
 const SERIAL_HEX = /^[0-9a-fA-F]{1,40}$/;
 const BASE64_TEXT = /^[A-Za-z0-9+/=_-]+$/;
@@ -58,13 +65,15 @@ const OCSP_CONTENT_TYPE = 'application/ocsp-response';
  * from the cached SingleResponse. Every request is counted in certctl_ocsp_counter_total.
  */
 @Injectable()
-export class OcspService {
+export class OcspService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(OcspService.name);
   private readonly prefix: string;
   private readonly epochs = new Map<string, { at: number; value: Promise<string> }>();
   private readonly signing = new Map<string, Promise<CachedEntry>>();
   /** Answers already fetched or signed here, keyed like Redis (so under the epoch), oldest first. */
   private readonly local = new Map<string, CachedEntry>();
+  private readonly unknownAnswers = new Map<string, CachedEntry>();
+  private cleanupTimer: NodeJS.Timeout | undefined;
   private readonly rateLimit: SharedRateLimit;
 
   constructor(
@@ -77,6 +86,33 @@ export class OcspService {
   ) {
     this.prefix = config.redis.queuePrefix;
     this.rateLimit = new SharedRateLimit(redis, `${this.prefix}:ocsp-rl`, () => config.revocation.ocspRateLimitPerMinute);
+  }
+
+  onModuleInit(): void {
+    this.cleanupTimer = setInterval(() => void this.deleteExpiredCacheRows(), this.config.revocation.ocspCacheCleanupIntervalMs).unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.cleanupTimer);
+  }
+
+  /**
+   * Drops database copies past their nextUpdate: the table then holds at most one live row per serial this CA
+   * issued (unknown serials are never written), and nothing stale. Every replica may run it; it is idempotent.
+   */
+  async deleteExpiredCacheRows(): Promise<number> {
+    try {
+      const result: unknown = await this.dataSource.query('DELETE FROM ocsp_response_cache WHERE next_update < now()');
+      return Array.isArray(result) && typeof result[1] === 'number' ? result[1] : 0;
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'ocsp_response_cache cleanup failed');
+      return 0;
+    }
+  }
+
+  /** How long an OCSP request body may take to arrive once its head is in (CERTCTL_OCSP_BODY_TIMEOUT). */
+  get bodyTimeoutMs(): number {
+    return this.config.revocation.bodyTimeoutMs;
   }
 
   get maxRequestBytes(): number {
@@ -124,7 +160,7 @@ export class OcspService {
 
   private async respond(query: OcspQuery, count: (label: OcspCounterLabel) => void): Promise<OcspAnswer> {
     count(query.method === 'GET' ? 'request_get' : 'request_post');
-    if (this.rateLimit.hit(query.client)) {
+    if (await this.rateLimit.hit(clientKeyOf(query.client))) {
       count('rate_limited');
       return this.error('unauthorized', 200, { 'Retry-After': '60' });
     }
@@ -145,6 +181,11 @@ export class OcspService {
     try {
       info = query.serialHex !== undefined ? { certIds: [certIdFor(authority.identity, query.serialHex)] } : parseOcspRequest(query.request ?? Buffer.alloc(0));
     } catch {
+      count('request_invalid');
+      return this.error('malformedRequest');
+    }
+    // RFC 5019 §2.1.1 allows one Request per OCSPRequest; a long list is refused before any lookup or signing.
+    if (info.certIds.length > this.config.revocation.ocspMaxCertIds) {
       count('request_invalid');
       return this.error('malformedRequest');
     }
@@ -202,9 +243,12 @@ export class OcspService {
     const epoch = await this.epoch(authority.issuerId);
     const key = `${this.prefix}:ocsp2:${authority.issuerId}:${epoch}:${createHash('sha1').update(certId.der).digest('base64url')}`;
     const now = Date.now();
-    const held = this.local.get(key);
+    const held = this.local.get(key) ?? this.unknownAnswers.get(key);
     if (held && held.reuseUntil > now) return held;
-    if (held) this.local.delete(key);
+    if (held) {
+      this.local.delete(key);
+      this.unknownAnswers.delete(key);
+    }
     const cached = await this.redis.getBuffer(key);
     const fetched = cached ? decodeEntry(cached) : undefined;
     if (fetched && fetched.reuseUntil > now) return this.keep(key, fetched);
@@ -217,8 +261,9 @@ export class OcspService {
   }
 
   private keep(key: string, entry: CachedEntry): CachedEntry {
-    this.local.set(key, entry);
-    if (this.local.size > LOCAL_ANSWERS_MAX) this.local.delete(this.local.keys().next().value!);
+    const store = entry.status === 'unknown' ? this.unknownAnswers : this.local;
+    store.set(key, entry);
+    if (store.size > (entry.status === 'unknown' ? UNKNOWN_ANSWERS_MAX : LOCAL_ANSWERS_MAX)) store.delete(store.keys().next().value!);
     return entry;
   }
 
@@ -229,6 +274,10 @@ export class OcspService {
     const nextUpdate = new Date(thisUpdate.getTime() + this.config.revocation.ocspResponseValidityMs);
     const single = encodeSingleResponse({ certIdDer: certId.der, certStatus, thisUpdate, nextUpdate });
     const full = buildOcspResponse({ responder, producedAt: thisUpdate, singleResponses: [single] });
+    if (certStatus.status === 'unknown') {
+      // Not ours (or not yet): answered from memory for a few seconds, never stored where an attacker could fill it.
+      return { status: 'unknown', single, full, reuseUntil: Math.min(thisUpdate.getTime() + this.cacheTtlMs(), Date.now() + UNKNOWN_REUSE_MS) };
+    }
     const entry: CachedEntry = { status: certStatus.status, single, full, reuseUntil: thisUpdate.getTime() + this.cacheTtlMs() };
     await this.redis.set(key, encodeEntry(entry), 'PX', this.cacheTtlMs());
     // The database copy (certctl's ocsp_response_cache) is for operators and restarts; serving never waits on it.

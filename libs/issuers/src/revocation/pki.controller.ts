@@ -21,6 +21,10 @@ export class PkiController {
   /** DER (`application/pkix-crl`), or PEM with ?format=pem; weak ETag, 304 on If-None-Match. */
   @Get('crl/:issuerId')
   async getCrl(@Param('issuerId') issuerId: string, @Query('format') format: string | undefined, @Req() req: Request, @Res() res: Response): Promise<void> {
+    if (await this.crl.limited(clientOf(req))) {
+      res.setHeader('Retry-After', '60');
+      throw new HttpException({ code: 'RATE_LIMITED', message: 'too many CRL requests from this address; retry in a minute' }, HttpStatus.TOO_MANY_REQUESTS);
+    }
     if (format !== undefined && format !== 'der' && format !== 'pem') throw invalid('format', 'must be der or pem');
     let crl;
     try {
@@ -56,7 +60,7 @@ export class PkiController {
     }
     let body: Buffer;
     try {
-      body = await readBody(req, this.ocsp.maxRequestBytes);
+      body = await readBody(req, this.ocsp.maxRequestBytes, this.ocsp.bodyTimeoutMs);
     } catch (err) {
       await Promise.all([this.ocsp.count('request_post'), this.ocsp.count('request_invalid')]);
       throw err;
@@ -96,8 +100,8 @@ function translate(err: unknown): unknown {
     : new HttpException({ code: 'NOT_IMPLEMENTED', message: err.message }, HttpStatus.NOT_IMPLEMENTED);
 }
 
-/** The raw body, refused with 413 past `limit` bytes (without reading the rest into memory). */
-function readBody(req: Request, limit: number): Promise<Buffer> {
+/** The raw body, refused with 413 past `limit` bytes (without reading the rest into memory); closed after `timeoutMs`. */
+function readBody(req: Request, limit: number, timeoutMs: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
@@ -106,9 +110,15 @@ function readBody(req: Request, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const timer = setTimeout(() => {
+      req.socket.destroy();
+      reject(new HttpException({ code: 'REQUEST_TIMEOUT', message: `OCSP request body not received within ${timeoutMs} ms` }, HttpStatus.REQUEST_TIMEOUT));
+    }, timeoutMs).unref();
+    req.on('close', () => clearTimeout(timer));
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
+        clearTimeout(timer);
         req.removeAllListeners('data');
         req.resume();
         reject(tooLarge(limit));
@@ -116,7 +126,10 @@ function readBody(req: Request, limit: number): Promise<Buffer> {
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
     req.on('error', reject);
   });
 }

@@ -10,5 +10,5 @@ export const OCSP_COUNTER_LABELS = [
 export type OcspCounterLabel = (typeof OCSP_COUNTER_LABELS)[number];
 
 export const CRL_COUNTER = 'certctl_crl_counter_total';
-export const CRL_COUNTER_LABELS = ['generated', 'served', 'not_modified', 'generation_failed'] as const;
+export const CRL_COUNTER_LABELS = ['generated', 'served', 'not_modified', 'generation_failed', 'rate_limited'] as const;
 export type CrlCounterLabel = (typeof CRL_COUNTER_LABELS)[number];

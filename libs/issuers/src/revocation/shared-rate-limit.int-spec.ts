@@ -22,38 +22,49 @@ describe('SharedRateLimit', () => {
 
   it('one replica is exact: the request past the limit and every one after it are refused; other clients are not', async () => {
     const limit = new SharedRateLimit(await connect(), prefix(), () => 5);
-    const decisions = Array.from({ length: 8 }, () => limit.hit('10.0.0.1'));
+    const decisions = [];
+    for (let i = 0; i < 8; i++) decisions.push(await limit.hit('10.0.0.1'));
     expect(decisions).toEqual([false, false, false, false, false, true, true, true]);
-    expect(limit.hit('10.0.0.2')).toBe(false);
+    expect(await limit.hit('10.0.0.2')).toBe(false);
   });
 
   it('two replicas share one count once they have synced', async () => {
     const key = prefix();
     const a = new SharedRateLimit(await connect(), key, () => 10);
     const b = new SharedRateLimit(await connect(), key, () => 10);
-    for (let i = 0; i < 7; i++) expect(a.hit('10.0.0.3')).toBe(false);
+    for (let i = 0; i < 7; i++) expect(await a.hit('10.0.0.3')).toBe(false);
     await a.sync();
-    // b learns a's 7 with its first sync: its own first request is decided before that (the bounded overshoot).
-    expect(b.hit('10.0.0.3')).toBe(false);
+    // b reads a's 7 before it decides its first request: 8 of 10.
+    expect(await b.hit('10.0.0.3')).toBe(false);
     await b.sync();
-    expect([b.hit('10.0.0.3'), b.hit('10.0.0.3'), b.hit('10.0.0.3')]).toEqual([false, false, true]);
+    expect([await b.hit('10.0.0.3'), await b.hit('10.0.0.3'), await b.hit('10.0.0.3')]).toEqual([false, false, true]);
     await b.sync();
     // a hears of b's counts when it next shares its own: one more request on its old view, then refused.
-    expect(a.hit('10.0.0.3')).toBe(false);
+    expect(await a.hit('10.0.0.3')).toBe(false);
     await a.sync();
-    expect(a.hit('10.0.0.3')).toBe(true);
+    expect(await a.hit('10.0.0.3')).toBe(true);
+  });
+
+  it('a replica meeting a client that another replica already holds over the limit refuses it from its first request (100 at once)', async () => {
+    const key = prefix();
+    const a = new SharedRateLimit(await connect(), key, () => 10);
+    const b = new SharedRateLimit(await connect(), key, () => 10);
+    for (let i = 0; i < 12; i++) await a.hit('10.0.0.6');
+    await a.sync();
+    const burst = await Promise.all(Array.from({ length: 100 }, () => b.hit('10.0.0.6')));
+    expect(burst.filter((limited) => !limited)).toHaveLength(0);
   });
 
   it('without Redis it decides from its own counts and keeps them for when Redis is back', async () => {
     const deadPort = await freePort();
     const limit = new SharedRateLimit(await connect(`redis://127.0.0.1:${deadPort}`, true), prefix(), () => 3);
-    expect([limit.hit('10.0.0.4'), limit.hit('10.0.0.4'), limit.hit('10.0.0.4'), limit.hit('10.0.0.4')]).toEqual([false, false, false, true]);
+    expect([await limit.hit('10.0.0.4'), await limit.hit('10.0.0.4'), await limit.hit('10.0.0.4'), await limit.hit('10.0.0.4')]).toEqual([false, false, false, true]);
     await limit.sync();
-    expect(limit.hit('10.0.0.4')).toBe(true);
+    expect(await limit.hit('10.0.0.4')).toBe(true);
   });
 
   it('a limit of 0 turns it off', async () => {
     const limit = new SharedRateLimit(await connect(), prefix(), () => 0);
-    expect(Array.from({ length: 5 }, () => limit.hit('10.0.0.5')).some(Boolean)).toBe(false);
+    expect((await Promise.all(Array.from({ length: 5 }, () => limit.hit('10.0.0.5')))).some(Boolean)).toBe(false);
   });
 });

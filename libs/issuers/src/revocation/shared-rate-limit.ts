@@ -4,6 +4,8 @@ import type { Redis } from 'ioredis';
 /** How often a replica adds its new counts to the shared ones in Redis and learns the others'. */
 export const RATE_SYNC_MS = 100;
 const WINDOW_MS = 60_000;
+/** How long a replica waits for Redis to tell it a new client's shared count before deciding from its own. */
+const LEARN_TIMEOUT_MS = 250;
 
 interface ClientCount {
   /** The client's count across all replicas, as Redis last told this replica. */
@@ -12,15 +14,20 @@ interface ClientCount {
   sending: number;
   /** Counted here since the last sync. */
   unsent: number;
+  /** The shared count read when this replica first met the client in this window (undefined once read or given up). */
+  learning: Promise<void> | undefined;
+  learned: boolean;
 }
 
 /**
- * A fixed one-minute window per client, shared by the replicas without a Redis round trip per request: each
- * replica decides from the client's shared count (as of its last sync) plus what it counted itself since, and
- * every RATE_SYNC_MS adds its new counts to Redis (INCRBY, one pipeline) and reads the totals back. A single
- * replica is exact; across replicas a client can get past the limit by what the other replicas answered it in
- * the last sync interval or two before they heard of each other. Redis away: decisions go on from the local
- * counts, which are sent once it is back.
+ * A fixed one-minute window per client, shared by the replicas without a Redis round trip per request: the
+ * first time a replica meets a client in a window it reads the client's shared count (one GET, which every
+ * request of that client arriving meanwhile waits for), so a client already over the limit elsewhere is refused
+ * here from its first request on. After that each replica decides from the shared count (as of its last sync)
+ * plus what it counted itself since, and every RATE_SYNC_MS adds its new counts to Redis (INCRBY, one pipeline)
+ * and reads the totals back. A single replica is exact; across replicas a client can get past the limit by what
+ * the other replicas answered it within one sync interval. Redis away (or slower than LEARN_TIMEOUT_MS):
+ * decisions go on from the local counts, which are sent once it is back.
  */
 export class SharedRateLimit {
   private readonly logger = new Logger(SharedRateLimit.name);
@@ -31,8 +38,8 @@ export class SharedRateLimit {
 
   constructor(private readonly redis: Redis, private readonly keyPrefix: string, private readonly limitPerMinute: () => number) {}
 
-  /** Counts one request of `client`; true when it is past the limit. */
-  hit(client: string, now = Date.now()): boolean {
+  /** Counts one request of `client` (see clientKeyOf); true when it is past the limit. */
+  async hit(client: string, now = Date.now()): Promise<boolean> {
     const limit = this.limitPerMinute();
     if (limit <= 0) return false;
     const window = Math.floor(now / WINDOW_MS);
@@ -42,12 +49,33 @@ export class SharedRateLimit {
     }
     let count = this.clients.get(client);
     if (!count) {
-      count = { shared: 0, sending: 0, unsent: 0 };
+      count = { shared: 0, sending: 0, unsent: 0, learning: undefined, learned: false };
       this.clients.set(client, count);
+    }
+    if (!count.learned) {
+      count.learning ??= this.learn(`${this.keyPrefix}:${client}:${window}`, count);
+      await count.learning;
     }
     count.unsent++;
     this.timer ??= setTimeout(() => void this.sync(), RATE_SYNC_MS).unref();
     return count.shared + count.sending + count.unsent > limit;
+  }
+
+  private async learn(key: string, count: ClientCount): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const shared = await Promise.race([
+        this.redis.get(key),
+        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${LEARN_TIMEOUT_MS} ms`)), LEARN_TIMEOUT_MS); }),
+      ]);
+      count.shared = Math.max(count.shared, Number(shared ?? 0));
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'rate-limit count of a new client not read (Redis); deciding from local counts');
+    } finally {
+      clearTimeout(timer);
+      count.learned = true;
+      count.learning = undefined;
+    }
   }
 
   /** Sends this replica's new counts and takes the shared totals back. */

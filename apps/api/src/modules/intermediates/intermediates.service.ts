@@ -1,9 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { newId } from '@certctl/db';
 import { CaHierarchyError, CRL_CAPABLE_ISSUER_TYPES, IssuerConnectors, IssuerError, LocalCaConnector } from '@certctl/issuers';
-import { describeCertificate } from '@certctl/pki';
+import { CaSigningWorker, describeCertificate } from '@certctl/pki';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
@@ -32,16 +33,36 @@ const COLUMNS = `id, owning_issuer_id, parent_ca_id, name, subject, state, cert_
   path_len_constraint, name_constraints, ocsp_responder_url, created_at, updated_at`;
 const DNS_DOMAIN = /^\.?[A-Za-z0-9*]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*$/;
 
-/** The CA tree of Local CA issuers (certctl's /issuers/{id}/intermediates and /intermediates/{id}). */
+/**
+ * The CA tree of Local CA issuers (certctl's /issuers/{id}/intermediates and /intermediates/{id}). The tree is
+ * bounded (CERTCTL_INTERMEDIATE_MAX_DEPTH levels, CERTCTL_INTERMEDIATE_MAX_PER_ISSUER active CAs per issuer) and
+ * each CA's key and certificate are made in a worker thread, never on the api's event loop.
+ */
 @Injectable()
-export class IntermediatesService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource, private readonly connectors: IssuerConnectors, private readonly audit: AuditService) {}
+export class IntermediatesService implements OnModuleDestroy {
+  private readonly signer = new CaSigningWorker();
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly connectors: IssuerConnectors,
+    private readonly audit: AuditService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onModuleDestroy(): Promise<void> {
+    return this.signer.close();
+  }
 
   async create(actor: Principal, issuerId: string, body: CreateIntermediateDto): Promise<IntermediateCa> {
     const [issuer] = await this.dataSource.query<Array<{ type: string }>>('SELECT type FROM issuers WHERE id = $1', [issuerId]);
     if (!issuer) throw ApiError.notFound('issuer', issuerId);
     if (!CRL_CAPABLE_ISSUER_TYPES.includes(issuer.type)) throw ApiError.invalidField('issuer_id', `${issuer.type} issuers have no CA tree here; only Local CA (GenericCA) issuers do`);
+    if (body.ocsp_responder_url !== undefined && !isHttpUrl(body.ocsp_responder_url)) {
+      throw ApiError.invalidField('ocsp_responder_url', 'must be an http:// or https:// URL');
+    }
     const nameConstraints = parseNameConstraints(body.name_constraints);
+    await this.checkDepth(body.parent_ca_id);
+    await this.checkCount(this.dataSource.manager, issuerId);
     const { connector } = await this.connectors.forIssuer(issuerId);
     if (!(connector instanceof LocalCaConnector)) throw ApiError.invalidField('issuer_id', 'not a Local CA issuer');
     let created;
@@ -50,7 +71,7 @@ export class IntermediatesService {
         commonName: body.common_name ?? body.name, parentId: body.parent_ca_id, pathLength: body.path_len_constraint,
         nameConstraints: { permittedDnsDomains: nameConstraints.permitted_dns_domains, excludedDnsDomains: nameConstraints.excluded_dns_domains },
         validityDays: body.validity_days ?? 1825,
-      });
+      }, (input) => this.signer.sign(input));
     } catch (err) {
       if (err instanceof CaHierarchyError) throw ApiError.invalidField(err.field, err.message);
       if (err instanceof IssuerError) throw ApiError.conflict('ISSUER_UNAVAILABLE', err.message);
@@ -60,6 +81,9 @@ export class IntermediatesService {
     const id = newId('intermediateCa');
     try {
       await this.dataSource.transaction(async (tx) => {
+        // Concurrent creates for one issuer take turns here, so together they cannot pass the count.
+        await tx.query(`SELECT pg_advisory_xact_lock(hashtext('certctl-intermediates:' || $1))`, [issuerId]);
+        await this.checkCount(tx, issuerId);
         await tx.query(
           `INSERT INTO intermediate_cas (id, owning_issuer_id, parent_ca_id, name, subject, cert_pem, serial_number, encrypted_private_key,
                                          not_before, not_after, path_len_constraint, name_constraints, ocsp_responder_url)
@@ -77,6 +101,33 @@ export class IntermediatesService {
       throw err;
     }
     return this.get(id);
+  }
+
+  /** 400 when a CA under `parentId` (the root when absent) would lie deeper than CERTCTL_INTERMEDIATE_MAX_DEPTH. */
+  private async checkDepth(parentId: string | undefined): Promise<void> {
+    const max = this.config.pki.intermediateMaxDepth;
+    if (parentId === undefined) return;
+    const [row] = await this.dataSource.query<Array<{ depth: number | null }>>(
+      `WITH RECURSIVE chain AS (
+         SELECT id, parent_ca_id, 1 AS depth FROM intermediate_cas WHERE id = $1
+         UNION ALL
+         SELECT i.id, i.parent_ca_id, c.depth + 1 FROM intermediate_cas i JOIN chain c ON i.id = c.parent_ca_id WHERE c.depth <= $2
+       ) SELECT max(depth)::int AS depth FROM chain`,
+      [parentId, max],
+    );
+    const depth = (row?.depth ?? 0) + 1;
+    if (depth > max) {
+      throw ApiError.invalidField('parent_ca_id', `a CA under ${parentId} would be ${depth} levels below the root; at most ${max} are allowed (CERTCTL_INTERMEDIATE_MAX_DEPTH)`);
+    }
+  }
+
+  /** 409 when the issuer already holds CERTCTL_INTERMEDIATE_MAX_PER_ISSUER active intermediate CAs. */
+  private async checkCount(db: EntityManager, issuerId: string): Promise<void> {
+    const max = this.config.pki.intermediateMaxPerIssuer;
+    const [{ n }] = await db.query<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM intermediate_cas WHERE owning_issuer_id = $1 AND state <> 'retired'`, [issuerId]);
+    if (n >= max) {
+      throw ApiError.conflict('INTERMEDIATE_CA_LIMIT', `issuer ${issuerId} already has ${n} active intermediate CAs; at most ${max} are allowed (CERTCTL_INTERMEDIATE_MAX_PER_ISSUER); retire one first`);
+    }
   }
 
   async list(issuerId: string): Promise<{ data: IntermediateCa[]; total: number }> {
@@ -104,6 +155,16 @@ export class IntermediatesService {
       await this.audit.record({ actor, action: 'intermediate_ca_retired', resource_type: 'intermediate_ca', resource_id: id, event_category: 'config', details: { issuer_id: row.owning_issuer_id } }, tx);
     });
     return this.get(id);
+  }
+}
+
+/** Only web URLs end up in a CA's record: no javascript:, data:, file: or other schemes a console or client might follow. */
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
   }
 }
 
