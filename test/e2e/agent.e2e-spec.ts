@@ -168,6 +168,9 @@ exec ${nginx.validateCommand}
     const leaked = await p.db.query(`SELECT count(*)::int AS n FROM jobs WHERE certificate_id = $1 AND (coalesce(csr_pem, '') LIKE '%PRIVATE KEY%' OR coalesce(last_error, '') LIKE $2)`, [certId, `%${keyBody}%`]);
     expect(leaked.rows[0].n).toBe(0);
     expect(agent!.logs()).not.toContain(keyBody);
+    // A deployment claimed by an ordinary poll is no recovery: the agent says nothing about handed-back work.
+    await agent!.waitForLog('deployment finished');
+    expect(agent!.logs()).not.toContain('handed back deployments');
 
     expect(await counter('certctl_deploy_attempts_total{target_type="NGINX",result="success"}')).toBe(attemptsBefore + 1);
     const row = (await p.http.get(`/api/v1/agents/${agentId}`).set(p.auth()).expect(200)).body;

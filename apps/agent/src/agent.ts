@@ -154,7 +154,8 @@ export class CertctlAgent {
     // A deployment handed out again that is already in the journal (or being deployed) is that entry's: it is
     // deployed and reported once, whatever the number of answers that carried it.
     const deployments = items.filter((i) => i.type === 'Deployment' && !this.inFlight.has(i.id) && !this.journal.has(i.id));
-    const recovered = deployments.filter((i) => i.status === 'Running');
+    // Every deployment comes Running (claimed by this poll); only those re-sent on a resume poll were claimed before.
+    const recovered = deployments.filter((i) => i.redelivered === true);
     if (recovered.length) this.log.warn('the server handed back deployments claimed earlier but never journaled here', { job_ids: recovered.map((i) => i.id) });
     // The server claimed these for us (Running): on disk first, so a crash from here on cannot strand them.
     this.journal.putAll(deployments.map((item) => ({ kind: 'deploy', jobId: item.id, item, phase: 'deploying', resumes: 0, updatedAt: '' })));

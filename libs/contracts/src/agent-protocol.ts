@@ -33,6 +33,11 @@ export interface WorkItem {
   target_type: string | null;
   target_config: Record<string, unknown> | null;
   status: string;
+  /**
+   * A Running deployment claimed for this agent by an earlier poll, handed out again because the agent asked to
+   * resume (its first answer may never have arrived). Absent on work claimed by this poll.
+   */
+  redelivered?: boolean;
 }
 
 export interface AgentWorkAnswer {

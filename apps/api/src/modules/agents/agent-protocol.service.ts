@@ -67,7 +67,8 @@ export class AgentProtocolService {
        SELECT 0 AS part, * FROM running UNION ALL SELECT 1 AS part, * FROM claimed UNION ALL SELECT 2 AS part, * FROM awaiting ORDER BY part`,
       [agentId, resume],
     );
-    const jobs = rows.map(({ part: _part, ...item }) => item);
+    // Part 0 is the resume part: deployments claimed by an earlier poll. Everything else was claimed just now.
+    const jobs = rows.map(({ part, ...item }) => (part === 0 ? { ...item, redelivered: true } : item));
     return { jobs, count: jobs.length };
   }
 

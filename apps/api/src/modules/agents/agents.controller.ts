@@ -82,7 +82,7 @@ export class AgentsController {
    */
   @Get(':id/work')
   @RequireAccess('agent-self')
-  @Returns(objectOf({ jobs: { type: 'array', items: objectOf({ id: str, type: str, certificate_id: str, common_name: str, sans: strings, target_id: str, target_type: str, target_config: {}, status: str }, ['id', 'type', 'certificate_id', 'common_name', 'sans', 'status']) }, count: int }))
+  @Returns(objectOf({ jobs: { type: 'array', items: objectOf({ id: str, type: str, certificate_id: str, common_name: str, sans: strings, target_id: str, target_type: str, target_config: {}, status: str, redelivered: bool }, ['id', 'type', 'certificate_id', 'common_name', 'sans', 'status']) }, count: int }))
   work(@Param('id') id: string, @Query() query: AgentWorkQueryDto): Promise<AgentWorkAnswer> {
     return this.protocol.work(id, query.resume === 'true');
   }
