@@ -63,6 +63,25 @@ export function sanProblem(value: string): string | undefined {
   }
   // Digits and dots only, or a colon (never in a DNS name): meant as an address.
   if (/^[\d.]+$/.test(value) || value.includes(':')) return 'is not a valid IP address';
+  // A fully qualified "example.com." is the same name as "example.com" to DNS, but not to a TLS client comparing
+  // the name it asked for: certificates carry names without the root dot.
+  if (value.endsWith('.')) return 'must not end with a dot (write example.com, not example.com.)';
   const dns = dnsNameProblem(value);
   return dns ? `is not a valid DNS name: ${dns}` : undefined;
+}
+
+/**
+ * Why a TLS certificate's common name is invalid, or undefined: it names the server, so it is a DNS name (one
+ * leading wildcard label allowed) or an IP address, checked like those SANs ("bad name!" is neither).
+ */
+export function commonNameProblem(value: string): string | undefined {
+  const type = sanTypeOf(value);
+  if (type !== 'dns' && type !== 'ip') return 'must be a DNS name or an IP address';
+  return sanProblem(value);
+}
+
+/** The SANs with the common name first when it is not among them (compared as names), so the CN is always a SAN. */
+export function sansWithCommonName(commonName: string, sans: readonly string[]): string[] {
+  const names = new Set(sans.map(normalizeName));
+  return names.has(normalizeName(commonName)) ? [...sans] : [commonName, ...sans];
 }

@@ -1,3 +1,4 @@
+import { sansWithCommonName } from '@certctl/pki';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { splitPemChain } from '@certctl/pki';
@@ -113,7 +114,8 @@ export class CertificatesService {
         await tx.insert(ManagedCertificateEntity, {
           ...fields,
           id,
-          sans: dedupe(fields.sans ?? []),
+          // The CN is always a SAN: TLS clients match SANs only (RFC 6125), so a CN left out of them is unreachable.
+          sans: fields.sans?.length ? sansWithCommonName(fields.common_name, dedupe(fields.sans)) : [],
           renewal_policy_id: fields.renewal_policy_id ?? DEFAULT_RENEWAL_POLICY,
           status: 'Pending',
         });
@@ -142,7 +144,9 @@ export class CertificatesService {
         if (current.status === 'Archived') {
           throw ApiError.conflict('CERTIFICATE_ARCHIVED', `certificate ${id} is archived and cannot be changed`);
         }
-        const patch = { ...fields, ...(fields.sans ? { sans: dedupe(fields.sans) } : {}) };
+        const commonName = fields.common_name ?? current.common_name;
+        const sans = fields.sans ?? (fields.common_name !== undefined ? current.sans : undefined);
+        const patch = { ...fields, ...(sans?.length ? { sans: sansWithCommonName(commonName, dedupe(sans)) } : sans ? { sans } : {}) };
         const changed = Object.keys(patch).filter((k) => (patch as Record<string, unknown>)[k] !== undefined);
         if (changed.length) await tx.update(ManagedCertificateEntity, { id }, patch);
         if (targetIds) await this.mapTargets(tx, id, targetIds);

@@ -2,7 +2,7 @@ import { ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { ArrayNotEmpty, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateBy } from 'class-validator';
 import { CertificateStatus } from '@certctl/contracts';
 import { CLIENT_ID_PATTERN } from '@certctl/db';
-import { REVOCATION_REASONS, RevocationReason, sanProblem } from '@certctl/pki';
+import { commonNameProblem, REVOCATION_REASONS, RevocationReason, sanProblem } from '@certctl/pki';
 import { BoolField, DateField, EnumField, IdField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
 import { SearchPageQuery } from '../../../common/http/list-query';
 
@@ -26,6 +26,16 @@ const IsSubjectAltNames = () =>
     },
   });
 
+/** The common name names the server: a DNS name or an IP address, checked like a SAN. */
+const IsCommonName = () =>
+  ValidateBy({
+    name: 'isCommonName',
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || !commonNameProblem(value),
+      defaultMessage: (args) => `"${String(args?.value)}" ${commonNameProblem(String(args?.value))}`,
+    },
+  });
+
 /** Tags are a flat map of short strings. */
 const IsTagMap = () =>
   ValidateBy({
@@ -41,7 +51,9 @@ const IsTagMap = () =>
 export class CreateCertificateDto {
   @IdField({ optional: true }) id?: string;
   @NameField() name: string;
-  @TextField({ max: 253, singleLine: true }) common_name: string;
+  @TextField({ max: 253, singleLine: true, description: 'A DNS name or an IP address; it is also a SAN (added first when sans leave it out)' })
+  @IsCommonName()
+  common_name: string;
   @StringListField({ optional: true, pattern: SUBJECT_NAME, description: 'DNS names, IPs, emails or URIs' }) @IsSubjectAltNames() sans?: string[];
   @TextField({ optional: true, max: 64, singleLine: true }) environment?: string;
   @IdField() owner_id: string;
