@@ -108,10 +108,11 @@ describe('public surface limits (apps/responder)', () => {
     }
     const elapsedSeconds = (Date.now() - started) / 1000;
     expect(Object.fromEntries(statuses)).toEqual({ 404: 1000 });
-    expect(issuerLookups()).toBeGreaterThan(0);
-    // A few direct lookups a second (UNKNOWN_ID_LOOKUPS_PER_SECOND) and one read of all ids per second.
-    expect(issuerLookups()).toBeLessThanOrEqual((Math.ceil(elapsedSeconds) + 1) * (UNKNOWN_ID_LOOKUPS_PER_SECOND + 1));
-    expect(issuerLookups()).toBeLessThan(200);
+    // A few direct lookups a second (UNKNOWN_ID_LOOKUPS_PER_SECOND) and one read of all ids per second. On a fast run
+    // all 1,000 fit in the second whose budget the previous test used up: zero lookups is a correct answer here.
+    const madeUpLookups = issuerLookups();
+    expect(madeUpLookups).toBeLessThanOrEqual((Math.ceil(elapsedSeconds) + 1) * (UNKNOWN_ID_LOOKUPS_PER_SECOND + 1));
+    expect(madeUpLookups).toBeLessThan(200);
     // A real issuer is still found (and one created now, within a second).
     expect((await getFrom(base, `/.well-known/pki/crl/${inv.issuerId}`, '127.0.1.200')).status).toBe(200);
     const fresh = await createInventory(p);
@@ -122,6 +123,8 @@ describe('public surface limits (apps/responder)', () => {
       if (status !== 200) await new Promise((r) => setTimeout(r, 200)); // polling within the client's CRL limit
     }
     expect(status).toBe(200);
+    // The spy does see issuer lookups: finding the issuer created a moment ago took at least one.
+    expect(issuerLookups()).toBeGreaterThan(madeUpLookups);
     query.mockRestore();
   });
 
