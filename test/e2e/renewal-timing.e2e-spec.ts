@@ -37,13 +37,13 @@ describe('renewal timing (issuer played by the test)', () => {
   });
 
   /** Certificates issued at `notBefore` for `lifetimeDays` each (one version), under the 30-day policy. */
-  async function seed(tag: string, count: number, lifetimeDays: number, notBefore: Date): Promise<string[]> {
+  async function seed(tag: string, count: number, lifetimeDays: number, notBefore: Date, policy = policyId): Promise<string[]> {
     const rows = await p.db.query(
       `INSERT INTO managed_certificates (id, name, common_name, owner_id, team_id, issuer_id, renewal_policy_id, status, expires_at)
        SELECT $1 || '-' || i, $1 || '-' || i || '.example.com', $1 || '-' || i || '.example.com', $2, $3, $4, $5, 'Active',
               $6::timestamptz + make_interval(days => $7)
          FROM generate_series(1, $8::int) i RETURNING id`,
-      [tag, inv.ownerId, inv.teamId, inv.issuerId, policyId, notBefore, lifetimeDays, count]);
+      [tag, inv.ownerId, inv.teamId, inv.issuerId, policy, notBefore, lifetimeDays, count]);
     const ids = rows.rows.map((r: { id: string }) => r.id);
     await p.db.query(
       `INSERT INTO certificate_versions (id, certificate_id, serial_number, not_before, not_after, fingerprint_sha256, pem_chain, created_at)
@@ -169,7 +169,9 @@ describe('renewal timing (issuer played by the test)', () => {
 
   it('spreads 1,000 certificates with the same expiry over the first tenth of their window, the same way every time', async () => {
     const expiry = new Date(Date.now() + 40 * DAY);
-    const ids = await seed(unique('fleet'), 1000, 398, new Date(expiry.getTime() - 398 * DAY));
+    // The same 30-day window; warnings only at 7 days, so the sweeps here do renewals and nothing else.
+    const quiet = (await post(p, '/api/v1/renewal-policies', { name: unique('quiet'), renewal_window_days: 30, auto_renew: true, alert_thresholds_days: [7] })).id;
+    const ids = await seed(unique('fleet'), 1000, 398, new Date(expiry.getTime() - 398 * DAY), quiet);
     const STEP = 6 * HOUR;
     const times = (): number[] => Array.from({ length: 20 }, (_, i) => expiry.getTime() - 31 * DAY + i * STEP);
 
