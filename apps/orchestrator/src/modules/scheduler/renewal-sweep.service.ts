@@ -23,9 +23,44 @@ const MAX_BATCHES_PER_SWEEP = 20;
  * therefore never due before two thirds of its lifetime have passed, whatever the policy says: a 30-day certificate
  * under a 30-day window renews with 10 days left (not the moment it is issued, which would renew it forever), a
  * 6-day one with 2 days left. Without a version (nothing issued here yet) the policy's window alone applies.
+ * The policy's alert thresholds do not widen it: they say when a person hears about a certificate still not
+ * renewed, and a 30-day threshold (the default list is 30, 14, 7, 0) would otherwise override every shorter window.
  */
 const EFFECTIVE_WINDOW = `LEAST(make_interval(days => p.renewal_window_days),
                                 coalesce(nv.lifetime / 3, make_interval(days => p.renewal_window_days)))`;
+
+/**
+ * The share of the effective window over which renewals of certificates due at the same moment are spread: each
+ * certificate renews at a fixed point of the first tenth of its window (6-day certificates between 2 and 1.8 days
+ * before expiry, 398-day ones under a 30-day window between 30 and 27 days), so a fleet issued in one minute is not
+ * renewed in one minute. The spread only ever delays, so the floor of two thirds of the lifetime still holds.
+ */
+export const RENEWAL_JITTER_FRACTION = 0.1;
+
+/**
+ * Where in the spread certificate `c` falls, in [0, 1): the first 32 bits of the MD5 of its id. Deterministic (the
+ * same certificate always renews at the same point of its window, whichever replica sweeps) and uniform enough.
+ */
+const JITTER_OF_CERTIFICATE = `((('x' || substr(md5(c.id), 1, 8))::bit(32)::bigint)::float8 / 4294967296)`;
+
+/** When certificate `c` is due by its policy window (needs `p` and `nv`): the window's start, moved by the spread. */
+const POLICY_DUE_AT = `(c.expires_at - ${EFFECTIVE_WINDOW} + ${EFFECTIVE_WINDOW} * (${RENEWAL_JITTER_FRACTION} * ${JITTER_OF_CERTIFICATE}))`;
+
+/** The longest a failed renewal waits for the next one: a certificate keeps a few tries before it expires. */
+export const RENEWAL_RETRY_MAX_DELAY_MS = 6 * 3_600_000;
+
+/**
+ * How long a certificate waits after a failed renewal, as SQL: the issuance retry backoff carried on across jobs.
+ * A job's own attempts wait base, 2×base, 4×base...; after the n-th failed attempt since the newest version (all
+ * jobs counted: `attempts`) the next renewal waits base × 2^(n−1), at most RENEWAL_RETRY_MAX_DELAY_MS. With the
+ * defaults (30 s, max_retries 3: four attempts a job) that is 4 minutes after the first failed job, 64 after the
+ * second, then 6 hours, so a 6-day certificate due with 2 days left still gets several tries. `baseSeconds` is
+ * CERTCTL_ISSUANCE_RETRY_BASE_DELAY.
+ */
+function renewalRetryDelay(attempts: string, baseSeconds: string): string {
+  return `LEAST(make_interval(secs => ${baseSeconds}::float8 * power(2, LEAST(greatest(${attempts}, 1) - 1, 40))),
+                make_interval(secs => ${RENEWAL_RETRY_MAX_DELAY_MS / 1000}))`;
+}
 
 /**
  * The members of enabled groups that some renewal policy is scoped to (a disabled group scopes nobody in), by the
@@ -69,12 +104,19 @@ function governingPolicyJoin(assignedOutsideScope: boolean): string {
 /**
  * The renewal sweep (certctl's renewal loop, minus its bugs):
  *  - Active/Expiring/Expired statuses follow expires_at (Expiring = within 30 days);
- *  - a certificate inside the renewal window of its governing policy (governingPolicyJoin: group-scoped policies
- *    included), capped at a third of its own lifetime (EFFECTIVE_WINDOW), or whose ACME renewal time (RFC 9773, chosen inside the
- *    CA's suggested window by AriCheckService) has passed, with auto_renew on and no open job, gets a Renewal
- *    job (which the approval gate may hold). The ARI time counts only while it belongs to the newest version;
- *    without an ARI answer the policy window alone decides;
+ *  - a certificate is due at the earlier of: its point in the renewal window of its governing policy
+ *    (governingPolicyJoin: group-scoped policies included), capped at a third of its own lifetime (EFFECTIVE_WINDOW)
+ *    and spread over the window's first tenth (POLICY_DUE_AT), and its ACME renewal time (RFC 9773, chosen inside
+ *    the CA's suggested window by AriCheckService; the CA may move it earlier, e.g. before a mass revocation). Due,
+ *    with auto_renew on and no open job, it gets a Renewal job (which the approval gate may hold). The ARI time
+ *    counts only while it belongs to the newest version; without an ARI answer the policy window alone decides.
+ *    A renewed certificate is measured by its new version, so it is not due again before that one is;
+ *  - a certificate whose renewals failed since its newest version waits before the next one (renewalRetryDelay):
+ *    the issuance retry backoff (CERTCTL_ISSUANCE_RETRY_BASE_DELAY, doubling per attempt, attempts bounded by the
+ *    policy's max_retries) carried on across jobs, at most RENEWAL_RETRY_MAX_DELAY_MS;
  *  - expiry warnings go out at the governing policy's thresholds, once per certificate, threshold and expiry date.
+ * Every comparison is made against `now`, one instant per sweep (the clock is a parameter, so a test can run a
+ * simulated year of sweeps without waiting).
  */
 @Injectable()
 export class RenewalSweepService {
@@ -86,24 +128,24 @@ export class RenewalSweepService {
     private readonly producer: JobProducer,
   ) {}
 
-  async sweep(): Promise<SweepResult> {
-    const statusChanges = await this.updateExpiryStatuses();
-    const renewalsOpened = await this.openDueRenewals();
-    const warningsSent = await this.sendExpiryWarnings();
+  async sweep(now: Date = new Date()): Promise<SweepResult> {
+    const statusChanges = await this.updateExpiryStatuses(now);
+    const renewalsOpened = await this.openDueRenewals(now);
+    const warningsSent = await this.sendExpiryWarnings(now);
     if (statusChanges || renewalsOpened || warningsSent) this.logger.log({ statusChanges, renewalsOpened, warningsSent }, 'renewal sweep');
     return { statusChanges, renewalsOpened, warningsSent };
   }
 
-  private async updateExpiryStatuses(): Promise<number> {
+  private async updateExpiryStatuses(now: Date): Promise<number> {
     const result: [unknown[], number] = await this.dataSource.query(`
       UPDATE managed_certificates SET status = CASE
-          WHEN expires_at <= now() THEN 'Expired'
-          WHEN expires_at <= now() + interval '30 days' THEN 'Expiring'
+          WHEN expires_at <= $1 THEN 'Expired'
+          WHEN expires_at <= $1::timestamptz + interval '30 days' THEN 'Expiring'
           ELSE 'Active' END,
         updated_at = now()
       WHERE status IN ('Active', 'Expiring', 'Expired') AND expires_at IS NOT NULL
-        AND status <> CASE WHEN expires_at <= now() THEN 'Expired'
-          WHEN expires_at <= now() + interval '30 days' THEN 'Expiring' ELSE 'Active' END`);
+        AND status <> CASE WHEN expires_at <= $1 THEN 'Expired'
+          WHEN expires_at <= $1::timestamptz + interval '30 days' THEN 'Expiring' ELSE 'Active' END`, [now]);
     return result[1] ?? 0;
   }
 
@@ -111,37 +153,42 @@ export class RenewalSweepService {
    * Walks the candidates once, in (expires_at, id) order with a keyset cursor: a certificate renewed during the
    * sweep is not met again in the same sweep, and at most MAX_BATCHES_PER_SWEEP batches are looked at.
    */
-  private async openDueRenewals(): Promise<number> {
+  private async openDueRenewals(now: Date): Promise<number> {
     let opened = 0;
     let cursor: { at: string; id: string } | null = null;
     for (let batch = 0; batch < MAX_BATCHES_PER_SWEEP; batch++) {
-      const due: Array<{ id: string; cursor_at: string; reason: 'ari_window' | 'policy_window'; renewal_policy_id: string }> = await this.dataSource.query(
+      const due: Array<{ id: string; cursor_at: string; reason: 'ari_window' | 'policy_window'; renewal_policy_id: string; failed_attempts: number }> = await this.dataSource.query(
         `WITH ${SCOPED_MEMBERS_CTE}
-         SELECT c.id, c.expires_at::text AS cursor_at, p.id AS renewal_policy_id,
-                CASE WHEN c.expires_at <= now() + ${EFFECTIVE_WINDOW} THEN 'policy_window' ELSE 'ari_window' END AS reason
+         SELECT c.id, c.expires_at::text AS cursor_at, p.id AS renewal_policy_id, coalesce(f.attempts, 0)::int AS failed_attempts,
+                CASE WHEN ${POLICY_DUE_AT} <= $4 THEN 'policy_window' ELSE 'ari_window' END AS reason
            FROM managed_certificates c ${governingPolicyJoin(false)}
-           LEFT JOIN LATERAL (SELECT v.id, v.not_after - v.not_before AS lifetime FROM certificate_versions v
+           LEFT JOIN LATERAL (SELECT v.id, v.created_at, v.not_after - v.not_before AS lifetime FROM certificate_versions v
                                WHERE v.certificate_id = c.id ORDER BY v.created_at DESC, v.id DESC LIMIT 1) nv ON true
            LEFT JOIN certificate_renewal_info r ON r.certificate_id = c.id
-          WHERE c.status IN ('Active', 'Expiring', 'Expired') AND p.auto_renew
+           -- the renewals that failed since the newest version (none once a renewal succeeded): they set the backoff
+           LEFT JOIN LATERAL (SELECT max(j.completed_at) AS last_failed_at, sum(greatest(j.attempts, 1)) AS attempts FROM jobs j
+                               WHERE j.certificate_id = c.id AND j.type IN ('Issuance', 'Renewal') AND j.status = 'Failed'
+                                 AND j.completed_at > coalesce(nv.created_at, '-infinity')) f ON true
+          WHERE c.status IN ('Active', 'Expiring', 'Expired', 'Failed') AND p.auto_renew
             AND ($2::timestamptz IS NULL OR (c.expires_at, c.id) > ($2::timestamptz, $3::text))
             -- outside every window and before any ARI time: not a candidate (spares the policy lookup)
-            AND (c.expires_at <= now() + (SELECT make_interval(days => max(renewal_window_days)) FROM renewal_policies)
-                 OR r.selected_renewal_at <= now())
-            AND (c.expires_at <= now() + ${EFFECTIVE_WINDOW}
-                 OR (r.selected_renewal_at <= now() AND r.certificate_version_id = nv.id))
+            AND (c.expires_at <= $4::timestamptz + (SELECT make_interval(days => max(renewal_window_days)) FROM renewal_policies)
+                 OR r.selected_renewal_at <= $4)
+            AND (${POLICY_DUE_AT} <= $4
+                 OR (r.selected_renewal_at <= $4 AND r.certificate_version_id = nv.id))
+            AND (f.last_failed_at IS NULL OR f.last_failed_at + ${renewalRetryDelay('f.attempts', '$5')} <= $4)
             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.certificate_id = c.id AND j.type IN ('Issuance', 'Renewal')
                               AND j.status IN ('Pending', 'AwaitingCSR', 'AwaitingApproval', 'Running'))
           ORDER BY c.expires_at, c.id LIMIT $1`,
-        [BATCH, cursor?.at ?? null, cursor?.id ?? null],
+        [BATCH, cursor?.at ?? null, cursor?.id ?? null, now, this.config.issuance.retryBaseDelayMs / 1000],
       );
-      for (const { id, reason, renewal_policy_id } of due) {
+      for (const { id, reason, renewal_policy_id, failed_attempts } of due) {
         const job = await this.dataSource.transaction(async (tx) => {
           try {
             const { job } = await openRenewalJob(tx, id, { requestedBy: 'system' });
             await tx.insert(AuditEventEntity, {
               id: newId('audit'), actor: 'scheduler', actor_type: 'System', action: 'renewal_job_created', resource_type: 'certificate',
-              resource_id: id, event_category: 'cert_lifecycle', details: { job_id: job.id, status: job.status, reason, renewal_policy_id } as never,
+              resource_id: id, event_category: 'cert_lifecycle', details: { job_id: job.id, status: job.status, reason, renewal_policy_id, ...(failed_attempts ? { failed_attempts } : {}) } as never,
             });
             return job;
           } catch (err) {
@@ -163,7 +210,7 @@ export class RenewalSweepService {
     return opened;
   }
 
-  private async sendExpiryWarnings(): Promise<number> {
+  private async sendExpiryWarnings(now: Date): Promise<number> {
     // Each (certificate, crossed threshold, expiry) once; the smallest crossed threshold is the one reported.
     const due: Array<{ id: string; common_name: string; expires_at: Date; policy_id: string; threshold: number }> = await this.dataSource.query(`
       WITH ${SCOPED_MEMBERS_CTE}
@@ -172,11 +219,11 @@ export class RenewalSweepService {
         CROSS JOIN LATERAL jsonb_array_elements_text(p.alert_thresholds_days) AS t_raw(value)
         CROSS JOIN LATERAL (SELECT t_raw.value::int AS threshold) t
        WHERE c.status NOT IN ('Archived', 'Revoked', 'Pending') AND c.expires_at IS NOT NULL
-         AND c.expires_at <= now() + make_interval(days => t.threshold)
+         AND c.expires_at <= $1::timestamptz + make_interval(days => t.threshold)
          AND NOT EXISTS (SELECT 1 FROM certificate_expiry_alerts a
                           WHERE a.certificate_id = c.id AND a.threshold_days = t.threshold AND a.not_after = c.expires_at)
        GROUP BY c.id, c.common_name, c.expires_at, p.id
-       LIMIT 1000`);
+       LIMIT 1000`, [now]);
     let sent = 0;
     for (const cert of due) {
       const ids = await this.dataSource.transaction(async (tx) => {
@@ -184,12 +231,12 @@ export class RenewalSweepService {
         const marked: unknown[] = await tx.query(
           `INSERT INTO certificate_expiry_alerts (certificate_id, threshold_days, not_after)
            SELECT $1, t.value::int, $2 FROM renewal_policies p, jsonb_array_elements_text(p.alert_thresholds_days) t
-            WHERE p.id = $3 AND $2::timestamptz <= now() + make_interval(days => t.value::int)
+            WHERE p.id = $3 AND $2::timestamptz <= $4::timestamptz + make_interval(days => t.value::int)
            ON CONFLICT DO NOTHING RETURNING threshold_days`,
-          [cert.id, cert.expires_at, cert.policy_id],
+          [cert.id, cert.expires_at, cert.policy_id, now],
         );
         if (!marked.length) return [];
-        const daysLeft = Math.floor((new Date(cert.expires_at).getTime() - Date.now()) / 86_400_000);
+        const daysLeft = Math.floor((new Date(cert.expires_at).getTime() - now.getTime()) / 86_400_000);
         return recordNotifications(tx, {
           type: 'ExpirationWarning', certificate_id: cert.id, threshold_days: cert.threshold,
           message: daysLeft >= 0 ? `${cert.common_name} expires in ${daysLeft} day(s), on ${new Date(cert.expires_at).toISOString()}` : `${cert.common_name} expired on ${new Date(cert.expires_at).toISOString()}`,
