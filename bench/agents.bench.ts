@@ -116,7 +116,7 @@ async function runStep(baseUrl: string, fleet: Registered[], home: string, rate:
   const agents = fleet.map((a, i) => {
     const config: AgentConfig = {
       serverUrl: baseUrl, agentId: a.id, apiKey: a.key, keyDir: join(home, `a${i}`, 'keys'), stateDir: join(home, `a${i}`, 'state'),
-      pollIntervalMs: intervalMs, heartbeatIntervalMs: intervalMs * 2, backoffBaseMs: 1000, maxBackoffMs: 300_000,
+      pollIntervalMs: intervalMs, longPollWaitMs: 0, heartbeatIntervalMs: intervalMs * 2, backoffBaseMs: 1000, maxBackoffMs: 300_000,
       requestTimeoutMs: 30_000, commandTimeoutMs: 30_000, discoveryDirs: [], discoveryIntervalMs: 6 * 3_600_000, logLevel: 'error',
     };
     const api = new TimedApiClient({ serverUrl: baseUrl, agentId: a.id, apiKey: a.key, timeoutMs: 30_000 });

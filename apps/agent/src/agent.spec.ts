@@ -52,7 +52,7 @@ function config(serverUrl: string, overrides: Partial<AgentConfig> = {}): AgentC
   dirs.push(home);
   return {
     serverUrl, agentId: 'agent-spec', apiKey: 'not-a-real-key', keyDir: join(home, 'keys'), stateDir: join(home, 'state'),
-    pollIntervalMs: 300, heartbeatIntervalMs: 60_000, backoffBaseMs: 100, maxBackoffMs: 2_000, requestTimeoutMs: 2_000,
+    pollIntervalMs: 300, longPollWaitMs: 0, heartbeatIntervalMs: 60_000, backoffBaseMs: 100, maxBackoffMs: 2_000, requestTimeoutMs: 2_000,
     commandTimeoutMs: 5_000, discoveryDirs: [], discoveryIntervalMs: 3_600_000, logLevel: 'error', ...overrides,
   };
 }
