@@ -2,6 +2,8 @@ import { BeforeApplicationShutdown, HttpStatus, Inject, Injectable, Logger, OnMo
 import type { Redis } from 'ioredis';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { agentWorkChannel, parseAgentWorkMessage, REDIS, reportRedisError } from '@certctl/db';
+import { METRICS_REGISTRY } from '@certctl/observability';
+import { Gauge, Registry } from 'prom-client';
 import { ApiError } from '../../common/http/api-error';
 
 /** Why a held work request stops waiting: work may be there, its time is up, or it must answer now. */
@@ -61,7 +63,19 @@ export class AgentWorkHub implements OnModuleInit, BeforeApplicationShutdown {
   private subscriber: Redis | undefined;
   private closing = false;
 
-  constructor(@Inject(REDIS) private readonly redis: Redis, @Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+  ) {
+    const held = this.held;
+    new Gauge({
+      name: 'certctl_agent_long_polls_held', help: 'Agents\' work requests this api process holds open now (long-poll)', registers: [registry],
+      collect() {
+        this.set(held.size);
+      },
+    });
+  }
 
   onModuleInit(): void {
     const channel = agentWorkChannel(this.config.redis.queuePrefix);
@@ -88,8 +102,9 @@ export class AgentWorkHub implements OnModuleInit, BeforeApplicationShutdown {
     return this.closing;
   }
 
-  get heldCount(): number {
-    return this.held.size;
+  /** Whether a work request of this agent is held here now. */
+  holds(agentId: string): boolean {
+    return this.held.has(agentId);
   }
 
   /**
