@@ -5,6 +5,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servedFingerprint } from '@certctl/deploy';
 import { createCsr, DEFAULT_KEY_SPEC, generateKeyObjects } from '@certctl/pki';
+import { JOB_QUEUE } from '@certctl/contracts';
+import { JobProducer } from '@certctl/db';
 import { freePort } from '@certctl/testing';
 import { AgentWorkHub } from '../../apps/api/src/modules/agents/agent-work-hub';
 import { missingPeer, NginxPeer, servedAfterReload } from '../../libs/deploy/src/testing/peers';
@@ -184,11 +186,21 @@ suite('agent long-poll for work', () => {
     const awaitingSince = (await jobTimes(jobId)).updatedAt;
     expect(csrWork.answeredAt - awaitingSince, 'AwaitingCSR to the held request').toBeLessThan(1_000);
 
-    // Held on this api; the orchestrator signs the CSR and creates the agent's Deployment job.
-    const deployHeld = longPoll(serverUrl, agent, 'wait=60');
-    await waitFor('the request is held', () => hub().holds(agent.id));
-    await submitCsr(agent, certId);
-    const deployWork = await deployHeld;
+    // Held on this api; the orchestrator signs the CSR and creates the agent's Deployment job. The issuance queue
+    // is paused while the CSR goes in (an AwaitingCSR job would answer the long-poll at once), so the request is
+    // held when the Deployment job appears.
+    const issuanceQueue = p.app.get(JobProducer).queue(JOB_QUEUE['csr.sign']);
+    await issuanceQueue.pause();
+    let deployWork: WorkAnswer;
+    try {
+      await submitCsr(agent, certId);
+      const deployHeld = longPoll(serverUrl, agent, 'wait=60');
+      await waitFor('the request is held', () => hub().holds(agent.id));
+      await issuanceQueue.resume();
+      deployWork = await deployHeld;
+    } finally {
+      await issuanceQueue.resume();
+    }
     expect(deployWork.body.jobs).toEqual([expect.objectContaining({ type: 'Deployment', status: 'Running' })]);
     const created = (await jobTimes(deployWork.body.jobs![0]!.id)).createdAt;
     expect(deployWork.answeredAt - created, 'Deployment to the held request').toBeLessThan(1_000);
