@@ -47,6 +47,12 @@ export class CertctlAgent {
   private resumeRunning = true;
   /** Polls and long-poll answers are handled one at a time (journal, resume flag, CSRs). */
   private handling: Promise<unknown> = Promise.resolve();
+  /**
+   * Issuance jobs this process has sent a CSR for. A poll and the long-poll may both carry the same AwaitingCSR
+   * job (one answer read before the other's CSR went in): a second CSR would replace the pending key with one
+   * the certificate was not issued for.
+   */
+  private readonly csrSent = new Set<string>();
 
   constructor(private readonly config: AgentConfig, private readonly log: Logger, api?: ApiClient) {
     this.api = api ?? new ApiClient({
@@ -233,9 +239,11 @@ export class CertctlAgent {
   /** A key made here, its CSR sent. A CSR the server refuses (422) is reported once and never sent again. */
   private async submitCsr(item: WorkItem): Promise<boolean> {
     if (this.journal.has(item.id)) return false; // refused before: its report is on its way
+    if (this.csrSent.has(item.id)) return false; // answered already; this was a stale copy of the work
     const csr = await this.keys.newCsr(item.certificate_id, item.common_name, item.sans ?? []);
     try {
       await this.api.submitCsr(item.certificate_id, csr);
+      this.rememberCsrSent(item.id);
       this.log.info('CSR submitted; the key stays on this host', { job_id: item.id, certificate_id: item.certificate_id });
       return true;
     } catch (err) {
@@ -250,6 +258,12 @@ export class CertctlAgent {
       await this.sendReport(entry);
       return false;
     }
+  }
+
+  private rememberCsrSent(jobId: string): void {
+    this.csrSent.add(jobId);
+    // Bounded: only the latest answers can still be in flight.
+    if (this.csrSent.size > 1_000) this.csrSent.delete(this.csrSent.values().next().value!);
   }
 
   /**

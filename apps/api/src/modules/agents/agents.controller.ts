@@ -3,6 +3,7 @@ import { Schemas } from '../../common/openapi/resources';
 import { Returns, ReturnsError, bool, dateTime, errorWith, int, objectOf, pageOf, str, strings } from '../../common/openapi/response-schemas';
 import type { Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { excludeFromLatency } from '@certctl/observability';
 import type { AgentEntity } from '@certctl/db';
 import { RequireAccess } from '../../common/auth/access.decorator';
 import type { Principal } from '../../common/auth/principal';
@@ -88,6 +89,7 @@ export class AgentsController {
   @ReturnsError(429, 'Long-poll: this api process holds CERTCTL_AGENT_LONG_POLL_MAX_HELD work requests already')
   async work(@Param('id') id: string, @Query() query: AgentWorkQueryDto, @Res({ passthrough: true }) res: Response): Promise<AgentWorkAnswer> {
     if (!query.wait) return this.protocol.work(id, query.resume === 'true');
+    excludeFromLatency(res);
     // The client leaving (or its connection dropping) ends the wait; nothing is claimed for a closed connection.
     const gone = new AbortController();
     res.once('close', () => gone.abort());
