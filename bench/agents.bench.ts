@@ -24,9 +24,17 @@
  * The simulated agents, the api and PostgreSQL share the machine's cores: the rates are a lower bound of what a
  * dedicated api host sustains. CPU per step is recorded for the api, this load process and PostgreSQL.
  * Results in bench/results/agents.json.
+ *
+ * Long-poll mode (BENCH_MODE=long-poll npm run bench:agents; results in bench/results/agents-long-poll.json):
+ * two api processes on one database and Redis, BENCH_LP_AGENTS simulated agents (the agent's ApiClient, half on
+ * each api) each holding GET /work?wait=25. Measures, with the fleet held and idle, the api processes' CPU over
+ * BENCH_LP_IDLE_S and their RSS growth per held request; then BENCH_LP_DELIVERIES times a Deployment job is
+ * written for a random agent and announced the way the orchestrator does (row committed, then PUBLISH on the
+ * agent-work channel), and the time until that agent's held request returns it is recorded (p50/p99/max).
  */
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
@@ -116,7 +124,7 @@ async function runStep(baseUrl: string, fleet: Registered[], home: string, rate:
   const agents = fleet.map((a, i) => {
     const config: AgentConfig = {
       serverUrl: baseUrl, agentId: a.id, apiKey: a.key, keyDir: join(home, `a${i}`, 'keys'), stateDir: join(home, `a${i}`, 'state'),
-      pollIntervalMs: intervalMs, heartbeatIntervalMs: intervalMs * 2, backoffBaseMs: 1000, maxBackoffMs: 300_000,
+      pollIntervalMs: intervalMs, longPollWaitMs: 0, heartbeatIntervalMs: intervalMs * 2, backoffBaseMs: 1000, maxBackoffMs: 300_000,
       requestTimeoutMs: 30_000, commandTimeoutMs: 30_000, discoveryDirs: [], discoveryIntervalMs: 6 * 3_600_000, logLevel: 'error',
     };
     const api = new TimedApiClient({ serverUrl: baseUrl, agentId: a.id, apiKey: a.key, timeoutMs: 30_000 });
@@ -219,7 +227,7 @@ async function idleAgent(baseUrl: string, agent: Registered, home: string) {
       targets: { rss_mib_max: 40, cpu_pct: 0.1 },
       pass: measured.rss_mib_max <= 40 && measured.cpu_pct <= 0.1,
       node_floor: { ...reference, what: 'node -e: a keep-alive HTTP GET every 30 s, nothing else (same Node, same machine, same window)' },
-      note: `${AGENT_BUNDLE} with the shipped intervals (poll 30 s, heartbeat 60 s); CPU time from /proc is counted in 10 ms ticks`,
+      note: `${AGENT_BUNDLE} with the shipped settings (a held long-poll of 25 s, the 5 min fallback poll, heartbeat 60 s); CPU time from /proc is counted in 10 ms ticks`,
     };
   } finally {
     child.kill('SIGTERM');
@@ -294,7 +302,163 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
+const longPollSettings = {
+  agents: Number(process.env.BENCH_LP_AGENTS ?? 200),
+  deliveries: Number(process.env.BENCH_LP_DELIVERIES ?? 200),
+  idleS: Number(process.env.BENCH_LP_IDLE_S ?? 20),
+  waitS: 25,
+};
+const LONG_POLL_RESULTS_FILE = resolve(ROOT, 'bench', 'results', 'agents-long-poll.json');
+
+const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+
+async function heldOn(baseUrl: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('certctl_agent_long_polls_held'));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+async function adminPost(baseUrl: string, adminKey: string, path: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(`${baseUrl}${path}`, {
+    method: 'POST', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  if (res.status !== 201) throw new Error(`POST ${path}: HTTP ${res.status} ${await res.text()}`);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+async function longPollMain(): Promise<void> {
+  const { Client } = await import('pg');
+  const { Redis } = await import('ioredis');
+  const { agentWorkChannel } = await import('@certctl/db');
+  const loadAtStart = loadavg().map((l) => round(l, 2));
+  const adminKey = `bench-admin-${randomBytes(12).toString('hex')}`;
+  const queuePrefix = `certctl-bench-agents-lp-${randomBytes(3).toString('hex')}`;
+  const databaseUrl = await freshDatabase(settings.adminUrl, DATABASE);
+  const env = {
+    CERTCTL_DATABASE_URL: databaseUrl, CERTCTL_REDIS_URL: settings.redisUrl, CERTCTL_QUEUE_PREFIX: queuePrefix,
+    CERTCTL_API_KEY: adminKey, CERTCTL_LOG_LEVEL: 'warn', CERTCTL_DATABASE_MAX_CONNS: '20', CERTCTL_DEMO_SEED: 'false',
+  };
+  const apis = [await ApiProcess.start(env), await ApiProcess.start(env)];
+  process.on('exit', () => apis.forEach((a) => a.killNow()));
+  const db = new Client({ connectionString: databaseUrl });
+  const redis = new Redis(settings.redisUrl);
+  const stopping = new AbortController();
+  setMaxListeners(0, stopping.signal); // one signal ends every simulated agent's held request
+  try {
+    await Promise.all(apis.map((a) => a.waitReady()));
+    await db.connect();
+    const [a] = apis as [ApiProcess, ApiProcess];
+    const rssBaseline = apis.map((api) => rssOf(api.pid!));
+    progress(`two apis ready (${apis.map((x) => x.baseUrl).join(', ')}); registering ${longPollSettings.agents} agents and their targets`);
+    const fleet = await register(a.baseUrl, adminKey, longPollSettings.agents);
+    const team = await adminPost(a.baseUrl, adminKey, '/api/v1/teams', { name: `bench-team-${randomBytes(3).toString('hex')}` });
+    const owner = await adminPost(a.baseUrl, adminKey, '/api/v1/owners', { name: 'bench-owner', email: 'owner@example.com', team_id: team.id });
+    const issuer = await adminPost(a.baseUrl, adminKey, '/api/v1/issuers', { name: `bench-issuer-${randomBytes(3).toString('hex')}`, type: 'GenericCA' });
+    const name = `lp-${randomBytes(3).toString('hex')}.example.com`;
+    const cert = await adminPost(a.baseUrl, adminKey, '/api/v1/certificates', {
+      name, common_name: name, sans: [name], environment: 'prod', owner_id: owner.id, team_id: team.id, issuer_id: issuer.id,
+    });
+    const targets = new Map<string, string>();
+    for (const agent of fleet) {
+      const target = await adminPost(a.baseUrl, adminKey, '/api/v1/targets', {
+        name: `bench-target-${agent.id}`, type: 'NGINX', agent_id: agent.id,
+        config: { cert_path: '/etc/nginx/ssl/bench.pem', key_path: '/etc/nginx/ssl/bench.key', validate_command: 'nginx -t', reload_command: 'nginx -s reload' },
+      });
+      targets.set(agent.id, target.id as string);
+    }
+
+    // The simulated fleet: each agent one held request after another, half on each api process.
+    const waiting = new Map<string, (at: number) => void>();
+    let errors = 0;
+    let firstError: string | undefined;
+    const loops = fleet.map(async (agent, i) => {
+      const client = new ApiClient({ serverUrl: apis[i % 2]!.baseUrl, agentId: agent.id, apiKey: agent.key, timeoutMs: 30_000 });
+      while (!stopping.signal.aborted) {
+        try {
+          const items = await client.work({ waitSeconds: longPollSettings.waitS, signal: stopping.signal });
+          const at = performance.now();
+          for (const item of items) waiting.get(item.id)?.(at);
+        } catch (err) {
+          if (stopping.signal.aborted) break;
+          errors += 1;
+          firstError ??= (err as Error).message;
+          await sleep(1000);
+        }
+      }
+      client.close();
+    });
+    const allHeld = async () => (await Promise.all(apis.map((x) => heldOn(x.baseUrl)))).reduce((sum, n) => sum + n, 0);
+    const deadline = Date.now() + 60_000;
+    while ((await allHeld()) < fleet.length) {
+      if (Date.now() > deadline) throw new Error(`only ${await allHeld()} of ${fleet.length} requests held after 60 s`);
+      await sleep(200);
+    }
+    progress(`${fleet.length} requests held; idle for ${longPollSettings.idleS} s`);
+    const heldPerApi = await Promise.all(apis.map((x) => heldOn(x.baseUrl)));
+    const ticksBefore = apis.map((x) => processTicks(x.pid!) ?? 0);
+    const idleStarted = Date.now();
+    await sleep(longPollSettings.idleS * 1000);
+    const idleWallS = (Date.now() - idleStarted) / 1000;
+    const idleCpuPct = apis.map((x, i) => round((((processTicks(x.pid!) ?? 0) - ticksBefore[i]!) / TICKS_PER_S / idleWallS) * 100, 2));
+    const rssHeld = apis.map((x) => rssOf(x.pid!));
+
+    progress(`${longPollSettings.deliveries} deliveries`);
+    const latencies: number[] = [];
+    const channel = agentWorkChannel(queuePrefix);
+    for (let n = 0; n < longPollSettings.deliveries; n++) {
+      const agent = fleet[Math.floor(Math.random() * fleet.length)]!;
+      const jobId = `job-lp-${randomBytes(6).toString('hex')}`;
+      const delivered = new Promise<number>((done) => waiting.set(jobId, done));
+      const started = performance.now();
+      // What the orchestrator does for an agent target: the row committed, then the agents told.
+      await db.query(
+        `INSERT INTO jobs (id, type, certificate_id, target_id, agent_id, status, requested_by) VALUES ($1, 'Deployment', $2, $3, $4, 'Pending', 'bench')`,
+        [jobId, cert.id, targets.get(agent.id), agent.id],
+      );
+      await redis.publish(channel, agent.id);
+      const at = await Promise.race([delivered, sleep(30_000).then(() => NaN)]);
+      waiting.delete(jobId);
+      latencies.push(at - started);
+      await sleep(20);
+    }
+    const lost = latencies.filter((l) => Number.isNaN(l)).length;
+    const latency = summarize(latencies.filter((l) => !Number.isNaN(l)));
+    const memoryPerHeldKib = apis.map((_, i) => (heldPerApi[i] ? round((rssHeld[i]! - rssBaseline[i]!) / 1024 / heldPerApi[i]!, 1) : null));
+    const results = {
+      benchmark: 'agents-long-poll',
+      date: new Date().toISOString(),
+      machine: {
+        cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', total_memory_gib: round(totalmem() / 1024 ** 3, 1), os: release(), node: process.version,
+        load_average_at_start: loadAtStart, load_average_at_end: loadavg().map((l) => round(l, 2)),
+      },
+      setup: {
+        api_processes: 2, agents: fleet.length, wait_s: longPollSettings.waitS, deliveries: longPollSettings.deliveries, idle_s: longPollSettings.idleS,
+        note: 'simulated agents: the agent\'s ApiClient in one Node process, each holding GET /work?wait=25, half on each api; work is a Deployment row plus the orchestrator\'s PUBLISH',
+      },
+      headline: {
+        work_delivered_ms: latency, p99_limit_ms: 1000, lost_deliveries: lost, errors, first_error: firstError ?? null,
+        api_idle_cpu_pct: idleCpuPct, held_per_api: heldPerApi,
+        api_rss_growth_kib_per_held_request: memoryPerHeldKib,
+        api_rss_note: 'RSS after the fleet is held minus RSS at ready, per held request; the first api also served the registration and target calls (its heap grew with them), so the second api\'s figure is the cleaner one',
+        pass: lost === 0 && errors === 0 && latency.p99 < 1000,
+      },
+      api_rss_mib: { before_fleet: rssBaseline.map((r) => round(r / 1024 ** 2, 1)), fleet_held: rssHeld.map((r) => round(r / 1024 ** 2, 1)) },
+    };
+    mkdirSync(dirname(LONG_POLL_RESULTS_FILE), { recursive: true });
+    writeFileSync(LONG_POLL_RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
+    progress(`delivered p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms (${lost} lost); api idle CPU ${idleCpuPct.join(' / ')} %; ` +
+      `RSS per held request ${memoryPerHeldKib.join(' / ')} KiB; written to ${LONG_POLL_RESULTS_FILE}`);
+    stopping.abort();
+    await Promise.all(loops);
+  } finally {
+    stopping.abort();
+    redis.disconnect();
+    await db.end().catch(() => undefined);
+    await Promise.all(apis.map((x) => x.stop()));
+  }
+}
+
+(process.env.BENCH_MODE === 'long-poll' ? longPollMain() : main()).catch((err: unknown) => {
   process.stderr.write(`[bench:agents] failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

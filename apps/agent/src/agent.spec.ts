@@ -52,7 +52,7 @@ function config(serverUrl: string, overrides: Partial<AgentConfig> = {}): AgentC
   dirs.push(home);
   return {
     serverUrl, agentId: 'agent-spec', apiKey: 'not-a-real-key', keyDir: join(home, 'keys'), stateDir: join(home, 'state'),
-    pollIntervalMs: 300, heartbeatIntervalMs: 60_000, backoffBaseMs: 100, maxBackoffMs: 2_000, requestTimeoutMs: 2_000,
+    pollIntervalMs: 300, longPollWaitMs: 0, heartbeatIntervalMs: 60_000, backoffBaseMs: 100, maxBackoffMs: 2_000, requestTimeoutMs: 2_000,
     commandTimeoutMs: 5_000, discoveryDirs: [], discoveryIntervalMs: 3_600_000, logLevel: 'error', ...overrides,
   };
 }
@@ -111,6 +111,39 @@ describe('agent polling against a fake api', () => {
     agent.stop();
     await running;
     expect(fake.workQueries.slice(0, 5)).toEqual(['resume=true', '', '', 'resume=true', '']);
+  });
+
+  it('holds a long-poll beside its polls; stop() ends the held request at once', async () => {
+    const started = await FakeApi.start((_, res) => {
+      // Long-polls are held (never answered here); plain polls find nothing.
+      if (!fake!.workQueries.at(-1)!.includes('wait=')) res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"jobs":[],"count":0}');
+    });
+    fake = started.api;
+    const agent = new CertctlAgent(config(started.url, { longPollWaitMs: 25_000 }), new Logger('error', () => undefined));
+    const running = agent.run();
+    await waitUntil(() => fake!.workQueries.some((q) => q.includes('wait=25')), 5_000);
+    const stoppedAt = Date.now();
+    agent.stop();
+    expect(await running).toEqual({ reason: 'stopped' });
+    expect(Date.now() - stoppedAt).toBeLessThan(1_000);
+    expect(fake.workQueries.filter((q) => q.includes('wait=')).length).toBe(1);
+  });
+
+  it('polls only when the server refuses long-polls as bad input (a server from before them)', async () => {
+    const started = await FakeApi.start((call, res) => {
+      if (fake!.workQueries[call - 1]!.includes('wait=')) {
+        res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"error":"Bad Request","message":"property wait should not exist","code":"VALIDATION_FAILED"}');
+      } else res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"jobs":[],"count":0}');
+    });
+    fake = started.api;
+    const lines: string[] = [];
+    const agent = new CertctlAgent(config(started.url, { longPollWaitMs: 25_000 }), new Logger('warn', (line) => lines.push(line)));
+    const running = agent.run();
+    await waitUntil(() => fake!.workQueries.filter((q) => !q.includes('wait=')).length >= 4, 10_000);
+    agent.stop();
+    await running;
+    expect(fake.workQueries.filter((q) => q.includes('wait=')).length).toBe(1);
+    expect(lines.some((l) => l.includes('does not take long-polls'))).toBe(true);
   });
 
   it('stops with the reason when the server refuses its key (401), instead of retrying', async () => {

@@ -16,6 +16,11 @@ export type AgentExit = { reason: 'stopped' } | { reason: 'rejected'; message: s
 
 /** After a CSR went out, the certificate is usually signed within a second or two: look again soon. */
 const AFTER_CSR_POLL_MS = 2_000;
+/**
+ * Between a long-poll that brought work and the next one: work the agent could not act on (a CSR it cannot
+ * send just now) would otherwise come back at once, again and again.
+ */
+const AFTER_WORK_LONG_POLL_PAUSE_MS = 1_000;
 
 /**
  * The agent's loops: heartbeat, work polling (with backoff and jitter while the server fails), filesystem
@@ -40,6 +45,14 @@ export class CertctlAgent {
    * the way): polls ask for those again until one answer arrives.
    */
   private resumeRunning = true;
+  /** Polls and long-poll answers are handled one at a time (journal, resume flag, CSRs). */
+  private handling: Promise<unknown> = Promise.resolve();
+  /**
+   * Issuance jobs this process has sent a CSR for. A poll and the long-poll may both carry the same AwaitingCSR
+   * job (one answer read before the other's CSR went in): a second CSR would replace the pending key with one
+   * the certificate was not issued for.
+   */
+  private readonly csrSent = new Set<string>();
 
   constructor(private readonly config: AgentConfig, private readonly log: Logger, api?: ApiClient) {
     this.api = api ?? new ApiClient({
@@ -62,7 +75,7 @@ export class CertctlAgent {
       await this.guard(async () => void (await this.pollOnce()));
       return this.finish();
     }
-    await Promise.all([this.pollLoop(), this.heartbeatLoop(), this.discoveryLoop()]);
+    await Promise.all([this.pollLoop(), this.longPollLoop(), this.heartbeatLoop(), this.discoveryLoop()]);
     return this.finish();
   }
 
@@ -138,18 +151,72 @@ export class CertctlAgent {
     }
   }
 
-  /** Reports and deployments left from earlier rounds, then the server's work. True when a CSR was sent. */
-  private async pollOnce(): Promise<boolean> {
-    await this.drainJournal();
-    const resumed = this.resumeRunning;
-    let items: WorkItem[];
+  /**
+   * One held work request after another (GET /work?wait=N): the server answers as soon as work for this agent
+   * appears, so the ordinary poll is only the fallback. Failures back off like polls; a server that does not know
+   * long-polls (400) leaves the agent polling.
+   */
+  private async longPollLoop(): Promise<void> {
+    const waitSeconds = Math.round(this.config.longPollWaitMs / 1000);
+    if (!waitSeconds) return;
+    const backoff = new Backoff({ intervalMs: 0, baseMs: this.config.backoffBaseMs, maxMs: this.config.maxBackoffMs });
+    while (!this.stopped) {
+      let brought = 0;
+      const ok = await this.guard(async () => {
+        const resumed = this.resumeRunning;
+        // stop() aborts the held request: that is no failure to report.
+        const items = await this.fetchWork({ resume: resumed, waitSeconds, signal: this.stopping.signal }).catch((err: unknown) => {
+          if (this.stopped) return [];
+          throw err;
+        });
+        brought = items.length;
+        if (items.length) await this.serially(() => this.takeWork(items, resumed));
+      });
+      if (this.stopped) break;
+      if (!ok && this.longPollRefused) {
+        this.log.warn('the server does not take long-polls; polling only', { poll_interval_ms: this.config.pollIntervalMs });
+        return;
+      }
+      if (!ok) await this.pause(backoff.failed());
+      else {
+        backoff.succeeded();
+        if (brought) await this.pause(AFTER_WORK_LONG_POLL_PAUSE_MS);
+      }
+    }
+  }
+
+  /** Set when the server refused a long-poll as bad input (a server from before long-polls). */
+  private longPollRefused = false;
+
+  /** The server's work; a lost answer (which may have claimed deployments) makes the next ask a resume. */
+  private async fetchWork(options: { resume: boolean; waitSeconds?: number; signal?: AbortSignal }): Promise<WorkItem[]> {
     try {
-      items = await this.api.work({ resume: resumed });
+      return await this.api.work(options);
     } catch (err) {
-      // The server may have claimed deployments whose answer never arrived: ask for them next time.
       this.resumeRunning = true;
+      if (options.waitSeconds && err instanceof ApiResponseError && err.status === 400) this.longPollRefused = true;
       throw err;
     }
+  }
+
+  private serially<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.handling.then(step, step);
+    this.handling = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Reports and deployments left from earlier rounds, then the server's work. True when a CSR was sent. */
+  private pollOnce(): Promise<boolean> {
+    return this.serially(async () => {
+      await this.drainJournal();
+      const resumed = this.resumeRunning;
+      const items = await this.fetchWork({ resume: resumed });
+      return this.takeWork(items, resumed);
+    });
+  }
+
+  /** Journals the deployments of a work answer, sends CSRs, then works through the journal. True when a CSR was sent. */
+  private async takeWork(items: WorkItem[], resumed: boolean): Promise<boolean> {
     if (items.length) this.log.info('work received', { count: items.length });
     // A deployment handed out again that is already in the journal (or being deployed) is that entry's: it is
     // deployed and reported once, whatever the number of answers that carried it.
@@ -172,9 +239,11 @@ export class CertctlAgent {
   /** A key made here, its CSR sent. A CSR the server refuses (422) is reported once and never sent again. */
   private async submitCsr(item: WorkItem): Promise<boolean> {
     if (this.journal.has(item.id)) return false; // refused before: its report is on its way
+    if (this.csrSent.has(item.id)) return false; // answered already; this was a stale copy of the work
     const csr = await this.keys.newCsr(item.certificate_id, item.common_name, item.sans ?? []);
     try {
       await this.api.submitCsr(item.certificate_id, csr);
+      this.rememberCsrSent(item.id);
       this.log.info('CSR submitted; the key stays on this host', { job_id: item.id, certificate_id: item.certificate_id });
       return true;
     } catch (err) {
@@ -189,6 +258,12 @@ export class CertctlAgent {
       await this.sendReport(entry);
       return false;
     }
+  }
+
+  private rememberCsrSent(jobId: string): void {
+    this.csrSent.add(jobId);
+    // Bounded: only the latest answers can still be in flight.
+    if (this.csrSent.size > 1_000) this.csrSent.delete(this.csrSent.values().next().value!);
   }
 
   /**

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import {
   DEFAULT_ALLOWED_ROOTS, DEFAULT_COMMAND_ALLOWLIST, DeployPolicy, deployPolicyOf, parseAllowedRoots, parseCommandAllowlist,
 } from '../../../libs/deploy/src/policy';
+import { AGENT_WORK_MAX_WAIT_SECONDS } from '../../../libs/contracts/src/agent-protocol';
 import type { LogLevel } from './logger';
 import { AGENT_VERSION } from './version';
 
@@ -15,6 +16,8 @@ export interface AgentConfig {
   keyDir: string;
   stateDir: string;
   pollIntervalMs: number;
+  /** How long one held work request (long-poll) may wait on the server; 0: no long-poll, polling only. */
+  longPollWaitMs: number;
   heartbeatIntervalMs: number;
   backoffBaseMs: number;
   maxBackoffMs: number;
@@ -48,7 +51,15 @@ const SETTINGS = {
   caFile: { flag: 'ca-file', env: 'CERTCTL_AGENT_CA_FILE', file: 'ca_file', describe: 'PEM CA bundle to trust for the server (a private CA)' },
   keyDir: { flag: 'key-dir', env: 'CERTCTL_KEY_DIR', file: 'key_dir', describe: 'where private keys made on this host are kept (0700)', defaultValue: '/var/lib/certctl/keys' },
   stateDir: { flag: 'state-dir', env: 'CERTCTL_AGENT_STATE_DIR', file: 'state_dir', describe: 'the journal of work in flight', defaultValue: '/var/lib/certctl/agent' },
-  pollInterval: { flag: 'poll-interval', env: 'CERTCTL_AGENT_POLL_INTERVAL', file: 'poll_interval', describe: 'how often to ask for work', defaultValue: '30s' },
+  pollInterval: {
+    flag: 'poll-interval', env: 'CERTCTL_AGENT_POLL_INTERVAL', file: 'poll_interval',
+    describe: 'how often to ask for work (default 5m while long-poll is on: a fallback; 30s with --long-poll off)',
+  },
+  longPoll: {
+    flag: 'long-poll', env: 'CERTCTL_AGENT_LONG_POLL', file: 'long_poll',
+    describe: `how long one held request for work waits on the server, which answers as soon as work appears (at most ${AGENT_WORK_MAX_WAIT_SECONDS}s; "off": poll only)`,
+    defaultValue: '25s',
+  },
   heartbeatInterval: { flag: 'heartbeat-interval', env: 'CERTCTL_AGENT_HEARTBEAT_INTERVAL', file: 'heartbeat_interval', describe: 'how often to say "alive"', defaultValue: '60s' },
   backoffBase: { flag: 'backoff-base', env: 'CERTCTL_AGENT_BACKOFF_BASE', file: 'backoff_base', describe: 'first wait after a failed call (doubling)', defaultValue: '1s' },
   maxBackoff: { flag: 'max-backoff', env: 'CERTCTL_AGENT_MAX_BACKOFF', file: 'max_backoff', describe: 'longest wait between calls while the server fails', defaultValue: '5m' },
@@ -141,6 +152,7 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
     return parseDuration(value ?? '', where);
   };
 
+  const longPollWaitMs = parseLongPoll(sourceOf('longPoll'));
   const serverUrl = checkServerUrl(required('serverUrl'), sourceOf('serverUrl').where);
   const agentId = required('agentId');
   let apiKey = sourceOf('apiKey').value;
@@ -159,7 +171,8 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
     caPem: ca.value ? readText(ca.value, ca.where) : undefined,
     keyDir: required('keyDir'),
     stateDir: required('stateDir'),
-    pollIntervalMs: duration('pollInterval'),
+    longPollWaitMs,
+    pollIntervalMs: sourceOf('pollInterval').value === undefined ? (longPollWaitMs ? 5 * 60_000 : 30_000) : duration('pollInterval'),
     heartbeatIntervalMs: duration('heartbeatInterval'),
     backoffBaseMs: duration('backoffBase'),
     maxBackoffMs: duration('maxBackoff'),
@@ -196,6 +209,16 @@ function resolveDeployPolicy(sourceOf: (name: SettingName) => { value: string | 
   } catch (err) {
     throw new ConfigError(`${user.where}: ${(err as Error).message}`);
   }
+}
+
+/** A wait the server takes (whole seconds up to its maximum), or "off". */
+function parseLongPoll({ value, where }: { value: string | undefined; where: string }): number {
+  if (value === undefined || ['off', '0', 'false'].includes(value.trim().toLowerCase())) return 0;
+  const ms = parseDuration(value, where);
+  if (ms % 1000 !== 0 || ms > AGENT_WORK_MAX_WAIT_SECONDS * 1000) {
+    throw new ConfigError(`${where}: must be whole seconds, at most ${AGENT_WORK_MAX_WAIT_SECONDS}s (or "off")`);
+  }
+  return ms;
 }
 
 /** "100ms", "30s", "5m", "6h"; a bare number is seconds, as in the server's settings. */

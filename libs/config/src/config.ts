@@ -87,6 +87,11 @@ export interface AppConfig {
     /** An agent is Offline after this long without a heartbeat; its Running jobs go back to Pending. */
     agentOfflineAfterMs: number;
   };
+  /** Agents' held work requests (GET /agents/{id}/work?wait=N). */
+  agentLongPoll: {
+    /** Held requests one api process keeps open at most; beyond it a long-poll is refused 429 (0: none held). */
+    maxHeld: number;
+  };
   issuance: {
     concurrency: number;
     /** First retry delay of a failed issuance; doubles each attempt. */
@@ -254,6 +259,9 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
       ariCheckIntervalMs: duration(env, 'CERTCTL_SCHEDULER_ARI_CHECK_INTERVAL', 15 * 60_000),
       awaitingCsrTimeoutMs: duration(env, 'CERTCTL_JOB_AWAITING_CSR_TIMEOUT', 24 * 3_600_000),
       agentOfflineAfterMs: duration(env, 'CERTCTL_AGENT_OFFLINE_AFTER', 5 * 60_000),
+    },
+    agentLongPoll: {
+      maxHeld: int(env, 'CERTCTL_AGENT_LONG_POLL_MAX_HELD', 10_000, 0, 1_000_000),
     },
     issuance: {
       concurrency: int(env, 'CERTCTL_RENEWAL_CONCURRENCY', 25, 1, 500),

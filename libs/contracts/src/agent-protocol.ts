@@ -20,7 +20,15 @@ export interface AgentHeartbeat {
  */
 export interface AgentWorkQuery {
   resume?: 'true' | 'false';
+  /**
+   * Long-poll: with no work waiting, the server holds the request up to this many seconds and answers as soon as
+   * work for the agent appears (or with no jobs at the end). 0 or absent: answer at once.
+   */
+  wait?: number;
 }
+
+/** The longest `wait` of one work request, in seconds (kept under common proxies' idle timeouts). */
+export const AGENT_WORK_MAX_WAIT_SECONDS = 120;
 
 /** One item of the work answer (certctl's WorkItem): a claimed deployment, or an issuance job waiting for a CSR. */
 export interface WorkItem {

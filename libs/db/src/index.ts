@@ -7,6 +7,7 @@ export * from './pg-errors';
 export { MIGRATIONS } from './migrations';
 export { APP_DATABASE_ROLE } from './migrations/1765400500000-AuditCheckpointsAndAppRole';
 export * from './redis.module';
+export * from './agent-work-signal';
 export * from './redis-errors';
 export * from './queues.module';
 export * from './self-healing';

@@ -2,9 +2,10 @@ import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nest
 import { Redis } from 'ioredis';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { reportRedisError } from './redis-errors';
+import { AgentWorkSignal } from './agent-work-signal';
+import { REDIS } from './redis-token';
 
-/** Injection token of the app's own ioredis client (health checks, cluster-wide counters, locks). */
-export const REDIS = Symbol('REDIS');
+export { REDIS };
 
 @Injectable()
 class RedisCloser implements OnApplicationShutdown {
@@ -28,7 +29,8 @@ class RedisCloser implements OnApplicationShutdown {
       },
     },
     RedisCloser,
+    AgentWorkSignal,
   ],
-  exports: [REDIS],
+  exports: [REDIS, AgentWorkSignal],
 })
 export class RedisModule {}

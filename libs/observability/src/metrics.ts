@@ -26,6 +26,14 @@ export class HttpMetrics {
   }
 }
 
+/**
+ * Leaves a request out of http_request_duration_seconds: a held long-poll lasts its wait by design, and would
+ * otherwise make the api's latency p99 (and its alert) the agents' wait time.
+ */
+export function excludeFromLatency(res: Response): void {
+  res.locals.excludeFromLatency = true;
+}
+
 @Injectable()
 export class HttpMetricsMiddleware implements NestMiddleware {
   constructor(private readonly metrics: HttpMetrics) {}
@@ -33,6 +41,7 @@ export class HttpMetricsMiddleware implements NestMiddleware {
   use(req: Request, res: Response, next: NextFunction): void {
     const stop = this.metrics.duration.startTimer();
     res.on('finish', () => {
+      if (res.locals.excludeFromLatency) return;
       // The route pattern, not the path: ids in labels would explode cardinality.
       const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
       stop({ method: req.method, route, status_code: String(res.statusCode) });

@@ -37,6 +37,15 @@ describe('agent settings', () => {
     expect(resolveConfig(parse([]), { ...base, CERTCTL_SERVER_URL: 'http://127.0.0.1:8080' }).serverUrl).toBe('http://127.0.0.1:8080');
   });
 
+  it('long-polls for 25 s by default with a 5 min fallback poll; "off" polls every 30 s; a bad wait is refused by name', () => {
+    expect(resolveConfig(parse([]), base)).toMatchObject({ longPollWaitMs: 25_000, pollIntervalMs: 300_000 });
+    expect(resolveConfig(parse(['--long-poll', 'off']), base)).toMatchObject({ longPollWaitMs: 0, pollIntervalMs: 30_000 });
+    expect(resolveConfig(parse(['--long-poll', '1m', '--poll-interval', '10m']), base)).toMatchObject({ longPollWaitMs: 60_000, pollIntervalMs: 600_000 });
+    expect(() => resolveConfig(parse([]), { ...base, CERTCTL_AGENT_LONG_POLL: '10m' })).toThrow(/CERTCTL_AGENT_LONG_POLL: must be whole seconds, at most 120s/);
+    expect(() => resolveConfig(parse(['--long-poll', '1500ms']), base)).toThrow(/--long-poll: must be whole seconds/);
+    expect(() => resolveConfig(parse(['--long-poll', 'soon']), base)).toThrow(/--long-poll: "soon" is not a duration/);
+  });
+
   it('refuses a config file that holds the API key and others can read, and unknown fields', () => {
     const open = join(home, 'open.json');
     writeFileSync(open, JSON.stringify({ api_key: 'secret' }));

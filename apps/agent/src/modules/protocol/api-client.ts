@@ -80,9 +80,18 @@ export class ApiClient {
     return this.call('POST', this.agentPath('/heartbeat'), host);
   }
 
-  /** `resume`: also hand out this agent's Running deployments (it has just started, or lost the last answer). */
-  async work(options: { resume?: boolean } = {}): Promise<WorkItem[]> {
-    const body = await this.call<{ jobs?: unknown }>('GET', this.agentPath(options.resume ? '/work?resume=true' : '/work'));
+  /**
+   * `resume`: also hand out this agent's Running deployments (it has just started, or lost the last answer).
+   * `waitSeconds` (long-poll): with no work now, the server holds the request that long and answers as soon as work appears.
+   */
+  async work(options: { resume?: boolean; waitSeconds?: number; signal?: AbortSignal } = {}): Promise<WorkItem[]> {
+    const query = new URLSearchParams();
+    if (options.resume) query.set('resume', 'true');
+    if (options.waitSeconds) query.set('wait', String(options.waitSeconds));
+    const suffix = query.size ? `/work?${query.toString()}` : '/work';
+    // A held request's silence is the server waiting, not failing: its timeout starts after the wait.
+    const timeoutMs = this.timeoutMs + (options.waitSeconds ?? 0) * 1000;
+    const body = await this.call<{ jobs?: unknown }>('GET', this.agentPath(suffix), undefined, timeoutMs, options.signal);
     if (!body || !Array.isArray(body.jobs)) throw new TransportError('the work answer has no "jobs" list');
     return body.jobs as WorkItem[];
   }
@@ -109,7 +118,7 @@ export class ApiClient {
     void this.transport?.then(({ agent }) => agent.destroy());
   }
 
-  private async call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  private async call<T = unknown>(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs, signal?: AbortSignal): Promise<T> {
     const url = new URL(path, this.base);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const { agent, request } = await this.connection();
@@ -117,7 +126,8 @@ export class ApiClient {
       const options: RequestOptions = {
         method,
         agent,
-        timeout: this.timeoutMs,
+        timeout: timeoutMs,
+        signal,
         headers: {
           Authorization: `Bearer ${this.options.apiKey}`,
           Accept: 'application/json',
@@ -133,7 +143,7 @@ export class ApiClient {
           }
         }, (err: Error) => reject(new TransportError(`${method} ${url.pathname}: ${err.message}`)));
       });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       req.on('error', (err) => reject(new TransportError(`${method} ${url.pathname}: ${err.message}`)));
       req.end(payload);
     });

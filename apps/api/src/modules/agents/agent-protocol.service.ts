@@ -14,6 +14,7 @@ import { namesMismatch, parseCsr, PkiError, splitPemChain } from '@certctl/pki';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
+import { AgentWorkHub } from './agent-work-hub';
 import { JobStatusDto, SubmitCsrDto } from './dto/agent.dto';
 
 /**
@@ -29,6 +30,7 @@ export class AgentProtocolService {
     private readonly producer: JobProducer,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly counters: ClusterCounters,
+    private readonly hub: AgentWorkHub,
   ) {}
 
   /**
@@ -40,6 +42,37 @@ export class AgentProtocolService {
    */
   async work(agentId: string, resume = false): Promise<AgentWorkAnswer> {
     await this.activeAgent(agentId);
+    return this.claimWork(agentId, resume);
+  }
+
+  /**
+   * The long-poll: work() at once when there is some, else the request is held up to `waitMs` and answers as
+   * soon as AgentWorkSignal says work for this agent appeared (each wake-up reads the database again: the
+   * signal only says "look now"). Ends with no jobs at its timeout, when the agent's newer request replaces
+   * it, at shutdown, or when `gone` fires (the client left: nothing is claimed for a closed connection).
+   */
+  async waitForWork(agentId: string, resume: boolean, waitMs: number, gone: AbortSignal): Promise<AgentWorkAnswer> {
+    await this.activeAgent(agentId);
+    // Registered before the first read, so work created while it runs wakes the wait that follows.
+    const held = waitMs > 0 ? this.hub.hold(agentId) : undefined;
+    if (!held) return this.claimWork(agentId, resume);
+    const endWhenGone = () => held.end('gone');
+    gone.addEventListener('abort', endWhenGone);
+    try {
+      const deadline = Date.now() + waitMs;
+      let answer = await this.claimWork(agentId, resume);
+      while (answer.count === 0 && !gone.aborted) {
+        if ((await held.next(deadline - Date.now())) !== 'work') break;
+        answer = await this.claimWork(agentId, false);
+      }
+      return answer;
+    } finally {
+      gone.removeEventListener('abort', endWhenGone);
+      this.hub.release(held);
+    }
+  }
+
+  private async claimWork(agentId: string, resume: boolean): Promise<AgentWorkAnswer> {
     // One statement (atomic on its own): every agent polls this every 30 s, so round trips are what a fleet costs.
     // The `running` part reads the snapshot from before `claimed` ran, so a job is never in both.
     const rows: Array<WorkItem & { part: number }> = await this.dataSource.query(

@@ -3,6 +3,7 @@ import { Schemas } from '../../common/openapi/resources';
 import { Returns, ReturnsError, bool, dateTime, errorWith, int, objectOf, pageOf, str, strings } from '../../common/openapi/response-schemas';
 import type { Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { excludeFromLatency } from '@certctl/observability';
 import type { AgentEntity } from '@certctl/db';
 import { RequireAccess } from '../../common/auth/access.decorator';
 import type { Principal } from '../../common/auth/principal';
@@ -11,6 +12,7 @@ import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import type { JobEntity } from '@certctl/db';
 import type { AgentWorkAnswer } from '@certctl/contracts';
 import { AgentProtocolService } from './agent-protocol.service';
+import { AgentWorkHub } from './agent-work-hub';
 import { AgentRetirement, AgentsService, RegisteredAgent } from './agents.service';
 import { AgentQuery, AgentWorkQueryDto, HeartbeatDto, JobStatusDto, RegisterAgentDto, RetireAgentQuery, SubmitCsrDto } from './dto/agent.dto';
 
@@ -21,7 +23,7 @@ const RetireCountsSchema = objectOf({ active_targets: int, active_certificates: 
 @ApiBearerAuth()
 @Controller('agents')
 export class AgentsController {
-  constructor(private readonly agents: AgentsService, private readonly protocol: AgentProtocolService) {}
+  constructor(private readonly agents: AgentsService, private readonly protocol: AgentProtocolService, private readonly hub: AgentWorkHub) {}
 
   @Get()
   @Returns(pageOf(Schemas.Agent))
@@ -78,13 +80,23 @@ export class AgentsController {
 
   /**
    * Pending deployments (claimed for this agent) and issuance jobs waiting for this agent's CSR; with
-   * `resume=true` also the agent's Running deployments (it has just started and may have lost them).
+   * `resume=true` also the agent's Running deployments (it has just started and may have lost them). With
+   * `wait=N` (long-poll), no work now holds the request up to N seconds, answered as soon as work appears.
    */
   @Get(':id/work')
   @RequireAccess('agent-self')
   @Returns(objectOf({ jobs: { type: 'array', items: objectOf({ id: str, type: str, certificate_id: str, common_name: str, sans: strings, target_id: str, target_type: str, target_config: {}, status: str, redelivered: bool }, ['id', 'type', 'certificate_id', 'common_name', 'sans', 'status']) }, count: int }))
-  work(@Param('id') id: string, @Query() query: AgentWorkQueryDto): Promise<AgentWorkAnswer> {
-    return this.protocol.work(id, query.resume === 'true');
+  @ReturnsError(429, 'Long-poll: this api process holds CERTCTL_AGENT_LONG_POLL_MAX_HELD work requests already')
+  async work(@Param('id') id: string, @Query() query: AgentWorkQueryDto, @Res({ passthrough: true }) res: Response): Promise<AgentWorkAnswer> {
+    if (!query.wait) return this.protocol.work(id, query.resume === 'true');
+    excludeFromLatency(res);
+    // The client leaving (or its connection dropping) ends the wait; nothing is claimed for a closed connection.
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
+    const answer = await this.protocol.waitForWork(id, query.resume === 'true', query.wait * 1000, gone.signal);
+    // Answered because the process shuts down: the agent reconnects elsewhere rather than on this connection.
+    if (this.hub.isClosing && !res.headersSent) res.setHeader('Connection', 'close');
+    return answer;
   }
 
   @Post(':id/csr')

@@ -2,7 +2,7 @@ import { HttpStatus, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In } from 'typeorm';
 import { deployQueueJobs } from '@certctl/contracts';
-import { CertificateVersionEntity, DeploymentTargetEntity, JobEntity, JobProducer, ManagedCertificateEntity, newId } from '@certctl/db';
+import { AgentWorkSignal, CertificateVersionEntity, DeploymentTargetEntity, JobEntity, JobProducer, ManagedCertificateEntity, newId } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
@@ -25,6 +25,7 @@ export class CertificateDeployService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
     private readonly producer: JobProducer,
+    private readonly agentWork: AgentWorkSignal,
   ) {}
 
   async deploy(actor: Principal, certificateId: string, targetIds: string[] | undefined, correlationId: string): Promise<DeploymentTriggered> {
@@ -74,6 +75,8 @@ export class CertificateDeployService {
       }, tx);
       return { status: 'deployment_triggered' as const, certificate_id: certificateId, version_id: version.id, jobs };
     });
+    // Agent rows wait for their agent's /work: its held request (long-poll) answers now.
+    await this.agentWork.notify(triggered.jobs.map((j) => j.agent_id));
     // The agentless rows go as batch jobs (one queue job per DEPLOY_BATCH_MAX_ROWS rows), a lone row as its own job.
     for (const job of deployQueueJobs(triggered.jobs.filter((j) => !j.agent_id).map((j) => j.job_id), correlationId)) {
       await this.producer.enqueue(job.name, job.data, job.rowId);

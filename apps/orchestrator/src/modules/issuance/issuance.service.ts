@@ -5,7 +5,7 @@ import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { DEFAULT_JOB_OPTIONS, deployQueueJobs, DeployQueueJob, Queue, queueJobId } from '@certctl/contracts';
 import {
-  AuditEventEntity, channelsFor, enqueueNotifications, GroupCommit, JobEntity, JobProducer, ManagedCertificateEntity, newId, NotificationDetails,
+  AgentWorkSignal, AuditEventEntity, channelsFor, enqueueNotifications, GroupCommit, JobEntity, JobProducer, ManagedCertificateEntity, newId, NotificationDetails,
   recordNotifications, severityTier,
 } from '@certctl/db';
 import { IssuedCertificate, IssuedLeafDetails, IssuerConnector, IssuerConnectors, IssuerError, ProfileConstraints } from '@certctl/issuers';
@@ -99,6 +99,7 @@ export class IssuanceService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly issuers: IssuerConnectors,
     private readonly producer: JobProducer,
+    private readonly agentWork: AgentWorkSignal,
   ) {}
 
   async run(jobId: string, correlationId?: string): Promise<void> {
@@ -215,6 +216,8 @@ export class IssuanceService {
       await tx.update(JobEntity, { id: job.id }, { status: 'AwaitingCSR', attempts: Math.max(0, job.attempts - 1) });
       await audit(tx, 'renewal_awaiting_csr', job.id, { certificate_id: job.certificate_id });
     });
+    // The agents of its targets hear at once (a held work request answers) instead of at their next poll.
+    await this.agentWork.notifyCertificateAgents(this.dataSource, [job.certificate_id]);
   }
 
   /** A key pair of the profile's first allowed algorithm; the private key is kept only encrypted. */
@@ -297,6 +300,8 @@ export class IssuanceService {
       ],
     );
     const storedIds = new Set(stored.map((r) => r.id));
+    // Agent targets' Deployment jobs wait for their agent's /work: tell the agents now (their long-polls answer).
+    await this.agentWork.notify(deployments.filter((d) => storedIds.has(d.versionId)).map((d) => d.target.agent_id));
     return batch.map((v, i) => {
       const versionId = versionIds[i]!;
       if (!storedIds.has(versionId)) return { deployJobIds: [], notificationIds: [] };

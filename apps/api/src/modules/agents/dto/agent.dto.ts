@@ -1,8 +1,9 @@
 import {
-  AgentCsrSubmission, AgentHeartbeat, AgentStatus, AgentWorkQuery, DEPLOY_FAILED_STAGES, DEPLOY_ROLLBACK_OUTCOMES, DEPLOY_VERIFICATION_STATUSES,
+  AGENT_WORK_MAX_WAIT_SECONDS, AgentCsrSubmission, AgentHeartbeat, AgentStatus, AgentWorkQuery, DEPLOY_FAILED_STAGES, DEPLOY_ROLLBACK_OUTCOMES, DEPLOY_VERIFICATION_STATUSES,
   JOB_REPORT_STATUSES, JobStatusReport,
 } from '@certctl/contracts';
-import { BoolField, EnumField, IdField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
+import { Type } from 'class-transformer';
+import { BoolField, EnumField, IdField, IntField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
 import { SearchPageQuery } from '../../../common/http/list-query';
 
 export class RegisterAgentDto {
@@ -35,6 +36,13 @@ export class SubmitCsrDto implements AgentCsrSubmission {
 export class AgentWorkQueryDto implements AgentWorkQuery {
   @EnumField(['true', 'false'], { optional: true, description: 'true: the agent has just started (or lost the last answer): hand out its Running deployments again' })
   resume?: 'true' | 'false';
+
+  @Type(() => Number)
+  @IntField(0, AGENT_WORK_MAX_WAIT_SECONDS, {
+    optional: true,
+    description: 'Long-poll: with no work now, hold the request up to this many seconds and answer as soon as work appears (0: answer at once)',
+  })
+  wait?: number;
 }
 
 export class JobStatusDto implements JobStatusReport {
