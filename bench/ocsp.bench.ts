@@ -38,11 +38,12 @@ import { freePort } from '@certctl/testing';
 import { AppProcess } from './lib/app-process';
 import { prepareDataset, withDatabase } from './lib/bench-dataset';
 import { round } from './lib/http-load';
+import { resultsFile } from './lib/results-file';
 import { LoadGenerator, LoadRunResult, LoadSpec, withoutSamples } from './lib/load-generator';
 import { ocspRequest } from './lib/ocsp-request';
 import { formatRatio, formatSpread, interleave, loadAverage, quickMode, ratioOf, RoundRecord, roundsFromEnv, spreadOf } from './lib/rounds';
 
-const RESULTS_FILE = resolve(__dirname, '..', '..', 'bench', 'results', 'ocsp.json');
+const RESULTS_FILE = resultsFile('ocsp');
 const ISSUER = 'iss-bench-internal';
 const SPEC: KeySpec = { algorithm: 'ECDSA', curve: 'P-256' };
 const quick = quickMode();
