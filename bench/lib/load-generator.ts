@@ -38,7 +38,7 @@ export interface LoadRunResult {
   /** ok / client_elapsed_s. */
   req_per_s: number;
   latency_ms: LoadResult['latencyMs'];
-  /** The generator's own CPU (100 = one core) and event-loop delay during the run. */
+  /** The generator's own CPU (100 = one core) and event-loop delay (how late its timers ran) during the run. */
   generator: { cpu_pct: number; event_loop_delay_ms: { p50: number; p99: number; max: number } };
   /** Sampled answers (base64), with the request body sent when there was one (a POST's fresh nonce). */
   samples: Array<{ request: number; body: string; sent?: string }>;
