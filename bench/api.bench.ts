@@ -43,6 +43,7 @@ import { createPino, httpLoggerMiddleware } from '@certctl/observability';
 import { ApiProcess } from './lib/api-process';
 import { DatasetInfo, prepareDataset, withDatabase } from './lib/bench-dataset';
 import { cpuBetween, cpuSnapshot, CpuUse } from './lib/cpu';
+import { checkAnswer, Expected } from './lib/page-check';
 import { httpGet, round } from './lib/http-load';
 import { LoadGenerator, LoadRunResult, withoutSamples } from './lib/load-generator';
 import { resultsFile, writeResultsFile } from './lib/results-file';
@@ -66,11 +67,6 @@ interface BenchConfig {
   reuse: boolean;
 }
 
-/** What the database says a list page must hold: its ids in order and the total. */
-interface Expected {
-  ids: string[];
-  total: number;
-}
 
 interface Scenario {
   name: string;
@@ -254,29 +250,10 @@ function scenarios(now: Date, deepCursor: string, deepOffset: number): Scenario[
   ];
 }
 
-/** What is wrong with an answer, or undefined when it holds exactly what the database says. */
-function checkAnswer(scenario: Scenario, expected: Expected, text: string): string | undefined {
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    return `not JSON: ${text.slice(0, 200)}`;
-  }
-  if (scenario.kind === 'summary') {
-    return body.total_certificates === expected.total ? undefined : `total_certificates is ${String(body.total_certificates)}, the database has ${expected.total}`;
-  }
-  if (!Array.isArray(body.data)) return 'no data array';
-  if (body.total !== expected.total) return `total is ${String(body.total)}, the database counts ${expected.total}`;
-  const ids = (body.data as Array<{ id?: unknown }>).map((item) => item.id);
-  if (ids.length !== expected.ids.length) return `${ids.length} items, the database has ${expected.ids.length} for this page`;
-  const at = ids.findIndex((id, i) => id !== expected.ids[i]);
-  return at === -1 ? undefined : `item ${at} is ${String(ids[at])}, the database has ${expected.ids[at]} there`;
-}
-
 /** One request before the load, checked; throws with the scenario's name and the reason. */
 async function sanityCheck(target: LoadTarget, headers: Record<string, string>, scenario: Scenario, expected: Expected): Promise<void> {
   const res = await httpGet(target.baseUrl, scenario.path, headers);
-  const problem = res.status !== 200 ? `HTTP ${res.status}` : checkAnswer(scenario, expected, res.body);
+  const problem = res.status !== 200 ? `HTTP ${res.status}` : checkAnswer(scenario.kind, expected, res.body);
   if (problem) throw new Error(`sanity check of ${scenario.name} against ${target.name} failed: ${problem}\n  GET ${scenario.path}\n  ${res.body.slice(0, 500)}`);
 }
 
@@ -296,7 +273,7 @@ async function runScenario(
   if (result.first_error && !stopLoad.signal.aborted) throw new Error(`${scenario.name} on ${target.name}: ${result.errors} errors, ${result.non2xx} non-2xx; first: ${result.first_error}`);
   if (result.samples.length === 0) throw new Error(`${scenario.name} on ${target.name}: no answer sampled`);
   for (const sample of result.samples) {
-    const problem = checkAnswer(scenario, expected, Buffer.from(sample.body, 'base64').toString('utf8'));
+    const problem = checkAnswer(scenario.kind, expected, Buffer.from(sample.body, 'base64').toString('utf8'));
     if (problem) throw new Error(`${scenario.name} on ${target.name}: a page under load was wrong: ${problem}`);
   }
   return { ...withoutSamples(result), cpu };
