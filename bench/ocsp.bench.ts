@@ -41,6 +41,7 @@ import { round } from './lib/http-load';
 import { resultsFile } from './lib/results-file';
 import { LoadGenerator, LoadRunResult, LoadSpec, withoutSamples } from './lib/load-generator';
 import { ocspRequest } from './lib/ocsp-request';
+import { verifyOcspAnswers } from './lib/ocsp-verify';
 import { formatRatio, formatSpread, interleave, loadAverage, quickMode, ratioOf, RoundRecord, roundsFromEnv, spreadOf } from './lib/rounds';
 
 const RESULTS_FILE = resultsFile('ocsp');
@@ -68,29 +69,6 @@ interface OcspRun extends Omit<LoadRunResult, 'samples'> {
   /** Sampled answers that `openssl ocsp -respin` verified (signature, serial, status good). */
   samples_verified: number;
 }
-
-/**
- * Checks sampled answers with OpenSSL: the signature against the CA, the serial asked for, status good. A POST's
- * answer must also echo the request's fresh nonce (the last 16 bytes of the request as built by ocspRequest);
- * OpenSSL's own nonce check is off (-no_nonce), as it would compare against a request of its own.
- */
-async function verifyWithOpenssl(work: string, samples: LoadRunResult['samples'], serialOf: (request: number) => string): Promise<{ verified: number; problem?: string }> {
-  let verified = 0;
-  let problem: string | undefined;
-  for (const [k, sample] of samples.entries()) {
-    const file = join(work, `answer-${k}.der`);
-    writeFileSync(file, Buffer.from(sample.body, 'base64'));
-    const serial = `0x${serialOf(sample.request).toUpperCase()}`;
-    const out = await execFileAsync('openssl', ['ocsp', '-respin', file, '-issuer', 'ca.pem', '-CAfile', 'ca.pem', '-serial', serial, '-no_nonce'], { cwd: work })
-      .then(({ stdout, stderr }) => `${stdout}${stderr}`, (err: { stdout?: string; stderr?: string; message: string }) => `${err.message} ${err.stdout ?? ''} ${err.stderr ?? ''}`);
-    const nonce = sample.sent ? Buffer.from(sample.sent, 'base64').subarray(-16) : undefined;
-    const nonceEchoed = !nonce || Buffer.from(sample.body, 'base64').includes(nonce);
-    if (/Response verify OK/.test(out) && new RegExp(`^${serial}: good$`, 'mi').test(out) && nonceEchoed) verified++;
-    else problem ??= `serial ${serial}${nonceEchoed ? '' : ' (nonce not echoed)'}: ${out.trim().slice(0, 400)}`;
-  }
-  return { verified, ...(problem ? { problem } : {}) };
-}
-
 
 function startProcess(command: string, args: string[], cwd: string): ChildProcess {
   const child = spawn(command, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -225,7 +203,7 @@ async function main(): Promise<void> {
         sampleEvery: 97, maxSamples: settings.samplesPerRun,
       });
       // The bare server answers the first hot serial's answer to every request.
-      const check = await verifyWithOpenssl(work, result.samples, (index) => (who === 'bare_node_http' ? hotSerials[0]! : hotSerials[index]!));
+      const check = await verifyOcspAnswers(work, 'ca.pem', result.samples, (index) => (who === 'bare_node_http' ? hotSerials[0]! : hotSerials[index]!));
       if (result.first_error) problems.push(`${caseName} ${who}: ${result.errors} errors, ${result.non2xx} non-2xx; first: ${result.first_error}`);
       if (check.problem) problems.push(`${caseName} ${who}: answer not verified by openssl: ${check.problem}`);
       if (result.samples.length === 0) problems.push(`${caseName} ${who}: no answer sampled`);
@@ -271,7 +249,7 @@ async function main(): Promise<void> {
         client: 'separate load-generator process (bench/lib/load-worker.ts), closed loop, rate = 2xx answers / (first request sent → last answer read) by its clock',
       },
       answers_checked: {
-        method: 'openssl ocsp -respin <answer> -issuer ca.pem -CAfile ca.pem -serial <asked>: "Response verify OK" and "<serial>: good"',
+        method: 'openssl ocsp -respin <answer> -issuer ca.pem -CAfile ca.pem -serial <asked> -no_nonce: "Response verify OK" and "<serial>: good"; POST answers also -reqin <request sent>: nonce echoed',
         sampled: checked.reduce((a, r) => a + r.samples_checked, 0), verified: checked.reduce((a, r) => a + r.samples_verified, 0),
       },
       problems,
