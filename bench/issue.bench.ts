@@ -53,6 +53,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { dirname, join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
@@ -152,7 +153,11 @@ interface RunResult {
    * The headline. Client clock: first renew request sent → the bench sees the last job finished (polled every
    * CLIENT_POLL_MS); completed certificates over that.
    */
-  client_clock: { elapsed_s: number; certs_per_s: number; poll_ms: number };
+  client_clock: {
+    elapsed_s: number; certs_per_s: number; poll_ms: number;
+    /** This process (the client: trigger requests and polls) over the same interval: its CPU (100 = one core) and event-loop delay. */
+    client_cpu_pct: number; client_event_loop_delay_ms: { p50: number; p99: number; max: number };
+  };
   /** Issued certificates `openssl verify -purpose sslserver` accepts against the Local CA root (and the chain's intermediates). */
   openssl_verify: { certificates: number; accepted: number; first_refusal?: string };
   latency_ms: Latency;
@@ -460,6 +465,9 @@ async function measure(
       await sampler.start();
       activity.start();
       progress(`triggering ${certIds.length} renewals: ${triggerSettings.certificates_per_request} per ${mode} request, ${triggerSettings.requests_in_flight} in flight…`);
+      const clientDelay = monitorEventLoopDelay({ resolution: 5 });
+      clientDelay.enable();
+      const clientCpuBefore = process.cpuUsage();
       const triggerStartNs = process.hrtime.bigint();
       const triggered = mode === 'bulk-renew'
         ? await triggerBulk(api.baseUrl, headers, agent, certIds, config.bulkChunk, config.bulkInFlight)
@@ -467,6 +475,8 @@ async function measure(
       progress(`${triggered.jobIds.length} accepted in ${triggered.elapsedS.toFixed(1)} s; waiting for the orchestrator…`);
       const deadline = Date.now() + config.runTimeoutS * 1000;
       const clientDoneNs = await waitAllFinished(db, triggered.jobIds, deadline, orchestrator);
+      clientDelay.disable();
+      const clientCpu = process.cpuUsage(clientCpuBefore);
       while (!sampler.finished(triggered.jobIds.length)) {
         if (stopAll.signal.aborted) throw new Error('interrupted');
         if (!orchestrator.running) throw new Error(`orchestrator exited during the run:\n${orchestrator.output()}`);
@@ -479,7 +489,16 @@ async function measure(
       const result = await collect(db, certificates, concurrency, triggerSettings, orchestratorPool, apiPool, triggered, window, wallS, pgActivity);
       const clientS = Number(clientDoneNs - triggerStartNs) / 1e9;
       return {
-        ...result, client_clock: { elapsed_s: round(clientS, 3), certs_per_s: round(result.completed / clientS, 1), poll_ms: CLIENT_POLL_MS },
+        ...result,
+        client_clock: {
+          elapsed_s: round(clientS, 3), certs_per_s: round(result.completed / clientS, 1), poll_ms: CLIENT_POLL_MS,
+          client_cpu_pct: Math.round(((clientCpu.user + clientCpu.system) / 1000 / (clientS * 1000)) * 100),
+          // The monitor records whole intervals between its 5 ms ticks: the lateness is beyond those 5 ms.
+          client_event_loop_delay_ms: {
+            p50: round(Math.max(0, clientDelay.percentile(50) / 1e6 - 5), 2), p99: round(Math.max(0, clientDelay.percentile(99) / 1e6 - 5), 2),
+            max: round(Math.max(0, clientDelay.max / 1e6 - 5), 2),
+          },
+        },
         openssl_verify: await opensslVerify(db, triggered.jobIds),
       };
     } finally {
@@ -1261,7 +1280,8 @@ async function main(): Promise<void> {
   if (stopAll.signal.aborted) return;
   const headlineRuns = rounds.map((r) => r.results.end_to_end).filter((r): r is { run: RunResult } => r !== undefined && 'run' in r).map((r) => r.run);
   for (const run of headlineRuns) {
-    progress(`end to end: ${run.completed} issued, ${run.failed} failed, ${run.client_clock.certs_per_s}/s by the client's clock (database window ${run.certs_per_s}/s), ` +
+    progress(`end to end: ${run.completed} issued, ${run.failed} failed, ${run.client_clock.certs_per_s}/s by the client's clock (database window ${run.certs_per_s}/s; ` +
+      `client cpu ${run.client_clock.client_cpu_pct}%, loop delay p99 ${run.client_clock.client_event_loop_delay_ms.p99} ms), ` +
       `openssl verify accepted ${run.openssl_verify.accepted} of ${run.openssl_verify.certificates}`);
   }
 
