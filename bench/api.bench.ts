@@ -436,7 +436,10 @@ async function main(): Promise<void> {
       generator_cpu_pct: spreadOf(rounds, (r) => r.generator.cpu_pct), ratios, rounds,
     };
     summaries.push(summary);
-    for (const [who, s] of Object.entries(summary.req_per_s)) progress(`  ${who.padEnd(24)} ${formatSpread(s)} req/s`);
+    for (const [who, s] of Object.entries(summary.req_per_s)) {
+      const bound = rounds.filter((r) => r.results[who]?.generator_bound).length;
+      progress(`  ${who.padEnd(24)} ${formatSpread(s)} req/s${bound ? `  (generator-bound in ${bound} of ${rounds.length} rounds: a lower bound)` : ''}`);
+    }
     for (const r of ratios) progress(`  ${formatRatio(r)}`);
   }
   await api.stop();

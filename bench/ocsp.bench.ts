@@ -224,7 +224,10 @@ async function main(): Promise<void> {
       const rates = spreadOf(rounds, (r) => r.req_per_s);
       const ratios = c.ratios.map(([of, to]) => ratioOf(rounds, (r) => r.req_per_s, of, to));
       caseResults[c.name] = { rounds, req_per_s: rates, ratios };
-      for (const [who, s] of Object.entries(rates)) process.stdout.write(`  ${who.padEnd(15)} ${formatSpread(s)} req/s\n`);
+      for (const [who, s] of Object.entries(rates)) {
+        const bound = rounds.filter((r) => r.results[who]?.generator_bound).length;
+        process.stdout.write(`  ${who.padEnd(15)} ${formatSpread(s)} req/s${bound ? `  (generator-bound in ${bound} of ${rounds.length} rounds: a lower bound)` : ''}\n`);
+      }
       for (const r of ratios) process.stdout.write(`  ${formatRatio(r)}\n`);
     }
 

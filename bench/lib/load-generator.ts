@@ -40,10 +40,14 @@ export interface LoadRunResult {
   latency_ms: LoadResult['latencyMs'];
   /** The generator's own CPU (100 = one core) and event-loop delay (how late its timers ran) during the run. */
   generator: { cpu_pct: number; event_loop_delay_ms: { p50: number; p99: number; max: number } };
+  /** The generator used GENERATOR_BOUND_PCT or more of a core: the rate is its limit as much as the server's. */
+  generator_bound: boolean;
   /** Sampled answers (base64), with the request body sent when there was one (a POST's fresh nonce). */
   samples: Array<{ request: number; body: string; sent?: string }>;
   first_error?: string;
 }
+
+export const GENERATOR_BOUND_PCT = 90;
 
 /**
  * A load generator in its own Node process (bench/lib/load-worker.ts), kept for the whole bench so that every

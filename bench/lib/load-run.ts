@@ -8,7 +8,7 @@ import { Agent, request } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ocspRequest } from './ocsp-request';
 import { round, summarize } from './http-load';
-import type { LoadJob, LoadRunResult, LoadSpec } from './load-generator';
+import { GENERATOR_BOUND_PCT, LoadJob, LoadRunResult, LoadSpec } from './load-generator';
 
 /** The delay monitor's timer period; Node records the whole interval between its ticks, so this much is subtracted. */
 const DELAY_RESOLUTION_MS = 5;
@@ -78,6 +78,7 @@ export async function runLoadJob(job: LoadJob): Promise<LoadRunResult> {
   agent.destroy();
   const elapsedS = firstSent !== undefined && lastAnswer !== undefined ? Number(lastAnswer - firstSent) / 1e9 : 0;
   const ok = latencies.length - non2xx;
+  const generatorCpuPct = elapsedS > 0 ? Math.round(((cpu.user + cpu.system) / 1000 / (elapsedS * 1000)) * 100) : 0;
   return {
     requests: latencies.length + errors,
     ok,
@@ -87,9 +88,10 @@ export async function runLoadJob(job: LoadJob): Promise<LoadRunResult> {
     req_per_s: elapsedS > 0 ? round(ok / elapsedS, 1) : 0,
     latency_ms: summarize(latencies),
     generator: {
-      cpu_pct: elapsedS > 0 ? Math.round(((cpu.user + cpu.system) / 1000 / (elapsedS * 1000)) * 100) : 0,
+      cpu_pct: generatorCpuPct,
       event_loop_delay_ms: { p50: lateBy(delay.percentile(50)), p99: lateBy(delay.percentile(99)), max: lateBy(delay.max) },
     },
+    generator_bound: generatorCpuPct >= GENERATOR_BOUND_PCT,
     samples,
     ...(firstError ? { first_error: firstError } : {}),
   };
