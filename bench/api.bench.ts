@@ -1,67 +1,81 @@
 /**
- * API read-path benchmark: how fast the api serves the certificate inventory's hot reads at 100,000 certificates.
+ * API read-path benchmark: how fast the api serves the certificate inventory's hot reads at 100,000 certificates,
+ * interleaved with two peers no framework stands in for.
  *
  *   npm run bench:api                        build, seed, run every scenario, write bench/results/api.json
+ *   BENCH_QUICK=1 npm run bench:api          10,000 certificates, 2 s runs: proves the bench works (figures are not results;
+ *                                            written to the temp dir, never over bench/results)
  *   BENCH_REUSE=1 npm run bench:api          keep an already seeded certctl_bench database (skips the seeding)
- *   BENCH_DURATION_S=30 BENCH_CONNECTIONS=20 npm run bench:api
+ *   BENCH_DURATION_S=30 BENCH_CONNECTIONS=20 BENCH_ROUNDS=5 npm run bench:api
  *
  * What it does:
  *  1. (Re)creates the database `certctl_bench` on the server of CERTCTL_BENCH_DATABASE_URL
  *     (default postgres://postgres@127.0.0.1:5432/postgres), applies the real migrations and seeds 20 teams,
  *     500 owners, 3 issuers and 100,000 certificates with one version each, then VACUUM ANALYZE.
  *     The database is left in place afterwards, for EXPLAIN ANALYZE or a later BENCH_REUSE=1 run.
- *  2. Starts the built api (`node dist/apps/api/src/main.js`) on a free port against that database and the Redis of
- *     CERTCTL_BENCH_REDIS_URL (default redis://127.0.0.1:6379), waits for GET /ready, and stops it at the end,
- *     on error and on Ctrl-C.
- *  3. Per scenario: checks one response, warms up (BENCH_WARMUP_S, default 3), then runs BENCH_CONNECTIONS
- *     (default 16) keep-alive connections, closed loop, for BENCH_DURATION_S (default 10) seconds. Every request's
- *     latency is recorded, so p50/p95/p99 are exact order statistics of the measured run.
- *  4. The cost of request logging: two fresh apis, at info (one line per request) and at warn, take the first page
- *     in turns (three rounds); the share of the api's CPU per request that logging costs, from the medians.
- *  5. Prints a table and writes bench/results/api.json with machine, dataset, results and the targets' pass/fail.
- *     Each scenario also records where the CPU went (Linux /proc): the whole machine, the api process (and its CPU
- *     time per request) and the load generator; the rest is PostgreSQL plus anything else running.
+ *  2. Starts the built api (`node dist/apps/api/src/main.js`, logging at info as shipped, a pool of 20) and two
+ *     peers on the same database, each with a pool of 20: bench/lib/pg-json-peer (node:http, PostgreSQL builds
+ *     the JSON) and bench/lib/pg-prepared-peer (node:http + pg, a prepared statement per filter shape, json_agg:
+ *     the bare limit). The load comes from a separate process (bench/lib/load-worker.ts) over BENCH_CONNECTIONS
+ *     (16) keep-alive connections, the same client for all three.
+ *  3. Per scenario: one warm-up run (BENCH_WARMUP_S, 3) per contender, then BENCH_ROUNDS (3) interleaved rounds
+ *     (ours and the peers A B C, order rotated each round) of BENCH_DURATION_S (10) seconds each. Rates by the
+ *     generator's clock (first request → last answer), with its own CPU and event-loop delay beside them; per
+ *     contender median [min–max] n; ratios per round and their median; load average at each round's start and end.
+ *  4. Answers checked: a sample of every run's pages must hold exactly the ids, in order, and the total that the
+ *     database gives for the same query (computed here with plain SQL).
+ *  5. The cost of request logging (full mode only): two fresh apis, at info and at warn, in turns.
+ *  6. Prints the figures and writes bench/results/api.json with every round.
  *
- * The load generator runs on the same machine as the api and PostgreSQL and takes some of its CPU: the figures
- * are a lower bound of what the api does on dedicated hardware. Run it on an otherwise idle machine: it measures
- * one second of CPU use first and warns when something else is busy. A missed target does not fail the process;
- * an error (setup, sanity check, api crash) does, with exit code 1.
+ * The load generator, the api, the peers and PostgreSQL share the machine; each scenario records where the CPU
+ * went (Linux /proc). A missed target does not fail the process; an error (setup, a wrong page, a crash) does.
  */
 import 'reflect-metadata';
 import { ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, type as osType } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { pino } from 'pino';
 import { createPino, httpLoggerMiddleware } from '@certctl/observability';
 import { ApiProcess } from './lib/api-process';
-import { DATASET, DatasetInfo, prepareDataset, withDatabase } from './lib/bench-dataset';
+import { DatasetInfo, prepareDataset, withDatabase } from './lib/bench-dataset';
 import { cpuBetween, cpuSnapshot, CpuUse } from './lib/cpu';
-import { httpGet, LoadResult, round, runLoad } from './lib/http-load';
+import { checkAnswer, Expected } from './lib/page-check';
+import { httpGet, round } from './lib/http-load';
+import { LoadGenerator, LoadRunResult, withoutSamples } from './lib/load-generator';
+import { resultsFile, writeResultsFile } from './lib/results-file';
+import { formatRatio, formatSpread, interleave, loadAverage, quickMode, RatioSummary, ratioOf, RoundRecord, roundsFromEnv, spread, Spread, spreadOf } from './lib/rounds';
 import { freePort } from '@certctl/testing';
 
-const RESULTS_FILE = resolve(__dirname, '..', '..', 'bench', 'results', 'api.json');
+const RESULTS_FILE = resultsFile('api');
 const DATABASE = 'certctl_bench';
 const DAY_MS = 24 * 60 * 60 * 1000;
+const POOL = 20;
 
 interface BenchConfig {
   adminUrl: string;
   redisUrl: string;
+  quick: boolean;
+  certificates: number;
   durationS: number;
   warmupS: number;
   connections: number;
+  rounds: number;
   reuse: boolean;
 }
+
 
 interface Scenario {
   name: string;
   path: string;
-  /** Returns what is wrong with a sample response body, or undefined when it looks right. */
-  check: (body: Record<string, unknown>) => string | undefined;
+  /** The same page asked of PostgreSQL directly (a list), or the summary's total. */
+  expected: (db: Client) => Promise<Expected>;
+  kind: 'list' | 'summary';
+  /** Also served by the peers (they implement the list and its filters only). */
+  peers: boolean;
 }
 
 interface Target {
@@ -71,21 +85,32 @@ interface Target {
   threshold: number;
 }
 
-interface ScenarioResult extends LoadResult {
-  name: string;
-  path: string;
-  /** `total` of the sample list response (rows matching the filter), when a list. */
-  matched?: number;
+/** One measured run of one contender. */
+interface RunFigures extends Omit<LoadRunResult, 'samples'> {
+  samples_checked: number;
   cpu: CpuUse;
 }
 
-/** Each api scenario against the bare node:http + PostgreSQL-JSON peer measured in the same run (its limit). */
-const RATIO_TARGETS: Array<{ scenario: string; peer: string; min: number }> = [
-  { scenario: 'list_first_page', peer: 'peer_list_first_page', min: 0.8 },
-  { scenario: 'filter_status_expiring_30d', peer: 'peer_filter_status_expiring_30d', min: 0.6 },
-  { scenario: 'search_free_text', peer: 'peer_search_free_text', min: 0.6 },
-  // Keyset pages: as fast as the first page, however deep.
-  { scenario: 'list_cursor_deep', peer: 'list_first_page', min: 0.9 },
+interface ScenarioSummary {
+  name: string;
+  path: string;
+  expected_total: number;
+  req_per_s: Record<string, Spread>;
+  latency_p95_ms: Record<string, Spread>;
+  generator_cpu_pct: Record<string, Spread>;
+  ratios: RatioSummary[];
+  rounds: Array<RoundRecord<RunFigures>>;
+}
+
+const OURS = 'certctl_api';
+const PEER_JSON = 'pg_json_peer';
+const PEER_BARE = 'bare_json_agg_prepared';
+
+/** Ours against the project's PostgreSQL-JSON peer, per round; the ratio to the bare json_agg peer is reported beside. */
+const RATIO_TARGETS: Array<{ scenario: string; min: number }> = [
+  { scenario: 'list_first_page', min: 0.8 },
+  { scenario: 'filter_status_expiring_30d', min: 0.6 },
+  { scenario: 'search_free_text', min: 0.6 },
 ];
 
 /** Request logging at info may cost at most this share of the api's CPU per request (issue 15). */
@@ -132,17 +157,19 @@ interface LoggingCost {
   pass: boolean;
 }
 
-async function measureLoggingCost(apiEnv: Record<string, string>, headers: Record<string, string>, scenario: Scenario, config: BenchConfig): Promise<LoggingCost> {
-  const [quiet, logging] = await Promise.all([ApiProcess.start(apiEnv), ApiProcess.start({ ...apiEnv, CERTCTL_LOG_LEVEL: 'info' })]);
+async function measureLoggingCost(
+  apiEnv: Record<string, string>, headers: Record<string, string>, scenario: Scenario, config: BenchConfig, load: LoadGenerator, expected: Expected,
+): Promise<LoggingCost> {
+  const [quiet, logging] = await Promise.all([ApiProcess.start({ ...apiEnv, CERTCTL_LOG_LEVEL: 'warn' }), ApiProcess.start({ ...apiEnv, CERTCTL_LOG_LEVEL: 'info' })]);
   try {
     await Promise.all([quiet.waitReady(), logging.waitReady()]);
     const turn = { ...config, warmupS: 1, durationS: 5 };
-    for (const api of [quiet, logging]) await runScenario(api, headers, scenario, { ...config, durationS: 1 }); // JIT warm-up
+    for (const api of [quiet, logging]) await runScenario(load, api, headers, scenario, 1, config, expected); // JIT warm-up
     const rounds: LoggingCost['rounds'] = [];
     for (let i = 0; i < LOGGING_ROUNDS && !stopLoad.signal.aborted; i++) {
-      const q = await runScenario(quiet, headers, { ...scenario, name: `logging_round${i + 1}_warn` }, turn);
-      const l = await runScenario(logging, headers, { ...scenario, name: `logging_round${i + 1}_info` }, turn);
-      rounds.push({ quiet_cpu_ms_per_request: q.cpu.api_cpu_ms_per_request, logging_cpu_ms_per_request: l.cpu.api_cpu_ms_per_request, quiet_req_per_s: q.reqPerS, logging_req_per_s: l.reqPerS });
+      const q = await runScenario(load, quiet, headers, scenario, turn.durationS, config, expected);
+      const l = await runScenario(load, logging, headers, scenario, turn.durationS, config, expected);
+      rounds.push({ quiet_cpu_ms_per_request: q.cpu.api_cpu_ms_per_request, logging_cpu_ms_per_request: l.cpu.api_cpu_ms_per_request, quiet_req_per_s: q.req_per_s, logging_req_per_s: l.req_per_s });
     }
     const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
     const quietMs = median(rounds.map((r) => r.quiet_cpu_ms_per_request ?? 0));
@@ -168,12 +195,16 @@ const TARGETS: Target[] = [
 ];
 
 function readConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
+  const quick = quickMode(env);
   return {
     adminUrl: env.CERTCTL_BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
     redisUrl: env.CERTCTL_BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
-    durationS: positiveNumber(env, 'BENCH_DURATION_S', 10),
-    warmupS: positiveNumber(env, 'BENCH_WARMUP_S', 3),
+    quick,
+    certificates: quick ? 10_000 : 100_000,
+    durationS: positiveNumber(env, 'BENCH_DURATION_S', quick ? 2 : 10),
+    warmupS: positiveNumber(env, 'BENCH_WARMUP_S', quick ? 0.5 : 3),
     connections: Math.round(positiveNumber(env, 'BENCH_CONNECTIONS', 16)),
+    rounds: roundsFromEnv(env),
     reuse: env.BENCH_REUSE === '1',
   };
 }
@@ -186,83 +217,75 @@ function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number):
   return value;
 }
 
-function scenarios(now: Date, deepCursor: string): Scenario[] {
-  const in30Days = encodeURIComponent(new Date(now.getTime() + 30 * DAY_MS).toISOString());
+/** The ids of a page in the api's default order (created_at, id), and the rows matching, straight from PostgreSQL. */
+function listExpected(where: string, params: unknown[], offset: number): (db: Client) => Promise<Expected> {
+  return async (db) => {
+    const ids = await db.query<{ id: string }>(
+      `SELECT id FROM managed_certificates ${where} ORDER BY created_at, id LIMIT 50 OFFSET $${params.length + 1}`, [...params, offset]);
+    const total = await db.query<{ n: string }>(`SELECT count(*) AS n FROM managed_certificates ${where}`, params);
+    return { ids: ids.rows.map((r) => r.id), total: Number(total.rows[0]!.n) };
+  };
+}
+
+function scenarios(now: Date, deepCursor: string, deepOffset: number): Scenario[] {
+  const in30Days = new Date(now.getTime() + 30 * DAY_MS).toISOString();
+  const deepPage = Math.floor(deepOffset / 50);
   return [
-    // Row 50,001 onwards by keyset (cursor mode), the same depth as page=1000 of 50.
-    { name: 'list_cursor_deep', path: `/api/v1/certificates?per_page=50&cursor=${deepCursor}`, check: checkList },
-    { name: 'list_first_page', path: '/api/v1/certificates?per_page=50', check: checkList },
-    { name: 'list_deep_page', path: '/api/v1/certificates?per_page=50&page=1000', check: checkList },
+    // Row deepOffset + 1 onwards by keyset (cursor mode), the same depth as page=deepPage+1 of 50.
+    { name: 'list_cursor_deep', path: `/api/v1/certificates?per_page=50&cursor=${deepCursor}`, kind: 'list', peers: false,
+      expected: listExpected('', [], deepOffset) },
+    { name: 'list_first_page', path: '/api/v1/certificates?per_page=50', kind: 'list', peers: true, expected: listExpected('', [], 0) },
+    { name: 'list_deep_page', path: `/api/v1/certificates?per_page=50&page=${deepPage}`, kind: 'list', peers: false,
+      expected: listExpected('', [], (deepPage - 1) * 50) },
     {
       name: 'filter_status_expiring_30d',
-      path: `/api/v1/certificates?status=Active&expires_before=${in30Days}&per_page=50`,
-      check: checkList,
+      path: `/api/v1/certificates?status=Active&expires_before=${encodeURIComponent(in30Days)}&per_page=50`, kind: 'list', peers: true,
+      expected: listExpected('WHERE status = $1 AND expires_at < $2', ['Active', in30Days], 0),
     },
-    // Matches svc-4242 and svc-42420…svc-42429: a handful of rows, like an operator looking one service up.
-    { name: 'search_free_text', path: '/api/v1/certificates?search=svc-4242&per_page=50', check: checkList },
-    { name: 'stats_summary', path: '/api/v1/stats/summary', check: checkSummary },
+    // Matches svc-4242 and svc-42420…svc-42429 at 100,000 (svc-4242 alone at 10,000): an operator looking one service up.
+    { name: 'search_free_text', path: '/api/v1/certificates?search=svc-4242&per_page=50', kind: 'list', peers: true,
+      expected: listExpected(`WHERE search_text LIKE '%svc-4242%'`, [], 0) },
+    { name: 'stats_summary', path: '/api/v1/stats/summary', kind: 'summary', peers: false,
+      expected: async (db) => ({ ids: [], total: Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM managed_certificates')).rows[0]!.n) }) },
   ];
 }
 
-function checkList(body: Record<string, unknown>): string | undefined {
-  if (!Array.isArray(body.data)) return 'no data array';
-  if (typeof body.total !== 'number' || body.total <= 0) return `total is ${String(body.total)}, expected > 0`;
-  if (body.data.length === 0) return 'empty page';
-  return undefined;
+/** One request before the load, checked; throws with the scenario's name and the reason. */
+async function sanityCheck(target: LoadTarget, headers: Record<string, string>, scenario: Scenario, expected: Expected): Promise<void> {
+  const res = await httpGet(target.baseUrl, scenario.path, headers);
+  const problem = res.status !== 200 ? `HTTP ${res.status}` : checkAnswer(scenario.kind, expected, res.body);
+  if (problem) throw new Error(`sanity check of ${scenario.name} against ${target.name} failed: ${problem}\n  GET ${scenario.path}\n  ${res.body.slice(0, 500)}`);
 }
 
-function checkSummary(body: Record<string, unknown>): string | undefined {
-  const total = body.total_certificates;
-  if (typeof total !== 'number') return 'no total_certificates';
-  if (total < DATASET.certificates * 0.99 || total > DATASET.certificates) {
-    return `total_certificates is ${total}, expected about ${DATASET.certificates}`;
-  }
-  return undefined;
-}
+interface LoadTarget { name: string; baseUrl: string; pid: number | undefined }
 
-/** One request, checked; throws with the scenario's name and the reason. Returns the list's `total`, if any. */
-async function sanityCheck(api: LoadTarget, headers: Record<string, string>, scenario: Scenario): Promise<number | undefined> {
-  const res = await httpGet(api.baseUrl, scenario.path, headers);
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(res.body) as Record<string, unknown>;
-  } catch {
-    // reported below with the status
-  }
-  const problem = res.status !== 200 ? `HTTP ${res.status}` : scenario.check(body);
-  if (problem) {
-    throw new Error(`sanity check of ${scenario.name} failed: ${problem}\n  GET ${scenario.path}\n  ${res.body.slice(0, 500)}`);
-  }
-  return typeof body.total === 'number' ? body.total : undefined;
-}
-
-interface LoadTarget { baseUrl: string; pid: number | undefined }
-
+/** Load from the separate generator for `seconds`, then every sampled answer checked against the database. */
 async function runScenario(
-  api: LoadTarget,
-  headers: Record<string, string>,
-  scenario: Scenario,
-  config: BenchConfig,
-): Promise<ScenarioResult> {
-  const matched = await sanityCheck(api, headers, scenario);
-  const load = { baseUrl: api.baseUrl, path: scenario.path, headers, connections: config.connections, signal: stopLoad.signal };
-  progress(`${scenario.name}: warm-up ${config.warmupS} s, then ${config.durationS} s × ${config.connections} connections`);
-  await runLoad({ ...load, durationMs: config.warmupS * 1000 });
-  const before = cpuSnapshot(api.pid);
-  const { firstError, ...result } = await runLoad({ ...load, durationMs: config.durationS * 1000 });
-  const cpu = cpuBetween(before, cpuSnapshot(api.pid), result.requests, cpus().length);
-  if (firstError && !stopLoad.signal.aborted) progress(`  ${result.errors} errors, ${result.non2xx} non-2xx; first: ${firstError}`);
-  return { name: scenario.name, path: scenario.path, ...(matched !== undefined ? { matched } : {}), ...result, cpu };
+  load: LoadGenerator, target: LoadTarget, headers: Record<string, string>, scenario: Scenario, seconds: number, config: BenchConfig, expected: Expected,
+): Promise<RunFigures> {
+  const url = new URL(target.baseUrl);
+  const before = cpuSnapshot(target.pid);
+  const result = await load.run({
+    host: url.hostname, port: Number(url.port), headers, requests: [{ method: 'GET', path: scenario.path }], connections: config.connections,
+    durationMs: seconds * 1000, keepAlive: true, sampleEvery: 53, maxSamples: 5,
+  });
+  const cpu = cpuBetween(before, cpuSnapshot(target.pid), result.requests, cpus().length);
+  if (result.first_error && !stopLoad.signal.aborted) throw new Error(`${scenario.name} on ${target.name}: ${result.errors} errors, ${result.non2xx} non-2xx; first: ${result.first_error}`);
+  if (result.samples.length === 0) throw new Error(`${scenario.name} on ${target.name}: no answer sampled`);
+  for (const sample of result.samples) {
+    const problem = checkAnswer(scenario.kind, expected, Buffer.from(sample.body, 'base64').toString('utf8'));
+    if (problem) throw new Error(`${scenario.name} on ${target.name}: a page under load was wrong: ${problem}`);
+  }
+  return { ...withoutSamples(result), cpu };
 }
 
-function evaluate(results: ScenarioResult[]): Array<Target & { actual: number | null; pass: boolean; note?: string }> {
+function evaluate(summaries: ScenarioSummary[]): Array<Target & { actual: number | null; pass: boolean; note?: string }> {
   return TARGETS.map((target) => {
-    const result = results.find((r) => r.name === target.scenario);
-    if (!result) return { ...target, actual: null, pass: false, note: 'scenario did not run' };
-    const actual = target.metric === 'req_per_s' ? result.reqPerS : result.latencyMs.p95;
+    const summary = summaries.find((r) => r.name === target.scenario);
+    if (!summary) return { ...target, actual: null, pass: false, note: 'scenario did not run' };
+    const actual = target.metric === 'req_per_s' ? summary.req_per_s[OURS]!.median : summary.latency_p95_ms[OURS]!.median;
     const met = target.metric === 'req_per_s' ? actual >= target.threshold : actual < target.threshold;
-    const clean = result.errors === 0 && result.non2xx === 0;
-    return { ...target, actual, pass: met && clean, ...(clean ? {} : { note: 'errors or non-2xx responses' }) };
+    return { ...target, actual, pass: met, note: 'median of the rounds' };
   });
 }
 
@@ -290,16 +313,14 @@ async function machineBusyPct(): Promise<number | null> {
   return cpuBetween(before, cpuSnapshot(undefined), 0, cpus().length).machine_busy_pct;
 }
 
-function formatTable(results: ScenarioResult[]): string {
-  const header = ['scenario', 'matched', 'requests', 'errors', 'non2xx', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms',
-    'api cpu ms/req', 'cpu% machine/api/loader'];
-  const rows = results.map((r) => [
-    r.name, String(r.matched ?? '-'), String(r.requests), String(r.errors), String(r.non2xx), r.reqPerS.toFixed(1),
-    r.latencyMs.p50.toFixed(2), r.latencyMs.p95.toFixed(2), r.latencyMs.p99.toFixed(2), r.latencyMs.max.toFixed(2),
-    String(r.cpu.api_cpu_ms_per_request ?? '-'), `${r.cpu.machine_busy_pct ?? '-'}/${r.cpu.api_pct ?? '-'}/${r.cpu.loader_pct}`,
-  ]);
+function formatSummaries(summaries: ScenarioSummary[]): string {
+  const header = ['scenario', 'contender', 'req/s median [min–max] n', 'p95 ms median', 'generator cpu% median', 'api cpu ms/req (last round)'];
+  const rows = summaries.flatMap((s) => Object.keys(s.req_per_s).map((who) => [
+    s.name, who, formatSpread(s.req_per_s[who]!), s.latency_p95_ms[who]!.median.toFixed(2), String(s.generator_cpu_pct[who]!.median),
+    String(s.rounds[s.rounds.length - 1]?.results[who]?.cpu.api_cpu_ms_per_request ?? '-'),
+  ]));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -307,14 +328,9 @@ function formatTargets(targets: ReturnType<typeof evaluate>): string {
   return targets
     .map((t) => {
       const rule = t.metric === 'req_per_s' ? `req/s >= ${t.threshold}` : `p95 < ${t.threshold} ms`;
-      return `  ${t.pass ? 'PASS' : 'FAIL'}  ${t.scenario} ${rule}  (actual ${t.actual ?? 'n/a'})${t.note ? ` ${t.note}` : ''}`;
+      return `  ${t.pass ? 'PASS' : 'FAIL'}  ${t.scenario} ${rule}  (actual ${t.actual ?? 'n/a'}, ${t.note ?? ''})`;
     })
     .join('\n');
-}
-
-function writeResults(report: Record<string, unknown>): void {
-  mkdirSync(dirname(RESULTS_FILE), { recursive: true });
-  writeFileSync(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);
 }
 
 function progress(message: string): void {
@@ -322,22 +338,24 @@ function progress(message: string): void {
 }
 
 let api: ApiProcess | undefined;
-let peer: ChildProcess | undefined;
+let generator: LoadGenerator | undefined;
+const peers: ChildProcess[] = [];
 
-/** The reference server (bench/lib/pg-json-peer.ts) as a child process on a free port. */
-async function startPeer(databaseUrl: string): Promise<LoadTarget> {
+/** A peer server (bench/lib/<script>.js) as a child process on a free port, with the api's pool size. */
+async function startPeer(name: string, script: string, databaseUrl: string): Promise<LoadTarget> {
   const port = await freePort();
-  peer = spawn(process.execPath, [resolve(__dirname, 'lib', 'pg-json-peer.js')], {
-    env: { ...process.env, PEER_DATABASE_URL: databaseUrl, PEER_PORT: String(port) },
+  const child = spawn(process.execPath, [resolve(__dirname, 'lib', script)], {
+    env: { ...process.env, PEER_DATABASE_URL: databaseUrl, PEER_PORT: String(port), PEER_POOL: String(POOL) },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  peers.push(child);
   const baseUrl = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     const ok = await httpGet(baseUrl, '/ready', {}).then((r) => r.status === 200, () => false);
-    if (ok) return { baseUrl, pid: peer.pid };
+    if (ok) return { name, baseUrl, pid: child.pid };
     await sleep(100);
   }
-  throw new Error('the PostgreSQL-JSON peer did not start');
+  throw new Error(`the peer ${name} did not start`);
 }
 
 /** certctl's cursor of the row at `offset` in created_at order (what next_cursor would be after it). */
@@ -363,8 +381,8 @@ async function main(): Promise<void> {
   if (busyAtStart !== null && busyAtStart > 25) {
     progress(`warning: the machine is already ${busyAtStart}% busy (100 = one core); other work will skew the figures`);
   }
-  progress(`preparing database ${DATABASE}${config.reuse ? ' (BENCH_REUSE=1)' : ''}…`);
-  const dataset: DatasetInfo = await prepareDataset(config.adminUrl, DATABASE, config.reuse);
+  progress(`preparing database ${DATABASE} with ${config.certificates} certificates${config.reuse ? ' (BENCH_REUSE=1)' : ''}${config.quick ? ' (BENCH_QUICK=1: figures are not results)' : ''}…`);
+  const dataset: DatasetInfo = await prepareDataset(config.adminUrl, DATABASE, config.reuse, config.certificates);
   progress(dataset.reused ? 'reusing the seeded database' : `seeded in ${dataset.seed_seconds} s`);
   const databaseUrl = withDatabase(config.adminUrl, DATABASE);
 
@@ -374,67 +392,103 @@ async function main(): Promise<void> {
     CERTCTL_REDIS_URL: config.redisUrl,
     CERTCTL_QUEUE_PREFIX: 'certctl-bench',
     CERTCTL_API_KEY: apiKey,
-    CERTCTL_LOG_LEVEL: 'warn',
-    CERTCTL_DATABASE_MAX_CONNS: '20',
+    // As shipped: one log line per request.
+    CERTCTL_LOG_LEVEL: 'info',
+    CERTCTL_DATABASE_MAX_CONNS: String(POOL),
   };
   api = await ApiProcess.start(apiEnv);
   await api.waitReady();
-  progress(`api ready at ${api.baseUrl} (pid ${api.pid})`);
+  const ours: LoadTarget = { name: OURS, baseUrl: api.baseUrl, pid: api.pid };
+  const peerJson = await startPeer(PEER_JSON, 'pg-json-peer.js', databaseUrl);
+  const peerBare = await startPeer(PEER_BARE, 'pg-prepared-peer.js', databaseUrl);
+  generator = LoadGenerator.start();
+  progress(`api at ${api.baseUrl} (pid ${api.pid}, log level info), ${PEER_JSON} at ${peerJson.baseUrl}, ${PEER_BARE} at ${peerBare.baseUrl}, load generator pid ${generator.pid}`);
 
   const headers = { authorization: `Bearer ${apiKey}`, accept: 'application/json' };
   const startedAt = new Date();
-  const results: ScenarioResult[] = [];
-  const all = scenarios(startedAt, await cursorAt(databaseUrl, 50_000));
+  const deepOffset = Math.floor(config.certificates / 2);
+  const all = scenarios(startedAt, await cursorAt(databaseUrl, deepOffset), deepOffset);
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  const expectations = new Map<string, Expected>();
+  try {
+    for (const scenario of all) expectations.set(scenario.name, await scenario.expected(db));
+  } finally {
+    await db.end();
+  }
+
+  const summaries: ScenarioSummary[] = [];
   for (const scenario of all) {
     if (stopLoad.signal.aborted) return;
-    results.push(await runScenario(api, headers, scenario, config));
+    const expected = expectations.get(scenario.name)!;
+    const targets = scenario.peers ? [ours, peerJson, peerBare] : [ours];
+    for (const target of targets) await sanityCheck(target, headers, scenario, expected);
+    progress(`${scenario.name}: warm-up ${config.warmupS} s each, then ${config.rounds} rounds of ${config.durationS} s × ${config.connections} connections (${targets.map((t) => t.name).join(', ')})`);
+    for (const target of targets) await runScenario(generator, target, headers, scenario, config.warmupS, config, expected);
+    const rounds = await interleave(
+      targets.map((target) => ({ name: target.name, run: () => runScenario(generator!, target, headers, scenario, config.durationS, config, expected) })),
+      config.rounds, { signal: stopLoad.signal, progress: (m) => progress(`  ${m}`) },
+    );
+    const ratios = scenario.peers ? [ratioOf(rounds, (r) => r.req_per_s, OURS, PEER_JSON), ratioOf(rounds, (r) => r.req_per_s, OURS, PEER_BARE)] : [];
+    const summary: ScenarioSummary = {
+      name: scenario.name, path: scenario.path, expected_total: expected.total,
+      req_per_s: spreadOf(rounds, (r) => r.req_per_s), latency_p95_ms: spreadOf(rounds, (r) => r.latency_ms.p95),
+      generator_cpu_pct: spreadOf(rounds, (r) => r.generator.cpu_pct), ratios, rounds,
+    };
+    summaries.push(summary);
+    for (const [who, s] of Object.entries(summary.req_per_s)) {
+      const bound = rounds.filter((r) => r.results[who]?.generator_bound).length;
+      progress(`  ${who.padEnd(24)} ${formatSpread(s)} req/s${bound ? `  (generator-bound in ${bound} of ${rounds.length} rounds: a lower bound)` : ''}`);
+    }
+    for (const r of ratios) progress(`  ${formatRatio(r)}`);
   }
   await api.stop();
 
-  // The cost of request logging: the first page from two fresh apis, one logging a line per request (info, as
-  // deployed) and one quiet (warn), measured in turns so that drift on this shared machine hits both alike; the
-  // share is 1 - quiet/logging of the medians of the api's own CPU per request.
-  const logging = await measureLoggingCost(apiEnv, headers, all.find((x) => x.name === 'list_first_page')!, config);
-
-  // The same lists from the bare peer, one at a time on the same machine: the api's ceiling here.
-  const peerTarget = await startPeer(databaseUrl);
-  progress(`PostgreSQL-JSON peer ready at ${peerTarget.baseUrl}`);
-  for (const name of ['list_first_page', 'filter_status_expiring_30d', 'search_free_text']) {
-    const scenario = all.find((x) => x.name === name)!;
-    results.push(await runScenario(peerTarget, headers, { ...scenario, name: `peer_${name}` }, config));
-  }
-  peer?.kill('SIGTERM');
+  // The cost of request logging (full mode): two fresh apis, info and warn, in turns.
+  const firstPage = all.find((x) => x.name === 'list_first_page')!;
+  const logging = config.quick ? null : await measureLoggingCost(apiEnv, headers, firstPage, config, generator, expectations.get(firstPage.name)!);
 
   const ratios = RATIO_TARGETS.map((t) => {
-    const a = results.find((r) => r.name === t.scenario)?.reqPerS ?? 0;
-    const b = results.find((r) => r.name === t.peer)?.reqPerS ?? 0;
-    const ratio = b ? round(a / b, 3) : 0;
-    return { scenario: t.scenario, versus: t.peer, ratio, min: t.min, pass: ratio >= t.min };
+    const r = summaries.find((s) => s.name === t.scenario)!.ratios;
+    const vsJson = r.find((x) => x.to === PEER_JSON)!;
+    const vsBare = r.find((x) => x.to === PEER_BARE)!;
+    return { scenario: t.scenario, vs_pg_json_peer: vsJson, vs_bare_json_agg: vsBare, min_vs_pg_json_peer: t.min, pass: vsJson.median >= t.min };
   });
-  const targets = evaluate(results);
-  writeResults({
+  // Keyset pages: as fast as the first page, however deep (ours against ours, medians of different scenarios).
+  const cursorRatio = round(summaries.find((s) => s.name === 'list_cursor_deep')!.req_per_s[OURS]!.median / summaries.find((s) => s.name === 'list_first_page')!.req_per_s[OURS]!.median, 3);
+  const targets = evaluate(summaries);
+  writeResultsFile(RESULTS_FILE, {
     timestamp: startedAt.toISOString(),
-    machine: await machineInfo(databaseUrl, busyAtStart),
-    settings: { duration_s: config.durationS, warmup_s: config.warmupS, connections: config.connections, api_database_max_conns: 20 },
+    quick: config.quick,
+    machine: { ...(await machineInfo(databaseUrl, busyAtStart)), loadavg_at_end: loadAverage() },
+    settings: {
+      duration_s: config.durationS, warmup_s: config.warmupS, connections: config.connections, rounds: config.rounds, database_pool_each: POOL,
+      api_log_level: 'info', client: 'separate load-generator process (bench/lib/load-worker.ts), keep-alive, closed loop; rate = 2xx / (first request → last answer) by its clock',
+      answers_checked: 'every sanity check and up to 5 sampled pages per run: ids in order and total equal to PostgreSQL\'s for the same query',
+    },
     dataset,
-    scenarios: results,
-    targets,
+    scenarios: summaries,
     ratios,
+    cursor_deep_over_first_page: { ratio: cursorRatio, min: 0.9, pass: cursorRatio >= 0.9 },
+    targets,
     request_logging: logging,
-    all_targets_met: targets.every((t) => t.pass) && ratios.every((r) => r.pass) && logging.pass,
+    all_targets_met: targets.every((t) => t.pass) && ratios.every((r) => r.pass) && cursorRatio >= 0.9 && (logging?.pass ?? true),
   });
-  const ratioText = ratios.map((r) => `  ${r.pass ? 'PASS' : 'FAIL'}  ${r.scenario} / ${r.versus} = ${r.ratio} (>= ${r.min})`).join('\n');
-  const loggingText = `  ${logging.pass ? 'PASS' : 'FAIL'}  request logging = ${round(logging.share * 100, 2)}% of the api's CPU per request (<= ${LOGGING_MAX_SHARE * 100}%): ` +
-    `the logger ${logging.logger_cpu_ms_per_request} ms in isolation; A/B in turns ${logging.logging_cpu_ms_per_request} vs ${logging.quiet_cpu_ms_per_request} ms (${round(logging.ab_share * 100, 1)}%, within the machine's noise)`;
-  process.stdout.write(`\n${formatTable(results)}\n\ntargets:\n${formatTargets(targets)}\n${ratioText}\n${loggingText}\n\nwritten: ${RESULTS_FILE}\n`);
+  const ratioText = ratios.map((r) => `  ${r.pass ? 'PASS' : 'FAIL'}  ${formatRatio(r.vs_pg_json_peer)} (>= ${r.min_vs_pg_json_peer}); ${formatRatio(r.vs_bare_json_agg)}`).join('\n');
+  const loggingText = logging
+    ? `  ${logging.pass ? 'PASS' : 'FAIL'}  request logging = ${round(logging.share * 100, 2)}% of the api's CPU per request (<= ${LOGGING_MAX_SHARE * 100}%): the logger ${logging.logger_cpu_ms_per_request} ms in isolation`
+    : '  request logging cost: skipped in quick mode';
+  process.stdout.write(`\n${formatSummaries(summaries)}\n\ntargets:\n${formatTargets(targets)}\n${ratioText}\n  list_cursor_deep / list_first_page (ours) = ${cursorRatio} (>= 0.9)\n${loggingText}\n\nwritten: ${RESULTS_FILE}\n`);
 }
 
 let exiting: Promise<never> | undefined;
 
-/** Stops the load and the api, then exits; the first caller's exit code wins. */
+/** Stops the load, the api and the peers, then exits; the first caller's exit code wins. */
 function shutdown(code: number): Promise<never> {
   exiting ??= (async () => {
     stopLoad.abort();
+    generator?.stop();
+    for (const peer of peers) peer.kill('SIGTERM');
     await api?.stop().catch(() => undefined);
     process.exit(code);
   })();
@@ -448,7 +502,7 @@ process.once('SIGINT', () => {
 process.once('SIGTERM', () => void shutdown(143));
 process.once('exit', () => {
   api?.killNow();
-  peer?.kill('SIGKILL');
+  for (const peer of peers) peer.kill('SIGKILL');
 });
 
 main().then(

@@ -29,16 +29,19 @@ export function withDatabase(url: string, database: string): string {
  * that already has every certificate is kept (only migrations added since are applied); otherwise it is dropped,
  * re-created, migrated and seeded.
  */
-export async function prepareDataset(adminUrl: string, database: string, reuse: boolean): Promise<DatasetInfo> {
+export async function prepareDataset(
+  adminUrl: string, database: string, reuse: boolean, certificates: number = DATASET.certificates,
+): Promise<DatasetInfo> {
+  if (!Number.isInteger(certificates) || certificates < 1) throw new Error(`certificates must be a positive integer, got ${certificates}`);
   const url = withDatabase(adminUrl, database);
-  const reused = reuse && (await certificateCount(adminUrl, database, url)) === DATASET.certificates;
+  const reused = reuse && (await certificateCount(adminUrl, database, url)) === certificates;
   let seedSeconds: number | null = null;
   if (reused) {
     await runMigrations({ url });
   } else {
     await freshDatabase(adminUrl, database);
     const started = process.hrtime.bigint();
-    await withClient(url, seed);
+    await withClient(url, (db) => seed(db, certificates));
     seedSeconds = Math.round(Number(process.hrtime.bigint() - started) / 1e6) / 1000;
   }
   return { database, reused, seed_seconds: seedSeconds, ...(await withClient(url, describe)) };
@@ -82,11 +85,11 @@ async function recreateDatabase(adminUrl: string, database: string): Promise<voi
   });
 }
 
-async function seed(db: Client): Promise<void> {
+async function seed(db: Client, certificates: number): Promise<void> {
   await db.query('BEGIN');
   try {
     await db.query('SELECT setseed(0.4242)');
-    for (const sql of [SEED_TEAMS, SEED_OWNERS, SEED_ISSUERS, SEED_CERTIFICATES, SEED_VERSIONS]) await db.query(sql);
+    for (const sql of [SEED_TEAMS, SEED_OWNERS, SEED_ISSUERS, seedCertificates(certificates), SEED_VERSIONS]) await db.query(sql);
     await db.query('COMMIT');
   } catch (err) {
     await db.query('ROLLBACK');
@@ -127,13 +130,13 @@ const SEED_ISSUERS = `
  * One random draw per property, taken once per row in a MATERIALIZED CTE (so a draw used twice is the same).
  * The search_text trigger fills the search column as the rows go in.
  */
-const SEED_CERTIFICATES = `
+const seedCertificates = (certificates: number) => `
   WITH draw AS MATERIALIZED (
     SELECT g,
            'svc-' || g || '.' || (ARRAY['example.com', 'example.net', 'example.org'])[1 + g % 3] AS host,
            1 + floor(random() * ${DATASET.owners})::int AS owner_n,
            random() AS r_issuer, random() AS r_status, random() AS r_env, random() AS r_expires, random() AS r_created
-    FROM generate_series(1, ${DATASET.certificates}) AS g
+    FROM generate_series(1, ${certificates}) AS g
   )
   INSERT INTO managed_certificates (id, name, common_name, sans, environment, owner_id, team_id, issuer_id,
                                     renewal_policy_id, status, expires_at, tags, source, created_at, updated_at)
