@@ -50,8 +50,10 @@ const CASES = [
   { name: 'dense', cidr: QUICK ? '127.10.0.0/25' : '127.10.0.0/22' },
   { name: 'sparse', cidr: QUICK ? '127.20.0.0/20' : '127.20.0.0/16' },
 ] as const;
-const TOOLS = ['ours', 'nmap', 'loop', 'nmap_sweep'] as const;
-type Tool = (typeof TOOLS)[number];
+const ALL_TOOLS = ['ours', 'nmap', 'loop', 'nmap_sweep'] as const;
+type Tool = (typeof ALL_TOOLS)[number];
+/** BENCH_SCAN_TOOLS=ours,nmap runs a subset (e.g. to profile ours alone); ratios need ours and the peer. */
+const TOOLS = (process.env.BENCH_SCAN_TOOLS?.split(',') ?? ALL_TOOLS).filter((t): t is Tool => (ALL_TOOLS as readonly string[]).includes(t));
 
 interface Run {
   round: number;
@@ -118,7 +120,11 @@ function tally(found: Map<string, string>, expected: Map<string, string>): { fou
   return { found: right, wrong };
 }
 
-const XML_ENTITIES: Record<string, string> = { '&#xa;': '\n', '&#xd;': '\r', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&apos;': "'", '&amp;': '&' };
+const XML_ENTITIES: Record<string, string> = { lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' };
+/** nmap escapes newlines and even dashes as character references (&#xa; &#45;). */
+const unescapeXml = (text: string) => text.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (_, ref: string) =>
+  ref.startsWith('#x') ? String.fromCodePoint(parseInt(ref.slice(2), 16))
+    : ref.startsWith('#') ? String.fromCodePoint(Number(ref.slice(1))) : XML_ENTITIES[ref] ?? `&${ref};`);
 
 /** nmap's XML: per host, the leaf's PEM from ssl-cert (or, without the script, just the open port). */
 function parseNmapXml(xml: string, port: number, withScript: boolean): Map<string, string> {
@@ -131,7 +137,7 @@ function parseNmapXml(xml: string, port: number, withScript: boolean): Map<strin
       continue;
     }
     const pem = /<elem key="pem">([\s\S]*?)<\/elem>/.exec(host)?.[1];
-    if (pem) found.set(`${address}:${port}`, fingerprintSha256(pem.replace(/&#xa;|&#xd;|&lt;|&gt;|&quot;|&apos;|&amp;/g, (e) => XML_ENTITIES[e]!)));
+    if (pem) found.set(`${address}:${port}`, fingerprintSha256(unescapeXml(pem)));
   }
   return found;
 }
@@ -260,8 +266,9 @@ async function main(): Promise<void> {
         }
       }
       const of = (tool: Tool) => runs.filter((r) => r.tool === tool);
+      const ratio = (peer: Tool) => (TOOLS.includes('ours') && TOOLS.includes(peer) ? { ...summary(perRound(peer)), per_round: perRound(peer).map(r2) } : null);
       const perRound = (peer: Tool) => Array.from({ length: settings.rounds }, (_, round) =>
-        runs.find((r) => r.tool === peer && r.round === round)!.seconds / runs.find((r) => r.tool === 'ours' && r.round === round)!.seconds);
+        (runs.find((r) => r.tool === peer && r.round === round)?.seconds ?? NaN) / (runs.find((r) => r.tool === 'ours' && r.round === round)?.seconds ?? NaN));
       results.push({
         case: c.name, cidr: c.cidr, addresses: c.addresses.length, live_endpoints: c.expected.size,
         tools: Object.fromEntries(TOOLS.map((tool) => [tool, {
@@ -270,9 +277,9 @@ async function main(): Promise<void> {
           certificates_found: summary(of(tool).map((r) => r.found)),
         }])),
         // > 1 means ours is faster: the peer's time over ours, round by round.
-        ratio_vs_nmap: { ...summary(perRound('nmap')), per_round: perRound('nmap').map(r2) },
-        ratio_vs_loop: { ...summary(perRound('loop')), per_round: perRound('loop').map(r2) },
-        ratio_vs_nmap_sweep: { ...summary(perRound('nmap_sweep')), per_round: perRound('nmap_sweep').map(r2) },
+        ratio_vs_nmap: ratio('nmap'),
+        ratio_vs_loop: ratio('loop'),
+        ratio_vs_nmap_sweep: ratio('nmap_sweep'),
         ours_server_side: extra,
         runs,
       });
@@ -296,7 +303,8 @@ async function main(): Promise<void> {
         const t = r.tools[tool]!;
         console.log(`| ${r.case} | ${tool} | ${show(t.seconds)} | ${show(t.addresses_per_s)} | ${show(t.certificates_found)} of ${r.live_endpoints} |`);
       }
-      console.log(`| ${r.case} | ours vs nmap (×, >1 = faster) | ${show(r.ratio_vs_nmap)} | vs loop ${show(r.ratio_vs_loop)} | vs sweep ${show(r.ratio_vs_nmap_sweep)} |`);
+      const shown = (x: ReturnType<typeof summary> | null) => (x ? show(x) : '-');
+      console.log(`| ${r.case} | ours vs nmap (×, >1 = faster) | ${shown(r.ratio_vs_nmap)} | vs loop ${shown(r.ratio_vs_loop)} | vs sweep ${shown(r.ratio_vs_nmap_sweep)} |`);
     }
     mkdirSync(dirname(RESULTS_FILE), { recursive: true });
     writeFileSync(RESULTS_FILE, JSON.stringify(result, null, 2) + '\n');
