@@ -23,6 +23,12 @@ export interface ProbeOptions {
   signal?: AbortSignal;
   /** A context built once (see probeContext) instead of one per handshake: less CPU per probe. */
   secureContext?: SecureContext;
+  /**
+   * Taken once the TCP connection is up and before the handshake starts (its timeout starts after), released
+   * when the probe ends: a closed port never takes one. Lets a scan sweep many sockets while only a few
+   * handshakes (CPU-bound) run at once.
+   */
+  handshakeSlots?: { acquire(): Promise<void>; release(): void };
 }
 
 /** Old and odd servers must still show their certificate. */
@@ -44,10 +50,12 @@ export function probeTls(host: string, port: number, options: ProbeOptions): Pro
     let tcp: Socket | undefined;
     let tls: TLSSocket | undefined;
     let timer: NodeJS.Timeout | undefined;
+    let holdsSlot = false;
     const finish = (result: ProbeResult) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      if (holdsSlot) options.handshakeSlots!.release();
       options.signal?.removeEventListener('abort', onAbort);
       tls?.destroy();
       tcp?.destroy();
@@ -62,6 +70,15 @@ export function probeTls(host: string, port: number, options: ProbeOptions): Pro
     tcp.once('error', (err) => finish(socketError(err)));
     tcp.once('connect', () => {
       clearTimeout(timer);
+      if (!options.handshakeSlots) return handshake();
+      void options.handshakeSlots.acquire().then(() => {
+        if (settled) return options.handshakeSlots!.release(); // aborted or reset while waiting
+        holdsSlot = true;
+        handshake();
+      });
+    });
+
+    function handshake() {
       timer = setTimeout(() => finish({ outcome: 'timeout', phase: 'handshake', message: `no TLS handshake within ${options.handshakeTimeoutMs} ms` }), options.handshakeTimeoutMs);
       tls = tlsConnect({
         socket: tcp,
@@ -75,7 +92,7 @@ export function probeTls(host: string, port: number, options: ProbeOptions): Pro
         const negotiated = { protocol: tls!.getProtocol() ?? undefined, cipher: tls!.getCipher()?.name };
         finish(chain.length ? { outcome: 'certificate', chain, ...negotiated } : { outcome: 'tls', message: 'the server presented no certificate' });
       });
-    });
+    }
   });
 }
 
