@@ -14,7 +14,8 @@ import 'reflect-metadata';
  * BENCH_QUICK=1: 100 endpoints in a /25 and a /20, one round (proves the bench works on a busy machine).
  * Environment: CERTCTL_BENCH_DATABASE_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
  * CERTCTL_BENCH_REDIS_URL, BENCH_SCAN_RATE_LIMIT (the scanner's connections/s, default 1,000,000: nmap -T4 has no
- * such cap), BENCH_SCAN_FLEET_PROCESSES (2), BENCH_APP_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+ * such cap), BENCH_SCAN_FLEET_PROCESSES (2), BENCH_SCAN_REPLICAS (scanner processes, 1), BENCH_SCAN_TOOLS (a subset,
+ * e.g. "ours,nmap"), BENCH_SCAN_ROUNDS, BENCH_APP_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  * Writes bench/results/scan.json (or scan-quick.json). Run it under `flock /tmp/certctl-bench.lock`.
  */
 import { ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
@@ -42,6 +43,8 @@ const settings = {
   live: QUICK ? 100 : 1000,
   rateLimit: Number(process.env.BENCH_SCAN_RATE_LIMIT ?? 1_000_000),
   fleetProcesses: Number(process.env.BENCH_SCAN_FLEET_PROCESSES ?? 2),
+  /** Scanner processes sharing each scan's shards (1: one process, like nmap). */
+  replicas: Number(process.env.BENCH_SCAN_REPLICAS ?? 1),
   loopConcurrency: Number(process.env.BENCH_SCAN_LOOP_CONCURRENCY ?? 256),
   /** Per probe, every tool: generous, as the listeners share the machine's two cores with everything else. */
   timeoutMs: 3000,
@@ -223,9 +226,9 @@ async function main(): Promise<void> {
   const queue = new Queue('scan', { connection: redis, prefix });
   const port = await freePort();
   const fleets: ChildProcess[] = [];
-  let scanner: AppProcess | undefined;
+  const scanners: AppProcess[] = [];
   const exitHandler = () => {
-    scanner?.killNow();
+    scanners.forEach((s) => s.killNow());
     fleets.forEach((c) => c.kill('SIGKILL'));
   };
   process.once('exit', exitHandler);
@@ -238,11 +241,13 @@ async function main(): Promise<void> {
       cases.push({ ...c, addresses, expected: fleet.expected });
     }
     // The shipped log level; only loopback allowed (the bench's ranges) and the connection cap lifted.
-    scanner = await AppProcess.start('scanner', {
-      CERTCTL_DATABASE_URL: url, CERTCTL_REDIS_URL: settings.redisUrl, CERTCTL_QUEUE_PREFIX: prefix,
-      CERTCTL_NETWORK_SCAN_ALLOW_LOOPBACK: 'true', CERTCTL_NETWORK_SCAN_RATE_LIMIT: String(settings.rateLimit),
-    });
-    await scanner.waitReady();
+    for (let i = 0; i < settings.replicas; i++) {
+      scanners.push(await AppProcess.start('scanner', {
+        CERTCTL_DATABASE_URL: url, CERTCTL_REDIS_URL: settings.redisUrl, CERTCTL_QUEUE_PREFIX: prefix,
+        CERTCTL_NETWORK_SCAN_ALLOW_LOOPBACK: 'true', CERTCTL_NETWORK_SCAN_RATE_LIMIT: String(settings.rateLimit),
+      }));
+    }
+    await Promise.all(scanners.map((s) => s.waitReady()));
 
     const results = [];
     for (const c of cases) {
@@ -292,9 +297,9 @@ async function main(): Promise<void> {
         nmap: `${nmapVersion}: nmap -n -Pn -T4 -p <port> --script ssl-cert -oX <file> <cidr>`,
         nmap_sweep: 'the same without --script (TCP sweep only; found = open ports)',
         loop: `node:tls connect over every address, ${settings.loopConcurrency} at once, ${settings.timeoutMs} ms timeout`,
-        ours: `one scanner process (shipped defaults, log level included) with CERTCTL_NETWORK_SCAN_RATE_LIMIT=${settings.rateLimit}, ${settings.timeoutMs} ms timeout`,
+        ours: `${settings.replicas} scanner process(es) (shipped defaults, log level included) with CERTCTL_NETWORK_SCAN_RATE_LIMIT=${settings.rateLimit}, ${settings.timeoutMs} ms timeout`,
       },
-      settings: { rounds: settings.rounds, live_per_case: settings.live, fleet_processes: settings.fleetProcesses },
+      settings: { rounds: settings.rounds, live_per_case: settings.live, fleet_processes: settings.fleetProcesses, scanner_replicas: settings.replicas },
       cases: results,
     };
     console.log('\n| case | tool | seconds | addresses/s | certificates found |');
@@ -310,7 +315,7 @@ async function main(): Promise<void> {
     writeFileSync(RESULTS_FILE, JSON.stringify(result, null, 2) + '\n');
     console.log(`written ${RESULTS_FILE}`);
   } finally {
-    await scanner?.stop();
+    await Promise.all(scanners.map((s) => s.stop()));
     for (const child of fleets) child.disconnect();
     await queue.close();
     await db.end();
