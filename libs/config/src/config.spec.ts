@@ -108,7 +108,7 @@ describe('loadConfig: outbound policy', () => {
 describe('loadConfig: network scan', () => {
   it('defaults to a 65,536-address cap, no loopback, RFC 1918 allowed, thousands of sockets', () => {
     const s = loadConfig({}).networkScan;
-    expect(s).toMatchObject({ maxAddresses: 65_536, allowLoopback: false, blockRfc1918: false, shardSize: 256, rateLimitPerSecond: 5_000 });
+    expect(s).toMatchObject({ maxAddresses: 65_536, allowLoopback: false, blockRfc1918: false, shardSize: 256, rateLimitPerSecond: 5_000, handshakeConcurrency: 128 });
     expect(s.concurrency).toBeGreaterThanOrEqual(1_000);
   });
 
@@ -117,6 +117,8 @@ describe('loadConfig: network scan', () => {
     expect(s).toMatchObject({ allowLoopback: true, blockRfc1918: true, maxAddresses: 4096 });
     expect(() => loadConfig({ CERTCTL_NETWORK_SCAN_MAX_ADDRESSES: '0' })).toThrow(/CERTCTL_NETWORK_SCAN_MAX_ADDRESSES must be between/);
     expect(() => loadConfig({ CERTCTL_NETWORK_SCAN_RATE_LIMIT: 'fast' })).toThrow(/CERTCTL_NETWORK_SCAN_RATE_LIMIT must be an integer/);
+    expect(loadConfig({ CERTCTL_NETWORK_SCAN_HANDSHAKE_CONCURRENCY: '16' }).networkScan.handshakeConcurrency).toBe(16);
+    expect(() => loadConfig({ CERTCTL_NETWORK_SCAN_HANDSHAKE_CONCURRENCY: '0' })).toThrow(/CERTCTL_NETWORK_SCAN_HANDSHAKE_CONCURRENCY must be between/);
   });
 });
 

@@ -454,8 +454,10 @@ export interface NetworkScanConfig {
   allowLoopback: boolean;
   /** Refuses 10/8, 172.16/12 and 192.168/16 in targets (upstream's opt-in block). */
   blockRfc1918: boolean;
-  /** Sockets in flight per scanner process, over all the shards it runs. */
+  /** Sockets in flight per scanner process, over all the shards it runs (the TCP connect sweep). */
   concurrency: number;
+  /** TLS handshakes at once per scanner process, on ports the sweep found open (CPU-bound: more only queues). */
+  handshakeConcurrency: number;
   /** Shard jobs one scanner process runs at once. */
   shardConcurrency: number;
   /** Addresses per shard job. */
@@ -472,6 +474,7 @@ export function loadNetworkScanConfig(env: Env): NetworkScanConfig {
     allowLoopback: bool(env, 'CERTCTL_NETWORK_SCAN_ALLOW_LOOPBACK', false),
     blockRfc1918: bool(env, 'CERTCTL_BLOCK_RFC1918_OUTBOUND', false),
     concurrency: int(env, 'CERTCTL_NETWORK_SCAN_CONCURRENCY', 2_048, 1, 65_536),
+    handshakeConcurrency: int(env, 'CERTCTL_NETWORK_SCAN_HANDSHAKE_CONCURRENCY', 128, 1, 65_536),
     shardConcurrency: int(env, 'CERTCTL_NETWORK_SCAN_SHARD_CONCURRENCY', 4, 1, 64),
     shardSize: int(env, 'CERTCTL_NETWORK_SCAN_SHARD_SIZE', 256, 1, 65_536),
     rateLimitPerSecond: int(env, 'CERTCTL_NETWORK_SCAN_RATE_LIMIT', 5_000, 1, 1_000_000),

@@ -14,7 +14,7 @@ import {
   NetworkScanTargetEntity, parseTargetRanges, REDIS, SERVER_SCANNER_AGENT_ID, ShardProgress, ScanRangeError,
 } from '@certctl/db';
 import { METRICS_REGISTRY } from '@certctl/observability';
-import { isProbeError, PROBE_OUTCOMES, ProbeOutcome, probeTls } from './tls-probe';
+import { isProbeError, PROBE_OUTCOMES, ProbeOutcome, probeContext, probeTls } from './tls-probe';
 import { ScanRateLimiter, Semaphore } from './scan-limits';
 
 /** How often a running shard writes its progress, hands its certificates to the pipeline and checks for cancel. */
@@ -36,8 +36,12 @@ interface ShardState extends ShardProgress {
 @Injectable()
 export class NetworkScanService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(NetworkScanService.name);
-  /** Sockets in flight in this process, over every shard it runs. */
+  /** Sockets in flight in this process, over every shard it runs: the TCP connect sweep. */
   private readonly sockets: Semaphore;
+  /** TLS handshakes in flight in this process, only ever on ports the sweep found open. */
+  private readonly handshakes: Semaphore;
+  /** One client context for every handshake (building one per probe cost more than the handshake's own crypto). */
+  private readonly secureContext = probeContext();
   private readonly probes: Counter<'outcome'>;
   /** This process's name in shard progress: host, pid and a random tag (several replicas may share a pid in tests). */
   readonly replica = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -54,6 +58,7 @@ export class NetworkScanService implements BeforeApplicationShutdown {
     private readonly pipeline: DiscoveryPipeline,
   ) {
     this.sockets = new Semaphore(config.networkScan.concurrency);
+    this.handshakes = new Semaphore(config.networkScan.handshakeConcurrency);
     this.probes = (registry.getSingleMetric('certctl_scan_probes_total') as Counter<'outcome'> | undefined)
       ?? new Counter({ name: 'certctl_scan_probes_total', help: 'TLS probes of network scans, by outcome', labelNames: ['outcome'], registers: [registry] });
     // Every outcome exists at zero from the first scrape, so the dashboard's panel and rate() have series before any scan.
@@ -131,6 +136,7 @@ export class NetworkScanService implements BeforeApplicationShutdown {
             await this.sockets.acquire();
             const probe = probeTls(address, port, {
               servername, connectTimeoutMs: scan.timeout_ms, handshakeTimeoutMs: scan.timeout_ms, signal: abort.signal,
+              secureContext: this.secureContext, handshakeSlots: this.handshakes,
             }).then((result) => {
               if (result.chain) {
                 // throws on a certificate that does not parse: counted as a TLS error below

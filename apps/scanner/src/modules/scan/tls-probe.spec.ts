@@ -4,7 +4,7 @@ import { createServer as createTcpServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isProbeError, probeTls } from './tls-probe';
 
 /** The probe against real sockets on 127.77.6.1 (loopback only). */
@@ -51,6 +51,35 @@ describe('probeTls', () => {
     expect(result).toMatchObject({ outcome: 'timeout', phase: 'handshake' });
     expect(Date.now() - started).toBeLessThan(1000);
     expect(isProbeError(result.outcome)).toBe(true);
+  });
+
+  it('sweeps first: a closed port never takes a handshake slot, an open one takes one and gives it back', async () => {
+    const slots = { taken: 0, released: 0, async acquire() { this.taken++; }, release() { this.released++; } };
+    expect((await probeTls(host, 18445, { ...options, handshakeSlots: slots })).outcome).toBe('refused');
+    expect(slots).toMatchObject({ taken: 0, released: 0 });
+    expect((await probeTls(host, 18443, { ...options, handshakeSlots: slots })).outcome).toBe('certificate');
+    expect(slots).toMatchObject({ taken: 1, released: 1 });
+    expect((await probeTls(host, 18444, { ...options, handshakeSlots: slots })).outcome).toBe('timeout');
+    expect(slots).toMatchObject({ taken: 2, released: 2 });
+  });
+
+  it('starts the handshake timeout only once a slot is free, and gives back a slot granted after an abort', async () => {
+    let grant!: () => void;
+    const slots = { released: 0, acquire: () => new Promise<void>((r) => (grant = r)), release() { this.released++; } };
+    const waiting = probeTls(host, 18443, { ...options, handshakeTimeoutMs: 300, handshakeSlots: slots });
+    await vi.waitFor(() => expect(grant).toBeTypeOf('function'));
+    setTimeout(() => grant(), 500); // longer than the handshake timeout
+    expect((await waiting).outcome).toBe('certificate');
+    expect(slots.released).toBe(1);
+
+    const abort = new AbortController();
+    grant = undefined!;
+    const aborted = probeTls(host, 18443, { ...options, handshakeSlots: slots, signal: abort.signal });
+    await vi.waitFor(() => expect(grant).toBeTypeOf('function'));
+    abort.abort();
+    expect((await aborted).outcome).toBe('aborted');
+    grant();
+    await vi.waitFor(() => expect(slots.released).toBe(2));
   });
 
   it('stops at once when the scan is aborted', async () => {

@@ -1,5 +1,6 @@
 import { connect as tcpConnect, Socket } from 'node:net';
-import { connect as tlsConnect, createSecureContext, PeerCertificate, DetailedPeerCertificate, SecureContext, TLSSocket } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
+import { connect as tlsConnect, createSecureContext, SecureContext, TLSSocket } from 'node:tls';
 
 export const PROBE_OUTCOMES = ['certificate', 'refused', 'timeout', 'reset', 'tls', 'unreachable', 'error', 'aborted'] as const;
 export type ProbeOutcome = (typeof PROBE_OUTCOMES)[number];
@@ -23,7 +24,16 @@ export interface ProbeOptions {
   signal?: AbortSignal;
   /** A context built once (see probeContext) instead of one per handshake: less CPU per probe. */
   secureContext?: SecureContext;
+  /**
+   * Taken once the TCP connection is up and before the handshake starts (its timeout starts after), released
+   * when the probe ends: a closed port never takes one. Lets a scan sweep many sockets while only a few
+   * handshakes (CPU-bound) run at once.
+   */
+  handshakeSlots?: { acquire(): Promise<void>; release(): void };
 }
+
+/** More certificates than any real chain presents: a server sending a loop of them stops here. */
+const MAX_CHAIN = 16;
 
 /** Old and odd servers must still show their certificate. */
 const PERMISSIVE = { minVersion: 'TLSv1', ciphers: 'ALL:@SECLEVEL=0' } as const;
@@ -44,10 +54,12 @@ export function probeTls(host: string, port: number, options: ProbeOptions): Pro
     let tcp: Socket | undefined;
     let tls: TLSSocket | undefined;
     let timer: NodeJS.Timeout | undefined;
+    let holdsSlot = false;
     const finish = (result: ProbeResult) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      if (holdsSlot) options.handshakeSlots!.release();
       options.signal?.removeEventListener('abort', onAbort);
       tls?.destroy();
       tcp?.destroy();
@@ -62,6 +74,15 @@ export function probeTls(host: string, port: number, options: ProbeOptions): Pro
     tcp.once('error', (err) => finish(socketError(err)));
     tcp.once('connect', () => {
       clearTimeout(timer);
+      if (!options.handshakeSlots) return handshake();
+      void options.handshakeSlots.acquire().then(() => {
+        if (settled) return options.handshakeSlots!.release(); // aborted or reset while waiting
+        holdsSlot = true;
+        handshake();
+      });
+    });
+
+    function handshake() {
       timer = setTimeout(() => finish({ outcome: 'timeout', phase: 'handshake', message: `no TLS handshake within ${options.handshakeTimeoutMs} ms` }), options.handshakeTimeoutMs);
       tls = tlsConnect({
         socket: tcp,
@@ -71,23 +92,23 @@ export function probeTls(host: string, port: number, options: ProbeOptions): Pro
       });
       tls.once('error', (err) => finish(socketError(err, true)));
       tls.once('secureConnect', () => {
-        const chain = presentedChain(tls!.getPeerCertificate(true));
+        const chain = presentedChain(tls!.getPeerX509Certificate());
         const negotiated = { protocol: tls!.getProtocol() ?? undefined, cipher: tls!.getCipher()?.name };
         finish(chain.length ? { outcome: 'certificate', chain, ...negotiated } : { outcome: 'tls', message: 'the server presented no certificate' });
       });
-    });
+    }
   });
 }
 
-/** Follows issuerCertificate links until a certificate repeats (a self-signed root points at itself). */
-function presentedChain(leaf: PeerCertificate | DetailedPeerCertificate): Buffer[] {
+/**
+ * Follows issuerCertificate links until a certificate repeats (a self-signed root points at itself). OpenSSL's
+ * X509Certificate objects, not getPeerCertificate(true), whose every field and digest of every certificate
+ * cost more than half a millisecond a handshake.
+ */
+function presentedChain(leaf: X509Certificate | undefined): Buffer[] {
   const chain: Buffer[] = [];
-  const seen = new Set<string>();
-  let cert: DetailedPeerCertificate | undefined = leaf as DetailedPeerCertificate;
-  while (cert?.raw && !seen.has(cert.fingerprint256)) {
-    seen.add(cert.fingerprint256);
+  for (let cert = leaf; cert && chain.length < MAX_CHAIN && !chain.some((der) => der.equals(cert!.raw)); cert = cert.issuerCertificate) {
     chain.push(cert.raw);
-    cert = cert.issuerCertificate;
   }
   return chain;
 }
