@@ -165,6 +165,32 @@ describe('sweeps', () => {
     expect(await warnings()).toHaveLength(2);
   });
 
+  it('skips expiry thresholds longer than a third of the certificate\'s lifetime: a fresh 6-day certificate is not "expiring in 5 days"', async () => {
+    const policy = await post(p, '/api/v1/renewal-policies', { name: unique('short'), auto_renew: false, alert_thresholds_days: [30, 14, 7, 1, 0] });
+    const seed = async (name: string, lifetimeDays: number, expiresInHours: number): Promise<string> => {
+      const id = unique(name);
+      await p.db.query(
+        `INSERT INTO managed_certificates (id, name, common_name, owner_id, team_id, issuer_id, renewal_policy_id, status, expires_at)
+         VALUES ($1, $1 || '.example.com', $1 || '.example.com', $2, $3, $4, $5, 'Active', now() + make_interval(hours => $6))`,
+        [id, inv.ownerId, inv.teamId, inv.issuerId, policy.id, expiresInHours]);
+      await p.db.query(
+        `INSERT INTO certificate_versions (id, certificate_id, serial_number, not_before, not_after, fingerprint_sha256, pem_chain)
+         SELECT 'cv-' || id, id, id, expires_at - make_interval(days => $2), expires_at, 'fp-' || id, '' FROM managed_certificates WHERE id = $1`,
+        [id, lifetimeDays]);
+      return id;
+    };
+    const thresholdsWarned = async (id: string) =>
+      (await p.db.query(`SELECT details->>'threshold_days' AS t FROM notification_events WHERE certificate_id = $1 AND type = 'ExpirationWarning' ORDER BY created_at`, [id])).rows.map((r) => Number(r.t));
+    const fresh6 = await seed('six-fresh', 6, 5 * 24);     // issued a day ago: inside 30, 14 and 7, but its window is 2 days
+    const late6 = await seed('six-late', 6, 20);           // under a day left: the 1-day threshold is within its window
+    const year = await seed('year', 398, 25 * 24);         // 25 days left of 398: the 30-day threshold is within its window
+    const sweep = p.orchestrator.get(RenewalSweepService);
+    await sweep.sweep();
+    expect(await thresholdsWarned(fresh6)).toEqual([]);
+    expect(await thresholdsWarned(late6)).toEqual([1]);
+    expect(await thresholdsWarned(year)).toEqual([30]);
+  });
+
   it('fails jobs that waited too long for a CSR and gives silent agents\' deployments back', async () => {
     const agent = await post(p, '/api/v1/agents', { name: unique('gone') });
     const target = await post(p, '/api/v1/targets', { name: unique('t'), type: 'File', agent_id: agent.id });

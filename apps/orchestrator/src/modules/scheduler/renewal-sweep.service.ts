@@ -212,14 +212,20 @@ export class RenewalSweepService {
 
   private async sendExpiryWarnings(now: Date): Promise<number> {
     // Each (certificate, crossed threshold, expiry) once; the smallest crossed threshold is the one reported.
+    // A threshold longer than a third of the certificate's own lifetime (its renewal window at most) says nothing:
+    // a 6-day certificate is inside the default 30-, 14- and 7-day thresholds from the moment it is issued, while
+    // its renewal is not even due. Such thresholds are skipped; the ones within its window (and 0) still warn.
     const due: Array<{ id: string; common_name: string; expires_at: Date; policy_id: string; threshold: number }> = await this.dataSource.query(`
       WITH ${SCOPED_MEMBERS_CTE}
       SELECT c.id, c.common_name, c.expires_at, p.id AS policy_id, min(t.threshold)::int AS threshold
         FROM managed_certificates c ${governingPolicyJoin(true)}
         CROSS JOIN LATERAL jsonb_array_elements_text(p.alert_thresholds_days) AS t_raw(value)
         CROSS JOIN LATERAL (SELECT t_raw.value::int AS threshold) t
+        LEFT JOIN LATERAL (SELECT v.not_after - v.not_before AS lifetime FROM certificate_versions v
+                            WHERE v.certificate_id = c.id ORDER BY v.created_at DESC, v.id DESC LIMIT 1) nv ON true
        WHERE c.status NOT IN ('Archived', 'Revoked', 'Pending') AND c.expires_at IS NOT NULL
          AND c.expires_at <= $1::timestamptz + make_interval(days => t.threshold)
+         AND (t.threshold = 0 OR nv.lifetime IS NULL OR make_interval(days => t.threshold) <= nv.lifetime / 3)
          AND NOT EXISTS (SELECT 1 FROM certificate_expiry_alerts a
                           WHERE a.certificate_id = c.id AND a.threshold_days = t.threshold AND a.not_after = c.expires_at)
        GROUP BY c.id, c.common_name, c.expires_at, p.id
