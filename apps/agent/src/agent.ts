@@ -28,6 +28,9 @@ const AFTER_WORK_LONG_POLL_PAUSE_MS = 1_000;
  * connector, whose outcome is journaled on disk before it is reported (see Journal).
  * Several agents can run in one process (the bench does); each has its own client, journal and key store.
  */
+/** How many reported deployments an agent remembers, to recognise a stale resume answer. */
+const REPORTED_MEMORY = 1000;
+
 export class CertctlAgent {
   readonly api: ApiClient;
   private readonly keys: KeyStore;
@@ -39,6 +42,12 @@ export class CertctlAgent {
   private exit: AgentExit | undefined;
   /** Jobs being worked on now, so the journal drain does not start the same one twice. */
   private readonly inFlight = new Set<string>();
+  /**
+   * Deployments this process deployed and reported (the most recent ones). A resume answer fetched before the report
+   * landed (the poll and the long-poll both ask to resume at start) can still carry such a job as Running: it is
+   * done, not handed back again.
+   */
+  private readonly reported = new Set<string>();
   /**
    * Until a work answer has reached the journal, the server may hold deployments Running for this agent that
    * the agent knows nothing of (a kill -9 between the server's claim and the journal write, an answer lost on
@@ -220,7 +229,8 @@ export class CertctlAgent {
     if (items.length) this.log.info('work received', { count: items.length });
     // A deployment handed out again that is already in the journal (or being deployed) is that entry's: it is
     // deployed and reported once, whatever the number of answers that carried it.
-    const deployments = items.filter((i) => i.type === 'Deployment' && !this.inFlight.has(i.id) && !this.journal.has(i.id));
+    const deployments = items.filter((i) => i.type === 'Deployment' && !this.inFlight.has(i.id) && !this.journal.has(i.id)
+      && !(i.redelivered === true && this.reported.has(i.id)));
     // Every deployment comes Running (claimed by this poll); only those re-sent on a resume poll were claimed before.
     const recovered = deployments.filter((i) => i.redelivered === true);
     if (recovered.length) this.log.warn('the server handed back deployments claimed earlier but never journaled here', { job_ids: recovered.map((i) => i.id) });
@@ -346,6 +356,10 @@ export class CertctlAgent {
       return;
     }
     this.journal.remove(entry.jobId);
+    if (entry.kind === 'deploy') {
+      this.reported.add(entry.jobId);
+      if (this.reported.size > REPORTED_MEMORY) this.reported.delete(this.reported.values().next().value!);
+    }
   }
 
   private async discoveryLoop(): Promise<void> {
