@@ -5,8 +5,8 @@
  * Run as a child process: `node dist/bench/lib/pg-json-peer.js` with PEER_DATABASE_URL and PEER_PORT.
  * Totals are reused for 5 s per filter, as the api's CERTCTL_READ_CACHE_TTL does.
  */
-import { createServer } from 'node:http';
 import { Pool } from 'pg';
+import { servePeer } from './peer-server';
 
 const COLUMNS = [
   'id', 'name', 'common_name', 'sans', 'environment', 'owner_id', 'team_id', 'issuer_id', 'renewal_policy_id',
@@ -53,14 +53,4 @@ async function page(url: URL): Promise<string> {
   return `${rows.rows[0]!.body.slice(0, -1)},"total":${n},"page":${pageNo},"per_page":${perPage}}`;
 }
 
-const server = createServer((req, res) => {
-  const url = new URL(req.url ?? '/', 'http://peer');
-  if (url.pathname === '/ready') return void res.writeHead(200).end('ok');
-  if (url.pathname !== '/api/v1/certificates') return void res.writeHead(404).end();
-  page(url).then(
-    (body) => res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(body),
-    (err: Error) => res.writeHead(500).end(err.message),
-  );
-});
-server.listen(Number(process.env.PEER_PORT), '127.0.0.1');
-process.on('SIGTERM', () => server.close(() => void pool.end().then(() => process.exit(0))));
+servePeer(pool, page);
