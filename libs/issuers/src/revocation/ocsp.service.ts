@@ -59,7 +59,8 @@ const OCSP_CONTENT_TYPE = 'application/ocsp-response';
 
 /**
  * The OCSP responder (RFC 6960, RFC 5019). Answers without a nonce are pre-signed once and kept in Redis, shared
- * by every replica, under the issuer's revocation epoch: a revocation bumps the epoch, so no replica serves the
+ * by every replica, under the issuer's revocation epoch (its revocation generation in PostgreSQL, see epoch()): a
+ * revocation bumps the epoch in its own transaction, so no replica serves the
  * old answer more than EPOCH_TTL_MS later (and an answer signed from a pre-revocation read lands under the old
  * epoch, where nobody looks). A nonce (RFC 8954, 1..32 octets) makes the answer unique: it is signed per request
  * from the cached SingleResponse. Every request is counted in certctl_ocsp_counter_total.
@@ -69,6 +70,8 @@ export class OcspService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(OcspService.name);
   private readonly prefix: string;
   private readonly epochs = new Map<string, { at: number; value: Promise<string> }>();
+  /** The last revocation generation read per issuer, served while PostgreSQL cannot be read. */
+  private readonly lastGeneration = new Map<string, string>();
   private readonly signing = new Map<string, Promise<CachedEntry>>();
   /** Answers already fetched or signed here, keyed like Redis (so under the epoch), oldest first. */
   private readonly local = new Map<string, CachedEntry>();
@@ -225,7 +228,7 @@ export class OcspService implements OnModuleInit, OnModuleDestroy {
    * is dropped at once), and the database copies of the revoked serials removed.
    */
   async revoked(issuerId: string, serials: string[]): Promise<void> {
-    await this.redis.incr(this.epochKey(issuerId));
+    // The generation itself moved in the revoking transaction (a trigger); this replica just stops trusting its copy.
     this.epochs.delete(issuerId);
     if (serials.length) await this.dataSource.query('DELETE FROM ocsp_response_cache WHERE issuer_id = $1 AND serial_hex = ANY($2)', [issuerId, serials]);
   }
@@ -306,17 +309,30 @@ export class OcspService implements OnModuleInit, OnModuleDestroy {
     return row?.issued ? { status: 'good' } : { status: 'unknown' };
   }
 
+  /**
+   * The issuer's revocation generation (issuers.revocation_generation, bumped by a trigger in every transaction that
+   * changes its revocations). It lives in PostgreSQL, not Redis: a Redis counter went back to 0 when Redis lost its
+   * data, and answers cached here under the old value ("good" for serials revoked since) were served again.
+   * When PostgreSQL cannot be read, the last value read stays right: no revocation can commit meanwhile.
+   */
   private epoch(issuerId: string): Promise<string> {
     const hit = this.epochs.get(issuerId);
     if (hit && Date.now() - hit.at < EPOCH_TTL_MS) return hit.value;
-    const value = this.redis.get(this.epochKey(issuerId)).then((v) => v ?? '0');
+    const lastKnown = this.lastGeneration.get(issuerId);
+    const value = this.dataSource
+      .query<Array<{ revocation_generation: string }>>('SELECT revocation_generation FROM issuers WHERE id = $1', [issuerId])
+      .then(([row]) => {
+        const generation = `g${row?.revocation_generation ?? 0}`;
+        this.lastGeneration.set(issuerId, generation);
+        return generation;
+      })
+      .catch((err: unknown) => {
+        if (lastKnown !== undefined) return lastKnown;
+        throw err;
+      });
     this.epochs.set(issuerId, { at: Date.now(), value });
     value.catch(() => this.epochs.delete(issuerId));
     return value;
-  }
-
-  private epochKey(issuerId: string): string {
-    return `${this.prefix}:ocsp-epoch:${issuerId}`;
   }
 }
 
