@@ -1,6 +1,6 @@
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import * as http from 'node:http';
-import { AddressInfo } from 'node:net';
+import { AddressInfo, createServer, Socket } from 'node:net';
 import * as tls from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import * as acme from 'acme-client';
@@ -292,6 +292,37 @@ suite('ACME challenge validation against real listeners and BIND9', () => {
       expect(await validateChallenge(input(c, { type: 'dns', value: 'www.example.test' }, noAlpnPort))).toMatchObject({ valid: false, problem: { type: 'urn:ietf:params:acme:error:tls' } });
       expect(await validateChallenge(input(c, { type: 'dns', value: 'www.example.test' }, await freePort()))).toMatchObject({ valid: false, problem: { type: 'urn:ietf:params:acme:error:connection' } });
     });
+  });
+
+  it('a client that accepts the connection and never answers times out as a transient connection problem (http-01 and tls-alpn-01)', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    const port = await listen(silent as unknown as http.Server);
+    try {
+      const c = newChallenge();
+      const base = { identifier: { type: 'dns' as const, value: 'www.example.test' }, ...c };
+      const started = Date.now();
+      const http01 = await validateChallenge({ ...base, type: 'http-01', options: { http01Port: port, dnsResolver: bind.address, timeoutMs: 400 } });
+      expect(http01).toEqual({ valid: false, transient: true, problem: { type: 'urn:ietf:params:acme:error:connection', detail: expect.stringContaining('timed out after 400 ms') } });
+      const alpn = await validateChallenge({ ...base, type: 'tls-alpn-01', options: { tlsAlpn01Port: port, dnsResolver: bind.address, timeoutMs: 400 } });
+      expect(alpn).toEqual({ valid: false, transient: true, problem: { type: 'urn:ietf:params:acme:error:connection', detail: expect.stringContaining('timed out after 400 ms') } });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      // A refused connection is the client's answer, not a hiccup: not transient.
+      const refused = await validateChallenge({ ...base, type: 'http-01', options: { http01Port: await freePort(), dnsResolver: bind.address } });
+      expect(refused).not.toHaveProperty('transient');
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      silent.close();
+    }
+  });
+
+  it('a DNS server that does not answer is a transient dns problem', async () => {
+    const c = newChallenge();
+    const dead = `127.0.0.1:${await freePort()}`;
+    const dns01 = await validateChallenge({ type: 'dns-01', identifier: { type: 'dns', value: 'www.example.test' }, ...c, options: { dnsResolver: dead, timeoutMs: 600 } });
+    expect(dns01).toMatchObject({ valid: false, transient: true, problem: { type: 'urn:ietf:params:acme:error:dns' } });
+    const http01 = await validateChallenge({ type: 'http-01', identifier: { type: 'dns', value: 'www.example.test' }, ...c, options: { dnsResolver: dead, timeoutMs: 600 } });
+    expect(http01).toMatchObject({ valid: false, transient: true, problem: { type: 'urn:ietf:params:acme:error:dns' } });
   });
 
   it('refuses a token that is not base64url before dialling anything', async () => {
