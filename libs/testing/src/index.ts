@@ -3,3 +3,4 @@ export * from './test-environment';
 export * from './pebble';
 export * from './deploy-policy';
 export * from './acme-clients';
+export * from './bind9';
