@@ -4,8 +4,10 @@ import type { Agent, Page } from '../api/types';
 import { RelativeTime, StatusBadge } from '../components/format';
 import { Pager, QueryState } from '../components/query-state';
 import { useUrlState } from '../components/url-state';
+import { useDocumentTitle } from '../components/title';
 
 export default function AgentsPage() {
+  useDocumentTitle('Agents');
   const { page, set } = useUrlState([] as const);
   const list = useQuery({ queryKey: ['agents', page], queryFn: () => api.get<Page<Agent>>('/agents', { page, per_page: 50 }), refetchInterval: 15_000 });
   return (

@@ -4,6 +4,7 @@ import type { AuditEvent, ChainVerification, Page } from '../api/types';
 import { RelativeTime } from '../components/format';
 import { Pager, QueryState } from '../components/query-state';
 import { useUrlState } from '../components/url-state';
+import { useDocumentTitle } from '../components/title';
 
 const CATEGORIES = ['cert_lifecycle', 'auth', 'config'];
 const ACTOR_TYPES = ['User', 'System', 'Agent', 'APIKey', 'Anonymous'];
@@ -12,6 +13,7 @@ const ACTOR_TYPES = ['User', 'System', 'Agent', 'APIKey', 'Anonymous'];
 const toIso = (local: string) => (local ? new Date(local).toISOString() : undefined);
 
 export default function AuditPage() {
+  useDocumentTitle('Audit trail');
   const { values, page, set } = useUrlState(['category', 'actor', 'actor_type', 'action', 'resource_id', 'since', 'until'] as const);
   const list = useQuery({
     queryKey: ['audit', values, page],

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { FormEvent, useState } from 'react';
+import { FormEvent, useCallback, useEffect, useState } from 'react';
 import { api } from '../api/client';
 import type { DiscoveredCertificate, DiscoveryScan, DiscoverySummary, NetworkScanTarget, Page } from '../api/types';
 import { Can } from '../auth/session';
@@ -8,11 +8,13 @@ import { Field, fieldErrors, formError } from '../components/form';
 import { Expiry, RelativeTime, StatusBadge } from '../components/format';
 import { Pager, QueryState } from '../components/query-state';
 import { useToast } from '../components/toasts';
-import { useUrlState } from '../components/url-state';
+import { useDocumentTitle } from '../components/title';
+import { useTypedFilter, useUrlState } from '../components/url-state';
 
 const FINISHED_SCAN = new Set(['Completed', 'Failed', 'Cancelled']);
 
 export default function DiscoveryPage() {
+  useDocumentTitle('Discovery');
   return (
     <section aria-labelledby="discovery-title">
       <h1 id="discovery-title">Discovery</h1>
@@ -50,6 +52,7 @@ function SummaryCounters() {
 function Triage() {
   const { values, page, set } = useUrlState(['status', 'search'] as const);
   const status = values.status || 'Unmanaged';
+  const [search, setSearch] = useTypedFilter(values.search, useCallback((v: string) => set({ search: v }, { replace: true }), [set]));
   const [claiming, setClaiming] = useState<DiscoveredCertificate | null>(null);
   const [managedId, setManagedId] = useState('');
   const queryClient = useQueryClient();
@@ -87,7 +90,7 @@ function Triage() {
             {['Unmanaged', 'Managed', 'Dismissed'].map((s) => <option key={s}>{s}</option>)}
           </select>
         </label>
-        <label>Search<input type="search" value={values.search} onChange={(e) => set({ search: e.target.value })} /></label>
+        <label>Search<input type="search" value={search} onChange={(e) => setSearch(e.target.value)} /></label>
       </div>
       {claiming && (
         <form
@@ -147,7 +150,7 @@ function Triage() {
 }
 
 /** A running scan's progress, polled until it finishes. */
-function ScanProgress({ scanId, onDone }: { scanId: string; onDone(): void }) {
+function ScanProgress({ scanId, onDone, onFinished }: { scanId: string; onDone(): void; onFinished(): void }) {
   const scan = useQuery({
     queryKey: ['discovery', 'scan', scanId],
     queryFn: () => api.get<DiscoveryScan>(`/discovery-scans/${encodeURIComponent(scanId)}`),
@@ -157,6 +160,10 @@ function ScanProgress({ scanId, onDone }: { scanId: string; onDone(): void }) {
   const total = s?.addresses_total ?? 0;
   const done = s?.addresses_done ?? 0;
   const finished = FINISHED_SCAN.has(s?.status ?? '');
+  // A finished scan changed its target's "last scan" and "found", and the counters: ask for them again now.
+  useEffect(() => {
+    if (finished) onFinished();
+  }, [finished, onFinished]);
   return (
     <div className="scan-progress">
       <progress max={total || 1} value={finished ? total || 1 : done} aria-label={`Scan ${scanId} progress`} />
@@ -183,6 +190,7 @@ function ScanTargets() {
   const confirm = useConfirm();
   const list = useQuery({ queryKey: ['discovery', 'targets'], queryFn: () => api.get<Page<NetworkScanTarget>>('/network-scan-targets', { per_page: 100 }) });
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['discovery'] });
+  const refreshAll = useCallback(() => void queryClient.invalidateQueries({ queryKey: ['discovery'] }), [queryClient]);
   const create = useMutation({
     mutationFn: () =>
       api.post<NetworkScanTarget>('/network-scan-targets', {
@@ -242,7 +250,7 @@ function ScanTargets() {
                 <td>{t.last_scan_certs_found ?? '—'}</td>
                 <td className="row-actions">
                   {scans[t.id] ? (
-                    <ScanProgress scanId={scans[t.id]!} onDone={() => { setScans(({ [t.id]: _, ...rest }) => rest); void refresh(); }} />
+                    <ScanProgress scanId={scans[t.id]!} onFinished={refreshAll} onDone={() => { setScans(({ [t.id]: _, ...rest }) => rest); void refresh(); }} />
                   ) : (
                     <Can access="write">
                       <button type="button" onClick={() => scanNow.mutate(t)} aria-label={`Scan ${t.name} now`}>Scan now</button>

@@ -7,7 +7,14 @@ import { useConfirm } from '../components/confirm';
 import { RelativeTime, StatusBadge } from '../components/format';
 import { Pager, QueryState } from '../components/query-state';
 import { useToast } from '../components/toasts';
+import { useDocumentTitle } from '../components/title';
 import { useUrlState } from '../components/url-state';
+
+/** Who the caller is, as GET /auth/me says (`actor`): a job's requester may not decide on it. */
+function useCurrentActor(): string | undefined {
+  const me = useQuery({ queryKey: ['auth', 'me'], queryFn: () => api.get<{ actor?: string; user?: string }>('/auth/me'), staleTime: 5 * 60_000 });
+  return me.data?.actor ?? me.data?.user;
+}
 
 const STATUSES = ['Pending', 'AwaitingCSR', 'AwaitingApproval', 'Running', 'Completed', 'Failed', 'Cancelled'];
 const TYPES = ['Issuance', 'Renewal', 'Deployment', 'Validation'];
@@ -17,6 +24,8 @@ export default function JobsPage() {
   const queryClient = useQueryClient();
   const toast = useToast();
   const confirm = useConfirm();
+  useDocumentTitle('Jobs');
+  const actor = useCurrentActor();
   const list = useQuery({
     queryKey: ['jobs', values, page],
     queryFn: () => api.get<Page<Job>>('/jobs', { status: values.status, type: values.type, page, per_page: 50 }),
@@ -63,7 +72,10 @@ export default function JobsPage() {
                 <td><RelativeTime iso={j.created_at} /></td>
                 <td className="truncate" title={j.last_error ?? ''}>{j.last_error ?? ''}</td>
                 <td className="row-actions">
-                  {j.status === 'AwaitingApproval' && (
+                  {j.status === 'AwaitingApproval' && actor !== undefined && j.requested_by === actor && (
+                    <span className="muted small" data-testid={`own-request-${j.id}`}>Your request: another approver decides</span>
+                  )}
+                  {j.status === 'AwaitingApproval' && actor !== undefined && j.requested_by !== actor && (
                     <Can access="write">
                       <button type="button" onClick={() => decide.mutate({ job: j, decision: 'approve' })} aria-label={`Approve job ${j.id}`}>Approve</button>
                       <button

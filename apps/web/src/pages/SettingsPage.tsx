@@ -8,10 +8,12 @@ import { Field, fieldErrors, formError } from '../components/form';
 import { RelativeTime } from '../components/format';
 import { QueryState } from '../components/query-state';
 import { useToast } from '../components/toasts';
+import { useDocumentTitle } from '../components/title';
 
 const ROLES = ['viewer', 'operator', 'auditor', 'admin', 'agent'];
 
 export default function SettingsPage() {
+  useDocumentTitle('Settings');
   return (
     <section aria-labelledby="settings-title">
       <h1 id="settings-title">Settings</h1>
