@@ -124,7 +124,7 @@ suite('web console usability (issue 24 defects) in Chromium', () => {
     expect(await row.getByRole('cell').nth(3).textContent()).toBe('never');
     const navigations: string[] = [];
     admin.on('framenavigated', (f) => f === admin.mainFrame() && navigations.push(f.url()));
-    await row.getByRole('button', { name: `Scan ${name} now` }).click();
+    await row.getByRole('button', { name: `Scan now: ${name}` }).click();
     await row.getByRole('status').filter({ hasText: /^Completed/ }).waitFor({ timeout: 30_000 });
     // No click on Close, no reload: the row itself catches up.
     await row.getByRole('cell').nth(3).locator('time').waitFor({ timeout: 10_000 });
@@ -326,6 +326,13 @@ suite('web console usability (issue 24 defects) in Chromium', () => {
     const created = await post(p, '/api/v1/auth/keys', { name: unique('soon-revoked'), role: 'operator' });
     const page = await signIn(created.key as string);
     await p.http.delete(`/api/v1/auth/keys/${created.id}`).set(p.auth()).expect(200);
+    // The api may serve a just-revoked key from its 5 s resolve cache (a request racing the revoke re-caches it):
+    // wait until the api itself refuses the key, then act in the browser.
+    const until = Date.now() + 10_000;
+    while ((await p.http.get('/api/v1/auth/me').set(p.auth(created.key as string))).status !== 401) {
+      if (Date.now() > until) throw new Error('the revoked key is still accepted after 10 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Certificates' }).click();
     const reason = page.getByTestId('signed-out-reason');
     await reason.waitFor();
@@ -391,7 +398,20 @@ suite('web console usability (issue 24 defects) in Chromium', () => {
       await go(phone, path, heading);
       if (path === '/') await phone.getByTestId('dashboard-charts').locator('svg').first().waitFor();
       const widths = await phone.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
-      if (widths.scroll > widths.inner) found[`${path} scrolls sideways`] = widths;
+      if (widths.scroll > widths.inner) {
+        // Name the outermost elements that stick out, so a failure says what to fix.
+        const culprits = await phone.evaluate(() => {
+          const out: string[] = [];
+          for (const el of document.querySelectorAll<HTMLElement>('body *')) {
+            const parent = el.parentElement;
+            if (el.getBoundingClientRect().right > innerWidth + 1 && parent && parent.getBoundingClientRect().right <= innerWidth + 1) {
+              out.push(`${el.tagName.toLowerCase()}.${el.className} (${Math.round(el.getBoundingClientRect().right)})`);
+            }
+          }
+          return out.slice(0, 5);
+        });
+        found[`${path} scrolls sideways`] = { ...widths, culprits };
+      }
       const wrapped = await phone.locator('main time').evaluateAll((els) => els.filter((el) => el.getClientRects().length > 1).map((el) => el.textContent));
       if (wrapped.length) found[`${path} wrapped times`] = wrapped;
       const violations = await seriousAxeViolations(phone);

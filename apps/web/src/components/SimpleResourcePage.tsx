@@ -10,6 +10,7 @@ import { Pager, QueryState } from './query-state';
 import { useDocumentTitle } from './title';
 import { useToast } from './toasts';
 import { useUrlState } from './url-state';
+import { Table } from './table';
 
 export interface SimpleRow {
   id: string;
@@ -159,8 +160,8 @@ export function SimpleResourcePage({ title, path, kind, intro, columns, fields }
         </form>
       )}
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={!list.data?.data.length} empty={`No ${kind}s yet.`}>
-        <div className="table-scroll">
-          <table>
+        <>
+          <Table label={title}>
             <thead>
               <tr>
                 <th scope="col">Name</th>
@@ -191,8 +192,8 @@ export function SimpleResourcePage({ title, path, kind, intro, columns, fields }
                 </tr>
               ))}
             </tbody>
-          </table>
-        </div>
+          </Table>
+        </>
         <Pager page={page} perPage={50} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
       </QueryState>
       {confirm.dialog}

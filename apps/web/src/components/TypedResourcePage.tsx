@@ -11,6 +11,7 @@ import { useToast } from './toasts';
 import { ConfigFieldSpec, TypedForm, TypedFormValue } from './typed-form';
 import { useDocumentTitle } from './title';
 import { useUrlState } from './url-state';
+import { Table } from './table';
 
 interface Resource {
   id: string;
@@ -102,7 +103,7 @@ export function TypedResourcePage({ title, path, kind, types, testLabel, detailP
         </label>
       </div>
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={!list.data?.data.length} empty={`No ${kind}s yet.`}>
-        <table>
+        <Table label={title}>
           <thead>
             <tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Last test</th><th scope="col">Created</th><th scope="col"><span className="sr-only">Actions</span></th></tr>
           </thead>
@@ -130,7 +131,7 @@ export function TypedResourcePage({ title, path, kind, types, testLabel, detailP
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
         <Pager page={page} perPage={50} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
       </QueryState>
       {confirm.dialog}

@@ -5,6 +5,7 @@ import { RelativeTime, StatusBadge } from '../components/format';
 import { Pager, QueryState } from '../components/query-state';
 import { useUrlState } from '../components/url-state';
 import { useDocumentTitle } from '../components/title';
+import { Table } from '../components/table';
 
 export default function AgentsPage() {
   useDocumentTitle('Agents');
@@ -14,7 +15,7 @@ export default function AgentsPage() {
     <section aria-labelledby="agents-title">
       <h1 id="agents-title">Agents</h1>
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={!list.data?.data.length} empty="No agents registered.">
-        <table>
+        <Table label="Agents">
           <thead><tr><th scope="col">Name</th><th scope="col">Host</th><th scope="col">Status</th><th scope="col">Last heartbeat</th><th scope="col">Version</th><th scope="col">OS / arch</th></tr></thead>
           <tbody>
             {list.data?.data.map((a) => (
@@ -28,7 +29,7 @@ export default function AgentsPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
         <Pager page={page} perPage={50} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
       </QueryState>
     </section>

@@ -10,6 +10,7 @@ import { QueryState } from '../components/query-state';
 import { useDocumentTitle } from '../components/title';
 import { useToast } from '../components/toasts';
 import { REVOCATION_REASONS } from './CertificatesPage';
+import { Table } from '../components/table';
 
 interface RenewalInfo {
   window_start?: string | null;
@@ -191,7 +192,7 @@ export default function CertificateDetailPage() {
 
       <h2>Versions</h2>
       <QueryState isLoading={versions.isLoading} error={versions.error} isEmpty={!versions.data?.data.length} empty="Not issued yet.">
-        <table>
+        <Table label="Versions">
           <thead><tr><th scope="col">Serial</th><th scope="col">Valid from</th><th scope="col">Valid to</th><th scope="col">Key</th><th scope="col">SHA-256</th></tr></thead>
           <tbody data-testid="version-rows">
             {versions.data?.data.map((v) => (
@@ -204,12 +205,12 @@ export default function CertificateDetailPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
       </QueryState>
 
       <h2>Deployments</h2>
       <QueryState isLoading={deployments.isLoading} error={deployments.error} isEmpty={!deployments.data?.data.length} empty="No deployments.">
-        <table>
+        <Table label="Deployments">
           <thead><tr><th scope="col">Target</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Finished</th><th scope="col">Error</th></tr></thead>
           <tbody>
             {deployments.data?.data.map((j) => (
@@ -222,7 +223,7 @@ export default function CertificateDetailPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
       </QueryState>
       {confirm.dialog}
     </section>

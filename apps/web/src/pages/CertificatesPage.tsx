@@ -12,6 +12,7 @@ import { Pager, QueryState } from '../components/query-state';
 import { useToast } from '../components/toasts';
 import { useDocumentTitle } from '../components/title';
 import { useTypedFilter, useUrlState } from '../components/url-state';
+import { Table } from '../components/table';
 
 const PER_PAGE = 50;
 const STATUSES = ['Pending', 'Active', 'Expiring', 'Expired', 'RenewalInProgress', 'Failed', 'Revoked', 'Archived'];
@@ -184,7 +185,7 @@ export default function CertificatesPage() {
         </div>
       )}
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={(list.data?.data.length ?? 0) === 0} empty="No certificates match.">
-        <table aria-busy={list.isFetching}>
+        <Table label="Certificates" aria-busy={list.isFetching}>
           <thead>
             {table.getHeaderGroups().map((group) => (
               <tr key={group.id}>
@@ -215,7 +216,7 @@ export default function CertificatesPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
         <Pager page={page} perPage={PER_PAGE} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
       </QueryState>
       {confirm.dialog}

@@ -10,6 +10,7 @@ import { Pager, QueryState } from '../components/query-state';
 import { useToast } from '../components/toasts';
 import { useDocumentTitle } from '../components/title';
 import { useTypedFilter, useUrlState } from '../components/url-state';
+import { Table } from '../components/table';
 
 const FINISHED_SCAN = new Set(['Completed', 'Failed', 'Cancelled']);
 
@@ -113,7 +114,7 @@ function Triage() {
         </form>
       )}
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={!list.data?.data.length} empty={`No ${status.toLowerCase()} certificates.`}>
-        <table>
+        <Table label="Discovered certificates">
           <thead><tr><th scope="col">Common name</th><th scope="col">Where</th><th scope="col">Issuer</th><th scope="col">Expires</th><th scope="col">Status</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
           <tbody>
             {list.data?.data.map((d) => (
@@ -141,7 +142,7 @@ function Triage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
         <Pager page={page} perPage={25} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
       </QueryState>
       {confirm.dialog}
@@ -238,7 +239,7 @@ function ScanTargets() {
         </form>
       )}
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={!list.data?.data.length} empty="No scan targets.">
-        <table>
+        <Table label="Network scan targets">
           <thead><tr><th scope="col">Name</th><th scope="col">CIDRs</th><th scope="col">Ports</th><th scope="col">Last scan</th><th scope="col">Found</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
           <tbody>
             {list.data?.data.map((t) => (
@@ -253,7 +254,7 @@ function ScanTargets() {
                     <ScanProgress scanId={scans[t.id]!} onFinished={refreshAll} onDone={() => { setScans(({ [t.id]: _, ...rest }) => rest); void refresh(); }} />
                   ) : (
                     <Can access="write">
-                      <button type="button" onClick={() => scanNow.mutate(t)} aria-label={`Scan ${t.name} now`}>Scan now</button>
+                      <button type="button" onClick={() => scanNow.mutate(t)} aria-label={`Scan now: ${t.name}`}>Scan now</button>
                       <button type="button" className="danger" aria-label={`Delete ${t.name}`} onClick={() => confirm.ask({ title: `Delete scan target ${t.name}?`, destructive: true, confirmLabel: 'Delete', onConfirm: () => remove.mutate(t) })}>Delete</button>
                     </Can>
                   )}
@@ -261,7 +262,7 @@ function ScanTargets() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
       </QueryState>
       {confirm.dialog}
     </>

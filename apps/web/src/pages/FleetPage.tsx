@@ -9,6 +9,7 @@ import { Pager, QueryState } from '../components/query-state';
 import { useDocumentTitle } from '../components/title';
 import { useToast } from '../components/toasts';
 import { useUrlState } from '../components/url-state';
+import { Table } from '../components/table';
 
 const PER_PAGE = 50;
 /** The overview counts the first this-many agents; a larger fleet is summed over the ones shown. */
@@ -92,8 +93,8 @@ export default function FleetPage() {
         </div>
       )}
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={!list.data?.data.length} empty="No agents registered.">
-        <div className="table-scroll">
-          <table>
+        <>
+          <Table label="Agents in the fleet">
             <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Last heartbeat</th><th scope="col">Version</th><th scope="col">OS / arch</th><th scope="col">Host</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
             <tbody data-testid="fleet-rows">
               {list.data?.data.map((a) => (
@@ -119,8 +120,8 @@ export default function FleetPage() {
                 </tr>
               ))}
             </tbody>
-          </table>
-        </div>
+          </Table>
+        </>
         <Pager page={page} perPage={PER_PAGE} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
       </QueryState>
       {confirm.dialog}

@@ -7,6 +7,7 @@ import { absoluteTime, RelativeTime, StatusBadge } from '../components/format';
 import { QueryState } from '../components/query-state';
 import { useDocumentTitle } from '../components/title';
 import { useToast } from '../components/toasts';
+import { Table } from '../components/table';
 
 interface CrlCacheRow {
   issuer_id: string;
@@ -79,7 +80,7 @@ export default function IssuerDetailPage() {
               <h1 id="issuer-title">{i.name}</h1>
               <StatusBadge status={i.test_status} />
               <Can access="write">
-                <button type="button" onClick={() => test.mutate()} disabled={test.isPending} aria-label={`Test ${i.name}`}>Test connection</button>
+                <button type="button" onClick={() => test.mutate()} disabled={test.isPending} aria-label={`Test connection to ${i.name}`}>Test connection</button>
               </Can>
             </div>
             <dl className="card overview" data-testid="issuer-config">
@@ -114,8 +115,8 @@ export default function IssuerDetailPage() {
 
       <h2>Intermediate CAs</h2>
       <QueryState isLoading={intermediates.isLoading} error={intermediates.error instanceof ApiRequestError && intermediates.error.status < 500 ? null : intermediates.error} isEmpty={!intermediates.data?.data.length} empty="No intermediate CAs under this issuer.">
-        <div className="table-scroll">
-          <table>
+        <>
+          <Table label="Intermediate CAs">
             <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Expires</th><th scope="col">Parent</th></tr></thead>
             <tbody>
               {intermediates.data?.data.map((m) => (
@@ -127,8 +128,8 @@ export default function IssuerDetailPage() {
                 </tr>
               ))}
             </tbody>
-          </table>
-        </div>
+          </Table>
+        </>
       </QueryState>
     </section>
   );

@@ -9,6 +9,7 @@ import { Pager, QueryState } from '../components/query-state';
 import { useToast } from '../components/toasts';
 import { useDocumentTitle } from '../components/title';
 import { useUrlState } from '../components/url-state';
+import { Table } from '../components/table';
 
 /** Who the caller is, as GET /auth/me says (`actor`): a job's requester may not decide on it. */
 function useCurrentActor(): string | undefined {
@@ -59,7 +60,7 @@ export default function JobsPage() {
         </label>
       </div>
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={!list.data?.data.length} empty="No jobs match.">
-        <table>
+        <Table label="Jobs">
           <thead><tr><th scope="col">Job</th><th scope="col">Type</th><th scope="col">Certificate</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Created</th><th scope="col">Error</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
           <tbody>
             {list.data?.data.map((j) => (
@@ -92,7 +93,7 @@ export default function JobsPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
         <Pager page={page} perPage={50} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
       </QueryState>
       {confirm.dialog}

@@ -8,6 +8,7 @@ import { Pager, QueryState } from '../components/query-state';
 import { useToast } from '../components/toasts';
 import { useDocumentTitle } from '../components/title';
 import { useUrlState } from '../components/url-state';
+import { Table } from '../components/table';
 
 /**
  * "Retry n/budget": the budget is the server's own (CERTCTL_NOTIFICATION_MAX_ATTEMPTS, sent as `max_attempts`);
@@ -142,7 +143,7 @@ export function NotificationsPage() {
 
       <div id="notifications-panel" role="tabpanel" aria-labelledby={dead ? 'tab-dead' : 'tab-all'}>
         <QueryState isLoading={list.isLoading} error={list.error} isEmpty={rows.length === 0} empty={dead ? 'The dead letter is empty.' : 'No notifications.'}>
-          <table>
+          <Table label="Notifications">
             <thead>
               <tr>
                 <th scope="col">Created</th>
@@ -190,7 +191,7 @@ export function NotificationsPage() {
                 );
               })}
             </tbody>
-          </table>
+          </Table>
           <Pager page={page} perPage={PER_PAGE} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
         </QueryState>
       </div>
