@@ -266,7 +266,7 @@ suite('web console usability (issue 24 defects) in Chromium', () => {
     expect(await admin.title()).toBe('No such page · certctl');
   }, 120_000);
 
-  it('defect 9: owners can be created, edited and deleted from their page; a policy from its page', async () => {
+  it('defect 9: owners can be created, edited and deleted from their page; a policy and a profile created from theirs', async () => {
     await go(admin, '/owners', 'Owners');
     await admin.getByRole('button', { name: 'New owner' }).click();
     let form = admin.getByRole('form', { name: 'New owner' });
@@ -297,6 +297,19 @@ suite('web console usability (issue 24 defects) in Chromium', () => {
     await policyForm.getByRole('button', { name: 'Save' }).click();
     await admin.getByTestId('policy-rows').getByRole('cell', { name: 'Only example.com', exact: true }).waitFor();
     expect((await p.db.query(`SELECT type, config FROM policy_rules WHERE name = 'Only example.com'`)).rows[0]).toEqual({ type: 'AllowedDomains', config: { domains: ['example.com'] } });
+
+    await go(admin, '/profiles', 'Certificate profiles');
+    await admin.getByRole('button', { name: 'New profile' }).click();
+    const profileForm = admin.getByRole('form', { name: 'New profile' });
+    await profileForm.getByLabel('Name', { exact: true }).fill('Web servers, 90 days');
+    await profileForm.getByLabel('Maximum lifetime (seconds)').fill(String(90 * 86_400));
+    await profileForm.getByLabel('Extended key usages').fill('serverAuth, clientAuth');
+    await profileForm.getByRole('button', { name: 'Save' }).click();
+    const profileRow = admin.getByTestId('profile-rows').getByRole('row').filter({ has: admin.getByRole('cell', { name: 'Web servers, 90 days', exact: true }) });
+    await profileRow.waitFor();
+    expect(await profileRow.textContent()).toContain('90 days');
+    expect((await p.db.query(`SELECT max_ttl_seconds, allowed_ekus FROM certificate_profiles WHERE name = 'Web servers, 90 days'`)).rows[0])
+      .toEqual({ max_ttl_seconds: 90 * 86_400, allowed_ekus: ['serverAuth', 'clientAuth'] });
   }, 90_000);
 
   it('defect 9: the fleet page counts agents by status, version and OS and retires one', async () => {
