@@ -125,7 +125,8 @@ suite('web console in Chromium', () => {
     await certForm.getByLabel('Common name', { exact: true }).fill('browser-made.example.com');
     await certForm.getByLabel('Owner').selectOption({ label: 'Alice Martin' });
     await certForm.getByLabel('Issuer').selectOption({ label: 'Browser Local CA' });
-    await certForm.getByRole('button', { name: 'Create' }).click();
+    // "Create only" leaves it Pending (the default button, "Create and issue", is tested in web-chromium-usability).
+    await certForm.getByRole('button', { name: 'Create only' }).click();
     await admin.getByRole('link', { name: 'browser-made' }).click();
     await admin.getByRole('heading', { name: 'browser-made' }).waitFor();
     await admin.locator('.page-head .badge', { hasText: 'Pending' }).waitFor();
@@ -189,10 +190,11 @@ suite('web console in Chromium', () => {
 
   it('a viewer key sees the inventory but no mutating control on any page', async () => {
     const viewer = await signIn(await keyWithRole(p, 'viewer'));
-    const MUTATING = /^(New |Renew|Revoke|Requeue|Delete |Edit |Approve|Reject|Claim|Dismiss|Scan .* now|Create$|Create key|Test |Dry run)/;
+    const MUTATING = /^(New |Renew|Revoke|Requeue|Delete |Edit |Approve|Reject|Claim|Dismiss|Scan now|Create$|Create key|Create and issue|Create only|Test |Dry run|Retire)/;
     for (const [path, heading] of [
       ['/certificates', 'Certificates'], ['/certificates/mc-www', 'www.example.com'], ['/issuers', 'Issuers'], ['/targets', 'Deployment targets'],
       ['/jobs', 'Jobs'], ['/notifications?tab=dead', 'Notifications'], ['/discovery', 'Discovery'], ['/settings', 'Settings'],
+      ['/policies', 'Policies'], ['/profiles', 'Certificate profiles'], ['/owners', 'Owners'], ['/fleet', 'Fleet'], ['/issuers/iss-local', 'Local CA'],
     ] as const) {
       await go(viewer, path, heading);
       await viewer.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).waitFor(); // access known
@@ -210,6 +212,7 @@ suite('web console in Chromium', () => {
       ['/', 'Dashboard'], ['/certificates', 'Certificates'], ['/certificates/mc-www', 'www.example.com'], ['/issuers', 'Issuers'],
       ['/targets', 'Deployment targets'], ['/agents', 'Agents'], ['/jobs', 'Jobs'], ['/notifications?tab=dead', 'Notifications'],
       ['/discovery', 'Discovery'], ['/audit', 'Audit trail'], ['/settings', 'Settings'],
+      ['/policies', 'Policies'], ['/profiles', 'Certificate profiles'], ['/owners', 'Owners'], ['/fleet', 'Fleet'], ['/issuers/iss-local', 'Local CA'],
     ];
     const found: Record<string, unknown> = {};
     for (const theme of ['light', 'dark']) {

@@ -3,6 +3,7 @@ import { Navigate, Route, Routes, useLocation } from 'react-router';
 import { LoginPage } from './auth/LoginPage';
 import { useSession } from './auth/session';
 import { Layout } from './components/Layout';
+import { useDocumentTitle } from './components/title';
 import DashboardPage from './pages/DashboardPage';
 import { NotificationsPage } from './pages/NotificationsPage';
 
@@ -17,6 +18,16 @@ const JobsPage = lazy(() => import('./pages/JobsPage'));
 const DiscoveryPage = lazy(() => import('./pages/DiscoveryPage'));
 const AuditPage = lazy(() => import('./pages/AuditPage'));
 const SettingsPage = lazy(() => import('./pages/SettingsPage'));
+const PoliciesPage = lazy(() => import('./pages/PoliciesPage'));
+const ProfilesPage = lazy(() => import('./pages/ProfilesPage'));
+const OwnersPage = lazy(() => import('./pages/OwnersPage'));
+const FleetPage = lazy(() => import('./pages/FleetPage'));
+const IssuerDetailPage = lazy(() => import('./pages/IssuerDetailPage'));
+
+function NoSuchPage() {
+  useDocumentTitle('No such page');
+  return <p className="state">No such page.</p>;
+}
 
 function RequireSignIn({ children }: { children: ReactNode }) {
   const session = useSession();
@@ -49,6 +60,11 @@ export function App() {
           <Route path="certificates" element={<CertificatesPage />} />
           <Route path="certificates/:id" element={<CertificateDetailPage />} />
           <Route path="issuers" element={<IssuersPage />} />
+          <Route path="issuers/:id" element={<IssuerDetailPage />} />
+          <Route path="policies" element={<PoliciesPage />} />
+          <Route path="profiles" element={<ProfilesPage />} />
+          <Route path="owners" element={<OwnersPage />} />
+          <Route path="fleet" element={<FleetPage />} />
           <Route path="targets" element={<TargetsPage />} />
           <Route path="agents" element={<AgentsPage />} />
           <Route path="jobs" element={<JobsPage />} />
@@ -56,7 +72,7 @@ export function App() {
           <Route path="discovery" element={<DiscoveryPage />} />
           <Route path="audit" element={<AuditPage />} />
           <Route path="settings" element={<SettingsPage />} />
-          <Route path="*" element={<p className="state">No such page.</p>} />
+          <Route path="*" element={<NoSuchPage />} />
         </Route>
       </Routes>
     </Suspense>

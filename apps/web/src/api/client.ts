@@ -29,14 +29,15 @@ export class ApiRequestError extends Error {
 }
 
 let baseUrl = '';
-let onUnauthorized: () => void = () => undefined;
+let onUnauthorized: (serverMessage: string) => void = () => undefined;
 
 /** Tests point the console at an api elsewhere; the built console uses its own origin. */
 export function setApiBaseUrl(url: string): void {
   baseUrl = url.replace(/\/$/, '');
 }
 
-export function setUnauthorizedHandler(handler: () => void): void {
+/** Called with the server's message when a request is refused with 401 (a key revoked or expired meanwhile). */
+export function setUnauthorizedHandler(handler: (serverMessage: string) => void): void {
   onUnauthorized = handler;
 }
 
@@ -66,7 +67,7 @@ async function request<T>(method: string, path: string, body?: unknown, key = st
   const text = await res.text();
   const json = text && (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : undefined;
   if (!res.ok) {
-    if (res.status === 401) onUnauthorized();
+    if (res.status === 401) onUnauthorized(json?.message ?? '');
     throw new ApiRequestError(res.status, json?.message ?? `${res.status} ${res.statusText}`, json?.code, json?.details ?? [], json?.request_id);
   }
   return (json ?? text) as T;
@@ -80,7 +81,7 @@ export const api = {
   /** A file the API serves (PEM export), fetched with the key in a header, never in the URL. */
   download: async (path: string): Promise<Blob> => {
     const res = await fetch(`${baseUrl}/api/v1${path}`, { headers: { Authorization: `Bearer ${storedApiKey() ?? ''}` } });
-    if (res.status === 401) onUnauthorized();
+    if (res.status === 401) onUnauthorized('');
     if (!res.ok) throw new ApiRequestError(res.status, `download failed (${res.status})`);
     return res.blob();
   },

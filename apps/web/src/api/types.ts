@@ -25,6 +25,8 @@ export interface Certificate {
   last_renewal_at?: string | null;
   last_deployment_at?: string | null;
   tags?: Record<string, string> | null;
+  revoked_at?: string | null;
+  revocation_reason?: string | null;
   created_at?: string;
   updated_at?: string;
 }
@@ -52,6 +54,8 @@ export interface Job {
   last_error?: string | null;
   created_at?: string;
   completed_at?: string | null;
+  requested_by?: string;
+  decided_by?: string | null;
 }
 
 export interface NotificationEvent {
@@ -63,6 +67,8 @@ export interface NotificationEvent {
   status: string;
   certificate_id?: string | null;
   retry_count?: number;
+  /** The delivery budget the notifier runs with (CERTCTL_NOTIFICATION_MAX_ATTEMPTS). */
+  max_attempts?: number;
   next_retry_at?: string | null;
   last_error?: string | null;
   error?: string | null;

@@ -1,6 +1,7 @@
 import { FormEvent, useState } from 'react';
 import { Navigate, useLocation } from 'react-router';
 import { ApiRequestError } from '../api/client';
+import { useDocumentTitle } from '../components/title';
 import { useSession } from './session';
 
 /** Sign-in with an API key. The key is kept for this tab only (sessionStorage) and never put in a URL. */
@@ -11,6 +12,7 @@ export function LoginPage() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const from = (location.state as { from?: string } | null)?.from ?? '/';
+  useDocumentTitle('Sign in');
 
   if (session.signedIn) return <Navigate to={from} replace />;
 
@@ -31,6 +33,11 @@ export function LoginPage() {
     <main className="login">
       <form onSubmit={submit} className="card login-card" aria-labelledby="login-title">
         <h1 id="login-title">certctl</h1>
+        {session.endedReason && !error && (
+          <p className="state-warning" role="alert" data-testid="signed-out-reason">
+            {session.endedReason}
+          </p>
+        )}
         <p className="muted">Sign in with an API key. It is kept for this browser tab only.</p>
         <label htmlFor="api-key">API key</label>
         <input

@@ -15,8 +15,17 @@ interface Session {
   role?: string;
   actor?: string;
   can(access: Access): boolean;
+  /** Why the tab was signed out without asking (its key stopped working), for the sign-in page to say. */
+  endedReason?: string;
   signIn(key: string): Promise<void>;
   signOut(): void;
+}
+
+/** What the sign-in page says when the server stops accepting the tab's key mid-session. */
+export function keyRefusedReason(serverMessage: string): string {
+  return `You were signed out because the server no longer accepts this API key: it was revoked or has expired${
+    serverMessage ? ` (server: "${serverMessage}")` : ''
+  }. Sign in with a valid key.`;
 }
 
 const SessionContext = createContext<Session | null>(null);
@@ -39,15 +48,27 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
   const [check, setCheck] = useState<AuthCheck | undefined>();
   const [signedIn, setSignedIn] = useState(() => storedApiKey() !== null);
+  const [endedReason, setEndedReason] = useState<string | undefined>();
 
   const signOut = useCallback(() => {
     storeApiKey(null);
     setCheck(undefined);
     setSignedIn(false);
+    setEndedReason(undefined);
     queryClient.clear();
   }, [queryClient]);
 
-  useEffect(() => setUnauthorizedHandler(signOut), [signOut]);
+  // A 401 while a key is stored means the key stopped working (revoked, expired): sign out and say why. A 401
+  // on the sign-in page itself (no key stored yet) is that page's own error.
+  useEffect(
+    () =>
+      setUnauthorizedHandler((serverMessage) => {
+        if (storedApiKey() === null) return;
+        signOut();
+        setEndedReason(keyRefusedReason(serverMessage));
+      }),
+    [signOut],
+  );
 
   // A tab reloaded while signed in asks again what its key may do.
   useEffect(() => {
@@ -59,13 +80,14 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     const result = await api.check(key);
     storeApiKey(key);
     setCheck(result);
+    setEndedReason(undefined);
     setSignedIn(true);
   }, []);
 
   const value = useMemo<Session>(() => {
     const access = accessOf(check);
-    return { signedIn, known: check !== undefined, role: check?.role, actor: check?.actor, can: (a) => access.has(a), signIn, signOut };
-  }, [check, signedIn, signIn, signOut]);
+    return { signedIn, known: check !== undefined, role: check?.role, actor: check?.actor, can: (a) => access.has(a), endedReason, signIn, signOut };
+  }, [check, signedIn, signIn, signOut, endedReason]);
 
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

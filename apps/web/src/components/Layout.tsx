@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { NavLink, Outlet } from 'react-router';
+import { NavLink, Outlet, useLocation } from 'react-router';
 import { Access, useSession } from '../auth/session';
 
 const NAV: Array<{ to: string; label: string; access: Access }> = [
@@ -8,6 +8,10 @@ const NAV: Array<{ to: string; label: string; access: Access }> = [
   { to: '/issuers', label: 'Issuers', access: 'read' },
   { to: '/targets', label: 'Targets', access: 'read' },
   { to: '/agents', label: 'Agents', access: 'read' },
+  { to: '/fleet', label: 'Fleet', access: 'read' },
+  { to: '/policies', label: 'Policies', access: 'read' },
+  { to: '/profiles', label: 'Profiles', access: 'read' },
+  { to: '/owners', label: 'Owners', access: 'read' },
   { to: '/jobs', label: 'Jobs', access: 'read' },
   { to: '/notifications', label: 'Notifications', access: 'read' },
   { to: '/discovery', label: 'Discovery', access: 'read' },
@@ -34,9 +38,16 @@ function useTheme(): [Theme, () => void] {
 export function Layout() {
   const session = useSession();
   const [theme, toggleTheme] = useTheme();
+  // On a narrow screen the navigation folds behind a Menu button; following a link folds it again.
+  const [menuOpen, setMenuOpen] = useState(false);
+  const { pathname } = useLocation();
+  useEffect(() => setMenuOpen(false), [pathname]);
   return (
-    <div className="shell">
+    <div className={`shell ${menuOpen ? 'menu-open' : ''}`}>
       <header className="topbar">
+        <button type="button" className="menu-toggle" aria-expanded={menuOpen} aria-controls="main-nav" onClick={() => setMenuOpen((o) => !o)}>
+          ☰ Menu
+        </button>
         <a className="brand" href="#main">
           certctl
         </a>
@@ -50,7 +61,7 @@ export function Layout() {
           Sign out
         </button>
       </header>
-      <nav className="sidebar" aria-label="Main">
+      <nav className="sidebar" id="main-nav" aria-label="Main">
         <ul>
           {NAV.filter((item) => session.can(item.access)).map((item) => (
             <li key={item.to}>

@@ -1,5 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
+import { Link } from 'react-router';
 import { api } from '../api/client';
 import type { Page } from '../api/types';
 import { Can } from '../auth/session';
@@ -8,7 +9,9 @@ import { RelativeTime, StatusBadge } from './format';
 import { Pager, QueryState } from './query-state';
 import { useToast } from './toasts';
 import { ConfigFieldSpec, TypedForm, TypedFormValue } from './typed-form';
+import { useDocumentTitle } from './title';
 import { useUrlState } from './url-state';
+import { Table } from './table';
 
 interface Resource {
   id: string;
@@ -21,8 +24,10 @@ interface Resource {
 }
 
 /** Issuers and targets: a list, typed create/edit forms, a test button and delete (with confirmation). */
-export function TypedResourcePage({ title, path, kind, types, testLabel }: {
+export function TypedResourcePage({ title, path, kind, types, testLabel, detailPath }: {
   title: string;
+  /** Where a row's name links to (`${detailPath}/${id}`), when the resource has a detail page. */
+  detailPath?: string;
   path: string;
   kind: string;
   types: Record<string, ConfigFieldSpec[]>;
@@ -33,6 +38,7 @@ export function TypedResourcePage({ title, path, kind, types, testLabel }: {
   const queryClient = useQueryClient();
   const toast = useToast();
   const confirm = useConfirm();
+  useDocumentTitle(title);
   const list = useQuery({ queryKey: [path, 'list', values.type, page], queryFn: () => api.get<Page<Resource>>(path, { type: values.type, page, per_page: 50 }) });
   const refresh = () => queryClient.invalidateQueries({ queryKey: [path] });
 
@@ -97,14 +103,14 @@ export function TypedResourcePage({ title, path, kind, types, testLabel }: {
         </label>
       </div>
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={!list.data?.data.length} empty={`No ${kind}s yet.`}>
-        <table>
+        <Table label={title}>
           <thead>
             <tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Last test</th><th scope="col">Created</th><th scope="col"><span className="sr-only">Actions</span></th></tr>
           </thead>
           <tbody>
             {list.data?.data.map((r) => (
               <tr key={r.id}>
-                <td>{r.name}</td>
+                <td>{detailPath ? <Link to={`${detailPath}/${encodeURIComponent(r.id)}`}>{r.name}</Link> : r.name}</td>
                 <td>{r.type}</td>
                 <td>{r.test_status ? <StatusBadge status={r.test_status} /> : <span className="muted">never</span>} <RelativeTime iso={r.last_tested_at} empty="" /></td>
                 <td><RelativeTime iso={r.created_at} /></td>
@@ -125,7 +131,7 @@ export function TypedResourcePage({ title, path, kind, types, testLabel }: {
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
         <Pager page={page} perPage={50} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
       </QueryState>
       {confirm.dialog}

@@ -4,15 +4,18 @@ import type { Agent, Page } from '../api/types';
 import { RelativeTime, StatusBadge } from '../components/format';
 import { Pager, QueryState } from '../components/query-state';
 import { useUrlState } from '../components/url-state';
+import { useDocumentTitle } from '../components/title';
+import { Table } from '../components/table';
 
 export default function AgentsPage() {
+  useDocumentTitle('Agents');
   const { page, set } = useUrlState([] as const);
   const list = useQuery({ queryKey: ['agents', page], queryFn: () => api.get<Page<Agent>>('/agents', { page, per_page: 50 }), refetchInterval: 15_000 });
   return (
     <section aria-labelledby="agents-title">
       <h1 id="agents-title">Agents</h1>
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={!list.data?.data.length} empty="No agents registered.">
-        <table>
+        <Table label="Agents">
           <thead><tr><th scope="col">Name</th><th scope="col">Host</th><th scope="col">Status</th><th scope="col">Last heartbeat</th><th scope="col">Version</th><th scope="col">OS / arch</th></tr></thead>
           <tbody>
             {list.data?.data.map((a) => (
@@ -26,7 +29,7 @@ export default function AgentsPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
         <Pager page={page} perPage={50} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
       </QueryState>
     </section>

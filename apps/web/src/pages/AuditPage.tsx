@@ -4,6 +4,8 @@ import type { AuditEvent, ChainVerification, Page } from '../api/types';
 import { RelativeTime } from '../components/format';
 import { Pager, QueryState } from '../components/query-state';
 import { useUrlState } from '../components/url-state';
+import { useDocumentTitle } from '../components/title';
+import { Table } from '../components/table';
 
 const CATEGORIES = ['cert_lifecycle', 'auth', 'config'];
 const ACTOR_TYPES = ['User', 'System', 'Agent', 'APIKey', 'Anonymous'];
@@ -12,6 +14,7 @@ const ACTOR_TYPES = ['User', 'System', 'Agent', 'APIKey', 'Anonymous'];
 const toIso = (local: string) => (local ? new Date(local).toISOString() : undefined);
 
 export default function AuditPage() {
+  useDocumentTitle('Audit trail');
   const { values, page, set } = useUrlState(['category', 'actor', 'actor_type', 'action', 'resource_id', 'since', 'until'] as const);
   const list = useQuery({
     queryKey: ['audit', values, page],
@@ -62,7 +65,7 @@ export default function AuditPage() {
         <label>Until<input type="datetime-local" value={values.until} onChange={(e) => set({ until: e.target.value })} /></label>
       </div>
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={!list.data?.data.length} empty="No audit events match.">
-        <table>
+        <Table label="Audit events">
           <thead><tr><th scope="col">When</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Resource</th><th scope="col">Category</th></tr></thead>
           <tbody>
             {list.data?.data.map((e) => (
@@ -75,7 +78,7 @@ export default function AuditPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
         <Pager page={page} perPage={50} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
       </QueryState>
     </section>

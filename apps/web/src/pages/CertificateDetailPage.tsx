@@ -5,10 +5,12 @@ import { api, ApiRequestError } from '../api/client';
 import type { Certificate, CertificateVersion, Job, Page } from '../api/types';
 import { Can } from '../auth/session';
 import { useConfirm } from '../components/confirm';
-import { Expiry, RelativeTime, StatusBadge } from '../components/format';
+import { absoluteTime, Expiry, RelativeTime, StatusBadge } from '../components/format';
 import { QueryState } from '../components/query-state';
+import { useDocumentTitle } from '../components/title';
 import { useToast } from '../components/toasts';
 import { REVOCATION_REASONS } from './CertificatesPage';
+import { Table } from '../components/table';
 
 interface RenewalInfo {
   window_start?: string | null;
@@ -38,13 +40,18 @@ export default function CertificateDetailPage() {
     refetchInterval: (q) => (MOVING.has(q.state.data?.status ?? '') ? 1000 : 30_000),
   });
   const moving = MOVING.has(cert.data?.status ?? '');
-  const versions = useQuery({ queryKey: ['certificates', 'versions', id, cert.data?.status], queryFn: () => api.get<Page<CertificateVersion>>(`${path}/versions`) });
+  const notFound = cert.error instanceof ApiRequestError && cert.error.status === 404;
+  useDocumentTitle(cert.data?.name ?? (notFound ? 'Certificate not found' : 'Certificate'));
+  // The panels below ask only once the certificate itself is known: an unknown id is said once, not four times.
+  const known = cert.isSuccess;
+  const versions = useQuery({ queryKey: ['certificates', 'versions', id, cert.data?.status], queryFn: () => api.get<Page<CertificateVersion>>(`${path}/versions`), enabled: known });
   const deployments = useQuery({
     queryKey: ['certificates', 'deployments', id],
     queryFn: () => api.get<Page<Job>>(`${path}/deployments`),
     refetchInterval: moving ? 2000 : false,
+    enabled: known,
   });
-  const renewal = useQuery({ queryKey: ['certificates', 'renewal-info', id], queryFn: () => api.get<RenewalInfo>(`${path}/renewal-info`) });
+  const renewal = useQuery({ queryKey: ['certificates', 'renewal-info', id], queryFn: () => api.get<RenewalInfo>(`${path}/renewal-info`), enabled: known });
 
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['certificates'] });
   const renew = useMutation({
@@ -79,6 +86,18 @@ export default function CertificateDetailPage() {
   }
 
   const c = cert.data;
+  const revoked = c?.status === 'Revoked';
+  if (notFound) {
+    return (
+      <section aria-labelledby="cert-title">
+        <p><Link to="/certificates">‹ Certificates</Link></p>
+        <h1 id="cert-title">Certificate not found</h1>
+        <p className="state state-error" role="alert">
+          There is no certificate with the id <span className="mono">{id}</span>. It may have been deleted, or the link is mistyped.
+        </p>
+      </section>
+    );
+  }
   return (
     <section aria-labelledby="cert-title">
       <p><Link to="/certificates">‹ Certificates</Link></p>
@@ -101,6 +120,7 @@ export default function CertificateDetailPage() {
                   Download PEM
                 </button>
               )}
+              {!revoked && c.status !== 'Archived' && (
               <Can access="write">
                 <label>
                   Reason
@@ -125,11 +145,26 @@ export default function CertificateDetailPage() {
                   Revoke
                 </button>
               </Can>
+              )}
             </div>
+            {revoked && (
+              <p className="revoked-banner" role="note" data-testid="revoked-banner">
+                Revoked <RelativeTime iso={c.revoked_at} empty="(date not recorded)" />
+                {c.revocation_reason ? ` — reason: ${c.revocation_reason}` : ''}. Relying parties that check revocation reject it.
+              </p>
+            )}
             <dl className="card overview">
               <dt>Common name</dt><dd>{c.common_name}</dd>
               <dt>SANs</dt><dd>{c.sans?.length ? c.sans.join(', ') : '—'}</dd>
-              <dt>Expires</dt><dd><Expiry iso={c.expires_at} /></dd>
+              {revoked ? (
+                <>
+                  <dt>Revoked</dt><dd data-testid="revoked-at">{c.revoked_at ? <time dateTime={c.revoked_at}>{absoluteTime(c.revoked_at)}</time> : '—'}</dd>
+                  <dt>Revocation reason</dt><dd data-testid="revocation-reason">{c.revocation_reason || 'unspecified'}</dd>
+                  <dt>Would have expired</dt><dd className="muted"><RelativeTime iso={c.expires_at} /></dd>
+                </>
+              ) : (
+                <><dt>Expires</dt><dd><Expiry iso={c.expires_at} /></dd></>
+              )}
               <dt>Environment</dt><dd>{c.environment || '—'}</dd>
               <dt>Issuer</dt><dd>{c.issuer_id ?? '—'}</dd>
               <dt>Owner</dt><dd>{c.owner_id ?? '—'}</dd>
@@ -157,25 +192,25 @@ export default function CertificateDetailPage() {
 
       <h2>Versions</h2>
       <QueryState isLoading={versions.isLoading} error={versions.error} isEmpty={!versions.data?.data.length} empty="Not issued yet.">
-        <table>
+        <Table label="Versions">
           <thead><tr><th scope="col">Serial</th><th scope="col">Valid from</th><th scope="col">Valid to</th><th scope="col">Key</th><th scope="col">SHA-256</th></tr></thead>
           <tbody data-testid="version-rows">
             {versions.data?.data.map((v) => (
               <tr key={v.id}>
                 <td className="mono">{v.serial_number}</td>
                 <td><RelativeTime iso={v.not_before} /></td>
-                <td><Expiry iso={v.not_after} /></td>
+                <td>{revoked ? <span className="muted"><RelativeTime iso={v.not_after} /></span> : <Expiry iso={v.not_after} />}</td>
                 <td>{v.key_algorithm} {v.key_size || ''}</td>
                 <td className="mono truncate" title={v.fingerprint_sha256}>{v.fingerprint_sha256?.slice(0, 16)}…</td>
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
       </QueryState>
 
       <h2>Deployments</h2>
       <QueryState isLoading={deployments.isLoading} error={deployments.error} isEmpty={!deployments.data?.data.length} empty="No deployments.">
-        <table>
+        <Table label="Deployments">
           <thead><tr><th scope="col">Target</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Finished</th><th scope="col">Error</th></tr></thead>
           <tbody>
             {deployments.data?.data.map((j) => (
@@ -188,7 +223,7 @@ export default function CertificateDetailPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
       </QueryState>
       {confirm.dialog}
     </section>

@@ -1,6 +1,6 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { ColumnDef, flexRender, getCoreRowModel, RowSelectionState, SortingState, useReactTable } from '@tanstack/react-table';
-import { FormEvent, useEffect, useMemo, useState } from 'react';
+import { FormEvent, useCallback, useEffect, useMemo, useState } from 'react';
 import { Link } from 'react-router';
 import { api, ApiRequestError } from '../api/client';
 import type { Certificate, Page } from '../api/types';
@@ -10,7 +10,9 @@ import { Field, fieldErrors, formError } from '../components/form';
 import { Expiry, RelativeTime, StatusBadge } from '../components/format';
 import { Pager, QueryState } from '../components/query-state';
 import { useToast } from '../components/toasts';
-import { useUrlState } from '../components/url-state';
+import { useDocumentTitle } from '../components/title';
+import { useTypedFilter, useUrlState } from '../components/url-state';
+import { Table } from '../components/table';
 
 const PER_PAGE = 50;
 const STATUSES = ['Pending', 'Active', 'Expiring', 'Expired', 'RenewalInProgress', 'Failed', 'Revoked', 'Archived'];
@@ -27,7 +29,9 @@ interface BulkResult {
 
 export default function CertificatesPage() {
   const { values, page, set } = useUrlState(['search', 'status', 'environment', 'issuer_id', 'sort'] as const);
-  const [search, setSearch] = useState(values.search);
+  useDocumentTitle('Certificates');
+  const [search, setSearch] = useTypedFilter(values.search, useCallback((v: string) => set({ search: v }, { replace: true }), [set]));
+  const [environment, setEnvironment] = useTypedFilter(values.environment, useCallback((v: string) => set({ environment: v }, { replace: true }), [set]));
   const [rowSelection, setRowSelection] = useState<RowSelectionState>({});
   const [creating, setCreating] = useState(false);
   const [revokeReason, setRevokeReason] = useState('unspecified');
@@ -35,13 +39,6 @@ export default function CertificatesPage() {
   const toast = useToast();
   const confirm = useConfirm();
   const canWrite = useSession().can('write');
-
-  // Typing searches after a short pause, not on every key.
-  useEffect(() => {
-    if (search === values.search) return;
-    const timer = setTimeout(() => set({ search }), 300);
-    return () => clearTimeout(timer);
-  }, [search, values.search, set]);
 
   const query = { search: values.search, status: values.status, environment: values.environment, issuer_id: values.issuer_id, sort: values.sort || '-created_at', page, per_page: PER_PAGE };
   const list = useQuery({
@@ -148,7 +145,7 @@ export default function CertificatesPage() {
         </label>
         <label>
           Environment
-          <input value={values.environment} onChange={(e) => set({ environment: e.target.value })} placeholder="prod, staging…" />
+          <input value={environment} onChange={(e) => setEnvironment(e.target.value)} placeholder="prod, staging…" />
         </label>
         <label>
           Issuer
@@ -188,7 +185,7 @@ export default function CertificatesPage() {
         </div>
       )}
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={(list.data?.data.length ?? 0) === 0} empty="No certificates match.">
-        <table aria-busy={list.isFetching}>
+        <Table label="Certificates" aria-busy={list.isFetching}>
           <thead>
             {table.getHeaderGroups().map((group) => (
               <tr key={group.id}>
@@ -219,7 +216,7 @@ export default function CertificatesPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
         <Pager page={page} perPage={PER_PAGE} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
       </QueryState>
       {confirm.dialog}
@@ -228,38 +225,90 @@ export default function CertificatesPage() {
 }
 
 const CERT_FIELDS = ['name', 'common_name', 'sans', 'environment', 'owner_id', 'issuer_id', 'target_ids'] as const;
+type CertForm = { name: string; common_name: string; sans: string; environment: string; owner_id: string; issuer_id: string; target_id: string };
 
+/** What is missing from the form, said for people (the API's own wording is for clients). */
+export function missingCertificateFields(form: CertForm): Record<string, string> {
+  const problems: Record<string, string> = {};
+  if (!form.name.trim()) problems.name = 'Give the certificate a name, e.g. "www-prod".';
+  if (!form.common_name.trim()) problems.common_name = 'Enter the domain name the certificate is for, e.g. www.example.com.';
+  if (!form.owner_id) problems.owner_id = 'Choose who owns this certificate (alerts go to them).';
+  if (!form.issuer_id) problems.issuer_id = 'Choose the issuer that will sign it.';
+  return problems;
+}
+
+/** The API's field messages, reworded where they describe an input rather than a problem a person can fix. */
+function friendlyFieldErrors(err: unknown): Record<string, string> {
+  const raw = fieldErrors(err);
+  const out: Record<string, string> = {};
+  for (const [field, message] of Object.entries(raw)) {
+    if (field === 'owner_id') out[field] = 'Choose an owner from the list.';
+    else if (field === 'issuer_id') out[field] = 'Choose an issuer from the list.';
+    else if (field === 'common_name') out[field] = `This is not a valid domain name (${message}).`;
+    else if (field === 'sans') out[field] = `One of the extra names is not valid (${message}).`;
+    else out[field] = message.charAt(0).toUpperCase() + message.slice(1);
+  }
+  return out;
+}
+
+/**
+ * A new certificate starts Pending: nothing is issued until a renewal job runs. "Create and issue" (the
+ * default) creates it and starts that job at once; "Create only" leaves it Pending, and the form says so.
+ */
 function CreateCertificateForm({ onDone, issuers }: { onDone(): void; issuers: Array<{ id: string; name: string }> }) {
   const owners = useQuery({ queryKey: ['owners', 'options'], queryFn: () => api.get<Page<{ id: string; name: string }>>('/owners', { per_page: 500 }) });
   const targets = useQuery({ queryKey: ['targets', 'options'], queryFn: () => api.get<Page<{ id: string; name: string }>>('/targets', { per_page: 500 }) });
-  const [form, setForm] = useState({ name: '', common_name: '', sans: '', environment: '', owner_id: '', issuer_id: '', target_id: '' });
+  const [form, setForm] = useState<CertForm>({ name: '', common_name: '', sans: '', environment: '', owner_id: '', issuer_id: '', target_id: '' });
+  const [missing, setMissing] = useState<Record<string, string>>({});
   const queryClient = useQueryClient();
   const toast = useToast();
   const create = useMutation({
-    mutationFn: () =>
-      api.post<Certificate>('/certificates', {
-        name: form.name,
-        common_name: form.common_name,
+    mutationFn: async (issue: boolean) => {
+      const cert = await api.post<Certificate>('/certificates', {
+        name: form.name.trim(),
+        common_name: form.common_name.trim(),
         sans: form.sans.split(/[\s,]+/).filter(Boolean),
         environment: form.environment || undefined,
         owner_id: form.owner_id,
         issuer_id: form.issuer_id,
         target_ids: form.target_id ? [form.target_id] : undefined,
-      }),
-    onSuccess: (cert) => {
-      toast.success(`Certificate ${cert.name} created`);
+      });
+      if (!issue) return { cert, issued: false };
+      try {
+        await api.post(`/certificates/${encodeURIComponent(cert.id)}/renew`);
+        return { cert, issued: true };
+      } catch (err) {
+        toast.error(new Error(`Certificate ${cert.name} was created but issuing it did not start: ${(err as Error).message}`));
+        return { cert, issued: false };
+      }
+    },
+    onSuccess: ({ cert, issued }) => {
+      toast.success(issued ? `Certificate ${cert.name} created; issuing it now` : `Certificate ${cert.name} created (Pending: use Renew on it to issue)`);
       void queryClient.invalidateQueries({ queryKey: ['certificates'] });
       onDone();
     },
   });
-  const errors = fieldErrors(create.error);
-  const update = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
-  function submit(e: FormEvent) {
-    e.preventDefault();
-    create.mutate();
+  const errors = { ...friendlyFieldErrors(create.error), ...missing };
+  const update = (k: keyof CertForm) => (e: { target: { value: string } }) => {
+    setForm({ ...form, [k]: e.target.value });
+    if (missing[k]) setMissing(({ [k]: _, ...rest }) => rest);
+  };
+  function submit(issue: boolean) {
+    const problems = missingCertificateFields(form);
+    setMissing(problems);
+    if (Object.keys(problems).length) {
+      create.reset();
+      document.getElementById(`cert-${FIELD_INPUT[Object.keys(problems)[0]!]}`)?.focus();
+      return;
+    }
+    create.mutate(issue);
   }
   return (
-    <form className="card form" onSubmit={submit} aria-label="New certificate" noValidate>
+    <form className="card form" onSubmit={(e: FormEvent) => { e.preventDefault(); submit(true); }} aria-label="New certificate" noValidate>
+      <p className="form-note muted" id="cert-issue-note">
+        A new certificate is issued by a renewal job. <strong>Create and issue</strong> starts it now; <strong>Create only</strong> leaves
+        the certificate Pending until you renew it.
+      </p>
       <Field id="cert-name" label="Name" error={errors.name}>
         <input id="cert-name" value={form.name} onChange={update('name')} required />
       </Field>
@@ -293,8 +342,11 @@ function CreateCertificateForm({ onDone, issuers }: { onDone(): void; issuers: A
       {formError(create.error, CERT_FIELDS) && <p className="field-error" role="alert">{formError(create.error, CERT_FIELDS)}</p>}
       <div className="form-actions">
         <button type="button" onClick={onDone}>Cancel</button>
-        <button type="submit" className="primary" disabled={create.isPending}>Create</button>
+        <button type="button" onClick={() => submit(false)} disabled={create.isPending} aria-describedby="cert-issue-note">Create only</button>
+        <button type="submit" className="primary" disabled={create.isPending} aria-describedby="cert-issue-note">Create and issue</button>
       </div>
     </form>
   );
 }
+
+const FIELD_INPUT: Record<string, string> = { name: 'name', common_name: 'cn', owner_id: 'owner', issuer_id: 'issuer' };

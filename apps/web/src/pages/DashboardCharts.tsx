@@ -10,8 +10,21 @@ interface IssuanceRate { date: string; issued_count: number }
 
 const STATUS_COLOURS: Record<string, string> = {
   Active: '#2e7d32', Expiring: '#ed6c02', Expired: '#c62828', Pending: '#6d6d6d', RenewalInProgress: '#0277bd',
-  Failed: '#ad1457', Revoked: '#4e342e', Archived: '#9e9e9e',
+  Failed: '#ad1457', Revoked: '#8d6e63', Archived: '#9e9e9e',
 };
+
+/** Legend entries in the page's text colour (readable in both themes), each with its count. */
+function statusLegend(data: StatusCount[] | undefined) {
+  const counts = new Map((data ?? []).map((d) => [d.status, d.count]));
+  return (value: string) => (
+    <span className="legend-text">
+      {value} ({(counts.get(value) ?? 0).toLocaleString()})
+    </span>
+  );
+}
+
+/** Text the other legends need: the series name in the page's text colour. */
+const plainLegend = (value: string) => <span className="legend-text">{value}</span>;
 
 const shortDate = (d: string) => d.slice(5);
 
@@ -36,11 +49,11 @@ export default function DashboardCharts() {
         <QueryState isLoading={byStatus.isLoading} error={byStatus.error} isEmpty={!byStatus.data?.length} empty="No certificates.">
           <ResponsiveContainer width="100%" height={240}>
             <PieChart>
-              <Pie data={byStatus.data} dataKey="count" nameKey="status" outerRadius={90} isAnimationActive={false}>
+              <Pie data={byStatus.data} dataKey="count" nameKey="status" outerRadius={80} isAnimationActive={false} label={({ value }) => Number(value).toLocaleString()} labelLine={false}>
                 {byStatus.data?.map((s) => <Cell key={s.status} fill={STATUS_COLOURS[s.status] ?? '#607d8b'} />)}
               </Pie>
               <Tooltip />
-              <Legend />
+              <Legend formatter={statusLegend(byStatus.data)} />
             </PieChart>
           </ResponsiveContainer>
         </QueryState>
@@ -66,7 +79,7 @@ export default function DashboardCharts() {
               <XAxis dataKey="date" tickFormatter={shortDate} minTickGap={20} />
               <YAxis allowDecimals={false} />
               <Tooltip />
-              <Legend />
+              <Legend formatter={plainLegend} />
               <Bar dataKey="completed_count" name="Completed" stackId="jobs" fill="#2e7d32" isAnimationActive={false} />
               <Bar dataKey="failed_count" name="Failed" stackId="jobs" fill="#c62828" isAnimationActive={false} />
             </BarChart>

@@ -5,11 +5,13 @@ import { api } from '../api/client';
 import type { StatsSummary } from '../api/types';
 import { RelativeTime } from '../components/format';
 import { QueryState } from '../components/query-state';
+import { useDocumentTitle } from '../components/title';
 
 // The chart library is the biggest dependency: it loads after the cards are on screen.
 const DashboardCharts = lazy(() => import('./DashboardCharts'));
 
 export default function DashboardPage() {
+  useDocumentTitle('Dashboard');
   const summary = useQuery({
     queryKey: ['stats', 'summary'],
     queryFn: () => api.get<StatsSummary & { completed_at?: string }>('/stats/summary'),

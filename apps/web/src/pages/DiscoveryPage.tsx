@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { FormEvent, useState } from 'react';
+import { FormEvent, useCallback, useEffect, useState } from 'react';
 import { api } from '../api/client';
 import type { DiscoveredCertificate, DiscoveryScan, DiscoverySummary, NetworkScanTarget, Page } from '../api/types';
 import { Can } from '../auth/session';
@@ -8,11 +8,14 @@ import { Field, fieldErrors, formError } from '../components/form';
 import { Expiry, RelativeTime, StatusBadge } from '../components/format';
 import { Pager, QueryState } from '../components/query-state';
 import { useToast } from '../components/toasts';
-import { useUrlState } from '../components/url-state';
+import { useDocumentTitle } from '../components/title';
+import { useTypedFilter, useUrlState } from '../components/url-state';
+import { Table } from '../components/table';
 
 const FINISHED_SCAN = new Set(['Completed', 'Failed', 'Cancelled']);
 
 export default function DiscoveryPage() {
+  useDocumentTitle('Discovery');
   return (
     <section aria-labelledby="discovery-title">
       <h1 id="discovery-title">Discovery</h1>
@@ -50,6 +53,7 @@ function SummaryCounters() {
 function Triage() {
   const { values, page, set } = useUrlState(['status', 'search'] as const);
   const status = values.status || 'Unmanaged';
+  const [search, setSearch] = useTypedFilter(values.search, useCallback((v: string) => set({ search: v }, { replace: true }), [set]));
   const [claiming, setClaiming] = useState<DiscoveredCertificate | null>(null);
   const [managedId, setManagedId] = useState('');
   const queryClient = useQueryClient();
@@ -87,7 +91,7 @@ function Triage() {
             {['Unmanaged', 'Managed', 'Dismissed'].map((s) => <option key={s}>{s}</option>)}
           </select>
         </label>
-        <label>Search<input type="search" value={values.search} onChange={(e) => set({ search: e.target.value })} /></label>
+        <label>Search<input type="search" value={search} onChange={(e) => setSearch(e.target.value)} /></label>
       </div>
       {claiming && (
         <form
@@ -110,7 +114,7 @@ function Triage() {
         </form>
       )}
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={!list.data?.data.length} empty={`No ${status.toLowerCase()} certificates.`}>
-        <table>
+        <Table label="Discovered certificates">
           <thead><tr><th scope="col">Common name</th><th scope="col">Where</th><th scope="col">Issuer</th><th scope="col">Expires</th><th scope="col">Status</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
           <tbody>
             {list.data?.data.map((d) => (
@@ -138,7 +142,7 @@ function Triage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
         <Pager page={page} perPage={25} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
       </QueryState>
       {confirm.dialog}
@@ -147,7 +151,7 @@ function Triage() {
 }
 
 /** A running scan's progress, polled until it finishes. */
-function ScanProgress({ scanId, onDone }: { scanId: string; onDone(): void }) {
+function ScanProgress({ scanId, onDone, onFinished }: { scanId: string; onDone(): void; onFinished(): void }) {
   const scan = useQuery({
     queryKey: ['discovery', 'scan', scanId],
     queryFn: () => api.get<DiscoveryScan>(`/discovery-scans/${encodeURIComponent(scanId)}`),
@@ -157,6 +161,10 @@ function ScanProgress({ scanId, onDone }: { scanId: string; onDone(): void }) {
   const total = s?.addresses_total ?? 0;
   const done = s?.addresses_done ?? 0;
   const finished = FINISHED_SCAN.has(s?.status ?? '');
+  // A finished scan changed its target's "last scan" and "found", and the counters: ask for them again now.
+  useEffect(() => {
+    if (finished) onFinished();
+  }, [finished, onFinished]);
   return (
     <div className="scan-progress">
       <progress max={total || 1} value={finished ? total || 1 : done} aria-label={`Scan ${scanId} progress`} />
@@ -183,6 +191,7 @@ function ScanTargets() {
   const confirm = useConfirm();
   const list = useQuery({ queryKey: ['discovery', 'targets'], queryFn: () => api.get<Page<NetworkScanTarget>>('/network-scan-targets', { per_page: 100 }) });
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['discovery'] });
+  const refreshAll = useCallback(() => void queryClient.invalidateQueries({ queryKey: ['discovery'] }), [queryClient]);
   const create = useMutation({
     mutationFn: () =>
       api.post<NetworkScanTarget>('/network-scan-targets', {
@@ -230,7 +239,7 @@ function ScanTargets() {
         </form>
       )}
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={!list.data?.data.length} empty="No scan targets.">
-        <table>
+        <Table label="Network scan targets">
           <thead><tr><th scope="col">Name</th><th scope="col">CIDRs</th><th scope="col">Ports</th><th scope="col">Last scan</th><th scope="col">Found</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
           <tbody>
             {list.data?.data.map((t) => (
@@ -242,10 +251,10 @@ function ScanTargets() {
                 <td>{t.last_scan_certs_found ?? '—'}</td>
                 <td className="row-actions">
                   {scans[t.id] ? (
-                    <ScanProgress scanId={scans[t.id]!} onDone={() => { setScans(({ [t.id]: _, ...rest }) => rest); void refresh(); }} />
+                    <ScanProgress scanId={scans[t.id]!} onFinished={refreshAll} onDone={() => { setScans(({ [t.id]: _, ...rest }) => rest); void refresh(); }} />
                   ) : (
                     <Can access="write">
-                      <button type="button" onClick={() => scanNow.mutate(t)} aria-label={`Scan ${t.name} now`}>Scan now</button>
+                      <button type="button" onClick={() => scanNow.mutate(t)} aria-label={`Scan now: ${t.name}`}>Scan now</button>
                       <button type="button" className="danger" aria-label={`Delete ${t.name}`} onClick={() => confirm.ask({ title: `Delete scan target ${t.name}?`, destructive: true, confirmLabel: 'Delete', onConfirm: () => remove.mutate(t) })}>Delete</button>
                     </Can>
                   )}
@@ -253,7 +262,7 @@ function ScanTargets() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
       </QueryState>
       {confirm.dialog}
     </>

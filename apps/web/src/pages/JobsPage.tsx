@@ -7,7 +7,15 @@ import { useConfirm } from '../components/confirm';
 import { RelativeTime, StatusBadge } from '../components/format';
 import { Pager, QueryState } from '../components/query-state';
 import { useToast } from '../components/toasts';
+import { useDocumentTitle } from '../components/title';
 import { useUrlState } from '../components/url-state';
+import { Table } from '../components/table';
+
+/** Who the caller is, as GET /auth/me says (`actor`): a job's requester may not decide on it. */
+function useCurrentActor(): string | undefined {
+  const me = useQuery({ queryKey: ['auth', 'me'], queryFn: () => api.get<{ actor?: string; user?: string }>('/auth/me'), staleTime: 5 * 60_000 });
+  return me.data?.actor ?? me.data?.user;
+}
 
 const STATUSES = ['Pending', 'AwaitingCSR', 'AwaitingApproval', 'Running', 'Completed', 'Failed', 'Cancelled'];
 const TYPES = ['Issuance', 'Renewal', 'Deployment', 'Validation'];
@@ -17,6 +25,8 @@ export default function JobsPage() {
   const queryClient = useQueryClient();
   const toast = useToast();
   const confirm = useConfirm();
+  useDocumentTitle('Jobs');
+  const actor = useCurrentActor();
   const list = useQuery({
     queryKey: ['jobs', values, page],
     queryFn: () => api.get<Page<Job>>('/jobs', { status: values.status, type: values.type, page, per_page: 50 }),
@@ -50,7 +60,7 @@ export default function JobsPage() {
         </label>
       </div>
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={!list.data?.data.length} empty="No jobs match.">
-        <table>
+        <Table label="Jobs">
           <thead><tr><th scope="col">Job</th><th scope="col">Type</th><th scope="col">Certificate</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Created</th><th scope="col">Error</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
           <tbody>
             {list.data?.data.map((j) => (
@@ -63,7 +73,10 @@ export default function JobsPage() {
                 <td><RelativeTime iso={j.created_at} /></td>
                 <td className="truncate" title={j.last_error ?? ''}>{j.last_error ?? ''}</td>
                 <td className="row-actions">
-                  {j.status === 'AwaitingApproval' && (
+                  {j.status === 'AwaitingApproval' && actor !== undefined && j.requested_by === actor && (
+                    <span className="muted small" data-testid={`own-request-${j.id}`}>Your request: another approver decides</span>
+                  )}
+                  {j.status === 'AwaitingApproval' && actor !== undefined && j.requested_by !== actor && (
                     <Can access="write">
                       <button type="button" onClick={() => decide.mutate({ job: j, decision: 'approve' })} aria-label={`Approve job ${j.id}`}>Approve</button>
                       <button
@@ -80,7 +93,7 @@ export default function JobsPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
         <Pager page={page} perPage={50} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
       </QueryState>
       {confirm.dialog}

@@ -6,10 +6,19 @@ import { useConfirm } from '../components/confirm';
 import { RelativeTime, StatusBadge } from '../components/format';
 import { Pager, QueryState } from '../components/query-state';
 import { useToast } from '../components/toasts';
+import { useDocumentTitle } from '../components/title';
 import { useUrlState } from '../components/url-state';
+import { Table } from '../components/table';
 
-/** The notifier gives up after this many attempts (certctl's fixed 5) and moves the event to the dead letter. */
-export const MAX_DELIVERY_ATTEMPTS = 5;
+/**
+ * "Retry n/budget": the budget is the server's own (CERTCTL_NOTIFICATION_MAX_ATTEMPTS, sent as `max_attempts`);
+ * a server that does not send it gets no made-up number.
+ */
+export function deliveryAttempts(n: Pick<NotificationEvent, 'retry_count' | 'max_attempts'>): string {
+  const tries = n.retry_count ?? 0;
+  return n.max_attempts ? `Retry ${tries}/${n.max_attempts}` : `Retry ${tries}`;
+}
+
 const ERROR_PREVIEW_CHARS = 60;
 const PER_PAGE = 25;
 const CHANNELS = ['Email', 'Slack', 'Teams', 'PagerDuty', 'OpsGenie', 'Webhook'];
@@ -32,6 +41,7 @@ export function NotificationsPage() {
   const queryClient = useQueryClient();
   const toast = useToast();
   const confirm = useConfirm();
+  useDocumentTitle(dead ? 'Dead letter' : 'Notifications');
 
   const list = useQuery({
     queryKey: ['notifications', 'list', { ...filter, dead, status: values.status, page }],
@@ -133,7 +143,7 @@ export function NotificationsPage() {
 
       <div id="notifications-panel" role="tabpanel" aria-labelledby={dead ? 'tab-dead' : 'tab-all'}>
         <QueryState isLoading={list.isLoading} error={list.error} isEmpty={rows.length === 0} empty={dead ? 'The dead letter is empty.' : 'No notifications.'}>
-          <table>
+          <Table label="Notifications">
             <thead>
               <tr>
                 <th scope="col">Created</th>
@@ -157,7 +167,7 @@ export function NotificationsPage() {
                     <td className="truncate" title={n.recipient}>{n.recipient || '—'}</td>
                     <td><StatusBadge status={n.status} /></td>
                     <td>
-                      {n.status === 'sent' ? <RelativeTime iso={n.sent_at} /> : `Retry ${n.retry_count ?? 0}/${MAX_DELIVERY_ATTEMPTS}`}
+                      {n.status === 'sent' ? <RelativeTime iso={n.sent_at} /> : deliveryAttempts(n)}
                     </td>
                     <td>
                       {lastError ? (
@@ -181,7 +191,7 @@ export function NotificationsPage() {
                 );
               })}
             </tbody>
-          </table>
+          </Table>
           <Pager page={page} perPage={PER_PAGE} total={list.data?.total ?? 0} onPage={(p) => set({ page: p })} />
         </QueryState>
       </div>

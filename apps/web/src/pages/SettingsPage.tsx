@@ -8,10 +8,13 @@ import { Field, fieldErrors, formError } from '../components/form';
 import { RelativeTime } from '../components/format';
 import { QueryState } from '../components/query-state';
 import { useToast } from '../components/toasts';
+import { useDocumentTitle } from '../components/title';
+import { Table } from '../components/table';
 
 const ROLES = ['viewer', 'operator', 'auditor', 'admin', 'agent'];
 
 export default function SettingsPage() {
+  useDocumentTitle('Settings');
   return (
     <section aria-labelledby="settings-title">
       <h1 id="settings-title">Settings</h1>
@@ -75,7 +78,7 @@ function ApiKeys() {
         <button type="submit" className="primary" disabled={create.isPending}>Create key</button>
       </form>
       <QueryState isLoading={keys.isLoading} error={keys.error} isEmpty={!keys.data?.data.length}>
-        <table>
+        <Table label="API keys">
           <thead><tr><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
           <tbody>
             {keys.data?.data.map((k) => (
@@ -99,7 +102,7 @@ function ApiKeys() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </Table>
       </QueryState>
       {confirm.dialog}
     </>

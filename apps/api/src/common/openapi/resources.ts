@@ -20,7 +20,7 @@ export const Schemas = {
   AgentGroupOverride: component('AgentGroupOverride', entitySchema(AgentGroupMemberEntity)),
   AgentGroupMember: component('AgentGroupMember', entitySchema(AgentEntity, { properties: { membership: { enum: ['dynamic', 'include'] } }, required: ['membership'] })),
   Job: component('Job', entitySchema(JobEntity)),
-  Notification: component('Notification', entitySchema(NotificationEventEntity)),
+  Notification: component('Notification', entitySchema(NotificationEventEntity, { properties: { max_attempts: int }, required: ['max_attempts'] })),
   PolicyRule: component('PolicyRule', entitySchema(PolicyRuleEntity)),
   PolicyViolation: component('PolicyViolation', entitySchema(PolicyViolationEntity)),
   CertificateProfile: component('CertificateProfile', entitySchema(CertificateProfileEntity)),

@@ -1,4 +1,5 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { Schemas } from '../../common/openapi/resources';
 import { Returns, int, objectOf, pageOf, strings } from '../../common/openapi/response-schemas';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
@@ -14,18 +15,24 @@ import { NotificationsService } from './notifications.service';
 @ApiBearerAuth()
 @Controller('notifications')
 export class NotificationsController {
-  constructor(private readonly notifications: NotificationsService) {}
+  constructor(private readonly notifications: NotificationsService, @Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  /** Each notification carries the delivery budget it runs under, so "retry 2 of N" needs no guess. */
+  private view(row: NotificationEventEntity): NotificationView {
+    return Object.assign(row, { max_attempts: this.config.notifications.maxAttempts });
+  }
 
   @Get()
   @Returns(pageOf(Schemas.Notification))
-  list(@Query() query: NotificationQuery): Promise<Page<NotificationEventEntity>> {
-    return this.notifications.list(query);
+  async list(@Query() query: NotificationQuery): Promise<Page<NotificationView>> {
+    const page = await this.notifications.list(query);
+    return { ...page, data: page.data.map((row) => this.view(row)) };
   }
 
   @Post()
   @Returns(Schemas.Notification, 201)
-  create(@CurrentPrincipal() actor: Principal, @Body() body: CreateNotificationDto, @RequestId() requestId: string): Promise<NotificationEventEntity> {
-    return this.notifications.create(actor, body, requestId);
+  async create(@CurrentPrincipal() actor: Principal, @Body() body: CreateNotificationDto, @RequestId() requestId: string): Promise<NotificationView> {
+    return this.view(await this.notifications.create(actor, body, requestId));
   }
 
   /** Requeues every dead notification matching the filter (all of them without one). */
@@ -38,21 +45,24 @@ export class NotificationsController {
 
   @Get(':id')
   @Returns(Schemas.Notification)
-  get(@Param('id') id: string): Promise<NotificationEventEntity> {
-    return this.notifications.get(id);
+  async get(@Param('id') id: string): Promise<NotificationView> {
+    return this.view(await this.notifications.get(id));
   }
 
   @Post(':id/read')
   @HttpCode(200)
   @Returns(Schemas.Notification)
-  read(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<NotificationEventEntity> {
-    return this.notifications.markRead(actor, id);
+  async read(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<NotificationView> {
+    return this.view(await this.notifications.markRead(actor, id));
   }
 
   @Post(':id/requeue')
   @HttpCode(200)
   @Returns(Schemas.Notification)
-  requeue(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @RequestId() requestId: string): Promise<NotificationEventEntity> {
-    return this.notifications.requeue(actor, id, requestId);
+  async requeue(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @RequestId() requestId: string): Promise<NotificationView> {
+    return this.view(await this.notifications.requeue(actor, id, requestId));
   }
 }
+
+/** A notification as the API shows it: its row plus the delivery budget (CERTCTL_NOTIFICATION_MAX_ATTEMPTS). */
+export type NotificationView = NotificationEventEntity & { max_attempts: number };
