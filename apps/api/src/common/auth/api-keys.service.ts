@@ -142,12 +142,11 @@ export class ApiKeysService {
   }
 
   async revoke(actor: Principal, id: string): Promise<ApiKeyEntity> {
-    return this.dataSource.transaction(async (tx) => {
+    const revoked = await this.dataSource.transaction(async (tx) => {
       const key = await tx.findOne(ApiKeyEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!key) throw ApiError.notFound('api key', id);
       if (key.revoked_at) throw ApiError.conflict('ALREADY_REVOKED', `api key ${id} is already revoked`);
       key.revoked_at = new Date();
-      this.resolved.clear();
       await tx.update(ApiKeyEntity, { id, revoked_at: IsNull() }, { revoked_at: key.revoked_at });
       await this.audit.record(
         { actor, action: 'api_key_revoked', resource_type: 'api_key', resource_id: id, event_category: 'auth', details: { name: key.name } },
@@ -155,5 +154,9 @@ export class ApiKeysService {
       );
       return key;
     });
+    // Forgotten after the commit: a lookup between the update and the commit still read the key as valid, and had it
+    // been cached after a clear made inside the transaction it would have kept working here for RESOLVED_KEY_TTL_MS.
+    this.resolved.clear();
+    return revoked;
   }
 }
