@@ -21,8 +21,17 @@ export function webCryptoParams(spec: KeySpec): { generate: RsaHashedKeyGenParam
   };
 }
 
+/**
+ * A WebCrypto key pair (CA and intermediate keys). Made as DER by node:crypto and imported, for the reason
+ * freshKeyObjects gives: a key handed out by the key generation job itself can deadlock the process later.
+ */
 export async function generateKeyPair(spec: KeySpec = DEFAULT_KEY_SPEC): Promise<CryptoKeyPair> {
-  return (await subtle.generateKey(webCryptoParams(spec).generate, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const { privateKey, publicKey } = await generateDerKeyPair(spec);
+  const params = webCryptoParams(spec).generate;
+  return {
+    privateKey: await subtle.importKey('pkcs8', privateKey, params, true, ['sign']),
+    publicKey: await subtle.importKey('spki', publicKey, params, true, ['verify']),
+  };
 }
 
 export interface KeyObjectPair {
@@ -30,15 +39,34 @@ export interface KeyObjectPair {
   publicKey: KeyObject;
 }
 
-const generateRsaKeyPair = promisify(generateKeyPairCallback);
+const generateKeyPairAsync = promisify(generateKeyPairCallback);
 
 /**
- * A key pair as node:crypto KeyObjects: what the synchronous signing path of libs/pki uses. EC keys take a
- * fraction of a millisecond and are made inline; RSA keys take long enough to be made off the event loop.
+ * A new key pair as DER (PKCS#8, SubjectPublicKeyInfo). EC keys take a fraction of a millisecond and are made
+ * inline; RSA keys take long enough to be made off the event loop.
+ */
+async function generateDerKeyPair(spec: KeySpec): Promise<{ privateKey: Buffer; publicKey: Buffer }> {
+  const publicKeyEncoding = { type: 'spki', format: 'der' } as const;
+  const privateKeyEncoding = { type: 'pkcs8', format: 'der' } as const;
+  if (spec.algorithm === 'ECDSA') return generateKeyPairSync('ec', { namedCurve: spec.curve, publicKeyEncoding, privateKeyEncoding });
+  return generateKeyPairAsync('rsa', { modulusLength: spec.bits, publicExponent: 0x10001, publicKeyEncoding, privateKeyEncoding });
+}
+
+/**
+ * A key pair as node:crypto KeyObjects: what the synchronous signing path of libs/pki uses.
+ *
+ * Never the KeyObjects the generation job returns: on Node 20 they share a mutex with that job, whose destructor
+ * (run by a garbage collection, any time later) takes it; a collection that runs while this thread holds it — in
+ * the middle of `key.export({ format: 'jwk' })`, which allocates strings under it — waits for itself forever. An
+ * orchestrator froze that way in bench:soak (main thread in ~KeyGenJob → uv_mutex_lock under ExportJWK), and
+ * generateKeyPairSync + export in a loop reproduces it. Keys made from DER have mutexes of their own.
  */
 export async function generateKeyObjects(spec: KeySpec = DEFAULT_KEY_SPEC): Promise<KeyObjectPair> {
-  if (spec.algorithm === 'ECDSA') return generateKeyPairSync('ec', { namedCurve: spec.curve });
-  return generateRsaKeyPair('rsa', { modulusLength: spec.bits, publicExponent: 0x10001 });
+  const { privateKey, publicKey } = await generateDerKeyPair(spec);
+  return {
+    privateKey: createPrivateKey({ key: privateKey, format: 'der', type: 'pkcs8' }),
+    publicKey: createPublicKey({ key: publicKey, format: 'der', type: 'spki' }),
+  };
 }
 
 /** PKCS#8 PEM of a private key. */
