@@ -81,18 +81,22 @@ export class CrlService {
     return this.generate(issuerId, shard);
   }
 
-  /** A shard below the issuer's count, or one a stored certificate version names (issued before the count shrank). */
+  /**
+   * A shard below the issuer's count when it has more than one (read from its row, so a change applies at once), or one a stored
+   * certificate version names (issued before the count shrank).
+   */
   private async checkShard(authority: RevocationAuthority, shard: number): Promise<void> {
     if (authority.crlDistributionPoint(shard) === undefined) {
       throw new RevocationAuthorityError('shard_not_found', `issuer ${authority.issuerId} has no CRL URL (CERTCTL_PKI_BASE_URL or crl_url) to partition`);
     }
-    if (shard < authority.crlShards) return;
-    const [used] = await this.dataSource.query<Array<{ used: boolean }>>(
-      `SELECT EXISTS (SELECT 1 FROM certificate_versions v JOIN managed_certificates c ON c.id = v.certificate_id
-                       WHERE v.crl_shard = $2 AND c.issuer_id = $1) AS used`,
+    const [row] = await this.dataSource.query<Array<{ served: boolean }>>(
+      `SELECT (jsonb_typeof(config->'crl_shards') = 'number' AND (config->>'crl_shards')::int > GREATEST($2, 1))
+              OR EXISTS (SELECT 1 FROM certificate_versions v JOIN managed_certificates c ON c.id = v.certificate_id
+                          WHERE v.crl_shard = $2 AND c.issuer_id = $1) AS served
+         FROM issuers WHERE id = $1`,
       [authority.issuerId, shard],
     );
-    if (!used?.used) throw new RevocationAuthorityError('shard_not_found', `issuer ${authority.issuerId} has no CRL shard ${shard}`);
+    if (!row?.served) throw new RevocationAuthorityError('shard_not_found', `issuer ${authority.issuerId} has no CRL shard ${shard}`);
   }
 
   /** Builds and stores a new CRL (number + 1) of the issuer, or of one of its shards, from certificate_revocations. */
