@@ -54,13 +54,16 @@ describe('sharded CRLs: CRL Distribution Point per shard, Issuing Distribution P
   const verify = (crl: string, leaf: IssuedLeaf) => openssl(['verify', '-crl_check', '-CAfile', 'ca.pem', '-CRLfile', `${crl}.pem`, leaf.leaf]);
   const cdpOf = async (leaf: IssuedLeaf) => (await openssl(['x509', '-in', leaf.leaf, '-noout', '-ext', 'crlDistributionPoints'])).out;
 
-  it('puts every leaf in its serial\'s shard, and each shard CRL covers exactly its leaves: good accepted, revoked rejected, other shards\' leaves out of scope', async () => {
-    const inv = await shardedInventory(SHARDS);
+  /**
+   * Issues leaves until every shard has two, revokes one per shard, and checks each shard's CRL with openssl
+   * (ca.pem: the leaves' chain, so the CRL's signer may be the root or an intermediate).
+   */
+  async function checkEveryShard(inv: Inventory, shards: number): Promise<void> {
     // Serials are random: issue until every shard has a leaf to revoke and one to keep.
     const byShard = new Map<number, IssuedLeaf[]>();
-    for (let i = 0; i < 80 && [...Array(SHARDS).keys()].some((s) => (byShard.get(s)?.length ?? 0) < 2); i++) {
-      const leaf = await issueLocalCaLeaf(p, inv, dir, `leaf-${i}`);
-      const shard = crlShardOf(leaf.serial, SHARDS);
+    for (let i = 0; i < 80 && [...Array(shards).keys()].some((s) => (byShard.get(s)?.length ?? 0) < 2); i++) {
+      const leaf = await issueLocalCaLeaf(p, inv, dir, `leaf-${inv.issuerId}-${i}`);
+      const shard = crlShardOf(leaf.serial, shards);
       byShard.set(shard, [...(byShard.get(shard) ?? []), leaf]);
       const cdp = await cdpOf(leaf);
       expect(cdp).toContain(`URI:${crlUrl(inv.issuerId, shard)}`);
@@ -68,19 +71,19 @@ describe('sharded CRLs: CRL Distribution Point per shard, Issuing Distribution P
       const stored = await p.db.query('SELECT crl_shard FROM certificate_versions WHERE serial_number = $1', [leaf.serial]);
       expect(stored.rows).toEqual([{ crl_shard: shard }]);
     }
-    for (let s = 0; s < SHARDS; s++) expect(byShard.get(s)?.length ?? 0, `shard ${s}`).toBeGreaterThanOrEqual(2);
+    for (let s = 0; s < shards; s++) expect(byShard.get(s)?.length ?? 0, `shard ${s}`).toBeGreaterThanOrEqual(2);
 
     const numbersBefore = new Map<number, number>();
-    for (let s = 0; s < SHARDS; s++) numbersBefore.set(s, crlNumberOf(await fetchCrl(crlUrl(inv.issuerId, s), `before-${s}`)));
+    for (let s = 0; s < shards; s++) numbersBefore.set(s, crlNumberOf(await fetchCrl(crlUrl(inv.issuerId, s), `before-${s}`)));
 
-    const revoked = [...Array(SHARDS).keys()].map((s) => byShard.get(s)![0]!);
+    const revoked = [...Array(shards).keys()].map((s) => byShard.get(s)![0]!);
     for (const leaf of revoked) {
       await p.http.post(`/api/v1/certificates/${leaf.id}/revoke`).set(p.auth()).send({ reason: 'keyCompromise' }).expect(200);
     }
     const rows = await p.db.query('SELECT serial_number, crl_shard FROM certificate_revocations WHERE issuer_id = $1 ORDER BY crl_shard', [inv.issuerId]);
     expect(rows.rows).toEqual(revoked.map((leaf, s) => ({ serial_number: leaf.serial, crl_shard: s })));
 
-    for (let s = 0; s < SHARDS; s++) {
+    for (let s = 0; s < shards; s++) {
       const text = await fetchCrl(crlUrl(inv.issuerId, s), `shard-${s}`);
       // RFC 5280 §5.2.5: critical, and its distributionPoint is the URL the shard's leaves carry.
       expect(text).toMatch(new RegExp(`X509v3 Issuing Distribution Point: critical\\s*\\n\\s*Full Name:\\s*\\n\\s*URI:${crlUrl(inv.issuerId, s).replace(/[.?]/g, '\\$&')}\\s*\\n`));
@@ -95,7 +98,7 @@ describe('sharded CRLs: CRL Distribution Point per shard, Issuing Distribution P
       const good = byShard.get(s)![1]!;
       expect((await verify(`shard-${s}`, good)).out).toContain(`${good.leaf}: OK`);
       // Another shard's leaf is outside this CRL's scope: openssl refuses the CRL for it instead of calling it good.
-      const stranger = byShard.get((s + 1) % SHARDS)![1]!;
+      const stranger = byShard.get((s + 1) % shards)![1]!;
       const outOfScope = await verify(`shard-${s}`, stranger);
       expect(outOfScope.status).not.toBe(0);
       expect(outOfScope.out).toContain('different CRL scope');
@@ -106,7 +109,20 @@ describe('sharded CRLs: CRL Distribution Point per shard, Issuing Distribution P
     expect(full).not.toContain('Issuing Distribution Point');
     expect([...full.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1]!.toLowerCase()).sort()).toEqual(revoked.map((l) => l.serial).sort());
     const cache = (await p.http.get('/api/v1/admin/crl/cache').set(p.auth()).expect(200)).body.data.filter((r: { issuer_id: string }) => r.issuer_id === inv.issuerId);
-    expect(cache.map((r: { shard: number; revoked_count: number }) => [r.shard, r.revoked_count])).toEqual([[-1, SHARDS], [0, 1], [1, 1], [2, 1], [3, 1]]);
+    expect(cache.map((r: { shard: number; revoked_count: number }) => [r.shard, r.revoked_count])).toEqual([[-1, shards], ...[...Array(shards).keys()].map((s) => [s, 1])]);
+  }
+
+  it('puts every leaf in its serial\'s shard, and each shard CRL covers exactly its leaves: good accepted, revoked rejected, other shards\' leaves out of scope', async () => {
+    await checkEveryShard(await shardedInventory(SHARDS), SHARDS);
+  });
+
+  it('shards the CRL of an issuer that signs with an intermediate CA: each shard CRL is signed by it and checked by openssl', async () => {
+    const inv = await createInventory(p);
+    const intermediate = (await p.http.post(`/api/v1/issuers/${inv.issuerId}/intermediates`).set(p.auth()).send({ name: 'issuing', common_name: 'Sharded Issuing CA' }).expect(201)).body;
+    await p.http.put(`/api/v1/issuers/${inv.issuerId}`).set(p.auth()).send({ config: { signing_intermediate_id: intermediate.id, crl_shards: 2 } }).expect(200);
+    await checkEveryShard(inv, 2);
+    const text = (await openssl(['crl', '-in', 'shard-0.pem', '-noout', '-issuer'])).out;
+    expect(text).toContain('Sharded Issuing CA');
   });
 
   it('a smaller shard count applies to new leaves only: the shards earlier leaves name keep being served; shards never used are 404, malformed ones 400', async () => {
