@@ -36,7 +36,10 @@ const REASONS: RevocationReason[] = ['unspecified', 'keyCompromise', 'superseded
 const BASE_URL = 'https://pki.example.com/.well-known/pki/crl/iss-bench';
 
 interface Run {
+  /** Wall clock. */
   ms: number;
+  /** This process's CPU time (user + system, all its threads) over the build: what the machine's load inflates least. */
+  cpu_ms: number;
   entries: number;
   bytes: number;
   /** Heap + external growth while building (MiB), a lower bound of the builder's memory. */
@@ -64,12 +67,14 @@ function revokedSerials(count: number): RevokedEntry[] {
 function measure(build: () => Buffer[]): Run & { outputs: Buffer[] } {
   (globalThis as { gc?: () => void }).gc?.();
   const before = process.memoryUsage();
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const outputs = build();
   const ms = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   const after = process.memoryUsage();
   return {
-    ms: round(ms, 1), entries: 0, bytes: outputs.reduce((n, b) => n + b.length, 0), outputs,
+    ms: round(ms, 1), cpu_ms: round((cpu.user + cpu.system) / 1000, 1), entries: 0, bytes: outputs.reduce((n, b) => n + b.length, 0), outputs,
     memory_mib: round((after.heapUsed + after.external - before.heapUsed - before.external) / 1_048_576, 1),
   };
 }
@@ -120,7 +125,7 @@ async function main(): Promise<void> {
       run: async () => {
         const r = measure(() => [buildCrl(params(shards[0]!, 0))]);
         check('one-shard', r.outputs[0]!, shards[0]!, 0);
-        return { ms: r.ms, entries: shards[0]!.length, bytes: r.bytes, memory_mib: r.memory_mib };
+        return { ms: r.ms, cpu_ms: r.cpu_ms, entries: shards[0]!.length, bytes: r.bytes, memory_mib: r.memory_mib };
       },
     },
     {
@@ -128,7 +133,7 @@ async function main(): Promise<void> {
       run: async () => {
         const r = measure(() => shards.map((revoked, shard) => buildCrl(params(revoked, shard))));
         r.outputs.forEach((der, shard) => { if (shard === SHARDS - 1) check('last-shard', der, shards[shard]!, shard); });
-        return { ms: r.ms, entries: TOTAL, bytes: r.bytes, memory_mib: r.memory_mib };
+        return { ms: r.ms, cpu_ms: r.cpu_ms, entries: TOTAL, bytes: r.bytes, memory_mib: r.memory_mib };
       },
     },
     {
@@ -136,21 +141,23 @@ async function main(): Promise<void> {
       run: async () => {
         const r = measure(() => [buildCrl(params(all))]);
         check('unsharded', r.outputs[0]!, all);
-        return { ms: r.ms, entries: TOTAL, bytes: r.bytes, memory_mib: r.memory_mib };
+        return { ms: r.ms, cpu_ms: r.cpu_ms, entries: TOTAL, bytes: r.bytes, memory_mib: r.memory_mib };
       },
     },
     {
       name: 'per-entry-baseline',
       run: async () => {
         const r = measure(() => [buildCrlPerEntry(params(all))]);
-        return { ms: r.ms, entries: TOTAL, bytes: r.bytes, memory_mib: r.memory_mib };
+        return { ms: r.ms, cpu_ms: r.cpu_ms, entries: TOTAL, bytes: r.bytes, memory_mib: r.memory_mib };
       },
     },
   ], rounds, { progress: (m) => log(`  ${m}`) });
   rmSync(dir, { recursive: true, force: true });
 
   const times = spreadOf(records, (r) => r.ms);
+  const cpuTimes = spreadOf(records, (r) => r.cpu_ms);
   const linearity = ratioOf(records, (r) => r.ms, 'sixteen-shards', 'one-shard');
+  const linearityCpu = ratioOf(records, (r) => r.cpu_ms, 'sixteen-shards', 'one-shard');
   const speedup = ratioOf(records, (r) => r.ms, 'per-entry-baseline', 'unsharded');
   const report = {
     timestamp: new Date().toISOString(),
@@ -158,8 +165,11 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model, total_memory_gib: round(totalmem() / 1_073_741_824, 1), node: process.version, loadavg_at_end: loadAverage() },
     settings: { revoked: TOTAL, shards: SHARDS, shard_sizes: shards.map((s) => s.length), key: 'ECDSA P-256', rounds },
     goal: 'sixteen-shards ≤ 16 × one-shard',
+    loadavg_per_round: records.map((r) => ({ start: r.loadavg_start, end: r.loadavg_end })),
     figures_ms: times,
+    figures_cpu_ms: cpuTimes,
     sixteen_shards_over_one_shard: linearity,
+    sixteen_shards_over_one_shard_cpu: linearityCpu,
     goal_met: linearity.median <= SHARDS,
     per_entry_baseline_over_unsharded: speedup,
     checked,
@@ -168,6 +178,7 @@ async function main(): Promise<void> {
   writeResultsFile(resultsFile('crl'), report);
   log(`one shard (${shards[0]!.length.toLocaleString('en')}): ${formatSpread(times['one-shard']!)} ms`);
   log(`sixteen shards (${TOTAL.toLocaleString('en')}): ${formatSpread(times['sixteen-shards']!)} ms; ${formatRatio(linearity)} (goal ≤ ${SHARDS}: ${report.goal_met ? 'met' : 'MISSED'})`);
+  log(`CPU time: one shard ${formatSpread(cpuTimes['one-shard']!)} ms, sixteen ${formatSpread(cpuTimes['sixteen-shards']!)} ms (${formatRatio(linearityCpu)}), unsharded ${formatSpread(cpuTimes.unsharded!)} ms, per-entry ${formatSpread(cpuTimes['per-entry-baseline']!)} ms`);
   log(`unsharded (${TOTAL.toLocaleString('en')}): ${formatSpread(times.unsharded!)} ms; per-entry baseline ${formatSpread(times['per-entry-baseline']!)} ms (${formatRatio(speedup)})`);
   log(`results: ${resultsFile('crl')}`);
 }
