@@ -10,8 +10,12 @@
  * Goal: sixteen-shards ≤ 16 × one-shard (building is linear in the entries). Every output is checked: its
  * to-be-signed bytes equal the baseline's for the same input, and `openssl crl -CAfile` verifies the signature
  * and counts the entries (first round). The database read (certificate_revocations by issuer and shard) is
- * not in these figures; bench:ocsp's "CRL of 100,000 first GET" is the whole path.
- * Environment: BENCH_ROUNDS (3), BENCH_QUICK=1 (100,000 serials: proves the bench works, figures are not results).
+ * not in these figures. A second part runs the real CrlService (libs/issuers) on PostgreSQL holding the same
+ * 1,000,000 revocations (crl_shard set as issuance sets it), interleaved the same way: read + build + store of
+ * one shard, of all 16, and of the full CRL (the issuer lookup is a stub returning the bench CA; BENCH_CRL_DATABASE=0
+ * skips this part).
+ * Environment: BENCH_ROUNDS (3), BENCH_QUICK=1 (100,000 serials: proves the bench works, figures are not results),
+ * CERTCTL_BENCH_DATABASE_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres), CERTCTL_BENCH_REDIS_URL.
  * Writes bench/results/crl.json. Run it under `flock /tmp/certctl-bench.lock`.
  */
 import { execFileSync } from 'node:child_process';
@@ -23,6 +27,14 @@ import {
   buildCrl, children, createCaCertificate, crlShardOf, generateKeyPair, issuerIdentityOf, certificatePemToDer, KeySpec,
   readOnly, RevocationReason, RevokedEntry, Signer,
 } from '@certctl/pki';
+import { Redis } from 'ioredis';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import type { AppConfig } from '@certctl/config';
+import { dataSourceOptions } from '@certctl/db';
+import { CrlService, RevocationAuthorities, RevocationAuthority } from '@certctl/issuers';
+import { ClusterCounters } from '@certctl/observability';
+import { freshDatabase } from './lib/bench-dataset';
 import { round } from './lib/http-load';
 import { buildCrlPerEntry } from './lib/crl-per-entry-builder';
 import { resultsFile, writeResultsFile } from './lib/results-file';
@@ -154,6 +166,8 @@ async function main(): Promise<void> {
   ], rounds, { progress: (m) => log(`  ${m}`) });
   rmSync(dir, { recursive: true, force: true });
 
+  const database = process.env.BENCH_CRL_DATABASE === '0' ? null : await databasePart({ caPem, keys: { identity: issuer, signer }, all, shards, rounds });
+
   const times = spreadOf(records, (r) => r.ms);
   const cpuTimes = spreadOf(records, (r) => r.cpu_ms);
   const linearity = ratioOf(records, (r) => r.ms, 'sixteen-shards', 'one-shard');
@@ -174,16 +188,84 @@ async function main(): Promise<void> {
     per_entry_baseline_over_unsharded: speedup,
     checked,
     rounds: records,
+    database,
   };
   writeResultsFile(resultsFile('crl'), report);
   log(`one shard (${shards[0]!.length.toLocaleString('en')}): ${formatSpread(times['one-shard']!)} ms`);
   log(`sixteen shards (${TOTAL.toLocaleString('en')}): ${formatSpread(times['sixteen-shards']!)} ms; ${formatRatio(linearity)} (goal ≤ ${SHARDS}: ${report.goal_met ? 'met' : 'MISSED'})`);
   log(`CPU time: one shard ${formatSpread(cpuTimes['one-shard']!)} ms, sixteen ${formatSpread(cpuTimes['sixteen-shards']!)} ms (${formatRatio(linearityCpu)}), unsharded ${formatSpread(cpuTimes.unsharded!)} ms, per-entry ${formatSpread(cpuTimes['per-entry-baseline']!)} ms`);
   log(`unsharded (${TOTAL.toLocaleString('en')}): ${formatSpread(times.unsharded!)} ms; per-entry baseline ${formatSpread(times['per-entry-baseline']!)} ms (${formatRatio(speedup)})`);
+  if (database) {
+    log(`database (CrlService: read, build, store): one shard ${formatSpread(database.figures_ms['db-one-shard']!)} ms, sixteen ${formatSpread(database.figures_ms['db-sixteen-shards']!)} ms (${formatRatio(database.sixteen_shards_over_one_shard)}), unsharded ${formatSpread(database.figures_ms['db-unsharded']!)} ms`);
+  }
   log(`results: ${resultsFile('crl')}`);
 }
 
-main().catch((err: unknown) => {
+const ISSUER = 'iss-bench-crl';
+
+/** The real CrlService on PostgreSQL holding the revocations; returns its figures. */
+async function databasePart(input: {
+  caPem: string; keys: { identity: RevocationAuthority['identity']; signer: Signer }; all: RevokedEntry[]; shards: RevokedEntry[][]; rounds: number;
+}) {
+  const adminUrl = process.env.CERTCTL_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const url = await freshDatabase(adminUrl, 'certctl_bench_crl');
+  const db = new Client({ connectionString: url, application_name: 'certctl-bench' });
+  await db.connect();
+  log(`  database: inserting ${input.all.length.toLocaleString('en')} revocations…`);
+  await db.query(`INSERT INTO owners (id, name, email) VALUES ('o-bench', 'bench', 'bench@example.com')`);
+  await db.query(`INSERT INTO issuers (id, name, type, config) VALUES ($1, 'bench CRL issuer', 'GenericCA', '{"crl_shards": 16}')`, [ISSUER]);
+  await db.query(`INSERT INTO managed_certificates (id, name, common_name, owner_id, issuer_id, renewal_policy_id, status)
+                  VALUES ('mc-bench-crl', 'bench-crl.example.com', 'bench-crl.example.com', 'o-bench', $1, 'rp-default', 'Revoked')`, [ISSUER]);
+  for (let start = 0; start < input.all.length; start += 50_000) {
+    const chunk = input.all.slice(start, start + 50_000);
+    await db.query(
+      `INSERT INTO certificate_revocations (id, certificate_id, issuer_id, serial_number, reason, revoked_at, issuer_notified, crl_shard)
+       SELECT 'rev-' || s.serial, 'mc-bench-crl', $1, s.serial, s.reason, s.revoked_at, true, s.shard
+         FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::smallint[]) AS s(serial, reason, revoked_at, shard)`,
+      [ISSUER, chunk.map((e) => e.serialNumber), chunk.map((e) => e.reason), chunk.map((e) => e.revokedAt), chunk.map((e) => crlShardOf(e.serialNumber, SHARDS))],
+    );
+  }
+  await db.query('ANALYZE certificate_revocations');
+  const dataSource = await new DataSource(dataSourceOptions({ url, maxConns: 2, applicationName: 'certctl-bench' })).initialize();
+  const redis = new Redis(process.env.CERTCTL_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: false });
+  const config = { redis: { queuePrefix: `certctl-bench-crl-${process.pid}` }, revocation: { crlValidityMs: 86_400_000, crlRateLimitPerMinute: 0 } } as unknown as AppConfig;
+  const authority = {
+    issuerId: ISSUER, identity: input.keys.identity, signer: input.keys.signer, crlShards: SHARDS,
+    crlDistributionPoint: (shard?: number) => (shard === undefined ? BASE_URL : `${BASE_URL}/${shard}`),
+  } as RevocationAuthority;
+  const authorities = { forIssuer: async () => authority } as unknown as RevocationAuthorities;
+  const service = new CrlService(dataSource, authorities, new ClusterCounters(redis, config), config, redis);
+  const timed = async (work: () => Promise<unknown>): Promise<Run> => {
+    (globalThis as { gc?: () => void }).gc?.();
+    const cpuBefore = process.cpuUsage();
+    const started = performance.now();
+    await work();
+    const cpu = process.cpuUsage(cpuBefore);
+    return { ms: round(performance.now() - started, 1), cpu_ms: round((cpu.user + cpu.system) / 1000, 1), entries: 0, bytes: 0, memory_mib: 0 };
+  };
+  const records = await interleave<Run>([
+    { name: 'db-one-shard', run: () => timed(() => service.generate(ISSUER, 0)) },
+    { name: 'db-sixteen-shards', run: () => timed(async () => { for (let s = 0; s < SHARDS; s++) await service.generate(ISSUER, s); }) },
+    { name: 'db-unsharded', run: () => timed(() => service.generate(ISSUER)) },
+  ], input.rounds, { progress: (m) => log(`  database ${m}`) });
+  const { rows } = await db.query<{ shard: number; revoked_count: number; crl_number: string; bytes: number }>(
+    'SELECT shard, revoked_count, crl_number, octet_length(crl_der) AS bytes FROM crl_cache WHERE issuer_id = $1 ORDER BY shard', [ISSUER],
+  );
+  const expected = [input.all.length, ...input.shards.map((s) => s.length)];
+  if (rows.length !== SHARDS + 1 || rows.some((r, i) => r.revoked_count !== expected[i])) throw new Error(`crl_cache holds ${JSON.stringify(rows)}`);
+  await dataSource.destroy();
+  await db.end();
+  redis.disconnect();
+  return {
+    figures_ms: spreadOf(records, (r) => r.ms),
+    figures_cpu_ms_bench_process: spreadOf(records, (r) => r.cpu_ms),
+    sixteen_shards_over_one_shard: ratioOf(records, (r) => r.ms, 'db-sixteen-shards', 'db-one-shard'),
+    crl_cache: rows,
+    rounds: records,
+  };
+}
+
+main().then(() => process.exit(0), (err: unknown) => {
   process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });
