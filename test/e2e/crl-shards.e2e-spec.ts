@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@certctl/testing';
+import { CrlService } from '@certctl/issuers';
 import { crlShardOf } from '@certctl/pki';
 import { createInventory, Inventory, post, unique } from '../support/fixtures';
 import { IssuedLeaf, issueLocalCaLeaf, opensslIn } from '../support/pki-fixtures';
@@ -146,6 +147,10 @@ describe('sharded CRLs: CRL Distribution Point per shard, Issuing Distribution P
     expect(text).toContain(`URI:${crlUrl(inv.issuerId, highShard)}`);
     const rejected = await verify('shrunk', high!);
     expect(rejected.out).toContain('certificate revoked');
+    // The schedule tick rebuilds the full CRL, the shards below the count and every shard built before.
+    await p.orchestrator.get(CrlService).generateAll();
+    const rebuilt = await p.db.query('SELECT shard FROM crl_cache WHERE issuer_id = $1 ORDER BY shard', [inv.issuerId]);
+    expect(rebuilt.rows.map((r) => r.shard)).toEqual([-1, 0, 1, highShard]);
 
     const neverUsed = await fetch(crlUrl(inv.issuerId, 200));
     expect(neverUsed.status).toBe(404);
