@@ -19,6 +19,9 @@ export const SECRET_CONFIG_FIELDS: Record<string, readonly string[]> = {
   local: [],
 };
 
+/** The most CRL partitions an issuer may have (shards are numbered 0 to MAX_CRL_SHARDS - 1). */
+export const MAX_CRL_SHARDS = 256;
+
 const isString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 
 export function issuerConfigProblem(type: string, config: Record<string, unknown>): ConfigProblem | undefined {
@@ -37,6 +40,9 @@ function localCaProblem(c: Record<string, unknown>): ConfigProblem | undefined {
   if (c.crl_url !== undefined && !isUrl(c.crl_url, ['http:', 'https:'])) return { field: 'config.crl_url', message: 'must be an http(s) URL' };
   if (c.ocsp_url !== undefined && !isUrl(c.ocsp_url, ['http:', 'https:'])) return { field: 'config.ocsp_url', message: 'must be an http(s) URL' };
   if (c.signing_intermediate_id !== undefined && !isString(c.signing_intermediate_id)) return { field: 'config.signing_intermediate_id', message: 'must be an intermediate CA id' };
+  if (c.crl_shards !== undefined && !(Number.isInteger(c.crl_shards) && (c.crl_shards as number) >= 1 && (c.crl_shards as number) <= MAX_CRL_SHARDS)) {
+    return { field: 'config.crl_shards', message: `must be a whole number from 1 (one CRL) to ${MAX_CRL_SHARDS}` };
+  }
   return undefined;
 }
 

@@ -44,6 +44,8 @@ export interface IssuedLeafDetails {
   notBefore: Date;
   notAfter: Date;
   fingerprintSha256: string;
+  /** The CRL partition the leaf's CRL Distribution Point names (Local CA issuers with crl_shards > 1). */
+  crlShard?: number;
 }
 
 export interface IssuedCertificate {

@@ -39,6 +39,8 @@ export interface LeafRequest {
   mustStaple?: boolean;
   ocspUrls?: string[];
   ocspNoCheck?: boolean;
+  /** A serial chosen by the caller (lowercase hex, e.g. to derive the CRL shard from it); random otherwise. */
+  serialNumberHex?: string;
 }
 
 /** Per CA certificate: its subject, key identifier and signing KeyObject, decoded once. */
@@ -59,7 +61,7 @@ function caTemplate(ca: SigningAuthority): CertificateAuthorityTemplate {
  */
 export function issueLeafCertificate(ca: SigningAuthority, leaf: LeafRequest): BuiltCertificate {
   return buildLeafCertificate(caTemplate(ca), {
-    serialNumberHex: randomSerial(),
+    serialNumberHex: leaf.serialNumberHex ?? randomSerial(),
     subjectPublicKey: leaf.publicKey instanceof KeyObject ? leaf.publicKey : spkiDerOf(leaf.publicKey),
     commonName: leaf.commonName,
     sans: leaf.sans,

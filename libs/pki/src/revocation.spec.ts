@@ -1,14 +1,17 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { generateKeyPairSync, KeyObject } from 'node:crypto';
+import { generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import * as asn1 from '@peculiar/asn1-x509';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  buildCrl, buildOcspResponse, certIdFor, certIdNamesIssuer, certificatePemToDer, createCaCertificate, crlToPem, encodeSingleResponse,
+  buildCrl, buildOcspResponse, crlShardOf, certIdFor, certIdNamesIssuer, certificatePemToDer, createCaCertificate, crlToPem, encodeSingleResponse,
   generateKeyPair, issueLeafCertificate, issuerIdentityOf, KeySpec, ocspErrorResponse, ocspResponseStatus, parseOcspRequest, PkiError,
   responderKeyHash, x509,
 } from './index';
+import { unsignedInteger } from './der';
 
 const SPEC: KeySpec = { algorithm: 'ECDSA', curve: 'P-256' };
 
@@ -79,6 +82,39 @@ describe('CRL (libs/pki buildCrl)', () => {
     const big = buildCrl({ issuer: f.issuer, signer: { key: f.caKey, spec: SPEC }, crlNumber: 2, thisUpdate: new Date(), nextUpdate: new Date(Date.now() + 60_000), revoked });
     expect(performance.now() - started).toBeLessThan(3000);
     expect(openssl(dirWith({ 'ca.pem': f.caPem, 'crl.der': big }), ['crl', '-inform', 'DER', '-in', 'crl.der', '-CAfile', 'ca.pem', '-noout']).out).toContain('verify OK');
+  });
+
+  it('encodes every serial as the INTEGER openssl reads back (odd digits, leading zeros, top bit set, zero, upper case) with times on both sides of 2050; a non-hex serial is refused', async () => {
+    const f = await fixture();
+    const serials = ['1', 'abc', '0abc', '000abc', '80', '0080', 'ff', '00', '0', '7f', 'FEDCBA9876543210', '01'.repeat(20)];
+    const revoked = serials.map((serialNumber, i) => ({ serialNumber, revokedAt: new Date(i % 2 ? '2049-12-31T23:59:59Z' : '2050-01-01T00:00:07Z'), reason: 'keyCompromise' as const }));
+    const crl = buildCrl({ issuer: f.issuer, signer: { key: f.caKey, spec: SPEC }, crlNumber: 3, thisUpdate: new Date(), nextUpdate: new Date(Date.now() + 60_000), revoked });
+    const parsed = AsnConvert.parse(crl, asn1.CertificateList).tbsCertList.revokedCertificates!;
+    expect(parsed.map((e) => Buffer.from(e.userCertificate).toString('hex'))).toEqual(serials.map((s) => unsignedInteger(Buffer.from(s.length % 2 ? `0${s}` : s, 'hex')).subarray(2).toString('hex')));
+    expect(parsed.map((e) => e.revocationDate.getTime().toISOString())).toEqual(revoked.map((r) => r.revokedAt.toISOString()));
+    const text = openssl(dirWith({ 'ca.pem': f.caPem, 'crl.der': crl }), ['crl', '-inform', 'DER', '-in', 'crl.der', '-CAfile', 'ca.pem', '-noout', '-text']).out;
+    expect(text).toContain('verify OK');
+    expect(text).toContain('Serial Number: FEDCBA9876543210');
+    expect(text).toContain('Dec 31 23:59:59 2049 GMT');
+    expect(text).toContain('Jan  1 00:00:07 2050 GMT');
+    for (const bad of ['xyz', '', '12 3']) {
+      expect(() => buildCrl({ issuer: f.issuer, signer: { key: f.caKey, spec: SPEC }, crlNumber: 1, thisUpdate: new Date(), nextUpdate: new Date(Date.now() + 60_000), revoked: [{ serialNumber: bad, revokedAt: new Date(), reason: 'unspecified' }] })).toThrow(PkiError);
+    }
+  });
+
+  it('a shard CRL carries a critical Issuing Distribution Point naming its URL; crlShardOf spreads serials over every shard', async () => {
+    const f = await fixture();
+    const url = 'http://127.0.0.1/.well-known/pki/crl/iss-1/3';
+    const crl = buildCrl({ issuer: f.issuer, signer: { key: f.caKey, spec: SPEC }, crlNumber: 1, thisUpdate: new Date(), nextUpdate: new Date(Date.now() + 60_000), revoked: [], distributionPoint: url });
+    const idp = AsnConvert.parse(crl, asn1.CertificateList).tbsCertList.crlExtensions!.find((e) => e.extnID === '2.5.29.28')!;
+    expect(idp.critical).toBe(true);
+    const value = AsnConvert.parse(idp.extnValue.buffer, asn1.IssuingDistributionPoint);
+    expect(value.distributionPoint?.fullName?.map((n) => n.uniformResourceIdentifier)).toEqual([url]);
+    expect(crlShardOf('ff00000005', 4)).toBe(1);
+    const counts = new Array(16).fill(0);
+    for (let i = 0; i < 1600; i++) counts[crlShardOf(randomBytes(16).toString('hex'), 16)]++;
+    expect(Math.min(...counts)).toBeGreaterThan(40);
+    expect(() => crlShardOf('01', 0)).toThrow(PkiError);
   });
 
   it('refuses a nextUpdate that is not after thisUpdate', async () => {

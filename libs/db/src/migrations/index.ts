@@ -15,6 +15,7 @@ import { EndpointHealthChecks1765000000000 } from './1765000000000-EndpointHealt
 import { DashboardTrendIndexes1765300000000 } from './1765300000000-DashboardTrendIndexes';
 import { NotificationSkipped1765400000000 } from './1765400000000-NotificationSkipped';
 import { AuditCheckpointsAndAppRole1765400500000 } from './1765400500000-AuditCheckpointsAndAppRole';
+import { CrlShards1765550000000 } from './1765550000000-CrlShards';
 import { RevocationGeneration1765590000000 } from './1765590000000-RevocationGeneration';
 
 /** Listed explicitly (not globbed) so the same list works from sources under test and from the build; one a line, in timestamp order. */
@@ -36,5 +37,6 @@ export const MIGRATIONS = [
   DashboardTrendIndexes1765300000000,
   NotificationSkipped1765400000000,
   AuditCheckpointsAndAppRole1765400500000,
+  CrlShards1765550000000,
   RevocationGeneration1765590000000,
 ];

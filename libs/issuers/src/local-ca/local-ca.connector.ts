@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import {
-  createCaCertificate, decryptSecret, describeCertificate, encryptSecret, exportPrivateKeyPem, generateKeyPair,
-  importPrivateKeyPem, IntermediateSigner, issueLeafCertificate, KeySpec, LeafRequest, PkiError, SigningAuthority, signIntermediateCa, splitPemChain, x509,
+  createCaCertificate, crlShardOf, decryptSecret, describeCertificate, encryptSecret, exportPrivateKeyPem, generateKeyPair,
+  importPrivateKeyPem, IntermediateSigner, issueLeafCertificate, KeySpec, LeafRequest, PkiError, randomSerial, SigningAuthority, signIntermediateCa, splitPemChain, x509,
 } from '@certctl/pki';
 import { IssuedCertificate, IssueRequest, IssuerConnector, IssuerError, KeyIssueRequest } from '../issuer-connector';
 import { profileViolation, validityFor } from '../profile';
@@ -11,6 +11,11 @@ export interface LocalCaConfig {
   validity_days?: number;
   ca_common_name?: string;
   crl_url?: string;
+  /**
+   * CRL partitions (1 to 256, default 1: one CRL). Above 1 each leaf is put in the shard of its serial and its
+   * CRL Distribution Point is the shard's URL: the issuer's CRL URL with `/{shard}` appended.
+   */
+  crl_shards?: number;
   /** Intermediate CA (intermediate_cas id) of this issuer's tree that signs the leaves, instead of the root. */
   signing_intermediate_id?: string;
   /** AIA OCSP responder URL put in leaves; defaults to CERTCTL_PKI_BASE_URL's /.well-known/pki/ocsp/{issuer}. */
@@ -98,25 +103,43 @@ export class LocalCaConnector implements IssuerConnector {
     const ca = await this.load();
     const { notBefore, notAfter } = validityFor(request.profile, this.config.validity_days ?? DEFAULT_VALIDITY_DAYS);
     if (notAfter > ca.certificate.notAfter) throw new IssuerError('permanent', 'the CA certificate expires before the requested validity ends');
+    const serialNumberHex = randomSerial();
+    const shard = this.crlShards > 1 ? crlShardOf(serialNumberHex, this.crlShards) : undefined;
+    const crlUrl = this.crlDistributionPoint(shard);
     const leaf = issueLeafCertificate(ca, {
+      serialNumberHex,
       publicKey: request.publicKey,
       commonName: request.commonName,
       sans: request.sans,
       notBefore,
       notAfter,
       ekus: request.profile?.allowed_ekus.length ? request.profile.allowed_ekus : ['serverAuth'],
-      crlDistributionPoints: this.crlUrls(),
+      crlDistributionPoints: crlUrl === undefined ? undefined : [crlUrl],
       ocspUrls: this.ocspUrls(),
       mustStaple: request.profile?.must_staple,
     });
     const { serialNumber, fingerprintSha256 } = leaf;
-    return { leafPem: leaf.pem, chainPems: ca.chainPems, details: { serialNumber, notBefore: leaf.notBefore, notAfter: leaf.notAfter, fingerprintSha256 } };
+    return {
+      leafPem: leaf.pem, chainPems: ca.chainPems,
+      details: { serialNumber, notBefore: leaf.notBefore, notAfter: leaf.notAfter, fingerprintSha256, ...(shard === undefined ? {} : { crlShard: shard }) },
+    };
   }
 
-  /** CRL Distribution Point of the leaves: the issuer's own URL, else the server's; none rather than an empty one. */
-  private crlUrls(): string[] | undefined {
-    if (this.config.crl_url) return [this.config.crl_url];
-    return this.deps.pkiBaseUrl ? [`${this.deps.pkiBaseUrl}/.well-known/pki/crl/${encodeURIComponent(this.issuerId)}`] : undefined;
+  /** How many CRL partitions new leaves are spread over (1: the one unsharded CRL, as before sharding). */
+  get crlShards(): number {
+    return this.config.crl_shards ?? 1;
+  }
+
+  /**
+   * The CRL Distribution Point of the leaves of `shard` (the issuer's full CRL when undefined): the issuer's own
+   * URL, else the server's, with `/{shard}` appended for a shard; none rather than an empty one. A shard's CRL
+   * names the same URL in its Issuing Distribution Point.
+   */
+  crlDistributionPoint(shard?: number): string | undefined {
+    const base = this.config.crl_url
+      ?? (this.deps.pkiBaseUrl ? `${this.deps.pkiBaseUrl}/.well-known/pki/crl/${encodeURIComponent(this.issuerId)}` : undefined);
+    if (base === undefined || shard === undefined) return base;
+    return `${base.replace(/\/+$/, '')}/${shard}`;
   }
 
   private ocspUrls(): string[] | undefined {

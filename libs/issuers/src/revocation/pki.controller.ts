@@ -2,6 +2,7 @@ import { Controller, Get, HttpException, HttpStatus, Param, Post, Query, Req, Re
 import type { Request, Response } from 'express';
 import { PublicRoute } from '@certctl/observability';
 import { crlToPem } from '@certctl/pki';
+import { MAX_CRL_SHARDS } from '../issuer-config';
 import { CrlService, crlEtag } from './crl.service';
 import { isOcspRequestType } from './ocsp-fast-path';
 import { OcspAnswer, OcspService } from './ocsp.service';
@@ -18,9 +19,25 @@ const CRL_CACHE_CONTROL = 'public, max-age=3600, must-revalidate';
 export class PkiController {
   constructor(private readonly crl: CrlService, private readonly ocsp: OcspService) {}
 
-  /** DER (`application/pkix-crl`), or PEM with ?format=pem; weak ETag, 304 on If-None-Match. */
+  /** DER (`application/pkix-crl`), or PEM with ?format=pem; weak ETag, 304 on If-None-Match. The issuer's full CRL. */
   @Get('crl/:issuerId')
   async getCrl(@Param('issuerId') issuerId: string, @Query('format') format: string | undefined, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.serveCrl(issuerId, undefined, format, req, res);
+  }
+
+  /**
+   * One shard of a sharded issuer's CRL (issuer config crl_shards > 1): the serials of the leaves whose CRL
+   * Distribution Point is this URL, with an Issuing Distribution Point naming it. 404 for a shard the issuer never had.
+   */
+  @Get('crl/:issuerId/:shard')
+  async getCrlShard(
+    @Param('issuerId') issuerId: string, @Param('shard') shard: string, @Query('format') format: string | undefined, @Req() req: Request, @Res() res: Response,
+  ): Promise<void> {
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(shard) || Number(shard) >= MAX_CRL_SHARDS) throw invalid('shard', `must be a whole number from 0 to ${MAX_CRL_SHARDS - 1}`);
+    await this.serveCrl(issuerId, Number(shard), format, req, res);
+  }
+
+  private async serveCrl(issuerId: string, shard: number | undefined, format: string | undefined, req: Request, res: Response): Promise<void> {
     if (await this.crl.limited(clientOf(req))) {
       res.setHeader('Retry-After', '60');
       throw new HttpException({ code: 'RATE_LIMITED', message: 'too many CRL requests from this address; retry in a minute' }, HttpStatus.TOO_MANY_REQUESTS);
@@ -28,7 +45,7 @@ export class PkiController {
     if (format !== undefined && format !== 'der' && format !== 'pem') throw invalid('format', 'must be der or pem');
     let crl;
     try {
-      crl = await this.crl.current(issuerId);
+      crl = await this.crl.current(issuerId, shard);
     } catch (err) {
       throw translate(err);
     }
@@ -95,6 +112,7 @@ function invalid(field: string, message: string): HttpException {
 
 function translate(err: unknown): unknown {
   if (!(err instanceof RevocationAuthorityError)) return err;
+  if (err.kind === 'shard_not_found') return new HttpException({ code: 'CRL_SHARD_NOT_FOUND', message: err.message }, HttpStatus.NOT_FOUND);
   return err.kind === 'issuer_not_found'
     ? new HttpException({ code: 'ISSUER_NOT_FOUND', message: err.message }, HttpStatus.NOT_FOUND)
     : new HttpException({ code: 'NOT_IMPLEMENTED', message: err.message }, HttpStatus.NOT_IMPLEMENTED);

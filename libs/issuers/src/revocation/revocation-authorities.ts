@@ -9,9 +9,9 @@ import { LocalCaConnector } from '../local-ca/local-ca.connector';
 /** Issuer types whose CA key this server holds, so it can sign CRLs and OCSP responder certificates. */
 export const CRL_CAPABLE_ISSUER_TYPES: readonly string[] = ['GenericCA', 'local'];
 
-/** Why an issuer has no CRL/OCSP here: unknown (404) or a CA whose key is elsewhere (501). */
+/** Why an issuer has no CRL/OCSP here: unknown (404; also a CRL shard it never had) or a CA whose key is elsewhere (501). */
 export class RevocationAuthorityError extends Error {
-  constructor(readonly kind: 'issuer_not_found' | 'not_supported', message: string) {
+  constructor(readonly kind: 'issuer_not_found' | 'not_supported' | 'shard_not_found', message: string) {
     super(message);
     this.name = 'RevocationAuthorityError';
   }
@@ -22,6 +22,10 @@ export interface RevocationAuthority {
   identity: IssuerIdentity;
   signer: Signer;
   ca: SigningAuthority;
+  /** The CRL partitions new leaves are spread over (1: one CRL). */
+  crlShards: number;
+  /** The URL leaves of `shard` name as their CRL Distribution Point (the full CRL's when undefined). */
+  crlDistributionPoint(shard?: number): string | undefined;
 }
 
 /** How long an issuer lookup is reused: OCSP answers are on a hot path, issuers change rarely. */
@@ -95,6 +99,8 @@ export class RevocationAuthorities {
       identity: issuerIdentityOf(Buffer.from(ca.certificate.rawData)),
       signer: { key: KeyObject.from(ca.privateKey), spec: ca.keySpec },
       ca,
+      crlShards: connector.crlShards,
+      crlDistributionPoint: (shard) => connector.crlDistributionPoint(shard),
     };
   }
 }

@@ -36,6 +36,8 @@ interface Revoked {
   /** The CA is another party (ACME…): the orchestrator must tell it. */
   tellIssuer: boolean;
   serials: string[];
+  /** The CRL partitions the revoked serials are in (their CRLs are rebuilt with the issuer's full CRL). */
+  crlShards: number[];
   cancelled: string[];
   revokedAt: Date;
   notificationIds: string[];
@@ -105,13 +107,13 @@ export class RevocationService {
     const [{ type: issuerType }] = await tx.query<Array<{ type: string }>>('SELECT type FROM issuers WHERE id = $1', [cert.issuer_id]);
     // The Local CA is this server: its CRL and OCSP are the notice. Other CAs are told by the orchestrator.
     const notified = CRL_CAPABLE_ISSUER_TYPES.includes(issuerType);
-    const serials: Array<{ serial_number: string }> = await tx.query(
-      `INSERT INTO certificate_revocations (id, certificate_id, issuer_id, serial_number, reason, revoked_by, revoked_at, issuer_notified)
-       SELECT 'rev-' || md5(random()::text || v.id), v.certificate_id, $2, v.serial_number, $3, $4, $5, $6
+    const serials: Array<{ serial_number: string; crl_shard: number | null }> = await tx.query(
+      `INSERT INTO certificate_revocations (id, certificate_id, issuer_id, serial_number, reason, revoked_by, revoked_at, issuer_notified, crl_shard)
+       SELECT 'rev-' || md5(random()::text || v.id), v.certificate_id, $2, v.serial_number, $3, $4, $5, $6, v.crl_shard
          FROM certificate_versions v
         WHERE v.certificate_id = $1 AND v.not_after > $5
        ON CONFLICT (issuer_id, serial_number) DO NOTHING
-       RETURNING serial_number`,
+       RETURNING serial_number, crl_shard`,
       [cert.id, cert.issuer_id, reason, actor.actor, now, notified],
     );
     await tx.update(ManagedCertificateEntity, { id: cert.id }, { status: 'Revoked', revoked_at: now, revocation_reason: reason });
@@ -133,7 +135,8 @@ export class RevocationService {
       type: 'Revocation', certificate_id: cert.id,
       message: `certificate ${cert.name} (${cert.common_name}) was revoked: ${reason}`,
     });
-    return { certificateId: cert.id, issuerId: cert.issuer_id, tellIssuer: !notified && revokedSerials.length > 0, serials: revokedSerials, cancelled: cancelled.map((j) => j.id), revokedAt: now, notificationIds };
+    return { certificateId: cert.id, issuerId: cert.issuer_id, tellIssuer: !notified && revokedSerials.length > 0, serials: revokedSerials,
+      crlShards: serials.flatMap((s) => (s.crl_shard === null ? [] : [s.crl_shard])), cancelled: cancelled.map((j) => j.id), revokedAt: now, notificationIds };
   }
 
   /** Queues the notifications, replaces the issuers' OCSP answers and rebuilds their CRLs (once per issuer). */
@@ -151,13 +154,19 @@ export class RevocationService {
       })));
     }
     const serialsByIssuer = new Map<string, string[]>();
-    for (const r of revoked) serialsByIssuer.set(r.issuerId, [...(serialsByIssuer.get(r.issuerId) ?? []), ...r.serials]);
+    const shardsByIssuer = new Map<string, Set<number>>();
+    for (const r of revoked) {
+      serialsByIssuer.set(r.issuerId, [...(serialsByIssuer.get(r.issuerId) ?? []), ...r.serials]);
+      shardsByIssuer.set(r.issuerId, new Set([...(shardsByIssuer.get(r.issuerId) ?? []), ...r.crlShards]));
+    }
     for (const [issuerId, serials] of serialsByIssuer) {
       const capable: Array<{ type: string }> = await this.dataSource.query('SELECT type FROM issuers WHERE id = $1', [issuerId]);
       if (!CRL_CAPABLE_ISSUER_TYPES.includes(capable[0]?.type ?? '')) continue;
       await this.ocsp.revoked(issuerId, serials);
       // The CRL is rebuilt now rather than at the next tick; a failure is logged and counted, the tick retries.
-      await this.crl.generate(issuerId).catch((err: unknown) => this.logger.warn({ issuerId, err: (err as Error).message }, 'CRL rebuild after revocation failed'));
+      for (const shard of [undefined, ...(shardsByIssuer.get(issuerId) ?? [])]) {
+        await this.crl.generate(issuerId, shard).catch((err: unknown) => this.logger.warn({ issuerId, shard, err: (err as Error).message }, 'CRL rebuild after revocation failed'));
+      }
     }
   }
 }

@@ -256,9 +256,9 @@ export class IssuanceService {
     const stored: Array<{ id: string }> = await this.dataSource.query(
       `WITH v AS (
          INSERT INTO certificate_versions (id, certificate_id, serial_number, not_before, not_after, fingerprint_sha256, pem_chain,
-             csr_pem, key_algorithm, key_size, encrypted_private_key, job_id)
+             csr_pem, key_algorithm, key_size, encrypted_private_key, job_id, crl_shard)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[],
-             $8::text[], $9::text[], $10::int[], $11::bytea[], $12::text[])
+             $8::text[], $9::text[], $10::int[], $11::bytea[], $12::text[], $30::smallint[])
          ON CONFLICT (job_id) WHERE job_id IS NOT NULL DO NOTHING
          RETURNING id, job_id, certificate_id, not_after
        ), completed_jobs AS (
@@ -297,6 +297,7 @@ export class IssuanceService {
         notifications.map((n) => n.id), notifications.map((n) => n.versionId), notifications.map((n) => n.channel),
         notifications.map((n) => n.recipient), notifications.map((n) => n.message), notifications.map((n) => n.details),
         SYSTEM.actor, SYSTEM.actor_type, audits.map((a) => a.id), audits.map((a) => a.versionId), audits.map((a) => a.jobId), audits.map((a) => a.details),
+        batch.map((v) => v.details.crlShard ?? null),
       ],
     );
     const storedIds = new Set(stored.map((r) => r.id));
