@@ -35,6 +35,7 @@ import { AgentGroupsModule } from './modules/agent-groups/agent-groups.module';
 import { RevocationAdminModule } from './modules/revocation/revocation-admin.module';
 import { IntermediatesModule } from './modules/intermediates/intermediates.module';
 import { ReportsModule } from './modules/reports/reports.module';
+import { ReissueModule } from './modules/reissue/reissue.module';
 
 /** The REST API. It produces queue jobs but never consumes them (no @Processor here). */
 @Module({
@@ -74,6 +75,7 @@ import { ReportsModule } from './modules/reports/reports.module';
     RevocationAdminModule,
     IntermediatesModule,
     ReportsModule,
+    ReissueModule,
   ],
   providers: [
     { provide: APP_GUARD, useExisting: AuthGuard },
