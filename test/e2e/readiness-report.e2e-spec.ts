@@ -73,7 +73,8 @@ describe('readiness report (SC-081)', () => {
     expect(short.renewals_per_year.now).toBeCloseTo(91.25, 2); // every 4 days
     // No version yet: the pre-SC-081 limit is assumed, and said so by a null current lifetime.
     expect(rowOf(body, certs.unissued)).toMatchObject({ current_lifetime_days: null, lifetime_days: { now: 398, sc081_2029: 47 } });
-    expect(long.caa).toEqual({ status: 'not_checked', detail: 'CAA checking is not available in this build' });
+    // The Local CA is private: CAA does not govern it (the CAA verdicts are in readiness-caa.e2e-spec.ts).
+    expect(long.caa).toEqual({ status: 'not_applicable', detail: 'a private CA: CAA governs public CAs only' });
   });
 
   it('says which targets deploy without a person and names the manual ones', async () => {
@@ -114,7 +115,7 @@ describe('readiness report (SC-081)', () => {
     ].join(','));
     expect(lines).toHaveLength(5);
     const long = lines.find((l) => l.startsWith(`${certs.long},`))!;
-    expect(long).toContain(',398,,398,200,100,47,0.99,2.15,5.21,11.65,not_checked,');
+    expect(long).toContain(',398,,398,200,100,47,0.99,2.15,5.21,11.65,not_applicable,');
     expect(long.endsWith(',automated,')).toBe(true);
     const byAccept = await api.http.get(`/api/v1/reports/readiness?issuer_id=${inv.issuerId}`).set(api.auth()).set('Accept', 'text/csv').expect(200);
     expect(byAccept.text).toBe(res.text);

@@ -103,6 +103,11 @@ export interface AppConfig {
   outbound: OutboundPolicy;
   notifications: NotificationsConfig;
   acme: AcmeProcessConfig;
+  /** Reports over the inventory (GET /reports/readiness). */
+  reports: {
+    /** CERTCTL_CAA_CACHE_TTL: how long one name's CAA answer is reused, so a report does not hammer DNS. */
+    caaCacheTtlMs: number;
+  };
   networkScan: NetworkScanConfig;
   healthCheck: HealthCheckConfig;
   revocation: RevocationConfig;
@@ -273,6 +278,7 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
     outbound: loadOutboundPolicy(env),
     notifications: loadNotificationsConfig(env),
     acme: loadAcmeConfig(env),
+    reports: { caaCacheTtlMs: duration(env, 'CERTCTL_CAA_CACHE_TTL', 5 * 60_000) },
     networkScan: loadNetworkScanConfig(env),
     healthCheck: loadHealthCheckConfig(env),
     revocation: loadRevocationConfig(env),

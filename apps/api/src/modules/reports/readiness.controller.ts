@@ -13,7 +13,7 @@ const group = component('ReadinessGroup', objectOf({ id: nullable(str), name: nu
 const row = component('ReadinessCertificate', objectOf({
   certificate_id: str, name: str, common_name: str, status: str, team_id: nullable(str), issuer_id: str, issuer_name: str, issuer_type: str,
   current_lifetime_days: nullable(num), profile_max_days: nullable(num), renewal_window_days: int, lifetime_days: perKey, renewals_per_year: perKey,
-  caa: objectOf({ status: { type: 'string', enum: ['allowed', 'forbidden', 'unknown', 'not_checked'] }, detail: str }, ['status']),
+  caa: objectOf({ status: { type: 'string', enum: ['allowed', 'forbidden', 'unknown', 'not_checked', 'not_applicable'] }, detail: str }, ['status']),
   deployment: objectOf({
     mode: { type: 'string', enum: ['automated', 'manual', 'no_targets'] }, targets: int,
     manual_targets: { type: 'array', items: objectOf({ id: str, name: str, type: str, reason: str }) },
