@@ -184,6 +184,33 @@ suite('mass re-issue drill (POST /issuers/{id}/reissue)', () => {
     expect(failed.rows).toHaveLength(1);
   });
 
+  it('scoped to an intermediate CA: only the certificates whose chain holds it', async () => {
+    const ca = await post(p, '/api/v1/issuers', { name: unique('tree-ca'), type: 'GenericCA' });
+    const tree = { ...inv, issuerId: ca.id as string };
+    const issue = async () => {
+      const cert = await post(p, '/api/v1/certificates', certificateBody(tree));
+      const job = await p.http.post(`/api/v1/certificates/${cert.id}/renew`).set(p.auth()).send({}).expect(202);
+      expect((await p.waitForJob(job.body.job_id, ['Completed', 'Failed'])).status).toBe('Completed');
+      return cert.id as string;
+    };
+    const underRoot = await issue();
+    const ica = (await p.http.post(`/api/v1/issuers/${ca.id}/intermediates`).set(p.auth()).send({ name: 'issuing', common_name: 'Issuing CA' }).expect(201)).body;
+    await p.http.put(`/api/v1/issuers/${ca.id}`).set(p.auth()).send({ config: { ...ca.config, signing_intermediate_id: ica.id } }).expect(200);
+    const underIca = await issue();
+
+    const byIca = await p.http.post(`/api/v1/issuers/${ica.id}/reissue`).set(p.auth()).send({ reason: 'intermediate rotation', dry_run: true }).expect(200);
+    expect(byIca.body).toMatchObject({ issuer_id: ca.id, intermediate_ca_id: ica.id, total: 1, certificates: [{ certificate_id: underIca }] });
+    const byIssuer = await p.http.post(`/api/v1/issuers/${ca.id}/reissue`).set(p.auth()).send({ reason: 'issuer rotation', dry_run: true }).expect(200);
+    expect(byIssuer.body.certificates.map((c: { certificate_id: string }) => c.certificate_id).sort()).toEqual([underRoot, underIca].sort());
+
+    const drill = await p.http.post(`/api/v1/issuers/${ica.id}/reissue`).set(p.auth()).send({ reason: 'intermediate rotation' }).expect(202);
+    const get = async () => (await p.http.get(`/api/v1/issuers/${ica.id}/reissue/${drill.body.drill_id}`).set(p.auth()).expect(200)).body;
+    await waitFor('the intermediate drill completed', async () => (await get()).status === 'completed');
+    expect(await get()).toMatchObject({ intermediate_ca_id: ica.id, total: 1, issued: 1, revoked: 1 });
+    const renewals = await p.db.query(`SELECT certificate_id FROM jobs WHERE type = 'Renewal' AND certificate_id = ANY($1) AND requested_by <> 'system'`, [[underRoot, underIca]]);
+    expect(renewals.rows.filter((r) => r.certificate_id === underRoot)).toHaveLength(0);
+  });
+
   it('times a drill of many certificates (no targets: revoked once issued)', async () => {
     const n = 200;
     const issuer = await post(p, '/api/v1/issuers', { name: unique('drill-ca'), type: 'GenericCA' });
