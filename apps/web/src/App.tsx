@@ -17,6 +17,7 @@ const JobsPage = lazy(() => import('./pages/JobsPage'));
 const DiscoveryPage = lazy(() => import('./pages/DiscoveryPage'));
 const AuditPage = lazy(() => import('./pages/AuditPage'));
 const SettingsPage = lazy(() => import('./pages/SettingsPage'));
+const ReadinessPage = lazy(() => import('./pages/ReadinessPage'));
 
 function RequireSignIn({ children }: { children: ReactNode }) {
   const session = useSession();
@@ -56,6 +57,7 @@ export function App() {
           <Route path="discovery" element={<DiscoveryPage />} />
           <Route path="audit" element={<AuditPage />} />
           <Route path="settings" element={<SettingsPage />} />
+          <Route path="reports/readiness" element={<ReadinessPage />} />
           <Route path="*" element={<p className="state">No such page.</p>} />
         </Route>
       </Routes>

@@ -11,6 +11,7 @@ const NAV: Array<{ to: string; label: string; access: Access }> = [
   { to: '/jobs', label: 'Jobs', access: 'read' },
   { to: '/notifications', label: 'Notifications', access: 'read' },
   { to: '/discovery', label: 'Discovery', access: 'read' },
+  { to: '/reports/readiness', label: 'Readiness', access: 'read' },
   { to: '/audit', label: 'Audit', access: 'audit' },
   { to: '/settings', label: 'Settings', access: 'read' },
 ];
