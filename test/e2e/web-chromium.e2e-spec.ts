@@ -209,7 +209,7 @@ suite('web console in Chromium', () => {
     const pages: Array<[string, string]> = [
       ['/', 'Dashboard'], ['/certificates', 'Certificates'], ['/certificates/mc-www', 'www.example.com'], ['/issuers', 'Issuers'],
       ['/targets', 'Deployment targets'], ['/agents', 'Agents'], ['/jobs', 'Jobs'], ['/notifications?tab=dead', 'Notifications'],
-      ['/discovery', 'Discovery'], ['/audit', 'Audit trail'], ['/settings', 'Settings'], ['/reports/readiness', 'Readiness for shorter lifetimes'],
+      ['/discovery', 'Discovery'], ['/audit', 'Audit trail'], ['/settings', 'Settings'], ['/reports/readiness', 'Readiness for shorter lifetimes'], ['/reissue', 'Re-issue drill'],
     ];
     const found: Record<string, unknown> = {};
     for (const theme of ['light', 'dark']) {

@@ -18,6 +18,7 @@ const DiscoveryPage = lazy(() => import('./pages/DiscoveryPage'));
 const AuditPage = lazy(() => import('./pages/AuditPage'));
 const SettingsPage = lazy(() => import('./pages/SettingsPage'));
 const ReadinessPage = lazy(() => import('./pages/ReadinessPage'));
+const ReissueDrillPage = lazy(() => import('./pages/ReissueDrillPage'));
 
 function RequireSignIn({ children }: { children: ReactNode }) {
   const session = useSession();
@@ -58,6 +59,7 @@ export function App() {
           <Route path="audit" element={<AuditPage />} />
           <Route path="settings" element={<SettingsPage />} />
           <Route path="reports/readiness" element={<ReadinessPage />} />
+          <Route path="reissue" element={<ReissueDrillPage />} />
           <Route path="*" element={<p className="state">No such page.</p>} />
         </Route>
       </Routes>
