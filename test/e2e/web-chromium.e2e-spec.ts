@@ -213,6 +213,7 @@ suite('web console in Chromium', () => {
       ['/targets', 'Deployment targets'], ['/agents', 'Agents'], ['/jobs', 'Jobs'], ['/notifications?tab=dead', 'Notifications'],
       ['/discovery', 'Discovery'], ['/audit', 'Audit trail'], ['/settings', 'Settings'],
       ['/policies', 'Policies'], ['/profiles', 'Certificate profiles'], ['/owners', 'Owners'], ['/fleet', 'Fleet'], ['/issuers/iss-local', 'Local CA'],
+      ['/reports/readiness', 'Readiness for shorter lifetimes'], ['/reissue', 'Re-issue drill'],
     ];
     const found: Record<string, unknown> = {};
     for (const theme of ['light', 'dark']) {

@@ -34,6 +34,8 @@ import { VersionModule } from './modules/version/version.controller';
 import { AgentGroupsModule } from './modules/agent-groups/agent-groups.module';
 import { RevocationAdminModule } from './modules/revocation/revocation-admin.module';
 import { IntermediatesModule } from './modules/intermediates/intermediates.module';
+import { ReportsModule } from './modules/reports/reports.module';
+import { ReissueModule } from './modules/reissue/reissue.module';
 
 /** The REST API. It produces queue jobs but never consumes them (no @Processor here). */
 @Module({
@@ -72,6 +74,8 @@ import { IntermediatesModule } from './modules/intermediates/intermediates.modul
     AgentGroupsModule,
     RevocationAdminModule,
     IntermediatesModule,
+    ReportsModule,
+    ReissueModule,
   ],
   providers: [
     { provide: APP_GUARD, useExisting: AuthGuard },

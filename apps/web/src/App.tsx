@@ -28,6 +28,8 @@ function NoSuchPage() {
   useDocumentTitle('No such page');
   return <p className="state">No such page.</p>;
 }
+const ReadinessPage = lazy(() => import('./pages/ReadinessPage'));
+const ReissueDrillPage = lazy(() => import('./pages/ReissueDrillPage'));
 
 function RequireSignIn({ children }: { children: ReactNode }) {
   const session = useSession();
@@ -72,6 +74,8 @@ export function App() {
           <Route path="discovery" element={<DiscoveryPage />} />
           <Route path="audit" element={<AuditPage />} />
           <Route path="settings" element={<SettingsPage />} />
+          <Route path="reports/readiness" element={<ReadinessPage />} />
+          <Route path="reissue" element={<ReissueDrillPage />} />
           <Route path="*" element={<NoSuchPage />} />
         </Route>
       </Routes>

@@ -84,6 +84,8 @@ export interface AppConfig {
     ariCheckIntervalMs: number;
     /** An AwaitingCSR job fails after this long without a CSR. */
     awaitingCsrTimeoutMs: number;
+    /** How often running mass re-issue drills are moved on (old serials revoked once the new ones are served). */
+    reissueAdvanceIntervalMs: number;
     /** An agent is Offline after this long without a heartbeat; its Running jobs go back to Pending. */
     agentOfflineAfterMs: number;
   };
@@ -101,6 +103,11 @@ export interface AppConfig {
   outbound: OutboundPolicy;
   notifications: NotificationsConfig;
   acme: AcmeProcessConfig;
+  /** Reports over the inventory (GET /reports/readiness). */
+  reports: {
+    /** CERTCTL_CAA_CACHE_TTL: how long one name's CAA answer is reused, so a report does not hammer DNS. */
+    caaCacheTtlMs: number;
+  };
   networkScan: NetworkScanConfig;
   healthCheck: HealthCheckConfig;
   revocation: RevocationConfig;
@@ -258,6 +265,7 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
       reconcileIntervalMs: duration(env, 'CERTCTL_SCHEDULER_RECONCILE_INTERVAL', 60_000),
       ariCheckIntervalMs: duration(env, 'CERTCTL_SCHEDULER_ARI_CHECK_INTERVAL', 15 * 60_000),
       awaitingCsrTimeoutMs: duration(env, 'CERTCTL_JOB_AWAITING_CSR_TIMEOUT', 24 * 3_600_000),
+      reissueAdvanceIntervalMs: duration(env, 'CERTCTL_SCHEDULER_REISSUE_ADVANCE_INTERVAL', 15_000),
       agentOfflineAfterMs: duration(env, 'CERTCTL_AGENT_OFFLINE_AFTER', 5 * 60_000),
     },
     agentLongPoll: {
@@ -270,6 +278,7 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
     outbound: loadOutboundPolicy(env),
     notifications: loadNotificationsConfig(env),
     acme: loadAcmeConfig(env),
+    reports: { caaCacheTtlMs: duration(env, 'CERTCTL_CAA_CACHE_TTL', 5 * 60_000) },
     networkScan: loadNetworkScanConfig(env),
     healthCheck: loadHealthCheckConfig(env),
     revocation: loadRevocationConfig(env),

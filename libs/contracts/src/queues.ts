@@ -51,6 +51,8 @@ export interface JobMap {
   /** Checks claimed together by one tick, probed by whichever scanner replica takes the job. */
   'health-check.probe': Traced & { checkIds: string[] };
   'crl.generate': Traced;
+  /** Tick that moves mass re-issue drills on: issued, deployed, verified, old serials revoked. */
+  'reissue.advance': Traced;
 }
 export type JobName = keyof JobMap;
 
@@ -73,6 +75,7 @@ export const JOB_QUEUE = {
   reconcile: Queue.Schedule,
   'ari.check': Queue.Schedule,
   'crl.generate': Queue.Schedule,
+  'reissue.advance': Queue.Schedule,
   // On the scan queue, not schedule: only the scanner consumes it, and a worker takes any job of its queue.
   'network-scan.due': Queue.Scan,
   'health-check.due': Queue.HealthCheck,

@@ -23,6 +23,7 @@ export const ID_PREFIX = {
   healthCheck: 'hc',
   agentGroup: 'ag',
   intermediateCa: 'ica',
+  reissueDrill: 'drill',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

@@ -15,6 +15,8 @@ const NAV: Array<{ to: string; label: string; access: Access }> = [
   { to: '/jobs', label: 'Jobs', access: 'read' },
   { to: '/notifications', label: 'Notifications', access: 'read' },
   { to: '/discovery', label: 'Discovery', access: 'read' },
+  { to: '/reports/readiness', label: 'Readiness', access: 'read' },
+  { to: '/reissue', label: 'Re-issue drill', access: 'write' },
   { to: '/audit', label: 'Audit', access: 'audit' },
   { to: '/settings', label: 'Settings', access: 'read' },
 ];

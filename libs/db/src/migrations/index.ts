@@ -16,6 +16,7 @@ import { DashboardTrendIndexes1765300000000 } from './1765300000000-DashboardTre
 import { NotificationSkipped1765400000000 } from './1765400000000-NotificationSkipped';
 import { AuditCheckpointsAndAppRole1765400500000 } from './1765400500000-AuditCheckpointsAndAppRole';
 import { CrlShards1765550000000 } from './1765550000000-CrlShards';
+import { ReissueDrills1765580000000 } from './1765580000000-ReissueDrills';
 import { RevocationGeneration1765590000000 } from './1765590000000-RevocationGeneration';
 
 /** Listed explicitly (not globbed) so the same list works from sources under test and from the build; one a line, in timestamp order. */
@@ -38,5 +39,6 @@ export const MIGRATIONS = [
   NotificationSkipped1765400000000,
   AuditCheckpointsAndAppRole1765400500000,
   CrlShards1765550000000,
+  ReissueDrills1765580000000,
   RevocationGeneration1765590000000,
 ];

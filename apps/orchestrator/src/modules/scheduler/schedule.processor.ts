@@ -11,6 +11,7 @@ import { AriCheckService } from './ari-check.service';
 import { JobTimeoutsService } from './job-timeouts.service';
 import { ReconcilerService } from './reconciler.service';
 import { RenewalSweepService } from './renewal-sweep.service';
+import { ReissueDrillService } from './reissue-drill.service';
 
 /**
  * The orchestrator's periodic work, as BullMQ job schedulers on the `schedule` queue: upserted at boot by every
@@ -27,6 +28,7 @@ export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> impl
     private readonly reconciler: ReconcilerService,
     private readonly ari: AriCheckService,
     private readonly crl: CrlService,
+    private readonly drills: ReissueDrillService,
     private readonly producer: JobProducer,
     private readonly selfHealing: SelfHealing,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -43,6 +45,7 @@ export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> impl
       ['agents.health', s.agentHealthCheckIntervalMs],
       ['ari.check', s.ariCheckIntervalMs],
       ['crl.generate', this.config.revocation.crlGenerationIntervalMs],
+      ['reissue.advance', s.reissueAdvanceIntervalMs],
     ];
     for (const [name, ms] of every) {
       await this.selfHealing.schedule({
@@ -62,6 +65,7 @@ export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> impl
       case 'reconcile': return this.reconciler.reconcile(); // one queued before an upgrade
       case 'ari.check': return this.ari.check();
       case 'crl.generate': return this.crl.generateAll();
+      case 'reissue.advance': return this.drills.advance();
     }
   }
 }

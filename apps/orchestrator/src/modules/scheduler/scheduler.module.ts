@@ -6,10 +6,11 @@ import { JobTimeoutsService } from './job-timeouts.service';
 import { ReconcilerService } from './reconciler.service';
 import { RenewalSweepService } from './renewal-sweep.service';
 import { ScheduleProcessor } from './schedule.processor';
+import { ReissueDrillService } from './reissue-drill.service';
 
 @Module({
   imports: [RevocationModule],
-  providers: [RenewalSweepService, JobTimeoutsService, AgentHealthService, ReconcilerService, AriCheckService, ScheduleProcessor],
+  providers: [RenewalSweepService, JobTimeoutsService, AgentHealthService, ReconcilerService, AriCheckService, ScheduleProcessor, ReissueDrillService],
   exports: [RenewalSweepService, JobTimeoutsService, AgentHealthService, ReconcilerService, AriCheckService],
 })
 export class SchedulerModule {}
