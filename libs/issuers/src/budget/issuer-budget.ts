@@ -51,6 +51,9 @@ end
 return {1}
 `;
 
+/** Spent slots stay in Postgres at least this long, even for shorter windows. */
+const SPENDS_KEPT_AT_LEAST_MS = 24 * 3600 * 1000;
+
 export type BudgetDecision = { granted: true } | { granted: false; freeAt: Date; limit: string };
 
 interface Window {
@@ -86,17 +89,18 @@ export class IssuerBudget {
     const windows = this.windowsOf(issuerId, limits, names);
     if (!windows.length) return { granted: true };
     const now = this.now();
-    // Rows first (see the class comment); rows of this issuer older than their window go at the same time.
+    // Rows first (see the class comment). Rows of these windows older than the window (and than a day: what was
+    // spent stays readable for a while) go at the same time.
     await this.dataSource.query(
       `WITH pruned AS (
          DELETE FROM issuer_budget_spends s USING unnest($2::text[], $3::text[], $4::bigint[]) AS w(limit_name, scope_key, window_ms)
           WHERE s.issuer_id = $1 AND s.limit_name = w.limit_name AND s.scope_key = w.scope_key
-            AND s.spent_at <= to_timestamp(($5::bigint - w.window_ms) / 1000.0)
+            AND s.spent_at <= to_timestamp(($5::bigint - GREATEST(w.window_ms, $8::bigint)) / 1000.0)
        )
        INSERT INTO issuer_budget_spends (issuer_id, limit_name, scope_key, member, spent_at, reserved_by)
        SELECT $1, w.limit_name, w.scope_key, $6, to_timestamp($5::bigint / 1000.0), $7
          FROM unnest($2::text[], $3::text[]) AS w(limit_name, scope_key)`,
-      [issuerId, windows.map((w) => w.limit.name), windows.map((w) => w.scopeKey), windows.map((w) => w.limit.window_seconds * 1000), now, member, this.reservedBy],
+      [issuerId, windows.map((w) => w.limit.name), windows.map((w) => w.scopeKey), windows.map((w) => w.limit.window_seconds * 1000), now, member, this.reservedBy, SPENDS_KEPT_AT_LEAST_MS],
     );
     const keys = windows.map((w) => w.redisKey);
     const args: Array<string | number> = [now, member, ...windows.flatMap((w) => [w.limit.limit, w.limit.window_seconds * 1000])];
