@@ -51,6 +51,22 @@ describe('per-CA budget shared by two orchestrator processes', () => {
     expect(badScope.status).toBe(400);
     expect(badScope.body.details[0].field).toBe('config.rate_limits[0].per');
     await api.http.put('/api/v1/issuers/iss-nonexistent').set(api.auth()).send({ config: { rate_limits: [limit] } }).expect(404);
+    await api.http.get('/api/v1/issuers/iss-nonexistent/budget').set(api.auth()).expect(404);
+  });
+
+  it("an ACME issuer on Let's Encrypt's directory gets its published limits unless it declares its own; a Local CA has none", async () => {
+    const le = await post(api, '/api/v1/issuers', { name: unique('le'), type: 'ACME', config: { directory_url: 'https://acme-v02.api.letsencrypt.org/directory', email: 'ops@example.com' } });
+    const budget = (await api.http.get(`/api/v1/issuers/${le.id}/budget`).set(api.auth()).expect(200)).body;
+    expect(budget).toMatchObject({ issuer_id: le.id, source: 'ca_default' });
+    expect(budget.limits).toEqual([
+      { name: 'new_orders_per_account', limit: 300, window_seconds: 10800, per: 'account', remaining: 300 },
+      { name: 'certificates_per_registered_domain', limit: 50, window_seconds: 604800, per: 'registered_domain', remaining: 50 },
+      { name: 'certificates_per_exact_names', limit: 5, window_seconds: 604800, per: 'exact_names', remaining: 5 },
+    ]);
+    await api.http.put(`/api/v1/issuers/${le.id}`).set(api.auth())
+      .send({ config: { directory_url: 'https://acme-v02.api.letsencrypt.org/directory', rate_limits: [] } }).expect(200);
+    expect((await api.http.get(`/api/v1/issuers/${le.id}/budget`).set(api.auth()).expect(200)).body).toMatchObject({ source: 'declared', limits: [] });
+    expect((await api.http.get(`/api/v1/issuers/${inv.issuerId}/budget`).set(api.auth()).expect(200)).body).toMatchObject({ source: 'none', limits: [] });
   });
 
   it('issues exactly the budget per window across both replicas; the rest wait, visibly, and complete once it frees', async () => {
@@ -102,6 +118,8 @@ describe('per-CA budget shared by two orchestrator processes', () => {
     }
     const clusterWide = (await api.http.get('/api/v1/metrics/prometheus').set(api.auth()).expect(200)).text;
     expect(clusterWide.match(gaugeLine)?.[1]).toBe('0');
+    const budgetView = (await api.http.get(`/api/v1/issuers/${issuer.id}/budget`).set(api.auth()).expect(200)).body;
+    expect(budgetView).toMatchObject({ source: 'declared', limits: [{ name: 'orders', limit: BUDGET, window_seconds: WINDOW_S, per: 'account', remaining: 0 }] });
 
     // Then everyone completes, each in a later window.
     const done = await waitFor('every job completed', async () => {
