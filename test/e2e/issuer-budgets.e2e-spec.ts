@@ -99,10 +99,14 @@ describe('per-CA budget shared by two orchestrator processes', () => {
     )).rows as Array<{ at: number; member: string; reserved_by: string }>;
     const firstSpends = await spends();
     expect(firstSpends).toHaveLength(BUDGET);
-    const freesAt = new Date(firstSpends[0]!.at + WINDOW_S * 1000).toISOString();
-    for (const waiting of first.filter((j) => j.status === 'Pending')) {
-      expect(waiting.wait_reason).toBe(`waiting for CA budget: orders of issuer ${issuer.id} frees at ${freesAt}`);
-      expect(new Date(waiting.scheduled_at).toISOString()).toBe(freesAt);
+    // Each waiter is told its own turn: the three slots free one window after they were taken, the fourth waiter
+    // gets the first of them again one window later.
+    const W = WINDOW_S * 1000;
+    const turns = [firstSpends[0]!.at + W, firstSpends[1]!.at + W, firstSpends[2]!.at + W, firstSpends[0]!.at + 2 * W].map((t) => new Date(t).toISOString());
+    const waitingJobs = first.filter((j) => j.status === 'Pending');
+    expect(waitingJobs.map((j) => new Date(j.scheduled_at).toISOString()).sort()).toEqual([...turns].sort());
+    for (const waiting of waitingJobs) {
+      expect(waiting.wait_reason).toBe(`waiting for CA budget: orders of issuer ${issuer.id} frees at ${new Date(waiting.scheduled_at).toISOString()}`);
       expect(waiting.attempts).toBe(0);
     }
     // The jobs list shows them too.

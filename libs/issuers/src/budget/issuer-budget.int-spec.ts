@@ -78,6 +78,33 @@ describe('IssuerBudget (real Redis and Postgres, injected clock)', () => {
     expect(await rows(issuer)).toBe(3);
   });
 
+  it('waiters are woken in turn, a window apart per round of the limit, not all at the next freed slot', async () => {
+    const issuer = await newIssuer();
+    const [a, b] = [replica(), replica()];
+    const t = 40_000_000;
+    for (let i = 0; i < 3; i++) {
+      clock = t + i * 1000;
+      expect((await a.take(issuer, perMinute, ['a.example.com'], `granted-${i}:1`)).granted).toBe(true);
+    }
+    clock = t + 5000;
+    const wakeAt = async (member: string, budget = a) => {
+      const d = await budget.take(issuer, perMinute, ['a.example.com'], member);
+      return d.granted ? 'granted' : d.freeAt.getTime() - t;
+    };
+    const waits = [];
+    for (let i = 0; i < 8; i++) waits.push(await wakeAt(`waiter-${i}:1`, i % 2 ? a : b));
+    expect(waits).toEqual([MINUTE, 1000 + MINUTE, 2000 + MINUTE, 2 * MINUTE, 1000 + 2 * MINUTE, 2000 + 2 * MINUTE, 3 * MINUTE, 1000 + 3 * MINUTE]);
+    // Asking again keeps one's place.
+    expect(await wakeAt('waiter-3:1')).toBe(2 * MINUTE);
+    // At its time, the first waiter gets the slot; the next ones keep their times.
+    clock = t + MINUTE;
+    expect(await wakeAt('waiter-0:1')).toBe('granted');
+    expect(await wakeAt('waiter-1:1')).toBe(1000 + MINUTE);
+    expect(await wakeAt('waiter-3:1')).toBe(2 * MINUTE);
+    clock = t + 1000 + MINUTE;
+    expect(await wakeAt('waiter-1:1')).toBe('granted');
+  });
+
   it('after Redis loses its windows, they are rebuilt from Postgres: nothing past the limit is granted', async () => {
     const issuer = await newIssuer();
     const budget = replica();

@@ -8,14 +8,20 @@ const SEEDED = '~seeded';
 
 /**
  * One atomic check-and-take across every window a job spends from (all replicas share it: Redis runs one script at
- * a time). KEYS: the window sets. ARGV: now, member, then per key its limit and window (ms), then seed triples
- * (key index, score, member) read from Postgres. A set without the SEEDED mark is answered with {-1} unless seeds
- * were given: the caller then reads Postgres and asks again. Answers {1} (taken) or {0, freeAtMs, keyIndex}.
+ * a time). KEYS: the n window sets, then their n waiting lists. ARGV: now, member, then per window its limit and
+ * length (ms), then seed triples (window index, score, member) read from Postgres. A window without the SEEDED mark
+ * is answered with {-1} unless seeds were given: the caller then reads Postgres and asks again. Answers {1} (taken)
+ * or {0, wakeAtMs, windowIndex}.
+ *
+ * A refused member joins the window's waiting list (first refusal first) and is told when its own turn should come,
+ * not merely when the next slot frees: waiter p gets the (p mod limit)-th slot to free, p div limit windows later.
+ * A thousand renewals waiting on one budget so wake a few at a time instead of all at every freed slot. The list
+ * only spreads wake-ups; whoever asks when a slot is free gets it.
  */
 const TAKE = `
 local now = tonumber(ARGV[1])
 local member = ARGV[2]
-local n = #KEYS
+local n = #KEYS / 2
 local seeding = ARGV[#ARGV] == 'seed'
 for k = 1, n do
   if not redis.call('ZSCORE', KEYS[k], '${SEEDED}') then
@@ -29,7 +35,7 @@ for k = 1, n do
     end
   end
 end
-local freeAt = 0
+local wakeAt = 0
 local full = 0
 for k = 1, n do
   local limit = tonumber(ARGV[1 + 2 * k])
@@ -38,15 +44,20 @@ for k = 1, n do
   redis.call('ZREM', KEYS[k], member)
   local used = redis.call('ZCARD', KEYS[k]) - 1
   if used >= limit then
-    local oldest = redis.call('ZRANGE', KEYS[k], used - limit, used - limit, 'WITHSCORES')
-    local at = tonumber(oldest[2]) + window
-    if at > freeAt then freeAt = at; full = k end
+    local waiting = KEYS[n + k]
+    redis.call('ZADD', waiting, 'NX', now, member)
+    local p = redis.call('ZRANK', waiting, member)
+    local slot = redis.call('ZRANGE', KEYS[k], used - limit + (p % limit), used - limit + (p % limit), 'WITHSCORES')
+    local at = tonumber(slot[2]) + window * (1 + math.floor(p / limit))
+    redis.call('PEXPIRE', waiting, at - now + window)
+    if at > wakeAt then wakeAt = at; full = k end
   end
 end
-if freeAt > 0 then return {0, tostring(freeAt), full} end
+if wakeAt > 0 then return {0, tostring(wakeAt), full} end
 for k = 1, n do
   redis.call('ZADD', KEYS[k], now, member)
   redis.call('PEXPIRE', KEYS[k], ARGV[2 + 2 * k])
+  redis.call('ZREM', KEYS[n + k], member)
 end
 return {1}
 `;
@@ -54,6 +65,7 @@ return {1}
 /** Spent slots stay in Postgres at least this long, even for shorter windows. */
 const SPENDS_KEPT_AT_LEAST_MS = 24 * 3600 * 1000;
 
+/** Refused: `freeAt` is when a slot should be free for this attempt (its turn among those waiting), `limit` the full one. */
 export type BudgetDecision = { granted: true } | { granted: false; freeAt: Date; limit: string };
 
 interface Window {
@@ -102,7 +114,7 @@ export class IssuerBudget {
          FROM unnest($2::text[], $3::text[]) AS w(limit_name, scope_key)`,
       [issuerId, windows.map((w) => w.limit.name), windows.map((w) => w.scopeKey), windows.map((w) => w.limit.window_seconds * 1000), now, member, this.reservedBy, SPENDS_KEPT_AT_LEAST_MS],
     );
-    const keys = windows.map((w) => w.redisKey);
+    const keys = [...windows.map((w) => w.redisKey), ...windows.map((w) => `${w.redisKey}:waiting`)];
     const args: Array<string | number> = [now, member, ...windows.flatMap((w) => [w.limit.limit, w.limit.window_seconds * 1000])];
     let answer = (await this.redis.eval(TAKE, keys.length, ...keys, ...args)) as [number, string?, number?];
     if (answer[0] === -1) answer = (await this.redis.eval(TAKE, keys.length, ...keys, ...args, ...(await this.seeds(issuerId, windows, now)), 'seed')) as typeof answer;
