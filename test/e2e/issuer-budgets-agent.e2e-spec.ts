@@ -16,7 +16,7 @@ describe('per-CA budget with agent-made keys', () => {
   let inv: Inventory;
 
   beforeAll(async () => {
-    p = await startPlatform({ CERTCTL_KEYGEN_MODE: 'agent' });
+    p = await startPlatform({ CERTCTL_KEYGEN_MODE: 'agent', CERTCTL_ISSUANCE_RETRY_BASE_DELAY: '1s' });
     inv = await createInventory(p);
   });
   afterAll(async () => p?.close());
@@ -56,4 +56,29 @@ describe('per-CA budget with agent-made keys', () => {
     const stored = await p.db.query('SELECT csr_pem, encrypted_private_key FROM certificate_versions WHERE job_id = $1', [agentJob]);
     expect(stored.rows).toEqual([{ csr_pem: csrPem, encrypted_private_key: null }]);
   }, 90_000);
+
+  it('a budget check that fails (its table unreadable) is a failed attempt retried with backoff, not a job left Running', async () => {
+    const issuer = await post(p, '/api/v1/issuers', {
+      name: unique('budget'), type: 'GenericCA', config: { rate_limits: [{ name: 'orders', limit: 5, window_seconds: 60, per: 'account' }] },
+    });
+    const cert = await post(p, '/api/v1/certificates', certificateBody({ ...inv, issuerId: issuer.id }));
+    await p.db.query('ALTER TABLE issuer_budget_spends RENAME TO issuer_budget_spends_away');
+    try {
+      const jobId = (await p.http.post(`/api/v1/certificates/${cert.id}/renew`).set(p.auth()).send({}).expect(202)).body.job_id as string;
+      const deadline = Date.now() + 20_000;
+      let row: Record<string, any> | undefined;
+      while (Date.now() < deadline) {
+        row = (await p.db.query('SELECT status, attempts, last_error FROM jobs WHERE id = $1', [jobId])).rows[0];
+        if (row?.status === 'Pending' && /issuer_budget_spends/.test(row.last_error ?? '')) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(row).toMatchObject({ status: 'Pending', last_error: expect.stringContaining('issuer_budget_spends') });
+      await p.db.query('ALTER TABLE issuer_budget_spends_away RENAME TO issuer_budget_spends');
+      const done = await p.waitForJob(jobId, ['Completed', 'Failed'], 30_000);
+      expect(done.status).toBe('Completed');
+      expect((await spends(issuer.id)).map((s) => s.member)).toEqual([`${jobId}:${done.attempts}`]);
+    } finally {
+      await p.db.query('ALTER TABLE IF EXISTS issuer_budget_spends_away RENAME TO issuer_budget_spends');
+    }
+  }, 60_000);
 });

@@ -120,8 +120,14 @@ export class IssuanceService {
       await this.awaitCsr(job);
       return undefined;
     }
-    // Checked after the CSR wait (an agent's key costs the CA nothing) and before any key is made.
-    const wait = await this.takeBudget(job);
+    // Checked after the CSR wait (an agent's key costs the CA nothing) and before any key is made. Redis or
+    // PostgreSQL failing here is a failed attempt like any other (retried with backoff), never a job left Running.
+    let wait: IssuanceOutcome | undefined;
+    try {
+      wait = await this.takeBudget(job);
+    } catch (err) {
+      await this.handleFailure(job, err, correlationId);
+    }
     if (wait) return wait;
     const profile = profileConstraintsOf(job);
     const serverKey = job.csr_pem ? undefined : await this.serverKey(profile);
