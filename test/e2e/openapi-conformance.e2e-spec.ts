@@ -119,6 +119,7 @@ describe('OpenAPI document vs the wire', () => {
     ok(await get('/api/v1/issuers'));
     ok(await get(`/api/v1/issuers/${issuer.id}`));
     ok(await send('put', `/api/v1/issuers/${issuer.id}`, { enabled: true }));
+    ok(await get(`/api/v1/issuers/${issuer.id}/budget`));
     const profile = ok(await send('post', '/api/v1/profiles', { name: unique('prof') }), 201);
     ok(await get('/api/v1/profiles'));
     ok(await get(`/api/v1/profiles/${profile.id}`));

@@ -151,6 +151,9 @@ suite('alerts against a real Prometheus with the Operator\'s target labels', () 
     await post(api, '/api/v1/targets', { name: unique('t'), type: 'File', config: { cert_path: '/etc/ssl/nonexistent/c.pem' } });
     await api.app.get(JobProducer).queue(Queue.NotifyDeadLetter)
       .add('notification.dead', { notificationId: 'prometheus-test', lastError: 'smtp down' }, { jobId: 'prometheus-dead-1' });
+    // An issuer with a budget of 10 an hour, 10 of it spent in the last minute: CertctlIssuerBudgetLow.
+    const budgeted = await post(api, '/api/v1/issuers', { name: unique('budget'), type: 'GenericCA', config: { rate_limits: [{ name: 'orders', limit: 10, window_seconds: 3600, per: 'account' }] } });
+    await api.db.query(`INSERT INTO issuer_budget_spends (issuer_id, limit_name, scope_key, member, spent_at) SELECT $1, 'orders', 'account', 'job-' || i, now() FROM generate_series(1, 10) i`, [budgeted.id]);
 
     const promPort = await freePort();
     promUrl = `http://127.0.0.1:${promPort}`;
@@ -216,7 +219,7 @@ suite('alerts against a real Prometheus with the Operator\'s target labels', () 
     await api.app.get(ClusterCounters).increment(DEPLOY_COUNTERS.rollbacks, { target_type: 'File', outcome: 'also_failed' });
     await api.app.get(ClusterCounters).increment(DEPLOY_COUNTERS.attempts, { target_type: 'File', result: 'failure' });
     const wanted = ['CertctlCertificatesExpiringWithin7Days', 'CertctlCertificatesExpiringSoon', 'CertctlCertificatesExpired',
-      'CertctlNotificationDeadLettered', 'CertctlDeployRollbackAlsoFailed', 'CertctlDeployFailureRateHigh'];
+      'CertctlNotificationDeadLettered', 'CertctlDeployRollbackAlsoFailed', 'CertctlDeployFailureRateHigh', 'CertctlIssuerBudgetLow'];
     const active = await until('the alerts to be pending or firing', async () => {
       const res = await fetch(`${promUrl}/api/v1/alerts`);
       const names = ((await res.json()) as { data: { alerts: Array<{ labels: { alertname: string } }> } }).data.alerts.map((a) => a.labels.alertname);

@@ -25,7 +25,7 @@ export class SourceAppProcess {
     }
   }
 
-  static async start(app: 'notifier' | 'scanner' | 'responder', env: Record<string, string>, timeoutMs = 60_000): Promise<SourceAppProcess> {
+  static async start(app: 'notifier' | 'scanner' | 'responder' | 'orchestrator', env: Record<string, string>, timeoutMs = 60_000): Promise<SourceAppProcess> {
     const child = spawn(process.execPath, ['-r', REGISTER, resolve(ROOT, 'apps', app, 'src', 'main.ts')], {
       cwd: ROOT,
       // info: readiness is read from the "<app> ready" log line.

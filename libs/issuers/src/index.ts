@@ -8,3 +8,4 @@ export * from './issuer-secrets';
 export * from './issuers.module';
 export * from './acme';
 export * from './revocation';
+export * from './budget';

@@ -1,4 +1,5 @@
 import { checkOutboundUrl } from '@certctl/config';
+import { rateLimitsProblem } from './budget/rate-limits';
 
 /**
  * Issuer config checks run at create/update time in the api, so a broken issuer is refused with a 400 naming
@@ -28,6 +29,8 @@ export function issuerConfigProblem(type: string, config: Record<string, unknown
   if (!(SUPPORTED_ISSUER_TYPES as readonly string[]).includes(type)) {
     return { field: 'type', message: `${type} is not supported by this server (supported: ${SUPPORTED_ISSUER_TYPES.join(', ')})` };
   }
+  const budget = rateLimitsProblem(config.rate_limits);
+  if (budget) return budget;
   if (type === 'ACME') return acmeProblem(config);
   return localCaProblem(config);
 }

@@ -1,6 +1,6 @@
 import { OnWorkerEvent, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
-import { Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { JOB_QUEUE, type AnyJob, type QueueName } from '@certctl/contracts';
 import { reportRedisError } from '@certctl/db';
@@ -51,17 +51,20 @@ export abstract class BaseProcessor<Q extends QueueName> extends WorkerHost {
     reportRedisError(`worker:${this.queueName}`, err);
   }
 
-  protected abstract handle(job: AnyJob<Q>): Promise<unknown>;
+  /** `token` is the worker's lock token: a handler that moves its job to delayed (then throws DelayedError) needs it. */
+  protected abstract handle(job: AnyJob<Q>, token?: string): Promise<unknown>;
 
-  async process(job: Job): Promise<unknown> {
+  async process(job: Job, token?: string): Promise<unknown> {
     const { total, duration } = jobMetrics(this.registry);
     const stop = duration.startTimer({ queue: this.queueName, name: job.name });
     const context = { queue: this.queueName, job: job.name, bullJobId: job.id, attempt: job.attemptsMade + 1, correlationId: (job.data as { correlationId?: string }).correlationId };
     try {
-      const result = await this.handle(job as AnyJob<Q>);
+      const result = await this.handle(job as AnyJob<Q>, token);
       total.inc({ queue: this.queueName, name: job.name, outcome: 'completed' });
       return result;
     } catch (err) {
+      // Moved to delayed by its handler (e.g. waiting for a CA budget): neither a success nor a failed attempt.
+      if (err instanceof DelayedError) throw err;
       const permanent = err instanceof UnrecoverableError;
       total.inc({ queue: this.queueName, name: job.name, outcome: permanent ? 'failed' : 'retried' });
       this.logger.warn({ ...context, err: (err as Error).message, permanent }, 'job attempt failed');

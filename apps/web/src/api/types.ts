@@ -52,6 +52,9 @@ export interface Job {
   attempts?: number;
   max_attempts?: number;
   last_error?: string | null;
+  /** Why a Pending job is not running yet, e.g. "waiting for CA budget: … frees at …"; it runs at scheduled_at. */
+  wait_reason?: string | null;
+  scheduled_at?: string;
   created_at?: string;
   completed_at?: string | null;
   requested_by?: string;

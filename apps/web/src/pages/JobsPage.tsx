@@ -64,11 +64,14 @@ export default function JobsPage() {
           <thead><tr><th scope="col">Job</th><th scope="col">Type</th><th scope="col">Certificate</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Created</th><th scope="col">Error</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
           <tbody>
             {list.data?.data.map((j) => (
-              <tr key={j.id}>
+              <tr key={j.id} data-testid={`job-${j.id}`}>
                 <td className="mono">{j.id}</td>
                 <td>{j.type}</td>
                 <td>{j.certificate_id ? <Link to={`/certificates/${encodeURIComponent(j.certificate_id)}`}>{j.certificate_id}</Link> : '—'}</td>
-                <td><StatusBadge status={j.status} /></td>
+                <td>
+                  <StatusBadge status={j.status} />
+                  {j.wait_reason ? <span className="muted" title={j.wait_reason}> {j.wait_reason.startsWith('waiting for CA budget') ? 'waiting for CA budget' : 'waiting'}{j.scheduled_at ? <> until <RelativeTime iso={j.scheduled_at} /></> : null}</span> : null}
+                </td>
                 <td>{j.attempts ?? 0}/{j.max_attempts ?? '—'}</td>
                 <td><RelativeTime iso={j.created_at} /></td>
                 <td className="truncate" title={j.last_error ?? ''}>{j.last_error ?? ''}</td>

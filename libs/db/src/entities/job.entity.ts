@@ -26,6 +26,8 @@ export class JobEntity {
   @Column('text', { default: '' }) requested_by: string;
   @Column('text', { nullable: true }) decided_by: string | null;
   @Column('text', { nullable: true }) decision_note: string | null;
+  /** Why a Pending job waits (e.g. "waiting for CA budget …"); it runs again at scheduled_at. */
+  @Column('text', { nullable: true }) wait_reason: string | null;
   @CreateDateColumn({ type: 'timestamptz' }) created_at: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updated_at: Date;
 }

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { IssuerEntity } from '@certctl/db';
-import { IssuerConnectors, issuerConfigProblem, sealIssuerConfig } from '@certctl/issuers';
+import { budgetRemaining, effectiveRateLimits, IssuerConnectors, issuerConfigProblem, RateLimit, sealIssuerConfig } from '@certctl/issuers';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { CrudResource } from '../../common/crud-resource';
@@ -14,6 +14,15 @@ export interface IssuerTestResult {
   status: 'success' | 'failed';
   message: string;
   tested_at: string;
+}
+
+/** An issuer's budget now: each limit it is held to, where the limit comes from, and what is left in its window. */
+export interface IssuerBudgetView {
+  issuer_id: string;
+  /** `declared` (config.rate_limits), `ca_default` (its CA's published limits, by directory URL) or `none`. */
+  source: 'declared' | 'ca_default' | 'none';
+  limits: Array<RateLimit & { remaining: number }>;
+  measured_at: string;
 }
 
 @Injectable()
@@ -61,6 +70,21 @@ export class IssuersService {
       await this.audit.record({ actor, action: 'issuer_tested', resource_type: 'issuers', resource_id: id, event_category: 'config', details: { status: result.status } }, tx);
     });
     return result;
+  }
+
+  /** The limits the orchestrators hold this issuer to and what is left of each (for a per-domain limit, in its busiest domain). */
+  async budget(id: string): Promise<IssuerBudgetView> {
+    const issuer = await this.dataSource.manager.findOne(IssuerEntity, { where: { id }, select: { id: true, type: true, config: true } });
+    if (!issuer) throw ApiError.notFound('issuer', id);
+    const limits = effectiveRateLimits(issuer.type, issuer.config);
+    const now = Date.now();
+    const remaining = await budgetRemaining(this.dataSource, [{ id, limits }], now);
+    return {
+      issuer_id: id,
+      source: Array.isArray(issuer.config?.rate_limits) ? 'declared' : limits.length ? 'ca_default' : 'none',
+      limits: limits.map((l, i) => ({ name: l.name, limit: l.limit, window_seconds: l.window_seconds, per: l.per, remaining: remaining[i]!.remaining })),
+      measured_at: new Date(now).toISOString(),
+    };
   }
 
   private seal(type: string, config: Record<string, unknown>, previous: Buffer | null) {

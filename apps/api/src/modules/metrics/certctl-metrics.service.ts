@@ -1,9 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { NOTIFICATION_CHANNELS } from '@certctl/contracts';
 import { DEPLOY_COUNTERS } from '@certctl/deploy';
-import { CRL_COUNTER, CRL_COUNTER_LABELS, OCSP_COUNTER, OCSP_COUNTER_LABELS } from '@certctl/issuers';
+import { CRL_COUNTER, CRL_COUNTER_LABELS, defineBudgetGauges, OCSP_COUNTER, OCSP_COUNTER_LABELS } from '@certctl/issuers';
 import { ClusterCounters, CounterSample } from '@certctl/observability';
 import { InventoryCounts, StatsService, StatsSummary } from '../stats/stats.service';
 
@@ -66,9 +68,16 @@ export class CertctlMetricsService {
   /** How long one snapshot serves scrapes (CERTCTL_READ_CACHE_TTL): scrapes from several Prometheus servers cost one query. */
   private readonly snapshotTtlMs: number;
 
-  constructor(private readonly stats: StatsService, private readonly counters: ClusterCounters, @Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    private readonly stats: StatsService,
+    private readonly counters: ClusterCounters,
+    @Inject(APP_CONFIG) config: AppConfig,
+    @InjectDataSource() dataSource: DataSource,
+  ) {
     this.snapshotTtlMs = config.server.readCacheTtlMs;
     this.defineFamilies();
+    // Per-CA budgets, cluster-wide (counted in PostgreSQL at scrape time, as on every orchestrator's /metrics).
+    defineBudgetGauges(this.registry, dataSource);
   }
 
   async json(): Promise<CertctlMetrics> {

@@ -1,5 +1,6 @@
 import { Processor } from '@nestjs/bullmq';
 import { Inject, OnApplicationBootstrap } from '@nestjs/common';
+import { DelayedError } from 'bullmq';
 import type { Registry } from 'prom-client';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { AnyJob, Queue } from '@certctl/contracts';
@@ -23,12 +24,19 @@ export class IssuanceProcessor extends BaseProcessor<typeof Queue.Issuance> impl
     this.worker.concurrency = this.config.issuance.concurrency;
   }
 
-  protected handle(job: AnyJob<typeof Queue.Issuance>): Promise<void> {
+  protected async handle(job: AnyJob<typeof Queue.Issuance>, token?: string): Promise<void> {
     switch (job.name) {
       case 'certificate.issue':
       case 'certificate.renew':
-      case 'csr.sign':
-        return this.issuance.run(job.data.jobId, job.data.correlationId);
+      case 'csr.sign': {
+        const outcome = await this.issuance.run(job.data.jobId, job.data.correlationId);
+        if (outcome?.waitUntil) {
+          // Over the CA's budget: the same queue job runs again when a slot frees, without spending an attempt.
+          await job.moveToDelayed(outcome.waitUntil.getTime(), token);
+          throw new DelayedError();
+        }
+        return;
+      }
       case 'certificate.revoke':
         return this.revocations.notifyIssuer(job.data.certificateId);
     }

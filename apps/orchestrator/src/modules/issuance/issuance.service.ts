@@ -8,7 +8,9 @@ import {
   AgentWorkSignal, AuditEventEntity, channelsFor, enqueueNotifications, GroupCommit, JobEntity, JobProducer, ManagedCertificateEntity, newId, NotificationDetails,
   recordNotifications, severityTier,
 } from '@certctl/db';
-import { IssuedCertificate, IssuedLeafDetails, IssuerConnector, IssuerConnectors, IssuerError, ProfileConstraints } from '@certctl/issuers';
+import {
+  effectiveRateLimits, IssuedCertificate, IssuedLeafDetails, IssuerBudget, IssuerConnector, IssuerConnectors, IssuerError, ProfileConstraints,
+} from '@certctl/issuers';
 import {
   createCsr, describeCertificate, encryptSecret, generateKeyObjects, KeyObjectPair, keySize, KeySpec, namesMismatch, parseCsr, ParsedCsr,
   PkiError, privateKeyPemOf, x509, splitPemChain,
@@ -28,6 +30,11 @@ const BATCHES_IN_FLIGHT = 2;
 /** Jobs starting while a claim is in flight are claimed together by the next statement. */
 const MAX_CLAIMS_PER_STATEMENT = 500;
 
+/** What run() tells the processor when the job must wait for the CA's budget (its queue job is delayed until then). */
+export interface IssuanceOutcome {
+  waitUntil: Date;
+}
+
 interface Completion {
   deployJobIds: string[];
   notificationIds: string[];
@@ -46,6 +53,9 @@ interface ClaimedJob {
   issuer_id: string;
   /** The issuer row's updated_at: the cached connector is reused while it is unchanged. */
   issuer_updated_at: Date | null;
+  /** The issuer's type and (redacted) config: its rate limits, declared or its CA's defaults. */
+  issuer_type: string | null;
+  issuer_config: Record<string, unknown> | null;
   agent_makes_key: boolean;
   /** Enabled targets of the certificate, by id: each gets a Deployment job when the version is stored. */
   targets: Array<{ id: string; agent_id: string | null }>;
@@ -100,15 +110,25 @@ export class IssuanceService {
     private readonly issuers: IssuerConnectors,
     private readonly producer: JobProducer,
     private readonly agentWork: AgentWorkSignal,
+    private readonly budget: IssuerBudget,
   ) {}
 
-  async run(jobId: string, correlationId?: string): Promise<void> {
+  async run(jobId: string, correlationId?: string): Promise<IssuanceOutcome | undefined> {
     const job = await this.claim(jobId);
-    if (!job) return;
+    if (!job) return undefined;
     if (!job.csr_pem && job.agent_makes_key) {
       await this.awaitCsr(job);
-      return;
+      return undefined;
     }
+    // Checked after the CSR wait (an agent's key costs the CA nothing) and before any key is made. Redis or
+    // PostgreSQL failing here is a failed attempt like any other (retried with backoff), never a job left Running.
+    let wait: IssuanceOutcome | undefined;
+    try {
+      wait = await this.takeBudget(job);
+    } catch (err) {
+      await this.handleFailure(job, err, correlationId);
+    }
+    if (wait) return wait;
     const profile = profileConstraintsOf(job);
     const serverKey = job.csr_pem ? undefined : await this.serverKey(profile);
 
@@ -140,6 +160,28 @@ export class IssuanceService {
     } catch (err) {
       await this.handleFailure(job, err, correlationId);
     }
+    return undefined;
+  }
+
+  /**
+   * Takes one slot of each of the issuer's rate limits for this attempt, or puts the job back to Pending with the
+   * time a slot frees (scheduled_at) and why (wait_reason): delayed, not failed, and the attempt is not counted.
+   * The budget is shared by every replica (IssuerBudget). A slot taken stays spent even if the CA then fails the
+   * order: Let's Encrypt counts failed orders against new orders per account too.
+   */
+  private async takeBudget(job: ClaimedJob): Promise<IssuanceOutcome | undefined> {
+    const limits = effectiveRateLimits(job.issuer_type ?? '', job.issuer_config);
+    if (!limits.length) return undefined;
+    const decision = await this.budget.take(job.issuer_id, limits, [job.common_name, ...job.sans], `${job.id}:${job.attempts}`);
+    if (decision.granted) return undefined;
+    const reason = `waiting for CA budget: ${decision.limit} of issuer ${job.issuer_id} frees at ${decision.freeAt.toISOString()}`;
+    await this.dataSource.query(
+      `UPDATE jobs SET status = 'Pending', attempts = GREATEST(attempts - 1, 0), scheduled_at = $2, wait_reason = $3, updated_at = now()
+        WHERE id = $1 AND (status = 'Running') IS TRUE`,
+      [job.id, decision.freeAt, reason],
+    );
+    this.logger.log({ jobId: job.id, issuerId: job.issuer_id, limit: decision.limit, freeAt: decision.freeAt.toISOString() }, 'issuance waits for CA budget');
+    return { waitUntil: decision.freeAt };
   }
 
   /**
@@ -167,12 +209,12 @@ export class IssuanceService {
       // pick idx_jobs_open_per_certificate, a partial index it may believe empty right after a burst of new jobs,
       // and then each claim reads every open job.
       `WITH claimed AS (
-         UPDATE jobs SET status = 'Running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now()
+         UPDATE jobs SET status = 'Running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), wait_reason = NULL, updated_at = now()
           WHERE id = ANY($1::text[]) AND type IN ('Issuance', 'Renewal') AND (status IN ('Pending', 'Running')) IS TRUE
             AND NOT EXISTS (SELECT 1 FROM certificate_versions v WHERE v.job_id = jobs.id)
           RETURNING id, type, certificate_id, attempts, max_attempts, csr_pem
        )
-       SELECT j.*, c.common_name, c.sans, c.issuer_id, i.updated_at AS issuer_updated_at,
+       SELECT j.*, c.common_name, c.sans, c.issuer_id, i.updated_at AS issuer_updated_at, i.type AS issuer_type, i.config AS issuer_config,
               c.name AS certificate_name, o.email AS owner_email, p.alert_channels,
               COALESCE((SELECT json_agg(json_build_object('id', t.id, 'agent_id', t.agent_id) ORDER BY t.id)
                           FROM certificate_target_mappings m JOIN deployment_targets t ON t.id = m.target_id

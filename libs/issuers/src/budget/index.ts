@@ -1,0 +1,3 @@
+export * from './rate-limits';
+export * from './issuer-budget';
+export * from './budget-gauges';
