@@ -20,6 +20,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { seedDemoInventory } from '../scripts/demo-seed';
 import { AppName, AppProcess } from './lib/app-process';
 import { freshDatabase } from './lib/bench-dataset';
@@ -54,10 +55,11 @@ async function oneRound(adminUrl: string, redisUrl: string, checkpointsS: number
   const url = await freshDatabase(adminUrl, DATABASE);
   const deployRoot = mkdtempSync(join(tmpdir(), 'certctl-bench-rss-'));
   await seedDemoInventory(url, deployRoot);
+  const queuePrefix = `certctl-bench-rss-${randomBytes(4).toString('hex')}`;
   const env: Record<string, string> = {
     CERTCTL_DATABASE_URL: url,
     CERTCTL_REDIS_URL: redisUrl,
-    CERTCTL_QUEUE_PREFIX: `certctl-bench-rss-${randomBytes(4).toString('hex')}`,
+    CERTCTL_QUEUE_PREFIX: queuePrefix,
     CERTCTL_API_KEY: `bench-${randomBytes(24).toString('base64url')}`,
     CERTCTL_CONFIG_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
     CERTCTL_AUDIT_HMAC_KEY: randomBytes(32).toString('base64url'),
@@ -90,6 +92,22 @@ async function oneRound(adminUrl: string, redisUrl: string, checkpointsS: number
     bare.kill();
     await Promise.all(apps.map((app) => app.stop()));
     rmSync(deployRoot, { recursive: true, force: true });
+    await deleteKeys(redisUrl, `${queuePrefix}:*`);
+  }
+}
+
+/** The round's queues and sessions: each round has a prefix of its own, removed when it ends. */
+async function deleteKeys(redisUrl: string, pattern: string): Promise<void> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
   }
 }
 
