@@ -1,11 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
 import { Inject, Injectable, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { urlencoded } from 'express';
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { ALL_QUEUES } from '@certctl/contracts';
@@ -30,6 +27,7 @@ const ALLOWED_ACTIONS = new Set(['retry', 'promote']);
 @Injectable()
 export class QueueDashboard implements OnModuleInit {
   private readonly logger = new Logger(QueueDashboard.name);
+  private board: RequestHandler | undefined;
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -42,15 +40,33 @@ export class QueueDashboard implements OnModuleInit {
 
   /** Mounted on Express during init, after Nest's routes and before its 404 handler. */
   onModuleInit(): void {
-    const serverAdapter = new ExpressAdapter().setBasePath(QUEUE_DASHBOARD_PATH);
-    createBullBoard({
-      queues: ALL_QUEUES.map((name) => new BullMQAdapter(this.producer.queue(name), { allowRetries: true })),
-      serverAdapter,
-      options: { uiConfig: { boardTitle: 'certctl queues' } },
-    });
     const app = this.adapterHost.httpAdapter.getInstance<{ post: Function; use: Function }>();
     app.post(`${QUEUE_DASHBOARD_PATH}/session`, urlencoded({ extended: false, limit: '4kb' }), (req: Request, res: Response) => void this.login(req, res).catch((err: unknown) => this.fail(req, res, err)));
-    app.use(QUEUE_DASHBOARD_PATH, (req: Request, res: Response, next: NextFunction) => void this.guard(req, res, next).catch((err: unknown) => this.fail(req, res, err)), serverAdapter.getRouter());
+    app.use(
+      QUEUE_DASHBOARD_PATH,
+      (req: Request, res: Response, next: NextFunction) => void this.guard(req, res, next).catch((err: unknown) => this.fail(req, res, err)),
+      (req: Request, res: Response, next: NextFunction) => this.dashboard()(req, res, next),
+    );
+  }
+
+  /**
+   * bull-board's router, built when the first admin gets past the guard: bull-board and what it brings (its UI
+   * server, valibot, lodash, ejs) are memory every api replica would hold at idle for a page few people open.
+   */
+  private dashboard(): RequestHandler {
+    if (!this.board) {
+      const { createBullBoard } = require('@bull-board/api') as typeof import('@bull-board/api');
+      const { BullMQAdapter } = require('@bull-board/api/bullMQAdapter') as typeof import('@bull-board/api/bullMQAdapter');
+      const { ExpressAdapter } = require('@bull-board/express') as typeof import('@bull-board/express');
+      const serverAdapter = new ExpressAdapter().setBasePath(QUEUE_DASHBOARD_PATH);
+      createBullBoard({
+        queues: ALL_QUEUES.map((name) => new BullMQAdapter(this.producer.queue(name), { allowRetries: true })),
+        serverAdapter,
+        options: { uiConfig: { boardTitle: 'certctl queues' } },
+      });
+      this.board = serverAdapter.getRouter() as RequestHandler;
+    }
+    return this.board;
   }
 
   /**
