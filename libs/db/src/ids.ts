@@ -23,6 +23,11 @@ export const ID_PREFIX = {
   healthCheck: 'hc',
   agentGroup: 'ag',
   intermediateCa: 'ica',
+  acmeEabKey: 'eab',
+  acmeAccount: 'acct',
+  acmeOrder: 'order',
+  acmeAuthorization: 'authz',
+  acmeChallenge: 'chall',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 
