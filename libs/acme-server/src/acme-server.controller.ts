@@ -1,4 +1,4 @@
-import { Controller, Get, Head, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import { Controller, Get, Head, Inject, Logger, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { AcmeMetrics, AcmeOp } from './acme-metrics';
@@ -17,6 +17,8 @@ class BodyTooLarge extends Error {}
  */
 @Controller('acme')
 export class AcmeServerController {
+  private readonly logger = new Logger(AcmeServerController.name);
+
   constructor(
     private readonly acme: AcmeServerService,
     private readonly metrics: AcmeMetrics,
@@ -133,7 +135,7 @@ export class AcmeServerController {
         : err instanceof BodyTooLarge ? new AcmeProblem('malformed', `the request body exceeds ${this.config.acmeServer.maxBodyBytes} bytes`, { status: 413 })
           : undefined;
       if (!problem) {
-        req.log?.error?.({ err }, 'ACME request failed');
+        this.logger.error({ err: (err as Error).message, stack: (err as Error).stack, op }, 'ACME request failed');
         answer = { status: 500, body: new AcmeProblem('serverInternal', 'the server could not complete the request').toDocument(), contentType: 'application/problem+json' };
       } else {
         answer = { status: problem.status, body: problem.toDocument(), contentType: 'application/problem+json', headers: problem.headers };
@@ -145,7 +147,7 @@ export class AcmeServerController {
       // Every answer carries a fresh nonce (RFC 8555 §6.5), a badNonce one included, so the client can retry at once.
       if (this.config.acmeServer.enabled) res.setHeader('Replay-Nonce', await this.acme.nonces.issue());
     } catch (err) {
-      req.log?.warn?.({ err }, 'no nonce for this answer');
+      this.logger.warn({ err: (err as Error).message }, 'no nonce for this answer');
     }
     if (ctx) res.setHeader('Link', `<${ctx.origin}${ctx.prefix}/directory>;rel="index"`);
     for (const [name, value] of Object.entries(answer.headers ?? {})) {
@@ -175,11 +177,5 @@ export class AcmeServerController {
       chunks.push(chunk);
     }
     return Buffer.concat(chunks);
-  }
-}
-
-declare module 'express' {
-  interface Request {
-    log?: { error?: (obj: unknown, msg: string) => void; warn?: (obj: unknown, msg: string) => void };
   }
 }

@@ -524,12 +524,8 @@ export class AcmeServerService {
     const commonName = csr.commonName ? csr.commonName.toLowerCase() : names[0]!;
     const certificateId = newId('certificate');
     const jobId = newId('job');
+    const alreadyTaken = Symbol('order already finalized');
     const claimed = await this.db.transaction(async (tx) => {
-      const [rows]: [Array<{ id: string }>, number] = await tx.query(
-        `UPDATE acme_orders SET status = 'processing', csr_pem = $2, certificate_id = $3, job_id = $4, updated_at = now()
-          WHERE id = $1 AND status = 'ready' RETURNING id`, [order.id, csr.pem, certificateId, jobId],
-      );
-      if (!rows.length) return false;
       await tx.query(
         `INSERT INTO managed_certificates (id, name, common_name, sans, owner_id, team_id, issuer_id, renewal_policy_id, certificate_profile_id, status, tags, source)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'rp-default', $8, 'Pending', $9, 'ACME')`,
@@ -540,7 +536,16 @@ export class AcmeServerService {
         `INSERT INTO jobs (id, type, certificate_id, status, max_attempts, csr_pem, requested_by) VALUES ($1, 'Issuance', $2, 'Pending', 3, $3, $4)`,
         [jobId, certificateId, csr.pem, `acme:${account.id}`],
       );
+      const [rows]: [Array<{ id: string }>, number] = await tx.query(
+        `UPDATE acme_orders SET status = 'processing', csr_pem = $2, certificate_id = $3, job_id = $4, updated_at = now()
+          WHERE id = $1 AND status = 'ready' RETURNING id`, [order.id, csr.pem, certificateId, jobId],
+      );
+      // A concurrent finalize won: roll back this one's certificate and job.
+      if (!rows.length) throw alreadyTaken;
       return true;
+    }).catch((err: unknown) => {
+      if (err === alreadyTaken || (err as { code?: string }).code === '23505') return false;
+      throw err;
     });
     if (claimed) {
       // After commit; were this lost, the reconciler queues the Pending job again.

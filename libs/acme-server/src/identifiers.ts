@@ -60,7 +60,7 @@ export function normaliseIdentifiers(raw: unknown, patterns: string[]): AcmeIden
   }
   if (problems.length) {
     const type = onlyMalformed ? 'malformed' : 'rejectedIdentifier';
-    throw new AcmeProblem(type, `${problems.length} identifier(s) refused`, { subproblems: problems });
+    throw new AcmeProblem(type, `identifiers refused: ${problems.map((p) => p.detail).join('; ')}`, { subproblems: problems });
   }
   return [...seen.values()].sort((a, b) => `${a.type}:${a.value}`.localeCompare(`${b.type}:${b.value}`));
 }
