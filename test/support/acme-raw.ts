@@ -69,7 +69,7 @@ export class RawAcme {
   }
 
   async send(url: string, body: string | Buffer, contentType = 'application/jose+json'): Promise<{ status: number; headers: Headers; body: any }> {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body });
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : new Uint8Array(body) });
     const text = await res.text();
     let parsed: unknown = text;
     try {

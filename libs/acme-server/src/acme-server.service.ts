@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, randomBytes, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Redis } from 'ioredis';
@@ -680,7 +680,7 @@ export class AcmeServerService {
     if (auth.account) {
       if (version.account_id !== auth.account.id) throw new AcmeProblem('unauthorized', 'the account did not order this certificate');
     } else {
-      const certKey = publicJwk(createPublicKey(cert.publicKey).export({ format: 'jwk' }) as JWK);
+      const certKey = publicJwk(cert.publicKey.export({ format: 'jwk' }) as JWK);
       if ((await thumbprint(certKey)) !== (await thumbprint(auth.jwk))) throw new AcmeProblem('unauthorized', 'the request is not signed by the certificate\'s key');
     }
     const revoked = await this.db.transaction(async (tx) => {
