@@ -135,3 +135,14 @@ describe('loadDeployConfig: what target configs may do on a deploying host', () 
     expect(() => loadDeployConfig({ CERTCTL_DEPLOY_COMMAND_USER: 'a b' })).toThrow(ConfigError);
   });
 });
+
+describe('CERTCTL_CAA_RESOLVER', () => {
+  it('is unset by default (the system resolvers), takes host:port and [v6]:port, and names itself when malformed', () => {
+    expect(loadConfig({}).acme.caaResolver).toBeUndefined();
+    expect(loadConfig({ CERTCTL_CAA_RESOLVER: '127.0.0.1:5353' }).acme.caaResolver).toBe('127.0.0.1:5353');
+    expect(loadConfig({ CERTCTL_CAA_RESOLVER: '[::1]:53' }).acme.caaResolver).toBe('[::1]:53');
+    for (const bad of ['127.0.0.1', '127.0.0.1:0', '127.0.0.1:70000', 'dns://1.1.1.1:53']) {
+      expect(() => loadConfig({ CERTCTL_CAA_RESOLVER: bad })).toThrow(/CERTCTL_CAA_RESOLVER/);
+    }
+  });
+});

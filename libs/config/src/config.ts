@@ -440,11 +440,22 @@ export interface AcmeProcessConfig {
    * has no http_port of its own. Set, the responder listens from boot; unset, port 80 is opened on first use.
    */
   httpPort: number | undefined;
+  /** CERTCTL_CAA_RESOLVER: `host:port` of the DNS server CAA is read from before ordering from an ACME CA; unset, the system's. */
+  caaResolver: string | undefined;
 }
 
 function loadAcmeConfig(env: Env): AcmeProcessConfig {
   const raw = optional(env, 'CERTCTL_ACME_HTTP_PORT');
-  return { httpPort: raw === undefined ? undefined : int(env, 'CERTCTL_ACME_HTTP_PORT', 80, 1, 65535) };
+  return { httpPort: raw === undefined ? undefined : int(env, 'CERTCTL_ACME_HTTP_PORT', 80, 1, 65535), caaResolver: dnsServer(env, 'CERTCTL_CAA_RESOLVER') };
+}
+
+/** A DNS server as `host:port` (`[v6]:port` for IPv6), the form node:dns setServers takes. */
+function dnsServer(env: Env, name: string): string | undefined {
+  const raw = optional(env, name);
+  if (raw === undefined) return undefined;
+  const match = /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw.trim());
+  if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) throw new ConfigError(name, `must be host:port (e.g. 127.0.0.1:53 or [::1]:53), got "${raw}"`);
+  return raw.trim();
 }
 
 // ---- Network discovery (scanner) ----

@@ -67,6 +67,14 @@ function acmeProblem(c: Record<string, unknown>): ConfigProblem | undefined {
     return { field: 'config.dns_propagation_wait', message: 'must be a whole number of seconds between 0 and 3600' };
   }
   if (c.ari_enabled !== undefined && typeof c.ari_enabled !== 'boolean') return { field: 'config.ari_enabled', message: 'must be true or false' };
+  if (c.caa_identities !== undefined) {
+    const ids = c.caa_identities;
+    const domain = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
+    if (!Array.isArray(ids) || ids.length > 20 || !ids.every((id) => isString(id) && id.length <= 253 && domain.test(id))) {
+      return { field: 'config.caa_identities', message: 'must be a list of up to 20 issuer domain names (e.g. ["letsencrypt.org"])' };
+    }
+  }
+  if (c.caa_check !== undefined && typeof c.caa_check !== 'boolean') return { field: 'config.caa_check', message: 'must be true or false' };
   return undefined;
 }
 

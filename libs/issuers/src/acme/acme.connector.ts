@@ -7,6 +7,8 @@ import * as acme from 'acme-client';
 import { Logger } from '@nestjs/common';
 import { guardAgent } from '@certctl/config';
 import { decryptSecret, encryptSecret, ParsedCsr, sanTypeOf, splitPemChain, x509 } from '@certctl/pki';
+// The CAA checker is the ACME server's (libs/acme-server validation); the orchestrator applies it to the CAs it orders from.
+import { CaaLookupError, checkCaa } from '../../../acme-server/src/validation/caa';
 import { IssuedCertificate, IssueRequest, IssuerConnector, IssuerError, RenewalInfo } from '../issuer-connector';
 import { profileViolation } from '../profile';
 import type { AcmeAccountStore } from './acme-account-store';
@@ -32,6 +34,13 @@ export interface AcmeConfig {
   ca_bundle_pem?: string;
   /** Ask the CA for renewal windows (RFC 9773) when its directory offers renewalInfo; default true. */
   ari_enabled?: boolean;
+  /**
+   * The issuer domain names this CA recognises in CAA records (RFC 8659), e.g. `letsencrypt.org`; default: the
+   * directory's `meta.caaIdentities`. With neither, CAA is not checked before ordering (the CA still checks it).
+   */
+  caa_identities?: string[];
+  /** Check CAA for every name before ordering (default true). */
+  caa_check?: boolean;
 }
 
 export interface AcmeDeps {
@@ -44,6 +53,8 @@ export interface AcmeDeps {
   /** Opens the http-01 responder on a port before an order needs it (the orchestrator); absent in the api. */
   ensureResponder?: (port: number) => Promise<void>;
   timing?: Partial<AcmeTiming>;
+  /** `host:port` of the DNS server CAA is asked from (CERTCTL_CAA_RESOLVER); the system's resolvers when absent. */
+  caaResolver?: string;
 }
 
 export interface AcmeTiming {
@@ -193,6 +204,8 @@ export class AcmeConnector implements IssuerConnector {
 
     return this.withSession('registering the account', async (session, step) => {
       let client = await this.registeredClient(session);
+      step('checking CAA');
+      await this.checkCaaBeforeOrdering(identifiers, client.getAccountUrl());
       step('creating the order');
       const replaces = await this.replacesValue(request.replacesCertificatePem);
       let order: acme.Order;
@@ -306,6 +319,33 @@ export class AcmeConnector implements IssuerConnector {
   }
 
   // ---- the order ----
+
+  /**
+   * RFC 8659 before ordering: every DNS name's CAA record set must let this CA (its caa_identities, else the
+   * directory's meta.caaIdentities) issue, for this account (RFC 8657 accounturi) and challenge type
+   * (validationmethods). A refusal is permanent and names the record; a failed lookup is transient.
+   */
+  private async checkCaaBeforeOrdering(identifiers: AcmeIdentifier[], accountUri: string): Promise<void> {
+    if (this.config.caa_check === false) return;
+    const identities = this.config.caa_identities ?? caaIdentitiesOf(await this.fetchDirectory());
+    if (!identities.length) {
+      this.log.debug(`issuer ${this.issuerId}: no caa_identities and none in the directory's meta; CAA left to the CA`);
+      return;
+    }
+    for (const identifier of identifiers) {
+      if (identifier.type !== 'dns') continue; // IP addresses have no CAA
+      let result: Awaited<ReturnType<typeof checkCaa>>;
+      try {
+        result = await checkCaa({ name: identifier.value, caaIdentities: identities, accountUri, validationMethod: this.challengeType, resolver: this.deps.caaResolver });
+      } catch (err) {
+        if (err instanceof CaaLookupError) throw new IssuerError('transient', `${err.message}; not ordering until CAA can be read`, { cause: err });
+        throw err;
+      }
+      if (!result.allowed) {
+        throw new IssuerError('permanent', `CAA forbids ${identities.join(', ')} to issue for ${identifier.value}: ${result.record} (caa)`);
+      }
+    }
+  }
 
   /**
    * When the CA no longer knows the stored account (a test CA restarted, an account removed out of band),
@@ -451,6 +491,13 @@ export class AcmeConnector implements IssuerConnector {
     }
     return this.directory.value;
   }
+}
+
+/** The CA's CAA identities from its directory (RFC 8555 §7.1.1 meta.caaIdentities); empty when it names none. */
+export function caaIdentitiesOf(directory: Record<string, unknown>): string[] {
+  const meta = directory.meta as { caaIdentities?: unknown } | undefined;
+  const ids = meta?.caaIdentities;
+  return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string' && id.length > 0) : [];
 }
 
 /** ECDSA P-256 account key (ES256), PKCS#8 PEM. */

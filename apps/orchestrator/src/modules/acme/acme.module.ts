@@ -30,6 +30,7 @@ export class AcmeSetup implements OnModuleInit, OnApplicationShutdown {
       encryptionKey: this.config.pki.encryptionKey,
       defaultHttpPort: this.config.acme.httpPort ?? 80,
       ensureResponder: (port) => this.pool.ensure(port),
+      caaResolver: this.config.acme.caaResolver,
     });
     if (this.config.acme.httpPort !== undefined) await this.pool.ensure(this.config.acme.httpPort);
   }
