@@ -2,16 +2,13 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { INestApplication } from '@nestjs/common';
 import * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '@certctl/testing';
-import { encryptSecret } from '@certctl/pki';
-import { createResponderApp } from '../../apps/responder/src/app.factory';
-import { RawAcme, randomName } from '../support/acme-raw';
-import { createInventory, Inventory, post, unique } from '../support/fixtures';
+import { randomName } from '../support/acme-raw';
+import { AcmeServerHarness, startAcmeServer } from '../support/acme-server-harness';
+import { Inventory, keyWithRole } from '../support/fixtures';
 import { opensslIn } from '../support/pki-fixtures';
-import { PlatformHarness, startPlatform } from '../support/platform-harness';
+import type { PlatformHarness } from '../support/platform-harness';
 
 /**
  * The ACME server in apps/responder (in this process, next to the api and the orchestrator, on this file's
@@ -20,24 +17,15 @@ import { PlatformHarness, startPlatform } from '../support/platform-harness';
  * ACME) in the REST API, and a revocation through the REST API shows in OCSP and moves the ARI window to now.
  */
 describe('ACME server: trust_authenticated profile with acme-client', () => {
+  let h: AcmeServerHarness;
   let p: PlatformHarness;
-  let responder: INestApplication;
   let base: string;
   let inv: Inventory;
   let profileId: string;
   let directoryUrl: string;
   const dir = mkdtempSync(join(tmpdir(), 'acme-server-e2e-'));
   const openssl = opensslIn(dir);
-
-  async function eabKey(profile = profileId): Promise<{ kid: string; hmacKey: string }> {
-    const hmacKey = randomBytes(32).toString('base64url');
-    const kid = unique('eab');
-    await p.db.query(
-      `INSERT INTO acme_eab_keys (id, profile_id, team_id, owner_id, encrypted_hmac) VALUES ($1, $2, $3, $4, $5)`,
-      [kid, profile, inv.teamId, inv.ownerId, encryptSecret(hmacKey, process.env.CERTCTL_CONFIG_ENCRYPTION_KEY!)],
-    );
-    return { kid, hmacKey };
-  }
+  const eabKey = () => h.eabKey();
 
   async function client(eab?: { kid: string; hmacKey: string }): Promise<acme.Client> {
     return new acme.Client({
@@ -47,21 +35,11 @@ describe('ACME server: trust_authenticated profile with acme-client', () => {
   }
 
   beforeAll(async () => {
-    p = await startPlatform({ CERTCTL_READ_CACHE_TTL: '1ms', CERTCTL_ACME_SERVER_ENABLED: 'true', CERTCTL_ACME_SERVER_CAA_IDENTITIES: 'ca.example.test' });
-    inv = await createInventory(p);
-    const profile = await post(p, '/api/v1/profiles', { name: unique('acme-trusted'), description: '90-day TLS server certificates' });
-    profileId = profile.id as string;
-    await p.db.query(`UPDATE certificate_profiles SET acme_auth_mode = 'trust_authenticated', acme_issuer_id = $2 WHERE id = $1`, [profileId, inv.issuerId]);
-    responder = await createResponderApp();
-    const port = await freePort();
-    await responder.listen(port, '127.0.0.1');
-    base = `http://127.0.0.1:${port}`;
-    directoryUrl = `${base}/acme/profile/${profileId}/directory`;
+    h = await startAcmeServer('trust_authenticated', { CERTCTL_ACME_SERVER_CAA_IDENTITIES: 'ca.example.test' });
+    ({ p, base, inv, profileId, directoryUrl } = h);
+    await p.http.put(`/api/v1/profiles/${profileId}`).set(p.auth()).send({ description: '90-day TLS server certificates' }).expect(200);
   });
-  afterAll(async () => {
-    await responder?.close();
-    await p?.close();
-  });
+  afterAll(async () => h?.close());
 
   it('serves the directory (profiles, EAB required, CAA identities, renewalInfo) and nonces by HEAD and GET', async () => {
     const res = await fetch(directoryUrl);
@@ -189,6 +167,54 @@ describe('ACME server: trust_authenticated profile with acme-client', () => {
     expect(authz).toMatchObject({ identifier: { type: 'dns', value: name }, status: 'valid', challenges: [] });
     const gone = await c.deactivateAuthorization(authz!);
     expect(gone.status).toBe('deactivated');
+  });
+
+  it('EAB keys through the api: HMAC shown once and stored encrypted, listed, revoked (DELETE and POST …/revoke), refused once revoked; accounts and orders listed', async () => {
+    const created = await p.http.post('/api/v1/acme/eab-keys').set(p.auth()).send({ profile_id: profileId, owner_id: inv.ownerId }).expect(201);
+    expect(created.body).toMatchObject({ id: expect.stringMatching(/^eab-/), profile_id: profileId, owner_id: inv.ownerId, team_id: inv.teamId, status: 'active' });
+    const hmac = created.body.hmac_key as string;
+    expect(Buffer.from(hmac, 'base64url')).toHaveLength(32);
+    const { rows: [stored] } = await p.db.query(`SELECT encrypted_hmac FROM acme_eab_keys WHERE id = $1`, [created.body.id]);
+    expect(stored.encrypted_hmac.toString('latin1')).not.toContain(hmac);
+    expect(stored.encrypted_hmac.includes(Buffer.from(hmac, 'base64url'))).toBe(false);
+    const listed = await p.http.get(`/api/v1/acme/eab-keys?profile_id=${profileId}`).set(p.auth()).expect(200);
+    expect(JSON.stringify(listed.body)).not.toContain(hmac);
+    expect(listed.body.data.map((k: { id: string }) => k.id)).toContain(created.body.id);
+
+    // A bound key shows which account it made; orders and accounts are listed for the console.
+    const c = await client({ kid: created.body.id, hmacKey: hmac });
+    await c.createAccount({ termsOfServiceAgreed: true });
+    const order = await c.createOrder({ identifiers: [{ type: 'dns', value: randomName('listed') }] });
+    const accountId = c.getAccountUrl().split('/').pop();
+    expect((await p.http.get('/api/v1/acme/eab-keys').set(p.auth()).expect(200)).body.data.find((k: { id: string }) => k.id === created.body.id))
+      .toMatchObject({ status: 'bound', account_id: accountId });
+    const accounts = await p.http.get(`/api/v1/acme/accounts?profile_id=${profileId}`).set(p.auth()).expect(200);
+    expect(accounts.body.data.find((a: { id: string }) => a.id === accountId)).toMatchObject({ status: 'valid', eab_key_id: created.body.id, owner_id: inv.ownerId });
+    const orders = await p.http.get(`/api/v1/acme/orders?account_id=${accountId}`).set(p.auth()).expect(200);
+    expect(orders.body).toMatchObject({ total: 1, data: [{ status: 'ready', identifiers: order.identifiers, authorizations: [{ status: 'valid' }] }] });
+
+    const second = await p.http.post('/api/v1/acme/eab-keys').set(p.auth()).send({ profile_id: profileId, owner_id: inv.ownerId }).expect(201);
+    expect((await p.http.delete(`/api/v1/acme/eab-keys/${second.body.id}`).set(p.auth()).expect(200)).body.status).toBe('revoked');
+    expect((await p.http.post(`/api/v1/acme/eab-keys/${second.body.id}/revoke`).set(p.auth())).status).toBe(409);
+    const third = await p.http.post('/api/v1/acme/eab-keys').set(p.auth()).send({ profile_id: profileId, owner_id: inv.ownerId }).expect(201);
+    expect((await p.http.post(`/api/v1/acme/eab-keys/${third.body.id}/revoke`).set(p.auth()).expect(200)).body.status).toBe('revoked');
+    await expect((await client({ kid: third.body.id, hmacKey: third.body.hmac_key })).createAccount({ termsOfServiceAgreed: true })).rejects.toThrow(/is revoked/);
+    expect((await p.http.delete('/api/v1/acme/eab-keys/eab-nope').set(p.auth())).status).toBe(404);
+
+    // Bad input: the field named; a profile not served over ACME; viewers may list but not create.
+    const noOwner = await p.http.post('/api/v1/acme/eab-keys').set(p.auth()).send({ profile_id: profileId });
+    expect(noOwner.status).toBe(400);
+    expect(noOwner.body.details.map((d: { field: string }) => d.field)).toContain('owner_id');
+    const unknown = await p.http.post('/api/v1/acme/eab-keys').set(p.auth()).send({ profile_id: 'prof-nope', owner_id: inv.ownerId });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.details[0].field).toBe('profile_id');
+    const plain = await p.http.post('/api/v1/profiles').set(p.auth()).send({ name: `plain-${Date.now()}` }).expect(201);
+    expect((await p.http.post('/api/v1/acme/eab-keys').set(p.auth()).send({ profile_id: plain.body.id, owner_id: inv.ownerId })).status).toBe(400);
+    const viewer = await keyWithRole(p, 'viewer');
+    expect((await p.http.post('/api/v1/acme/eab-keys').set(p.auth(viewer)).send({ profile_id: profileId, owner_id: inv.ownerId })).status).toBe(403);
+    expect((await p.http.get('/api/v1/acme/eab-keys').set(p.auth(viewer))).status).toBe(200);
+    const badIssuer = await p.http.post('/api/v1/profiles').set(p.auth()).send({ name: `bad-${Date.now()}`, acme_issuer_id: 'iss-nope' });
+    expect(badIssuer.status).toBe(400);
   });
 });
 

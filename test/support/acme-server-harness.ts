@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import { freePort } from '@certctl/testing';
-import { encryptSecret } from '@certctl/pki';
 import { createResponderApp } from '../../apps/responder/src/app.factory';
 import { createInventory, Inventory, post, unique } from './fixtures';
 import { PlatformHarness, startPlatform } from './platform-harness';
@@ -13,7 +11,7 @@ export interface AcmeServerHarness {
   inv: Inventory;
   profileId: string;
   directoryUrl: string;
-  /** An EAB key of the profile (inserted as the api stores one), for the inventory's team and owner. */
+  /** An EAB key of the profile made through POST /api/v1/acme/eab-keys, for the inventory's team and owner. */
   eabKey(options?: { profileId?: string; expiresAt?: Date }): Promise<{ kid: string; hmacKey: string }>;
   /** Another ACME profile on the same issuer. */
   addProfile(fields: { mode: 'trust_authenticated' | 'challenge'; name?: string; description?: string; patterns?: string[]; eab?: boolean }): Promise<string>;
@@ -32,9 +30,8 @@ export async function startAcmeServer(
   const addProfile: AcmeServerHarness['addProfile'] = async (f) => {
     const profile = await post(p, '/api/v1/profiles', {
       name: f.name ?? unique(`acme-${f.mode}`), description: f.description ?? '', ...(f.patterns ? { required_san_patterns: f.patterns } : {}),
+      acme_auth_mode: f.mode, acme_issuer_id: inv.issuerId, acme_external_account_required: f.eab ?? false,
     });
-    await p.db.query(`UPDATE certificate_profiles SET acme_auth_mode = $2, acme_issuer_id = $3, acme_external_account_required = $4 WHERE id = $1`,
-      [profile.id, f.mode, inv.issuerId, f.eab ?? false]);
     return profile.id as string;
   };
   const profileId = await addProfile({ mode });
@@ -47,13 +44,10 @@ export async function startAcmeServer(
     p, responder, base, inv, profileId, addProfile,
     directoryUrl: `${base}/acme/profile/${profileId}/directory`,
     async eabKey(options = {}) {
-      const hmacKey = randomBytes(32).toString('base64url');
-      const kid = unique('eab');
-      await p.db.query(
-        `INSERT INTO acme_eab_keys (id, profile_id, team_id, owner_id, encrypted_hmac, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-        [kid, options.profileId ?? profileId, inv.teamId, inv.ownerId, encryptSecret(hmacKey, process.env.CERTCTL_CONFIG_ENCRYPTION_KEY!), options.expiresAt ?? null],
-      );
-      return { kid, hmacKey };
+      const created = await post(p, '/api/v1/acme/eab-keys', { profile_id: options.profileId ?? profileId, owner_id: inv.ownerId, team_id: inv.teamId });
+      // The API refuses a past expiry; an expired key is made by moving it back.
+      if (options.expiresAt) await p.db.query(`UPDATE acme_eab_keys SET expires_at = $2 WHERE id = $1`, [created.id, options.expiresAt]);
+      return { kid: created.id as string, hmacKey: created.hmac_key as string };
     },
     async close() {
       await responder.close();
