@@ -23,7 +23,7 @@ export interface AcmeServerHarness {
  * this file's database and Redis, with one ACME profile on a Local CA issuer.
  */
 export async function startAcmeServer(
-  mode: 'trust_authenticated' | 'challenge', env: Record<string, string> = {}, beforeResponder?: (h: Pick<AcmeServerHarness, 'p' | 'profileId'>) => void,
+  mode: 'trust_authenticated' | 'challenge', env: Record<string, string> = {}, beforeResponder?: (h: Pick<AcmeServerHarness, 'p' | 'profileId' | 'inv'>) => void,
 ): Promise<AcmeServerHarness> {
   const p = await startPlatform({ CERTCTL_READ_CACHE_TTL: '1ms', CERTCTL_ACME_SERVER_ENABLED: 'true', ...env });
   const inv = await createInventory(p);
@@ -35,7 +35,7 @@ export async function startAcmeServer(
     return profile.id as string;
   };
   const profileId = await addProfile({ mode });
-  beforeResponder?.({ p, profileId });
+  beforeResponder?.({ p, profileId, inv });
   const responder = await createResponderApp();
   const port = await freePort();
   await responder.listen(port, '127.0.0.1');

@@ -518,7 +518,15 @@ export class AcmeServerService {
     }
     const violation = profileViolation(csr, profile);
     if (violation) throw new AcmeProblem(violation.startsWith('key ') ? 'badPublicKey' : 'badCSR', violation);
-    if (!account.owner_id) throw new AcmeProblem('unauthorized', 'the account has no owner: bind it with an external account binding key to issue');
+    // An EAB-bound account's certificates belong to the key's owner and team; others to the configured default owner.
+    let ownerId = account.owner_id;
+    let teamId = account.team_id;
+    if (!ownerId && this.config.acmeServer.defaultOwnerId) {
+      const [owner]: Array<{ id: string; team_id: string | null }> = await this.db.query(`SELECT id, team_id FROM owners WHERE id = $1`, [this.config.acmeServer.defaultOwnerId]);
+      ownerId = owner?.id ?? null;
+      teamId = owner?.team_id ?? null;
+    }
+    if (!ownerId) throw new AcmeProblem('unauthorized', 'the account has no owner: bind it with an external account binding key to issue');
 
     const names = identifierNames(order.identifiers);
     const commonName = csr.commonName ? csr.commonName.toLowerCase() : names[0]!;
@@ -529,7 +537,7 @@ export class AcmeServerService {
       await tx.query(
         `INSERT INTO managed_certificates (id, name, common_name, sans, owner_id, team_id, issuer_id, renewal_policy_id, certificate_profile_id, status, tags, source)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'rp-default', $8, 'Pending', $9, 'ACME')`,
-        [certificateId, `acme-${order.id}`, commonName, names, account.owner_id, account.team_id, profile.acme_issuer_id, profile.id,
+        [certificateId, `acme-${order.id}`, commonName, names, ownerId, teamId, profile.acme_issuer_id, profile.id,
           { acme_account: account.id, acme_order: order.id }],
       );
       await tx.query(

@@ -6,3 +6,5 @@ export * from './acme-metrics';
 export * from './acme-server.service';
 export * from './acme-server.controller';
 export * from './acme-server.module';
+export { validateChallenge, checkCaa, CaaLookupError } from './validation';
+export type { ChallengeType, ValidateChallengeInput, ValidationProblem, ValidationResult } from './validation';

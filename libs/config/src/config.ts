@@ -632,6 +632,8 @@ export interface AcmeServerConfig {
   validationAttempts: number;
   /** meta.caaIdentities of the directory (RFC 8659 issuer domain names that designate this CA). */
   caaIdentities: string[];
+  /** Owner (and, through it, team) of certificates ordered by accounts without an EAB binding; unset, such accounts cannot finalize. */
+  defaultOwnerId: string | undefined;
 }
 
 export function loadAcmeServerConfig(env: Env): AcmeServerConfig {
@@ -653,5 +655,6 @@ export function loadAcmeServerConfig(env: Env): AcmeServerConfig {
     validationConcurrency: int(env, 'CERTCTL_ACME_SERVER_VALIDATION_CONCURRENCY', 10, 1, 500),
     validationAttempts: int(env, 'CERTCTL_ACME_SERVER_VALIDATION_ATTEMPTS', 3, 1, 20),
     caaIdentities: list(env, 'CERTCTL_ACME_SERVER_CAA_IDENTITIES'),
+    defaultOwnerId: optional(env, 'CERTCTL_ACME_SERVER_DEFAULT_OWNER_ID'),
   };
 }
