@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomName } from '../support/acme-raw';
+import { JobProducer } from '@certctl/db';
+import { queueJobId } from '@certctl/contracts';
+import type { INestApplication } from '@nestjs/common';
+import { createWorkerApp } from '@certctl/observability';
+import { ORCHESTRATOR_FEATURES } from '../../apps/orchestrator/src/orchestrator.features';
+import { ReconcilerService } from '../../apps/orchestrator/src/modules/scheduler/reconciler.service';
+import { RawAcme, rawKey, randomName } from '../support/acme-raw';
 import { AcmeServerHarness, startAcmeServer } from '../support/acme-server-harness';
 import { Inventory, keyWithRole } from '../support/fixtures';
 import { opensslIn } from '../support/pki-fixtures';
@@ -215,6 +221,47 @@ describe('ACME server: trust_authenticated profile with acme-client', () => {
     expect((await p.http.get('/api/v1/acme/eab-keys').set(p.auth(viewer))).status).toBe(200);
     const badIssuer = await p.http.post('/api/v1/profiles').set(p.auth()).send({ name: `bad-${Date.now()}`, acme_issuer_id: 'iss-nope' });
     expect(badIssuer.status).toBe(400);
+  });
+
+  it('finalize while the orchestrator is not signing: the order says processing with Retry-After; the queue job lost, the reconciler re-queues it and the order ends valid', async () => {
+    // The orchestrator is down (as after a crash) while the client finalizes.
+    await p.orchestrator.close();
+    let restarted: INestApplication | undefined;
+    try {
+      const raw = new RawAcme(directoryUrl);
+      const d = await raw.directory();
+      const key = await rawKey('ES256');
+      const eab = await eabKey();
+      const { FlattenedSign } = await import('jose');
+      const binding = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(key.jwk))).setProtectedHeader({ alg: 'HS256', kid: eab.kid, url: d.newAccount }).sign(Buffer.from(eab.hmacKey, 'base64url'));
+      const kid = (await raw.post(d.newAccount, { externalAccountBinding: binding }, { key, jwk: true })).headers.get('location')!;
+      const name = randomName('crash');
+      const order = await raw.post(d.newOrder, { identifiers: [{ type: 'dns', value: name }] }, { key, kid });
+      const [, csr] = await acme.crypto.createCsr({ commonName: name });
+      const finalized = await raw.post(order.body.finalize, { csr: acme.crypto.getPemBodyAsB64u(csr) }, { key, kid });
+      expect(finalized.body.status).toBe('processing');
+      expect(finalized.headers.get('retry-after')).toBe('1');
+      const orderUrl = order.headers.get('location')!;
+      const polled = await raw.post(orderUrl, '', { key, kid });
+      expect(polled.body.status).toBe('processing');
+      expect(polled.headers.get('retry-after')).toBe('1');
+
+      // Redis loses the queue job (a flush, a crash between commit and enqueue): the job row is still Pending.
+      const { rows: [row] } = await p.db.query(`SELECT job_id FROM acme_orders WHERE id = $1`, [orderUrl.split('/').pop()]);
+      await (await p.app.get(JobProducer).queue('issuance').getJob(queueJobId('csr.sign', row.job_id)))?.remove();
+      restarted = await createWorkerApp('orchestrator', ORCHESTRATOR_FEATURES);
+      await restarted.init();
+      expect(await restarted.get(ReconcilerService).reconcile(0)).toBeGreaterThanOrEqual(1);
+      await p.waitForJob(row.job_id, ['Completed']);
+      const done = await raw.post(orderUrl, '', { key, kid });
+      expect(done.body).toMatchObject({ status: 'valid', certificate: expect.stringContaining('/cert/certver-') });
+      const cert = await raw.post(done.body.certificate, '', { key, kid });
+      expect(cert.headers.get('content-type')).toContain('application/pem-certificate-chain');
+      expect(new X509Certificate(acme.crypto.splitPemChain(cert.body)[0]!).subjectAltName).toBe(`DNS:${name}`);
+    } finally {
+      // The harness closes the first orchestrator again at the end; the restarted one takes its place meanwhile.
+      if (restarted) p.orchestrator = restarted;
+    }
   });
 });
 
