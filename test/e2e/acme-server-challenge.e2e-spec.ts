@@ -1,4 +1,5 @@
 import { createServer, Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,10 +16,11 @@ const suite = missing && process.env.CI !== 'true' ? describe.skip : describe;
  * acme-validation queue with the validators of libs/acme-server/src/validation, records each attempt, retries a
  * refused connection, checks CAA, and the order is signed by the profile's Local CA.
  */
-suite('ACME server: challenge mode (http-01, dns-01) validated by the orchestrator', () => {
+suite('ACME server: challenge mode (http-01, dns-01, tls-alpn-01) validated by the orchestrator', () => {
   let h: AcmeServerHarness;
   let bind: Bind9;
   let http01Port: number;
+  let tlsAlpnPort: number;
   let http01: Server | undefined;
   const answers = new Map<string, string>();
 
@@ -43,8 +45,9 @@ suite('ACME server: challenge mode (http-01, dns-01) validated by the orchestrat
     if (missing) throw new Error(`CI=true and BIND9 cannot run: ${missing}`);
     bind = await startBind9({ records: ['www 60 IN A 127.0.0.1', 'blocked 60 IN A 127.0.0.1', 'blocked 60 IN CAA 0 issue "other-ca.example"'] });
     http01Port = await freePort();
+    tlsAlpnPort = await freePort();
     h = await startAcmeServer('challenge', {
-      CERTCTL_ACME_SERVER_HTTP01_PORT: String(http01Port), CERTCTL_ACME_SERVER_DNS_RESOLVER: bind.address,
+      CERTCTL_ACME_SERVER_HTTP01_PORT: String(http01Port), CERTCTL_ACME_SERVER_TLSALPN01_PORT: String(tlsAlpnPort), CERTCTL_ACME_SERVER_DNS_RESOLVER: bind.address,
       CERTCTL_ACME_SERVER_CAA_IDENTITIES: 'certctl.example.test',
     // Accounts without EAB: their certificates go to a default owner (read by the responder when it starts).
     }, ({ inv }) => (process.env.CERTCTL_ACME_SERVER_DEFAULT_OWNER_ID = inv.ownerId));
@@ -117,6 +120,25 @@ suite('ACME server: challenge mode (http-01, dns-01) validated by the orchestrat
     const [, csr] = await acme.crypto.createCsr({ commonName: '*.example.test' });
     const pem = await c.getCertificate(await c.waitForValidStatus(await c.finalizeOrder(order, csr)));
     expect(new X509Certificate(acme.crypto.splitPemChain(pem)[0]!).subjectAltName).toBe('DNS:*.example.test');
+  });
+
+  it('tls-alpn-01 (RFC 8737) for a DNS name: acme-client\'s acme-tls/1 certificate served on the configured port', async () => {
+    const c = await client();
+    await c.createAccount({ termsOfServiceAgreed: true });
+    const order = await c.createOrder({ identifiers: [{ type: 'dns', value: 'www.example.test' }] });
+    const [authz] = await c.getAuthorizations(order);
+    const challenge = authz!.challenges.find((x) => (x.type as string) === 'tls-alpn-01')!;
+    const [key, cert] = await acme.crypto.createAlpnCertificate(authz!, await c.getChallengeKeyAuthorization(challenge));
+    const alpn = createTlsServer({ key, cert, ALPNProtocols: ['acme-tls/1'] }, (socket) => socket.end());
+    await new Promise<void>((done) => alpn.listen(tlsAlpnPort, '127.0.0.1', done));
+    try {
+      await c.completeChallenge(challenge);
+      await c.waitForValidStatus(challenge);
+      expect(await attempts(challenge.url)).toEqual([{ attempt: 1, outcome: 'valid', type: null }]);
+      expect((await c.getOrder(order)).status).toBe('ready');
+    } finally {
+      await new Promise<void>((done) => alpn.close(() => done()));
+    }
   });
 
   it('a wrong answer makes the challenge, authorization and order invalid (incorrectResponse); CAA naming another CA gives caa', async () => {
