@@ -151,7 +151,12 @@ describe('ACME server: bad input gets problem documents', () => {
     const res = await raw.post(dir.newOrder, { profile: 'internal-only', identifiers: [{ type: 'dns', value: 'a.internal.test' }, { type: 'dns', value: 'b.example.com' }] }, { key, kid });
     problem(res, 400, 'rejectedIdentifier');
     expect(res.body.subproblems).toEqual([expect.objectContaining({ type: 'urn:ietf:params:acme:error:rejectedIdentifier', identifier: { type: 'dns', value: 'b.example.com' } })]);
-    void patterned;
+    // The profile named in new-order (ACME profiles extension) is the one the order is placed on.
+    const ok = await raw.post(dir.newOrder, { profile: 'internal-only', identifiers: [{ type: 'dns', value: 'a.internal.test' }] }, { key, kid });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+    const { rows } = await h.p.db.query(`SELECT profile_id FROM acme_orders WHERE id = $1`, [ok.headers.get('location')!.split('/').pop()]);
+    expect(rows[0].profile_id).toBe(patterned);
+    problem(await raw.post(dir.newOrder, { profile: 'no-such-profile', identifiers: [{ type: 'dns', value: 'a.internal.test' }] }, { key, kid }), 400, 'malformed');
   });
 
   it('key-change to a key already in use: 409', async () => {
