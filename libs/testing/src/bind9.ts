@@ -114,7 +114,7 @@ ${parent ? `zone "${parent}" { type primary; file "${dir}/parent.db"; };` : ''}
     await new Promise((r) => setTimeout(r, 100));
   }
 
-  const update = (records: UpdateRecord[]) => sendUpdate({ host: '127.0.0.1', port, zone, tsig, records });
+  const update = (records: DnsUpdateRecord[]) => sendDnsUpdate({ host: '127.0.0.1', port, zone, tsig, records });
   const absolute = (name: string) => (name === '@' ? zone : name.endsWith('.') ? name.slice(0, -1) : name.endsWith(zone) ? name : `${name}.${zone}`);
   return {
     host: '127.0.0.1',
@@ -122,7 +122,7 @@ ${parent ? `zone "${parent}" { type primary; file "${dir}/parent.db"; };` : ''}
     address: `127.0.0.1:${port}`,
     zone,
     tsig,
-    addRecord: (name, type, value, ttl = 60) => update([{ op: 'add', name: absolute(name), type, ttl, rdata: encodeRdata(type, value) }]),
+    addRecord: (name, type, value, ttl = 60) => update([{ op: 'add', name: absolute(name), type, ttl, value }]),
     removeRecords: (name, type) => update([{ op: 'delete-rrset', name: absolute(name), type }]),
     output: () => output,
     stop,
@@ -131,12 +131,13 @@ ${parent ? `zone "${parent}" { type primary; file "${dir}/parent.db"; };` : ''}
 
 // ---- A minimal RFC 2136 dynamic update client signed with RFC 8945 TSIG (hmac-sha256), over TCP. ----
 
-interface UpdateRecord {
+export interface DnsUpdateRecord {
   op: 'add' | 'delete-rrset';
   name: string;
   type: DnsRecordType;
   ttl?: number;
-  rdata?: Buffer;
+  /** Presentation form, for `add`. */
+  value?: string;
 }
 
 function encodeName(name: string): Buffer {
@@ -189,16 +190,17 @@ function encodeRdata(type: DnsRecordType, value: string): Buffer {
   }
 }
 
-async function sendUpdate(args: { host: string; port: number; zone: string; tsig: Bind9['tsig']; records: UpdateRecord[] }): Promise<void> {
+/** Sends one RFC 2136 update of `zone` signed with `tsig` (RFC 8945, hmac-sha256) over TCP; throws with the RCODE when refused. */
+export async function sendDnsUpdate(args: { host: string; port: number; zone: string; tsig: Bind9['tsig']; records: DnsUpdateRecord[] }): Promise<void> {
   const id = randomBytes(2).readUInt16BE();
   const IN = 1, ANY = 255;
   const header = Buffer.concat([u16(id), u16(5 << 11), u16(1), u16(0), u16(args.records.length), u16(0)]);
   const zoneSection = Buffer.concat([encodeName(args.zone), u16(6), u16(IN)]);
-  const updates = args.records.map((r) =>
-    r.op === 'add'
-      ? Buffer.concat([encodeName(r.name), u16(TYPE_CODES[r.type]), u16(IN), u32(r.ttl ?? 60), u16(r.rdata!.length), r.rdata!])
-      : Buffer.concat([encodeName(r.name), u16(TYPE_CODES[r.type]), u16(ANY), u32(0), u16(0)]),
-  );
+  const updates = args.records.map((r) => {
+    if (r.op === 'delete-rrset') return Buffer.concat([encodeName(r.name), u16(TYPE_CODES[r.type]), u16(ANY), u32(0), u16(0)]);
+    const rdata = encodeRdata(r.type, r.value ?? '');
+    return Buffer.concat([encodeName(r.name), u16(TYPE_CODES[r.type]), u16(IN), u32(r.ttl ?? 60), u16(rdata.length), rdata]);
+  });
   const unsigned = Buffer.concat([header, zoneSection, ...updates]);
 
   // TSIG (RFC 8945 §4.3.3): the MAC covers the message, then the key name, class, TTL, algorithm, time, fudge, error, other.

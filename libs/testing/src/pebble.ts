@@ -86,7 +86,8 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function startPebble(options: { httpPort: number; eab?: boolean }): Promise<Pebble> {
+/** `dnsServer` (`host:port`, e.g. a BIND9 fixture's address) replaces challtestsrv as the DNS server Pebble validates through. */
+export async function startPebble(options: { httpPort: number; eab?: boolean; dnsServer?: string }): Promise<Pebble> {
   const dir = mkdtempSync(join(tmpdir(), 'certctl-pebble-'));
   const [acmePort, managementPort, tlsPort, dnsPort, challPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   execFileSync('openssl', [
@@ -115,7 +116,7 @@ export async function startPebble(options: { httpPort: number; eab?: boolean }):
     '-http01', '', '-https01', '', '-tlsalpn01', '', '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '',
   ], {});
   // Validation is real: no PEBBLE_VA_ALWAYS_VALID. NOSLEEP only drops Pebble's random 0-15 s pause before validating.
-  const pebble = startProcess('pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`], { PEBBLE_VA_NOSLEEP: '1' });
+  const pebble = startProcess('pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', options.dnsServer ?? `127.0.0.1:${dnsPort}`], { PEBBLE_VA_NOSLEEP: '1' });
   const challtestsrvUrl = `http://127.0.0.1:${challPort}`;
   const directoryUrl = `https://127.0.0.1:${acmePort}/dir`;
 

@@ -50,7 +50,7 @@ export function canonicalIp(ip: string): string {
 }
 
 export class AddressError extends Error {
-  constructor(readonly kind: 'dns' | 'connection', message: string) {
+  constructor(readonly kind: 'dns' | 'connection', message: string, readonly transient = false) {
     super(message);
   }
 }
@@ -74,7 +74,8 @@ export async function validationAddresses(host: string, resolver: Resolver, poli
     addresses = settled.flatMap((s) => (s.status === 'fulfilled' ? s.value : []));
     if (!addresses.length) {
       const failure = settled.map((s) => (s.status === 'rejected' ? s.reason : undefined)).find((e) => e && !isNoRecord(e));
-      throw new AddressError('dns', failure ? `DNS lookup of ${bare} failed: ${dnsErrorText(failure)}` : `No A or AAAA record found for ${bare}`);
+      if (failure) throw new AddressError('dns', `DNS lookup of ${bare} failed: ${dnsErrorText(failure)}`, true);
+      throw new AddressError('dns', `No A or AAAA record found for ${bare}`);
     }
   }
   const refused = addresses.map((a) => addressRefusal(a, policy)).find(Boolean);

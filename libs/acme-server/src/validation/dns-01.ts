@@ -22,7 +22,7 @@ export async function validateDns01(input: ValidateChallengeInput, timeoutMs: nu
     records = await dnsResolver(input.options?.dnsResolver, timeoutMs).resolveTxt(name);
   } catch (err) {
     if (isNoRecord(err)) return invalid('unauthorized', `No TXT record found at ${name}`);
-    return invalid('dns', `DNS lookup of TXT ${name} failed: ${dnsErrorText(err)}`);
+    return invalid('dns', `DNS lookup of TXT ${name} failed: ${dnsErrorText(err)}`, true);
   }
   // A TXT record longer than 255 bytes arrives as several character-strings; its value is their concatenation.
   const values = records.map((chunks) => chunks.join(''));

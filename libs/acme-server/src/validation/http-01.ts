@@ -76,7 +76,7 @@ export async function validateHttp01(input: ValidateChallengeInput, signal: Abor
     try {
       addresses = await validationAddresses(url.hostname, resolver, input.options?.outboundPolicy);
     } catch (err) {
-      if (err instanceof AddressError) return invalid(err.kind, err.message);
+      if (err instanceof AddressError) return invalid(err.kind, err.message, err.transient);
       throw err;
     }
     let fetched: Fetched | undefined;
@@ -86,7 +86,7 @@ export async function validateHttp01(input: ValidateChallengeInput, signal: Abor
         fetched = await fetchOnce(url, address, signal);
         break;
       } catch (err) {
-        if (signal.aborted) return invalid('connection', `Fetching ${url.href}: timed out after ${timeoutMs} ms`);
+        if (signal.aborted) return invalid('connection', `Fetching ${url.href}: timed out after ${timeoutMs} ms`, true);
         failures.push(`${address}: ${(err as Error).message}`);
       }
     }

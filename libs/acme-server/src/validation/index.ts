@@ -51,8 +51,9 @@ export async function validateChallenge(input: ValidateChallengeInput): Promise<
 }
 
 export { canonicalIp, reverseName } from './addresses';
-export { CaaCheckInput, CaaCheckResult, CaaLookupError, CaaProperty, caaProperty, checkCaa, evaluateCaa, formatCaa, parseIssueValue } from './caa';
+export type { CaaCheckInput, CaaCheckResult, CaaProperty } from './caa';
+export { CaaLookupError, caaProperty, checkCaa, evaluateCaa, formatCaa, parseIssueValue } from './caa';
 export { dns01RecordName, dns01TxtValue } from './dns-01';
 export { HTTP01_MAX_BODY_BYTES, HTTP01_MAX_REDIRECTS } from './http-01';
-export { AcmeProblemType, ValidationProblem, ValidationResult } from './problems';
+export type { AcmeProblemType, ValidationProblem, ValidationResult } from './problems';
 export { ACME_IDENTIFIER_OID, ACME_TLS_ALPN_PROTOCOL } from './tls-alpn-01';

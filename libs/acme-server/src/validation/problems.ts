@@ -13,10 +13,15 @@ export interface ValidationProblem {
   detail: string;
 }
 
-export type ValidationResult = { valid: true } | { valid: false; problem: ValidationProblem };
+/**
+ * `transient` marks a failure that says nothing about the client's answer (the deadline passed, the DNS server
+ * failed): the validation worker may try again before it marks the challenge invalid.
+ */
+export type ValidationResult = { valid: true } | { valid: false; problem: ValidationProblem; transient?: true };
 
 export const VALID: ValidationResult = Object.freeze({ valid: true });
 
-export function invalid(kind: 'connection' | 'unauthorized' | 'incorrectResponse' | 'dns' | 'tls' | 'malformed' | 'caa', detail: string): ValidationResult {
-  return { valid: false, problem: { type: `urn:ietf:params:acme:error:${kind}`, detail } };
+export function invalid(kind: 'connection' | 'unauthorized' | 'incorrectResponse' | 'dns' | 'tls' | 'malformed' | 'caa', detail: string, transient = false): ValidationResult {
+  const problem: ValidationProblem = { type: `urn:ietf:params:acme:error:${kind}`, detail };
+  return transient ? { valid: false, problem, transient: true } : { valid: false, problem };
 }

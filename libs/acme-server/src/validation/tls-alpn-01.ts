@@ -47,7 +47,7 @@ export async function validateTlsAlpn01(input: ValidateChallengeInput, signal: A
   try {
     addresses = await validationAddresses(value, dnsResolver(input.options?.dnsResolver, timeoutMs), input.options?.outboundPolicy);
   } catch (err) {
-    if (err instanceof AddressError) return invalid(err.kind, err.message);
+    if (err instanceof AddressError) return invalid(err.kind, err.message, err.transient);
     throw err;
   }
 
@@ -59,7 +59,7 @@ export async function validateTlsAlpn01(input: ValidateChallengeInput, signal: A
       answer = await handshake(address, port, servername, signal);
       break;
     } catch (err) {
-      if (signal.aborted) return invalid('connection', `TLS connection to ${where}: timed out after ${timeoutMs} ms`);
+      if (signal.aborted) return invalid('connection', `TLS connection to ${where}: timed out after ${timeoutMs} ms`, true);
       failures.push(`${address}: ${(err as Error).message}`);
     }
   }

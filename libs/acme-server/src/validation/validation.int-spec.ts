@@ -1,6 +1,7 @@
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import * as http from 'node:http';
-import { AddressInfo } from 'node:net';
+import * as https from 'node:https';
+import { AddressInfo, createServer, Socket } from 'node:net';
 import * as tls from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import * as acme from 'acme-client';
@@ -28,7 +29,7 @@ function newChallenge() {
 /** RFC 8555 §8.4, written out here rather than imported, so a wrong digest in the validator fails the test. */
 const txtFor = (keyAuthorization: string) => createHash('sha256').update(keyAuthorization).digest('base64url');
 
-async function listen<T extends http.Server | tls.Server>(server: T, host = '127.0.0.1'): Promise<number> {
+async function listen<T extends http.Server | https.Server | tls.Server>(server: T, host = '127.0.0.1'): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return (server.address() as AddressInfo).port;
 }
@@ -126,6 +127,21 @@ suite('ACME challenge validation against real listeners and BIND9', () => {
       served.set(`/.well-known/acme-challenge/${elsewhere.token}`, { status: 302, body: '', location: `http://127.0.0.1:${port6 === 6379 ? 6380 : 6379}/` });
       const redirected = await validateChallenge(input(elsewhere, { type: 'dns', value: 'www.example.test' }));
       expect(redirected).toMatchObject({ valid: false, problem: { detail: expect.stringContaining('not allowed') } });
+    });
+
+    it('follows a redirect to https (certificate not checked, as RFC 8555 §8.3 allows) on a validation port', async () => {
+      const key = await acme.crypto.createPrivateEcdsaKey();
+      const [, cert] = await acme.crypto.createAlpnCertificate({ identifier: { type: 'dns', value: 'www.example.test' } } as acme.Authorization, 'unused.x', key);
+      const c = newChallenge();
+      const secure = https.createServer({ key, cert }, (req, res) => void (req.url === `/secure/${c.token}` ? res.end(c.keyAuthorization) : res.writeHead(404).end()));
+      const securePort = await listen(secure);
+      try {
+        served.set(`/.well-known/acme-challenge/${c.token}`, { status: 307, body: '', location: `https://www.example.test:${securePort}/secure/${c.token}` });
+        const result = await validateChallenge({ ...input(c, { type: 'dns', value: 'www.example.test' }), options: { http01Port: port, tlsAlpn01Port: securePort, dnsResolver: bind.address } });
+        expect(result).toEqual({ valid: true });
+      } finally {
+        secure.close();
+      }
     });
 
     it('refuses a body larger than the limit', async () => {
@@ -267,6 +283,21 @@ suite('ACME challenge validation against real listeners and BIND9', () => {
       expect(seenSni).toEqual(['1.0.0.127.in-addr.arpa']);
     });
 
+    it('validates an IPv6 identifier with its ip6.arpa SNI', async () => {
+      const c = newChallenge();
+      const sni = `1${'.0'.repeat(31)}.ip6.arpa`;
+      await answerWith(sni, { type: 'ip', value: '::1' }, c.keyAuthorization);
+      const server6 = tls.createServer({ key: fallbackKey, cert: fallbackCert, ALPNProtocols: ['acme-tls/1'], SNICallback: (name, cb) => (seenSni.push(name), cb(null, contexts.get(name))) }, (s) => s.end());
+      const port6 = await listen(server6, '::1');
+      try {
+        seenSni.length = 0;
+        expect(await validateChallenge(input(c, { type: 'ip', value: '::1' }, port6))).toEqual({ valid: true });
+        expect(seenSni).toEqual([sni]);
+      } finally {
+        server6.close();
+      }
+    });
+
     it('fails with incorrectResponse when the extension holds another key authorization', async () => {
       const c = newChallenge();
       await answerWith('www.example.test', { type: 'dns', value: 'www.example.test' }, `${c.keyAuthorization}-other`);
@@ -292,6 +323,37 @@ suite('ACME challenge validation against real listeners and BIND9', () => {
       expect(await validateChallenge(input(c, { type: 'dns', value: 'www.example.test' }, noAlpnPort))).toMatchObject({ valid: false, problem: { type: 'urn:ietf:params:acme:error:tls' } });
       expect(await validateChallenge(input(c, { type: 'dns', value: 'www.example.test' }, await freePort()))).toMatchObject({ valid: false, problem: { type: 'urn:ietf:params:acme:error:connection' } });
     });
+  });
+
+  it('a client that accepts the connection and never answers times out as a transient connection problem (http-01 and tls-alpn-01)', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    const port = await listen(silent as unknown as http.Server);
+    try {
+      const c = newChallenge();
+      const base = { identifier: { type: 'dns' as const, value: 'www.example.test' }, ...c };
+      const started = Date.now();
+      const http01 = await validateChallenge({ ...base, type: 'http-01', options: { http01Port: port, dnsResolver: bind.address, timeoutMs: 400 } });
+      expect(http01).toEqual({ valid: false, transient: true, problem: { type: 'urn:ietf:params:acme:error:connection', detail: expect.stringContaining('timed out after 400 ms') } });
+      const alpn = await validateChallenge({ ...base, type: 'tls-alpn-01', options: { tlsAlpn01Port: port, dnsResolver: bind.address, timeoutMs: 400 } });
+      expect(alpn).toEqual({ valid: false, transient: true, problem: { type: 'urn:ietf:params:acme:error:connection', detail: expect.stringContaining('timed out after 400 ms') } });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      // A refused connection is the client's answer, not a hiccup: not transient.
+      const refused = await validateChallenge({ ...base, type: 'http-01', options: { http01Port: await freePort(), dnsResolver: bind.address } });
+      expect(refused).not.toHaveProperty('transient');
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      silent.close();
+    }
+  });
+
+  it('a DNS server that does not answer is a transient dns problem', async () => {
+    const c = newChallenge();
+    const dead = `127.0.0.1:${await freePort()}`;
+    const dns01 = await validateChallenge({ type: 'dns-01', identifier: { type: 'dns', value: 'www.example.test' }, ...c, options: { dnsResolver: dead, timeoutMs: 600 } });
+    expect(dns01).toMatchObject({ valid: false, transient: true, problem: { type: 'urn:ietf:params:acme:error:dns' } });
+    const http01 = await validateChallenge({ type: 'http-01', identifier: { type: 'dns', value: 'www.example.test' }, ...c, options: { dnsResolver: dead, timeoutMs: 600 } });
+    expect(http01).toMatchObject({ valid: false, transient: true, problem: { type: 'urn:ietf:params:acme:error:dns' } });
   });
 
   it('refuses a token that is not base64url before dialling anything', async () => {
