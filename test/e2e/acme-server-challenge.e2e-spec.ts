@@ -71,6 +71,14 @@ suite('ACME server: challenge mode (http-01, dns-01, tls-alpn-01) validated by t
     const after = await (await fetch(`${h.base}/metrics`)).text();
     expect(after).toMatch(/^certctl_acme_directory_total\{[^}]*\} 2$/m);
     expect(after).toMatch(/^certctl_acme_directory_failures_total\{[^}]*\} 1$/m);
+    // The same counts, cluster-wide (Redis), on the api's certctl exposition.
+    const prometheus = async () => (await h.p.http.get('/api/v1/metrics/prometheus').set(h.p.auth()).expect(200)).text;
+    const deadline = Date.now() + 5000;
+    let text = await prometheus();
+    while (!/^certctl_acme_directory_total 2$/m.test(text) && Date.now() < deadline) text = await prometheus();
+    expect(text).toMatch(/^certctl_acme_directory_total 2$/m);
+    expect(text).toMatch(/^certctl_acme_directory_failures_total 1$/m);
+    expect(text).toMatch(/^certctl_acme_challenge_validate_total 0$/m);
   });
 
   it('http-01 for an IP identifier (RFC 8738: only http-01 and tls-alpn-01 offered), validated on the queue, issued with the IP SAN', async () => {
@@ -91,6 +99,9 @@ suite('ACME server: challenge mode (http-01, dns-01, tls-alpn-01) validated by t
     expect(new X509Certificate(acme.crypto.splitPemChain(pem)[0]!).subjectAltName).toBe('IP Address:127.0.0.1');
     const { rows: [cert] } = await h.p.db.query(`SELECT c.source, c.owner_id FROM managed_certificates c JOIN acme_orders o ON o.certificate_id = c.id WHERE o.id = $1`, [order.url.split('/').pop()]);
     expect(cert).toEqual({ source: 'ACME', owner_id: h.inv.ownerId });
+    const text = (await h.p.http.get('/api/v1/metrics/prometheus').set(h.p.auth()).expect(200)).text;
+    expect(text).toMatch(/^certctl_acme_challenge_validate_total [1-9]\d*$/m);
+    expect(text).toMatch(/^certctl_acme_finalize_order_total [1-9]\d*$/m);
   });
 
   it('http-01 for a DNS name resolved through BIND9, with acme-client auto()', async () => {

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { RevocationModule } from '@certctl/issuers';
+import { ClusterCounters } from '@certctl/observability';
 import { AcmeMetrics } from './acme-metrics';
 import { AcmeServerController } from './acme-server.controller';
 import { AcmeServerService } from './acme-server.service';
@@ -12,7 +13,7 @@ import { AcmeServerService } from './acme-server.service';
 @Module({
   imports: [RevocationModule],
   controllers: [AcmeServerController],
-  providers: [AcmeServerService, AcmeMetrics],
+  providers: [AcmeServerService, AcmeMetrics, ClusterCounters],
   exports: [AcmeServerService, AcmeMetrics],
 })
 export class AcmeServerModule {}
