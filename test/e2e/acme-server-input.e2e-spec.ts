@@ -192,6 +192,24 @@ describe('ACME server: bad input gets problem documents', () => {
     problem(await rawDefault.post(d.revokeCert!, { certificate: der }, { key: signer, jwk: true }), 400, 'alreadyRevoked');
   });
 
+  it('revoke-cert by the ordering account (reason superseded); another account is unauthorized; a bad reason is badRevocationReason', async () => {
+    const mk = async () => new acme.Client({ directoryUrl: h.directoryUrl, accountKey: await acme.crypto.createPrivateEcdsaKey(), externalAccountBinding: await h.eabKey(), backoffMin: 50, backoffMax: 500 });
+    const owner = await mk();
+    const name = randomName('acctrev');
+    const [, csr] = await acme.crypto.createCsr({ commonName: name });
+    const pem = await owner.auto({ csr, termsOfServiceAgreed: true, challengeCreateFn: async () => {}, challengeRemoveFn: async () => {} });
+    const leaf = acme.crypto.splitPemChain(pem)[0]!;
+    const stranger = await mk();
+    await stranger.createAccount({ termsOfServiceAgreed: true });
+    await expect(stranger.revokeCertificate(leaf)).rejects.toThrow(/did not order/);
+    const der = new X509Certificate(leaf).raw.toString('base64url');
+    problem(await raw.post(dir.revokeCert, { certificate: der, reason: 7 }, { key: await accountKeyOf(owner), kid: owner.getAccountUrl() }), 400, 'badRevocationReason');
+    await owner.revokeCertificate(leaf, { reason: 4 });
+    const { rows } = await h.p.db.query(`SELECT c.status, c.revocation_reason FROM managed_certificates c JOIN certificate_versions v ON v.certificate_id = c.id WHERE v.serial_number = $1`,
+      [new X509Certificate(leaf).serialNumber.toLowerCase().replace(/^(00)+(?=.)/, '')]);
+    expect(rows[0]).toEqual({ status: 'Revoked', revocation_reason: 'superseded' });
+  });
+
   it('rate limit: new orders past the hourly limit are rateLimited with Retry-After', async () => {
     const limited = await rawKey();
     const account = await raw.post(dir.newAccount, { externalAccountBinding: await eabJws(await h.eabKey(), limited.jwk, dir.newAccount) }, { key: limited, jwk: true });
