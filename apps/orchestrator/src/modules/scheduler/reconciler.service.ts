@@ -55,6 +55,8 @@ export class ReconcilerService {
       enqueued++;
     }
     enqueued += await this.untoldRevocations(minAgeMs);
+    enqueued += await this.orphanedAcmeValidations(minAgeMs);
+    await this.expireAcmeOrders();
     if (enqueued) this.logger.warn({ enqueued }, 'reconciler re-enqueued due jobs that had no live queue job');
     return enqueued;
   }
@@ -76,6 +78,37 @@ export class ReconcilerService {
         await existing.remove().catch(() => undefined); // out of attempts (the row says why): a new round
       }
       await this.producer.enqueue('certificate.revoke', { certificateId }, certificateId, REVOKE_AT_CA_JOB_OPTIONS);
+      enqueued++;
+    }
+    return enqueued;
+  }
+
+  /** ACME orders and authorizations past their expiry that nobody read since: invalid and expired (RFC 8555 §7.1.6). */
+  async expireAcmeOrders(): Promise<void> {
+    await this.dataSource.query(`UPDATE acme_authorizations SET status = 'expired', updated_at = now() WHERE status = 'pending' AND expires_at <= now()`);
+    await this.dataSource.query(
+      `UPDATE acme_orders SET status = 'invalid', updated_at = now(),
+              error = '{"type": "urn:ietf:params:acme:error:malformed", "detail": "the order expired before it was finalized"}'::jsonb
+        WHERE status IN ('pending', 'ready') AND expires_at <= now()`,
+    );
+  }
+
+  /** ACME challenges left `processing` (the client answered) with no live acme.validate job: queued again. */
+  private async orphanedAcmeValidations(minAgeMs: number): Promise<number> {
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      `SELECT id FROM acme_challenges WHERE status = 'processing' AND updated_at < now() - make_interval(secs => $1::numeric / 1000)
+        ORDER BY updated_at LIMIT 1000`,
+      [minAgeMs],
+    );
+    let enqueued = 0;
+    const queue = this.producer.queue('acme-validation');
+    for (const { id } of rows) {
+      const existing = await queue.getJob(queueJobId('acme.validate', id));
+      if (existing) {
+        if (LIVE_STATES.has(await existing.getState())) continue;
+        await existing.remove().catch(() => undefined);
+      }
+      await this.producer.enqueue('acme.validate', { challengeId: id }, id);
       enqueued++;
     }
     return enqueued;
