@@ -34,6 +34,7 @@ import { VersionModule } from './modules/version/version.controller';
 import { AgentGroupsModule } from './modules/agent-groups/agent-groups.module';
 import { RevocationAdminModule } from './modules/revocation/revocation-admin.module';
 import { IntermediatesModule } from './modules/intermediates/intermediates.module';
+import { IdentityModule } from './modules/identity/identity.module';
 
 /** The REST API. It produces queue jobs but never consumes them (no @Processor here). */
 @Module({
@@ -72,6 +73,7 @@ import { IntermediatesModule } from './modules/intermediates/intermediates.modul
     AgentGroupsModule,
     RevocationAdminModule,
     IntermediatesModule,
+    IdentityModule,
   ],
   providers: [
     { provide: APP_GUARD, useExisting: AuthGuard },

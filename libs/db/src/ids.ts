@@ -23,6 +23,10 @@ export const ID_PREFIX = {
   healthCheck: 'hc',
   agentGroup: 'ag',
   intermediateCa: 'ica',
+  oidcProvider: 'oidc',
+  groupRoleMapping: 'grm',
+  user: 'u',
+  session: 'sess',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

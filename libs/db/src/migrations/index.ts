@@ -15,6 +15,7 @@ import { EndpointHealthChecks1765000000000 } from './1765000000000-EndpointHealt
 import { DashboardTrendIndexes1765300000000 } from './1765300000000-DashboardTrendIndexes';
 import { NotificationSkipped1765400000000 } from './1765400000000-NotificationSkipped';
 import { AuditCheckpointsAndAppRole1765400500000 } from './1765400500000-AuditCheckpointsAndAppRole';
+import { OidcSignIn1765570000000 } from './1765570000000-OidcSignIn';
 
 /** Listed explicitly (not globbed) so the same list works from sources under test and from the build; one a line, in timestamp order. */
 export const MIGRATIONS = [
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   DashboardTrendIndexes1765300000000,
   NotificationSkipped1765400000000,
   AuditCheckpointsAndAppRole1765400500000,
+  OidcSignIn1765570000000,
 ];
