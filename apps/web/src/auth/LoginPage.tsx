@@ -1,6 +1,6 @@
-import { FormEvent, useState } from 'react';
+import { FormEvent, useEffect, useState } from 'react';
 import { Navigate, useLocation } from 'react-router';
-import { ApiRequestError } from '../api/client';
+import { api, ApiRequestError, AuthInfo } from '../api/client';
 import { useSession } from './session';
 
 /** Sign-in with an API key. The key is kept for this tab only (sessionStorage) and never put in a URL. */
@@ -10,6 +10,10 @@ export function LoginPage() {
   const [key, setKey] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [providers, setProviders] = useState<NonNullable<AuthInfo['oidc_providers']>>([]);
+  useEffect(() => {
+    api.info().then((info) => setProviders(info.oidc_providers ?? []), () => undefined);
+  }, []);
   const from = (location.state as { from?: string } | null)?.from ?? '/';
 
   if (session.signedIn) return <Navigate to={from} replace />;
@@ -51,6 +55,11 @@ export function LoginPage() {
         <button type="submit" className="primary" disabled={busy || !key.trim()}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
+        {providers.map((p) => (
+          <a key={p.id} className="login-provider" href={p.login_url}>
+            Sign in with {p.name}
+          </a>
+        ))}
       </form>
     </main>
   );

@@ -40,20 +40,35 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const [check, setCheck] = useState<AuthCheck | undefined>();
   const [signedIn, setSignedIn] = useState(() => storedApiKey() !== null);
 
-  const signOut = useCallback(() => {
+  const forget = useCallback(() => {
     storeApiKey(null);
     setCheck(undefined);
     setSignedIn(false);
     queryClient.clear();
   }, [queryClient]);
 
-  useEffect(() => setUnauthorizedHandler(signOut), [signOut]);
+  // A key is simply forgotten; a session cookie (OpenID sign-in) is ended on the server, then at the provider.
+  const signOut = useCallback(() => {
+    if (storedApiKey()) return forget();
+    api.logout().then((r) => {
+      forget();
+      if (r.redirect_to) window.location.assign(r.redirect_to);
+    }, forget);
+  }, [forget]);
 
-  // A tab reloaded while signed in asks again what its key may do.
+  useEffect(() => setUnauthorizedHandler(forget), [forget]);
+
+  // A tab reloaded while signed in asks again what its key may do; without a key, whether a session cookie signs it in.
   useEffect(() => {
     const key = storedApiKey();
     if (key && !check) api.check(key).then(setCheck).catch(() => undefined);
-  }, [check]);
+    if (!key && !signedIn) {
+      api.check(null).then((result) => {
+        setCheck(result);
+        setSignedIn(true);
+      }, () => undefined);
+    }
+  }, [check, signedIn]);
 
   const signIn = useCallback(async (key: string) => {
     const result = await api.check(key);
