@@ -83,8 +83,8 @@ export class OidcProvidersService {
       await this.dataSource.query(
         `INSERT INTO oidc_providers (id, name, issuer_url, client_id, client_secret_encrypted, redirect_uri, post_logout_redirect_uri, scopes,
            groups_claim_path, fetch_userinfo, allowed_email_domains, iat_window_seconds, enabled)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, ARRAY['openid','email','profile']), COALESCE($9, 'groups'), COALESCE($10, false),
-           COALESCE($11, '{}'), COALESCE($12, 300), COALESCE($13, true))`,
+         VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8::text[], ARRAY['openid','email','profile']), COALESCE($9::text, 'groups'), COALESCE($10::boolean, false),
+           COALESCE($11::text[], '{}'), COALESCE($12::integer, 300), COALESCE($13::boolean, true))`,
         [id, body.name, body.issuer_url, body.client_id, sealed, body.redirect_uri, body.post_logout_redirect_uri ?? null, body.scopes ?? null,
           body.groups_claim_path ?? null, body.fetch_userinfo ?? null, body.allowed_email_domains ?? null, body.iat_window_seconds ?? null, body.enabled ?? null],
       );
@@ -199,13 +199,17 @@ export class OidcProvidersService {
     }
   }
 
-  private configure(issuerUrl: string, clientId: string, secret: string | undefined): Promise<oidc.Configuration> {
+  private async configure(issuerUrl: string, clientId: string, secret: string | undefined): Promise<oidc.Configuration> {
     const insecure = new URL(issuerUrl).protocol === 'http:' && this.config.auth.oidcAllowInsecureHttp;
-    return oidc.discovery(new URL(issuerUrl), clientId, secret ? { client_secret: secret } : undefined, secret ? oidc.ClientSecretBasic(secret) : oidc.None(), {
+    const config = await oidc.discovery(new URL(issuerUrl), clientId, secret ? { client_secret: secret } : undefined, secret ? oidc.ClientSecretBasic(secret) : oidc.None(), {
       [oidc.customFetch]: outboundFetch as oidc.CustomFetch,
       execute: insecure ? [oidc.allowInsecureRequests] : [],
       timeout: 10,
     });
+    // openid-client trusts an id_token from the token endpoint on the strength of TLS alone unless told otherwise;
+    // we verify its signature against the provider's JWKS (cached in the Configuration, fetched again on an unknown kid).
+    oidc.enableNonRepudiationChecks(config);
+    return config;
   }
 
   private seal(secret: string): Buffer {
