@@ -245,7 +245,10 @@ suite('OpenID sign-in with a real provider, in Chromium', () => {
     expect((await call('GET', '/api/v1/auth/me', { cookies })).status).toBe(200);
     await alice.page.goto(`${peer.issuer}/session/end`);
     await alice.page.getByRole('button', { name: 'Yes, sign me out' }).click();
-    await waitFor('the api to end the session after the provider\'s back-channel logout', async () => (await call('GET', '/api/v1/auth/me', { cookies })).status === 401, 10_000);
+    await waitFor('the api to end the session after the provider\'s back-channel logout', async () => {
+      if (peer.backChannelErrors.length) throw new Error(`the provider's back-channel logout failed: ${peer.backChannelErrors.join('; ')}`);
+      return (await call('GET', '/api/v1/auth/me', { cookies })).status === 401;
+    }, 10_000);
     const { rows } = await p.db.query(`SELECT revoked_reason FROM sessions WHERE user_id = (SELECT id FROM users WHERE oidc_subject = 'alice')`);
     expect(rows.map((r) => r.revoked_reason)).toEqual(['back-channel logout']);
   }, 60_000);

@@ -22,6 +22,8 @@ export interface OidcPeer {
   clientSecret: string;
   /** Applies to every token answer while set. */
   mutateIdToken: IdTokenMutation | undefined;
+  /** What the provider reported when a back-channel logout call to a client failed. */
+  backChannelErrors: string[];
   /** Signs a logout token with the provider's key, as its back-channel logout would. */
   signLogoutToken(claims: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
@@ -74,13 +76,20 @@ export async function startOidcPeer(options: {
     pkce: { required: () => true },
     features: { devInteractions: { enabled: true }, backchannelLogout: { enabled: true }, rpInitiatedLogout: { enabled: true } },
     cookies: { keys: ['oidc-peer-cookie-key-0123456789'] },
+    // The provider refuses to call loopback addresses (its own SSRF guard); here the relying party is on 127.0.0.1.
+    fetch: (url: string, init: RequestInit & { dispatcher?: unknown }) => {
+      delete init.dispatcher;
+      return fetch(url, init);
+    },
   });
   const callback = provider.callback();
+  provider.on('backchannel.error', (...args: unknown[]) => peer.backChannelErrors.push(`${String((args[1] as Error)?.message ?? args[1])} (${String(((args[1] as Error)?.cause as Error)?.message ?? '')})`));
   const peer: OidcPeer = {
     issuer,
     clientId,
     clientSecret,
     mutateIdToken: undefined,
+    backChannelErrors: [],
     signLogoutToken: (claims) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: privateJwk.kid!, typ: 'logout+jwt' }).sign(privateKey),
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
@@ -95,6 +104,7 @@ export async function startOidcPeer(options: {
 
 interface ProviderLike {
   callback(): (req: IncomingMessage, res: ServerResponse) => void;
+  on(event: string, listener: (...args: unknown[]) => void): void;
 }
 
 /** Rewrites the id_token in the JSON the provider is about to send (Koa ends the response with the whole body). */
