@@ -76,7 +76,8 @@ async function request<T>(method: string, path: string, body?: unknown, key = st
   const text = await res.text();
   const json = text && (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : undefined;
   if (!res.ok) {
-    if (res.status === 401) onUnauthorized();
+    // Asking whether a session cookie signs the tab in is not a sign-out (a key may be being typed meanwhile).
+    if (res.status === 401 && !(key === null && path === '/auth/check')) onUnauthorized();
     throw new ApiRequestError(res.status, json?.message ?? `${res.status} ${res.statusText}`, json?.code, json?.details ?? [], json?.request_id);
   }
   return (json ?? text) as T;
