@@ -56,6 +56,8 @@ export interface AppConfig {
     sessionAbsoluteMs: number;
     /** Lets an OpenID provider be reached over plain http (a provider on the same host in a test); never in production. */
     oidcAllowInsecureHttp: boolean;
+    /** The local break-glass admin login: off unless enabled; locked for lockoutMs after `lockoutThreshold` failures. */
+    breakglass: { enabled: boolean; lockoutThreshold: number; lockoutMs: number };
   };
   audit: {
     /**
@@ -243,6 +245,11 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
       sessionIdleMs: duration(env, 'CERTCTL_SESSION_IDLE_TIMEOUT', 3_600_000),
       sessionAbsoluteMs: duration(env, 'CERTCTL_SESSION_ABSOLUTE_TIMEOUT', 8 * 3_600_000),
       oidcAllowInsecureHttp: bool(env, 'CERTCTL_OIDC_ALLOW_INSECURE_HTTP', false),
+      breakglass: {
+        enabled: bool(env, 'CERTCTL_BREAKGLASS_ENABLED', false),
+        lockoutThreshold: int(env, 'CERTCTL_BREAKGLASS_LOCKOUT_THRESHOLD', 5, 1, 100),
+        lockoutMs: duration(env, 'CERTCTL_BREAKGLASS_LOCKOUT_DURATION', 15 * 60_000),
+      },
     },
     audit: {
       hmacKey: auditHmacKey,

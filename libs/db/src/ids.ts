@@ -27,6 +27,7 @@ export const ID_PREFIX = {
   groupRoleMapping: 'grm',
   user: 'u',
   session: 'sess',
+  breakglassCredential: 'bg',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

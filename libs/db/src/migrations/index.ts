@@ -16,6 +16,7 @@ import { DashboardTrendIndexes1765300000000 } from './1765300000000-DashboardTre
 import { NotificationSkipped1765400000000 } from './1765400000000-NotificationSkipped';
 import { AuditCheckpointsAndAppRole1765400500000 } from './1765400500000-AuditCheckpointsAndAppRole';
 import { OidcSignIn1765570000000 } from './1765570000000-OidcSignIn';
+import { BreakGlass1765570001000 } from './1765570001000-BreakGlass';
 
 /** Listed explicitly (not globbed) so the same list works from sources under test and from the build; one a line, in timestamp order. */
 export const MIGRATIONS = [
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   NotificationSkipped1765400000000,
   AuditCheckpointsAndAppRole1765400500000,
   OidcSignIn1765570000000,
+  BreakGlass1765570001000,
 ];

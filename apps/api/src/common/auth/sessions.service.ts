@@ -73,22 +73,32 @@ export class SessionsService {
   /** The session a cookie names, or why it does not count (malformed, unknown, expired, revoked, user or role gone). */
   async resolve(token: string): Promise<SessionLookup> {
     if (!TOKEN_FORMAT.test(token)) return { ok: false, reason: `the ${SESSION_COOKIE} cookie is malformed` };
+    return this.resolveByHash(sha256Hex(token));
+  }
+
+  private async resolveByHash(tokenHash: string): Promise<SessionLookup> {
     const rows: Array<{
-      id: string; csrf_token_hash: string; user_id: string; email: string | null; oidc_subject: string; deactivated_at: Date | null;
-      enabled: boolean; roles: string[] | null; live: boolean; touch: boolean;
+      id: string; csrf_token_hash: string; user_id: string; email: string | null; oidc_subject: string | null; breakglass_username: string | null;
+      deactivated_at: Date | null; enabled: boolean | null; roles: string[] | null; live: boolean; touch: boolean;
     }> = await this.dataSource.query(
-      `SELECT s.id, s.csrf_token_hash, u.id AS user_id, u.email, u.oidc_subject, u.deactivated_at, p.enabled,
-              (SELECT array_agg(DISTINCT m.role) FROM group_role_mappings m WHERE m.provider_id = u.oidc_provider_id AND m.group_name = ANY(u.groups)) AS roles,
+      `SELECT s.id, s.csrf_token_hash, u.id AS user_id, u.email, u.oidc_subject, u.deactivated_at, p.enabled, b.username AS breakglass_username,
+              CASE WHEN b.id IS NOT NULL THEN ARRAY['admin']
+                   ELSE (SELECT array_agg(DISTINCT m.role) FROM group_role_mappings m WHERE m.provider_id = u.oidc_provider_id AND m.group_name = ANY(u.groups)) END AS roles,
               (s.revoked_at IS NULL AND s.idle_expires_at > now() AND s.absolute_expires_at > now()) AS live,
               (s.last_seen_at < now() - make_interval(secs => ${TOUCH_INTERVAL_SECONDS})) AS touch
-         FROM sessions s JOIN users u ON u.id = s.user_id JOIN oidc_providers p ON p.id = u.oidc_provider_id
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         LEFT JOIN oidc_providers p ON p.id = u.oidc_provider_id
+         LEFT JOIN breakglass_credentials b ON b.user_id = u.id
         WHERE s.token_hash = $1`,
-      [sha256Hex(token)],
+      [tokenHash],
     );
     const row = rows[0];
     if (!row || !row.live) return { ok: false, reason: 'the session is unknown, expired or was ended' };
     const role = strongestRole(row.roles ?? []);
-    const ended = row.deactivated_at ? 'user deactivated' : !row.enabled ? 'provider disabled' : !role ? 'no group mapping grants a role' : undefined;
+    const breakglass = row.breakglass_username !== null;
+    const ended = row.deactivated_at ? 'user deactivated'
+      : breakglass ? (this.config.auth.breakglass.enabled ? undefined : 'break-glass login disabled')
+        : !row.enabled ? 'provider disabled or deleted' : !role ? 'no group mapping grants a role' : undefined;
     if (ended) {
       await this.revokeWhere('id = $1', [row.id], ended);
       return { ok: false, reason: `the session ended: ${ended}` };
@@ -99,7 +109,8 @@ export class SessionsService {
         [row.id, this.config.auth.sessionIdleMs / 1000],
       );
     }
-    const principal: Principal = { actor: row.email ?? row.oidc_subject, actor_type: 'User', role: role!, user_id: row.user_id, session_id: row.id };
+    const actor = breakglass ? `breakglass:${row.breakglass_username}` : row.email ?? row.oidc_subject ?? row.user_id;
+    const principal: Principal = { actor, actor_type: 'User', role: role!, user_id: row.user_id, session_id: row.id };
     return { ok: true, session: { principal, csrfTokenHash: row.csrf_token_hash } };
   }
 
@@ -109,18 +120,12 @@ export class SessionsService {
     return timingSafeEqual(Buffer.from(sha256Hex(presented), 'hex'), Buffer.from(session.csrfTokenHash, 'hex'));
   }
 
-  /** Whether a session is still usable now (for the queue dashboard's own cookie, opened from this one). */
+  /** Whether a session is still usable now by an admin (for the queue dashboard's own cookie, opened from this one). */
   async isLive(sessionId: string): Promise<boolean> {
     const rows: Array<{ token_hash: string }> = await this.dataSource.query('SELECT token_hash FROM sessions WHERE id = $1', [sessionId]);
     if (!rows[0]) return false;
-    const live: unknown[] = await this.dataSource.query(
-      `SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id JOIN oidc_providers p ON p.id = u.oidc_provider_id
-        WHERE s.id = $1 AND s.revoked_at IS NULL AND s.idle_expires_at > now() AND s.absolute_expires_at > now()
-          AND u.deactivated_at IS NULL AND p.enabled
-          AND EXISTS (SELECT 1 FROM group_role_mappings m WHERE m.provider_id = u.oidc_provider_id AND m.group_name = ANY(u.groups) AND m.role = 'admin')`,
-      [sessionId],
-    );
-    return live.length > 0;
+    const found = await this.resolveByHash(rows[0].token_hash);
+    return found.ok && found.session.principal.role === 'admin';
   }
 
   list(filter: { userId?: string }): Promise<SessionView[]> {

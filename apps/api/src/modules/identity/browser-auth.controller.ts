@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Public, RequireAccess } from '../../common/auth/access.decorator';
@@ -6,6 +6,8 @@ import type { Principal } from '../../common/auth/principal';
 import { cookieValue, SessionsService } from '../../common/auth/sessions.service';
 import { ApiError } from '../../common/http/api-error';
 import { CurrentPrincipal } from '../../common/http/request';
+import { BreakglassService } from './breakglass.service';
+import { BreakglassLoginDto } from './dto/identity.dto';
 import { OidcSignInService } from './oidc-sign-in.service';
 
 /** Binds a sign-in in progress to the browser that started it (httpOnly, only sent to the callback). */
@@ -19,6 +21,7 @@ export const BROWSER_AUTH_ROUTES = [
   { path: 'auth/oidc/callback', method: 'GET' },
   { path: 'auth/oidc/back-channel-logout', method: 'POST' },
   { path: 'auth/logout', method: 'POST' },
+  { path: 'auth/breakglass/login', method: 'POST' },
 ] as const;
 
 /**
@@ -30,7 +33,24 @@ export const BROWSER_AUTH_ROUTES = [
 @ApiExcludeController()
 @Controller('auth')
 export class BrowserAuthController {
-  constructor(private readonly signIn: OidcSignInService, private readonly sessions: SessionsService) {}
+  constructor(
+    private readonly signIn: OidcSignInService,
+    private readonly breakglass: BreakglassService,
+    private readonly sessions: SessionsService,
+  ) {}
+
+  /** The local admin login for when the provider is down (off unless CERTCTL_BREAKGLASS_ENABLED): sets the same session cookies. */
+  @Post('breakglass/login')
+  @Public()
+  @HttpCode(200)
+  async breakglassLogin(@Body() body: BreakglassLoginDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<{ status: 'authenticated'; csrf_token: string }> {
+    res.setHeader('Cache-Control', 'no-store');
+    const created = await this.breakglass.login(body.username, body.password, {
+      ip: req.ip, userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
+    });
+    this.sessions.setCookies(req, res, created);
+    return { status: 'authenticated', csrf_token: created.csrf };
+  }
 
   @Get('oidc/login')
   @Public()

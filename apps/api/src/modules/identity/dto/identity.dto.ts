@@ -1,3 +1,4 @@
+import { Matches, MinLength } from 'class-validator';
 import { BoolField, EnumField, IdField, IntField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
 import { MAPPABLE_ROLES } from '../../../common/auth/sessions.service';
 
@@ -36,4 +37,14 @@ export class CreateGroupRoleMappingDto {
   @TextField({ max: 255 }) provider_id: string;
   @TextField({ max: 255, singleLine: true, description: 'A group name as the provider puts it in the groups claim' }) group_name: string;
   @EnumField(MAPPABLE_ROLES) role: string;
+}
+
+export class CreateBreakglassCredentialDto {
+  @TextField({ max: 64, singleLine: true, description: 'Letters, digits, ".", "_" and "-"' }) @Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: 'username must be 1-64 letters, digits, ".", "_" or "-"' }) username: string;
+  @TextField({ max: 1024, description: 'At least 16 characters; stored as an scrypt hash' }) @MinLength(16, { message: 'password must be at least 16 characters' }) password: string;
+}
+
+export class BreakglassLoginDto {
+  @TextField({ max: 64 }) username: string;
+  @TextField({ max: 1024 }) password: string;
 }
