@@ -125,6 +125,9 @@ suite('OpenID sign-in with a real provider, in Chromium', () => {
     expect((await p.http.get('/api/v1/auth/oidc/providers/oidc-nope').set(p.auth())).status).toBe(404);
     expect((await call('GET', '/auth/oidc/login?provider=oidc-nope')).status).toBe(404);
     expect((await p.http.get('/api/v1/auth/oidc/providers').set(p.auth())).body.data).toEqual([]);
+    expect((await p.http.delete('/api/v1/auth/users/u-nope').set(p.auth())).status).toBe(404);
+    expect((await p.http.delete('/api/v1/auth/oidc/group-mappings/grm-nope').set(p.auth())).status).toBe(404);
+    expect((await p.http.delete('/api/v1/auth/sessions/sess-nope').set(p.auth())).status).toBe(404);
 
     const created = await p.http.post('/api/v1/auth/oidc/providers').set(p.auth()).send({
       name: 'Test IdP', issuer_url: peer.issuer, client_id: peer.clientId, client_secret: peer.clientSecret,

@@ -149,10 +149,10 @@ export class SessionsService {
 
   /** Ends sessions matching a condition; returns the ids ended. */
   async revokeWhere(condition: string, params: unknown[], reason: string): Promise<string[]> {
-    const rows: Array<{ id: string }> = await this.dataSource.query(
+    const rows = changedRows<{ id: string }>(await this.dataSource.query(
       `UPDATE sessions SET revoked_at = now(), revoked_reason = $${params.length + 1} WHERE revoked_at IS NULL AND (${condition}) RETURNING id`,
       [...params, reason],
-    );
+    ));
     return rows.map((r) => r.id);
   }
 
@@ -173,6 +173,11 @@ export class SessionsService {
     res.clearCookie(SESSION_COOKIE, { httpOnly: true, secure: req.secure, sameSite: 'lax', path: '/' });
     res.clearCookie(CSRF_COOKIE, { secure: req.secure, sameSite: 'lax', path: '/' });
   }
+}
+
+/** The rows of an UPDATE or DELETE … RETURNING: TypeORM answers those as [rows, affected count]. */
+export function changedRows<T>(result: unknown): T[] {
+  return (Array.isArray(result) && Array.isArray(result[0]) && typeof result[1] === 'number' ? result[0] : result) as T[];
 }
 
 export function strongestRole(roles: readonly string[]): ApiKeyRole | undefined {

@@ -6,7 +6,7 @@ import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { enqueueNotifications, JobProducer, newId, recordNotifications } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
-import { SessionsService } from '../../common/auth/sessions.service';
+import { changedRows, SessionsService } from '../../common/auth/sessions.service';
 import { ApiError } from '../../common/http/api-error';
 
 /** scrypt cost: 2^15 x 8 x 1 (about 32 MiB and tens of milliseconds per try), a 16-byte salt, a 32-byte hash. */
@@ -85,7 +85,7 @@ export class BreakglassService {
   }
 
   async unlock(actor: Principal, id: string): Promise<void> {
-    const rows: unknown[] = await this.dataSource.query('UPDATE breakglass_credentials SET failed_attempts = 0, locked_until = NULL WHERE id = $1 RETURNING id', [id]);
+    const rows = changedRows(await this.dataSource.query('UPDATE breakglass_credentials SET failed_attempts = 0, locked_until = NULL WHERE id = $1 RETURNING id', [id]));
     if (!rows.length) throw ApiError.notFound('break-glass credential', id);
     await this.audit.record({ actor, action: 'breakglass_credential_unlocked', resource_type: 'breakglass_credential', resource_id: id, event_category: 'auth' });
   }

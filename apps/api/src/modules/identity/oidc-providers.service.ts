@@ -7,7 +7,7 @@ import { newId } from '@certctl/db';
 import { decryptSecret, encryptSecret } from '@certctl/pki';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
-import { SessionsService } from '../../common/auth/sessions.service';
+import { changedRows, SessionsService } from '../../common/auth/sessions.service';
 import { ApiError } from '../../common/http/api-error';
 import type { CreateGroupRoleMappingDto, CreateOidcProviderDto, UpdateOidcProviderDto } from './dto/identity.dto';
 import { outboundFetch } from './outbound-fetch';
@@ -165,7 +165,7 @@ export class OidcProvidersService {
 
   /** Removing a mapping takes effect on the next request of every session that held its role through it. */
   async removeMapping(actor: Principal, id: string): Promise<void> {
-    const rows: unknown[] = await this.dataSource.query('DELETE FROM group_role_mappings WHERE id = $1 RETURNING id', [id]);
+    const rows = changedRows(await this.dataSource.query('DELETE FROM group_role_mappings WHERE id = $1 RETURNING id', [id]));
     if (!rows.length) throw ApiError.notFound('group role mapping', id);
     await this.audit.record({ actor, action: 'group_role_mapping_deleted', resource_type: 'group_role_mapping', resource_id: id, event_category: 'auth' });
   }

@@ -9,7 +9,7 @@ import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { newId, REDIS } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
-import { SessionsService, strongestRole } from '../../common/auth/sessions.service';
+import { changedRows, SessionsService, strongestRole } from '../../common/auth/sessions.service';
 import { ApiError } from '../../common/http/api-error';
 import { outboundFetch } from './outbound-fetch';
 import { OidcProvidersService, OidcProviderView } from './oidc-providers.service';
@@ -240,14 +240,14 @@ export class OidcSignInService {
 
   /** Deactivates a user and ends every session of theirs (their next request is a 401). */
   async deactivateUser(actor: Principal, id: string): Promise<void> {
-    const rows: unknown[] = await this.dataSource.query('UPDATE users SET deactivated_at = COALESCE(deactivated_at, now()) WHERE id = $1 RETURNING id', [id]);
+    const rows = changedRows(await this.dataSource.query('UPDATE users SET deactivated_at = COALESCE(deactivated_at, now()) WHERE id = $1 RETURNING id', [id]));
     if (!rows.length) throw ApiError.notFound('user', id);
     const ended = await this.sessions.revokeWhere('user_id = $1', [id], 'user deactivated');
     await this.audit.record({ actor, action: 'user_deactivated', resource_type: 'user', resource_id: id, event_category: 'auth', details: { sessions_ended: ended.length } });
   }
 
   async reactivateUser(actor: Principal, id: string): Promise<void> {
-    const rows: unknown[] = await this.dataSource.query('UPDATE users SET deactivated_at = NULL WHERE id = $1 RETURNING id', [id]);
+    const rows = changedRows(await this.dataSource.query('UPDATE users SET deactivated_at = NULL WHERE id = $1 RETURNING id', [id]));
     if (!rows.length) throw ApiError.notFound('user', id);
     await this.audit.record({ actor, action: 'user_reactivated', resource_type: 'user', resource_id: id, event_category: 'auth' });
   }
