@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiHarness, startApi } from '../support/api-harness';
+import { waitFor } from '../support/notifier-peers';
 
 /**
  * The break-glass admin login, through the real api on its own database: scrypt-hashed password, lockout after
@@ -94,6 +95,41 @@ describe('break-glass login, disabled', () => {
       const res = await p.http.post('/auth/breakglass/login').send({ username: 'emergency', password: 'correct horse battery staple 42' });
       expect(res.status).toBe(404);
       expect(res.body.code).toBe('BREAKGLASS_DISABLED');
+    } finally {
+      await p.close();
+    }
+  });
+});
+
+describe('console session expiry (through a break-glass session)', () => {
+  async function sessionFor(p: ApiHarness): Promise<string> {
+    const created = await p.http.post('/api/v1/auth/breakglass/credentials').set(p.auth()).send({ username: 'expiry', password: 'correct horse battery staple 42' });
+    expect(created.status).toBe(201);
+    const res = await p.http.post('/auth/breakglass/login').send({ username: 'expiry', password: 'correct horse battery staple 42' });
+    return ((res.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith('certctl_session='))!).split(';')[0]!;
+  }
+
+  it('ends a session left unused for the idle timeout', async () => {
+    const p = await startApi({ CERTCTL_BREAKGLASS_ENABLED: 'true', CERTCTL_SESSION_IDLE_TIMEOUT: '1s', CERTCTL_SESSION_ABSOLUTE_TIMEOUT: '1h' });
+    try {
+      const cookie = await sessionFor(p);
+      const started = Date.now();
+      expect((await p.http.get('/api/v1/auth/me').set('Cookie', cookie)).status).toBe(200);
+      await waitFor('the idle session to end', async () => (await p.http.get('/api/v1/auth/me').set('Cookie', cookie)).status === 401, 10_000, 200);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('ends a session at its absolute expiry even while it is in use', async () => {
+    const p = await startApi({ CERTCTL_BREAKGLASS_ENABLED: 'true', CERTCTL_SESSION_IDLE_TIMEOUT: '1h', CERTCTL_SESSION_ABSOLUTE_TIMEOUT: '2s' });
+    try {
+      const cookie = await sessionFor(p);
+      const started = Date.now();
+      // Polled every 100 ms: always in use, so only the absolute limit can end it.
+      await waitFor('the session to reach its absolute expiry', async () => (await p.http.get('/api/v1/auth/me').set('Cookie', cookie)).status === 401, 10_000, 100);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
     } finally {
       await p.close();
     }
