@@ -202,26 +202,31 @@ suite('OpenID sign-in with a real provider, in Chromium', () => {
     expect(await liveSessions()).toBe(before);
   }, 30_000);
 
-  const refusals: Array<{ name: string; login: string; mutate?: OidcPeer['mutateIdToken']; status: number; code: string }> = [
-    { name: 'a tampered id_token (broken signature)', login: 'alice', mutate: 'tamper', status: 401, code: 'OIDC_TOKEN_REFUSED' },
-    { name: 'a wrong nonce', login: 'alice', mutate: (c) => ({ ...c, nonce: 'not-the-nonce-we-sent' }), status: 401, code: 'OIDC_TOKEN_REFUSED' },
-    { name: 'a foreign iss', login: 'alice', mutate: (c) => ({ ...c, iss: 'https://idp.attacker.example' }), status: 401, code: 'OIDC_TOKEN_REFUSED' },
-    { name: 'an expired id_token', login: 'alice', mutate: (c) => ({ ...c, iat: now() - 7200, exp: now() - 3600 }), status: 401, code: 'OIDC_TOKEN_REFUSED' },
-    { name: 'an iat outside the window', login: 'alice', mutate: (c) => ({ ...c, iat: now() - 1800 }), status: 401, code: 'OIDC_TOKEN_REFUSED' },
-    { name: 'an e-mail outside the allowed domains', login: 'carol', status: 403, code: 'OIDC_EMAIL_DOMAIN_REFUSED' },
-    { name: 'a groups claim of the wrong type', login: 'dave', status: 400, code: 'OIDC_GROUPS_CLAIM_INVALID' },
-    { name: 'no mapped group', login: 'erin', status: 403, code: 'OIDC_NO_ROLE' },
+  const refusals: Array<{ name: string; login: string; mutate?: OidcPeer['mutateIdToken']; code: string; message?: string }> = [
+    { name: 'a tampered id_token (broken signature)', login: 'alice', mutate: 'tamper', code: 'OIDC_TOKEN_REFUSED' },
+    { name: 'a wrong nonce', login: 'alice', mutate: (c) => ({ ...c, nonce: 'not-the-nonce-we-sent' }), code: 'OIDC_TOKEN_REFUSED' },
+    { name: 'a foreign iss', login: 'alice', mutate: (c) => ({ ...c, iss: 'https://idp.attacker.example' }), code: 'OIDC_TOKEN_REFUSED' },
+    { name: 'an expired id_token', login: 'alice', mutate: (c) => ({ ...c, iat: now() - 7200, exp: now() - 3600 }), code: 'OIDC_TOKEN_REFUSED' },
+    { name: 'an iat outside the window', login: 'alice', mutate: (c) => ({ ...c, iat: now() - 1800 }), code: 'OIDC_TOKEN_REFUSED' },
+    { name: 'an e-mail outside the allowed domains', login: 'carol', code: 'OIDC_EMAIL_DOMAIN_REFUSED', message: 'Your e-mail address is not in a domain allowed to sign in.' },
+    { name: 'a groups claim of the wrong type', login: 'dave', code: 'OIDC_GROUPS_CLAIM_INVALID' },
+    { name: 'no mapped group', login: 'erin', code: 'OIDC_NO_ROLE', message: 'None of your groups has access to certctl. Ask an administrator.' },
   ];
   for (const refusal of refusals) {
-    it(`refuses ${refusal.name}: ${refusal.status}, no session`, async () => {
+    it(`refuses ${refusal.name}: no session, the console says why`, async () => {
       const before = await liveSessions();
       const context = await newContext();
       const page = await context.newPage();
       peer.mutateIdToken = refusal.mutate;
       try {
         const callback = await throughProvider(page, () => page.goto(`${base}/auth/oidc/login?provider=${providerId}`), refusal.login);
-        expect(callback.status()).toBe(refusal.status);
-        expect(JSON.parse(await callback.text()).code).toBe(refusal.code);
+        // A browser is sent back to the console's sign-in page, which says why; no session cookie is set.
+        expect(callback.status()).toBe(303);
+        expect(await callback.headerValue('location')).toBe(`/login?sign_in_error=${refusal.code}`);
+        expect(await callback.headerValue('set-cookie') ?? '').not.toContain('certctl_session=');
+        await page.locator('#sign-in-error').waitFor();
+        if (refusal.message) expect(await page.locator('#sign-in-error').textContent()).toBe(refusal.message);
+        await page.getByLabel('API key').waitFor();
       } finally {
         peer.mutateIdToken = undefined;
       }
@@ -232,6 +237,21 @@ suite('OpenID sign-in with a real provider, in Chromium', () => {
       expect(rows[0]?.details?.code).toBe(refusal.code);
     }, 60_000);
   }
+
+  it('answers a client that asks for JSON with the refusal itself (a tampered id_token: 401 OIDC_TOKEN_REFUSED)', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await page.route(`${base}/auth/oidc/callback**`, (route) => route.continue({ headers: { ...route.request().headers(), accept: 'application/json' } }));
+    peer.mutateIdToken = 'tamper';
+    try {
+      const callback = await throughProvider(page, () => page.goto(`${base}/auth/oidc/login?provider=${providerId}`), 'alice');
+      expect(callback.status()).toBe(401);
+      expect(JSON.parse(await callback.text()).code).toBe('OIDC_TOKEN_REFUSED');
+    } finally {
+      peer.mutateIdToken = undefined;
+    }
+    expect(await cookiesOf(context)).toBeUndefined();
+  }, 60_000);
 
   it('answers 401, never 500, to a malformed or unknown session cookie, on the API and the queue dashboard', async () => {
     for (const cookieHeader of ['certctl_session=%E0%A4%A', 'certctl_session=short', `certctl_session=${'A'.repeat(43)}`, 'certctl_session=']) {
@@ -296,7 +316,7 @@ suite('OpenID sign-in with a real provider, in Chromium', () => {
     const again = await newContext();
     const page = await again.newPage();
     const callback = await throughProvider(page, () => page.goto(`${base}/auth/oidc/login?provider=${providerId}`), 'bob');
-    expect(callback.status()).toBe(403);
+    expect(await callback.headerValue('location')).toBe('/login?sign_in_error=USER_DEACTIVATED');
     expect(await cookiesOf(again)).toBeUndefined();
   }, 90_000);
 

@@ -67,9 +67,16 @@ export class BrowserAuthController {
   async callback(@Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response): Promise<void> {
     res.clearCookie(LOGIN_BINDING_COOKIE, { httpOnly: true, secure: req.secure, sameSite: 'lax', path: LOGIN_BINDING_PATH });
     res.setHeader('Cache-Control', 'no-store');
-    const signedIn = await this.signIn.complete(query, cookieValue(req.headers.cookie, LOGIN_BINDING_COOKIE), {
-      ip: req.ip, userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
-    });
+    let signedIn: Awaited<ReturnType<OidcSignInService['complete']>>;
+    try {
+      signedIn = await this.signIn.complete(query, cookieValue(req.headers.cookie, LOGIN_BINDING_COOKIE), {
+        ip: req.ip, userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
+      });
+    } catch (err) {
+      // A browser goes back to the console's sign-in page, which says why (by code; the reason is in the audit trail).
+      if (err instanceof ApiError && req.accepts(['json', 'html']) === 'html') return res.redirect(303, `/login?sign_in_error=${encodeURIComponent(err.code)}`);
+      throw err;
+    }
     this.sessions.setCookies(req, res, signedIn);
     res.redirect(303, '/');
   }
