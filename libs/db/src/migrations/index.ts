@@ -18,6 +18,8 @@ import { AuditCheckpointsAndAppRole1765400500000 } from './1765400500000-AuditCh
 import { AcmeServer1765510000000 } from './1765510000000-AcmeServer';
 import { IssuerBudgets1765540000000 } from './1765540000000-IssuerBudgets';
 import { CrlShards1765550000000 } from './1765550000000-CrlShards';
+import { OidcSignIn1765570000000 } from './1765570000000-OidcSignIn';
+import { BreakGlass1765570001000 } from './1765570001000-BreakGlass';
 import { ReissueDrills1765580000000 } from './1765580000000-ReissueDrills';
 import { RevocationGeneration1765590000000 } from './1765590000000-RevocationGeneration';
 
@@ -43,6 +45,8 @@ export const MIGRATIONS = [
   AcmeServer1765510000000,
   IssuerBudgets1765540000000,
   CrlShards1765550000000,
+  OidcSignIn1765570000000,
+  BreakGlass1765570001000,
   ReissueDrills1765580000000,
   RevocationGeneration1765590000000,
 ];
