@@ -85,6 +85,18 @@ export const api = {
     if (!res.ok) throw new ApiRequestError(res.status, `download failed (${res.status})`);
     return res.blob();
   },
+  /** A file made from a request body (PKCS#12 export): a JSON error is read as any other. */
+  postForBlob: async (path: string, body: unknown): Promise<Blob> => {
+    const res = await fetch(`${baseUrl}/api/v1${path}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${storedApiKey() ?? ''}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (res.ok) return res.blob();
+    const json = (res.headers.get('content-type') ?? '').includes('json') ? await res.json() : undefined;
+    if (res.status === 401) onUnauthorized(json?.message ?? '');
+    throw new ApiRequestError(res.status, json?.message ?? `${res.status} ${res.statusText}`, json?.code, json?.details ?? [], json?.request_id);
+  },
   /** Checks a key before it is stored: the sign-in page's only call. */
   check: (key: string) => request<AuthCheck>('GET', '/auth/check', undefined, key),
 };
