@@ -23,6 +23,9 @@ const ProfilesPage = lazy(() => import('./pages/ProfilesPage'));
 const OwnersPage = lazy(() => import('./pages/OwnersPage'));
 const FleetPage = lazy(() => import('./pages/FleetPage'));
 const IssuerDetailPage = lazy(() => import('./pages/IssuerDetailPage'));
+const JobDetailPage = lazy(() => import('./pages/JobDetailPage'));
+const AgentDetailPage = lazy(() => import('./pages/AgentDetailPage'));
+const TargetDetailPage = lazy(() => import('./pages/TargetDetailPage'));
 
 function NoSuchPage() {
   useDocumentTitle('No such page');
@@ -66,8 +69,11 @@ export function App() {
           <Route path="owners" element={<OwnersPage />} />
           <Route path="fleet" element={<FleetPage />} />
           <Route path="targets" element={<TargetsPage />} />
+          <Route path="targets/:id" element={<TargetDetailPage />} />
           <Route path="agents" element={<AgentsPage />} />
+          <Route path="agents/:id" element={<AgentDetailPage />} />
           <Route path="jobs" element={<JobsPage />} />
+          <Route path="jobs/:id" element={<JobDetailPage />} />
           <Route path="notifications" element={<NotificationsPage />} />
           <Route path="discovery" element={<DiscoveryPage />} />
           <Route path="audit" element={<AuditPage />} />
