@@ -23,6 +23,10 @@ const ProfilesPage = lazy(() => import('./pages/ProfilesPage'));
 const OwnersPage = lazy(() => import('./pages/OwnersPage'));
 const FleetPage = lazy(() => import('./pages/FleetPage'));
 const IssuerDetailPage = lazy(() => import('./pages/IssuerDetailPage'));
+const TeamsPage = lazy(() => import('./pages/TeamsPage'));
+const AgentGroupsPage = lazy(() => import('./pages/AgentGroupsPage'));
+const AgentGroupDetailPage = lazy(() => import('./pages/AgentGroupDetailPage'));
+const HealthChecksPage = lazy(() => import('./pages/HealthChecksPage'));
 const JobDetailPage = lazy(() => import('./pages/JobDetailPage'));
 const AgentDetailPage = lazy(() => import('./pages/AgentDetailPage'));
 const TargetDetailPage = lazy(() => import('./pages/TargetDetailPage'));
@@ -74,6 +78,10 @@ export function App() {
           <Route path="agents/:id" element={<AgentDetailPage />} />
           <Route path="jobs" element={<JobsPage />} />
           <Route path="jobs/:id" element={<JobDetailPage />} />
+          <Route path="teams" element={<TeamsPage />} />
+          <Route path="agent-groups" element={<AgentGroupsPage />} />
+          <Route path="agent-groups/:id" element={<AgentGroupDetailPage />} />
+          <Route path="health-checks" element={<HealthChecksPage />} />
           <Route path="notifications" element={<NotificationsPage />} />
           <Route path="discovery" element={<DiscoveryPage />} />
           <Route path="audit" element={<AuditPage />} />

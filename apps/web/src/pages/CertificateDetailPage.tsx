@@ -149,6 +149,7 @@ export default function CertificateDetailPage() {
                 {c.status !== 'Pending' && (
                   <button type="button" onClick={() => setOpen(open === 'pkcs12' ? null : 'pkcs12')} aria-expanded={open === 'pkcs12'}>Export PKCS#12</button>
                 )}
+                <Link className="button" to={`/health-checks?certificate_id=${encodeURIComponent(c.id)}`}>Monitor its endpoint</Link>
                 {c.status !== 'Archived' && (
                   <button type="button" onClick={() => setOpen(open === 'assign' ? null : 'assign')} aria-expanded={open === 'assign'}>Change policy, profile or owner</button>
                 )}
