@@ -9,18 +9,9 @@ import { QueryState } from '../components/query-state';
 import { Table } from '../components/table';
 import { useToast } from '../components/toasts';
 import { askResponder, OcspStatus } from './ocsp-check';
+import { saveBlob } from '../components/download';
 
 type Named = { id: string; name: string };
-
-/** Hands a fetched file to the browser as a download (the key never goes into a URL). */
-export function saveBlob(blob: Blob, filename: string): void {
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = filename;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
 
 /** The newest version and its key as a password-protected PKCS#12 file; the password is never stored. */
 export function Pkcs12Export({ certificate, onDone }: { certificate: Certificate; onDone(): void }) {
