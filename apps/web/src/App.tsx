@@ -27,6 +27,8 @@ const TeamsPage = lazy(() => import('./pages/TeamsPage'));
 const AgentGroupsPage = lazy(() => import('./pages/AgentGroupsPage'));
 const AgentGroupDetailPage = lazy(() => import('./pages/AgentGroupDetailPage'));
 const HealthChecksPage = lazy(() => import('./pages/HealthChecksPage'));
+const DigestPage = lazy(() => import('./pages/DigestPage'));
+const ObservabilityPage = lazy(() => import('./pages/ObservabilityPage'));
 const JobDetailPage = lazy(() => import('./pages/JobDetailPage'));
 const AgentDetailPage = lazy(() => import('./pages/AgentDetailPage'));
 const TargetDetailPage = lazy(() => import('./pages/TargetDetailPage'));
@@ -82,6 +84,8 @@ export function App() {
           <Route path="agent-groups" element={<AgentGroupsPage />} />
           <Route path="agent-groups/:id" element={<AgentGroupDetailPage />} />
           <Route path="health-checks" element={<HealthChecksPage />} />
+          <Route path="digest" element={<DigestPage />} />
+          <Route path="observability" element={<ObservabilityPage />} />
           <Route path="notifications" element={<NotificationsPage />} />
           <Route path="discovery" element={<DiscoveryPage />} />
           <Route path="audit" element={<AuditPage />} />

@@ -17,6 +17,8 @@ const NAV: Array<{ to: string; label: string; access: Access }> = [
   { to: '/teams', label: 'Teams', access: 'read' },
   { to: '/jobs', label: 'Jobs', access: 'read' },
   { to: '/notifications', label: 'Notifications', access: 'read' },
+  { to: '/digest', label: 'Digest', access: 'read' },
+  { to: '/observability', label: 'Observability', access: 'read' },
   { to: '/discovery', label: 'Discovery', access: 'read' },
   { to: '/audit', label: 'Audit', access: 'audit' },
   { to: '/settings', label: 'Settings', access: 'read' },
