@@ -279,7 +279,7 @@ suite('web console pages (issue 24) in Chromium', () => {
     expect(await seriousAxeViolations(admin)).toEqual([]);
 
     const agent = await post(p, '/api/v1/agents', { name: unique('pages-agent'), hostname: 'edge-7', os: 'linux', architecture: 'arm64', version: '1.2.3' });
-    const agentTarget = await post(p, '/api/v1/targets', { name: unique('agent-files'), type: 'File', agent_id: agent.id, config: { cert_path: '/srv/tls/c.pem' } });
+    const agentTarget = await post(p, '/api/v1/targets', { name: unique('agent-files'), type: 'File', agent_id: agent.id, config: { cert_path: '/etc/ssl/certctl-pages/c.pem' } });
     await go(admin, '/agents', 'Agents');
     await admin.getByRole('link', { name: agent.name }).click();
     await admin.getByRole('heading', { name: agent.name }).waitFor();
@@ -381,6 +381,50 @@ suite('web console pages (issue 24) in Chromium', () => {
     expect((await p.db.query('SELECT count(*)::int AS n FROM endpoint_health_checks WHERE id = $1', [check.id])).rows[0].n).toBe(0);
   }, 60_000);
 
+  it('digest preview lists what the expiry digest would carry now and shows the email sandboxed; observability shows the JSON metrics summary', async () => {
+    const expiring = await post(p, '/api/v1/certificates', certificateBody(inv));
+    await p.db.query(`UPDATE managed_certificates SET status = 'Expiring', expires_at = now() + interval '5 days' WHERE id = $1`, [expiring.id]);
+    await go(admin, '/digest', 'Notification digest');
+    await admin.getByTestId('digest-rows').getByRole('link', { name: expiring.name }).waitFor();
+    const preview = (await p.http.get('/api/v1/digest/preview?format=json').set(p.auth()).expect(200)).body;
+    expect(await admin.getByTestId('digest-summary').textContent()).toContain(preview.subject);
+    expect(await admin.locator('iframe[title="Digest email preview"]').getAttribute('sandbox')).toBe('');
+    expect(await seriousAxeViolations(admin)).toEqual([]);
+
+    await go(admin, '/observability', 'Observability');
+    const total = admin.locator('[data-metric="gauge.certificate_total"]');
+    await total.waitFor();
+    const metrics = (await p.http.get('/api/v1/metrics').set(p.auth()).expect(200)).body;
+    expect(Number((await total.textContent())!.replace(/\D/g, ''))).toBe(metrics.gauge.certificate_total);
+    await admin.locator('[data-metric="uptime.uptime_seconds"]').waitFor();
+    expect(await seriousAxeViolations(admin)).toEqual([]);
+  }, 60_000);
+
+  it('issuer page: intermediate CAs are created under the root and under each other, shown as a tree, and retired', async () => {
+    const issuer = (await p.db.query('SELECT name FROM issuers WHERE id = $1', [inv.issuerId])).rows[0].name as string;
+    await go(admin, `/issuers/${inv.issuerId}`, issuer);
+    const create = async (name: string, parent?: string) => {
+      await admin.getByRole('button', { name: 'New intermediate CA' }).click();
+      const form = admin.getByRole('form', { name: 'New intermediate CA' });
+      await form.getByLabel('Name').fill(name);
+      if (parent) await form.getByLabel('Parent').selectOption({ label: parent });
+      await form.getByLabel('Validity (days)').fill('365');
+      await form.getByRole('button', { name: 'Create' }).click();
+      await form.waitFor({ state: 'detached' });
+      await admin.getByTestId(`intermediate-${name}`).waitFor();
+    };
+    await create('Pages Issuing CA 1');
+    await create('Pages Issuing CA 1a', 'Pages Issuing CA 1');
+    // The child is drawn inside its parent's branch.
+    await admin.getByTestId('intermediate-Pages Issuing CA 1').getByTestId('intermediate-Pages Issuing CA 1a').waitFor();
+    expect((await p.db.query(`SELECT c.parent_ca_id = p.id AS nested FROM intermediate_cas c, intermediate_cas p WHERE c.name = 'Pages Issuing CA 1a' AND p.name = 'Pages Issuing CA 1'`)).rows[0].nested).toBe(true);
+    expect(await seriousAxeViolations(admin)).toEqual([]);
+    await admin.getByRole('button', { name: 'Retire Pages Issuing CA 1a' }).click();
+    await admin.getByRole('dialog').getByRole('button', { name: 'Retire' }).click();
+    await admin.getByRole('button', { name: 'Retire Pages Issuing CA 1a' }).waitFor({ state: 'detached' });
+    expect((await p.db.query(`SELECT state FROM intermediate_cas WHERE name = 'Pages Issuing CA 1a'`)).rows[0].state).toBe('retired');
+  }, 60_000);
+
   it('a viewer sees the new pages without any write control; at 375 px none scrolls sideways and axe finds nothing serious', async () => {
     const group = await post(p, '/api/v1/agent-groups', { name: unique('viewer-group') });
     const job = (await p.db.query(`SELECT id FROM jobs WHERE certificate_id = $1 LIMIT 1`, [cert.id])).rows[0].id as string;
@@ -393,6 +437,7 @@ suite('web console pages (issue 24) in Chromium', () => {
       [`/certificates/${cert.id}?tab=timeline`, cert.name as string], [`/jobs/${job}`, `Job ${job}`], [`/jobs/${open}`, `Job ${open}`],
       [`/agents/${agent.id}`, agent.name as string], [`/targets/${target.id}`, target.name as string], ['/teams', 'Teams'],
       ['/agent-groups', 'Agent groups'], [`/agent-groups/${group.id}`, group.name as string], ['/health-checks', 'Health checks'],
+      ['/digest', 'Notification digest'], ['/observability', 'Observability'], [`/issuers/${inv.issuerId}`, /./], ['/', 'Dashboard'], ['/certificates', 'Certificates'], ['/audit', 'Audit trail'],
     ];
     const viewer = await signIn(await keyWithRole(p, 'viewer'));
     for (const [path, heading] of pages) {
