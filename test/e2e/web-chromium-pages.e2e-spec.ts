@@ -425,6 +425,20 @@ suite('web console pages (issue 24) in Chromium', () => {
     expect((await p.db.query(`SELECT state FROM intermediate_cas WHERE name = 'Pages Issuing CA 1a'`)).rows[0].state).toBe('retired');
   }, 60_000);
 
+  it('short-lived certificates: lists the certificates of profiles that allow them, soonest expiry first, and no others', async () => {
+    const profile = await post(p, '/api/v1/profiles', { name: unique('Six hours'), allow_short_lived: true, max_ttl_seconds: 6 * 3600 });
+    const first = await post(p, '/api/v1/certificates', certificateBody(inv, { certificate_profile_id: profile.id }));
+    const second = await post(p, '/api/v1/certificates', certificateBody(inv, { certificate_profile_id: profile.id }));
+    await p.db.query(`UPDATE managed_certificates SET expires_at = now() + interval '2 hours' WHERE id = $1`, [second.id]);
+    await p.db.query(`UPDATE managed_certificates SET expires_at = now() + interval '5 hours' WHERE id = $1`, [first.id]);
+    await go(admin, '/short-lived', 'Short-lived certificates');
+    const rows = admin.getByTestId('short-lived-rows');
+    await rows.getByRole('link', { name: first.name }).waitFor();
+    expect(await rows.getByRole('link').allTextContents()).toEqual([second.name, first.name]);
+    expect(await admin.getByText(`${profile.name}: at most 6 h`).count()).toBe(1);
+    expect(await seriousAxeViolations(admin)).toEqual([]);
+  }, 60_000);
+
   it('a viewer sees the new pages without any write control; at 375 px none scrolls sideways and axe finds nothing serious', async () => {
     const group = await post(p, '/api/v1/agent-groups', { name: unique('viewer-group') });
     const job = (await p.db.query(`SELECT id FROM jobs WHERE certificate_id = $1 LIMIT 1`, [cert.id])).rows[0].id as string;
@@ -437,7 +451,7 @@ suite('web console pages (issue 24) in Chromium', () => {
       [`/certificates/${cert.id}?tab=timeline`, cert.name as string], [`/jobs/${job}`, `Job ${job}`], [`/jobs/${open}`, `Job ${open}`],
       [`/agents/${agent.id}`, agent.name as string], [`/targets/${target.id}`, target.name as string], ['/teams', 'Teams'],
       ['/agent-groups', 'Agent groups'], [`/agent-groups/${group.id}`, group.name as string], ['/health-checks', 'Health checks'],
-      ['/digest', 'Notification digest'], ['/observability', 'Observability'], [`/issuers/${inv.issuerId}`, /./], ['/', 'Dashboard'], ['/certificates', 'Certificates'], ['/audit', 'Audit trail'],
+      ['/digest', 'Notification digest'], ['/observability', 'Observability'], [`/issuers/${inv.issuerId}`, /./], ['/short-lived', 'Short-lived certificates'], ['/', 'Dashboard'], ['/certificates', 'Certificates'], ['/audit', 'Audit trail'],
     ];
     const viewer = await signIn(await keyWithRole(p, 'viewer'));
     for (const [path, heading] of pages) {

@@ -29,6 +29,7 @@ const AgentGroupDetailPage = lazy(() => import('./pages/AgentGroupDetailPage'));
 const HealthChecksPage = lazy(() => import('./pages/HealthChecksPage'));
 const DigestPage = lazy(() => import('./pages/DigestPage'));
 const ObservabilityPage = lazy(() => import('./pages/ObservabilityPage'));
+const ShortLivedPage = lazy(() => import('./pages/ShortLivedPage'));
 const JobDetailPage = lazy(() => import('./pages/JobDetailPage'));
 const AgentDetailPage = lazy(() => import('./pages/AgentDetailPage'));
 const TargetDetailPage = lazy(() => import('./pages/TargetDetailPage'));
@@ -85,6 +86,7 @@ export function App() {
           <Route path="agent-groups/:id" element={<AgentGroupDetailPage />} />
           <Route path="health-checks" element={<HealthChecksPage />} />
           <Route path="digest" element={<DigestPage />} />
+          <Route path="short-lived" element={<ShortLivedPage />} />
           <Route path="observability" element={<ObservabilityPage />} />
           <Route path="notifications" element={<NotificationsPage />} />
           <Route path="discovery" element={<DiscoveryPage />} />

@@ -5,6 +5,7 @@ import { Access, useSession } from '../auth/session';
 const NAV: Array<{ to: string; label: string; access: Access }> = [
   { to: '/', label: 'Dashboard', access: 'read' },
   { to: '/certificates', label: 'Certificates', access: 'read' },
+  { to: '/short-lived', label: 'Short-lived', access: 'read' },
   { to: '/issuers', label: 'Issuers', access: 'read' },
   { to: '/targets', label: 'Targets', access: 'read' },
   { to: '/agents', label: 'Agents', access: 'read' },
