@@ -2,9 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { INestApplication } from '@nestjs/common';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorkerApp } from '@certctl/observability';
 import { freePort } from '@certctl/testing';
+import { SCANNER_FEATURES } from '../../apps/scanner/src/scanner.features';
 import { chromiumMissing, launchChromium, screenshot, seriousAxeViolations } from '../support/chromium';
 import { certificateBody, createInventory, Inventory, keyWithRole, post, unique } from '../support/fixtures';
 import { waitFor } from '../support/notifier-peers';
@@ -23,6 +26,7 @@ const suite = missing && process.env.CI !== 'true' ? describe.skip : describe;
 
 suite('web console pages (issue 24) in Chromium', () => {
   let p: PlatformHarness;
+  let scanner: INestApplication;
   let inv: Inventory;
   let browser: Browser;
   let base: string;
@@ -36,7 +40,13 @@ suite('web console pages (issue 24) in Chromium', () => {
   beforeAll(async () => {
     if (missing) throw new Error(`CI=true and Chromium cannot run: ${missing}`);
     ensureWebBuild();
-    p = await startPlatform({ CERTCTL_READ_CACHE_TTL: '1ms', CERTCTL_NETWORK_SCAN_ALLOW_LOOPBACK: 'true' });
+    p = await startPlatform({
+      CERTCTL_READ_CACHE_TTL: '1ms', CERTCTL_NETWORK_SCAN_ALLOW_LOOPBACK: 'true',
+      // The health-check monitor's probes come from a real scanner, ticking fast.
+      CERTCTL_HEALTH_CHECK_MIN_INTERVAL: '1', CERTCTL_HEALTH_CHECK_INTERVAL: '200ms', CERTCTL_NETWORK_SCAN_DUE_CHECK_INTERVAL: '1h',
+    });
+    scanner = await createWorkerApp('scanner', SCANNER_FEATURES);
+    await scanner.init();
     deployDir = mkdtempSync(join(tmpdir(), 'certctl-web-pages-'));
     const port = await freePort();
     await p.app.listen(port, '127.0.0.1');
@@ -48,6 +58,7 @@ suite('web console pages (issue 24) in Chromium', () => {
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => undefined);
     await browser?.close();
+    await scanner?.close();
     await p?.close();
   });
 
@@ -339,46 +350,64 @@ suite('web console pages (issue 24) in Chromium', () => {
     await overrides.getByLabel('Membership').selectOption('exclude');
     await overrides.getByRole('button', { name: 'Apply' }).click();
     await members.getByRole('link', { name: matching.name }).waitFor({ state: 'detached' });
-    expect(await admin.getByTestId('group-overrides').textContent()).toMatch(/included.*excluded|excluded.*included/s);
+    const overridesList = admin.getByTestId('group-overrides');
+    await overridesList.locator('li', { hasText: `${matching.name}: excluded` }).waitFor();
+    await overridesList.locator('li', { hasText: `${other.name}: included` }).waitFor();
     expect(await seriousAxeViolations(admin)).toEqual([]);
     await admin.getByRole('button', { name: `Remove the exclude of ${matching.name}` }).click();
     await members.getByRole('link', { name: matching.name }).waitFor();
   }, 60_000);
 
-  it('health checks: "Monitor its endpoint" on a certificate opens a filled-in form; the list shows status, drift and history (probe rows written to the database, no scanner here)', async () => {
+  it('health checks: "Monitor its endpoint" on a certificate opens a filled-in form; the real scanner\'s probes show as status and history; drift shows (fingerprints set in the database); acknowledge, delete', async () => {
     await go(admin, `/certificates/${cert.id}`, cert.name);
     await admin.getByRole('link', { name: 'Monitor its endpoint' }).click();
     const form = admin.getByRole('form', { name: 'New health check' });
     await form.waitFor();
     expect(await form.getByLabel('Certificate id').inputValue()).toBe(cert.id);
     expect(await form.getByLabel('Endpoint (host:port)').inputValue()).toBe(`${cert.common_name}:443`);
+    // Nothing listens on this port: the scanner's probes fail for real, with the reason it saw.
     const port = await freePort();
-    await form.getByLabel('Endpoint (host:port)').fill(`127.0.0.1:${port}`);
+    const endpoint = `127.0.0.1:${port}`;
+    await form.getByLabel('Endpoint (host:port)').fill(endpoint);
     await form.getByLabel('Server name (SNI)').fill('');
+    await form.getByLabel('Seconds between probes').fill('1');
     await form.getByRole('button', { name: 'Create' }).click();
     await form.waitFor({ state: 'detached' });
     const check = await waitFor('the health check row', async () =>
       (await p.db.query('SELECT id FROM endpoint_health_checks WHERE certificate_id = $1', [cert.id])).rows[0] as { id: string } | undefined);
-    // What a probe would record: the endpoint serves another certificate than the deployed one.
+    // Down after five failed probes (the default threshold), where it stays: acknowledging then is not undone by a transition.
+    await waitFor('the scanner to find the endpoint down', async () =>
+      (await p.db.query('SELECT status FROM endpoint_health_checks WHERE id = $1', [check.id])).rows[0].status === 'down', 45_000);
+    const probe = (await p.db.query(`SELECT status, failure_reason FROM endpoint_health_history WHERE health_check_id = $1 ORDER BY checked_at DESC, id DESC LIMIT 1`, [check.id])).rows[0];
+    expect(probe.failure_reason).not.toBe('');
+    await admin.reload();
+    const row = admin.getByTestId('health-rows').getByRole('row').filter({ hasText: endpoint });
+    await row.locator('.badge', { hasText: 'down' }).waitFor();
+    await admin.getByRole('button', { name: `History of ${endpoint}` }).click();
+    const history = admin.getByTestId(`history-${check.id}`);
+    await history.locator('li').nth(1).waitFor();
+    expect(await history.textContent()).toContain(probe.failure_reason);
+    expect(await seriousAxeViolations(admin)).toEqual([]);
+    await admin.getByRole('button', { name: `Acknowledge ${endpoint}` }).click();
+    await row.getByText('acknowledged').waitFor();
+    expect((await p.db.query('SELECT acknowledged FROM endpoint_health_checks WHERE id = $1', [check.id])).rows[0].acknowledged).toBe(true);
+
+    // Drift: a disabled check (no probe overwrites it) whose endpoint served another certificate than the deployed one.
+    const drifted = await post(p, '/api/v1/health-checks', { endpoint: `127.0.0.1:${await freePort()}`, certificate_id: cert.id, enabled: false });
     await p.db.query(
       `UPDATE endpoint_health_checks SET status = 'cert_mismatch', expected_fingerprint = $2, observed_fingerprint = $3, last_checked_at = now() WHERE id = $1`,
-      [check.id, 'a'.repeat(64), 'b'.repeat(64)],
+      [drifted.id, 'a'.repeat(64), 'b'.repeat(64)],
     );
-    await p.db.query(`INSERT INTO endpoint_health_history (health_check_id, status, response_time_ms, fingerprint, failure_reason, checked_at) VALUES ($1, 'cert_mismatch', 12, $2, '', now())`, [check.id, 'b'.repeat(64)]);
     await admin.reload();
-    const row = admin.getByTestId('health-rows').getByRole('row').filter({ hasText: `127.0.0.1:${port}` });
-    await row.getByText('serves another certificate').waitFor();
+    await admin.getByTestId('health-rows').getByRole('row').filter({ hasText: drifted.endpoint }).getByText('serves another certificate').waitFor();
     await admin.getByTestId('health-summary').getByText(/cert mismatch: 1/).waitFor();
-    await admin.getByRole('button', { name: `History of 127.0.0.1:${port}` }).click();
-    await admin.getByTestId(`history-${check.id}`).getByText('12 ms').waitFor();
-    expect(await seriousAxeViolations(admin)).toEqual([]);
-    await admin.getByRole('button', { name: `Acknowledge 127.0.0.1:${port}` }).click();
-    await row.getByText('acknowledged').waitFor();
-    await admin.getByRole('button', { name: `Delete 127.0.0.1:${port}` }).click();
+    expect(await row.getByText('serves another certificate').count()).toBe(0);
+
+    await admin.getByRole('button', { name: `Delete ${endpoint}` }).click();
     await admin.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
     await row.waitFor({ state: 'detached' });
     expect((await p.db.query('SELECT count(*)::int AS n FROM endpoint_health_checks WHERE id = $1', [check.id])).rows[0].n).toBe(0);
-  }, 60_000);
+  }, 90_000);
 
   it('digest preview lists what the expiry digest would carry now and shows the email sandboxed; observability shows the JSON metrics summary', async () => {
     const expiring = await post(p, '/api/v1/certificates', certificateBody(inv));
