@@ -1,4 +1,8 @@
-import { useQuery } from '@tanstack/react-query';
+import { useMutation, useQuery } from '@tanstack/react-query';
+import { FormEvent, useState } from 'react';
+import { Can } from '../auth/session';
+import { Field, fieldErrors, formError } from '../components/form';
+import { useToast } from '../components/toasts';
 import { Link } from 'react-router';
 import { api } from '../api/client';
 import { Expiry, RelativeTime, StatusBadge } from '../components/format';
@@ -21,6 +25,22 @@ export default function DigestPage() {
   useDocumentTitle('Notification digest');
   const digest = useQuery({ queryKey: ['digest', 'preview'], queryFn: () => api.get<Digest>('/digest/preview', { format: 'json' }) });
   const d = digest.data;
+  const toast = useToast();
+  const [recipients, setRecipients] = useState('');
+  const send = useMutation({
+    mutationFn: () => {
+      const list = recipients.split(/[\s,;]+/).filter(Boolean);
+      return api.post<{ recipients: string[]; notification_ids: string[] }>('/digest/send', list.length ? { recipients: list } : {});
+    },
+    onSuccess: (r) => {
+      toast.success(`Digest queued for ${r.recipients.join(', ') || 'nobody'}`);
+      setRecipients('');
+    },
+  });
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    send.mutate();
+  }
   return (
     <section aria-labelledby="digest-title">
       <h1 id="digest-title">Notification digest</h1>
@@ -52,6 +72,17 @@ export default function DigestPage() {
             ) : (
               <p className="state state-empty">Nothing expires within the window: the digest would be empty.</p>
             )}
+            <Can access="write">
+              <form className="card form" aria-label="Send the digest now" onSubmit={submit} noValidate>
+                <Field id="digest-recipients" label="Recipients" error={fieldErrors(send.error).recipients} hint="Email addresses, comma-separated; empty sends to CERTCTL_DIGEST_RECIPIENTS">
+                  <input id="digest-recipients" value={recipients} onChange={(e) => setRecipients(e.target.value)} />
+                </Field>
+                {formError(send.error, ['recipients']) && <p className="field-error" role="alert">{formError(send.error, ['recipients'])}</p>}
+                <div className="form-actions">
+                  <button type="submit" className="primary" disabled={send.isPending}>Send now</button>
+                </div>
+              </form>
+            </Can>
             <h2>The email</h2>
             {/* Rendered with every sandbox restriction: no script, no form, no navigation. */}
             <iframe title="Digest email preview" className="card digest-frame" sandbox="" srcDoc={d.html} />
