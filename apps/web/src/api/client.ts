@@ -103,6 +103,18 @@ export const api = {
   info: () => request<AuthInfo>('GET', '/auth/info', undefined, null),
   /** Ends the cookie session; the answer may name the provider's logout page. */
   logout: () => request<{ redirect_to?: string }>('POST', '/auth/logout', {}, null, ''),
+  /** A file made from a request body (PKCS#12 export): a JSON error is read as any other. */
+  postForBlob: async (path: string, body: unknown): Promise<Blob> => {
+    const key = storedApiKey();
+    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (key) headers.Authorization = `Bearer ${key}`;
+    else if (csrfToken()) headers['X-CSRF-Token'] = csrfToken()!;
+    const res = await fetch(`${baseUrl}/api/v1${path}`, { method: 'POST', headers, credentials: 'same-origin', body: JSON.stringify(body) });
+    if (res.ok) return res.blob();
+    const json = (res.headers.get('content-type') ?? '').includes('json') ? await res.json() : undefined;
+    if (res.status === 401) onUnauthorized(json?.message ?? '');
+    throw new ApiRequestError(res.status, json?.message ?? `${res.status} ${res.statusText}`, json?.code, json?.details ?? [], json?.request_id);
+  },
 };
 
 export interface AuthInfo {
