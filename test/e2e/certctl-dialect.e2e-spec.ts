@@ -37,7 +37,7 @@ describe('certctl dialect: shapes', () => {
     }
     // Set fields are sent, JSON values inside a resource keep their nulls.
     expect(cert).toMatchObject({ status: 'Pending', owner_id: inv.ownerId, target_ids: [target.id] });
-    expect(target).not.toHaveProperty('agent_id'); // agentless: deployed by the orchestrator
+    expect(target).toHaveProperty('agent_id', null); // agentless (deployed by the orchestrator): certctl's UI reads agent_id on every target
     expect(target).not.toHaveProperty('last_tested_at');
 
     const listed = (await api.http.get(`/api/v1/certificates?owner_id=${inv.ownerId}&per_page=500`).set(api.auth()).expect(200)).body;
