@@ -42,6 +42,34 @@ const CERTCTL = {
   job: { verification_status: 'string?', verified_at: 'string?', verification_fingerprint: 'string?', verification_error: 'string?' },
 } as const;
 
+/**
+ * The other resources certctl's UI types (web/src/api/types.ts) declare, by the component name we document them
+ * under: the fields it reads. `?` = optional there.
+ */
+const CERTCTL_RESOURCES: Record<string, string> = {
+  Certificate: 'id,name,common_name,sans,status,environment,issuer_id,owner_id,team_id,renewal_policy_id,certificate_profile_id,expires_at,revoked_at?,revocation_reason?,target_ids?,tags,last_renewal_at?,last_deployment_at?,created_at,updated_at',
+  CertificateVersion: 'id,certificate_id,serial_number,fingerprint_sha256,pem_chain,csr_pem,not_before,not_after,key_algorithm?,key_size?,created_at',
+  Agent: 'id,name,hostname,ip_address,os,architecture,status,version,last_heartbeat,last_heartbeat_at,capabilities,tags,registered_at,created_at,updated_at,retired_at?,retired_reason?',
+  Job: 'id,certificate_id,type,target_id?,agent_id?,status,attempts,max_attempts,last_error?,scheduled_at,started_at,completed_at,created_at,verification_status?,verified_at?,verification_fingerprint?,verification_error?',
+  Notification: 'id,type,channel,recipient,subject?,message,status,certificate_id?,sent_at?,error?,retry_count?,next_retry_at?,last_error?,created_at',
+  PolicyRule: 'id,name,type,severity,config,enabled,created_at,updated_at',
+  PolicyViolation: 'id,rule_id,certificate_id,severity,message,created_at',
+  RenewalPolicy: 'id,name,renewal_window_days,auto_renew,max_retries,retry_interval_seconds,alert_thresholds_days,certificate_profile_id?,created_at,updated_at',
+  Issuer: 'id,name,type,config,status,enabled,last_tested_at?,test_status?,source?,created_at,updated_at?',
+  CertificateProfile: 'id,name,description,allowed_key_algorithms,max_ttl_seconds,allowed_ekus,required_san_patterns,spiffe_uri_pattern,allow_short_lived,enabled,created_at,updated_at',
+  Owner: 'id,name,email,team_id,created_at,updated_at',
+  Team: 'id,name,description,created_at,updated_at',
+  AgentGroup: 'id,name,description,match_os,match_architecture,match_ip_cidr,match_version,enabled,created_at,updated_at',
+  DiscoveredCertificate: 'id,fingerprint_sha256,common_name,sans,serial_number,issuer_dn,subject_dn,not_before?,not_after?,key_algorithm,key_size,is_ca,source_path,source_format,agent_id,discovery_scan_id?,managed_certificate_id?,status,first_seen_at,last_seen_at,dismissed_at?,created_at,updated_at',
+  DiscoveryScan: 'id,agent_id,directories,certificates_found,certificates_new,errors_count,scan_duration_ms,started_at,completed_at?',
+  NetworkScanTarget: 'id,name,cidrs,ports,enabled,scan_interval_hours,timeout_ms,last_scan_at?,last_scan_duration_ms?,last_scan_certs_found?,created_at,updated_at',
+};
+/**
+ * Fields certctl's UI types declare that no server sends (its own comments say so, or its Go structs lack them);
+ * its pages guard them (`agent.capabilities?.length`, `agent.status || heartbeat`), so we do not send them either.
+ */
+const FRONTEND_ONLY = new Set(['Agent.last_heartbeat', 'Agent.capabilities', 'Agent.tags', 'Issuer.status', 'Notification.subject']);
+
 /** certctl's enums, as its UI (and its database CHECKs) know them. */
 const CERTCTL_ACTOR_TYPES = ['User', 'System', 'Agent', 'APIKey', 'Anonymous'];
 const CERTCTL_HEALTH_STATUSES = ['healthy', 'degraded', 'down', 'cert_mismatch', 'unknown'];
@@ -104,6 +132,18 @@ describe('certctl\'s own web UI against our REST v1: shapes in the OpenAPI docum
       if (documentedTypes.length) for (const t of types) if (t !== 'object') expect(documentedTypes, `${what}.${field}`).toContain(t);
     }
   }
+
+  it('documents every field certctl\'s UI reads on each other resource we serve', () => {
+    const undocumented: string[] = [];
+    for (const [name, fields] of Object.entries(CERTCTL_RESOURCES)) {
+      const schema = component(name);
+      expect(schema, `no ${name} component`).toBeDefined();
+      for (const field of fields.split(',').map((f) => f.replace('?', ''))) {
+        if (!schema.properties[field] && !FRONTEND_ONLY.has(`${name}.${field}`)) undocumented.push(`${name}.${field}`);
+      }
+    }
+    expect(undocumented).toEqual([]);
+  });
 
   describe('GET /api/v1/version', () => {
     it('documents and answers commit, modified, build_time and the runtime version beside our fields', async () => {
