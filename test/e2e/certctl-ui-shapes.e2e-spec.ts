@@ -65,8 +65,10 @@ const CERTCTL_RESOURCES: Record<string, string> = {
   NetworkScanTarget: 'id,name,cidrs,ports,enabled,scan_interval_hours,timeout_ms,last_scan_at?,last_scan_duration_ms?,last_scan_certs_found?,created_at,updated_at',
 };
 /**
- * Fields certctl's UI types declare that no server sends (its own comments say so, or its Go structs lack them);
- * its pages guard them (`agent.capabilities?.length`, `agent.status || heartbeat`), so we do not send them either.
+ * Fields certctl's UI types declare that we do not send: `Issuer.status` and `Notification.subject`, which its own
+ * comments say its server never sends (status is derived from `enabled`); an agent's `last_heartbeat`,
+ * `capabilities` and `tags`, which its agent pages guard (`agent.status || …`, `agent.capabilities?.length`,
+ * `agent.tags && …`) and for which we hold no data (`last_heartbeat_at` is sent).
  */
 const FRONTEND_ONLY = new Set(['Agent.last_heartbeat', 'Agent.capabilities', 'Agent.tags', 'Issuer.status', 'Notification.subject']);
 
