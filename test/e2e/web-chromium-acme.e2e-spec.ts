@@ -67,14 +67,14 @@ suite('web console ACME page in Chromium', () => {
     await h?.close();
   });
 
-  async function signIn(key: string): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+  async function signIn(key: string, viewport = { width: 1360, height: 900 }): Promise<Page> {
+    const context = await browser.newContext({ viewport });
     contexts.push(context);
     const page = await context.newPage();
     await page.goto(`${base}/`);
     await page.getByLabel('API key').fill(key);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
     return page;
   }
 
@@ -145,6 +145,15 @@ suite('web console ACME page in Chromium', () => {
     await viewer.getByTestId(`acme-order-${lastPart(orderUrl)}`).waitFor();
     expect(await viewer.getByRole('form', { name: 'New EAB key' }).count()).toBe(0);
     expect(await viewer.getByRole('button', { name: /Revoke|Create/ }).count()).toBe(0);
+  }, 60_000);
+
+  it('at 375 px the page does not scroll sideways (wide tables scroll inside their own box)', async () => {
+    const phone = await signIn(h.p.adminKey, { width: 375, height: 740 });
+    await phone.goto(`${base}/acme`);
+    await phone.getByTestId(`acme-order-${lastPart(orderUrl)}`).waitFor();
+    const widths = await phone.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
+    expect(widths.scroll).toBeLessThanOrEqual(widths.inner);
+    await screenshot(phone, 'acme-page-375');
   }, 60_000);
 
   it('has no serious or critical axe violations, light and dark', async () => {
