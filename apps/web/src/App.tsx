@@ -40,6 +40,7 @@ function NoSuchPage() {
 }
 const ReadinessPage = lazy(() => import('./pages/ReadinessPage'));
 const ReissueDrillPage = lazy(() => import('./pages/ReissueDrillPage'));
+const AcmePage = lazy(() => import('./pages/AcmePage'));
 
 function RequireSignIn({ children }: { children: ReactNode }) {
   const session = useSession();
@@ -96,6 +97,7 @@ export function App() {
           <Route path="settings" element={<SettingsPage />} />
           <Route path="reports/readiness" element={<ReadinessPage />} />
           <Route path="reissue" element={<ReissueDrillPage />} />
+          <Route path="acme" element={<AcmePage />} />
           <Route path="*" element={<NoSuchPage />} />
         </Route>
       </Routes>

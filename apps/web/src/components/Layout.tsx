@@ -21,6 +21,7 @@ const NAV: Array<{ to: string; label: string; access: Access }> = [
   { to: '/digest', label: 'Digest', access: 'read' },
   { to: '/observability', label: 'Observability', access: 'read' },
   { to: '/discovery', label: 'Discovery', access: 'read' },
+  { to: '/acme', label: 'ACME', access: 'read' },
   { to: '/reports/readiness', label: 'Readiness', access: 'read' },
   { to: '/reissue', label: 'Re-issue drill', access: 'write' },
   { to: '/audit', label: 'Audit', access: 'audit' },
