@@ -170,6 +170,19 @@ describe('re-issue drill of ACME-client certificates through ARI (RFC 9773)', ()
     const revocations = await p.db.query(`SELECT count(*)::int AS n FROM certificate_revocations WHERE certificate_id = $1`, [certId]);
     expect(revocations.rows[0].n).toBe(0);
   });
+
+  it('new-order refuses a "replaces" naming an unknown certificate, another account\'s, or one sharing no identifier (RFC 9773 §5)', async () => {
+    const owner = await acmeClient();
+    const other = await acmeClient();
+    const names = [randomName('owned')];
+    const leaf = await issue(owner, names);
+    const ask = (c: acme.Client, replaces: string, value = names[0]!) => c.createOrder({ identifiers: [{ type: 'dns', value }], replaces } as OrderRequest);
+    await expect(ask(owner, `${ariId(leaf).split('.')[0]}.AQIDBA`)).rejects.toThrow(/names no certificate this server issued/);
+    await expect(ask(other, ariId(leaf))).rejects.toThrow(/another account ordered/);
+    await expect(ask(owner, ariId(leaf), randomName('unrelated'))).rejects.toThrow(/shares no identifier/);
+    const { rows } = await p.db.query(`SELECT count(*)::int AS n FROM acme_orders WHERE replaces_version_id IS NOT NULL AND replaces = $1`, [ariId(leaf)]);
+    expect(rows[0].n).toBe(0);
+  });
 });
 
 /** acme-client sends the new-order payload as given; its type does not know RFC 9773's `replaces`. */

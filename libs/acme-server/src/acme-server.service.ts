@@ -369,7 +369,7 @@ export class AcmeServerService {
       throw new AcmeProblem('malformed', '"replaces" is not an ARI certificate identifier');
     }
     // RFC 9773 §5: the replaced certificate must be one this account ordered; kept so a re-issue drill sees the renewal.
-    const replacesVersionId = typeof payload.replaces === 'string' ? await this.replacedVersion(account, payload.replaces) : null;
+    const replacesVersionId = typeof payload.replaces === 'string' ? await this.replacedVersion(account, payload.replaces, identifierNames(identifiers)) : null;
     await this.rateLimit('orders', account.id, this.config.acmeServer.ordersPerAccountPerHour, 'new orders by this account');
     const orderId = newId('acmeOrder');
     const expiresAt = new Date(Date.now() + this.config.acmeServer.orderTtlMs);
@@ -761,14 +761,14 @@ export class AcmeServerService {
   /** The certificate version an ARI certificate identifier names (AKI and serial), or undefined. */
   private async versionByCertId(certId: string): Promise<{
     id: string; certificate_id: string; pem_chain: string; not_before: Date; not_after: Date; revoked: boolean; status: string;
-    renewal_requested_at: Date | null; account_id: string | null;
+    renewal_requested_at: Date | null; account_id: string | null; sans: string[];
   } | undefined> {
     const match = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(certId);
     if (!match) throw new AcmeProblem('malformed', 'the certificate identifier must be base64url(AKI).base64url(serial)');
     const aki = Buffer.from(match[1]!, 'base64url').toString('hex');
     const serial = Buffer.from(match[2]!, 'base64url').toString('hex').replace(/^(00)+(?=.)/, '');
-    const rows: Array<{ id: string; certificate_id: string; pem_chain: string; not_before: Date; not_after: Date; revoked: boolean; status: string; renewal_requested_at: Date | null; account_id: string | null }> = await this.db.query(
-      `SELECT v.id, v.certificate_id, v.pem_chain, v.not_before, v.not_after, c.status, v.renewal_requested_at,
+    const rows: Array<{ id: string; certificate_id: string; pem_chain: string; not_before: Date; not_after: Date; revoked: boolean; status: string; renewal_requested_at: Date | null; account_id: string | null; sans: string[] }> = await this.db.query(
+      `SELECT v.id, v.certificate_id, v.pem_chain, v.not_before, v.not_after, c.status, v.renewal_requested_at, c.sans,
               EXISTS (SELECT 1 FROM certificate_revocations r WHERE r.issuer_id = c.issuer_id AND r.serial_number = v.serial_number) AS revoked,
               (SELECT o.account_id FROM acme_orders o WHERE o.certificate_id = c.id LIMIT 1) AS account_id
          FROM certificate_versions v JOIN managed_certificates c ON c.id = v.certificate_id WHERE v.serial_number = $1`, [serial],
@@ -776,11 +776,16 @@ export class AcmeServerService {
     return rows.find((r) => akiOf(splitPemChain(r.pem_chain)[0]!) === aki);
   }
 
-  /** RFC 9773 §5: `replaces` names a certificate of this account that no other live order already replaces. */
-  private async replacedVersion(account: Account, certId: string): Promise<string> {
+  /**
+   * RFC 9773 §5: `replaces` names a certificate of this account, sharing an identifier with the order, that no other
+   * live order already replaces (409 alreadyReplaced).
+   */
+  private async replacedVersion(account: Account, certId: string, names: string[]): Promise<string> {
     const version = await this.versionByCertId(certId);
     if (!version) throw new AcmeProblem('malformed', `"replaces" names no certificate this server issued`);
     if (version.account_id !== account.id) throw new AcmeProblem('unauthorized', '"replaces" names a certificate another account ordered');
+    const old = new Set(version.sans.map((n) => n.toLowerCase()));
+    if (!names.some((n) => old.has(n.toLowerCase()))) throw new AcmeProblem('malformed', '"replaces" names a certificate that shares no identifier with this order');
     const [taken]: Array<{ id: string }> = await this.db.query(
       `SELECT id FROM acme_orders WHERE replaces_version_id = $1 AND status <> 'invalid' AND (status = 'valid' OR expires_at > now()) LIMIT 1`, [version.id],
     );
