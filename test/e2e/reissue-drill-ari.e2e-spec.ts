@@ -171,6 +171,28 @@ describe('re-issue drill of ACME-client certificates through ARI (RFC 9773)', ()
     expect(revocations.rows[0].n).toBe(0);
   });
 
+  it('follows a client that renews without "replaces" (same account, same names, ordered after the drill began)', async () => {
+    const c = await acmeClient();
+    const names = [randomName('no-ari-b'), randomName('no-ari-a')];
+    const oldLeaf = await issue(c, names);
+    const certId = await certIdOf(oldLeaf);
+    const res = await p.http.post(`/api/v1/issuers/${h.inv.issuerId}/reissue`).set(p.auth()).send({ reason: 'drill' }).expect(202);
+    const drillId = res.body.drill_id as string;
+    // Another account ordering the same names is not this client's renewal.
+    const stranger = await acmeClient();
+    await issue(stranger, names);
+    const renewal = await order(c, [...names].reverse());
+    // The stranger's order came first and was downloaded: were it taken for the renewal, the item would move past issued.
+    await waitFor('the renewal counted issued', async () => (await itemState(drillId, certId)) === 'issued', 30_000);
+    const [{ new_version_id: counted }] = (await p.db.query(`SELECT new_version_id FROM reissue_drill_items WHERE drill_id = $1 AND certificate_id = $2`, [drillId, certId])).rows;
+    const [{ certificate_version_id: ordered }] = (await p.db.query(`SELECT certificate_version_id FROM acme_orders WHERE certificate_version_id IS NOT NULL AND replaces IS NULL AND account_id = (SELECT account_id FROM acme_orders WHERE certificate_id = $1) ORDER BY created_at DESC LIMIT 1`, [certId])).rows;
+    expect(counted).toBe(ordered);
+    expect(await ocsp(oldLeaf)).toBe('good');
+    await download(c, renewal.order);
+    await waitFor('the old serial revoked once downloaded', async () => (await itemState(drillId, certId)) === 'revoked', 30_000);
+    await waitFor('OCSP answers revoked', async () => (await ocsp(oldLeaf)) === 'revoked', 10_000);
+  });
+
   it('new-order refuses a "replaces" naming an unknown certificate, another account\'s, or one sharing no identifier (RFC 9773 §5)', async () => {
     const owner = await acmeClient();
     const other = await acmeClient();
