@@ -6,7 +6,7 @@ import * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomName } from '../support/acme-raw';
 import { AcmeServerHarness, startAcmeServer } from '../support/acme-server-harness';
-import { certificateBody, post } from '../support/fixtures';
+import { certificateBody, createInventory, post } from '../support/fixtures';
 import { waitFor } from '../support/notifier-peers';
 import { opensslIn } from '../support/pki-fixtures';
 import type { PlatformHarness } from '../support/platform-harness';
@@ -169,6 +169,28 @@ describe('re-issue drill of ACME-client certificates through ARI (RFC 9773)', ()
     expect(await ocsp(newLeaf)).toBe('good');
     const revocations = await p.db.query(`SELECT count(*)::int AS n FROM certificate_revocations WHERE certificate_id = $1`, [certId]);
     expect(revocations.rows[0].n).toBe(0);
+  });
+
+  it('renew early of an issuer without ACME clients: every certificate renewed, the drill completes, nothing revoked', async () => {
+    const inv = await createInventory(p);
+    const certs: Array<{ id: string; serial: string }> = [];
+    for (let i = 0; i < 2; i++) {
+      const id = (await post(p, '/api/v1/certificates', certificateBody(inv))).id as string;
+      const first = await p.http.post(`/api/v1/certificates/${id}/renew`).set(p.auth()).send({}).expect(202);
+      expect((await p.waitForJob(first.body.job_id, ['Completed', 'Failed'])).status).toBe('Completed');
+      certs.push({ id, serial: (await p.http.get(`/api/v1/certificates/${id}/export/pem`).set(p.auth()).expect(200)).body.serial_number });
+    }
+    const res = await p.http.post(`/api/v1/issuers/${inv.issuerId}/reissue`).set(p.auth()).send({ reason: 'renew early', revoke_old: false }).expect(202);
+    expect(res.body).toMatchObject({ total: 2, jobs_opened: 2, ari_requested: 0, revoke_old: false });
+    const get = async () => (await p.http.get(`/api/v1/issuers/${inv.issuerId}/reissue/${res.body.drill_id}`).set(p.auth()).expect(200)).body;
+    await waitFor('the renew-early drill completed', async () => (await get()).status === 'completed', 30_000);
+    expect(await get()).toMatchObject({ total: 2, issued: 2, revoked: 0, failed: 0, revoke_old: false });
+    for (const c of certs) {
+      const fresh = (await p.http.get(`/api/v1/certificates/${c.id}/export/pem`).set(p.auth()).expect(200)).body.serial_number;
+      expect(fresh).not.toBe(c.serial);
+    }
+    const { rows } = await p.db.query(`SELECT count(*)::int AS n FROM certificate_revocations WHERE certificate_id = ANY($1)`, [certs.map((c) => c.id)]);
+    expect(rows[0].n).toBe(0);
   });
 
   it('follows a client that renews without "replaces" (same account, same names, ordered after the drill began)', async () => {
