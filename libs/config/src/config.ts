@@ -661,11 +661,15 @@ export interface AcmeServerConfig {
   caaIdentities: string[];
   /** Owner (and, through it, team) of certificates ordered by accounts without an EAB binding; unset, such accounts cannot finalize. */
   defaultOwnerId: string | undefined;
+  /** `explanationURL` of an ARI answer whose window a re-issue drill opened early; unset, none is given. */
+  renewEarlyExplanationUrl: string | undefined;
 }
 
 export function loadAcmeServerConfig(env: Env): AcmeServerConfig {
   const base = optional(env, 'CERTCTL_ACME_SERVER_BASE_URL');
   if (base !== undefined) url(env, 'CERTCTL_ACME_SERVER_BASE_URL', base, ['http:', 'https:']);
+  const explanation = optional(env, 'CERTCTL_ACME_SERVER_RENEW_EARLY_EXPLANATION_URL');
+  if (explanation !== undefined) url(env, 'CERTCTL_ACME_SERVER_RENEW_EARLY_EXPLANATION_URL', explanation, ['http:', 'https:']);
   return {
     enabled: bool(env, 'CERTCTL_ACME_SERVER_ENABLED', false),
     defaultProfileId: optional(env, 'CERTCTL_ACME_SERVER_DEFAULT_PROFILE_ID'),
@@ -683,5 +687,6 @@ export function loadAcmeServerConfig(env: Env): AcmeServerConfig {
     validationAttempts: int(env, 'CERTCTL_ACME_SERVER_VALIDATION_ATTEMPTS', 3, 1, 20),
     caaIdentities: list(env, 'CERTCTL_ACME_SERVER_CAA_IDENTITIES'),
     defaultOwnerId: optional(env, 'CERTCTL_ACME_SERVER_DEFAULT_OWNER_ID'),
+    renewEarlyExplanationUrl: explanation,
   };
 }
