@@ -13,6 +13,7 @@ const alias = {
   '@certctl/issuers': resolve(import.meta.dirname, 'libs/issuers/src/index.ts'),
   '@certctl/deploy': resolve(import.meta.dirname, 'libs/deploy/src/index.ts'),
   '@certctl/client': resolve(import.meta.dirname, 'libs/client/src/index.ts'),
+  '@certctl/acme-server': resolve(import.meta.dirname, 'libs/acme-server/src/index.ts'),
 };
 
 // swc keeps decorator metadata, which Nest's dependency injection and class-validator need.

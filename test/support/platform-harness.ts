@@ -24,7 +24,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
   });
   const orchestrator = await createWorkerApp('orchestrator', ORCHESTRATOR_FEATURES);
   await orchestrator.init();
-  return {
+  const harness: PlatformHarness = {
     ...api,
     orchestrator,
     async waitForJob(jobId, statuses, timeoutMs = 20_000) {
@@ -38,8 +38,10 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
       expect.fail(`job ${jobId} did not reach ${statuses.join('/')} within ${timeoutMs} ms (last: ${row?.status}, ${row?.last_error})`);
     },
     async close() {
-      await orchestrator.close();
+      // The orchestrator a test restarted (harness.orchestrator replaced), else the first one.
+      await harness.orchestrator.close();
       await api.close();
     },
   };
+  return harness;
 }

@@ -36,6 +36,7 @@ import { RevocationAdminModule } from './modules/revocation/revocation-admin.mod
 import { IntermediatesModule } from './modules/intermediates/intermediates.module';
 import { ReportsModule } from './modules/reports/reports.module';
 import { ReissueModule } from './modules/reissue/reissue.module';
+import { AcmeServerAdminModule } from './modules/acme-server/acme-server-admin.module';
 
 /** The REST API. It produces queue jobs but never consumes them (no @Processor here). */
 @Module({
@@ -76,6 +77,7 @@ import { ReissueModule } from './modules/reissue/reissue.module';
     IntermediatesModule,
     ReportsModule,
     ReissueModule,
+    AcmeServerAdminModule,
   ],
   providers: [
     { provide: APP_GUARD, useExisting: AuthGuard },

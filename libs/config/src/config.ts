@@ -111,6 +111,7 @@ export interface AppConfig {
   networkScan: NetworkScanConfig;
   healthCheck: HealthCheckConfig;
   revocation: RevocationConfig;
+  acmeServer: AcmeServerConfig;
 }
 
 function duration(env: Env, name: string, fallbackMs: number): number {
@@ -282,6 +283,7 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
     networkScan: loadNetworkScanConfig(env),
     healthCheck: loadHealthCheckConfig(env),
     revocation: loadRevocationConfig(env),
+    acmeServer: loadAcmeServerConfig(env),
   };
 }
 
@@ -606,5 +608,62 @@ export function loadRevocationConfig(env: Env): RevocationConfig {
     requestTimeoutMs,
     bodyTimeoutMs: duration(env, 'CERTCTL_OCSP_BODY_TIMEOUT', 5_000),
     responderMaxConnectionsPerClient: int(env, 'CERTCTL_RESPONDER_MAX_CONNECTIONS_PER_CLIENT', 32, 0, 100_000),
+  };
+}
+
+// ---- ACME server (RFC 8555 on our CAs, served by apps/responder) ----
+
+export interface AcmeServerConfig {
+  /** CERTCTL_ACME_SERVER_ENABLED: the /acme routes answer; off, they are 404. */
+  enabled: boolean;
+  /** The certificate profile served by the un-prefixed /acme/… routes; unset, only /acme/profile/{id}/… exist. */
+  defaultProfileId: string | undefined;
+  /** Public origin the URLs in answers (and the JWS `url` checks) are built on; unset, taken from each request. */
+  baseUrl: string | undefined;
+  /** A nonce is good once, for this long. */
+  nonceTtlMs: number;
+  /** Lifetime of a pending order and its authorizations. */
+  orderTtlMs: number;
+  /** Largest JWS body accepted (413 problem above). */
+  maxBodyBytes: number;
+  /** Seconds an ACME client is told to wait (Retry-After) while an order is processing. */
+  retryAfterSeconds: number;
+  /** New orders one account may place per hour, and new accounts one client address may create per hour (0: no limit). */
+  ordersPerAccountPerHour: number;
+  accountsPerIpPerHour: number;
+  /** Where validation connects to for http-01 and tls-alpn-01 (80 and 443 in production; loopback ports in tests). */
+  http01Port: number;
+  tlsAlpn01Port: number;
+  /** DNS server (host:port) dns-01 and CAA lookups ask; unset, the system resolver. */
+  dnsResolver: string | undefined;
+  /** Validations one orchestrator replica runs at once, and attempts before a challenge is invalid. */
+  validationConcurrency: number;
+  validationAttempts: number;
+  /** meta.caaIdentities of the directory (RFC 8659 issuer domain names that designate this CA). */
+  caaIdentities: string[];
+  /** Owner (and, through it, team) of certificates ordered by accounts without an EAB binding; unset, such accounts cannot finalize. */
+  defaultOwnerId: string | undefined;
+}
+
+export function loadAcmeServerConfig(env: Env): AcmeServerConfig {
+  const base = optional(env, 'CERTCTL_ACME_SERVER_BASE_URL');
+  if (base !== undefined) url(env, 'CERTCTL_ACME_SERVER_BASE_URL', base, ['http:', 'https:']);
+  return {
+    enabled: bool(env, 'CERTCTL_ACME_SERVER_ENABLED', false),
+    defaultProfileId: optional(env, 'CERTCTL_ACME_SERVER_DEFAULT_PROFILE_ID'),
+    baseUrl: base?.replace(/\/+$/, ''),
+    nonceTtlMs: duration(env, 'CERTCTL_ACME_SERVER_NONCE_TTL', 5 * 60_000),
+    orderTtlMs: duration(env, 'CERTCTL_ACME_SERVER_ORDER_TTL', 24 * 3_600_000),
+    maxBodyBytes: int(env, 'CERTCTL_ACME_SERVER_MAX_BODY_BYTES', 65_536, 1024, 10_485_760),
+    retryAfterSeconds: int(env, 'CERTCTL_ACME_SERVER_RETRY_AFTER_SECONDS', 1, 1, 3600),
+    ordersPerAccountPerHour: int(env, 'CERTCTL_ACME_SERVER_ORDERS_PER_ACCOUNT_HOUR', 300, 0, 10_000_000),
+    accountsPerIpPerHour: int(env, 'CERTCTL_ACME_SERVER_ACCOUNTS_PER_IP_HOUR', 100, 0, 10_000_000),
+    http01Port: int(env, 'CERTCTL_ACME_SERVER_HTTP01_PORT', 80, 1, 65535),
+    tlsAlpn01Port: int(env, 'CERTCTL_ACME_SERVER_TLSALPN01_PORT', 443, 1, 65535),
+    dnsResolver: optional(env, 'CERTCTL_ACME_SERVER_DNS_RESOLVER'),
+    validationConcurrency: int(env, 'CERTCTL_ACME_SERVER_VALIDATION_CONCURRENCY', 10, 1, 500),
+    validationAttempts: int(env, 'CERTCTL_ACME_SERVER_VALIDATION_ATTEMPTS', 3, 1, 20),
+    caaIdentities: list(env, 'CERTCTL_ACME_SERVER_CAA_IDENTITIES'),
+    defaultOwnerId: optional(env, 'CERTCTL_ACME_SERVER_DEFAULT_OWNER_ID'),
   };
 }

@@ -3,7 +3,7 @@ import { ALL_QUEUES, DEFAULT_JOB_OPTIONS, DEPLOY_BATCH_MAX_ROWS, deployQueueJobs
 
 describe('queue contracts', () => {
   it('names the queues of the architecture', () => {
-    expect([...ALL_QUEUES].sort()).toEqual(['deploy', 'health-check', 'issuance', 'notify', 'notify-dead-letter', 'scan', 'schedule']);
+    expect([...ALL_QUEUES].sort()).toEqual(['acme-validation', 'deploy', 'health-check', 'issuance', 'notify', 'notify-dead-letter', 'scan', 'schedule']);
   });
 
   it('routes every job to a declared queue, and every queue has default options', () => {

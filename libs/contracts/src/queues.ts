@@ -13,6 +13,8 @@ export const Queue = {
   Schedule: 'schedule',
   /** Continuous TLS health checks: the due tick and the probe batches, consumed by the scanner. */
   HealthCheck: 'health-check',
+  /** ACME server challenge validations (http-01, dns-01, tls-alpn-01), consumed by the orchestrator. */
+  AcmeValidation: 'acme-validation',
 } as const;
 export type QueueName = (typeof Queue)[keyof typeof Queue];
 export const ALL_QUEUES: readonly QueueName[] = Object.values(Queue);
@@ -53,6 +55,8 @@ export interface JobMap {
   'crl.generate': Traced;
   /** Tick that moves mass re-issue drills on: issued, deployed, verified, old serials revoked. */
   'reissue.advance': Traced;
+  /** Validates one ACME challenge the client said is ready; each attempt is recorded on the challenge. */
+  'acme.validate': Traced & { challengeId: string };
 }
 export type JobName = keyof JobMap;
 
@@ -80,6 +84,7 @@ export const JOB_QUEUE = {
   'network-scan.due': Queue.Scan,
   'health-check.due': Queue.HealthCheck,
   'health-check.probe': Queue.HealthCheck,
+  'acme.validate': Queue.AcmeValidation,
 } as const satisfies Record<JobName, QueueName>;
 
 /** Job names that travel on queue Q. */
@@ -112,6 +117,8 @@ export const DEFAULT_JOB_OPTIONS: Record<QueueName, JobsOptions> = {
   [Queue.Schedule]: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
   // A probe batch is not retried: its checks are due again one interval later, and a retry would probe twice.
   [Queue.HealthCheck]: { attempts: 1, removeOnComplete: { age: 3_600, count: 1_000 }, removeOnFail: { age: DAY_SECONDS, count: 1_000 } },
+  // Retried on timeouts and connection failures (the processor decides); the attempts are recorded in the database.
+  [Queue.AcmeValidation]: { attempts: 3, backoff: { type: 'exponential', delay: 2_000 }, ...retention },
 };
 
 /**

@@ -24,6 +24,11 @@ export const ID_PREFIX = {
   agentGroup: 'ag',
   intermediateCa: 'ica',
   reissueDrill: 'drill',
+  acmeEabKey: 'eab',
+  acmeAccount: 'acct',
+  acmeOrder: 'order',
+  acmeAuthorization: 'authz',
+  acmeChallenge: 'chall',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

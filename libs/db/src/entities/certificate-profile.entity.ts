@@ -19,6 +19,11 @@ export class CertificateProfileEntity {
   @Column('boolean', { default: false }) must_staple: boolean;
   @Column('boolean', { default: false }) requires_approval: boolean;
   @Column('boolean', { default: true }) enabled: boolean;
+  /** ACME server: `challenge` (prove control of each identifier) or `trust_authenticated` (EAB-bound accounts issue without). */
+  @Column('text', { default: 'challenge' }) acme_auth_mode: 'trust_authenticated' | 'challenge';
+  /** ACME server: the issuer that signs this profile's ACME orders (null: the profile is not served over ACME). */
+  @Column('text', { nullable: true }) acme_issuer_id: string | null;
+  @Column('boolean', { default: false }) acme_external_account_required: boolean;
   @CreateDateColumn({ type: 'timestamptz' }) created_at: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updated_at: Date;
 }

@@ -20,6 +20,11 @@ import { PolicyViolationEntity } from './policy-violation.entity';
 import { RenewalPolicyEntity } from './renewal-policy.entity';
 import { TeamEntity } from './team.entity';
 import { EndpointHealthCheckEntity, EndpointHealthHistoryEntity } from './endpoint-health-check.entity';
+import { AcmeEabKeyEntity } from './acme-eab-key.entity';
+import { AcmeAccountEntity } from './acme-account.entity';
+import { AcmeOrderEntity } from './acme-order.entity';
+import { AcmeAuthorizationEntity } from './acme-authorization.entity';
+import { AcmeChallengeEntity } from './acme-challenge.entity';
 
 export {
   AgentEntity, ApiKeyEntity, AuditEventEntity, CertificateProfileEntity, CertificateTargetMappingEntity,
@@ -28,7 +33,12 @@ export {
   DiscoveredCertificateEntity, DiscoveryScanEntity, NetworkScanTargetEntity, CertificateRenewalInfoEntity,
   EndpointHealthCheckEntity, EndpointHealthHistoryEntity,
   AgentGroupEntity, AgentGroupMemberEntity,
+  AcmeEabKeyEntity, AcmeAccountEntity, AcmeOrderEntity, AcmeAuthorizationEntity, AcmeChallengeEntity,
 };
+export type { AcmeAccountStatus } from './acme-account.entity';
+export type { AcmeOrderStatus, AcmeIdentifier } from './acme-order.entity';
+export type { AcmeAuthorizationStatus } from './acme-authorization.entity';
+export type { AcmeChallengeType, AcmeChallengeStatus } from './acme-challenge.entity';
 export { MEMBERSHIP_TYPES } from './agent-group.entity';
 export * from './discovery-scan.entity';
 export * from './discovered-certificate.entity';
@@ -41,4 +51,5 @@ export const ENTITIES = [
   DiscoveredCertificateEntity, DiscoveryScanEntity, NetworkScanTargetEntity, CertificateRenewalInfoEntity,
   EndpointHealthCheckEntity, EndpointHealthHistoryEntity,
   AgentGroupEntity, AgentGroupMemberEntity,
+  AcmeEabKeyEntity, AcmeAccountEntity, AcmeOrderEntity, AcmeAuthorizationEntity, AcmeChallengeEntity,
 ];

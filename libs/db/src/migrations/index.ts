@@ -15,6 +15,7 @@ import { EndpointHealthChecks1765000000000 } from './1765000000000-EndpointHealt
 import { DashboardTrendIndexes1765300000000 } from './1765300000000-DashboardTrendIndexes';
 import { NotificationSkipped1765400000000 } from './1765400000000-NotificationSkipped';
 import { AuditCheckpointsAndAppRole1765400500000 } from './1765400500000-AuditCheckpointsAndAppRole';
+import { AcmeServer1765510000000 } from './1765510000000-AcmeServer';
 import { IssuerBudgets1765540000000 } from './1765540000000-IssuerBudgets';
 import { CrlShards1765550000000 } from './1765550000000-CrlShards';
 import { ReissueDrills1765580000000 } from './1765580000000-ReissueDrills';
@@ -39,6 +40,7 @@ export const MIGRATIONS = [
   DashboardTrendIndexes1765300000000,
   NotificationSkipped1765400000000,
   AuditCheckpointsAndAppRole1765400500000,
+  AcmeServer1765510000000,
   IssuerBudgets1765540000000,
   CrlShards1765550000000,
   ReissueDrills1765580000000,

@@ -6,6 +6,7 @@ import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { NOTIFICATION_CHANNELS } from '@certctl/contracts';
 import { DEPLOY_COUNTERS } from '@certctl/deploy';
 import { CRL_COUNTER, CRL_COUNTER_LABELS, defineBudgetGauges, OCSP_COUNTER, OCSP_COUNTER_LABELS } from '@certctl/issuers';
+import { ACME_OPS } from '@certctl/acme-server';
 import { ClusterCounters, CounterSample } from '@certctl/observability';
 import { InventoryCounts, StatsService, StatsSummary } from '../stats/stats.service';
 
@@ -144,6 +145,13 @@ export class CertctlMetricsService {
     this.defineDeployFamilies();
     this.defineLabelledFamily(OCSP_COUNTER, 'OCSP responder requests and outcomes by label, across all replicas', OCSP_COUNTER_LABELS, () => snap().samples);
     this.defineLabelledFamily(CRL_COUNTER, 'CRL builds and downloads by label, across all replicas', CRL_COUNTER_LABELS, () => snap().samples);
+    // certctl's ACME server families (spec §8), counted by the responders and the orchestrator's validations.
+    for (const op of ACME_OPS) {
+      for (const name of [`certctl_acme_${op}_total`, `certctl_acme_${op}_failures_total`]) {
+        snapshotCounter(name, `ACME server ${op} requests${name.endsWith('_failures_total') ? ' answered with a problem' : ''}, across all replicas`,
+          () => snap().samples.filter((x) => x.name === name).reduce((sum, x) => sum + x.value, 0));
+      }
+    }
   }
 
   /** A counter with one series per fixed label, all present from the first scrape (zeros included), in that order. */

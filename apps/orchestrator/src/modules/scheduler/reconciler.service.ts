@@ -55,6 +55,7 @@ export class ReconcilerService {
       enqueued++;
     }
     enqueued += await this.untoldRevocations(minAgeMs);
+    enqueued += await this.orphanedAcmeValidations(minAgeMs);
     if (enqueued) this.logger.warn({ enqueued }, 'reconciler re-enqueued due jobs that had no live queue job');
     return enqueued;
   }
@@ -76,6 +77,27 @@ export class ReconcilerService {
         await existing.remove().catch(() => undefined); // out of attempts (the row says why): a new round
       }
       await this.producer.enqueue('certificate.revoke', { certificateId }, certificateId, REVOKE_AT_CA_JOB_OPTIONS);
+      enqueued++;
+    }
+    return enqueued;
+  }
+
+  /** ACME challenges left `processing` (the client answered) with no live acme.validate job: queued again. */
+  private async orphanedAcmeValidations(minAgeMs: number): Promise<number> {
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      `SELECT id FROM acme_challenges WHERE status = 'processing' AND updated_at < now() - make_interval(secs => $1::numeric / 1000)
+        ORDER BY updated_at LIMIT 1000`,
+      [minAgeMs],
+    );
+    let enqueued = 0;
+    const queue = this.producer.queue('acme-validation');
+    for (const { id } of rows) {
+      const existing = await queue.getJob(queueJobId('acme.validate', id));
+      if (existing) {
+        if (LIVE_STATES.has(await existing.getState())) continue;
+        await existing.remove().catch(() => undefined);
+      }
+      await this.producer.enqueue('acme.validate', { challengeId: id }, id);
       enqueued++;
     }
     return enqueued;

@@ -2,7 +2,7 @@ import { ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, Max, Min, ValidateNested } from 'class-validator';
 import { KEY_ALGORITHMS } from '@certctl/contracts';
-import { BoolField, IdField, IntField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
+import { BoolField, EnumField, IdField, IntField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
 
 export class AllowedKeyAlgorithmDto {
   @IsIn([...KEY_ALGORITHMS]) algorithm: string;
@@ -28,6 +28,10 @@ export class CreateProfileDto {
   @BoolField({ optional: true }) must_staple?: boolean;
   @BoolField({ optional: true }) requires_approval?: boolean;
   @BoolField({ optional: true }) enabled?: boolean;
+  @EnumField(['trust_authenticated', 'challenge'], { optional: true, description: 'ACME server: issue to EAB-bound accounts without challenges, or validate each identifier' })
+  acme_auth_mode?: 'trust_authenticated' | 'challenge';
+  @IdField({ optional: true, description: 'ACME server: the issuer that signs this profile\'s ACME orders (unset: not served over ACME)' }) acme_issuer_id?: string;
+  @BoolField({ optional: true, description: 'ACME server: new accounts need an EAB key (always so in trust_authenticated mode)' }) acme_external_account_required?: boolean;
 }
 
 export class UpdateProfileDto extends PartialType(OmitType(CreateProfileDto, ['id'] as const)) {}

@@ -1,0 +1,10 @@
+export * from './problem';
+export * from './jws';
+export * from './identifiers';
+export * from './nonce-store';
+export * from './acme-metrics';
+export * from './acme-server.service';
+export * from './acme-server.controller';
+export * from './acme-server.module';
+export { validateChallenge, checkCaa, CaaLookupError } from './validation';
+export type { ChallengeType, ValidateChallengeInput, ValidationProblem, ValidationResult } from './validation';

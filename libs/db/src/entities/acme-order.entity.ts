@@ -1,0 +1,28 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+
+export type AcmeOrderStatus = 'pending' | 'ready' | 'processing' | 'valid' | 'invalid';
+export interface AcmeIdentifier {
+  type: 'dns' | 'ip';
+  value: string;
+}
+
+/** An ACME order (RFC 8555 §7.1.3); at finalize it gets a managed certificate (source ACME) and an issuance job. */
+@Entity('acme_orders')
+export class AcmeOrderEntity {
+  @PrimaryColumn('text') id: string;
+  @Column('text') account_id: string;
+  @Column('text') profile_id: string;
+  @Column('text', { default: 'pending' }) status: AcmeOrderStatus;
+  @Column('jsonb') identifiers: AcmeIdentifier[];
+  @Column('timestamptz', { nullable: true }) not_before: Date | null;
+  @Column('timestamptz', { nullable: true }) not_after: Date | null;
+  @Column('timestamptz') expires_at: Date;
+  @Column('text', { nullable: true }) csr_pem: string | null;
+  @Column('text', { nullable: true }) certificate_id: string | null;
+  @Column('text', { nullable: true }) job_id: string | null;
+  @Column('text', { nullable: true }) certificate_version_id: string | null;
+  @Column('text', { nullable: true }) replaces: string | null;
+  @Column('jsonb', { nullable: true }) error: Record<string, unknown> | null;
+  @CreateDateColumn({ type: 'timestamptz' }) created_at: Date;
+  @UpdateDateColumn({ type: 'timestamptz' }) updated_at: Date;
+}
