@@ -223,6 +223,20 @@ describe('ACME server: trust_authenticated profile with acme-client', () => {
     expect(badIssuer.status).toBe(400);
   });
 
+  it('orders and authorizations past their expiry are made invalid/expired by the reconcile sweep; finalizing one is orderNotReady', async () => {
+    const c = await client(await eabKey());
+    await c.createAccount({ termsOfServiceAgreed: true });
+    const order = await c.createOrder({ identifiers: [{ type: 'dns', value: randomName('expiring') }] });
+    const orderId = order.url.split('/').pop();
+    await p.db.query(`UPDATE acme_orders SET expires_at = now() - interval '1 second' WHERE id = $1`, [orderId]);
+    await p.db.query(`UPDATE acme_authorizations SET status = 'pending', expires_at = now() - interval '1 second' WHERE order_id = $1`, [orderId]);
+    await p.orchestrator.get(ReconcilerService).reconcile();
+    const { rows: [row] } = await p.db.query(`SELECT o.status, o.error->>'detail' AS detail, a.status AS authz FROM acme_orders o JOIN acme_authorizations a ON a.order_id = o.id WHERE o.id = $1`, [orderId]);
+    expect(row).toEqual({ status: 'invalid', detail: 'the order expired before it was finalized', authz: 'expired' });
+    const [, csr] = await acme.crypto.createCsr({ commonName: order.identifiers[0]!.value });
+    await expect(c.finalizeOrder(order, csr)).rejects.toThrow(/order is invalid, not ready/);
+  });
+
   it('finalize while the orchestrator is not signing: the order says processing with Retry-After; the queue job lost, the reconciler re-queues it and the order ends valid', async () => {
     // The orchestrator is down (as after a crash) while the client finalizes.
     await p.orchestrator.close();

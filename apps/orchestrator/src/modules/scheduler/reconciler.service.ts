@@ -56,6 +56,7 @@ export class ReconcilerService {
     }
     enqueued += await this.untoldRevocations(minAgeMs);
     enqueued += await this.orphanedAcmeValidations(minAgeMs);
+    await this.expireAcmeOrders();
     if (enqueued) this.logger.warn({ enqueued }, 'reconciler re-enqueued due jobs that had no live queue job');
     return enqueued;
   }
@@ -80,6 +81,16 @@ export class ReconcilerService {
       enqueued++;
     }
     return enqueued;
+  }
+
+  /** ACME orders and authorizations past their expiry that nobody read since: invalid and expired (RFC 8555 §7.1.6). */
+  async expireAcmeOrders(): Promise<void> {
+    await this.dataSource.query(`UPDATE acme_authorizations SET status = 'expired', updated_at = now() WHERE status = 'pending' AND expires_at <= now()`);
+    await this.dataSource.query(
+      `UPDATE acme_orders SET status = 'invalid', updated_at = now(),
+              error = '{"type": "urn:ietf:params:acme:error:malformed", "detail": "the order expired before it was finalized"}'::jsonb
+        WHERE status IN ('pending', 'ready') AND expires_at <= now()`,
+    );
   }
 
   /** ACME challenges left `processing` (the client answered) with no live acme.validate job: queued again. */
