@@ -32,7 +32,8 @@ import { Bind9, bind9Missing, freePort, Pebble, pebbleMissing, startBind9, start
 import { AppProcess } from './lib/app-process';
 import { freshDatabase } from './lib/bench-dataset';
 import { round } from './lib/http-load';
-import { machineTicks, processTicks, TICKS_PER_S } from './lib/proc-ticks';
+import { Client } from 'pg';
+import { machineTicks, processTicks, ticksBetween, ticksOf, TICKS_PER_S } from './lib/proc-ticks';
 import { resultsFile, writeResultsFile } from './lib/results-file';
 import { formatRatio, formatSpread, interleave, loadAverage, quickMode, ratioOf, RoundRecord, roundsFromEnv, spreadOf } from './lib/rounds';
 
@@ -70,6 +71,8 @@ interface ContenderClients {
   clients: acme.Client[];
   /** processes whose CPU the run records */
   pids: Record<string, number | undefined>;
+  /** PostgreSQL backends serving our apps (the bench database), whose CPU the run records too */
+  postgresPids?: () => Promise<number[]>;
 }
 
 const answers = new Map<string, string>();
@@ -120,6 +123,7 @@ async function runContender(c: ContenderClients, roundNo: number, csrKey: Buffer
   let firstError: string | null = null;
   const tag = `${c.name.replace('_', '')}-r${roundNo}-${randomBytes(3).toString('hex')}`;
   const ticksBefore = Object.fromEntries(Object.entries(c.pids).map(([k, pid]) => [k, pid ? processTicks(pid) : undefined]));
+  const pgBefore = c.postgresPids ? ticksOf(await c.postgresPids()) : undefined;
   const clientCpuBefore = process.cpuUsage();
   const machineBefore = machineTicks();
   const started = performance.now();
@@ -144,6 +148,7 @@ async function runContender(c: ContenderClients, roundNo: number, csrKey: Buffer
     const before = ticksBefore[k];
     cpu[k] = after !== undefined && before !== undefined ? round((after - before) / TICKS_PER_S, 2) : null;
   }
+  if (pgBefore && c.postgresPids) cpu.postgres_backends = round(ticksBetween(pgBefore, ticksOf(await c.postgresPids())) / TICKS_PER_S, 2);
   const sorted = latencies.sort((a, b) => a - b);
   const busy = machineBefore && machineAfter && machineAfter.total > machineBefore.total
     ? Math.round(((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)) * 100 * cpus().length) : null;
@@ -203,6 +208,7 @@ async function main(): Promise<void> {
   const api = await AppProcess.start('api', common);
   const orchestrator = await AppProcess.start('orchestrator', common);
   let responder: AppProcess | undefined;
+  const closers: Array<() => Promise<unknown>> = [];
   try {
     await Promise.all([api.waitReady(), orchestrator.waitReady()]);
     const base = api.baseUrl;
@@ -224,10 +230,15 @@ async function main(): Promise<void> {
       return { kid: key.id, hmacKey: key.hmac_key };
     };
     const ours = { responder: responder.pid, orchestrator: orchestrator.pid, api: api.pid };
+    // Backends of the bench database are our apps' (this process's own connection is idle during runs).
+    const db = new Client({ connectionString: url });
+    await db.connect();
+    closers.push(() => db.end());
+    const postgresPids = async () => (await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [DATABASE])).rows.map((r) => r.pid);
     const contenders: ContenderClients[] = [
-      { name: 'ours_trust', clients: await makeClients(settings.concurrency, directory(trust.id), eab), pids: ours },
+      { name: 'ours_trust', clients: await makeClients(settings.concurrency, directory(trust.id), eab), pids: ours, postgresPids },
       { name: 'pebble', clients: await makeClients(settings.concurrency, pebble.directoryUrl), pids: { pebble: pebble.pid } },
-      { name: 'ours_http01', clients: await makeClients(settings.concurrency, directory(challenge.id)), pids: ours },
+      { name: 'ours_http01', clients: await makeClients(settings.concurrency, directory(challenge.id)), pids: ours, postgresPids },
     ];
     progress(`${settings.concurrency} accounts on each contender; ours at ${responder.baseUrl}, Pebble at ${pebble.directoryUrl}`);
     const csrKey = await acme.crypto.createPrivateEcdsaKey();
@@ -275,6 +286,7 @@ async function main(): Promise<void> {
     progress(`written: ${file}`);
     if (failures.length) throw new Error(`orders failed:\n${failures.join('\n')}`);
   } finally {
+    await Promise.all(closers.map((close) => close().catch(() => undefined)));
     await Promise.all([api.stop(), orchestrator.stop(), responder?.stop()]);
     await Promise.all([pebble.stop(), bind.stop()]);
     await new Promise<void>((done) => answerServer.close(() => done()));
