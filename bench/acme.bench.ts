@@ -47,6 +47,8 @@ const settings = {
   concurrency: Number(process.env.BENCH_CONCURRENCY ?? 16),
   rounds: roundsFromEnv(),
   logLevel: process.env.BENCH_LOG_LEVEL ?? 'info',
+  /** BENCH_CONTENDERS=ours_trust (a comma list) runs only those, e.g. for a profile; the results then lack the ratios. */
+  contenders: (process.env.BENCH_CONTENDERS ?? 'ours_trust,pebble,ours_http01').split(',').map((c) => c.trim()) as ContenderName[],
 };
 
 const progress = (text: string) => console.log(`[bench:acme ${new Date().toISOString().slice(11, 19)}] ${text}`);
@@ -235,11 +237,16 @@ async function main(): Promise<void> {
     await db.connect();
     closers.push(() => db.end());
     const postgresPids = async () => (await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [DATABASE])).rows.map((r) => r.pid);
-    const contenders: ContenderClients[] = [
-      { name: 'ours_trust', clients: await makeClients(settings.concurrency, directory(trust.id), eab), pids: ours, postgresPids },
-      { name: 'pebble', clients: await makeClients(settings.concurrency, pebble.directoryUrl), pids: { pebble: pebble.pid } },
-      { name: 'ours_http01', clients: await makeClients(settings.concurrency, directory(challenge.id)), pids: ours, postgresPids },
-    ];
+    const makers: Record<ContenderName, () => Promise<ContenderClients>> = {
+      ours_trust: async () => ({ name: 'ours_trust', clients: await makeClients(settings.concurrency, directory(trust.id), eab), pids: ours, postgresPids }),
+      pebble: async () => ({ name: 'pebble', clients: await makeClients(settings.concurrency, pebble.directoryUrl), pids: { pebble: pebble.pid } }),
+      ours_http01: async () => ({ name: 'ours_http01', clients: await makeClients(settings.concurrency, directory(challenge.id)), pids: ours, postgresPids }),
+    };
+    const contenders: ContenderClients[] = [];
+    for (const name of settings.contenders) {
+      if (!makers[name]) throw new Error(`BENCH_CONTENDERS: unknown contender ${name}`);
+      contenders.push(await makers[name]());
+    }
     progress(`${settings.concurrency} accounts on each contender; ours at ${responder.baseUrl}, Pebble at ${pebble.directoryUrl}`);
     const csrKey = await acme.crypto.createPrivateEcdsaKey();
 
@@ -271,7 +278,7 @@ async function main(): Promise<void> {
     const report = {
       bench: 'acme', at: new Date().toISOString(), quick,
       machine: { cpus: cpus().length, kernel: release(), node: process.version },
-      settings: { orders: settings.orders, concurrency: settings.concurrency, rounds: settings.rounds, log_level: settings.logLevel, client: `acme-client ${require('acme-client/package.json').version}`, client_backoff: backoff },
+      settings: { contenders: settings.contenders, orders: settings.orders, concurrency: settings.concurrency, rounds: settings.rounds, log_level: settings.logLevel, client: `acme-client ${require('acme-client/package.json').version}`, client_backoff: backoff },
       summary,
       failures,
       loadavg_per_round: rounds.map((r) => ({ round: r.round, order: r.order, start: r.loadavg_start, end: r.loadavg_end })),
