@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import {
   acmeClientsMissing, Bind9, bind9Missing, certbotCertonly, certbotRevoke, freePort, legoRenew, legoRevoke, legoRun, LegoOptions,
   readIssued, startBind9, startCaddyWithAcme,
 } from '@certctl/testing';
+import { RawAcme, rawKey } from '../support/acme-raw';
 import { AcmeServerHarness, startAcmeServer } from '../support/acme-server-harness';
 import { waitFor } from '../support/notifier-peers';
 import { opensslIn } from '../support/pki-fixtures';
@@ -219,6 +220,21 @@ suite('ACME server with certbot, lego and Caddy', { timeout: 240_000 }, () => {
     await expectOcspRevoked(firstPem(pem), issuer);
   });
 
+  it('a challenge under validation answers processing with Retry-After (without one, lego sleeps 5 s before each authz poll)', async () => {
+    const raw = new RawAcme(h.directoryUrl);
+    const d = await raw.directory();
+    const key = await rawKey('ES256');
+    const kid = (await raw.post(d.newAccount, { termsOfServiceAgreed: true }, { key, jwk: true })).headers.get('location')!;
+    // Nobody answers on the http-01 port for this order: the validation stays in flight (connection refused is retried).
+    const order = await raw.post(d.newOrder, { identifiers: [{ type: 'ip', value: '127.0.0.1' }] }, { key, kid });
+    const authz = await raw.post(order.body.authorizations[0], '', { key, kid });
+    const challenge = (authz.body.challenges as Array<{ type: string; url: string }>).find((c) => c.type === 'http-01')!;
+    const answered = await raw.post(challenge.url, {}, { key, kid });
+    expect(answered.status).toBe(200);
+    expect(answered.body.status).toBe('processing');
+    expect(answered.headers.get('retry-after')).toBe('1');
+  });
+
   it('Caddy with acme_ca pointing at us serves a site with our certificate', async () => {
     const domain = `caddy.${zone}`;
     // Our ACME server is plain HTTP on loopback here, so Caddy needs no acme_ca_root.
@@ -230,6 +246,12 @@ suite('ACME server with certbot, lego and Caddy', { timeout: 240_000 }, () => {
         return pem && sansOf(pem)?.includes(domain) ? pem : undefined;
       }, 90_000, 250).catch((error: Error) => { throw new Error(`${error.message}\n${caddy.output().slice(-4000)}`); });
       expect(sansOf(served)).toEqual([domain]);
+      // The chain Caddy stored from our cert URL: the leaf it serves, signed by our Local CA.
+      const stored = readdirSync(join(dir, 'caddy', 'storage'), { recursive: true, encoding: 'utf8' }).find((f) => f.endsWith(`${domain}.crt`));
+      expect(stored, 'Caddy stored no certificate').toBeDefined();
+      const chain = readFileSync(join(dir, 'caddy', 'storage', stored!), 'utf8');
+      expect(new X509Certificate(firstPem(chain)).fingerprint256).toBe(new X509Certificate(served).fingerprint256);
+      expect(new X509Certificate(served).verify(new X509Certificate(lastPem(chain)).publicKey)).toBe(true);
       const cert = await managedCertificateOf(served);
       expect(cert.source).toBe('ACME');
       await expectListedAsAcme(served, h.profileId, [domain]);
