@@ -116,7 +116,7 @@ suite('ACME server with certbot, lego and Caddy', { timeout: 240_000 }, () => {
     expect(sansOf(first)).toEqual([domain]);
     const chain = readFileSync(issued.chainPath, 'utf8');
     expect(new X509Certificate(first).verify(new X509Certificate(lastPem(chain)).publicKey)).toBe(true);
-    const certId = await expectListedAsAcme(first, h.profileId, [domain]);
+    await expectListedAsAcme(first, h.profileId, [domain]);
     expect(await ocspStatus(first, lastPem(chain))).toContain(': good');
 
     const renewed = await certbotCertonly({ ...options, forceRenewal: true });
@@ -125,7 +125,6 @@ suite('ACME server with certbot, lego and Caddy', { timeout: 240_000 }, () => {
     expect(new X509Certificate(second).serialNumber).not.toBe(new X509Certificate(first).serialNumber);
     expect(sansOf(second)).toEqual([domain]);
     await expectListedAsAcme(second, h.profileId, [domain]);
-    void certId;
 
     const revoked = await certbotRevoke({ server: h.directoryUrl, dir: options.dir, certPath: renewed.certPath, reason: 'superseded' });
     expect(revoked.code, revoked.output).toBe(0);
