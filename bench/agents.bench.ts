@@ -25,18 +25,20 @@
  * dedicated api host sustains. CPU per step is recorded for the api, this load process and PostgreSQL.
  * Results in bench/results/agents.json.
  *
- * Long-poll mode (BENCH_MODE=long-poll npm run bench:agents; results in bench/results/agents-long-poll.json):
- * two api processes on one database and Redis, BENCH_LP_AGENTS simulated agents (the agent's ApiClient, half on
- * each api) each holding GET /work?wait=25. Measures, with the fleet held and idle, the api processes' CPU over
- * BENCH_LP_IDLE_S and their RSS growth per held request; then BENCH_LP_DELIVERIES times a Deployment job is
- * written for a random agent and announced the way the orchestrator does (row committed, then PUBLISH on the
- * agent-work channel), and the time until that agent's held request returns it is recorded (p50/p99/max).
+ * Long-poll mode (BENCH_MODE=long-poll npm run bench:agents; results in bench/results/agents-long-poll.json, or in
+ * $TMPDIR for fewer than 10,000 agents): two api processes on one database and Redis; BENCH_LP_AGENTS (10,000)
+ * agents with their API keys and one target each inserted in bulk the way the api stores them; the simulated fleet
+ * (the agent's ApiClient) spread over BENCH_LP_PROCESSES (4) processes, half the agents on each api, each holding
+ * GET /work?wait=BENCH_LP_WAIT_S (25), started over BENCH_LP_RAMP_S. With the fleet held and idle it measures,
+ * over BENCH_LP_IDLE_S (30), each api's CPU (the re-polls every wait included), PostgreSQL's, the fleet processes'
+ * CPU and event-loop delay, and the api's RSS growth and open files per held request; then BENCH_LP_DELIVERIES
+ * times a Deployment job is written for a random agent and announced the way the orchestrator does (row committed,
+ * then PUBLISH on the agent-work channel), and the time until that agent's held request returns it is recorded.
  */
 import 'reflect-metadata';
-import { spawn } from 'node:child_process';
-import { setMaxListeners } from 'node:events';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { ChildProcess, fork, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -50,6 +52,7 @@ import { ApiClient } from '../apps/agent/src/modules/protocol/api-client';
 import { ApiProcess } from './lib/api-process';
 import { freshDatabase } from './lib/bench-dataset';
 import { round, summarize } from './lib/http-load';
+import type { FleetAgent, FleetCommand, FleetStats } from './lib/long-poll-fleet-worker';
 import { machineTicks, pidsByComm, processTicks, TICKS_PER_S, ticksBetween, ticksOf } from './lib/proc-ticks';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -303,17 +306,23 @@ async function main(): Promise<void> {
 }
 
 const longPollSettings = {
-  agents: Number(process.env.BENCH_LP_AGENTS ?? 200),
-  deliveries: Number(process.env.BENCH_LP_DELIVERIES ?? 200),
-  idleS: Number(process.env.BENCH_LP_IDLE_S ?? 20),
-  waitS: 25,
+  agents: Number(process.env.BENCH_LP_AGENTS ?? 10_000),
+  /** Processes the simulated fleet is spread over, so that the generator is not the bottleneck. */
+  processes: Number(process.env.BENCH_LP_PROCESSES ?? 4),
+  deliveries: Number(process.env.BENCH_LP_DELIVERIES ?? 300),
+  idleS: Number(process.env.BENCH_LP_IDLE_S ?? 30),
+  waitS: Number(process.env.BENCH_LP_WAIT_S ?? 25),
+  rampS: Number(process.env.BENCH_LP_RAMP_S ?? 25),
 };
 const LONG_POLL_RESULTS_FILE = resolve(ROOT, 'bench', 'results', 'agents-long-poll.json');
 
 const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+const openFilesOf = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 
 async function heldOn(baseUrl: string): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const text = await (await fetch(`${baseUrl}/metrics`).catch((err: Error & { cause?: Error }) => {
+    throw new Error(`GET ${baseUrl}/metrics: ${err.message} (${err.cause?.message ?? 'no cause'})`);
+  })).text();
   const line = text.split('\n').find((l) => l.startsWith('certctl_agent_long_polls_held'));
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
@@ -325,6 +334,87 @@ async function adminPost(baseUrl: string, adminKey: string, path: string, body: 
   if (res.status !== 201) throw new Error(`POST ${path}: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as Record<string, unknown>;
 }
+
+/**
+ * Registers `count` agents the way POST /api/v1/agents stores them (an agents row, an api_keys row of role
+ * `agent` bound to it holding the SHA-256 of its secret), each with one NGINX target, in a few statements:
+ * 10,000 registrations through the api would take minutes of a busy machine.
+ */
+async function bulkRegister(db: import('pg').Client, count: number): Promise<Array<Registered & { targetId: string }>> {
+  const { newId } = await import('@certctl/db');
+  // As ApiKeysService mints and stores them: `cck_` + 32 random bytes (base64url), kept as their SHA-256 in hex.
+  const generateApiKey = () => `cck_${randomBytes(32).toString('base64url')}`;
+  const sha256Hex = (value: string) => createHash('sha256').update(value).digest('hex');
+  const runId = randomBytes(3).toString('hex');
+  const fleet = Array.from({ length: count }, (_, i) => ({
+    id: newId('agent'), name: `bench-agent-${runId}-${i}`, key: generateApiKey(), keyId: newId('apiKey'), targetId: newId('target'),
+  }));
+  const config = { cert_path: '/etc/nginx/ssl/bench.pem', key_path: '/etc/nginx/ssl/bench.key', validate_command: 'nginx -t', reload_command: 'nginx -s reload' };
+  for (let from = 0; from < count; from += 2_000) {
+    const part = fleet.slice(from, from + 2_000);
+    await db.query('BEGIN');
+    await db.query('INSERT INTO agents (id, name) SELECT * FROM unnest($1::text[], $2::text[])', [part.map((a) => a.id), part.map((a) => a.name)]);
+    await db.query(
+      `INSERT INTO api_keys (id, name, key_hash, role, agent_id, created_by)
+       SELECT k, 'agent:' || n, h, 'agent', a, 'bench' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(k, n, h, a)`,
+      [part.map((a) => a.keyId), part.map((a) => a.name), part.map((a) => sha256Hex(a.key)), part.map((a) => a.id)],
+    );
+    await db.query(
+      `INSERT INTO deployment_targets (id, name, type, agent_id, config)
+       SELECT t, 'bench-target-' || a, 'NGINX', a, $3::jsonb FROM unnest($1::text[], $2::text[]) AS u(t, a)`,
+      [part.map((a) => a.targetId), part.map((a) => a.id), JSON.stringify(config)],
+    );
+    await db.query('COMMIT');
+  }
+  return fleet.map((a) => ({ id: a.id, key: a.key, targetId: a.targetId }));
+}
+
+/** The simulated fleet's processes (bench/lib/long-poll-fleet-worker.ts), each with its share of the agents. */
+class FleetProcesses {
+  readonly children: ChildProcess[];
+  readonly delivered = new Map<string, (at: number) => void>();
+
+  constructor(count: number) {
+    this.children = Array.from({ length: count }, () => {
+      const child = fork(resolve(__dirname, 'lib', 'long-poll-fleet-worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      child.on('message', (m: { type: string; jobId?: string; at?: number }) => {
+        if (m.type === 'delivered') this.delivered.get(m.jobId!)?.(m.at!);
+      });
+      return child;
+    });
+  }
+
+  start(agents: FleetAgent[], waitS: number, rampMs: number): void {
+    this.children.forEach((child, p) => child.send({ type: 'start', agents: agents.filter((_, i) => i % this.children.length === p), waitS, rampMs } satisfies FleetCommand));
+  }
+
+  /** CPU, event-loop delay and errors of each process since the previous call. */
+  stats(): Promise<FleetStats[]> {
+    return Promise.all(this.children.map((child) => new Promise<FleetStats>((done) => {
+      const onMessage = (m: FleetStats) => {
+        if (m.type !== 'stats') return;
+        child.off('message', onMessage);
+        done(m);
+      };
+      child.on('message', onMessage);
+      child.send({ type: 'stats' } satisfies FleetCommand);
+    })));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.children.map((child) => new Promise<void>((done) => {
+      if (child.exitCode !== null || !child.connected) return done();
+      child.once('exit', () => done());
+      child.send({ type: 'stop' } satisfies FleetCommand);
+      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+    })));
+  }
+}
+
+const roundedStats = (all: FleetStats[]) => all.map((s) => ({
+  cpu_pct: s.cpu_pct, event_loop_delay_ms: { p50: round(s.event_loop_delay_ms.p50, 1), p99: round(s.event_loop_delay_ms.p99, 1), max: round(s.event_loop_delay_ms.max, 1) },
+  errors: s.errors, first_error: s.first_error, answers: s.answers, rss_mib: s.rss_mib,
+}));
 
 async function longPollMain(): Promise<void> {
   const { Client } = await import('pg');
@@ -342,15 +432,15 @@ async function longPollMain(): Promise<void> {
   process.on('exit', () => apis.forEach((a) => a.killNow()));
   const db = new Client({ connectionString: databaseUrl });
   const redis = new Redis(settings.redisUrl);
-  const stopping = new AbortController();
-  setMaxListeners(0, stopping.signal); // one signal ends every simulated agent's held request
+  const fleetProcesses = new FleetProcesses(longPollSettings.processes);
   try {
     await Promise.all(apis.map((a) => a.waitReady()));
     await db.connect();
     const [a] = apis as [ApiProcess, ApiProcess];
-    const rssBaseline = apis.map((api) => rssOf(api.pid!));
-    progress(`two apis ready (${apis.map((x) => x.baseUrl).join(', ')}); registering ${longPollSettings.agents} agents and their targets`);
-    const fleet = await register(a.baseUrl, adminKey, longPollSettings.agents);
+    const registerStarted = Date.now();
+    const fleet = await bulkRegister(db, longPollSettings.agents);
+    const registerS = round((Date.now() - registerStarted) / 1000, 1);
+    progress(`two apis ready (${apis.map((x) => x.baseUrl).join(', ')}); ${fleet.length} agents with their keys and targets inserted in ${registerS} s`);
     const team = await adminPost(a.baseUrl, adminKey, '/api/v1/teams', { name: `bench-team-${randomBytes(3).toString('hex')}` });
     const owner = await adminPost(a.baseUrl, adminKey, '/api/v1/owners', { name: 'bench-owner', email: 'owner@example.com', team_id: team.id });
     const issuer = await adminPost(a.baseUrl, adminKey, '/api/v1/issuers', { name: `bench-issuer-${randomBytes(3).toString('hex')}`, type: 'GenericCA' });
@@ -358,49 +448,44 @@ async function longPollMain(): Promise<void> {
     const cert = await adminPost(a.baseUrl, adminKey, '/api/v1/certificates', {
       name, common_name: name, sans: [name], environment: 'prod', owner_id: owner.id, team_id: team.id, issuer_id: issuer.id,
     });
-    const targets = new Map<string, string>();
-    for (const agent of fleet) {
-      const target = await adminPost(a.baseUrl, adminKey, '/api/v1/targets', {
-        name: `bench-target-${agent.id}`, type: 'NGINX', agent_id: agent.id,
-        config: { cert_path: '/etc/nginx/ssl/bench.pem', key_path: '/etc/nginx/ssl/bench.key', validate_command: 'nginx -t', reload_command: 'nginx -s reload' },
-      });
-      targets.set(agent.id, target.id as string);
-    }
+    // The baseline after the admin calls, before any agent connects: the growth is the fleet's.
+    await sleep(2_000);
+    const rssBaseline = apis.map((api) => rssOf(api.pid!));
+    const filesBaseline = apis.map((api) => openFilesOf(api.pid!));
 
-    // The simulated fleet: each agent one held request after another, half on each api process.
-    const waiting = new Map<string, (at: number) => void>();
-    let errors = 0;
-    let firstError: string | undefined;
-    const loops = fleet.map(async (agent, i) => {
-      const client = new ApiClient({ serverUrl: apis[i % 2]!.baseUrl, agentId: agent.id, apiKey: agent.key, timeoutMs: 30_000 });
-      while (!stopping.signal.aborted) {
-        try {
-          const items = await client.work({ waitSeconds: longPollSettings.waitS, signal: stopping.signal });
-          const at = performance.now();
-          for (const item of items) waiting.get(item.id)?.(at);
-        } catch (err) {
-          if (stopping.signal.aborted) break;
-          errors += 1;
-          firstError ??= (err as Error).message;
-          await sleep(1000);
-        }
-      }
-      client.close();
-    });
+    progress(`${fleet.length} agents over ${longPollSettings.processes} processes, started over ${longPollSettings.rampS} s, each holding GET /work?wait=${longPollSettings.waitS}`);
+    fleetProcesses.start(fleet.map((agent, i) => ({ id: agent.id, key: agent.key, serverUrl: apis[i % 2]!.baseUrl })), longPollSettings.waitS, longPollSettings.rampS * 1000);
     const allHeld = async () => (await Promise.all(apis.map((x) => heldOn(x.baseUrl)))).reduce((sum, n) => sum + n, 0);
-    const deadline = Date.now() + 60_000;
-    while ((await allHeld()) < fleet.length) {
-      if (Date.now() > deadline) throw new Error(`only ${await allHeld()} of ${fleet.length} requests held after 60 s`);
-      await sleep(200);
+    const deadline = Date.now() + (longPollSettings.rampS + 90) * 1000;
+    // Every agent held at least once: all of them re-poll within one wait, so "held now" hovers just under the fleet.
+    let held = 0;
+    // A starved api may not accept the bench's own /metrics connection in time: that is not the end of the run.
+    const heldOrZero = () => allHeld().catch((err: Error) => (progress(`  ${err.message}`), 0));
+    while ((held = await heldOrZero()) < fleet.length * 0.98) {
+      if (Date.now() > deadline) throw new Error(`only ${held} of ${fleet.length} requests held after ${longPollSettings.rampS + 90} s: ${JSON.stringify(roundedStats(await fleetProcesses.stats()))}`);
+      await sleep(5000);
+      const stats = await fleetProcesses.stats();
+      progress(`  ${held} held; fleet errors ${stats.map((x) => x.errors).join(' / ')} (${stats.find((x) => x.first_error)?.first_error ?? 'none'}), CPU ${stats.map((x) => x.cpu_pct).join(' / ')} %`);
     }
-    progress(`${fleet.length} requests held; idle for ${longPollSettings.idleS} s`);
+    const settleS = Math.min(longPollSettings.waitS, 30);
+    progress(`${held} requests held; settling ${settleS} s, then idle for ${longPollSettings.idleS} s`);
+    await sleep(settleS * 1000);
+    await fleetProcesses.stats(); // resets the fleet's CPU and delay windows
     const heldPerApi = await Promise.all(apis.map((x) => heldOn(x.baseUrl)));
     const ticksBefore = apis.map((x) => processTicks(x.pid!) ?? 0);
+    const postgresBefore = ticksOf(pidsByComm('postgres'));
+    const machineBefore = machineTicks();
     const idleStarted = Date.now();
     await sleep(longPollSettings.idleS * 1000);
     const idleWallS = (Date.now() - idleStarted) / 1000;
-    const idleCpuPct = apis.map((x, i) => round((((processTicks(x.pid!) ?? 0) - ticksBefore[i]!) / TICKS_PER_S / idleWallS) * 100, 2));
+    const machineAfter = machineTicks();
+    const idleCpuPct = apis.map((x, i) => round((((processTicks(x.pid!) ?? 0) - ticksBefore[i]!) / TICKS_PER_S / idleWallS) * 100, 1));
+    const postgresIdlePct = round((ticksBetween(postgresBefore, ticksOf(pidsByComm('postgres'))) / TICKS_PER_S / idleWallS) * 100, 1);
+    const idleFleet = await fleetProcesses.stats();
     const rssHeld = apis.map((x) => rssOf(x.pid!));
+    const filesHeld = apis.map((x) => openFilesOf(x.pid!));
+    const heldAfterIdle = await Promise.all(apis.map((x) => heldOn(x.baseUrl)));
+    progress(`idle: api CPU ${idleCpuPct.join(' / ')} %, PostgreSQL ${postgresIdlePct} %, fleet processes ${idleFleet.map((s) => s.cpu_pct).join(' / ')} %`);
 
     progress(`${longPollSettings.deliveries} deliveries`);
     const latencies: number[] = [];
@@ -408,21 +493,24 @@ async function longPollMain(): Promise<void> {
     for (let n = 0; n < longPollSettings.deliveries; n++) {
       const agent = fleet[Math.floor(Math.random() * fleet.length)]!;
       const jobId = `job-lp-${randomBytes(6).toString('hex')}`;
-      const delivered = new Promise<number>((done) => waiting.set(jobId, done));
-      const started = performance.now();
+      const delivered = new Promise<number>((done) => fleetProcesses.delivered.set(jobId, done));
+      const started = performance.timeOrigin + performance.now();
       // What the orchestrator does for an agent target: the row committed, then the agents told.
       await db.query(
         `INSERT INTO jobs (id, type, certificate_id, target_id, agent_id, status, requested_by) VALUES ($1, 'Deployment', $2, $3, $4, 'Pending', 'bench')`,
-        [jobId, cert.id, targets.get(agent.id), agent.id],
+        [jobId, cert.id, agent.targetId, agent.id],
       );
       await redis.publish(channel, agent.id);
-      const at = await Promise.race([delivered, sleep(30_000).then(() => NaN)]);
-      waiting.delete(jobId);
+      const at = await Promise.race([delivered, sleep(longPollSettings.waitS * 2000).then(() => NaN)]);
+      fleetProcesses.delivered.delete(jobId);
       latencies.push(at - started);
       await sleep(20);
     }
+    const deliveryFleet = await fleetProcesses.stats();
     const lost = latencies.filter((l) => Number.isNaN(l)).length;
     const latency = summarize(latencies.filter((l) => !Number.isNaN(l)));
+    const errors = [...idleFleet, ...deliveryFleet].reduce((sum, s) => sum + s.errors, 0);
+    const firstError = [...idleFleet, ...deliveryFleet].find((s) => s.first_error)?.first_error ?? null;
     const memoryPerHeldKib = apis.map((_, i) => (heldPerApi[i] ? round((rssHeld[i]! - rssBaseline[i]!) / 1024 / heldPerApi[i]!, 1) : null));
     const results = {
       benchmark: 'agents-long-poll',
@@ -430,28 +518,36 @@ async function longPollMain(): Promise<void> {
       machine: {
         cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', total_memory_gib: round(totalmem() / 1024 ** 3, 1), os: release(), node: process.version,
         load_average_at_start: loadAtStart, load_average_at_end: loadavg().map((l) => round(l, 2)),
+        busy_cores_during_idle_window: machineBefore && machineAfter
+          ? round(((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)) * cpus().length, 2) : null,
       },
       setup: {
-        api_processes: 2, agents: fleet.length, wait_s: longPollSettings.waitS, deliveries: longPollSettings.deliveries, idle_s: longPollSettings.idleS,
-        note: 'simulated agents: the agent\'s ApiClient in one Node process, each holding GET /work?wait=25, half on each api; work is a Deployment row plus the orchestrator\'s PUBLISH',
+        api_processes: 2, agents: fleet.length, fleet_processes: longPollSettings.processes, wait_s: longPollSettings.waitS, ramp_s: longPollSettings.rampS,
+        deliveries: longPollSettings.deliveries, idle_s: longPollSettings.idleS, registration_s: registerS,
+        note: 'simulated agents: the agent\'s ApiClient, spread over several Node processes, each agent holding GET /work?wait=N one request after another, half on each api; agents, keys (SHA-256) and targets inserted in bulk as the api stores them; work is a Deployment row plus the orchestrator\'s PUBLISH, timed from before the INSERT to the answer read by the fleet process',
       },
       headline: {
-        work_delivered_ms: latency, p99_limit_ms: 1000, lost_deliveries: lost, errors, first_error: firstError ?? null,
-        api_idle_cpu_pct: idleCpuPct, held_per_api: heldPerApi,
+        work_delivered_ms: latency, p99_limit_ms: 1000, lost_deliveries: lost, errors, first_error: firstError,
+        api_idle_cpu_pct: idleCpuPct, postgres_idle_cpu_pct: postgresIdlePct, held_per_api: heldPerApi, held_per_api_after_idle: heldAfterIdle,
         api_rss_growth_kib_per_held_request: memoryPerHeldKib,
-        api_rss_note: 'RSS after the fleet is held minus RSS at ready, per held request; the first api also served the registration and target calls (its heap grew with them), so the second api\'s figure is the cleaner one',
+        api_rss_note: 'RSS with the fleet held minus RSS before any agent connected, per held request (socket, parser, request, response and the held poll; V8 heap not forced to collect)',
+        api_open_files: { before_fleet: filesBaseline, fleet_held: filesHeld },
+        fleet_processes_idle: roundedStats(idleFleet), fleet_processes_deliveries: roundedStats(deliveryFleet),
         pass: lost === 0 && errors === 0 && latency.p99 < 1000,
       },
       api_rss_mib: { before_fleet: rssBaseline.map((r) => round(r / 1024 ** 2, 1)), fleet_held: rssHeld.map((r) => round(r / 1024 ** 2, 1)) },
     };
-    mkdirSync(dirname(LONG_POLL_RESULTS_FILE), { recursive: true });
-    writeFileSync(LONG_POLL_RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
-    progress(`delivered p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms (${lost} lost); api idle CPU ${idleCpuPct.join(' / ')} %; ` +
-      `RSS per held request ${memoryPerHeldKib.join(' / ')} KiB; written to ${LONG_POLL_RESULTS_FILE}`);
-    stopping.abort();
-    await Promise.all(loops);
+    if (errors) progress(`api log tails:\n${apis.map((x) => x.output().split('\n').slice(-15).join('\n')).join('\n---\n')}`);
+    const file = longPollSettings.agents < 10_000 ? join(tmpdir(), 'certctl-bench-agents-long-poll.small.json') : LONG_POLL_RESULTS_FILE;
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    progress(`delivered p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms (${lost} lost, ${errors} errors: ${firstError}); api idle CPU ${idleCpuPct.join(' / ')} %; ` +
+      `RSS per held request ${memoryPerHeldKib.join(' / ')} KiB; written to ${file}`);
+  } catch (err) {
+    progress(`failed; api log tails (running: ${apis.map((x) => x.running).join(', ')}):\n${apis.map((x) => x.output().split('\n').slice(-15).join('\n')).join('\n---\n')}`);
+    throw err;
   } finally {
-    stopping.abort();
+    await fleetProcesses.stop();
     redis.disconnect();
     await db.end().catch(() => undefined);
     await Promise.all(apis.map((x) => x.stop()));

@@ -7,6 +7,8 @@
  *                                            written to the temp dir, never over bench/results)
  *   BENCH_REUSE=1 npm run bench:api          keep an already seeded certctl_bench database (skips the seeding)
  *   BENCH_DURATION_S=30 BENCH_CONNECTIONS=20 BENCH_ROUNDS=5 npm run bench:api
+ *   BENCH_SCENARIOS=list_first_page npm run bench:api   only the named scenarios (comma-separated), no logging-cost
+ *                                            step; written to bench/results/api-partial.json, never over api.json
  *
  * What it does:
  *  1. (Re)creates the database `certctl_bench` on the server of CERTCTL_BENCH_DATABASE_URL
@@ -50,7 +52,9 @@ import { resultsFile, writeResultsFile } from './lib/results-file';
 import { formatRatio, formatSpread, interleave, loadAverage, quickMode, RatioSummary, ratioOf, RoundRecord, roundsFromEnv, spread, Spread, spreadOf } from './lib/rounds';
 import { freePort } from '@certctl/testing';
 
-const RESULTS_FILE = resultsFile('api');
+/** BENCH_SCENARIOS: a comma-separated subset of the scenarios (a profile, a before/after of one path). */
+const ONLY_SCENARIOS = (process.env.BENCH_SCENARIOS ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+const RESULTS_FILE = resultsFile(ONLY_SCENARIOS.length ? 'api-partial' : 'api');
 const DATABASE = 'certctl_bench';
 const DAY_MS = 24 * 60 * 60 * 1000;
 const POOL = 20;
@@ -407,7 +411,10 @@ async function main(): Promise<void> {
   const headers = { authorization: `Bearer ${apiKey}`, accept: 'application/json' };
   const startedAt = new Date();
   const deepOffset = Math.floor(config.certificates / 2);
-  const all = scenarios(startedAt, await cursorAt(databaseUrl, deepOffset), deepOffset);
+  const every = scenarios(startedAt, await cursorAt(databaseUrl, deepOffset), deepOffset);
+  const unknown = ONLY_SCENARIOS.filter((name) => !every.some((x) => x.name === name));
+  if (unknown.length) throw new Error(`BENCH_SCENARIOS names no scenario: ${unknown.join(', ')} (known: ${every.map((x) => x.name).join(', ')})`);
+  const all = ONLY_SCENARIOS.length ? every.filter((x) => ONLY_SCENARIOS.includes(x.name)) : every;
   const db = new Client({ connectionString: databaseUrl });
   await db.connect();
   const expectations = new Map<string, Expected>();
@@ -445,17 +452,19 @@ async function main(): Promise<void> {
   await api.stop();
 
   // The cost of request logging (full mode): two fresh apis, info and warn, in turns.
-  const firstPage = all.find((x) => x.name === 'list_first_page')!;
-  const logging = config.quick ? null : await measureLoggingCost(apiEnv, headers, firstPage, config, generator, expectations.get(firstPage.name)!);
+  const firstPage = all.find((x) => x.name === 'list_first_page');
+  const logging = config.quick || ONLY_SCENARIOS.length || !firstPage ? null : await measureLoggingCost(apiEnv, headers, firstPage, config, generator, expectations.get(firstPage.name)!);
 
-  const ratios = RATIO_TARGETS.map((t) => {
+  const ratios = RATIO_TARGETS.filter((t) => summaries.some((s) => s.name === t.scenario)).map((t) => {
     const r = summaries.find((s) => s.name === t.scenario)!.ratios;
     const vsJson = r.find((x) => x.to === PEER_JSON)!;
     const vsBare = r.find((x) => x.to === PEER_BARE)!;
     return { scenario: t.scenario, vs_pg_json_peer: vsJson, vs_bare_json_agg: vsBare, min_vs_pg_json_peer: t.min, pass: vsJson.median >= t.min };
   });
   // Keyset pages: as fast as the first page, however deep (ours against ours, medians of different scenarios).
-  const cursorRatio = round(summaries.find((s) => s.name === 'list_cursor_deep')!.req_per_s[OURS]!.median / summaries.find((s) => s.name === 'list_first_page')!.req_per_s[OURS]!.median, 3);
+  const cursorDeep = summaries.find((s) => s.name === 'list_cursor_deep');
+  const firstPageSummary = summaries.find((s) => s.name === 'list_first_page');
+  const cursorRatio = cursorDeep && firstPageSummary ? round(cursorDeep.req_per_s[OURS]!.median / firstPageSummary.req_per_s[OURS]!.median, 3) : NaN;
   const targets = evaluate(summaries);
   writeResultsFile(RESULTS_FILE, {
     timestamp: startedAt.toISOString(),
@@ -469,7 +478,8 @@ async function main(): Promise<void> {
     dataset,
     scenarios: summaries,
     ratios,
-    cursor_deep_over_first_page: { ratio: cursorRatio, min: 0.9, pass: cursorRatio >= 0.9 },
+    scenarios_run: ONLY_SCENARIOS.length ? ONLY_SCENARIOS : 'all',
+    cursor_deep_over_first_page: { ratio: Number.isNaN(cursorRatio) ? null : cursorRatio, min: 0.9, pass: cursorRatio >= 0.9 },
     targets,
     request_logging: logging,
     all_targets_met: targets.every((t) => t.pass) && ratios.every((r) => r.pass) && cursorRatio >= 0.9 && (logging?.pass ?? true),

@@ -163,6 +163,11 @@ interface RunResult {
   latency_ms: Latency;
   stages_ms: { queue_wait: Latency; work_until_version_insert: Latency; completing_transaction: Latency };
   attempts_over_1: number;
+  /**
+   * One certificate at a time on the idle pipeline (after the warm-up, before the measured burst): POST /renew →
+   * the job Completed and the certificate Active, by this process's clock (the database polled every 2 ms).
+   */
+  single_certificate_ms: Spread;
   /** Per trigger request (a bulk-renew chunk or one renew). */
   api_trigger: { requests: number; latency_ms: Latency; trigger_phase_s: number; certificates_per_s: number };
   cpu: {
@@ -441,6 +446,8 @@ async function measure(
       if (warm.jobIds.length !== warmIds.length) throw new Error(`warm-up renew failed: ${warm.firstRejection ?? 'unknown'}`);
       await waitFinished(db, warm.jobIds, 60_000);
     }
+    const single = await singleCertificateLatency(api.baseUrl, headers, agent, db, warmIds.slice(0, config.quick ? 5 : 20));
+    progress(`one certificate at a time, POST /renew → Active: median ${single.median} ms [${single.min}–${single.max}] n=${single.n}`);
 
     // The measured certificates, seeded in one statement.
     await db.query(
@@ -490,6 +497,7 @@ async function measure(
       const clientS = Number(clientDoneNs - triggerStartNs) / 1e9;
       return {
         ...result,
+        single_certificate_ms: single,
         client_clock: {
           elapsed_s: round(clientS, 3), certs_per_s: round(result.completed / clientS, 1), poll_ms: CLIENT_POLL_MS,
           client_cpu_pct: Math.round(((clientCpu.user + clientCpu.system) / 1000 / (clientS * 1000)) * 100),
@@ -548,6 +556,27 @@ async function trigger(baseUrl: string, headers: Record<string, string>, agent: 
   await Promise.all(Array.from({ length: inFlight }, worker));
   result.elapsedS = Number(process.hrtime.bigint() - started) / 1e9;
   return result;
+}
+
+/** Renews each certificate alone and times POST /renew → its job Completed and the certificate Active. */
+async function singleCertificateLatency(baseUrl: string, headers: Record<string, string>, agent: Agent, db: Client, certIds: string[]): Promise<Spread> {
+  const latencies: number[] = [];
+  for (const id of certIds) {
+    const started = performance.now();
+    const res = await httpJson('POST', baseUrl, `/api/v1/certificates/${id}/renew`, headers, {}, agent);
+    const { job_id: jobId } = expectJson<{ job_id: string }>(res, 202, `renew ${id}`);
+    for (;;) {
+      const { rows } = await db.query<{ job: string; certificate: string; error: string | null }>(
+        'SELECT j.status AS job, c.status AS certificate, j.last_error AS error FROM jobs j JOIN managed_certificates c ON c.id = j.certificate_id WHERE j.id = $1', [jobId]);
+      const row = rows[0];
+      if (row?.job === 'Failed') throw new Error(`single issuance of ${id} failed: ${row.error ?? ''}`);
+      if (row?.job === 'Completed' && row.certificate === 'Active') break;
+      if (performance.now() - started > 30_000) throw new Error(`single issuance of ${id} not finished after 30 s (job ${row?.job}, certificate ${row?.certificate})`);
+      await sleep(2);
+    }
+    latencies.push(round(performance.now() - started, 2));
+  }
+  return spread(latencies);
 }
 
 /** POST /certificates/bulk-renew with `chunk` certificate ids per request, `inFlight` requests at a time. */
@@ -850,7 +879,7 @@ interface JobRow {
 async function collect(
   db: Client, certificates: number, concurrency: number, trigger: RunResult['trigger'], orchestratorPool: number, apiPool: number,
   triggered: Triggered, window: Window, wallS: number, pgActivity: ActivityProfile,
-): Promise<Omit<RunResult, 'client_clock' | 'openssl_verify'>> {
+): Promise<Omit<RunResult, 'client_clock' | 'openssl_verify' | 'single_certificate_ms'>> {
   const { rows } = await db.query<JobRow>(
     `SELECT j.id, j.status, j.attempts, j.last_error,
             extract(epoch FROM j.created_at) * 1000 AS created_ms, extract(epoch FROM j.started_at) * 1000 AS started_ms,
@@ -1321,6 +1350,7 @@ async function main(): Promise<void> {
     headline: {
       certificates: config.certificates, renewal_concurrency: headlineConcurrency, rounds: rounds.length,
       client_clock_certs_per_s: endToEnd.end_to_end, bare_key_sign_certs_per_s: endToEnd.bare_key_sign, ratio_end_to_end_over_bare: ratio,
+      single_certificate_ms: fromRuns((r) => r.single_certificate_ms.median),
       database_window_certs_per_s: fromRuns((r) => r.certs_per_s), p50_ms: fromRuns((r) => r.latency_ms.p50), p99_ms: fromRuns((r) => r.latency_ms.p99),
       openssl_verify: { certificates: headlineRuns.reduce((a, r) => a + r.openssl_verify.certificates, 0), accepted: headlineRuns.reduce((a, r) => a + r.openssl_verify.accepted, 0) },
       loadavg_per_round: rounds.map((r) => ({ round: r.round, order: r.order, start: r.loadavg_start, end: r.loadavg_end })),

@@ -97,6 +97,11 @@ class OwnRedis {
     });
   }
 
+  /** From a synchronous 'exit' handler. */
+  killNow(): void {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+
   async restartKeepingData(): Promise<void> {
     await this.stop('SIGTERM');
     await this.start();
@@ -272,6 +277,13 @@ async function main(): Promise<void> {
     CERTCTL_SCHEDULER_JOB_TIMEOUT_INTERVAL: '10s',
   };
   const fleet = new Fleet(env);
+  // Never leave a replica or the Redis behind, however this process ends: orphans of an earlier run would join the
+  // next one's database (same name) with their own encryption key and sign nothing but errors there.
+  process.once('exit', () => {
+    for (const replica of fleet.replicas) replica.process.killNow();
+    redis.killNow();
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   await fleet.startAll();
   log(`apps ready: ${fleet.replicas.length} processes`);
   const api = new Api(fleet);
@@ -656,6 +668,10 @@ function fingerprintOf(pem: string): string {
 }
 
 main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1); // the 'exit' handler stops the replicas and Redis
+});
+process.on('uncaughtException', (err) => {
   console.error(err);
   process.exit(1);
 });

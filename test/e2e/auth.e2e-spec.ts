@@ -23,7 +23,7 @@ describe('API-key authentication and roles', () => {
     await api.http.get('/health').expect(200);
     await api.http.get('/ready').expect(200);
     const info = await api.http.get('/api/v1/auth/info').expect(200);
-    expect(info.body).toEqual({ auth_type: 'api-key', required: true });
+    expect(info.body).toEqual({ auth_type: 'api-key', required: true, oidc_providers: [] });
   });
 
   it('shows a new key once and stores only its SHA-256', async () => {
@@ -125,7 +125,7 @@ describe('CERTCTL_AUTH_TYPE=none (local demos only)', () => {
 
   it('treats every caller as the anonymous demo admin', async () => {
     const info = await api.http.get('/api/v1/auth/info').expect(200);
-    expect(info.body).toEqual({ auth_type: 'none', required: false });
+    expect(info.body).toEqual({ auth_type: 'none', required: false, oidc_providers: [] });
     const check = await api.http.get('/api/v1/auth/check').expect(200);
     expect(check.body).toMatchObject({ actor: 'actor-demo-anon', actor_type: 'Anonymous', role: 'admin' });
     await api.http.post('/api/v1/teams').send({ name: unique('demo') }).expect(201);

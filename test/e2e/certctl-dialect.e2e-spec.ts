@@ -37,7 +37,7 @@ describe('certctl dialect: shapes', () => {
     }
     // Set fields are sent, JSON values inside a resource keep their nulls.
     expect(cert).toMatchObject({ status: 'Pending', owner_id: inv.ownerId, target_ids: [target.id] });
-    expect(target).not.toHaveProperty('agent_id'); // agentless: deployed by the orchestrator
+    expect(target).toHaveProperty('agent_id', null); // agentless (deployed by the orchestrator): certctl's UI reads agent_id on every target
     expect(target).not.toHaveProperty('last_tested_at');
 
     const listed = (await api.http.get(`/api/v1/certificates?owner_id=${inv.ownerId}&per_page=500`).set(api.auth()).expect(200)).body;
@@ -111,6 +111,6 @@ describe('certctl dialect: shapes', () => {
 
   it('tells its version without a key, and does not audit it', async () => {
     const res = await api.http.get('/api/v1/version').expect(200);
-    expect(res.body).toEqual({ version: '0.1.0', node_version: process.version, api_version: 'v1' });
+    expect(res.body).toMatchObject({ version: '0.1.0', node_version: process.version, runtime_version: process.version, api_version: 'v1' });
   });
 });

@@ -5,6 +5,7 @@ import type { INestApplication } from '@nestjs/common';
 import { CORE_SCHEMA, load, loadAll, mergeTag } from 'js-yaml';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACME_OPS } from '@certctl/acme-server';
 import { ALL_QUEUES, Queue } from '@certctl/contracts';
 import { JobProducer } from '@certctl/db';
 import { createWorkerApp, QUEUE_STATES, WorkerName } from '@certctl/observability';
@@ -349,7 +350,7 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
       const dashboard = JSON.parse(of('ConfigMap').find((c) => c.metadata.name === 'certctl-grafana-dashboard').data['certctl.json']);
       const queries: Array<[string, string]> = [
         ...rules.map((r: any) => [`alert ${r.alert}`, String(r.expr)] as [string, string]),
-        ...dashboard.panels.flatMap((p: any) => p.targets.map((t: any) => [`panel ${p.title}`, t.expr] as [string, string])),
+        ...dashboard.panels.flatMap((p: any) => (p.targets ?? []).map((t: any) => [`panel ${p.title}`, t.expr] as [string, string])),
       ];
       expect(queries.length).toBeGreaterThan(20);
       const referenced = new Set<string>();
@@ -366,6 +367,19 @@ describe('operate: every app exports its metrics; the Kubernetes manifests and t
       const appPattern = new RegExp(`^(${/app=~"([^"]+)"/.exec(memory)![1]})$`);
       for (const d of deployments) expect(d.metadata.name.replace(/^certctl-/, ''), `memory panel: ${memory}`).toMatch(appPattern);
       expect(dashboard.panels.map((p: any) => p.title)).toContain('Endpoint health checks');
+      // The ACME server has its row: requests and failures of every operation, and the validation failure ratio an alert watches.
+      expect(dashboard.panels.filter((p: any) => p.type === 'row').map((p: any) => p.title)).toContain('ACME server');
+      for (const op of ACME_OPS) for (const name of [`certctl_acme_${op}_total`, `certctl_acme_${op}_failures_total`]) expect(referenced, name).toContain(name);
+      expect(alerts).toContain('CertctlAcmeValidationFailureRatioHigh');
+      // The orchestrator's challenge validations reach the fleet on 80/443 and DNS by a policy of their own, and
+      // the responder (CRL, OCSP, ACME) admits every client on 8084.
+      const orchestratorPod = apps.find((l) => l['app.kubernetes.io/component'] === 'orchestrator')!;
+      const validation = policies.find((p) => p.metadata.name === 'certctl-acme-validation-egress');
+      expect(selects(validation.spec.podSelector, orchestratorPod)).toBe(true);
+      expect(validation.spec.egress.flatMap((r: any) => r.ports.map((x: any) => `${x.protocol}/${x.port}`)).sort()).toEqual(['TCP/443', 'TCP/53', 'TCP/80', 'UDP/53']);
+      const responderPod = apps.find((l) => l['app.kubernetes.io/component'] === 'responder')!;
+      expect(policies.some((p) => selects(p.spec.podSelector, responderPod) && p.spec.policyTypes.includes('Ingress')
+        && (p.spec.ingress ?? []).some((rule: any) => !rule.from && (rule.ports ?? []).some((x: any) => x.port === 8084)))).toBe(true);
       for (const name of ['certctl_ocsp_counter_total', 'certctl_crl_counter_total', 'certctl_queue_jobs', 'certctl_deploy_rollback_total', 'certctl_jobs_total', 'certctl_job_duration_seconds_bucket', 'certctl_certificate_expiring_soon', 'certctl_deploy_attempts_total', 'certctl_health_check_status', 'certctl_health_check_probes_total']) {
         expect(referenced).toContain(name);
       }

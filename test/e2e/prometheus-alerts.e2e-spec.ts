@@ -14,6 +14,7 @@ import { freePort, onPath } from '@certctl/testing';
 import { NotifierModule } from '../../apps/notifier/src/notifier.module';
 import { createResponderApp } from '../../apps/responder/src/app.factory';
 import { ORCHESTRATOR_FEATURES } from '../../apps/orchestrator/src/orchestrator.features';
+import { AcmeValidationService } from '../../apps/orchestrator/src/modules/acme-validation/acme-validation.service';
 import { SCANNER_FEATURES } from '../../apps/scanner/src/scanner.features';
 import { ApiHarness, startApi } from '../support/api-harness';
 import { certificateBody, createInventory, post, unique } from '../support/fixtures';
@@ -86,6 +87,8 @@ suite('alerts against a real Prometheus with the Operator\'s target labels', () 
 
   beforeAll(async () => {
     if (why) throw new Error(`CI=true and the Prometheus test cannot run: ${why}`);
+    // ACME http-01 validations go to a port nothing listens on: every one the test starts fails for real.
+    process.env.CERTCTL_ACME_SERVER_HTTP01_PORT = String(await freePort());
     api = await startApi({ CERTCTL_READ_CACHE_TTL: '1ms' });
     const apiPort = await freePort();
     await api.app.listen(apiPort, '127.0.0.1');
@@ -218,7 +221,17 @@ suite('alerts against a real Prometheus with the Operator\'s target labels', () 
     });
     await api.app.get(ClusterCounters).increment(DEPLOY_COUNTERS.rollbacks, { target_type: 'File', outcome: 'also_failed' });
     await api.app.get(ClusterCounters).increment(DEPLOY_COUNTERS.attempts, { target_type: 'File', result: 'failure' });
-    const wanted = ['CertctlCertificatesExpiringWithin7Days', 'CertctlCertificatesExpiringSoon', 'CertctlCertificatesExpired',
+    // Three ACME http-01 challenges of 127.0.0.1, validated by the orchestrator's real validation service (attempt 1
+    // of 1, so the refused connection is final): 3 of 3 failed, CertctlAcmeValidationFailureRatioHigh.
+    await until('the zero ACME validation failure series is scraped', async () => {
+      const r = await query('certctl_acme_challenge_validate_failures_total{job="certctl-api"} == 0');
+      return r.length ? r : undefined;
+    });
+    const validation = workers.get('orchestrator')!.get(AcmeValidationService);
+    for (const challengeId of await seedAcmeChallenges(3)) await validation.validate(challengeId, 1, 1);
+    const { rows: statuses } = await api.db.query(`SELECT status, error->>'type' AS problem FROM acme_challenges`);
+    expect(statuses).toEqual(Array(3).fill({ status: 'invalid', problem: 'urn:ietf:params:acme:error:connection' }));
+    const wanted = ['CertctlAcmeValidationFailureRatioHigh', 'CertctlCertificatesExpiringWithin7Days', 'CertctlCertificatesExpiringSoon', 'CertctlCertificatesExpired',
       'CertctlNotificationDeadLettered', 'CertctlDeployRollbackAlsoFailed', 'CertctlDeployFailureRateHigh', 'CertctlIssuerBudgetLow'];
     const active = await until('the alerts to be pending or firing', async () => {
       const res = await fetch(`${promUrl}/api/v1/alerts`);
@@ -230,6 +243,26 @@ suite('alerts against a real Prometheus with the Operator\'s target labels', () 
     expect(active).not.toContain('CertctlServiceDown');
     expect(active).not.toContain('CertctlServiceAbsent');
   }, 90_000);
+
+  /** An ACME account (on an ACME profile of a GenericCA issuer) with one order per challenge, each http-01 challenge processing. */
+  async function seedAcmeChallenges(count: number): Promise<string[]> {
+    const inventory = await createInventory(api);
+    const profile = await post(api, '/api/v1/profiles', { name: unique('acme'), acme_auth_mode: 'challenge', acme_issuer_id: inventory.issuerId });
+    const accountId = unique('acct');
+    await api.db.query(`INSERT INTO acme_accounts (id, profile_id, jwk_thumbprint, jwk) VALUES ($1, $2, $3, '{}')`, [accountId, profile.id, unique('thumb')]);
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const [orderId, authzId, challengeId] = [unique('order'), unique('authz'), unique('chall')];
+      const identifier = { type: 'ip', value: '127.0.0.1' };
+      await api.db.query(`INSERT INTO acme_orders (id, account_id, profile_id, identifiers, expires_at) VALUES ($1, $2, $3, $4, now() + interval '1 day')`,
+        [orderId, accountId, profile.id, JSON.stringify([identifier])]);
+      await api.db.query(`INSERT INTO acme_authorizations (id, order_id, account_id, identifier, expires_at) VALUES ($1, $2, $3, $4, now() + interval '1 day')`,
+        [authzId, orderId, accountId, identifier]);
+      await api.db.query(`INSERT INTO acme_challenges (id, authorization_id, type, status, token) VALUES ($1, $2, 'http-01', 'processing', $3)`, [challengeId, authzId, unique('token')]);
+      ids.push(challengeId);
+    }
+    return ids;
+  }
 
   it('extracts selectors from PromQL', () => {
     expect(vectorSelectors('sum by (target_type) (increase(x_total{a="b"}[15m])) / ignoring(le) y > 0.25 and absent(up{job="k"})'))

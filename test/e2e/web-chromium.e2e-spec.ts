@@ -214,6 +214,11 @@ suite('web console in Chromium', () => {
       ['/discovery', 'Discovery'], ['/audit', 'Audit trail'], ['/settings', 'Settings'],
       ['/policies', 'Policies'], ['/profiles', 'Certificate profiles'], ['/owners', 'Owners'], ['/fleet', 'Fleet'], ['/issuers/iss-local', 'Local CA'],
       ['/reports/readiness', 'Readiness for shorter lifetimes'], ['/reissue', 'Re-issue drill'],
+      // Issue 24's pages (their actions are walked in web-chromium-pages.e2e-spec.ts).
+      ['/certificates/mc-www?tab=revocation', 'www.example.com'], ['/certificates/mc-www?tab=timeline', 'www.example.com'],
+      ['/jobs/job-demo-reports-failed', 'Job job-demo-reports-failed'], ['/targets/target-edge-files', 'edge-files'], ['/teams', 'Teams'],
+      ['/agent-groups', 'Agent groups'], ['/health-checks', 'Health checks'], ['/digest', 'Notification digest'],
+      ['/observability', 'Observability'], ['/short-lived', 'Short-lived certificates'],
     ];
     const found: Record<string, unknown> = {};
     for (const theme of ['light', 'dark']) {

@@ -37,6 +37,7 @@ import { IntermediatesModule } from './modules/intermediates/intermediates.modul
 import { ReportsModule } from './modules/reports/reports.module';
 import { ReissueModule } from './modules/reissue/reissue.module';
 import { AcmeServerAdminModule } from './modules/acme-server/acme-server-admin.module';
+import { IdentityModule } from './modules/identity/identity.module';
 
 /** The REST API. It produces queue jobs but never consumes them (no @Processor here). */
 @Module({
@@ -78,6 +79,7 @@ import { AcmeServerAdminModule } from './modules/acme-server/acme-server-admin.m
     ReportsModule,
     ReissueModule,
     AcmeServerAdminModule,
+    IdentityModule,
   ],
   providers: [
     { provide: APP_GUARD, useExisting: AuthGuard },

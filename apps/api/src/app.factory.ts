@@ -11,6 +11,7 @@ import { jsonBodyMiddleware } from './common/http/json-body.middleware';
 import type { ApiRequest } from './common/http/request';
 import { withResponseSchemas } from './common/openapi/response-schemas';
 import { findWebConsoleDir, webConsoleMiddleware } from './modules/web-console/web-console.middleware';
+import { BROWSER_AUTH_ROUTES } from './modules/identity/browser-auth.controller';
 
 export const API_PREFIX = 'api/v1';
 
@@ -22,6 +23,8 @@ export const GLOBAL_PREFIX_OPTIONS = {
     { path: 'metrics', method: RequestMethod.GET },
     // CRL and OCSP live where certctl's clients look for them, outside /api/v1.
     { path: '.well-known/pki/*path', method: RequestMethod.ALL },
+    // The browser sign-in flows live at /auth/* as certctl has them (identity/browser-auth.controller.ts).
+    ...BROWSER_AUTH_ROUTES.map(({ path, method }) => ({ path, method: RequestMethod[method] })),
   ],
 };
 

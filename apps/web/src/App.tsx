@@ -23,6 +23,16 @@ const ProfilesPage = lazy(() => import('./pages/ProfilesPage'));
 const OwnersPage = lazy(() => import('./pages/OwnersPage'));
 const FleetPage = lazy(() => import('./pages/FleetPage'));
 const IssuerDetailPage = lazy(() => import('./pages/IssuerDetailPage'));
+const TeamsPage = lazy(() => import('./pages/TeamsPage'));
+const AgentGroupsPage = lazy(() => import('./pages/AgentGroupsPage'));
+const AgentGroupDetailPage = lazy(() => import('./pages/AgentGroupDetailPage'));
+const HealthChecksPage = lazy(() => import('./pages/HealthChecksPage'));
+const DigestPage = lazy(() => import('./pages/DigestPage'));
+const ObservabilityPage = lazy(() => import('./pages/ObservabilityPage'));
+const ShortLivedPage = lazy(() => import('./pages/ShortLivedPage'));
+const JobDetailPage = lazy(() => import('./pages/JobDetailPage'));
+const AgentDetailPage = lazy(() => import('./pages/AgentDetailPage'));
+const TargetDetailPage = lazy(() => import('./pages/TargetDetailPage'));
 
 function NoSuchPage() {
   useDocumentTitle('No such page');
@@ -30,6 +40,7 @@ function NoSuchPage() {
 }
 const ReadinessPage = lazy(() => import('./pages/ReadinessPage'));
 const ReissueDrillPage = lazy(() => import('./pages/ReissueDrillPage'));
+const AcmePage = lazy(() => import('./pages/AcmePage'));
 
 function RequireSignIn({ children }: { children: ReactNode }) {
   const session = useSession();
@@ -68,14 +79,25 @@ export function App() {
           <Route path="owners" element={<OwnersPage />} />
           <Route path="fleet" element={<FleetPage />} />
           <Route path="targets" element={<TargetsPage />} />
+          <Route path="targets/:id" element={<TargetDetailPage />} />
           <Route path="agents" element={<AgentsPage />} />
+          <Route path="agents/:id" element={<AgentDetailPage />} />
           <Route path="jobs" element={<JobsPage />} />
+          <Route path="jobs/:id" element={<JobDetailPage />} />
+          <Route path="teams" element={<TeamsPage />} />
+          <Route path="agent-groups" element={<AgentGroupsPage />} />
+          <Route path="agent-groups/:id" element={<AgentGroupDetailPage />} />
+          <Route path="health-checks" element={<HealthChecksPage />} />
+          <Route path="digest" element={<DigestPage />} />
+          <Route path="short-lived" element={<ShortLivedPage />} />
+          <Route path="observability" element={<ObservabilityPage />} />
           <Route path="notifications" element={<NotificationsPage />} />
           <Route path="discovery" element={<DiscoveryPage />} />
           <Route path="audit" element={<AuditPage />} />
           <Route path="settings" element={<SettingsPage />} />
           <Route path="reports/readiness" element={<ReadinessPage />} />
           <Route path="reissue" element={<ReissueDrillPage />} />
+          <Route path="acme" element={<AcmePage />} />
           <Route path="*" element={<NoSuchPage />} />
         </Route>
       </Routes>

@@ -368,13 +368,15 @@ export class AcmeServerService {
     if (payload.replaces !== undefined && (typeof payload.replaces !== 'string' || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(payload.replaces))) {
       throw new AcmeProblem('malformed', '"replaces" is not an ARI certificate identifier');
     }
+    // RFC 9773 §5: the replaced certificate must be one this account ordered; kept so a re-issue drill sees the renewal.
+    const replacesVersionId = typeof payload.replaces === 'string' ? await this.replacedVersion(account, payload.replaces, identifierNames(identifiers)) : null;
     await this.rateLimit('orders', account.id, this.config.acmeServer.ordersPerAccountPerHour, 'new orders by this account');
     const orderId = newId('acmeOrder');
     const expiresAt = new Date(Date.now() + this.config.acmeServer.orderTtlMs);
     await this.db.transaction(async (tx) => {
       await tx.query(
-        `INSERT INTO acme_orders (id, account_id, profile_id, status, identifiers, expires_at, replaces) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [orderId, account.id, profile.id, trusted ? 'ready' : 'pending', JSON.stringify(identifiers), expiresAt, payload.replaces ?? null],
+        `INSERT INTO acme_orders (id, account_id, profile_id, status, identifiers, expires_at, replaces, replaces_version_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [orderId, account.id, profile.id, trusted ? 'ready' : 'pending', JSON.stringify(identifiers), expiresAt, payload.replaces ?? null, replacesVersionId],
       );
       for (const identifier of identifiers) {
         const wildcard = identifier.value.startsWith('*.');
@@ -654,6 +656,8 @@ export class AcmeServerService {
     );
     if (!rows[0]) throw AcmeProblem.notFound(`certificate ${versionId}`);
     if (rows[0].account_id !== auth.account!.id) throw new AcmeProblem('unauthorized', 'the certificate belongs to another account');
+    // The client has its certificate: a re-issue drill may now revoke the one it replaces.
+    await this.db.query(`UPDATE acme_orders SET downloaded_at = now() WHERE certificate_version_id = $1 AND downloaded_at IS NULL`, [versionId]);
     const chain = splitPemChain(rows[0].pem_chain).map((p) => p.trim()).join('\n') + '\n';
     return { status: 200, body: chain, contentType: 'application/pem-certificate-chain' };
   }
@@ -721,36 +725,74 @@ export class AcmeServerService {
 
   /**
    * RFC 9773: the renewal window of a certificate named by base64url(AKI keyIdentifier).base64url(serial): the
-   * middle third of its last third of lifetime, or "now" once it is revoked.
+   * middle third of its last third of lifetime; "now" once it is revoked; and a window already open once a re-issue
+   * drill (or a "renew early") of its issuer marked the version (`renewal_requested_at`).
    */
   async renewalInfo(ctx: AcmeContext, certId: string): Promise<AcmeAnswer> {
     await this.profile(ctx.profileId);
-    const match = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(certId);
-    if (!match) throw new AcmeProblem('malformed', 'the certificate identifier must be base64url(AKI).base64url(serial)');
-    const aki = Buffer.from(match[1]!, 'base64url').toString('hex');
-    const serial = Buffer.from(match[2]!, 'base64url').toString('hex').replace(/^(00)+(?=.)/, '');
-    const rows: Array<{ pem_chain: string; not_before: Date; not_after: Date; revoked: boolean; status: string }> = await this.db.query(
-      `SELECT v.pem_chain, v.not_before, v.not_after, c.status,
-              EXISTS (SELECT 1 FROM certificate_revocations r WHERE r.issuer_id = c.issuer_id AND r.serial_number = v.serial_number) AS revoked
-         FROM certificate_versions v JOIN managed_certificates c ON c.id = v.certificate_id WHERE v.serial_number = $1`, [serial],
-    );
-    const version = rows.find((r) => {
-      return akiOf(splitPemChain(r.pem_chain)[0]!) === aki;
-    });
+    const version = await this.versionByCertId(certId);
     if (!version) throw AcmeProblem.notFound('certificate');
+    const now = Date.now();
     let start: Date;
     let end: Date;
+    let retryAfter = 21600;
     if (version.revoked || version.status === 'Revoked') {
       // Renew at once: a window already open.
-      start = new Date(Date.now() - 3_600_000);
-      end = new Date(Date.now());
+      start = new Date(now - 3_600_000);
+      end = new Date(now);
+    } else if (version.renewal_requested_at) {
+      // Open from the request for an hour (and at least a minute ahead, so start <= now < end holds whenever the
+      // client asks): a client past a window's start renews at once (RFC 9773 §4.2).
+      start = new Date(Math.min(version.renewal_requested_at.getTime(), now));
+      end = new Date(Math.max(version.renewal_requested_at.getTime() + 3_600_000, now + 60_000));
+      retryAfter = 300;
     } else {
       const nb = version.not_before.getTime();
       const life = version.not_after.getTime() - nb;
       start = new Date(nb + (life * 2) / 3);
       end = new Date(nb + (life * 5) / 6);
     }
-    return { status: 200, body: { suggestedWindow: { start: start.toISOString(), end: end.toISOString() } }, headers: { 'Retry-After': '21600' } };
+    const explanation = version.renewal_requested_at && this.config.acmeServer.renewEarlyExplanationUrl
+      ? { explanationURL: this.config.acmeServer.renewEarlyExplanationUrl } : {};
+    return {
+      status: 200, body: { suggestedWindow: { start: start.toISOString(), end: end.toISOString() }, ...explanation },
+      headers: { 'Retry-After': String(retryAfter) },
+    };
+  }
+
+  /** The certificate version an ARI certificate identifier names (AKI and serial), or undefined. */
+  private async versionByCertId(certId: string): Promise<{
+    id: string; certificate_id: string; pem_chain: string; not_before: Date; not_after: Date; revoked: boolean; status: string;
+    renewal_requested_at: Date | null; account_id: string | null; sans: string[];
+  } | undefined> {
+    const match = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(certId);
+    if (!match) throw new AcmeProblem('malformed', 'the certificate identifier must be base64url(AKI).base64url(serial)');
+    const aki = Buffer.from(match[1]!, 'base64url').toString('hex');
+    const serial = Buffer.from(match[2]!, 'base64url').toString('hex').replace(/^(00)+(?=.)/, '');
+    const rows: Array<{ id: string; certificate_id: string; pem_chain: string; not_before: Date; not_after: Date; revoked: boolean; status: string; renewal_requested_at: Date | null; account_id: string | null; sans: string[] }> = await this.db.query(
+      `SELECT v.id, v.certificate_id, v.pem_chain, v.not_before, v.not_after, c.status, v.renewal_requested_at, c.sans,
+              EXISTS (SELECT 1 FROM certificate_revocations r WHERE r.issuer_id = c.issuer_id AND r.serial_number = v.serial_number) AS revoked,
+              (SELECT o.account_id FROM acme_orders o WHERE o.certificate_id = c.id LIMIT 1) AS account_id
+         FROM certificate_versions v JOIN managed_certificates c ON c.id = v.certificate_id WHERE v.serial_number = $1`, [serial],
+    );
+    return rows.find((r) => akiOf(splitPemChain(r.pem_chain)[0]!) === aki);
+  }
+
+  /**
+   * RFC 9773 §5: `replaces` names a certificate of this account, sharing an identifier with the order, that no other
+   * live order already replaces (409 alreadyReplaced).
+   */
+  private async replacedVersion(account: Account, certId: string, names: string[]): Promise<string> {
+    const version = await this.versionByCertId(certId);
+    if (!version) throw new AcmeProblem('malformed', `"replaces" names no certificate this server issued`);
+    if (version.account_id !== account.id) throw new AcmeProblem('unauthorized', '"replaces" names a certificate another account ordered');
+    const old = new Set(version.sans.map((n) => n.toLowerCase()));
+    if (!names.some((n) => old.has(n.toLowerCase()))) throw new AcmeProblem('malformed', '"replaces" names a certificate that shares no identifier with this order');
+    const [taken]: Array<{ id: string }> = await this.db.query(
+      `SELECT id FROM acme_orders WHERE replaces_version_id = $1 AND status <> 'invalid' AND (status = 'valid' OR expires_at > now()) LIMIT 1`, [version.id],
+    );
+    if (taken) throw new AcmeProblem('alreadyReplaced', `the certificate is already replaced by order ${taken.id}`, { status: 409 });
+    return version.id;
   }
 
   // ---- rate limits ----

@@ -1,6 +1,6 @@
 /** RFC 8555 §6.7 error types this server answers with (`urn:ietf:params:acme:error:<type>`). */
 export type AcmeErrorType =
-  | 'accountDoesNotExist' | 'alreadyRevoked' | 'badCSR' | 'badNonce' | 'badPublicKey' | 'badRevocationReason'
+  | 'accountDoesNotExist' | 'alreadyReplaced' | 'alreadyRevoked' | 'badCSR' | 'badNonce' | 'badPublicKey' | 'badRevocationReason'
   | 'badSignatureAlgorithm' | 'caa' | 'connection' | 'dns' | 'externalAccountRequired' | 'incorrectResponse'
   | 'invalidContact' | 'malformed' | 'orderNotReady' | 'rateLimited' | 'rejectedIdentifier' | 'serverInternal'
   | 'tls' | 'unauthorized' | 'unsupportedContact' | 'unsupportedIdentifier' | 'userActionRequired';

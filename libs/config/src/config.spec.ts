@@ -16,7 +16,7 @@ describe('loadConfig', () => {
     ['CERTCTL_DATABASE_URL', 'not a url', /CERTCTL_DATABASE_URL must be a URL/],
     ['CERTCTL_DATABASE_URL', 'mysql://x/y', /CERTCTL_DATABASE_URL must use postgres:/],
     ['CERTCTL_REDIS_URL', 'http://x', /CERTCTL_REDIS_URL must use redis:/],
-    ['CERTCTL_AUTH_TYPE', 'jwt', /CERTCTL_AUTH_TYPE must be one of api-key, none/],
+    ['CERTCTL_AUTH_TYPE', 'jwt', /CERTCTL_AUTH_TYPE must be one of api-key, oidc, none/],
     ['CERTCTL_LOG_LEVEL', 'loud', /CERTCTL_LOG_LEVEL must be one of/],
     ['CERTCTL_API_KEY', 'short', /CERTCTL_API_KEY must be at least 16 characters/],
     ['CERTCTL_DEMO_SEED', 'maybe', /CERTCTL_DEMO_SEED must be true or false/],

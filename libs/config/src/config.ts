@@ -6,7 +6,7 @@ import { checkOutboundUrl, DEFAULT_UNIX_SOCKET_DIRS, OutboundPolicy } from './ou
  * a bad value stops the process at boot with a message naming the variable (STYLE C9).
  * Variable names follow upstream certctl where it has one.
  */
-export type AuthType = 'api-key' | 'none';
+export type AuthType = 'api-key' | 'oidc' | 'none';
 export type LogFormat = 'json' | 'pretty';
 export type KeygenMode = 'agent' | 'server';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -48,7 +48,17 @@ export interface AppConfig {
     /** How often workers look for jobs whose worker died (stalled jobs). */
     stalledIntervalMs: number;
   };
-  auth: { type: AuthType; bootstrapApiKey: string | undefined };
+  auth: {
+    type: AuthType;
+    bootstrapApiKey: string | undefined;
+    /** Console sessions after an OpenID sign-in: ended after this long unused, and this long after sign-in whatever happens. */
+    sessionIdleMs: number;
+    sessionAbsoluteMs: number;
+    /** Lets an OpenID provider be reached over plain http (a provider on the same host in a test); never in production. */
+    oidcAllowInsecureHttp: boolean;
+    /** The local break-glass admin login: off unless enabled; locked for lockoutMs after `lockoutThreshold` failures. */
+    breakglass: { enabled: boolean; lockoutThreshold: number; lockoutMs: number };
+  };
   audit: {
     /**
      * Keys the audit trail's signed checkpoints (HMAC-SHA256). Held by the apps, never stored in the database, so
@@ -189,7 +199,7 @@ function url(env: Env, name: string, fallback: string, protocols: string[]): str
 export function loadConfig(env: Env = process.env, serviceName = 'certctl'): AppConfig {
   const demoMode = bool(env, 'CERTCTL_DEMO_MODE', false);
   refusePlaceholders(env, demoMode);
-  const authType = oneOf(env, 'CERTCTL_AUTH_TYPE', ['api-key', 'none'] as const, 'api-key');
+  const authType = oneOf(env, 'CERTCTL_AUTH_TYPE', ['api-key', 'oidc', 'none'] as const, 'api-key');
   const bootstrapApiKey = optional(env, 'CERTCTL_API_KEY');
   if (bootstrapApiKey !== undefined && bootstrapApiKey.length < 16) {
     throw new ConfigError('CERTCTL_API_KEY', 'must be at least 16 characters');
@@ -240,6 +250,14 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
     auth: {
       type: authType,
       bootstrapApiKey,
+      sessionIdleMs: duration(env, 'CERTCTL_SESSION_IDLE_TIMEOUT', 3_600_000),
+      sessionAbsoluteMs: duration(env, 'CERTCTL_SESSION_ABSOLUTE_TIMEOUT', 8 * 3_600_000),
+      oidcAllowInsecureHttp: bool(env, 'CERTCTL_OIDC_ALLOW_INSECURE_HTTP', false),
+      breakglass: {
+        enabled: bool(env, 'CERTCTL_BREAKGLASS_ENABLED', false),
+        lockoutThreshold: int(env, 'CERTCTL_BREAKGLASS_LOCKOUT_THRESHOLD', 5, 1, 100),
+        lockoutMs: duration(env, 'CERTCTL_BREAKGLASS_LOCKOUT_DURATION', 15 * 60_000),
+      },
     },
     audit: {
       hmacKey: auditHmacKey,
@@ -643,11 +661,15 @@ export interface AcmeServerConfig {
   caaIdentities: string[];
   /** Owner (and, through it, team) of certificates ordered by accounts without an EAB binding; unset, such accounts cannot finalize. */
   defaultOwnerId: string | undefined;
+  /** `explanationURL` of an ARI answer whose window a re-issue drill opened early; unset, none is given. */
+  renewEarlyExplanationUrl: string | undefined;
 }
 
 export function loadAcmeServerConfig(env: Env): AcmeServerConfig {
   const base = optional(env, 'CERTCTL_ACME_SERVER_BASE_URL');
   if (base !== undefined) url(env, 'CERTCTL_ACME_SERVER_BASE_URL', base, ['http:', 'https:']);
+  const explanation = optional(env, 'CERTCTL_ACME_SERVER_RENEW_EARLY_EXPLANATION_URL');
+  if (explanation !== undefined) url(env, 'CERTCTL_ACME_SERVER_RENEW_EARLY_EXPLANATION_URL', explanation, ['http:', 'https:']);
   return {
     enabled: bool(env, 'CERTCTL_ACME_SERVER_ENABLED', false),
     defaultProfileId: optional(env, 'CERTCTL_ACME_SERVER_DEFAULT_PROFILE_ID'),
@@ -665,5 +687,6 @@ export function loadAcmeServerConfig(env: Env): AcmeServerConfig {
     validationAttempts: int(env, 'CERTCTL_ACME_SERVER_VALIDATION_ATTEMPTS', 3, 1, 20),
     caaIdentities: list(env, 'CERTCTL_ACME_SERVER_CAA_IDENTITIES'),
     defaultOwnerId: optional(env, 'CERTCTL_ACME_SERVER_DEFAULT_OWNER_ID'),
+    renewEarlyExplanationUrl: explanation,
   };
 }

@@ -71,6 +71,8 @@ export const NOTIFICATION_TYPES = [
   'Revocation',
   // Health checks (beyond certctl): a check's status changed.
   'HealthCheckDegraded', 'HealthCheckDown', 'HealthCheckCertMismatch', 'HealthCheckRecovered',
+  // Identity (beyond certctl): someone signed in with the break-glass admin login.
+  'BreakGlassLogin',
 ] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 

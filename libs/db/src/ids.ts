@@ -29,6 +29,11 @@ export const ID_PREFIX = {
   acmeOrder: 'order',
   acmeAuthorization: 'authz',
   acmeChallenge: 'chall',
+  oidcProvider: 'oidc',
+  groupRoleMapping: 'grm',
+  user: 'u',
+  session: 'sess',
+  breakglassCredential: 'bg',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

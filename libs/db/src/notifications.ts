@@ -40,6 +40,7 @@ const EVENT_TIER: Record<NotificationType, string> = {
   HealthCheckDown: 'critical',
   HealthCheckCertMismatch: 'critical',
   HealthCheckRecovered: 'info',
+  BreakGlassLogin: 'critical',
 };
 
 /**

@@ -39,7 +39,7 @@ describe('schema migrations', () => {
       `SELECT table_name, column_name, is_nullable, udt_name FROM information_schema.columns WHERE table_schema = 'public'`,
     );
     const actual = new Map(rows.map((r) => [`${r.table_name}.${r.column_name}`, r]));
-    const udt: Record<string, string> = { text: 'text', jsonb: 'jsonb', boolean: 'bool', integer: 'int4', bigint: 'int8', timestamptz: 'timestamptz', bytea: 'bytea' };
+    const udt: Record<string, string> = { text: 'text', jsonb: 'jsonb', boolean: 'bool', integer: 'int4', bigint: 'int8', smallint: 'int2', timestamptz: 'timestamptz', bytea: 'bytea' };
     const problems: string[] = [];
     for (const entity of ds.entityMetadatas) {
       for (const column of entity.columns) {

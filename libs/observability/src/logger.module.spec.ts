@@ -78,6 +78,7 @@ describe('request logging', () => {
     expect(redactedUrl('/x?api_key=cck_abc&page=2')).toBe('/x?api_key=[REDACTED]&page=2');
     expect(redactedUrl('/x?access_token=a&apiKey=b&X-Amz-Signature=c&client_secret=d&password=e&session=f'))
       .toBe('/x?access_token=[REDACTED]&apiKey=[REDACTED]&X-Amz-Signature=[REDACTED]&client_secret=[REDACTED]&password=[REDACTED]&session=[REDACTED]');
+    expect(redactedUrl('/auth/oidc/callback?code=c&state=s&iss=i&barcode=b')).toBe('/auth/oidc/callback?code=[REDACTED]&state=[REDACTED]&iss=i&barcode=b');
     // Percent-encoded names are judged decoded; a malformed escape as sent.
     expect(redactedUrl('/x?api%5Fkey=s3cret&%E0%A4%A=1')).toBe('/x?api%5Fkey=[REDACTED]&%E0%A4%A=1');
     expect(redactedUrl('/x?token')).toBe('/x?token');

@@ -28,8 +28,11 @@ export const DEBUG_LOGGED_PATHS = ['/api/v1/metrics/prometheus', '/api/v1/metric
 /** Nest's boot chatter (a line per module and per route, ~150 routes): at debug, so info starts with what matters. */
 const BOOT_CHATTER_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer']);
 
-/** Query parameters whose values are credentials (`?api_key=`, `?token=`, `access_token`, `secret`, ...). */
-const SECRET_QUERY_PARAM = /(key|token|secret|password|passwd|signature|sig|session|auth|credential)/i;
+/**
+ * Query parameters whose values are credentials (`?api_key=`, `?token=`, `access_token`, `secret`, ...), and the
+ * OpenID callback's authorization `code` and `state`.
+ */
+const SECRET_QUERY_PARAM = /(key|token|secret|password|passwd|signature|sig|session|auth|credential)|^(code|state)$/i;
 
 /**
  * A URL fit for a log line: the value of every credential-like query parameter replaced by [REDACTED]. Works on

@@ -1,6 +1,6 @@
 import { webcrypto } from 'node:crypto';
 import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
+import type * as PkiJs from 'pkijs';
 import { PkiError } from './errors';
 
 const PKCS8_SHROUDED_KEY_BAG = '1.2.840.113549.1.12.10.1.2';
@@ -9,7 +9,15 @@ const LOCAL_KEY_ID = '1.2.840.113549.1.9.21';
 /** PBKDF2 rounds for the key, the certificates and the MAC (OpenSSL 3's default is 2048; we spend more). */
 const ITERATIONS = 100_000;
 
-const engine = new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as Crypto });
+/** pkijs (half a megabyte of source) is loaded by the first PKCS#12 export, not by every app that links libs/pki. */
+let pkijsLibrary: { pkijs: typeof PkiJs; engine: PkiJs.CryptoEngine } | undefined;
+function loadPkijs(): { pkijs: typeof PkiJs; engine: PkiJs.CryptoEngine } {
+  if (!pkijsLibrary) {
+    const pkijs = require('pkijs') as typeof PkiJs;
+    pkijsLibrary = { pkijs, engine: new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as Crypto }) };
+  }
+  return pkijsLibrary;
+}
 
 /**
  * A password-protected PKCS#12 bundle of a private key and its certificate chain (leaf first), in the
@@ -18,8 +26,9 @@ const engine = new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unkno
  */
 export async function createPkcs12(keyPem: string, certificatePems: string[], password: string): Promise<Buffer> {
   if (!certificatePems.length) throw new PkiError('MALFORMED', 'a PKCS#12 bundle needs at least one certificate');
+  const { pkijs, engine } = loadPkijs();
   const passwordBytes = new TextEncoder().encode(password).buffer as ArrayBuffer;
-  const encryption = { password: passwordBytes, contentEncryptionAlgorithm: { name: 'AES-CBC', length: 256 } as pkijs.ContentEncryptionAlgorithm, hmacHashAlgorithm: 'SHA-256', iterationCount: ITERATIONS };
+  const encryption = { password: passwordBytes, contentEncryptionAlgorithm: { name: 'AES-CBC', length: 256 } as PkiJs.ContentEncryptionAlgorithm, hmacHashAlgorithm: 'SHA-256', iterationCount: ITERATIONS };
   const certificates = certificatePems.map((pem) => pkijs.Certificate.fromBER(derOf(pem, 'CERTIFICATE')));
   const localKeyId = new Uint8Array(await webcrypto.subtle.digest('SHA-256', certificates[0]!.toSchema().toBER(false))).slice(0, 20);
   const keyIdAttribute = () => new pkijs.Attribute({ type: LOCAL_KEY_ID, values: [new asn1js.OctetString({ valueHex: localKeyId })] });

@@ -3,12 +3,13 @@ import { ApiCallAuditMiddleware } from './audit/api-call-audit.middleware';
 import { AuditService } from './audit/audit.service';
 import { ApiKeysService } from './auth/api-keys.service';
 import { AuthGuard } from './auth/auth.guard';
+import { SessionsService } from './auth/sessions.service';
 import { UnknownRouteHandler } from './http/unknown-route.handler';
 
 /** Cross-cutting services every API module uses: the audit writer and API-key authentication. */
 @Global()
 @Module({
-  providers: [AuditService, ApiKeysService, AuthGuard, ApiCallAuditMiddleware, UnknownRouteHandler],
-  exports: [AuditService, ApiKeysService, AuthGuard, ApiCallAuditMiddleware],
+  providers: [AuditService, ApiKeysService, SessionsService, AuthGuard, ApiCallAuditMiddleware, UnknownRouteHandler],
+  exports: [AuditService, ApiKeysService, SessionsService, AuthGuard, ApiCallAuditMiddleware],
 })
 export class CommonModule {}

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import nodemailer, { Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { NotificationsConfig } from '@certctl/config';
 import { escapeHtml } from '@certctl/db';
 import type { AlertMessage } from './alert-message';
@@ -35,6 +35,8 @@ export class EmailChannel implements Channel {
     if (!this.transport) {
       const implicitTls = smtp.useTls && smtp.port === 465;
       const extraCa = smtp.caCertPath ? [readFileSync(smtp.caCertPath, 'utf8')] : [];
+      // nodemailer is loaded by the first email, not at boot: a notifier without an SMTP channel never needs it.
+      const nodemailer = require('nodemailer') as typeof import('nodemailer');
       this.transport = nodemailer.createTransport({
         host: smtp.host,
         port: smtp.port,

@@ -59,15 +59,26 @@ export function withQuery(path: string, query: Query = {}): string {
   return qs ? `${path}?${qs}` : path;
 }
 
-async function request<T>(method: string, path: string, body?: unknown, key = storedApiKey()): Promise<T> {
+/**
+ * After an OpenID sign-in the browser holds an httpOnly session cookie instead of a key; every change made with it
+ * carries the session's CSRF token, which the server put in a readable cookie.
+ */
+function csrfToken(): string | undefined {
+  const match = /(?:^|;\s*)certctl_csrf=([^;]*)/.exec(document.cookie);
+  return match ? decodeURIComponent(match[1]!) : undefined;
+}
+
+async function request<T>(method: string, path: string, body?: unknown, key = storedApiKey(), root = '/api/v1'): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (key) headers.Authorization = `Bearer ${key}`;
+  else if (method !== 'GET' && csrfToken()) headers['X-CSRF-Token'] = csrfToken()!;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(`${baseUrl}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${baseUrl}${root}${path}`, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   const json = text && (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : undefined;
   if (!res.ok) {
-    if (res.status === 401) onUnauthorized(json?.message ?? '');
+    // Asking whether a session cookie signs the tab in is not a sign-out (a key may be being typed meanwhile).
+    if (res.status === 401 && !(key === null && path === '/auth/check')) onUnauthorized(json?.message ?? '');
     throw new ApiRequestError(res.status, json?.message ?? `${res.status} ${res.statusText}`, json?.code, json?.details ?? [], json?.request_id);
   }
   return (json ?? text) as T;
@@ -80,14 +91,36 @@ export const api = {
   delete: <T>(path: string) => request<T>('DELETE', path),
   /** A file the API serves (PEM export), fetched with the key in a header, never in the URL. */
   download: async (path: string): Promise<Blob> => {
-    const res = await fetch(`${baseUrl}/api/v1${path}`, { headers: { Authorization: `Bearer ${storedApiKey() ?? ''}` } });
+    const key = storedApiKey();
+    const res = await fetch(`${baseUrl}/api/v1${path}`, { headers: key ? { Authorization: `Bearer ${key}` } : {}, credentials: 'same-origin' });
     if (res.status === 401) onUnauthorized('');
     if (!res.ok) throw new ApiRequestError(res.status, `download failed (${res.status})`);
     return res.blob();
   },
-  /** Checks a key before it is stored: the sign-in page's only call. */
-  check: (key: string) => request<AuthCheck>('GET', '/auth/check', undefined, key),
+  /** Checks a key before it is stored; with null, asks whether the browser holds a session cookie. */
+  check: (key: string | null) => request<AuthCheck>('GET', '/auth/check', undefined, key),
+  /** How to sign in, and the OpenID providers offered (public). */
+  info: () => request<AuthInfo>('GET', '/auth/info', undefined, null),
+  /** Ends the cookie session; the answer may name the provider's logout page. */
+  logout: () => request<{ redirect_to?: string }>('POST', '/auth/logout', {}, null, ''),
+  /** A file made from a request body (PKCS#12 export): a JSON error is read as any other. */
+  postForBlob: async (path: string, body: unknown): Promise<Blob> => {
+    const key = storedApiKey();
+    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (key) headers.Authorization = `Bearer ${key}`;
+    else if (csrfToken()) headers['X-CSRF-Token'] = csrfToken()!;
+    const res = await fetch(`${baseUrl}/api/v1${path}`, { method: 'POST', headers, credentials: 'same-origin', body: JSON.stringify(body) });
+    if (res.ok) return res.blob();
+    const json = (res.headers.get('content-type') ?? '').includes('json') ? await res.json() : undefined;
+    if (res.status === 401) onUnauthorized(json?.message ?? '');
+    throw new ApiRequestError(res.status, json?.message ?? `${res.status} ${res.statusText}`, json?.code, json?.details ?? [], json?.request_id);
+  },
 };
+
+export interface AuthInfo {
+  auth_type: string;
+  oidc_providers?: Array<{ id: string; name: string; login_url: string }>;
+}
 
 /** What /auth/check says about the caller. Other fields may be added by the server; these are the ones used. */
 export interface AuthCheck {

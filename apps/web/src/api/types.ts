@@ -39,6 +39,8 @@ export interface CertificateVersion {
   fingerprint_sha256?: string;
   key_algorithm?: string;
   key_size?: number;
+  pem_chain?: string;
+  job_id?: string | null;
   created_at?: string;
 }
 
@@ -54,11 +56,19 @@ export interface Job {
   last_error?: string | null;
   /** Why a Pending job is not running yet, e.g. "waiting for CA budget: … frees at …"; it runs at scheduled_at. */
   wait_reason?: string | null;
-  scheduled_at?: string;
   created_at?: string;
   completed_at?: string | null;
   requested_by?: string;
   decided_by?: string | null;
+  decision_note?: string | null;
+  scheduled_at?: string | null;
+  started_at?: string | null;
+  updated_at?: string;
+  deployment_result?: unknown;
+  verification_status?: string | null;
+  verified_at?: string | null;
+  verification_fingerprint?: string | null;
+  verification_error?: string | null;
 }
 
 export interface NotificationEvent {

@@ -1,8 +1,16 @@
-import { FormEvent, useState } from 'react';
+import { FormEvent, useEffect, useState } from 'react';
 import { Navigate, useLocation } from 'react-router';
-import { ApiRequestError } from '../api/client';
+import { api, ApiRequestError, AuthInfo } from '../api/client';
 import { useDocumentTitle } from '../components/title';
 import { useSession } from './session';
+
+/** Why the OpenID provider's sign-in was refused, by the api's error code (the details are in the audit trail). */
+const SIGN_IN_ERRORS: Record<string, string> = {
+  OIDC_EMAIL_DOMAIN_REFUSED: 'Your e-mail address is not in a domain allowed to sign in.',
+  OIDC_NO_ROLE: 'None of your groups has access to certctl. Ask an administrator.',
+  USER_DEACTIVATED: 'Your account has been deactivated. Ask an administrator.',
+  OIDC_STATE_INVALID: 'The sign-in expired or was already used. Please try again.',
+};
 
 /** Sign-in with an API key. The key is kept for this tab only (sessionStorage) and never put in a URL. */
 export function LoginPage() {
@@ -11,8 +19,13 @@ export function LoginPage() {
   const [key, setKey] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [providers, setProviders] = useState<NonNullable<AuthInfo['oidc_providers']>>([]);
+  useEffect(() => {
+    api.info().then((info) => setProviders(info.oidc_providers ?? []), () => undefined);
+  }, []);
   const from = (location.state as { from?: string } | null)?.from ?? '/';
   useDocumentTitle('Sign in');
+  const signInError = new URLSearchParams(location.search).get('sign_in_error');
 
   if (session.signedIn) return <Navigate to={from} replace />;
 
@@ -58,6 +71,16 @@ export function LoginPage() {
         <button type="submit" className="primary" disabled={busy || !key.trim()}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
+        {signInError && (
+          <p id="sign-in-error" className="field-error" role="alert">
+            {SIGN_IN_ERRORS[signInError] ?? `The sign-in was refused (${signInError}).`}
+          </p>
+        )}
+        {providers.map((p) => (
+          <a key={p.id} className="login-provider" href={p.login_url}>
+            Sign in with {p.name}
+          </a>
+        ))}
       </form>
     </main>
   );

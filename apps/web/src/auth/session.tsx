@@ -50,7 +50,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const [signedIn, setSignedIn] = useState(() => storedApiKey() !== null);
   const [endedReason, setEndedReason] = useState<string | undefined>();
 
-  const signOut = useCallback(() => {
+  const forget = useCallback(() => {
     storeApiKey(null);
     setCheck(undefined);
     setSignedIn(false);
@@ -58,23 +58,43 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     queryClient.clear();
   }, [queryClient]);
 
-  // A 401 while a key is stored means the key stopped working (revoked, expired): sign out and say why. A 401
-  // on the sign-in page itself (no key stored yet) is that page's own error.
+  // A key is simply forgotten; a session cookie (OpenID sign-in) is ended on the server, then at the provider.
+  const signOut = useCallback(() => {
+    if (storedApiKey()) return forget();
+    api.logout().then((r) => {
+      forget();
+      if (r.redirect_to) window.location.assign(r.redirect_to);
+    }, forget);
+  }, [forget]);
+
+  // A 401 while a key is stored means the key stopped working (revoked, expired); while a session cookie signed the
+  // tab in, that the session ended (signed out elsewhere, expired, access removed). Sign out and say why. A 401 on
+  // the sign-in page itself (nothing stored, not signed in) is that page's own error.
   useEffect(
     () =>
       setUnauthorizedHandler((serverMessage) => {
-        if (storedApiKey() === null) return;
-        signOut();
-        setEndedReason(keyRefusedReason(serverMessage));
+        if (storedApiKey() !== null) {
+          forget();
+          setEndedReason(keyRefusedReason(serverMessage));
+        } else if (signedIn) {
+          forget();
+          setEndedReason('You were signed out because your session ended: it expired, was signed out elsewhere, or your access was removed. Sign in again.');
+        }
       }),
-    [signOut],
+    [forget, signedIn],
   );
 
-  // A tab reloaded while signed in asks again what its key may do.
+  // A tab reloaded while signed in asks again what its key may do; without a key, whether a session cookie signs it in.
   useEffect(() => {
     const key = storedApiKey();
     if (key && !check) api.check(key).then(setCheck).catch(() => undefined);
-  }, [check]);
+    if (!key && !signedIn) {
+      api.check(null).then((result) => {
+        setCheck(result);
+        setSignedIn(true);
+      }, () => undefined);
+    }
+  }, [check, signedIn]);
 
   const signIn = useCallback(async (key: string) => {
     const result = await api.check(key);

@@ -1,5 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { FormEvent, ReactNode, useState } from 'react';
+import { Link } from 'react-router';
 import { api } from '../api/client';
 import type { Page } from '../api/types';
 import { Can } from '../auth/session';
@@ -73,13 +74,15 @@ function toBody(fields: SimpleField[], form: FormValues): { body: Record<string,
  * A list with create, edit and delete for the API's plain resources (policies, profiles, owners). A key without
  * write access sees the list only: the server refuses its changes anyway.
  */
-export function SimpleResourcePage({ title, path, kind, intro, columns, fields }: {
+export function SimpleResourcePage({ title, path, kind, intro, columns, fields, detailPath }: {
   title: string;
   path: string;
   kind: string;
   intro?: ReactNode;
   columns: SimpleColumn[];
   fields: SimpleField[];
+  /** Where a row's name links to (`${detailPath}/${id}`), when the resource has a detail page. */
+  detailPath?: string;
 }) {
   useDocumentTitle(title);
   const { page, set } = useUrlState([] as const);
@@ -121,11 +124,12 @@ export function SimpleResourcePage({ title, path, kind, intro, columns, fields }
     if (Object.keys(found).length === 0) save.mutate(body);
   }
   const errors = { ...fieldErrors(save.error), ...problems };
-  const formId = `${kind}-form`;
+  const slug = kind.replace(/\s+/g, '-');
+  const formId = `${slug}-form`;
   return (
-    <section aria-labelledby={`${kind}-title`}>
+    <section aria-labelledby={`${slug}-title`}>
       <div className="page-head">
-        <h1 id={`${kind}-title`}>{title}</h1>
+        <h1 id={`${slug}-title`}>{title}</h1>
         <Can access="write">
           <button type="button" className="primary" onClick={() => open('new')}>New {kind}</button>
         </Can>
@@ -170,10 +174,10 @@ export function SimpleResourcePage({ title, path, kind, intro, columns, fields }
                 <th scope="col"><span className="sr-only">Actions</span></th>
               </tr>
             </thead>
-            <tbody data-testid={`${kind}-rows`}>
+            <tbody data-testid={`${slug}-rows`}>
               {list.data?.data.map((r) => (
                 <tr key={r.id}>
-                  <td>{r.name}</td>
+                  <td>{detailPath ? <Link to={`${detailPath}/${encodeURIComponent(r.id)}`}>{r.name}</Link> : r.name}</td>
                   {columns.map((c) => <td key={c.label}>{c.render(r)}</td>)}
                   <td><RelativeTime iso={r.created_at} /></td>
                   <td className="row-actions">

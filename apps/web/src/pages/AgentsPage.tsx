@@ -1,4 +1,5 @@
 import { useQuery } from '@tanstack/react-query';
+import { Link } from 'react-router';
 import { api } from '../api/client';
 import type { Agent, Page } from '../api/types';
 import { RelativeTime, StatusBadge } from '../components/format';
@@ -20,7 +21,7 @@ export default function AgentsPage() {
           <tbody>
             {list.data?.data.map((a) => (
               <tr key={a.id}>
-                <td>{a.name}</td>
+                <td><Link to={`/agents/${encodeURIComponent(a.id)}`}>{a.name}</Link></td>
                 <td>{a.hostname || '—'} {a.ip_address ? <span className="muted">({a.ip_address})</span> : null}</td>
                 <td><StatusBadge status={a.status} /></td>
                 <td><RelativeTime iso={a.last_heartbeat_at} empty="never" /></td>

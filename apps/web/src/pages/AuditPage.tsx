@@ -1,5 +1,7 @@
 import { useMutation, useQuery } from '@tanstack/react-query';
-import { api } from '../api/client';
+import { api, withQuery } from '../api/client';
+import { saveBlob } from '../components/download';
+import { useToast } from '../components/toasts';
 import type { AuditEvent, ChainVerification, Page } from '../api/types';
 import { RelativeTime } from '../components/format';
 import { Pager, QueryState } from '../components/query-state';
@@ -9,6 +11,21 @@ import { Table } from '../components/table';
 
 const CATEGORIES = ['cert_lifecycle', 'auth', 'config'];
 const ACTOR_TYPES = ['User', 'System', 'Agent', 'APIKey', 'Anonymous'];
+
+const CSV_COLUMNS = ['timestamp', 'seq', 'id', 'actor', 'actor_type', 'action', 'event_category', 'resource_type', 'resource_id', 'details'] as const;
+
+/** RFC 4180 quoting; a cell that starts like a formula is prefixed so a spreadsheet shows it as text. */
+function csvCell(value: unknown): string {
+  let s = value === undefined || value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** The server exports NDJSON (one event per line); CSV is made from it here, one column per field. */
+export function ndjsonToCsv(ndjson: string): string {
+  const rows = ndjson.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return [CSV_COLUMNS.join(','), ...rows.map((r) => CSV_COLUMNS.map((c) => csvCell(r[c])).join(','))].join('\r\n') + '\r\n';
+}
 
 /** datetime-local inputs have no zone: read them as local time, send them as ISO. */
 const toIso = (local: string) => (local ? new Date(local).toISOString() : undefined);
@@ -24,6 +41,17 @@ export default function AuditPage() {
         since: toIso(values.since), until: toIso(values.until), page, per_page: 50,
       }),
   });
+  const toast = useToast();
+  const exportAudit = useMutation({
+    mutationFn: async (format: 'csv' | 'ndjson') => {
+      const filters = { category: values.category, actor: values.actor, actor_type: values.actor_type, action: values.action, resource_id: values.resource_id, from: toIso(values.since), to: toIso(values.until) };
+      const blob = await api.download(withQuery('/audit/export', filters));
+      const stamp = new Date().toISOString().slice(0, 19).replace(/:/g, '');
+      if (format === 'ndjson') saveBlob(blob, `audit-${stamp}.ndjson`);
+      else saveBlob(new Blob([ndjsonToCsv(await blob.text())], { type: 'text/csv' }), `audit-${stamp}.csv`);
+    },
+    onError: toast.error,
+  });
   const verify = useMutation({ mutationFn: () => api.get<ChainVerification>('/audit/verify') });
   const result = verify.data;
   return (
@@ -33,6 +61,8 @@ export default function AuditPage() {
         <button type="button" onClick={() => verify.mutate()} disabled={verify.isPending}>
           {verify.isPending ? 'Verifying…' : 'Verify chain'}
         </button>
+        <button type="button" onClick={() => exportAudit.mutate('csv')} disabled={exportAudit.isPending}>Export CSV</button>
+        <button type="button" onClick={() => exportAudit.mutate('ndjson')} disabled={exportAudit.isPending}>Export NDJSON</button>
       </div>
       {verify.error ? <p className="state state-error" role="alert">Could not verify: {(verify.error as Error).message}</p> : null}
       {result && (

@@ -1,6 +1,8 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useParams } from 'react-router';
+import { AssignmentForm, LifecycleTimeline, Pkcs12Export, RevocationPanel } from './CertificatePanels';
+import { useUrlState } from '../components/url-state';
 import { api, ApiRequestError } from '../api/client';
 import type { Certificate, CertificateVersion, Job, Page } from '../api/types';
 import { Can } from '../auth/session';
@@ -33,6 +35,9 @@ export default function CertificateDetailPage() {
   const toast = useToast();
   const confirm = useConfirm();
   const [reason, setReason] = useState('unspecified');
+  const [open, setOpen] = useState<'pkcs12' | 'assign' | null>(null);
+  const { values, set } = useUrlState(['tab'] as const);
+  const tab = (['revocation', 'timeline'] as const).find((t) => t === values.tab) ?? 'overview';
 
   const cert = useQuery({
     queryKey: ['certificates', 'one', id],
@@ -69,6 +74,23 @@ export default function CertificateDetailPage() {
       void refresh();
     },
     onError: (err) => toast.error(err instanceof ApiRequestError && err.status === 404 && err.code !== 'CERTIFICATE_NOT_FOUND' ? new Error('Revocation is not available on this server') : err),
+  });
+
+  const deploy = useMutation({
+    mutationFn: () => api.post<{ jobs: Array<{ job_id: string }> }>(`${path}/deploy`, {}),
+    onSuccess: (r) => {
+      toast.success(`Deployment started: ${r.jobs.length} target${r.jobs.length === 1 ? '' : 's'}`);
+      void refresh();
+    },
+    onError: toast.error,
+  });
+  const archive = useMutation({
+    mutationFn: () => api.delete(path),
+    onSuccess: () => {
+      toast.success('Certificate archived');
+      void refresh();
+    },
+    onError: toast.error,
   });
 
   async function downloadPem() {
@@ -120,6 +142,30 @@ export default function CertificateDetailPage() {
                   Download PEM
                 </button>
               )}
+              <Can access="write">
+                {c.status !== 'Pending' && c.status !== 'Archived' && !revoked && (
+                  <button type="button" onClick={() => deploy.mutate()} disabled={deploy.isPending}>Deploy now</button>
+                )}
+                {c.status !== 'Pending' && (
+                  <button type="button" onClick={() => setOpen(open === 'pkcs12' ? null : 'pkcs12')} aria-expanded={open === 'pkcs12'}>Export PKCS#12</button>
+                )}
+                <Link className="button" to={`/health-checks?certificate_id=${encodeURIComponent(c.id)}`}>Monitor its endpoint</Link>
+                {c.status !== 'Archived' && (
+                  <button type="button" onClick={() => setOpen(open === 'assign' ? null : 'assign')} aria-expanded={open === 'assign'}>Change policy, profile or owner</button>
+                )}
+                {c.status !== 'Archived' && (
+                  <button
+                    type="button"
+                    onClick={() => confirm.ask({
+                      title: `Archive ${c.name}?`, destructive: true, confirmLabel: 'Archive',
+                      children: <p>It leaves the inventory and is no longer renewed; its versions and history are kept.</p>,
+                      onConfirm: () => archive.mutate(),
+                    })}
+                  >
+                    Archive
+                  </button>
+                )}
+              </Can>
               {!revoked && c.status !== 'Archived' && (
               <Can access="write">
                 <label>
@@ -147,6 +193,8 @@ export default function CertificateDetailPage() {
               </Can>
               )}
             </div>
+            {open === 'pkcs12' && <Pkcs12Export certificate={c} onDone={() => setOpen(null)} />}
+            {open === 'assign' && <AssignmentForm certificate={c} onDone={() => setOpen(null)} />}
             {revoked && (
               <p className="revoked-banner" role="note" data-testid="revoked-banner">
                 Revoked <RelativeTime iso={c.revoked_at} empty="(date not recorded)" />
@@ -167,7 +215,9 @@ export default function CertificateDetailPage() {
               )}
               <dt>Environment</dt><dd>{c.environment || '—'}</dd>
               <dt>Issuer</dt><dd>{c.issuer_id ?? '—'}</dd>
-              <dt>Owner</dt><dd>{c.owner_id ?? '—'}</dd>
+              <dt>Owner</dt><dd data-testid="cert-owner">{c.owner_id ?? '—'}</dd>
+              <dt>Renewal policy</dt><dd data-testid="cert-policy">{c.renewal_policy_id ?? '—'}</dd>
+              <dt>Profile</dt><dd data-testid="cert-profile">{c.certificate_profile_id ?? '—'}</dd>
               <dt>Last renewal</dt><dd><RelativeTime iso={c.last_renewal_at} /></dd>
               <dt>Last deployment</dt><dd><RelativeTime iso={c.last_deployment_at} /></dd>
             </dl>
@@ -175,6 +225,23 @@ export default function CertificateDetailPage() {
         )}
       </QueryState>
 
+      <div role="tablist" aria-label="Certificate views" className="tabs">
+        {([['overview', 'Overview'], ['revocation', 'CRL / OCSP'], ['timeline', 'Timeline']] as const).map(([key, label]) => (
+          <button key={key} type="button" role="tab" id={`cert-tab-${key}`} aria-selected={tab === key} aria-controls="cert-panel"
+            onClick={() => set({ tab: key === 'overview' ? undefined : key }, { replace: true })}>
+            {label}
+          </button>
+        ))}
+      </div>
+      <div id="cert-panel" role="tabpanel" aria-labelledby={`cert-tab-${tab}`}>
+      {tab !== 'overview' && c && (
+        <QueryState isLoading={versions.isLoading} error={versions.error}>
+          {tab === 'revocation' && <RevocationPanel certificate={c} versions={versions.data?.data ?? []} />}
+          {tab === 'timeline' && <LifecycleTimeline certificate={c} versions={versions.data?.data ?? []} />}
+        </QueryState>
+      )}
+      {tab === 'overview' && (
+      <>
       <h2>Renewal information (ARI)</h2>
       <QueryState isLoading={renewal.isLoading} error={renewal.error}>
         {renewal.data?.window_start ? (
@@ -225,6 +292,9 @@ export default function CertificateDetailPage() {
           </tbody>
         </Table>
       </QueryState>
+      </>
+      )}
+      </div>
       {confirm.dialog}
     </section>
   );

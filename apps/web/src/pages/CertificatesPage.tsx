@@ -28,19 +28,20 @@ interface BulkResult {
 }
 
 export default function CertificatesPage() {
-  const { values, page, set } = useUrlState(['search', 'status', 'environment', 'issuer_id', 'sort'] as const);
+  const { values, page, set } = useUrlState(['search', 'status', 'environment', 'issuer_id', 'owner_id', 'team_id', 'profile_id', 'sort'] as const);
   useDocumentTitle('Certificates');
   const [search, setSearch] = useTypedFilter(values.search, useCallback((v: string) => set({ search: v }, { replace: true }), [set]));
   const [environment, setEnvironment] = useTypedFilter(values.environment, useCallback((v: string) => set({ environment: v }, { replace: true }), [set]));
   const [rowSelection, setRowSelection] = useState<RowSelectionState>({});
   const [creating, setCreating] = useState(false);
   const [revokeReason, setRevokeReason] = useState('unspecified');
+  const [reassignTo, setReassignTo] = useState({ owner_id: '', team_id: '' });
   const queryClient = useQueryClient();
   const toast = useToast();
   const confirm = useConfirm();
   const canWrite = useSession().can('write');
 
-  const query = { search: values.search, status: values.status, environment: values.environment, issuer_id: values.issuer_id, sort: values.sort || '-created_at', page, per_page: PER_PAGE };
+  const query = { search: values.search, status: values.status, environment: values.environment, issuer_id: values.issuer_id, owner_id: values.owner_id, team_id: values.team_id, profile_id: values.profile_id, sort: values.sort || '-created_at', page, per_page: PER_PAGE };
   const list = useQuery({
     queryKey: ['certificates', 'list', query],
     queryFn: () => api.get<Page<Certificate>>('/certificates', query),
@@ -53,8 +54,12 @@ export default function CertificatesPage() {
     const next = { ...query, page: page + 1 };
     void queryClient.prefetchQuery({ queryKey: ['certificates', 'list', next], queryFn: () => api.get<Page<Certificate>>('/certificates', next) });
     // `query` is rebuilt on every render from the values listed here.
-  }, [queryClient, page, total, values.search, values.status, values.environment, values.issuer_id, values.sort]);
+  }, [queryClient, page, total, values.search, values.status, values.environment, values.issuer_id, values.owner_id, values.team_id, values.profile_id, values.sort]);
   const issuers = useQuery({ queryKey: ['issuers', 'options'], queryFn: () => api.get<Page<{ id: string; name: string }>>('/issuers', { per_page: 500 }) });
+  const options = (path: string) => ({ queryKey: [path, 'options'], queryFn: () => api.get<Page<{ id: string; name: string }>>(path, { per_page: 500 }) });
+  const owners = useQuery(options('/owners'));
+  const teams = useQuery(options('/teams'));
+  const profiles = useQuery(options('/profiles'));
 
   const sorting: SortingState = values.sort ? [{ id: values.sort.replace(/^-/, ''), desc: values.sort.startsWith('-') }] : [];
   const selectedIds = Object.keys(rowSelection).filter((id) => rowSelection[id]);
@@ -114,6 +119,17 @@ export default function CertificatesPage() {
     onError: (err) => toast.error(err instanceof ApiRequestError && err.status === 404 ? new Error('Bulk revoke is not available on this server') : err),
   });
 
+  const bulkReassign = useMutation({
+    mutationFn: (ids: string[]) => api.post<{ total_reassigned?: number; total_matched?: number }>('/certificates/bulk-reassign', {
+      certificate_ids: ids, owner_id: reassignTo.owner_id, team_id: reassignTo.team_id || undefined,
+    }),
+    onSuccess: (r) => {
+      toast.success(`${r.total_reassigned ?? 0} certificates reassigned`);
+      done();
+    },
+    onError: toast.error,
+  });
+
   function toggleSort(id: string) {
     if (!SORTABLE.has(id)) return;
     const current = values.sort || '-created_at';
@@ -154,6 +170,15 @@ export default function CertificatesPage() {
             {issuers.data?.data.map((i) => <option key={i.id} value={i.id}>{i.name}</option>)}
           </select>
         </label>
+        {([['owner_id', 'Owner', owners.data?.data], ['team_id', 'Team', teams.data?.data], ['profile_id', 'Profile', profiles.data?.data]] as const).map(([key, label, list]) => (
+          <label key={key}>
+            {label}
+            <select value={values[key]} onChange={(e) => set({ [key]: e.target.value })}>
+              <option value="">Any</option>
+              {list?.map((o) => <option key={o.id} value={o.id}>{o.name}</option>)}
+            </select>
+          </label>
+        ))}
       </div>
       {selectedIds.length > 0 && (
         <div className="bulk-bar" role="region" aria-label="Bulk actions">
@@ -181,6 +206,23 @@ export default function CertificatesPage() {
             }
           >
             Revoke selected
+          </button>
+          <label>
+            New owner
+            <select value={reassignTo.owner_id} onChange={(e) => setReassignTo({ ...reassignTo, owner_id: e.target.value })}>
+              <option value="">Choose…</option>
+              {owners.data?.data.map((o) => <option key={o.id} value={o.id}>{o.name}</option>)}
+            </select>
+          </label>
+          <label>
+            New team
+            <select value={reassignTo.team_id} onChange={(e) => setReassignTo({ ...reassignTo, team_id: e.target.value })}>
+              <option value="">(unchanged)</option>
+              {teams.data?.data.map((o) => <option key={o.id} value={o.id}>{o.name}</option>)}
+            </select>
+          </label>
+          <button type="button" onClick={() => bulkReassign.mutate(selectedIds)} disabled={!reassignTo.owner_id || bulkReassign.isPending}>
+            Reassign selected
           </button>
         </div>
       )}

@@ -9,6 +9,8 @@ import { useDocumentTitle } from '../components/title';
 
 // The chart library is the biggest dependency: it loads after the cards are on screen.
 const DashboardCharts = lazy(() => import('./DashboardCharts'));
+const DashboardPanels = lazy(() => import('./DashboardPanels'));
+const OnboardingChecklist = lazy(() => import('./DashboardPanels').then((m) => ({ default: m.OnboardingChecklist })));
 
 export default function DashboardPage() {
   useDocumentTitle('Dashboard');
@@ -33,6 +35,11 @@ export default function DashboardPage() {
   return (
     <section aria-labelledby="dashboard-title">
       <h1 id="dashboard-title">Dashboard</h1>
+      {s && s.total_certificates === 0 && (
+        <Suspense fallback={null}>
+          <OnboardingChecklist />
+        </Suspense>
+      )}
       <QueryState isLoading={summary.isLoading} error={summary.error}>
         <ul className="cards" data-testid="summary-cards">
           {cards.map((c) => (
@@ -52,6 +59,9 @@ export default function DashboardPage() {
       </QueryState>
       <Suspense fallback={<p className="state" role="status">Loading charts…</p>}>
         <DashboardCharts />
+      </Suspense>
+      <Suspense fallback={null}>
+        <DashboardPanels />
       </Suspense>
     </section>
   );

@@ -1,4 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { ReactNode, useState } from 'react';
+import { useConfirm } from '../components/confirm';
+import { Field, fieldErrors, formError } from '../components/form';
 import { Link, useParams } from 'react-router';
 import { api, ApiRequestError } from '../api/client';
 import type { Issuer, Page } from '../api/types';
@@ -22,10 +25,90 @@ interface CrlCacheRow {
 interface Intermediate {
   id: string;
   name?: string;
-  common_name?: string;
-  status?: string;
+  subject?: string;
+  state?: string;
   not_after?: string | null;
-  parent_id?: string | null;
+  parent_ca_id?: string | null;
+}
+
+/** The CA hierarchy under the issuer's root: each intermediate under its parent, with create (under any) and retire. */
+function IntermediateTree({ issuerId, all }: { issuerId: string; all: Intermediate[] }) {
+  const queryClient = useQueryClient();
+  const toast = useToast();
+  const confirm = useConfirm();
+  const [form, setForm] = useState<{ name: string; parent_ca_id: string; validity_days: string } | null>(null);
+  const refresh = () => queryClient.invalidateQueries({ queryKey: ['/issuers', 'intermediates', issuerId] });
+  const create = useMutation({
+    mutationFn: () => api.post<Intermediate>(`/issuers/${encodeURIComponent(issuerId)}/intermediates`, {
+      name: form!.name.trim(), parent_ca_id: form!.parent_ca_id || undefined, validity_days: form!.validity_days ? Number(form!.validity_days) : undefined,
+    }),
+    onSuccess: (m) => {
+      toast.success(`Intermediate CA ${m.name} created`);
+      setForm(null);
+      void refresh();
+    },
+  });
+  const retire = useMutation({
+    mutationFn: (m: Intermediate) => api.post(`/intermediates/${encodeURIComponent(m.id)}/retire`, {}),
+    onSuccess: (_, m) => {
+      toast.success(`Intermediate CA ${m.name} retired`);
+      void refresh();
+    },
+    onError: toast.error,
+  });
+  const children = (parent: string | null): Intermediate[] => all.filter((m) => (m.parent_ca_id ?? null) === parent);
+  const branch = (parent: string | null): ReactNode => {
+    const kids = children(parent);
+    if (!kids.length) return null;
+    return (
+      <ul className="tree">
+        {kids.map((m) => (
+          <li key={m.id} data-testid={`intermediate-${m.name}`}>
+            <span>{m.name ?? m.id}</span> <StatusBadge status={m.state} /> <span className="muted">expires <RelativeTime iso={m.not_after} /></span>{' '}
+            {m.state !== 'retired' && (
+              <Can access="write">
+                <button type="button" aria-label={`Retire ${m.name}`} onClick={() => confirm.ask({ title: `Retire intermediate CA ${m.name}?`, destructive: true, confirmLabel: 'Retire', children: <p>It stops signing; what it issued stays valid until it expires or is revoked.</p>, onConfirm: () => retire.mutate(m) })}>
+                  Retire
+                </button>
+              </Can>
+            )}
+            {branch(m.id)}
+          </li>
+        ))}
+      </ul>
+    );
+  };
+  const errors = fieldErrors(create.error);
+  return (
+    <>
+      <Can access="write">
+        <button type="button" onClick={() => { create.reset(); setForm({ name: '', parent_ca_id: '', validity_days: '' }); }}>New intermediate CA</button>
+      </Can>
+      {form && (
+        <form className="card form" aria-label="New intermediate CA" onSubmit={(e) => { e.preventDefault(); create.mutate(); }} noValidate>
+          <Field id="int-name" label="Name" error={errors.name}>
+            <input id="int-name" value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} />
+          </Field>
+          <Field id="int-parent" label="Parent" error={errors.parent_ca_id}>
+            <select id="int-parent" value={form.parent_ca_id} onChange={(e) => setForm({ ...form, parent_ca_id: e.target.value })}>
+              <option value="">The issuer's root</option>
+              {all.filter((m) => m.state !== 'retired').map((m) => <option key={m.id} value={m.id}>{m.name}</option>)}
+            </select>
+          </Field>
+          <Field id="int-validity" label="Validity (days)" error={errors.validity_days} hint="Capped at the parent's end; default 1825">
+            <input id="int-validity" type="number" value={form.validity_days} onChange={(e) => setForm({ ...form, validity_days: e.target.value })} />
+          </Field>
+          {formError(create.error, ['name', 'parent_ca_id', 'validity_days']) && <p className="field-error" role="alert">{formError(create.error, ['name', 'parent_ca_id', 'validity_days'])}</p>}
+          <div className="form-actions">
+            <button type="button" onClick={() => setForm(null)}>Cancel</button>
+            <button type="submit" className="primary" disabled={create.isPending}>Create</button>
+          </div>
+        </form>
+      )}
+      {all.length ? <div data-testid="intermediate-tree"><p className="muted">Root (the issuer's own CA)</p>{branch(null)}</div> : <p className="state state-empty">No intermediate CAs under this issuer.</p>}
+      {confirm.dialog}
+    </>
+  );
 }
 
 /** Config values that look secret are never echoed (the API masks them; this is a second guard). */
@@ -114,22 +197,12 @@ export default function IssuerDetailPage() {
       </QueryState>
 
       <h2>Intermediate CAs</h2>
-      <QueryState isLoading={intermediates.isLoading} error={intermediates.error instanceof ApiRequestError && intermediates.error.status < 500 ? null : intermediates.error} isEmpty={!intermediates.data?.data.length} empty="No intermediate CAs under this issuer.">
-        <>
-          <Table label="Intermediate CAs">
-            <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Expires</th><th scope="col">Parent</th></tr></thead>
-            <tbody>
-              {intermediates.data?.data.map((m) => (
-                <tr key={m.id}>
-                  <td>{m.name ?? m.common_name ?? m.id}</td>
-                  <td><StatusBadge status={m.status} /></td>
-                  <td><RelativeTime iso={m.not_after} /></td>
-                  <td className="mono">{m.parent_id ?? '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </Table>
-        </>
+      <QueryState isLoading={intermediates.isLoading} error={intermediates.error instanceof ApiRequestError && intermediates.error.status < 500 ? null : intermediates.error}>
+        {intermediates.error instanceof ApiRequestError && intermediates.error.status < 500 ? (
+          <p className="state state-empty">This issuer type has no intermediate CAs here.</p>
+        ) : (
+          <IntermediateTree issuerId={id} all={intermediates.data?.data ?? []} />
+        )}
       </QueryState>
     </section>
   );

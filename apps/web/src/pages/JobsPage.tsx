@@ -65,7 +65,7 @@ export default function JobsPage() {
           <tbody>
             {list.data?.data.map((j) => (
               <tr key={j.id} data-testid={`job-${j.id}`}>
-                <td className="mono">{j.id}</td>
+                <td className="mono"><Link to={`/jobs/${encodeURIComponent(j.id)}`}>{j.id}</Link></td>
                 <td>{j.type}</td>
                 <td>{j.certificate_id ? <Link to={`/certificates/${encodeURIComponent(j.certificate_id)}`}>{j.certificate_id}</Link> : '—'}</td>
                 <td>

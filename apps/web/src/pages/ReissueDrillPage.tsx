@@ -12,6 +12,8 @@ import { useUrlState } from '../components/url-state';
 interface DryRun {
   total: number;
   certificates: Array<{ certificate_id: string; name: string; serial_number: string }>;
+  /** Certificates of our ACME server's clients: renewed by the clients themselves, asked through ARI. */
+  renewed_by_acme_clients: Array<{ certificate_id: string; name: string; serial_number: string }>;
 }
 interface Started {
   drill_id: string;
@@ -22,7 +24,9 @@ interface Progress {
   status: 'running' | 'completed';
   reason: string;
   revocation_reason: string;
+  revoke_old: boolean;
   total: number;
+  ari_requested: number;
   issued: number;
   deployed: number;
   verified: number;
@@ -41,13 +45,14 @@ const COUNTS: Array<[keyof Progress, string]> = [
 export default function ReissueDrillPage() {
   const { values, set } = useUrlState(['issuer', 'drill'] as const);
   const [reason, setReason] = useState('');
+  const [revokeOld, setRevokeOld] = useState(true);
   const toast = useToast();
   const confirm = useConfirm();
   const issuers = useQuery({ queryKey: ['issuers', 'all'], queryFn: () => api.get<Page<{ id: string; name: string }>>('/issuers', { per_page: 500 }) });
   const path = `/issuers/${encodeURIComponent(values.issuer)}/reissue`;
   const preview = useMutation({ mutationFn: () => api.post<DryRun>(path, { reason, dry_run: true }), onError: toast.error });
   const start = useMutation({
-    mutationFn: () => api.post<Started>(path, { reason }),
+    mutationFn: () => api.post<Started>(path, { reason, revoke_old: revokeOld }),
     onSuccess: (drill) => {
       toast.success(`Drill ${drill.drill_id} started for ${drill.total} certificates`);
       set({ issuer: values.issuer, drill: drill.drill_id });
@@ -83,6 +88,10 @@ export default function ReissueDrillPage() {
             </select>
           </label>
           <label>Reason<input value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={500} /></label>
+          <label>
+            <input type="checkbox" checked={revokeOld} onChange={(e) => setRevokeOld(e.target.checked)} />
+            Revoke old serials once replaced (off: renew early only)
+          </label>
           <button type="submit" disabled={!values.issuer || !reason || preview.isPending}>Dry run</button>
           <button
             type="button"
@@ -99,6 +108,7 @@ export default function ReissueDrillPage() {
           <p role="status" data-testid="reissue-preview">
             {preview.data.total} active certificate{preview.data.total === 1 ? '' : 's'} would be re-issued
             {preview.data.certificates.length ? `: ${preview.data.certificates.slice(0, 10).map((c) => c.name).join(', ')}${preview.data.total > 10 ? ', …' : ''}` : ''}.
+            {preview.data.renewed_by_acme_clients.length > 0 && ` Of them, ${preview.data.renewed_by_acme_clients.length} renewed by their ACME clients via ARI.`}
           </p>
         )}
       </Can>
@@ -107,7 +117,10 @@ export default function ReissueDrillPage() {
           {progress.data && (
             <>
               <h2>Drill {progress.data.drill_id} — {progress.data.status}</h2>
-              <p className="muted">Reason: {progress.data.reason}; old serials revoked as {progress.data.revocation_reason}.</p>
+              <p className="muted">
+                Reason: {progress.data.reason}; {progress.data.revoke_old ? `old serials revoked as ${progress.data.revocation_reason}` : 'renew early: old serials kept'}.
+                {progress.data.ari_requested > 0 && ` ${progress.data.ari_requested} certificate(s) of ACME clients asked to renew through ARI (served once the client downloads the new one).`}
+              </p>
               <table aria-label="Drill progress" data-testid="reissue-progress">
                 <tbody>
                   {COUNTS.map(([key, label]) => (

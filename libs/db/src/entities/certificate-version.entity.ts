@@ -16,5 +16,7 @@ export class CertificateVersionEntity {
   @Column('bytea', { nullable: true, select: false }) encrypted_private_key: Buffer | null;
   /** The job that issued this version; unique, so a retried job cannot store a second one. */
   @Column('text', { nullable: true }) job_id: string | null;
+  /** The CRL shard its serial was given at issuance (null: the issuer was not sharded then). */
+  @Column('smallint', { nullable: true, select: false }) crl_shard: number | null;
   @CreateDateColumn({ type: 'timestamptz' }) created_at: Date;
 }

@@ -18,7 +18,10 @@ import { AuditCheckpointsAndAppRole1765400500000 } from './1765400500000-AuditCh
 import { AcmeServer1765510000000 } from './1765510000000-AcmeServer';
 import { IssuerBudgets1765540000000 } from './1765540000000-IssuerBudgets';
 import { CrlShards1765550000000 } from './1765550000000-CrlShards';
+import { OidcSignIn1765570000000 } from './1765570000000-OidcSignIn';
+import { BreakGlass1765570001000 } from './1765570001000-BreakGlass';
 import { ReissueDrills1765580000000 } from './1765580000000-ReissueDrills';
+import { AriRenewEarly1765585000000 } from './1765585000000-AriRenewEarly';
 import { RevocationGeneration1765590000000 } from './1765590000000-RevocationGeneration';
 
 /** Listed explicitly (not globbed) so the same list works from sources under test and from the build; one a line, in timestamp order. */
@@ -43,6 +46,9 @@ export const MIGRATIONS = [
   AcmeServer1765510000000,
   IssuerBudgets1765540000000,
   CrlShards1765550000000,
+  OidcSignIn1765570000000,
+  BreakGlass1765570001000,
   ReissueDrills1765580000000,
+  AriRenewEarly1765585000000,
   RevocationGeneration1765590000000,
 ];

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiException, CoreV1Api, KubeConfig, V1Secret } from '@kubernetes/client-node';
+import type { ApiException, CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import {
   messageOf, PlanInvalidError, PostVerifyFailedError, RollbackFailedError, TargetConfigError, TransportError,
 } from '../errors';
@@ -46,8 +46,17 @@ function describe(c: Config): KubeTarget {
   };
 }
 
+/**
+ * @kubernetes/client-node (about 60 MiB of RSS once loaded: its generated API sources) is loaded by the first
+ * Kubernetes deploy, not with the connector registry that every app validating target configs links.
+ */
+let kubeLibrary: typeof import('@kubernetes/client-node') | undefined;
+const kube = () => (kubeLibrary ??= require('@kubernetes/client-node') as typeof import('@kubernetes/client-node'));
+/** An error can only be the library's ApiException once the library is loaded. */
+const isApiException = (err: unknown): err is ApiException<unknown> => kubeLibrary !== undefined && err instanceof kubeLibrary.ApiException;
+
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-const statusOf = (err: unknown) => (err instanceof ApiException ? err.code : undefined);
+const statusOf = (err: unknown) => (isApiException(err) ? err.code : undefined);
 
 /**
  * A `kubernetes.io/tls` Secret through the real @kubernetes/client-node client (upstream's is a stub): create or
@@ -179,6 +188,7 @@ const NO_CLUSTER_CREDENTIALS =
   `agent for an agent's target) can read, or run that process in the cluster with a service account allowed to write Secrets`;
 
 function client(t: KubeTarget): CoreV1Api {
+  const { CoreV1Api, KubeConfig } = kube();
   const kc = new KubeConfig();
   try {
     if (t.kubeconfigPath) kc.loadFromFile(t.kubeconfigPath);
@@ -196,7 +206,7 @@ function client(t: KubeTarget): CoreV1Api {
 }
 
 function describeError(err: unknown): string {
-  if (err instanceof ApiException) {
+  if (isApiException(err)) {
     const body = err.body as { message?: string } | string | undefined;
     const message = typeof body === 'string' ? (safeJson(body)?.message ?? body) : body?.message;
     return `HTTP ${err.code}${message ? `: ${String(message).slice(0, 500)}` : ''}`;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { Client, ConnectConfig, SFTPWrapper } from 'ssh2';
+import type { Client, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { splitCommand } from '../command';
 import {
   messageOf, PlanInvalidError, PostVerifyFailedError, ReloadFailedError, RollbackFailedError, TargetConfigError, TransportError, ValidateFailedError,
@@ -35,6 +35,13 @@ interface RemoteFile {
   mode: number;
   before: { bytes: Buffer; mode: number } | null;
 }
+
+/**
+ * ssh2 is loaded by the first SSH deploy, not with the connector registry: at load it reserves 16 MiB for its
+ * Poly1305 WebAssembly, and every app that validates target configs (the api) links this file.
+ */
+let ssh2Library: typeof import('ssh2') | undefined;
+const ssh2 = () => (ssh2Library ??= require('ssh2') as typeof import('ssh2'));
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 /** OpenSSH's form: "SHA256:" + unpadded base64 of the SHA-256 of the host key blob (what `ssh-keygen -lf` prints). */
@@ -200,7 +207,7 @@ class SshSession {
       if (err instanceof OutboundUrlError) throw new TargetConfigError('host', `refused by the outbound policy: ${err.message}`);
       throw new TransportError(`ssh ${t.user}@${t.host}:${t.port}: ${messageOf(err)}`);
     });
-    const client = new Client();
+    const client = new (ssh2().Client)();
     const connect: ConnectConfig = {
       host: address, port: t.port, username: t.user, readyTimeout: t.timeoutMs,
       hostVerifier: (key: Buffer) => sshHostKeyFingerprint(key) === t.hostKeyFingerprint,

@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { rootCertificates } from 'node:tls';
-import * as acme from 'acme-client';
+import type * as acme from 'acme-client';
 import { Logger } from '@nestjs/common';
 import { guardAgent } from '@certctl/config';
 import { decryptSecret, encryptSecret, ParsedCsr, sanTypeOf, splitPemChain, x509 } from '@certctl/pki';
@@ -74,6 +74,19 @@ export interface AcmeIdentifier {
   type: string;
   value: string;
 }
+/**
+ * acme-client (with axios and node-forge, about 28 MiB of RSS) is loaded by the first ACME request, not by every
+ * app that links the issuers (the api only validates ACME issuer configs), and configured as it loads.
+ */
+let acmeLibrary: typeof import('acme-client') | undefined;
+function acmeClientLibrary(): typeof import('acme-client') {
+  if (!acmeLibrary) {
+    acmeLibrary = require('acme-client') as typeof import('acme-client');
+    withoutLibraryRetries(acmeLibrary);
+  }
+  return acmeLibrary;
+}
+
 type AcmeChallenge = Parameters<acme.Client['completeChallenge']>[0];
 type OrderRequest = Parameters<acme.Client['createOrder']>[0];
 
@@ -114,7 +127,7 @@ class Session {
 
   /** An acme-client Client whose requests go through this session. */
   client(opts: acme.ClientOptions): acme.Client {
-    const client = new acme.Client({ backoffAttempts: 30, backoffMin: 250, backoffMax: 3000, ...opts });
+    const client = new (acmeClientLibrary().Client)({ backoffAttempts: 30, backoffMin: 250, backoffMax: 3000, ...opts });
     type Request = (url: string, method: string, opts?: Record<string, unknown>) => Promise<{ status: number; data: unknown }>;
     const transport = (client as unknown as { http: { request: Request } }).http;
     const send = transport.request.bind(transport);
@@ -124,7 +137,7 @@ class Session {
 
   /** A plain GET through this session (directory, renewalInfo). */
   get(url: string): Promise<{ status: number; data: unknown; headers: Record<string, unknown> }> {
-    return this.track(() => acme.axios.get(url, { ...this.requestOptions(), validateStatus: () => true }));
+    return this.track(() => acmeClientLibrary().axios.get(url, { ...this.requestOptions(), validateStatus: () => true }));
   }
 
   private requestOptions() {
@@ -156,17 +169,14 @@ class Session {
   }
 }
 
-let libraryConfigured = false;
 /**
  * acme-client retries unanswered requests, 5xx and 429 itself (up to 5 times, sleeping up to a Retry-After of
  * any length) inside the job. Retrying is the issuance job's business (attempts, backoff, recorded in
  * Postgres), so the library's own retries are switched off; its bad-nonce retries stay.
  */
-function configureAcmeClientLibrary(): void {
-  if (libraryConfigured) return;
-  const settings = (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings;
+function withoutLibraryRetries(library: typeof import('acme-client')): void {
+  const settings = (library.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings;
   settings.retryMaxAttempts = 0;
-  libraryConfigured = true;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -188,7 +198,6 @@ export class AcmeConnector implements IssuerConnector {
     private readonly config: AcmeConfig,
     private readonly deps: AcmeDeps,
   ) {
-    configureAcmeClientLibrary();
     this.timing = { ...DEFAULT_TIMING, ...deps.timing };
     this.ca = config.ca_bundle_pem ? [...rootCertificates, ...splitPemChain(config.ca_bundle_pem)] : undefined;
   }

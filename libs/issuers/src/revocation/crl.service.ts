@@ -33,6 +33,23 @@ export function crlEtag(der: Buffer): string {
 /** crl_cache's shard of an issuer's full CRL (every revoked serial, no Issuing Distribution Point). */
 const FULL_CRL = -1;
 
+/** One generation attempt, as certctl's admin CRL view lists it. */
+export interface CrlCacheEvent { started_at: Date; duration_ms: number; succeeded: boolean; crl_number: number; revoked_count: number; error?: string }
+
+/** One issuer in certctl's admin CRL view; the CRL fields only when a CRL was built (`cache_present`). */
+export interface CrlCacheIssuerRow {
+  issuer_id: string;
+  cache_present: boolean;
+  crl_number?: number;
+  this_update?: Date;
+  next_update?: Date;
+  generated_at?: Date;
+  generation_duration_ms?: number;
+  revoked_count?: number;
+  is_stale?: boolean;
+  recent_events: CrlCacheEvent[];
+}
+
 /**
  * The CRL of each Local CA issuer, kept in crl_cache: built by the schedule tick, right after a revocation and
  * on a miss. A build takes a transaction-scoped advisory lock per issuer and shard, so replicas building at the
@@ -148,6 +165,43 @@ export class CrlService {
               octet_length(crl_der) AS crl_size_bytes
          FROM crl_cache ORDER BY issuer_id, shard`,
     ).then((rows: Array<Record<string, unknown>>) => rows.map((r) => ({ ...r, crl_size_bytes: Number(r.crl_size_bytes) })) as never);
+  }
+
+  /**
+   * certctl's per-issuer view of the cache (GET /api/v1/admin/crl/cache `cache_rows`): every issuer, its full CRL
+   * (else its newest shard) when one was built, and its last `recentEvents` generation attempts, newest first.
+   */
+  async cacheByIssuer(recentEvents = 5): Promise<CrlCacheIssuerRow[]> {
+    const rows: Array<Record<string, unknown>> = await this.dataSource.query(
+      `SELECT i.id AS issuer_id, c.crl_number, c.this_update, c.next_update, c.updated_at AS generated_at, c.generation_duration_ms,
+              c.revoked_count, c.next_update < now() AS is_stale, COALESCE(e.events, '[]'::json) AS recent_events
+         FROM issuers i
+         LEFT JOIN LATERAL (
+           SELECT * FROM crl_cache WHERE issuer_id = i.id ORDER BY (shard = ${FULL_CRL}) DESC, updated_at DESC LIMIT 1
+         ) c ON true
+         LEFT JOIN LATERAL (
+           SELECT json_agg(json_build_object(
+                    'started_at', x.created_at - make_interval(secs => x.duration_ms / 1000.0), 'duration_ms', x.duration_ms,
+                    'succeeded', x.succeeded, 'crl_number', x.crl_number, 'revoked_count', x.revoked_count, 'error', x.error
+                  ) ORDER BY x.created_at DESC) AS events
+             FROM (SELECT * FROM crl_generation_events WHERE issuer_id = i.id ORDER BY created_at DESC LIMIT $1) x
+         ) e ON true
+        ORDER BY i.id`,
+      [recentEvents],
+    );
+    return rows.map((r) => {
+      const events = (r.recent_events as Array<Record<string, unknown>>).map((e) => ({
+        started_at: new Date(String(e.started_at)), duration_ms: Number(e.duration_ms), succeeded: Boolean(e.succeeded),
+        crl_number: e.crl_number === null ? 0 : Number(e.crl_number), revoked_count: Number(e.revoked_count),
+        ...(e.error ? { error: String(e.error) } : {}),
+      }));
+      if (r.crl_number === null) return { issuer_id: String(r.issuer_id), cache_present: false, recent_events: events };
+      return {
+        issuer_id: String(r.issuer_id), cache_present: true, crl_number: Number(r.crl_number), this_update: r.this_update as Date,
+        next_update: r.next_update as Date, generated_at: r.generated_at as Date, generation_duration_ms: Number(r.generation_duration_ms),
+        revoked_count: Number(r.revoked_count), is_stale: Boolean(r.is_stale), recent_events: events,
+      };
+    });
   }
 
   private async build(issuerId: string, shard: number | undefined): Promise<CachedCrl> {

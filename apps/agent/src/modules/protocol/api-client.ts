@@ -47,6 +47,15 @@ export interface ApiClientOptions {
 }
 
 /**
+ * How long an idle keep-alive connection is kept for the next call. Below the server's own idle timeout (Node's
+ * default keepAliveTimeout is 5 s; a shorter `Keep-Alive: timeout=N` the server announces lowers it to N - 1 s):
+ * without a client-side limit Node ignores that announcement, and a call sent on a connection the server is closing
+ * at that moment fails with ECONNRESET or "socket hang up" (the fleet's poll and heartbeat intervals make such
+ * gaps common).
+ */
+export const IDLE_SOCKET_TIMEOUT_MS = 4_000;
+
+/**
  * The agent protocol over HTTP(S): keep-alive connections, JSON in and out, errors sorted into "stop"
  * (AgentRejectedError), "the server said no" (ApiResponseError) and "try again" (TransportError, retryable statuses).
  * The API key travels only in the Authorization header and is never part of an error or a log line.
@@ -63,12 +72,13 @@ export class ApiClient {
   }
 
   private connection(): Promise<{ agent: HttpAgent; request: typeof httpRequest }> {
+    const pool = { keepAlive: true, maxSockets: 4, timeout: IDLE_SOCKET_TIMEOUT_MS };
     this.transport ??= this.base.protocol === 'https:'
       ? import('node:https').then((https) => ({
-          agent: new https.Agent({ keepAlive: true, maxSockets: 4, ca: this.options.caPem }),
+          agent: new https.Agent({ ...pool, ca: this.options.caPem }),
           request: https.request as unknown as typeof httpRequest,
         }))
-      : Promise.resolve({ agent: new HttpAgent({ keepAlive: true, maxSockets: 4 }), request: httpRequest });
+      : Promise.resolve({ agent: new HttpAgent(pool), request: httpRequest });
     return this.transport;
   }
 

@@ -7,7 +7,7 @@ import { AuditInput, AuditService } from './audit.service';
 
 const ANONYMOUS = { actor: 'anonymous', actor_type: 'Anonymous' } as const;
 /** Bodies that carry a password: even their SHA-256 is not kept (a short password could be guessed back from it). */
-const SECRET_BODY_PATHS = /\/export\/pkcs12$/;
+const SECRET_BODY_PATHS = /\/export\/pkcs12$|^\/auth\/breakglass\/login$|\/auth\/breakglass\/credentials$|\/auth\/oidc\/providers(\/[^/]+)?$/;
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /**

@@ -20,6 +20,7 @@ export function generateApiKey(): string {
 }
 
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+const LAST_USED_BATCH_MS = 1_000;
 /**
  * A resolved key is reused for this long, sparing a query per request. A key revoked in this process stops
  * working at once; on other api replicas within this many milliseconds. Expiry is exact (checked on each use).
@@ -42,6 +43,8 @@ export interface CreatedApiKey {
 export class ApiKeysService {
   private readonly bootstrapHash: Buffer | undefined;
   private readonly lastUsedWritten = new Map<string, number>();
+  private readonly usedSinceWrite = new Set<string>();
+  private lastUsedWrite: NodeJS.Timeout | undefined;
   private readonly resolved = new TtlCache<ResolvedKey | undefined>(RESOLVED_KEY_TTL_MS, 10_000);
 
   constructor(
@@ -100,12 +103,23 @@ export class ApiKeysService {
     return { principal, expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null };
   }
 
-  /** Records last use at most once a minute per key, off the request path. */
+  /**
+   * Records last use at most once a minute per key, off the request path, the keys used within a second written
+   * together: 10,000 agents' keys are 167 statements a second one by one, one statement a second batched.
+   */
   private touch(id: string): void {
     const now = Date.now();
     if (now - (this.lastUsedWritten.get(id) ?? 0) < LAST_USED_WRITE_INTERVAL_MS) return;
     this.lastUsedWritten.set(id, now);
-    void this.dataSource.query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [id]).catch(() => undefined);
+    this.usedSinceWrite.add(id);
+    this.lastUsedWrite ??= setTimeout(() => this.writeLastUsed(), LAST_USED_BATCH_MS).unref();
+  }
+
+  private writeLastUsed(): void {
+    this.lastUsedWrite = undefined;
+    const ids = [...this.usedSinceWrite];
+    this.usedSinceWrite.clear();
+    void this.dataSource.query('UPDATE api_keys SET last_used_at = now() WHERE id = ANY($1::text[])', [ids]).catch(() => undefined);
   }
 
   async create(

@@ -8,6 +8,9 @@ export interface Principal {
   key_id?: string;
   /** Set for agent keys: the only agent this key may speak for. */
   agent_id?: string;
+  /** Set for a person signed in through an OpenID provider: the user and the console session. */
+  user_id?: string;
+  session_id?: string;
 }
 
 export const SYSTEM_PRINCIPAL: Principal = { actor: 'system', actor_type: 'System', role: 'admin' };

@@ -18,6 +18,11 @@ describe('omitUnset', () => {
     expect(omitUnset(row)).toEqual({ id: 't', config: { chain_path: null, nested: { a: null } }, details: { error: null }, tags: {}, target_config: { x: null } });
   });
 
+  it('sends the fields a route names (SendNullAs) as null, and still leaves out the other unset ones', () => {
+    const page = { data: [{ id: 't', agent_id: null, last_tested_at: null }, { id: 'u', agent_id: 'agent-1', last_tested_at: null }], total: 2 };
+    expect(omitUnset(page, new Set(['agent_id']))).toEqual({ data: [{ id: 't', agent_id: null }, { id: 'u', agent_id: 'agent-1' }], total: 2 });
+  });
+
   it('passes files, buffers and scalars through', () => {
     const file = new StreamableFile(Buffer.from('x'));
     expect(omitUnset(file)).toBe(file);

@@ -8,6 +8,14 @@ const KEEP_NULLS = 'certctl:keep-nulls';
 /** Marks a route whose `null`s carry meaning and must be sent as they are. */
 export const KeepNulls = () => SetMetadata(KEEP_NULLS, true);
 
+const NULLABLE_FIELDS = 'certctl:nullable-fields';
+
+/**
+ * Marks fields of a route's (or a controller's) resources that certctl always sends, `null` when unset (a
+ * target's `agent_id`): those are kept as `null`; every other unset field is still left out.
+ */
+export const SendNullAs = (...fields: string[]) => SetMetadata(NULLABLE_FIELDS, fields);
+
 /**
  * certctl omits optional fields that are unset (Go's `omitempty` on pointer fields) where we hold NULL. This
  * does it once for every response: a `null` property is left out, in resources, list envelopes and nested views
@@ -20,7 +28,9 @@ export class OmitUnsetInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const keep = this.reflector.getAllAndOverride<boolean>(KEEP_NULLS, [context.getHandler(), context.getClass()]);
-    return keep ? next.handle() : next.handle().pipe(map((body) => omitUnset(body)));
+    if (keep) return next.handle();
+    const nullable = new Set(this.reflector.getAllAndOverride<string[]>(NULLABLE_FIELDS, [context.getHandler(), context.getClass()]) ?? []);
+    return next.handle().pipe(map((body) => omitUnset(body, nullable)));
   }
 }
 
@@ -36,14 +46,18 @@ function jsonColumnNames(): ReadonlySet<string> {
   return jsonFields;
 }
 
-export function omitUnset(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map((item) => omitUnset(item));
+/** `value` without its null or undefined properties, except those named in `nullable` (sent as `null`). */
+export function omitUnset(value: unknown, nullable: ReadonlySet<string> = new Set()): unknown {
+  if (Array.isArray(value)) return value.map((item) => omitUnset(item, nullable));
   if (!isRecord(value)) return value;
   const json = jsonColumnNames();
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
-    if (v === null || v === undefined) continue;
-    out[key] = json.has(key) ? v : omitUnset(v);
+    if (v === null || v === undefined) {
+      if (nullable.has(key)) out[key] = null;
+      continue;
+    }
+    out[key] = json.has(key) ? v : omitUnset(v, nullable);
   }
   return out;
 }

@@ -1,9 +1,14 @@
 import {
   AgentEntity, AgentGroupEntity, AgentGroupMemberEntity, ApiKeyEntity, AuditEventEntity, CertificateProfileEntity, CertificateVersionEntity,
-  DeploymentTargetEntity, DiscoveredCertificateEntity, DiscoveryScanEntity, IssuerEntity, JobEntity, ManagedCertificateEntity,
+  DeploymentTargetEntity, DiscoveredCertificateEntity, DiscoveryScanEntity, EndpointHealthCheckEntity, EndpointHealthHistoryEntity, IssuerEntity,
+  JobEntity, ManagedCertificateEntity,
   NetworkScanTargetEntity, NotificationEventEntity, OwnerEntity, PolicyRuleEntity, PolicyViolationEntity, RenewalPolicyEntity, TeamEntity,
 } from '@certctl/db';
+import { ActorType, HEALTH_STATUSES } from '@certctl/contracts';
 import { bool, component, dateTime, entitySchema, int, objectOf, str, strings } from './response-schemas';
+
+/** certctl's health-check status enum (EndpointHealthCheck.status, HealthCheckSummary's keys). */
+const healthStatus = { type: 'string', enum: [...HEALTH_STATUSES] };
 
 /**
  * The response schemas of the core resources, named as certctl's clients know them. Each entity's schema comes
@@ -13,7 +18,8 @@ export const Schemas = {
   Team: component('Team', entitySchema(TeamEntity)),
   Owner: component('Owner', entitySchema(OwnerEntity)),
   Issuer: component('Issuer', entitySchema(IssuerEntity)),
-  Target: component('Target', entitySchema(DeploymentTargetEntity)),
+  // certctl's Target always carries agent_id; null for the targets the orchestrator deploys itself.
+  Target: component('Target', entitySchema(DeploymentTargetEntity, { properties: { agent_id: { type: ['string', 'null'] } }, required: ['agent_id'] })),
   Agent: component('Agent', entitySchema(AgentEntity)),
   RegisteredAgent: component('RegisteredAgent', entitySchema(AgentEntity, { properties: { api_key: str }, required: ['api_key'] })),
   AgentGroup: component('AgentGroup', entitySchema(AgentGroupEntity)),
@@ -25,7 +31,7 @@ export const Schemas = {
   PolicyViolation: component('PolicyViolation', entitySchema(PolicyViolationEntity)),
   CertificateProfile: component('CertificateProfile', entitySchema(CertificateProfileEntity)),
   RenewalPolicy: component('RenewalPolicy', entitySchema(RenewalPolicyEntity)),
-  AuditEvent: component('AuditEvent', entitySchema(AuditEventEntity)),
+  AuditEvent: component('AuditEvent', entitySchema(AuditEventEntity, { properties: { actor_type: { type: 'string', enum: Object.values(ActorType) } } })),
   ApiKey: component('ApiKey', entitySchema(ApiKeyEntity)),
   // The secret is `api_key`, as POST /agents names it; `key` is the same value under the name this route used first.
   CreatedApiKey: component('CreatedApiKey', entitySchema(ApiKeyEntity, { properties: { api_key: str, key: str }, required: ['api_key', 'key'] })),
@@ -37,6 +43,9 @@ export const Schemas = {
   CertificateVersion: component('CertificateVersion', entitySchema(CertificateVersionEntity)),
   /** A certificate, as every route returns it: with the targets it is mapped to. */
   Certificate: component('Certificate', entitySchema(ManagedCertificateEntity, { properties: { target_ids: strings }, required: ['target_ids'] })),
+  HealthCheck: component('HealthCheck', entitySchema(EndpointHealthCheckEntity, { properties: { status: healthStatus } })),
+  HealthHistoryEntry: component('HealthHistoryEntry', entitySchema(EndpointHealthHistoryEntity, { properties: { status: healthStatus } })),
+  HealthCheckSummary: component('HealthCheckSummary', objectOf(Object.fromEntries([...HEALTH_STATUSES, 'total'].map((s) => [s, int])))),
   BulkResultError: component('BulkResultError', objectOf({ certificate_id: str, error: str })),
   CallerView: component('CallerView', objectOf({
     status: { const: 'authenticated' }, user: str, admin: bool, roles: strings, permissions: strings, actor: str, actor_type: str, role: str,

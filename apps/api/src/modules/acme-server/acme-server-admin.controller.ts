@@ -25,7 +25,10 @@ const AcmeIdentifier = objectOf({ type: { enum: ['dns', 'ip'] }, value: str }, [
 const AcmeOrder = component('AcmeOrder', objectOf({
   id: str, account_id: str, profile_id: str, status: { enum: ['pending', 'ready', 'processing', 'valid', 'invalid'] }, identifiers: arrayOf(AcmeIdentifier),
   expires_at: dateTime, certificate_id: str, job_id: str, certificate_version_id: str, replaces: str, error: { type: 'object' },
-  authorizations: arrayOf(objectOf({ id: str, identifier: AcmeIdentifier, status: str, wildcard: bool }, ['id', 'identifier', 'status', 'wildcard'])),
+  authorizations: arrayOf(objectOf({
+    id: str, identifier: AcmeIdentifier, status: str, wildcard: bool,
+    challenges: arrayOf(objectOf({ id: str, type: { enum: ['http-01', 'dns-01', 'tls-alpn-01'] }, status: str, error: { type: 'object' }, validated_at: dateTime }, ['id', 'type', 'status'])),
+  }, ['id', 'identifier', 'status', 'wildcard', 'challenges'])),
   created_at: dateTime, updated_at: dateTime,
 }, ['id', 'account_id', 'profile_id', 'status', 'identifiers', 'expires_at', 'created_at', 'updated_at']));
 

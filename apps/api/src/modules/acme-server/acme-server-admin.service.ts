@@ -92,7 +92,10 @@ export class AcmeServerAdminService {
     return this.page(
       `SELECT o.id, o.account_id, o.profile_id, o.status, o.identifiers, o.expires_at, o.certificate_id, o.job_id, o.certificate_version_id, o.replaces, o.error,
               o.created_at, o.updated_at,
-              (SELECT json_agg(json_build_object('id', a.id, 'identifier', a.identifier, 'status', a.status, 'wildcard', a.wildcard) ORDER BY a.id)
+              (SELECT json_agg(json_build_object('id', a.id, 'identifier', a.identifier, 'status', a.status, 'wildcard', a.wildcard,
+                        'challenges', (SELECT coalesce(json_agg(json_build_object('id', c.id, 'type', c.type, 'status', c.status, 'error', c.error,
+                                                                                  'validated_at', c.validated_at) ORDER BY c.type), '[]')
+                                         FROM acme_challenges c WHERE c.authorization_id = a.id)) ORDER BY a.id)
                  FROM acme_authorizations a WHERE a.order_id = o.id) AS authorizations
          FROM acme_orders o`,
       { ...(q.account_id ? { account_id: q.account_id } : {}), ...(q.profile_id ? { profile_id: q.profile_id } : {}), ...(q.status ? { status: q.status } : {}) }, q,

@@ -40,8 +40,7 @@ export class AgentProtocolService {
    * agent's journal (killed -9 in between, the answer cut off) is otherwise stranded while the agent keeps
    * heartbeating. The agent skips those it still has in its journal.
    */
-  async work(agentId: string, resume = false): Promise<AgentWorkAnswer> {
-    await this.activeAgent(agentId);
+  work(agentId: string, resume = false): Promise<AgentWorkAnswer> {
     return this.claimWork(agentId, resume);
   }
 
@@ -52,8 +51,8 @@ export class AgentProtocolService {
    * it, at shutdown, or when `gone` fires (the client left: nothing is claimed for a closed connection).
    */
   async waitForWork(agentId: string, resume: boolean, waitMs: number, gone: AbortSignal): Promise<AgentWorkAnswer> {
-    await this.activeAgent(agentId);
-    // Registered before the first read, so work created while it runs wakes the wait that follows.
+    // Registered before the first read (which also answers 404/410 for an unknown or retired agent), so work
+    // created while it runs wakes the wait that follows.
     const held = waitMs > 0 ? this.hub.hold(agentId) : undefined;
     if (!held) return this.claimWork(agentId, resume);
     const endWhenGone = () => held.end('gone');
@@ -72,21 +71,27 @@ export class AgentProtocolService {
     }
   }
 
+  /**
+   * One statement (atomic on its own): every agent polls this every 30 s, so round trips are what a fleet costs
+   * (on loopback the api's CPU per poll is mostly the write of each query to PostgreSQL). It checks the agent
+   * too: 404 when unknown, 410 when retired, and nothing is claimed for either. The `running` part reads the
+   * snapshot from before `claimed` ran, so a job is never in both.
+   */
   private async claimWork(agentId: string, resume: boolean): Promise<AgentWorkAnswer> {
-    // One statement (atomic on its own): every agent polls this every 30 s, so round trips are what a fleet costs.
-    // The `running` part reads the snapshot from before `claimed` ran, so a job is never in both.
-    const rows: Array<WorkItem & { part: number }> = await this.dataSource.query(
-      `WITH claimed AS (
+    const rows: Array<Partial<WorkItem> & { part: number | null; agent_active: boolean }> = await this.dataSource.query(
+      `WITH agent AS (SELECT retired_at IS NULL AS active FROM agents WHERE id = $1
+       ), claimed AS (
          UPDATE jobs j SET status = 'Running', started_at = now(), attempts = attempts + 1, updated_at = now()
            FROM deployment_targets t, managed_certificates c
-          WHERE j.id IN (SELECT id FROM jobs WHERE agent_id = $1 AND type = 'Deployment' AND status = 'Pending'
+          WHERE (SELECT active FROM agent)
+            AND j.id IN (SELECT id FROM jobs WHERE agent_id = $1 AND type = 'Deployment' AND status = 'Pending'
                           ORDER BY scheduled_at LIMIT 100 FOR UPDATE SKIP LOCKED)
             AND t.id = j.target_id AND c.id = j.certificate_id
          RETURNING j.id, j.type, j.certificate_id, c.common_name, c.sans, j.target_id, t.type AS target_type, t.config AS target_config, j.status
        ), running AS (
          SELECT j.id, j.type, j.certificate_id, c.common_name, c.sans, j.target_id, t.type AS target_type, t.config AS target_config, j.status
            FROM jobs j JOIN deployment_targets t ON t.id = j.target_id JOIN managed_certificates c ON c.id = j.certificate_id
-          WHERE $2 AND j.agent_id = $1 AND j.type = 'Deployment' AND j.status = 'Running'
+          WHERE $2 AND (SELECT active FROM agent) AND j.agent_id = $1 AND j.type = 'Deployment' AND j.status = 'Running'
           ORDER BY j.started_at LIMIT 100
        ), awaiting AS (
          SELECT DISTINCT ON (j.id) j.id, j.type, j.certificate_id, c.common_name, c.sans, t.id AS target_id, t.type AS target_type,
@@ -94,14 +99,19 @@ export class AgentProtocolService {
            FROM jobs j JOIN managed_certificates c ON c.id = j.certificate_id
            JOIN certificate_target_mappings m ON m.certificate_id = j.certificate_id
            JOIN deployment_targets t ON t.id = m.target_id AND t.agent_id = $1
-          WHERE j.status = 'AwaitingCSR'
+          WHERE (SELECT active FROM agent) AND j.status = 'AwaitingCSR'
           ORDER BY j.id, t.id
+       ), work AS (
+         SELECT 0 AS part, * FROM running UNION ALL SELECT 1 AS part, * FROM claimed UNION ALL SELECT 2 AS part, * FROM awaiting
        )
-       SELECT 0 AS part, * FROM running UNION ALL SELECT 1 AS part, * FROM claimed UNION ALL SELECT 2 AS part, * FROM awaiting ORDER BY part`,
+       SELECT agent.active AS agent_active, work.* FROM agent LEFT JOIN work ON true ORDER BY work.part`,
       [agentId, resume],
     );
+    if (!rows.length) throw ApiError.notFound('agent', agentId);
+    if (!rows[0]!.agent_active) throw new ApiError(HttpStatus.GONE, 'AGENT_RETIRED', `agent ${agentId} is retired`);
     // Part 0 is the resume part: deployments claimed by an earlier poll. Everything else was claimed just now.
-    const jobs = rows.map(({ part, ...item }) => (part === 0 ? { ...item, redelivered: true } : item));
+    const jobs = rows.filter((row) => row.part !== null)
+      .map(({ part, agent_active: _active, ...item }) => (part === 0 ? { ...item, redelivered: true } : item) as WorkItem);
     return { jobs, count: jobs.length };
   }
 

@@ -12,18 +12,28 @@ import type { Page } from '../../common/http/pagination';
 import { ApiError } from '../../common/http/api-error';
 import { CurrentPrincipal } from '../../common/http/request';
 import { CreateApiKeyDto } from './dto/api-key.dto';
+import { OidcProvidersService } from '../identity/oidc-providers.service';
 
 @ApiTags('auth')
 @Controller('auth')
 export class AuthController {
-  constructor(private readonly keys: ApiKeysService, @Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    private readonly keys: ApiKeysService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly oidcProviders: OidcProvidersService,
+  ) {}
 
-  /** How to authenticate (for login pages and clients); no key needed. */
+  /** How to authenticate (for login pages and clients), with the OpenID providers to sign in with; no key needed. */
   @Get('info')
   @Public()
-  @Returns(objectOf({ auth_type: str, required: bool }))
-  info(): { auth_type: string; required: boolean } {
-    return { auth_type: this.config.auth.type, required: this.config.auth.type !== 'none' };
+  @Returns(objectOf({ auth_type: str, required: bool, oidc_providers: { type: 'array', items: objectOf({ id: str, name: str, login_url: str }) } }))
+  async info(): Promise<{ auth_type: string; required: boolean; oidc_providers: Array<{ id: string; name: string; login_url: string }> }> {
+    const providers = this.config.auth.type === 'oidc' ? await this.oidcProviders.signInChoices() : [];
+    return {
+      auth_type: this.config.auth.type,
+      required: this.config.auth.type !== 'none',
+      oidc_providers: providers.map((p) => ({ ...p, login_url: `/auth/oidc/login?provider=${encodeURIComponent(p.id)}` })),
+    };
   }
 
   /** Validates the caller's key and says what it may do (certctl's shape, plus our role/access/actor). */

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthController } from './auth.controller';
+import { IdentityModule } from '../identity/identity.module';
 
-@Module({ controllers: [AuthController] })
+@Module({ imports: [IdentityModule], controllers: [AuthController] })
 export class AuthModule {}

@@ -6,6 +6,8 @@ import {
   AcknowledgeHealthCheckDto, CreateHealthCheckDto, HealthCheckQuery, HealthHistoryQuery, UpdateHealthCheckDto,
 } from './dto/health-check.dto';
 import { HealthChecksService } from './health-checks.service';
+import { pageOf, Returns } from '../../common/openapi/response-schemas';
+import { Schemas } from '../../common/openapi/resources';
 
 /** certctl's /health-checks surface: continuous TLS monitoring of endpoints (probed by the scanner). */
 @ApiTags('health-checks')
@@ -16,26 +18,31 @@ export class HealthChecksController {
 
   /** Checks by status. Declared before `:id` so "summary" is not taken for an id. */
   @Get('summary')
+  @Returns(Schemas.HealthCheckSummary)
   summary() {
     return this.checks.summary();
   }
 
   @Get()
+  @Returns(pageOf(Schemas.HealthCheck))
   list(@Query() query: HealthCheckQuery) {
     return this.checks.list(query);
   }
 
   @Get(':id')
+  @Returns(Schemas.HealthCheck)
   get(@Param('id') id: string) {
     return this.checks.get(id);
   }
 
   @Post()
+  @Returns(Schemas.HealthCheck, 201)
   create(@CurrentPrincipal() actor: Principal, @Body() body: CreateHealthCheckDto) {
     return this.checks.create(actor, body);
   }
 
   @Put(':id')
+  @Returns(Schemas.HealthCheck)
   update(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: UpdateHealthCheckDto) {
     return this.checks.update(actor, id, body);
   }
@@ -47,6 +54,7 @@ export class HealthChecksController {
   }
 
   @Get(':id/history')
+  @Returns({ type: 'array', items: Schemas.HealthHistoryEntry })
   history(@Param('id') id: string, @Query() query: HealthHistoryQuery) {
     const limit = query.limit === undefined ? 100 : Number(query.limit);
     return this.checks.history(id, Math.min(Math.max(limit, 1), 1000));

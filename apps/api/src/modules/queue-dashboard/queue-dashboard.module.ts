@@ -1,11 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
 import { Inject, Injectable, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { urlencoded } from 'express';
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { ALL_QUEUES } from '@certctl/contracts';
@@ -13,6 +10,7 @@ import { JobProducer, REDIS } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import { ApiKeysService } from '../../common/auth/api-keys.service';
 import type { Principal } from '../../common/auth/principal';
+import { cookieValue, CSRF_HEADER, SESSION_COOKIE, SessionsService } from '../../common/auth/sessions.service';
 import { sendError } from '../../common/http/exception.filter';
 
 /** Where the dashboard is served: outside the /api/v1 prefix and outside Nest's guards (checked here instead). */
@@ -30,11 +28,13 @@ const ALLOWED_ACTIONS = new Set(['retry', 'promote']);
 @Injectable()
 export class QueueDashboard implements OnModuleInit {
   private readonly logger = new Logger(QueueDashboard.name);
+  private board: RequestHandler | undefined;
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly producer: JobProducer,
     private readonly keys: ApiKeysService,
+    private readonly sessions: SessionsService,
     private readonly audit: AuditService,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -42,15 +42,33 @@ export class QueueDashboard implements OnModuleInit {
 
   /** Mounted on Express during init, after Nest's routes and before its 404 handler. */
   onModuleInit(): void {
-    const serverAdapter = new ExpressAdapter().setBasePath(QUEUE_DASHBOARD_PATH);
-    createBullBoard({
-      queues: ALL_QUEUES.map((name) => new BullMQAdapter(this.producer.queue(name), { allowRetries: true })),
-      serverAdapter,
-      options: { uiConfig: { boardTitle: 'certctl queues' } },
-    });
     const app = this.adapterHost.httpAdapter.getInstance<{ post: Function; use: Function }>();
     app.post(`${QUEUE_DASHBOARD_PATH}/session`, urlencoded({ extended: false, limit: '4kb' }), (req: Request, res: Response) => void this.login(req, res).catch((err: unknown) => this.fail(req, res, err)));
-    app.use(QUEUE_DASHBOARD_PATH, (req: Request, res: Response, next: NextFunction) => void this.guard(req, res, next).catch((err: unknown) => this.fail(req, res, err)), serverAdapter.getRouter());
+    app.use(
+      QUEUE_DASHBOARD_PATH,
+      (req: Request, res: Response, next: NextFunction) => void this.guard(req, res, next).catch((err: unknown) => this.fail(req, res, err)),
+      (req: Request, res: Response, next: NextFunction) => this.dashboard()(req, res, next),
+    );
+  }
+
+  /**
+   * bull-board's router, built when the first admin gets past the guard: bull-board and what it brings (its UI
+   * server, valibot, lodash, ejs) are memory every api replica would hold at idle for a page few people open.
+   */
+  private dashboard(): RequestHandler {
+    if (!this.board) {
+      const { createBullBoard } = require('@bull-board/api') as typeof import('@bull-board/api');
+      const { BullMQAdapter } = require('@bull-board/api/bullMQAdapter') as typeof import('@bull-board/api/bullMQAdapter');
+      const { ExpressAdapter } = require('@bull-board/express') as typeof import('@bull-board/express');
+      const serverAdapter = new ExpressAdapter().setBasePath(QUEUE_DASHBOARD_PATH);
+      createBullBoard({
+        queues: ALL_QUEUES.map((name) => new BullMQAdapter(this.producer.queue(name), { allowRetries: true })),
+        serverAdapter,
+        options: { uiConfig: { boardTitle: 'certctl queues' } },
+      });
+      this.board = serverAdapter.getRouter() as RequestHandler;
+    }
+    return this.board;
   }
 
   /**
@@ -59,7 +77,7 @@ export class QueueDashboard implements OnModuleInit {
    */
   private async login(req: Request, res: Response): Promise<void> {
     const formKey = typeof req.body?.api_key === 'string' && !req.headers.authorization ? (req.body.api_key as string).trim() : undefined;
-    const principal = formKey ? await this.keys.resolve(formKey) : await this.bearer(req);
+    const principal = formKey ? await this.keys.resolve(formKey) : await this.bearer(req) ?? await this.consoleSession(req, { requireCsrf: true });
     if (!principal) return this.deny(req, res, 401, 'an admin API key is required (Authorization: Bearer <key>)');
     if (principal.role !== 'admin') return this.deny(req, res, 403, `role ${principal.role} may not open the queue dashboard`);
     const token = randomBytes(32).toString('base64url');
@@ -105,6 +123,13 @@ export class QueueDashboard implements OnModuleInit {
       this.deny(req, res, 401, 'unknown, revoked or expired API key');
       return undefined;
     }
+    // The console's own session (OpenID sign-in) may look at the dashboard; its actions need a dashboard session.
+    const consoleUser = req.method === 'GET' || req.method === 'HEAD' ? await this.consoleSession(req, { requireCsrf: false }) : undefined;
+    if (consoleUser) {
+      if (consoleUser.role === 'admin') return consoleUser;
+      this.deny(req, res, 403, `role ${consoleUser.role} may not open the queue dashboard`);
+      return undefined;
+    }
     const token = cookie(req.headers.cookie, QUEUE_SESSION_COOKIE);
     if (token !== undefined && !SESSION_TOKEN.test(token)) {
       this.deny(req, res, 401, `the ${QUEUE_SESSION_COOKIE} cookie is malformed; open a new session with POST ${QUEUE_DASHBOARD_PATH}/session`);
@@ -133,8 +158,24 @@ export class QueueDashboard implements OnModuleInit {
     return match ? this.keys.resolve(match[1]!.trim()) : undefined;
   }
 
+  /**
+   * The person signed in to the console with the session cookie (checked against the database on every request,
+   * so a deactivated user or a removed group mapping is refused at once). Opening a dashboard session is a
+   * change, so it needs the CSRF token too.
+   */
+  private async consoleSession(req: Request, options: { requireCsrf: boolean }): Promise<Principal | undefined> {
+    const token = cookieValue(req.headers.cookie, SESSION_COOKIE);
+    if (token === undefined || this.config.auth.type === 'none') return undefined;
+    const found = await this.sessions.resolve(token);
+    if (!found.ok) return undefined;
+    const csrf = req.headers[CSRF_HEADER];
+    if (options.requireCsrf && !this.sessions.csrfMatches(found.session, typeof csrf === 'string' ? csrf : undefined)) return undefined;
+    return found.session.principal;
+  }
+
   /** What opened a session, to be checked again on each of its requests. */
   private credentialOf(principal: Principal): string {
+    if (principal.session_id) return `session:${principal.session_id}`;
     if (principal.key_id) return `key:${principal.key_id}`;
     if (principal.actor_type === 'Anonymous') return 'none';
     return `bootstrap:${this.keys.bootstrapFingerprint() ?? ''}`;
@@ -146,6 +187,7 @@ export class QueueDashboard implements OnModuleInit {
    */
   private async credentialStillValid(credential: string | undefined): Promise<boolean> {
     if (credential?.startsWith('key:')) return this.keys.isActive(credential.slice('key:'.length));
+    if (credential?.startsWith('session:')) return this.sessions.isLive(credential.slice('session:'.length));
     if (credential?.startsWith('bootstrap:')) {
       const fingerprint = this.keys.bootstrapFingerprint();
       return fingerprint !== undefined && credential === `bootstrap:${fingerprint}`;

@@ -8,18 +8,19 @@ import { ReissueDrillDto } from './dto/reissue.dto';
 import { DrillProgress, DrillStarted, DryRunResult, ReissueService } from './reissue.service';
 
 const nullable = (s: Schema): Schema => ({ ...s, nullable: true });
+const affected = { type: 'array', items: objectOf({ certificate_id: str, name: str, common_name: str, serial_number: str, not_after: dateTime }) } as Schema;
 const dryRun = objectOf({
   dry_run: { type: 'boolean', enum: [true] }, issuer_id: str, intermediate_ca_id: nullable(str), total: int,
-  certificates: { type: 'array', items: objectOf({ certificate_id: str, name: str, common_name: str, serial_number: str, not_after: dateTime }) },
+  certificates: affected, renewed_by_acme_clients: affected,
 });
 const started = objectOf({
   dry_run: { type: 'boolean', enum: [false] }, drill_id: str, issuer_id: str, intermediate_ca_id: nullable(str),
-  status: { type: 'string', enum: ['running', 'completed'] }, total: int, jobs_opened: int,
+  status: { type: 'string', enum: ['running', 'completed'] }, total: int, jobs_opened: int, ari_requested: int, revoke_old: { type: 'boolean' },
   skipped: { type: 'array', items: objectOf({ certificate_id: str, error: str }) },
 });
 const progress = component('ReissueDrillProgress', objectOf({
   drill_id: str, issuer_id: str, intermediate_ca_id: nullable(str), reason: str, revocation_reason: str,
-  status: { type: 'string', enum: ['running', 'completed'] }, total: int, issued: int, deployed: int, verified: int, revoked: int, failed: int,
+  status: { type: 'string', enum: ['running', 'completed'] }, revoke_old: { type: 'boolean' }, total: int, ari_requested: int, issued: int, deployed: int, verified: int, revoked: int, failed: int,
   unverified: int, requested_by: str, created_at: dateTime, completed_at: nullable(dateTime),
   problems: { type: 'array', items: objectOf({ certificate_id: str, state: str, error: nullable(str) }) },
 }));
@@ -34,7 +35,9 @@ export class ReissueController {
   /**
    * Re-issues and redeploys every active certificate of the CA; each old serial is revoked once its replacement is
    * served (proved by the post-deploy TLS check; at once for a certificate without targets). `dry_run` lists the
-   * certificates and changes nothing (200); otherwise 202 with the drill id to follow.
+   * certificates and changes nothing (200); otherwise 202 with the drill id to follow. A certificate whose key lives
+   * with an ACME client (source ACME) is not re-issued here: its ARI window opens now, its client renews it (with
+   * `replaces`), and its old serial is revoked once the client has downloaded the new certificate.
    */
   @Post(':id/reissue')
   @HttpCode(202)

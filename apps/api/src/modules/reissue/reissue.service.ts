@@ -27,12 +27,22 @@ export interface AffectedCertificate {
   not_after: Date;
 }
 
+interface AffectedRow extends AffectedCertificate {
+  source: string;
+}
+
+/** Certificates whose key lives with an ACME client of our ACME server (source ACME): only the client can renew them. */
+const RENEWED_BY_CLIENT = 'ACME';
+
 export interface DryRunResult {
   dry_run: true;
   issuer_id: string;
   intermediate_ca_id: string | null;
   total: number;
+  /** Re-issued by the server (a Renewal job each). */
   certificates: AffectedCertificate[];
+  /** Renewed by their ACME clients via ARI: the drill opens their renewal window now and waits for the client's order. */
+  renewed_by_acme_clients: AffectedCertificate[];
 }
 
 export interface DrillStarted {
@@ -43,6 +53,9 @@ export interface DrillStarted {
   status: 'running' | 'completed';
   total: number;
   jobs_opened: number;
+  /** ACME-client certificates whose ARI window the drill opened now (no Renewal job: their clients renew them). */
+  ari_requested: number;
+  revoke_old: boolean;
   /** Certificates the drill could not renew now (a renewal already in progress, say): counted as failed. */
   skipped: Array<{ certificate_id: string; error: string }>;
 }
@@ -54,7 +67,9 @@ export interface DrillProgress {
   reason: string;
   revocation_reason: string;
   status: 'running' | 'completed';
+  revoke_old: boolean;
   total: number;
+  ari_requested: number;
   issued: number;
   deployed: number;
   verified: number;
@@ -86,61 +101,80 @@ export class ReissueService {
 
   async start(actor: Principal, caId: string, body: ReissueDrillDto, correlationId: string): Promise<DryRunResult | DrillStarted> {
     const scope = await this.scopeOf(caId);
+    const revokeOld = body.revoke_old ?? true;
     if (body.dry_run) {
-      const certificates = await this.affected(this.dataSource.manager, scope, false);
-      return { dry_run: true, issuer_id: scope.issuerId, intermediate_ca_id: scope.intermediateId, total: certificates.length, certificates };
+      const rows = await this.affected(this.dataSource.manager, scope, false);
+      const plain = ({ source: _source, ...c }: AffectedRow): AffectedCertificate => c;
+      return {
+        dry_run: true, issuer_id: scope.issuerId, intermediate_ca_id: scope.intermediateId, total: rows.length,
+        certificates: rows.filter((c) => c.source !== RENEWED_BY_CLIENT).map(plain),
+        renewed_by_acme_clients: rows.filter((c) => c.source === RENEWED_BY_CLIENT).map(plain),
+      };
     }
     const revocationReason: RevocationReason = body.revocation_reason ?? (isRevocationReason(body.reason) ? body.reason : 'superseded');
     const toQueue: Array<{ id: string; type: 'Issuance' | 'Renewal'; max_attempts: number }> = [];
     const started = await this.dataSource.transaction(async (tx) => {
       const affected = await this.affected(tx, scope, true);
       const ids = affected.map((c) => c.certificate_id);
-      const outcomes = await this.renewals.open(tx, actor, ids, { force: false, bulk: true });
+      const ariIds = affected.filter((c) => c.source === RENEWED_BY_CLIENT).map((c) => c.certificate_id);
+      const serverIds = affected.filter((c) => c.source !== RENEWED_BY_CLIENT).map((c) => c.certificate_id);
+      const outcomes = await this.renewals.open(tx, actor, serverIds, { force: false, bulk: true });
+      // The renew-now mark on each ACME certificate's newest version: its ARI window opens at once (renewal-info).
+      if (ariIds.length) {
+        await tx.query(
+          `UPDATE certificate_versions v SET renewal_requested_at = COALESCE(v.renewal_requested_at, now())
+            WHERE v.id IN (SELECT DISTINCT ON (x.certificate_id) x.id FROM certificate_versions x WHERE x.certificate_id = ANY($1::text[])
+                            ORDER BY x.certificate_id, x.created_at DESC, x.id DESC)`,
+          [ariIds],
+        );
+      }
       const drillId = newId('reissueDrill');
       const jobOf = new Map(outcomes.filter((o) => o.job).map((o) => [o.certificate_id, o.job!]));
       const skipped = outcomes.filter((o) => !o.job).map((o) => ({
         certificate_id: o.certificate_id,
         error: o.result === 'in_progress' ? `a renewal is already in progress (${o.open_jobs.map((j) => j.id).join(', ')})` : `not renewable (${o.certificate_status})`,
       }));
-      const status = jobOf.size ? 'running' : 'completed';
+      const status = jobOf.size || ariIds.length ? 'running' : 'completed';
       await tx.query(
-        `INSERT INTO reissue_drills (id, issuer_id, intermediate_ca_id, reason, revocation_reason, status, total, requested_by, correlation_id, completed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $6 = 'completed' THEN now() END)`,
-        [drillId, scope.issuerId, scope.intermediateId, body.reason, revocationReason, status, ids.length, actor.actor, correlationId],
+        `INSERT INTO reissue_drills (id, issuer_id, intermediate_ca_id, reason, revocation_reason, status, total, requested_by, correlation_id, completed_at, revoke_old)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $6 = 'completed' THEN now() END, $10)`,
+        [drillId, scope.issuerId, scope.intermediateId, body.reason, revocationReason, status, ids.length, actor.actor, correlationId, revokeOld],
       );
       // Each item keeps the serials it replaces: every unexpired version not yet revoked, read under the row locks.
       await tx.query(
-        `INSERT INTO reissue_drill_items (drill_id, certificate_id, renewal_job_id, state, error, old_serials)
-         SELECT $1, i.certificate_id, i.job_id, CASE WHEN i.job_id IS NULL THEN 'failed' ELSE 'pending' END, i.error,
+        `INSERT INTO reissue_drill_items (drill_id, certificate_id, renewal_job_id, state, error, via_ari, old_serials)
+         SELECT $1, i.certificate_id, i.job_id, CASE WHEN i.job_id IS NULL AND NOT i.certificate_id = ANY($6::text[]) THEN 'failed' ELSE 'pending' END,
+                i.error, i.certificate_id = ANY($6::text[]),
                 COALESCE((SELECT array_agg(v.serial_number ORDER BY v.created_at) FROM certificate_versions v
                            WHERE v.certificate_id = i.certificate_id AND v.not_after > now()
                              AND NOT EXISTS (SELECT 1 FROM certificate_revocations r WHERE r.issuer_id = $2 AND r.serial_number = v.serial_number)), '{}')
            FROM unnest($3::text[], $4::text[], $5::text[]) AS i(certificate_id, job_id, error)`,
         [
           drillId, scope.issuerId, ids, ids.map((id) => jobOf.get(id)?.id ?? null),
-          ids.map((id) => skipped.find((s) => s.certificate_id === id)?.error ?? null),
+          ids.map((id) => skipped.find((s) => s.certificate_id === id)?.error ?? null), ariIds,
         ],
       );
       await this.audit.record({
         actor, action: 'reissue_drill_started', resource_type: 'issuer', resource_id: scope.issuerId,
         details: {
           drill_id: drillId, reason: body.reason, revocation_reason: revocationReason, intermediate_ca_id: scope.intermediateId,
-          total: ids.length, jobs_opened: jobOf.size, skipped: skipped.length,
+          total: ids.length, jobs_opened: jobOf.size, ari_requested: ariIds.length, revoke_old: revokeOld, skipped: skipped.length,
         },
       }, tx);
       for (const job of jobOf.values()) if (job.status === 'Pending') toQueue.push(job);
-      return { drillId, status, total: ids.length, jobsOpened: jobOf.size, skipped } as const;
+      return { drillId, status, total: ids.length, jobsOpened: jobOf.size, ariRequested: ariIds.length, skipped } as const;
     });
     await this.enqueue(toQueue, correlationId);
     return {
       dry_run: false, drill_id: started.drillId, issuer_id: scope.issuerId, intermediate_ca_id: scope.intermediateId, status: started.status,
-      total: started.total, jobs_opened: started.jobsOpened, skipped: started.skipped,
+      total: started.total, jobs_opened: started.jobsOpened, ari_requested: started.ariRequested, revoke_old: revokeOld, skipped: started.skipped,
     };
   }
 
   async progress(caId: string, drillId: string): Promise<DrillProgress> {
     const [drill]: Array<Record<string, unknown>> = await this.dataSource.query(
-      `SELECT d.id, d.issuer_id, d.intermediate_ca_id, d.reason, d.revocation_reason, d.status, d.total, d.requested_by, d.created_at, d.completed_at,
+      `SELECT d.id, d.issuer_id, d.intermediate_ca_id, d.reason, d.revocation_reason, d.status, d.revoke_old, d.total, d.requested_by, d.created_at, d.completed_at,
+              count(i.*) FILTER (WHERE i.via_ari)::int AS ari_requested,
               count(i.*) FILTER (WHERE i.issued_at IS NOT NULL)::int AS issued,
               count(i.*) FILTER (WHERE i.deployed_at IS NOT NULL)::int AS deployed,
               count(i.*) FILTER (WHERE i.verified_at IS NOT NULL)::int AS verified,
@@ -180,9 +214,9 @@ export class ReissueService {
    * The active certificates of the CA, whose newest version is still valid (an intermediate's: whose newest chain
    * holds that intermediate). With `lock`, their rows are locked in id order, as RenewalJobs requires.
    */
-  private affected(tx: EntityManager, scope: Scope, lock: boolean): Promise<AffectedCertificate[]> {
+  private affected(tx: EntityManager, scope: Scope, lock: boolean): Promise<AffectedRow[]> {
     return tx.query(
-      `SELECT c.id AS certificate_id, c.name, c.common_name, nv.serial_number, nv.not_after
+      `SELECT c.id AS certificate_id, c.name, c.common_name, nv.serial_number, nv.not_after, c.source
          FROM managed_certificates c
          JOIN LATERAL (SELECT v.serial_number, v.not_after, v.pem_chain FROM certificate_versions v WHERE v.certificate_id = c.id
                         ORDER BY v.created_at DESC, v.id DESC LIMIT 1) nv ON true

@@ -3,11 +3,14 @@ import { Returns, dateTime, objectOf, str } from '../../common/openapi/response-
 import type { Principal } from '../../common/auth/principal';
 import { CrudController } from '../../common/crud.controller';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
+import { SendNullAs } from '../../common/http/omit-unset.interceptor';
 import { TargetQuery } from './dto/target.dto';
 import { CreateTargetDto, UpdateTargetDto } from './dto/target.dto';
 import { TargetsService, TargetTestResult } from './targets.service';
 import { Schemas } from '../../common/openapi/resources';
 
+/** certctl's UI reads a target's `agent_id` on every row, so it is sent as `null` for agentless targets. */
+@SendNullAs('agent_id')
 export class TargetsController extends CrudController({
   path: 'targets', tag: 'targets', service: TargetsService,
   createDto: CreateTargetDto, updateDto: UpdateTargetDto, queryDto: TargetQuery, resource: Schemas.Target,

@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import type { NextFunction, Request, Response } from 'express';
 
 /** Paths the console never answers, even when nothing else matches: they belong to the API and the operators. */
-const SERVER_PREFIXES = ['/api', '/health', '/ready', '/metrics', '/.well-known', '/admin/queues'];
+const SERVER_PREFIXES = ['/api', '/health', '/ready', '/metrics', '/.well-known', '/admin/queues', '/auth'];
 
 /**
  * Scripts only from this origin (no inline script, no eval); inline styles are allowed because the chart

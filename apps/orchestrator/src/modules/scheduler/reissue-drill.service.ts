@@ -18,6 +18,7 @@ interface Revoked {
   serials: string[];
   new_serial: string;
   verified: boolean;
+  via_ari: boolean;
 }
 
 /**
@@ -30,6 +31,11 @@ interface Revoked {
  * 3. verified → revoked: the old serials go into certificate_revocations (CRL and OCSP of a Local CA at once, an
  *    ACME CA told by the `certificate.revoke` job), with the drill's reason, and an audit row per certificate;
  * 4. a drill with nothing open is completed, with its audit row.
+ * A certificate whose key lives with an ACME client (`via_ari`) has no Renewal job: the drill opened its ARI window,
+ * and it is issued once the client's renewal order (`replaces` naming it, or failing that an order of the same
+ * account for the same names placed after the drill began) holds a certificate, verified once the client downloaded
+ * that certificate, then revoked like the others (the old managed certificate turns Revoked: the new order made its
+ * own). A drill with `revoke_old` false (a plain "renew early") stops at verified.
  */
 @Injectable()
 export class ReissueDrillService {
@@ -46,8 +52,8 @@ export class ReissueDrillService {
     const running: Array<{ id: string }> = await this.dataSource.query(`SELECT id FROM reissue_drills WHERE status = 'running'`);
     if (!running.length) return { issued: 0, verified: 0, revoked: 0, completed: 0 };
     const drillIds = running.map((d) => d.id);
-    const issued = await this.markIssued(drillIds);
-    const verified = await this.markDeployed(drillIds);
+    const issued = (await this.markIssued(drillIds)) + (await this.markRenewedByClient(drillIds));
+    const verified = (await this.markDeployed(drillIds)) + (await this.markDownloaded(drillIds));
     let revoked = 0;
     for (;;) {
       const batch = await this.revokeVerified(drillIds);
@@ -100,7 +106,7 @@ export class ReissueDrillService {
              JOIN certificate_versions v ON v.id = i.new_version_id
              LEFT JOIN jobs dj ON dj.certificate_id = i.certificate_id AND dj.type = 'Deployment' AND dj.created_at >= v.created_at
              LEFT JOIN deployment_targets t ON t.id = dj.target_id
-            WHERE i.drill_id = ANY($1::text[]) AND i.state IN ('issued', 'deployed')
+            WHERE i.drill_id = ANY($1::text[]) AND i.state IN ('issued', 'deployed') AND NOT i.via_ari
             GROUP BY i.drill_id, i.certificate_id
          )
          UPDATE reissue_drill_items i
@@ -127,12 +133,73 @@ export class ReissueDrillService {
     });
   }
 
+  /**
+   * Step 1 of an ACME-client certificate: its client's renewal order holds a certificate (issued); its old version
+   * expired with no renewal (failed).
+   */
+  private async markRenewedByClient(drillIds: string[]): Promise<number> {
+    return this.dataSource.transaction(async (tx) => {
+      const [updated]: [Array<{ drill_id: string; certificate_id: string; state: string; error: string | null }>, number] = await tx.query(
+        `WITH item AS (
+           SELECT i.drill_id, i.certificate_id, d.created_at AS drill_started, oc.sans, first_order.account_id,
+                  (SELECT max(v.not_after) FROM certificate_versions v WHERE v.certificate_id = i.certificate_id) AS old_not_after
+             FROM reissue_drill_items i
+             JOIN reissue_drills d ON d.id = i.drill_id
+             JOIN managed_certificates oc ON oc.id = i.certificate_id
+             LEFT JOIN LATERAL (SELECT o.account_id FROM acme_orders o WHERE o.certificate_id = i.certificate_id LIMIT 1) first_order ON true
+            WHERE i.drill_id = ANY($1::text[]) AND i.via_ari AND i.state = 'pending'
+         ), renewal AS (
+           SELECT DISTINCT ON (item.drill_id, item.certificate_id) item.drill_id, item.certificate_id, nv.id AS version_id, nv.serial_number
+             FROM item
+             JOIN acme_orders o ON o.certificate_version_id IS NOT NULL AND o.certificate_id IS DISTINCT FROM item.certificate_id
+              AND (o.replaces_version_id IN (SELECT v.id FROM certificate_versions v WHERE v.certificate_id = item.certificate_id)
+                   OR (o.replaces_version_id IS NULL AND o.account_id = item.account_id AND o.created_at >= item.drill_started
+                       AND (SELECT array_agg(x ORDER BY x) FROM managed_certificates nc, unnest(nc.sans) x WHERE nc.id = o.certificate_id)
+                         = (SELECT array_agg(x ORDER BY x) FROM unnest(item.sans) x)))
+             JOIN certificate_versions nv ON nv.id = o.certificate_version_id
+            ORDER BY item.drill_id, item.certificate_id, (o.replaces_version_id IS NOT NULL) DESC, o.created_at
+         ), outcome AS (
+           SELECT item.drill_id, item.certificate_id, r.version_id, r.serial_number, item.old_not_after
+             FROM item LEFT JOIN renewal r ON r.drill_id = item.drill_id AND r.certificate_id = item.certificate_id
+            WHERE r.version_id IS NOT NULL OR item.old_not_after <= now()
+         )
+         UPDATE reissue_drill_items i
+            SET state = CASE WHEN o.version_id IS NOT NULL THEN 'issued' ELSE 'failed' END,
+                new_version_id = o.version_id, new_serial = o.serial_number, issued_at = CASE WHEN o.version_id IS NOT NULL THEN now() END,
+                error = CASE WHEN o.version_id IS NULL THEN 'its ACME client did not renew it (ARI window opened by the drill) before it expired' END,
+                updated_at = now()
+           FROM outcome o
+          WHERE i.drill_id = o.drill_id AND i.certificate_id = o.certificate_id AND i.state = 'pending'
+         RETURNING i.drill_id, i.certificate_id, i.state, i.error`,
+        [drillIds],
+      );
+      await this.auditFailures(tx, updated);
+      return updated.filter((r) => r.state === 'issued').length;
+    });
+  }
+
+  /**
+   * Step 2 of an ACME-client certificate: the server deploys nothing, so the proof that the new certificate is in
+   * use is that its client downloaded it (the ACME \`certificate\` request); only then may the old serial go.
+   */
+  private async markDownloaded(drillIds: string[]): Promise<number> {
+    const [, count]: [unknown, number] = await this.dataSource.query(
+      `UPDATE reissue_drill_items i SET state = 'verified', deployed_at = o.downloaded_at, verified_at = now(), updated_at = now()
+         FROM acme_orders o
+        WHERE i.drill_id = ANY($1::text[]) AND i.via_ari AND i.state = 'issued'
+          AND o.certificate_version_id = i.new_version_id AND o.downloaded_at IS NOT NULL`,
+      [drillIds],
+    );
+    return count;
+  }
+
   /** Step 3, for up to BATCH items; then the issuers' OCSP answers, CRLs, or the CA itself, are told. */
   private async revokeVerified(drillIds: string[]): Promise<number> {
     const revoked: Revoked[] = await this.dataSource.transaction(async (tx) => {
       const [items]: [Revoked[], number] = await tx.query(
         `WITH picked AS (
            SELECT i.drill_id, i.certificate_id FROM reissue_drill_items i
+             JOIN reissue_drills rd ON rd.id = i.drill_id AND rd.revoke_old
             WHERE i.drill_id = ANY($1::text[]) AND i.state = 'verified'
             ORDER BY i.drill_id, i.certificate_id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED
          )
@@ -141,7 +208,7 @@ export class ReissueDrillService {
           WHERE i.drill_id = p.drill_id AND i.certificate_id = p.certificate_id AND d.id = i.drill_id AND s.id = d.issuer_id
          RETURNING i.drill_id, i.certificate_id, d.issuer_id, s.type AS issuer_type,
                    ARRAY(SELECT x FROM unnest(i.old_serials) x WHERE x IS DISTINCT FROM i.new_serial) AS serials,
-                   i.new_serial, i.verified_at IS NOT NULL AS verified`,
+                   i.new_serial, i.verified_at IS NOT NULL AS verified, i.via_ari`,
         [drillIds],
       );
       if (!items.length) return [];
@@ -155,6 +222,16 @@ export class ReissueDrillService {
          ON CONFLICT (issuer_id, serial_number) DO NOTHING`,
         [JSON.stringify(items.map((r) => ({ ...r, capable: CRL_CAPABLE_ISSUER_TYPES.includes(r.issuer_type) })))],
       );
+      // An ACME-client certificate's renewal is another managed certificate: the old one, every serial revoked, is Revoked.
+      const replacedByClient = items.filter((r) => r.via_ari);
+      if (replacedByClient.length) {
+        await tx.query(
+          `UPDATE managed_certificates c SET status = 'Revoked', revoked_at = now(), revocation_reason = d.revocation_reason, updated_at = now()
+             FROM jsonb_to_recordset($1::jsonb) AS r(drill_id text, certificate_id text), reissue_drills d
+            WHERE c.id = r.certificate_id AND d.id = r.drill_id AND c.status NOT IN ('Revoked', 'Archived')`,
+          [JSON.stringify(replacedByClient.map((r) => ({ drill_id: r.drill_id, certificate_id: r.certificate_id })))],
+        );
+      }
       await insertAudit(tx, items.map((r) => ({
         action: 'reissue_old_serials_revoked', resource_type: 'certificate', resource_id: r.certificate_id,
         details: { drill_id: r.drill_id, revoked_serials: r.serials, new_serial: r.new_serial, served_verified: r.verified },
@@ -193,7 +270,9 @@ export class ReissueDrillService {
       const [done]: [Array<{ id: string; issuer_id: string; total: number; revoked: number; failed: number; unverified: number }>, number] = await tx.query(
         `UPDATE reissue_drills d SET status = 'completed', completed_at = now()
           WHERE d.id = ANY($1::text[]) AND d.status = 'running'
-            AND NOT EXISTS (SELECT 1 FROM reissue_drill_items i WHERE i.drill_id = d.id AND i.state = ANY($2::text[]))
+            -- A drill that revokes nothing ends with its items verified.
+            AND NOT EXISTS (SELECT 1 FROM reissue_drill_items i WHERE i.drill_id = d.id AND i.state = ANY($2::text[])
+                              AND (d.revoke_old OR i.state <> 'verified'))
          RETURNING d.id, d.issuer_id, d.total,
                    (SELECT count(*) FROM reissue_drill_items i WHERE i.drill_id = d.id AND i.state = 'revoked')::int AS revoked,
                    (SELECT count(*) FROM reissue_drill_items i WHERE i.drill_id = d.id AND i.state = 'failed')::int AS failed,

@@ -14,4 +14,10 @@ export class ReissueDrillDto {
     description: 'RFC 5280 reason the old serials are revoked with once their replacement is served; defaults to `reason` when that is a reason name, else superseded',
   })
   revocation_reason?: RevocationReason;
+
+  @BoolField({
+    optional: true,
+    description: 'Revoke each old serial once its replacement is served (default true). false: a plain "renew early" of the issuer — every certificate is renewed (ACME-client ones asked through ARI) and nothing is revoked',
+  })
+  revoke_old?: boolean;
 }
