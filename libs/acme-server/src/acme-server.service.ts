@@ -627,7 +627,7 @@ export class AcmeServerService {
     let challenge = rows[0];
     if (!challenge) throw AcmeProblem.notFound(`challenge ${id}`);
     const authz = await this.ownedAuthz(auth.account!, challenge.authorization_id);
-    const headers = { Link: `<${this.url(ctx, `authz/${authz.id}`)}>;rel="up"` };
+    const headers: Record<string, string> = { Link: `<${this.url(ctx, `authz/${authz.id}`)}>;rel="up"` };
     if (auth.payload !== undefined) {
       // RFC 8555 §7.5.1: the client says it is ready; validation runs on the orchestrator's acme-validation queue.
       if (authz.status !== 'pending') throw new AcmeProblem('malformed', `the authorization is ${authz.status}`);
@@ -642,6 +642,8 @@ export class AcmeServerService {
         }
       }
     }
+    // RFC 8555 §8.2: tell the client when to look again; lego sleeps 5 s before polling when there is none.
+    if (challenge.status === 'processing') headers['Retry-After'] = String(this.config.acmeServer.retryAfterSeconds);
     return { status: 200, body: this.challengeBody(ctx, challenge), headers };
   }
 

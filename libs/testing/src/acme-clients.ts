@@ -208,6 +208,8 @@ function legoArgs(options: LegoOptions): { args: string[]; env: Record<string, s
       RFC2136_TSIG_ALGORITHM: `${options.rfc2136.algorithm.toLowerCase().replace(/\.?$/, '.')}`,
       RFC2136_PROPAGATION_TIMEOUT: '30',
       RFC2136_POLLING_INTERVAL: '1',
+      // lego waits this long between its updates (default 60 s); BIND9 takes them back to back.
+      RFC2136_SEQUENCE_INTERVAL: '1',
     });
   }
   return { args, env };

@@ -27,6 +27,8 @@ export interface Pebble {
   rootPem(): Promise<string>;
   /** Makes `host` resolve to `ip` (an address where nothing answers makes http-01 fail). */
   addA(host: string, ip: string): Promise<void>;
+  /** The pebble process id (a bench reads its CPU time). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -87,7 +89,8 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /** `dnsServer` (`host:port`, e.g. a BIND9 fixture's address) replaces challtestsrv as the DNS server Pebble validates through. */
-export async function startPebble(options: { httpPort: number; eab?: boolean; dnsServer?: string }): Promise<Pebble> {
+/** `env` adds to Pebble's environment, e.g. PEBBLE_VA_ALWAYS_VALID=1 for a benchmark peer. */
+export async function startPebble(options: { httpPort: number; eab?: boolean; dnsServer?: string; env?: Record<string, string> }): Promise<Pebble> {
   const dir = mkdtempSync(join(tmpdir(), 'certctl-pebble-'));
   const [acmePort, managementPort, tlsPort, dnsPort, challPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   execFileSync('openssl', [
@@ -116,7 +119,7 @@ export async function startPebble(options: { httpPort: number; eab?: boolean; dn
     '-http01', '', '-https01', '', '-tlsalpn01', '', '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '',
   ], {});
   // Validation is real: no PEBBLE_VA_ALWAYS_VALID. NOSLEEP only drops Pebble's random 0-15 s pause before validating.
-  const pebble = startProcess('pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', options.dnsServer ?? `127.0.0.1:${dnsPort}`], { PEBBLE_VA_NOSLEEP: '1' });
+  const pebble = startProcess('pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', options.dnsServer ?? `127.0.0.1:${dnsPort}`], { PEBBLE_VA_NOSLEEP: '1', ...options.env });
   const challtestsrvUrl = `http://127.0.0.1:${challPort}`;
   const directoryUrl = `https://127.0.0.1:${acmePort}/dir`;
 
@@ -155,6 +158,7 @@ export async function startPebble(options: { httpPort: number; eab?: boolean; dn
       return res.body;
     },
     addA: (host, ip) => post('/add-a', { host, addresses: [ip] }),
+    pid: pebble.child.pid,
     stop,
   };
 }
