@@ -1,4 +1,4 @@
-import { createContext, ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+import { createContext, ReactNode, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { api, AuthCheck, setUnauthorizedHandler, storeApiKey, storedApiKey } from '../api/client';
 
@@ -48,9 +48,13 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
   const [check, setCheck] = useState<AuthCheck | undefined>();
   const [signedIn, setSignedIn] = useState(() => storedApiKey() !== null);
+  // How this tab is signed in, read synchronously by the 401 handler: several requests refused at once must sign
+  // out once, with the first one's reason, not overwrite it with another.
+  const signedInWith = useRef<'key' | 'cookie' | null>(storedApiKey() !== null ? 'key' : null);
   const [endedReason, setEndedReason] = useState<string | undefined>();
 
   const forget = useCallback(() => {
+    signedInWith.current = null;
     storeApiKey(null);
     setCheck(undefined);
     setSignedIn(false);
@@ -73,15 +77,14 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   useEffect(
     () =>
       setUnauthorizedHandler((serverMessage) => {
-        if (storedApiKey() !== null) {
-          forget();
-          setEndedReason(keyRefusedReason(serverMessage));
-        } else if (signedIn) {
-          forget();
-          setEndedReason('You were signed out because your session ended: it expired, was signed out elsewhere, or your access was removed. Sign in again.');
-        }
+        const how = signedInWith.current;
+        if (how === null) return; // already signed out, or the sign-in page's own check
+        forget();
+        setEndedReason(how === 'key'
+          ? keyRefusedReason(serverMessage)
+          : 'You were signed out because your session ended: it expired, was signed out elsewhere, or your access was removed. Sign in again.');
       }),
-    [forget, signedIn],
+    [forget],
   );
 
   // A tab reloaded while signed in asks again what its key may do; without a key, whether a session cookie signs it in.
@@ -90,6 +93,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     if (key && !check) api.check(key).then(setCheck).catch(() => undefined);
     if (!key && !signedIn) {
       api.check(null).then((result) => {
+        signedInWith.current = 'cookie';
         setCheck(result);
         setSignedIn(true);
       }, () => undefined);
@@ -99,6 +103,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const signIn = useCallback(async (key: string) => {
     const result = await api.check(key);
     storeApiKey(key);
+    signedInWith.current = 'key';
     setCheck(result);
     setEndedReason(undefined);
     setSignedIn(true);

@@ -22,6 +22,10 @@ export class AcmeOrderEntity {
   @Column('text', { nullable: true }) job_id: string | null;
   @Column('text', { nullable: true }) certificate_version_id: string | null;
   @Column('text', { nullable: true }) replaces: string | null;
+  /** The version `replaces` named (RFC 9773), once resolved; written and read by SQL only. */
+  @Column('text', { nullable: true, select: false }) replaces_version_id: string | null;
+  /** When the client first fetched its certificate (a re-issue drill revokes the replaced serial after that). */
+  @Column('timestamptz', { nullable: true, select: false }) downloaded_at: Date | null;
   @Column('jsonb', { nullable: true }) error: Record<string, unknown> | null;
   @CreateDateColumn({ type: 'timestamptz' }) created_at: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updated_at: Date;

@@ -18,5 +18,7 @@ export class CertificateVersionEntity {
   @Column('text', { nullable: true }) job_id: string | null;
   /** The CRL shard its serial was given at issuance (null: the issuer was not sharded then). */
   @Column('smallint', { nullable: true, select: false }) crl_shard: number | null;
+  /** Set by a re-issue drill: ARI tells this version's ACME client to renew now. */
+  @Column('timestamptz', { nullable: true, select: false }) renewal_requested_at: Date | null;
   @CreateDateColumn({ type: 'timestamptz' }) created_at: Date;
 }
