@@ -156,6 +156,5 @@ describe('per-CA budget shared by two orchestrator processes', () => {
     // The jobs that waited completed after the budget freed.
     const waitedIds = first.filter((j) => j.status === 'Pending').map((j) => j.id);
     for (const j of done.filter((d) => waitedIds.includes(d.id))) expect(new Date(j.completed_at).getTime()).toBeGreaterThanOrEqual(firstSpends[0]!.at + WINDOW_S * 1000);
-    console.log(`[issuer-budgets] slots taken by: ${JSON.stringify(Object.entries(all.reduce<Record<string, number>>((m, s) => ({ ...m, [s.reserved_by]: (m[s.reserved_by] ?? 0) + 1 }), {})))}`);
   }, 240_000);
 });

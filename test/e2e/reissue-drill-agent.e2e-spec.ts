@@ -77,7 +77,6 @@ suite('mass re-issue drill through an agent (nginx) and an unverifiable target',
   it('revokes the agent-deployed certificate\'s old serial after the agent verified nginx serves the new one; keeps the unverifiable one', async () => {
     const oldAgent = await newest(agentCert);
     const oldFile = await newest(fileCert);
-    const started = Date.now();
     const res = await p.http.post(`/api/v1/issuers/${inv.issuerId}/reissue`).set(p.auth()).send({ reason: 'agent drill' });
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     const get = async () => (await p.http.get(`/api/v1/issuers/${inv.issuerId}/reissue/${res.body.drill_id}`).set(p.auth()).expect(200)).body;
@@ -95,6 +94,5 @@ suite('mass re-issue drill through an agent (nginx) and an unverifiable target',
     expect(await revokedSerials(agentCert)).toEqual([oldAgent.serial_number]);
     expect(await revokedSerials(fileCert)).toEqual([]);
     expect((await newest(fileCert)).serial_number).not.toBe(oldFile.serial_number);
-    console.log(`[reissue-drill-agent] agent + file target drill completed in ${Date.now() - started} ms`);
   });
 });

@@ -3,7 +3,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@certctl/testing';
 import { AcmeServerHarness, startAcmeServer } from '../support/acme-server-harness';
-import { chromiumMissing, launchChromium, screenshot, seriousAxeViolations } from '../support/chromium';
+import { chromiumMissing, launchChromium, screenshot, seriousAxeViolations, signInWithApiKey } from '../support/chromium';
 import { keyWithRole } from '../support/fixtures';
 import { ensureWebBuild } from '../support/web-build';
 
@@ -71,10 +71,7 @@ suite('web console ACME page in Chromium', () => {
     const context = await browser.newContext({ viewport });
     contexts.push(context);
     const page = await context.newPage();
-    await page.goto(`${base}/`);
-    await page.getByLabel('API key').fill(key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await signInWithApiKey(page, base, key);
     return page;
   }
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkerApp } from '@certctl/observability';
 import { freePort } from '@certctl/testing';
 import { SCANNER_FEATURES } from '../../apps/scanner/src/scanner.features';
-import { chromiumMissing, launchChromium, screenshot, seriousAxeViolations } from '../support/chromium';
+import { chromiumMissing, launchChromium, openConsolePage, screenshot, seriousAxeViolations, signInWithApiKey } from '../support/chromium';
 import { certificateBody, createInventory, Inventory, keyWithRole, post, unique } from '../support/fixtures';
 import { waitFor } from '../support/notifier-peers';
 import { PlatformHarness, startPlatform } from '../support/platform-harness';
@@ -68,18 +68,11 @@ suite('web console pages (issue 24) in Chromium', () => {
     const context = await browser.newContext({ viewport, acceptDownloads: true });
     contexts.push(context);
     const page = await context.newPage();
-    await page.goto(`${base}/`);
-    await page.getByLabel('API key').fill(key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await signInWithApiKey(page, base, key);
     return page;
   }
 
-  async function go(page: Page, path: string, heading: string | RegExp): Promise<void> {
-    await page.goto(`${base}${path}`);
-    await page.getByRole('heading', { name: heading, exact: typeof heading === 'string' }).first().waitFor();
-    await page.getByText('Loading…').first().waitFor({ state: 'detached' }).catch(() => undefined);
-  }
+  const go = (page: Page, path: string, heading: string | RegExp) => openConsolePage(page, base, path, heading);
 
   /** The first test sees the empty inventory; it then builds what the others use. */
   async function buildInventory(): Promise<void> {

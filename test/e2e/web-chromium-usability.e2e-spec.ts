@@ -8,7 +8,7 @@ import { createWorkerApp } from '@certctl/observability';
 import { freePort } from '@certctl/testing';
 import { SCANNER_FEATURES } from '../../apps/scanner/src/scanner.features';
 import { seedDemoInventory } from '../../scripts/demo-seed';
-import { chromiumMissing, launchChromium, screenshot, seriousAxeViolations } from '../support/chromium';
+import { chromiumMissing, launchChromium, openConsolePage, screenshot, seriousAxeViolations, signInWithApiKey } from '../support/chromium';
 import { keyWithRole, post, unique } from '../support/fixtures';
 import { PlatformHarness, startPlatform } from '../support/platform-harness';
 import { ensureWebBuild } from '../support/web-build';
@@ -76,18 +76,11 @@ suite('web console usability (issue 24 defects) in Chromium', () => {
     const context = await browser.newContext({ viewport });
     contexts.push(context);
     const page = await context.newPage();
-    await page.goto(`${base}/`);
-    await page.getByLabel('API key').fill(key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await signInWithApiKey(page, base, key);
     return page;
   }
 
-  async function go(page: Page, path: string, heading: string): Promise<void> {
-    await page.goto(`${base}${path}`);
-    await page.getByRole('heading', { name: heading, exact: true }).waitFor();
-    await page.getByText('Loading…').first().waitFor({ state: 'detached' }).catch(() => undefined);
-  }
+  const go = (page: Page, path: string, heading: string | RegExp) => openConsolePage(page, base, path, heading);
 
   it('defect 1: a revoked certificate shows its revocation date and reason, no green expiry, and no reason selector or Revoke', async () => {
     await go(admin, '/certificates/mc-checkout', 'checkout.example.com');

@@ -9,7 +9,7 @@ import { createWorkerApp } from '@certctl/observability';
 import { freePort } from '@certctl/testing';
 import { NotifierModule } from '../../apps/notifier/src/notifier.module';
 import { seedDemoInventory } from '../../scripts/demo-seed';
-import { chromiumMissing, launchChromium, screenshot, seriousAxeViolations } from '../support/chromium';
+import { chromiumMissing, launchChromium, openConsolePage, screenshot, seriousAxeViolations } from '../support/chromium';
 import { keyWithRole, post } from '../support/fixtures';
 import { PlatformHarness, startPlatform } from '../support/platform-harness';
 import { ensureWebBuild } from '../support/web-build';
@@ -72,11 +72,7 @@ suite('web console in Chromium', () => {
     return page;
   }
 
-  async function go(page: Page, path: string, heading: string): Promise<void> {
-    await page.goto(`${base}${path}`);
-    await page.getByRole('heading', { name: heading, exact: true }).waitFor();
-    await page.getByText('Loading…').first().waitFor({ state: 'detached' }).catch(() => undefined);
-  }
+  const go = (page: Page, path: string, heading: string) => openConsolePage(page, base, path, heading);
 
   it('signs in and shows the dashboard with the demo inventory counted', async () => {
     await admin.getByRole('heading', { name: 'Dashboard' }).waitFor();

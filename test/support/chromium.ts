@@ -49,3 +49,18 @@ export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> 
   });
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
+
+/** Signs `page` in through the console's API-key form and waits for the dashboard. */
+export async function signInWithApiKey(page: Page, base: string, key: string): Promise<void> {
+  await page.goto(`${base}/`);
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+}
+
+/** Opens a console route and waits for its heading and for its first data to have loaded. */
+export async function openConsolePage(page: Page, base: string, path: string, heading: string | RegExp): Promise<void> {
+  await page.goto(`${base}${path}`);
+  await page.getByRole('heading', { name: heading, exact: typeof heading === 'string' }).first().waitFor();
+  await page.getByText('Loading…').first().waitFor({ state: 'detached' }).catch(() => undefined);
+}
