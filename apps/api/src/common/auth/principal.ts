@@ -1,4 +1,5 @@
 import type { ActorType, ApiKeyRole } from '@certctl/contracts';
+import type { Grant } from './visibility';
 
 /** The authenticated caller. `actor` is the key's name, which the audit trail records. */
 export interface Principal {
@@ -11,6 +12,11 @@ export interface Principal {
   /** Set for a person signed in through an OpenID provider: the user and the console session. */
   user_id?: string;
   session_id?: string;
+  /**
+   * Every permission the caller holds and where (from its roles' grants, its groups' mappings, minus expired
+   * ones). Absent = judged by `role` alone (see visibility.ts).
+   */
+  grants?: Grant[];
 }
 
 export const SYSTEM_PRINCIPAL: Principal = { actor: 'system', actor_type: 'System', role: 'admin' };
