@@ -21,16 +21,20 @@ import { CreateTargetDto, TargetQuery, UpdateTargetDto } from './dto/target.dto'
  * reach (by the certificate's team, issuer or profile). Undefined when its grant is global.
  */
 export function targetVisibility(principal: Principal | undefined, permission: string, alias = 'r'): RowCondition | undefined {
-  const visibility = visibilityOf(principal, permission);
   const params: Record<string, unknown> = {};
-  const bind = namedBinder(params, 'tvis');
+  const sql = targetScopeSql(principal, permission, namedBinder(params, 'tvis'), alias);
+  return sql === undefined ? undefined : { sql, params };
+}
+
+/** targetVisibility's condition as SQL text, its parameters bound by `bind` (positional or named). */
+export function targetScopeSql(principal: Principal | undefined, permission: string, bind: (value: unknown) => string, alias = 'r'): string | undefined {
+  const visibility = visibilityOf(principal, permission);
   const own = visibilitySql(visibility, { team: `${alias}.team_id` }, bind);
-  if (own === undefined) return undefined;
-  if (visibility.kind === 'none') return { sql: 'FALSE', params };
+  if (own === undefined || visibility.kind === 'none') return own;
   const viaCertificate = visibilitySql(visibility, { team: 'vc.team_id', issuer: 'vc.issuer_id', profile: 'vc.certificate_profile_id' }, bind);
   const mapped = `EXISTS (SELECT 1 FROM certificate_target_mappings vm JOIN managed_certificates vc ON vc.id = vm.certificate_id
                            WHERE vm.target_id = ${alias}.id AND ${viaCertificate})`;
-  return { sql: own === 'FALSE' ? mapped : `(${own} OR ${mapped})`, params };
+  return own === 'FALSE' ? mapped : `(${own} OR ${mapped})`;
 }
 
 /** Writes reach only the targets of the caller's own teams (a shared target is changed by someone whose grant covers it). */
