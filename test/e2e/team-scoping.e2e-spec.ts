@@ -37,8 +37,10 @@ describe('team-scoped callers (scoped grants, layered onto the principal)', () =
     ids.issuer2 = (await post(api, '/api/v1/issuers', { name: unique('issuer2'), type: 'GenericCA' })).id;
     ids.profile = (await post(api, '/api/v1/profiles', { name: unique('profile') })).id;
 
-    ids.targetA = (await post(api, '/api/v1/targets', { name: unique('tA'), type: 'File', team_id: ids.teamA })).id;
-    ids.targetB = (await post(api, '/api/v1/targets', { name: unique('tB'), type: 'File', team_id: ids.teamB })).id;
+    ids.agentA = (await post(api, '/api/v1/agents', { name: unique('agent-a') })).id;
+    ids.agentB = (await post(api, '/api/v1/agents', { name: unique('agent-b') })).id;
+    ids.targetA = (await post(api, '/api/v1/targets', { name: unique('tA'), type: 'File', team_id: ids.teamA, agent_id: ids.agentA })).id;
+    ids.targetB = (await post(api, '/api/v1/targets', { name: unique('tB'), type: 'File', team_id: ids.teamB, agent_id: ids.agentB })).id;
     // No team: team A sees it only because one of its certificates deploys there.
     ids.targetShared = (await post(api, '/api/v1/targets', { name: unique('tShared'), type: 'File' })).id;
 
@@ -160,6 +162,19 @@ describe('team-scoped callers (scoped grants, layered onto the principal)', () =
     expect(notifications.total).toBe(1);
     await as(keys.operatorA).get(`/api/v1/notifications/${ids.notificationB1}`).expect(404);
     await api.http.post(`/api/v1/notifications/${ids.notificationB1}/read`).set(api.auth(keys.operatorA)).send({}).expect(404);
+    // An alert of no certificate would be nobody's: a scoped caller names one of its certificates (403), never B's (400 unknown).
+    const alert = { type: 'ExpirationWarning', channel: 'Email', recipient: 'ops@example.com', message: 'm' };
+    const orphan = await api.http.post('/api/v1/notifications').set(api.auth(keys.operatorA)).send(alert).expect(403);
+    expect(orphan.body.details).toEqual([expect.objectContaining({ field: 'certificate_id' })]);
+    await api.http.post('/api/v1/notifications').set(api.auth(keys.operatorA)).send({ ...alert, certificate_id: ids.certB1 }).expect(400);
+  });
+
+  it('lists only the agents deploying to targets team A may see; B is 404', async () => {
+    const agents = (await as(keys.operatorA).get('/api/v1/agents').expect(200)).body;
+    expect(idsOf(agents)).toEqual([ids.agentA]);
+    expect(agents.total).toBe(1);
+    await as(keys.operatorA).get(`/api/v1/agents/${ids.agentB}`).expect(404);
+    await as(keys.operatorA).get(`/api/v1/agents/${ids.agentA}`).expect(200);
   });
 
   it("lists only team A's audit rows, totals included; a team B row by id is 404", async () => {
@@ -178,6 +193,9 @@ describe('team-scoped callers (scoped grants, layered onto the principal)', () =
     const bRow = await api.db.query<{ id: string }>(`SELECT id FROM audit_events WHERE resource_id = $1 LIMIT 1`, [ids.certB1]);
     await as(keys.operatorA).get(`/api/v1/audit/${bRow.rows[0]!.id}`).expect(404);
     await api.http.get(`/api/v1/audit/${bRow.rows[0]!.id}`).set(api.auth()).expect(200);
+    // The NDJSON export: the same rows.
+    const exported = (await as(keys.operatorA).get('/api/v1/audit/export?limit=1000').expect(200)).text.trim().split('\n').map((line) => JSON.parse(line) as { id: string });
+    expect(exported.map((e) => e.id).sort()).toEqual(expected.rows.map((r) => r.id).sort());
     // The chain still verifies: team_id is outside the hashed text.
     expect((await api.http.get('/api/v1/audit/verify').set(api.auth()).expect(200)).body.intact).toBe(true);
   });
