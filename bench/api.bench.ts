@@ -9,7 +9,8 @@
  *   BENCH_DURATION_S=30 BENCH_CONNECTIONS=20 BENCH_ROUNDS=5 npm run bench:api
  *   BENCH_SCENARIOS=list_first_page npm run bench:api   only the named scenarios (comma-separated), no logging-cost
  *                                            step; written to bench/results/api-partial.json, never over api.json
- *   BENCH_SCENARIOS=list_first_page_team_scoped npm run bench:api   only the cost of authorization (step 5b)
+ *   BENCH_SCENARIOS=list_first_page_team_scoped npm run bench:api   only the cost of authorization (step 5b),
+ *                                            written to bench/results/api-team-scoped.json
  *   BENCH_DATABASE=certctl_bench_x           seed and use another database name (two worktrees side by side)
  *
  * What it does:
@@ -60,11 +61,13 @@ import { freePort } from '@certctl/testing';
 
 /** BENCH_SCENARIOS: a comma-separated subset of the scenarios (a profile, a before/after of one path). */
 const ONLY_SCENARIOS = (process.env.BENCH_SCENARIOS ?? '').split(',').map((name) => name.trim()).filter(Boolean);
-const RESULTS_FILE = resultsFile(ONLY_SCENARIOS.length ? 'api-partial' : 'api');
 /** BENCH_DATABASE: another name, so two worktrees' runs do not drop each other's database. */
 const DATABASE = process.env.BENCH_DATABASE || 'certctl_bench';
 /** The cost of authorization (issue 23): the first page as a team-scoped operator against the admin key. */
 const TEAM_SCOPED = 'list_first_page_team_scoped';
+/** A run of the scoped scenario alone keeps its own file, beside the other partial runs'. */
+const RESULTS_FILE = resultsFile(
+  ONLY_SCENARIOS.length === 1 && ONLY_SCENARIOS[0] === TEAM_SCOPED ? 'api-team-scoped' : ONLY_SCENARIOS.length ? 'api-partial' : 'api');
 const SCOPED_TEAM = 'team-bench-01';
 const SCOPED_MIN_RATIO = 0.9;
 const DAY_MS = 24 * 60 * 60 * 1000;
