@@ -149,6 +149,9 @@ describe('team-scoped callers (scoped grants, layered onto the principal)', () =
     const moved = await api.http.put(`/api/v1/targets/${mine.id}`).set(auth).send({ team_id: ids.teamB }).expect(403);
     expect(moved.body.details).toEqual([expect.objectContaining({ field: 'team_id' })]);
     await api.http.delete(`/api/v1/targets/${mine.id}`).set(auth).expect(204);
+    // An unknown team is a 400 naming it, for any caller.
+    const unknownTeam = await api.http.post('/api/v1/targets').set(api.auth()).send({ name: unique('t'), type: 'File', team_id: 'team-missing' }).expect(400);
+    expect(unknownTeam.body.details).toEqual([expect.objectContaining({ field: 'team_id' })]);
   });
 
   it('lists only the jobs and notifications of team A certificates; B ones are 404', async () => {
