@@ -27,8 +27,8 @@ export class AgentsController {
 
   @Get()
   @Returns(pageOf(Schemas.Agent))
-  list(@Query() query: AgentQuery): Promise<Page<AgentEntity>> {
-    return this.agents.crud.list(query);
+  list(@CurrentPrincipal() actor: Principal, @Query() query: AgentQuery): Promise<Page<AgentEntity>> {
+    return this.agents.list(actor, query);
   }
 
   /** Registers an agent; the response carries its API key, shown this once. */
@@ -41,15 +41,15 @@ export class AgentsController {
   /** Soft-retired agents (a literal route, registered before `:id`). */
   @Get('retired')
   @Returns(pageOf(Schemas.Agent))
-  listRetired(@Query() query: AgentQuery): Promise<Page<AgentEntity>> {
-    return this.agents.retired.list(query);
+  listRetired(@CurrentPrincipal() actor: Principal, @Query() query: AgentQuery): Promise<Page<AgentEntity>> {
+    return this.agents.list(actor, query, true);
   }
 
   @Get(':id')
   @RequireAccess('agent-self-or-read')
   @Returns(Schemas.Agent)
-  get(@Param('id') id: string): Promise<AgentEntity> {
-    return this.agents.crud.get(id);
+  get(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<AgentEntity> {
+    return this.agents.get(actor, id);
   }
 
   /**

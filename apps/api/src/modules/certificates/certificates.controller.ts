@@ -27,8 +27,8 @@ export class CertificatesController {
   @Get()
   @Header('Content-Type', 'application/json; charset=utf-8')
   @Returns(pageOf(Schemas.Certificate))
-  list(@Query() query: CertificateQuery): Promise<string> {
-    return this.certificates.listJson(query);
+  list(@CurrentPrincipal() actor: Principal, @Query() query: CertificateQuery): Promise<string> {
+    return this.certificates.listJson(actor, query);
   }
 
   @Post()
@@ -39,8 +39,8 @@ export class CertificatesController {
 
   @Get(':id')
   @Returns(Schemas.Certificate)
-  get(@Param('id') id: string): Promise<CertificateView> {
-    return this.certificates.get(id);
+  get(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<CertificateView> {
+    return this.certificates.view(actor, id);
   }
 
   @Put(':id')
@@ -58,14 +58,14 @@ export class CertificatesController {
 
   @Get(':id/versions')
   @Returns(pageOf(Schemas.CertificateVersion))
-  versions(@Param('id') id: string, @Query() query: PageQuery): Promise<Page<CertificateVersionEntity>> {
-    return this.certificates.versions(id, query);
+  versions(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: PageQuery): Promise<Page<CertificateVersionEntity>> {
+    return this.certificates.versions(actor, id, query);
   }
 
   @Get(':id/deployments')
   @Returns(pageOf(Schemas.Job))
-  deployments(@Param('id') id: string, @Query() query: PageQuery): Promise<Page<JobEntity>> {
-    return this.certificates.deployments(id, query);
+  deployments(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: PageQuery): Promise<Page<JobEntity>> {
+    return this.certificates.deployments(actor, id, query);
   }
 
   /**

@@ -9,6 +9,7 @@ import { AuditService } from '../../common/audit/audit.service';
 import { RequireAccess } from '../../common/auth/access.decorator';
 import { Principal, ROLE_ACCESS } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
+import { checkOwningCertificate } from '../certificates/certificate-scope';
 import { BoolField, IdField, TextField } from '../../common/http/dto-fields';
 import { CurrentPrincipal } from '../../common/http/request';
 
@@ -31,6 +32,7 @@ export class JobVerificationService {
       const job = await tx.findOne(JobEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
       const isAgent = actor.role === 'agent';
       if (!job || (isAgent && job.agent_id !== actor.agent_id)) throw ApiError.notFound('job', id);
+      if (!isAgent) await checkOwningCertificate(tx, actor, 'job', id, job.certificate_id, 'job.read');
       if (!isAgent && !ROLE_ACCESS[actor.role].has('write')) throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', `role ${actor.role} may not record a verification`);
       if (job.type !== 'Deployment') throw ApiError.conflict('NOT_A_DEPLOYMENT', `job ${id} is a ${job.type} job`);
       if (body.target_id && body.target_id !== job.target_id) throw ApiError.invalidField('target_id', `job ${id} deploys to ${job.target_id}`);
@@ -47,6 +49,7 @@ export class JobVerificationService {
   async result(actor: Principal, id: string): Promise<VerificationView> {
     const job = await this.dataSource.manager.findOne(JobEntity, { where: { id } });
     if (!job || (actor.role === 'agent' && job.agent_id !== actor.agent_id)) throw ApiError.notFound('job', id);
+    if (actor.role !== 'agent') await checkOwningCertificate(this.dataSource.manager, actor, 'job', id, job.certificate_id, 'job.read');
     const [expected]: Array<{ fingerprint_sha256: string }> = job.type === 'Deployment' ? await this.dataSource.query(
       `SELECT fingerprint_sha256 FROM certificate_versions WHERE certificate_id = $1 AND created_at <= COALESCE($2, now())
         ORDER BY created_at DESC, id DESC LIMIT 1`, [job.certificate_id, job.completed_at ?? job.verified_at],

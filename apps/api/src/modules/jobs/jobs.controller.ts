@@ -17,14 +17,14 @@ export class JobsController {
 
   @Get()
   @Returns(pageOf(Schemas.Job))
-  list(@Query() query: JobQuery): Promise<Page<JobEntity>> {
-    return this.jobs.crud.list(query);
+  list(@CurrentPrincipal() actor: Principal, @Query() query: JobQuery): Promise<Page<JobEntity>> {
+    return this.jobs.list(actor, query);
   }
 
   @Get(':id')
   @Returns(Schemas.Job)
-  get(@Param('id') id: string): Promise<JobEntity> {
-    return this.jobs.crud.get(id);
+  get(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<JobEntity> {
+    return this.jobs.get(actor, id);
   }
 
   @Post(':id/cancel')
