@@ -64,3 +64,30 @@ export async function openConsolePage(page: Page, base: string, path: string, he
   await page.getByRole('heading', { name: heading, exact: typeof heading === 'string' }).first().waitFor();
   await page.getByText('Loading…').first().waitFor({ state: 'detached' }).catch(() => undefined);
 }
+
+export interface ListPageTiming {
+  /** performance.now() in the page (ms since navigation started) when a table row first showed in main. */
+  firstRowMs: number;
+  /** When main also had nothing loading: no "Loading…", no table marked aria-busy (its query still fetching). */
+  interactiveMs: number;
+}
+
+/**
+ * Opens a list page in a signed-in tab and times it in the page itself, polled every animation frame, so the
+ * figures are when each condition first held, not when the test process heard of it. Used by the 100,000
+ * certificate pass (with a generous bound) and by bench:web (which reports the figures).
+ */
+export async function listPageReady(page: Page, base: string, path: string, heading: string | RegExp, timeoutMs = 30_000): Promise<ListPageTiming> {
+  await page.goto(`${base}${path}`, { waitUntil: 'domcontentloaded' });
+  const timing = await page.waitForFunction(() => {
+    const w = window as unknown as { __certctlFirstRow?: number };
+    const main = document.querySelector('main');
+    if (!main) return false;
+    if (w.__certctlFirstRow === undefined && main.querySelector('tbody tr')) w.__certctlFirstRow = performance.now();
+    if (w.__certctlFirstRow === undefined) return false;
+    const settled = !main.querySelector('[aria-busy="true"]') && !(main.textContent ?? '').includes('Loading…');
+    return settled ? { firstRowMs: w.__certctlFirstRow, interactiveMs: performance.now() } : false;
+  }, undefined, { polling: 'raf', timeout: timeoutMs });
+  await page.getByRole('heading', { name: heading, exact: typeof heading === 'string' }).first().waitFor();
+  return (await timing.jsonValue()) as ListPageTiming;
+}
