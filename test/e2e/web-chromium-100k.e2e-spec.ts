@@ -80,6 +80,7 @@ suite('web console at 100,000 certificates in Chromium', () => {
     const found: Record<string, unknown> = {};
     for (const [path, heading] of LIST_PAGES) {
       const ready = await listPageReady(admin, base, path, heading);
+      expect(ready.shown, path).toBe('rows');
       if (ready.interactiveMs > READY_BOUND_MS) slow[path] = ready.interactiveMs;
       expect(ready.firstRowMs, path).toBeLessThanOrEqual(ready.interactiveMs);
       const violations = await seriousAxeViolations(admin);
@@ -100,6 +101,7 @@ suite('web console at 100,000 certificates in Chromium', () => {
 
   it('certificates: the first page counts all 100,000; a status and issuer filter and the next page each answer within the bound; axe on each state', async () => {
     const ready = await listPageReady(admin, base, '/certificates', 'Certificates');
+    expect(ready.shown).toBe('rows');
     expect(ready.interactiveMs).toBeLessThanOrEqual(READY_BOUND_MS);
     expect(await pagerTotal(admin)).toBe(CERTIFICATES);
     await screenshot(admin, '100k-certificates');
@@ -139,6 +141,7 @@ suite('web console at 100,000 certificates in Chromium', () => {
     const found: Record<string, unknown> = {};
     for (const [path, heading] of LIST_PAGES) {
       const ready = await listPageReady(phone, base, path, heading);
+      if (ready.shown !== 'rows') found[`${path} shows`] = ready.shown;
       if (ready.interactiveMs > READY_BOUND_MS) found[`${path} took ms`] = ready.interactiveMs;
       const widths = await phone.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
       if (widths.scroll > widths.inner) found[`${path} scrolls sideways`] = widths;
