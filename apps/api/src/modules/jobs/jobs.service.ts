@@ -58,7 +58,7 @@ export class JobsService {
       }
       await tx.update(JobEntity, { id }, approve
         ? { status: 'Pending', decided_by: actor.actor, decision_note: note ?? null }
-        : { status: 'Cancelled', decided_by: actor.actor, decision_note: note ?? null, completed_at: new Date(), last_error: `rejected by ${actor.actor}` });
+        : { status: 'Cancelled', decided_by: actor.actor, decision_note: note ?? null, completed_at: new Date(), last_error: `rejected by ${actor.actor}${note ? `: ${note}` : ''}` });
       if (!approve) {
         await tx.update(ManagedCertificateEntity, { id: current.certificate_id, status: 'RenewalInProgress' }, { status: current.type === 'Issuance' ? 'Pending' : 'Active' });
       }
