@@ -91,6 +91,7 @@ describe('four-eyes approvals', () => {
 
     // Past its deadline, before the sweep: refused, not decided.
     expect((await p.http.post(`/api/v1/approvals/${request!.id}/approve`).set(p.auth(approver)).send({})).body.code).toBe('APPROVAL_EXPIRED');
+    expect((await p.http.post(`/api/v1/jobs/${res.body.job_id}/approve`).set(p.auth(approver)).send({})).body.code).toBe('APPROVAL_EXPIRED');
     const swept = await p.orchestrator.get(JobTimeoutsService).sweep();
     expect(swept.approvalsExpired).toBe(1);
     const after = (await p.http.get(`/api/v1/approvals/${request!.id}`).set(p.auth()).expect(200)).body;

@@ -22,7 +22,7 @@ function subject(a: Approval): string {
 
 /** The four-eyes queue: the key this server runs with may decide only requests another key or person made. */
 export function registerApprovalTools(server: McpServer, client: CertctlClient): void {
-  server.registerTool('certctl_list_approvals', {
+  server.registerTool('certctl_approval_list', {
     title: 'List approval requests',
     description: 'Four-eyes requests: issuance held by an approval-gated profile, and edits of approval-gated profiles (newest first).',
     inputSchema: {
@@ -39,7 +39,7 @@ export function registerApprovalTools(server: McpServer, client: CertctlClient):
   }));
 
   for (const [verb, past] of [['approve', 'approved'], ['reject', 'rejected']] as const) {
-    server.registerTool(`certctl_${verb}_approval`, {
+    server.registerTool(`certctl_approval_${verb}`, {
       title: verb === 'approve' ? 'Approve a request' : 'Reject a request',
       description: verb === 'approve'
         ? 'Approve a pending four-eyes request made by someone else: the held issuance runs, or the profile edit is applied.'
