@@ -114,6 +114,10 @@ describe('four-eyes approvals', () => {
     // A bad edit is refused at once (400 naming the field), never queued.
     const bad = await p.http.put(`/api/v1/profiles/${profile.id}`).set(p.auth(requester)).send({ allowed_ekus: ['nope'] }).expect(400);
     expect(bad.body.details[0].field).toBe('allowed_ekus');
+    const badType = await p.http.put(`/api/v1/profiles/${profile.id}`).set(p.auth(requester)).send({ max_ttl_seconds: -5 }).expect(400);
+    expect(badType.body.details[0].field).toBe('max_ttl_seconds');
+    expect((await p.http.put('/api/v1/profiles/prof-nope').set(p.auth(requester)).send({ max_ttl_seconds: 60 })).status).toBe(404);
+    expect((await p.db.query(`SELECT count(*)::int AS n FROM issuance_approval_requests WHERE profile_id = $1`, [profile.id])).rows[0].n).toBe(1);
 
     expect((await p.http.post(`/api/v1/approvals/${held.body.id}/approve`).set(p.auth(requester)).send({})).status).toBe(403);
     const approved = await p.http.post(`/api/v1/approvals/${held.body.id}/approve`).set(p.auth(approver)).send({ note: 'shorter is safer' }).expect(200);
