@@ -11,7 +11,7 @@ import { ApiHarness, startApi } from '../support/api-harness';
 describe('trusted proxies', () => {
   const password = 'correct horse battery staple 42';
   const boot = async (trustedProxies: string): Promise<ApiHarness> => {
-    const api = await startApi({ CERTCTL_BREAKGLASS_ENABLED: 'true', CERTCTL_TRUSTED_PROXIES: trustedProxies });
+    const api = await startApi({ CERTCTL_BREAKGLASS_ENABLED: 'true', CERTCTL_TRUSTED_PROXIES: trustedProxies, CERTCTL_OCSP_RATE_LIMIT_PER_IP_MIN: '2' });
     await api.http.post('/api/v1/auth/breakglass/credentials').set(api.auth()).send({ username: 'emergency', password }).expect(201);
     return api;
   };
@@ -52,6 +52,24 @@ describe('trusted proxies', () => {
     expect(set.find((c) => c.startsWith('certctl_session='))).toBeDefined();
     expect(set.some((c) => /;\s*Secure/i.test(c))).toBe(false);
     expect(await lastSessionIp(distrusting)).toMatch(/^(::ffff:)?127\.0\.0\.1$|^::1$/);
+  });
+
+  /** OCSP GETs (answered ahead of Express) from `clients` in turn via X-Forwarded-For; which ones were rate-limited. */
+  async function ocspLimited(api: ApiHarness, clients: string[]): Promise<boolean[]> {
+    const issuer = await api.http.post('/api/v1/issuers').set(api.auth()).send({ name: `ca-${clients.length}-${Date.now()}`, type: 'GenericCA' }).expect(201);
+    const limited: boolean[] = [];
+    for (const client of clients) {
+      const res = await api.http.get(`/.well-known/pki/ocsp/${issuer.body.id}/0a`).set('X-Forwarded-For', client);
+      limited.push(res.headers['retry-after'] !== undefined);
+    }
+    return limited;
+  }
+
+  it('the OCSP rate limit counts each client behind a trusted proxy, and the peer itself otherwise', async () => {
+    // Two per minute per client: the third request of one client is limited, another client is not.
+    expect(await ocspLimited(trusting, ['203.0.113.7', '203.0.113.7', '203.0.113.7', '203.0.113.8'])).toEqual([false, false, true, false]);
+    // Not trusted: every request counts against the peer, whatever X-Forwarded-For claims.
+    expect(await ocspLimited(distrusting, ['203.0.113.7', '203.0.113.8', '203.0.113.9'])).toEqual([false, false, true]);
   });
 
   it('a malformed CERTCTL_TRUSTED_PROXIES stops the process naming the variable', () => {
