@@ -34,6 +34,7 @@ export const ID_PREFIX = {
   user: 'u',
   session: 'sess',
   breakglassCredential: 'bg',
+  approvalRequest: 'apr',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 
