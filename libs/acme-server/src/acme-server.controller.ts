@@ -13,7 +13,8 @@ class BodyTooLarge extends Error {}
 /**
  * The ACME server's HTTP surface (RFC 8555 §7.1): reads the JWS body itself (the responder has no body parser)
  * up to CERTCTL_ACME_SERVER_MAX_BODY_BYTES, answers every request with a fresh Replay-Nonce, and every error as an
- * application/problem+json document, never a bare 500.
+ * application/problem+json document, never a bare 500. New-nonce and requests signed by a `jwk` count against the
+ * client address (CERTCTL_ACME_SERVER_PUBLIC_REQUESTS_PER_IP_MIN).
  */
 @Controller('acme')
 export class AcmeServerController {
@@ -32,12 +33,18 @@ export class AcmeServerController {
 
   @Head(both('new-nonce'))
   headNonce(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.run('new_nonce', req, res, false, async (ctx) => (await this.acme.profile(ctx.profileId), { status: 200 }));
+    return this.run('new_nonce', req, res, false, async (ctx) => (await this.newNonce(ctx), { status: 200 }));
   }
 
   @Get(both('new-nonce'))
   getNonce(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.run('new_nonce', req, res, false, async (ctx) => (await this.acme.profile(ctx.profileId), { status: 204 }));
+    return this.run('new_nonce', req, res, false, async (ctx) => (await this.newNonce(ctx), { status: 204 }));
+  }
+
+  /** The nonce itself is added to every answer by run(); new-nonce only counts the client and checks the profile exists. */
+  private async newNonce(ctx: AcmeContext): Promise<void> {
+    await this.acme.limitPublicRequest(ctx);
+    await this.acme.profile(ctx.profileId);
   }
 
   @Post(both('new-account'))
@@ -143,12 +150,9 @@ export class AcmeServerController {
       if (err instanceof BodyTooLarge) res.setHeader('Connection', 'close');
     }
     this.metrics.count(op, ok);
-    try {
-      // Every answer carries a fresh nonce (RFC 8555 §6.5), a badNonce one included, so the client can retry at once.
-      if (this.config.acmeServer.enabled) res.setHeader('Replay-Nonce', await this.acme.nonces.issue());
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'no nonce for this answer');
-    }
+    // Every answer carries a fresh nonce (RFC 8555 §6.5), a badNonce one included, so the client can retry at once;
+    // issuing one writes nothing (see NonceStore).
+    if (this.config.acmeServer.enabled) res.setHeader('Replay-Nonce', this.acme.nonces.issue());
     if (ctx) res.setHeader('Link', `<${ctx.origin}${ctx.prefix}/directory>;rel="index"`);
     for (const [name, value] of Object.entries(answer.headers ?? {})) {
       if (name === 'Link' && ctx) res.append('Link', value);

@@ -6,7 +6,7 @@ import type { JWK } from 'jose';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { AcmeIdentifier, JobProducer, newId, OPEN_JOB_STATUSES, REDIS } from '@certctl/db';
-import { CRL_CAPABLE_ISSUER_TYPES, CrlService, OcspService, profileViolation } from '@certctl/issuers';
+import { clientKeyOf, CRL_CAPABLE_ISSUER_TYPES, CrlService, OcspService, profileViolation, SharedRateLimit } from '@certctl/issuers';
 import { decryptSecret, parseCsr, ParsedCsr, PkiError, reasonName, splitPemChain, x509 } from '@certctl/pki';
 import { identifierNames, normaliseIdentifiers } from './identifiers';
 import { checkAccountAlgorithm, parseEab, parseJws, ParsedJws, publicJwk, thumbprint, verifyEab, verifyJws } from './jws';
@@ -117,6 +117,8 @@ export class AcmeServerService {
   private readonly logger = new Logger(AcmeServerService.name);
   readonly nonces: NonceStore;
   private readonly rlPrefix: string;
+  /** Per client address, shared by the replicas: new-nonce and every JWS signed by a `jwk` (no account behind it). */
+  private readonly publicLimit: SharedRateLimit;
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -126,8 +128,34 @@ export class AcmeServerService {
     private readonly ocsp: OcspService,
     private readonly crl: CrlService,
   ) {
-    this.nonces = new NonceStore(redis, `${config.redis.queuePrefix}:acme-nonce`, () => config.acmeServer.nonceTtlMs);
+    this.nonces = new NonceStore(redis, `${config.redis.queuePrefix}:acme-nonce`, this.nonceKeys(), () => config.acmeServer.nonceTtlMs);
     this.rlPrefix = `${config.redis.queuePrefix}:acme-rl`;
+    this.publicLimit = new SharedRateLimit(redis, `${config.redis.queuePrefix}:acme-public-rl`, () => config.acmeServer.publicRequestsPerIpPerMinute);
+  }
+
+  /**
+   * The nonce MAC keys every replica shares: CERTCTL_ACME_SERVER_NONCE_KEYS, else derived from
+   * CERTCTL_CONFIG_ENCRYPTION_KEY; with neither, a key of this process (its nonces are good only here).
+   */
+  private nonceKeys(): Buffer[] {
+    const { nonceKeys } = this.config.acmeServer;
+    if (nonceKeys.length) return nonceKeys.map((k) => NonceStore.deriveKey(k));
+    if (this.config.pki.encryptionKey) return [NonceStore.deriveKey(this.config.pki.encryptionKey)];
+    if (this.config.acmeServer.enabled) {
+      this.logger.warn('neither CERTCTL_ACME_SERVER_NONCE_KEYS nor CERTCTL_CONFIG_ENCRYPTION_KEY is set: ACME nonces are good only on the replica that issued them');
+    }
+    return [randomBytes(32)];
+  }
+
+  /**
+   * Counts a request no account stands behind against its client address (fixed one-minute window shared by the
+   * replicas); past CERTCTL_ACME_SERVER_PUBLIC_REQUESTS_PER_IP_MIN, `rateLimited` with Retry-After, before anything is written.
+   */
+  async limitPublicRequest(ctx: AcmeContext): Promise<void> {
+    if (!(await this.publicLimit.hit(clientKeyOf(ctx.clientIp)))) return;
+    const retry = Math.max(1, Math.ceil((60_000 - (Date.now() % 60_000)) / 1000));
+    throw new AcmeProblem('rateLimited', `too many requests without an account from this address: at most ${this.config.acmeServer.publicRequestsPerIpPerMinute} a minute`)
+      .withHeader('Retry-After', String(retry));
   }
 
   // ---- URLs ----
@@ -177,22 +205,24 @@ export class AcmeServerService {
   // ---- authentication (RFC 8555 §6.2–6.5) ----
 
   /**
-   * Verifies a POST: flattened JWS, supported algorithm, a nonce this server issued and nobody used, `url` equal to
-   * the request URL, then either the account named by `kid` (its URL on this profile, valid) or the `jwk` carried
-   * (where `keyMode` allows it), and the signature.
+   * Verifies a POST: flattened JWS, supported algorithm, a nonce with our MAC still within its lifetime, `url` equal
+   * to the request URL, then either the account named by `kid` (its URL on this profile, valid) or the `jwk` carried
+   * (where `keyMode` allows it, counted per client address), the signature, and last the nonce's single use.
    */
   async authenticate(ctx: AcmeContext, body: Buffer, keyMode: 'kid' | 'jwk' | 'either'): Promise<Authenticated> {
     const jws = parseJws(body);
     checkAccountAlgorithm(jws.header.alg);
-    if (typeof jws.header.nonce !== 'string' || !(await this.nonces.consume(jws.header.nonce))) {
-      throw new AcmeProblem('badNonce', 'the nonce is unknown, expired or already used');
-    }
+    // Forged, expired and made-up nonces are refused from the MAC and the time in them, before any lookup.
+    const nonce = typeof jws.header.nonce === 'string' ? this.nonces.check(jws.header.nonce) : { ok: false as const, reason: 'missing' };
+    if (!nonce.ok) throw new AcmeProblem('badNonce', `the nonce is unknown, expired or already used (${nonce.reason})`);
     if (jws.header.url !== ctx.url) throw new AcmeProblem('unauthorized', `the JWS "url" (${jws.header.url}) is not this request's URL`);
     let account: Account | undefined;
     let jwk: JWK;
     if (jws.header.jwk !== undefined) {
       if (keyMode === 'kid') throw new AcmeProblem('malformed', 'this request must be signed by an account key ("kid"), not a "jwk"');
       jwk = publicJwk(jws.header.jwk);
+      // Anyone can make a key: what a jwk-signed request writes (its used nonce, an account) is limited per address.
+      await this.limitPublicRequest(ctx);
     } else {
       if (keyMode === 'jwk') throw new AcmeProblem('malformed', 'this request must carry the key as "jwk", not a "kid"');
       const prefix = this.url(ctx, 'account/');
@@ -204,6 +234,8 @@ export class AcmeServerService {
       jwk = account.jwk;
     }
     const text = await verifyJws(jws, jwk);
+    // Single use, recorded only now that a key signed the request: unsigned junk writes nothing.
+    if (!(await this.nonces.markUsed(nonce))) throw new AcmeProblem('badNonce', 'the nonce is unknown, expired or already used (already used)');
     if (account && account.status !== 'valid') throw new AcmeProblem('unauthorized', `account is ${account.status}`);
     let payload: Record<string, unknown> | undefined;
     if (text !== '') {
