@@ -97,6 +97,11 @@ export class AcmeServerController {
     return this.run('cert_download', req, res, true, (ctx, body) => this.acme.certificate(ctx, id, body));
   }
 
+  @Post(both('cert/:id/:chain'))
+  alternateChain(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Param('chain') chain: string): Promise<void> {
+    return this.run('cert_download', req, res, true, (ctx, body) => this.acme.certificate(ctx, id, body, chain));
+  }
+
   @Post(both('revoke-cert'))
   revokeCert(@Req() req: Request, @Res() res: Response): Promise<void> {
     return this.run('revoke_cert', req, res, true, (ctx, body) => this.acme.revokeCert(ctx, body));
