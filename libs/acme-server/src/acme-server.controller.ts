@@ -44,7 +44,7 @@ export class AcmeServerController {
   /** The nonce itself is added to every answer by run(); new-nonce only counts the client and checks the profile exists. */
   private async newNonce(ctx: AcmeContext): Promise<void> {
     await this.acme.limitPublicRequest(ctx);
-    await this.acme.profile(ctx.profileId);
+    await this.acme.assertProfileServed(ctx.profileId);
   }
 
   @Post(both('new-account'))

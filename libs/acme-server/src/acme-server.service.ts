@@ -176,6 +176,25 @@ export class AcmeServerService {
     return profile;
   }
 
+  /** Profiles new-nonce has looked up lately (or found missing), so a flood of it costs no query per request. */
+  private readonly knownProfiles = new Map<string, { exists: boolean; until: number }>();
+
+  /** new-nonce's check that the profile is served: answered from a 2-second cache, found or not (a negative cache). */
+  async assertProfileServed(id: string): Promise<void> {
+    const now = Date.now();
+    let known = this.knownProfiles.get(id);
+    if (!known || known.until <= now) {
+      const exists = await this.profile(id).then(() => true, (err: unknown) => {
+        if (err instanceof AcmeProblem) return false;
+        throw err;
+      });
+      if (this.knownProfiles.size >= 1000) this.knownProfiles.clear();
+      known = { exists, until: now + 2000 };
+      this.knownProfiles.set(id, known);
+    }
+    if (!known.exists) throw AcmeProblem.notFound(`ACME profile ${id}`);
+  }
+
   private eabRequired(profile: Profile): boolean {
     return profile.acme_external_account_required || profile.acme_auth_mode === 'trust_authenticated';
   }
