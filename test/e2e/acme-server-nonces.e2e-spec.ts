@@ -214,6 +214,9 @@ describe('ACME server: stateless nonces and per-address limits', () => {
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(limited.headers['replay-nonce']).toMatch(/^[A-Za-z0-9_-]{42}$/);
+    // The directory and renewal-info need no account either: the same budget.
+    expect((await fromAddress('127.0.0.2', `${a}/acme/profile/${h.profileId}/directory`, 'GET')).status).toBe(429);
+    expect((await fromAddress('127.0.0.2', `${b}/acme/profile/${h.profileId}/renewal-info/AAAA.AQID`, 'GET')).status).toBe(429);
     expect((await fromAddress('127.0.0.3', `${b}${path}`, 'HEAD')).status).toBe(200);
   });
 

@@ -13,8 +13,8 @@ class BodyTooLarge extends Error {}
 /**
  * The ACME server's HTTP surface (RFC 8555 §7.1): reads the JWS body itself (the responder has no body parser)
  * up to CERTCTL_ACME_SERVER_MAX_BODY_BYTES, answers every request with a fresh Replay-Nonce, and every error as an
- * application/problem+json document, never a bare 500. New-nonce and requests signed by a `jwk` count against the
- * client address (CERTCTL_ACME_SERVER_PUBLIC_REQUESTS_PER_IP_MIN).
+ * application/problem+json document, never a bare 500. What needs no account (directory, new-nonce, renewal-info,
+ * and requests signed by a `jwk`) counts against the client address (CERTCTL_ACME_SERVER_PUBLIC_REQUESTS_PER_IP_MIN).
  */
 @Controller('acme')
 export class AcmeServerController {
@@ -28,7 +28,7 @@ export class AcmeServerController {
 
   @Get(both('directory'))
   directory(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.run('directory', req, res, false, (ctx) => this.acme.directory(ctx));
+    return this.run('directory', req, res, false, async (ctx) => (await this.acme.limitPublicRequest(ctx), this.acme.directory(ctx)));
   }
 
   @Head(both('new-nonce'))
@@ -109,7 +109,7 @@ export class AcmeServerController {
 
   @Get(both('renewal-info/:certId'))
   renewalInfo(@Req() req: Request, @Res() res: Response, @Param('certId') certId: string): Promise<void> {
-    return this.run('renewal_info', req, res, false, (ctx) => this.acme.renewalInfo(ctx, certId));
+    return this.run('renewal_info', req, res, false, async (ctx) => (await this.acme.limitPublicRequest(ctx), this.acme.renewalInfo(ctx, certId)));
   }
 
   private context(req: Request): AcmeContext {

@@ -645,7 +645,7 @@ export interface AcmeServerConfig {
    * first, drop the old one after a nonce lifetime). Empty: derived from CERTCTL_CONFIG_ENCRYPTION_KEY.
    */
   nonceKeys: string[];
-  /** Unauthenticated requests (new-nonce, and JWS signed by a `jwk`: new-account, revoke by certificate key) one client address may make per minute (0: no limit). */
+  /** Requests without an account (directory, new-nonce, renewal-info, and JWS signed by a `jwk`: new-account, revoke by certificate key) one client address may make per minute (0: no limit). */
   publicRequestsPerIpPerMinute: number;
   /** Lifetime of a pending order and its authorizations. */
   orderTtlMs: number;
