@@ -134,7 +134,7 @@ suite('ACME server: issuance held to the profile and CAA, renewals, revocation r
     }
   });
 
-  it('CAA without challenges: another CA in CAA fails the order with caa (subproblem per name); validationmethods names no method of ours; our CA in CAA issues', async () => {
+  it('CAA without challenges: another CA in CAA fails the order with caa (subproblem per name); validationmethods names no method of ours; our CA in CAA issues, for the account accounturi names only', async () => {
     const c = await client();
     await c.createAccount({ termsOfServiceAgreed: true });
     const blocked = `blocked.${bind.zone}`;
@@ -158,6 +158,15 @@ suite('ACME server: issuance held to the profile and CAA, renewals, revocation r
 
     const pem = await issue(c, [`allowed.${bind.zone}`]);
     expect(new X509Certificate(acme.crypto.splitPemChain(pem)[0]!).subjectAltName).toBe(`DNS:allowed.${bind.zone}`);
+
+    // RFC 8657 accounturi: only the account the record names.
+    const pinned = `pinned.${bind.zone}`;
+    await bind.addRecord(pinned, 'CAA', `0 issue "${OUR_CAA}; accounturi=${c.getAccountUrl()}"`);
+    expect(new X509Certificate(acme.crypto.splitPemChain(await issue(c, [pinned]))[0]!).subjectAltName).toBe(`DNS:${pinned}`);
+    const stranger = await client();
+    await stranger.createAccount({ termsOfServiceAgreed: true });
+    const [, pinnedCsr] = await acme.crypto.createCsr({ commonName: pinned });
+    expect((await finalizeProblem(stranger, [pinned], pinnedCsr)).res.body.type).toBe('urn:ietf:params:acme:error:caa');
   });
 
   it('a renewal without "replaces" (same account and names) is a new version of the same managed certificate; another account or other names get their own', async () => {

@@ -299,10 +299,10 @@ export class AcmeServerService {
         if (!bound) throw new AcmeProblem('unauthorized', 'the external account binding key is already bound to an account');
       }
       const rows: Account[] = await tx.query(
-        `INSERT INTO acme_accounts (id, profile_id, jwk_thumbprint, jwk, contact, eab_key_id, team_id, owner_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        `INSERT INTO acme_accounts (id, profile_id, jwk_thumbprint, jwk, contact, eab_key_id, team_id, owner_id, url)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (profile_id, jwk_thumbprint) DO NOTHING RETURNING *`,
-        [id, profile.id, print, jwk, contact, eab?.id ?? null, eab?.team_id ?? null, eab?.owner_id ?? null],
+        [id, profile.id, print, jwk, contact, eab?.id ?? null, eab?.team_id ?? null, eab?.owner_id ?? null, this.url(ctx, `account/${id}`)],
       );
       if (!rows[0]) throw new AcmeProblem('malformed', 'an account for this key was created concurrently; retry', { status: 409 });
       return rows[0];
