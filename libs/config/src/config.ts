@@ -695,6 +695,13 @@ export interface AcmeServerConfig {
   baseUrl: string | undefined;
   /** A nonce is good once, for this long. */
   nonceTtlMs: number;
+  /**
+   * Keys that sign nonces (HMAC), shared by every replica: the first signs, all verify (rotation: put the new key
+   * first, drop the old one after a nonce lifetime). Empty: derived from CERTCTL_CONFIG_ENCRYPTION_KEY.
+   */
+  nonceKeys: string[];
+  /** Requests without an account (directory, new-nonce, renewal-info, and JWS signed by a `jwk`: new-account, revoke by certificate key) one client address may make per minute (0: no limit). */
+  publicRequestsPerIpPerMinute: number;
   /** Lifetime of a pending order and its authorizations. */
   orderTtlMs: number;
   /** Largest JWS body accepted (413 problem above). */
@@ -725,11 +732,15 @@ export function loadAcmeServerConfig(env: Env): AcmeServerConfig {
   if (base !== undefined) url(env, 'CERTCTL_ACME_SERVER_BASE_URL', base, ['http:', 'https:']);
   const explanation = optional(env, 'CERTCTL_ACME_SERVER_RENEW_EARLY_EXPLANATION_URL');
   if (explanation !== undefined) url(env, 'CERTCTL_ACME_SERVER_RENEW_EARLY_EXPLANATION_URL', explanation, ['http:', 'https:']);
+  const nonceKeys = list(env, 'CERTCTL_ACME_SERVER_NONCE_KEYS');
+  if (nonceKeys.some((k) => Buffer.byteLength(k) < 32)) throw new ConfigError('CERTCTL_ACME_SERVER_NONCE_KEYS', 'each key must be at least 32 bytes');
   return {
     enabled: bool(env, 'CERTCTL_ACME_SERVER_ENABLED', false),
     defaultProfileId: optional(env, 'CERTCTL_ACME_SERVER_DEFAULT_PROFILE_ID'),
     baseUrl: base?.replace(/\/+$/, ''),
     nonceTtlMs: duration(env, 'CERTCTL_ACME_SERVER_NONCE_TTL', 5 * 60_000),
+    nonceKeys,
+    publicRequestsPerIpPerMinute: int(env, 'CERTCTL_ACME_SERVER_PUBLIC_REQUESTS_PER_IP_MIN', 1200, 0, 100_000_000),
     orderTtlMs: duration(env, 'CERTCTL_ACME_SERVER_ORDER_TTL', 24 * 3_600_000),
     maxBodyBytes: int(env, 'CERTCTL_ACME_SERVER_MAX_BODY_BYTES', 65_536, 1024, 10_485_760),
     retryAfterSeconds: int(env, 'CERTCTL_ACME_SERVER_RETRY_AFTER_SECONDS', 1, 1, 3600),
