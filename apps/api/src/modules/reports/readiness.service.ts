@@ -78,9 +78,12 @@ const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** di
 
 /** Certificates the report covers: archived and revoked ones are never renewed. $1 team, $2 issuer (null: any). */
 const IN_REPORT = `c.status NOT IN ('Archived', 'Revoked') AND ($1::text IS NULL OR c.team_id = $1) AND ($2::text IS NULL OR c.issuer_id = $2)`;
-/** A certificate's lifetime in days from its newest version, its profile's maximum and its policy's window (`c` joined as below). */
+/** The lifetime in days of the newest version `nv`, and the maximum of the profile `pr` (null when it sets none). */
 const CURRENT_DAYS = 'EXTRACT(EPOCH FROM nv.not_after - nv.not_before)::float8 / 86400';
 const PROFILE_MAX_DAYS = 'NULLIF(pr.max_ttl_seconds, 0)::float8 / 86400';
+/** The lifetime certificates get today: the current one, else the profile's maximum, else the pre-SC-081 limit. */
+const BASE_DAYS = `COALESCE(${CURRENT_DAYS}, ${PROFILE_MAX_DAYS}, ${DEFAULT_LIFETIME_DAYS})`;
+/** `c`'s renewal policy `p` and certificate profile `pr` (its own, else its policy's). */
 const POLICY_AND_PROFILE = `
           LEFT JOIN renewal_policies p ON p.id = c.renewal_policy_id
           LEFT JOIN certificate_profiles pr ON pr.id = COALESCE(c.certificate_profile_id, p.certificate_profile_id)`;
@@ -98,13 +101,11 @@ function lifetimesAndRates(): string {
         SELECT l.*, ${rateColumns.join(', ')} FROM l
       )`;
 }
-const BASE_DAYS = `COALESCE(${CURRENT_DAYS}, ${PROFILE_MAX_DAYS}, ${DEFAULT_LIFETIME_DAYS})`;
 
 /**
  * GET /reports/readiness: how ready the inventory is for SC-081's shorter lifetimes. A page costs a page: the
  * per-certificate figures are computed in PostgreSQL for the requested page only (its ids picked first, by the name
- * index), and the per-team/issuer renewals a week come from one GROUP BY over the filtered set that folds
- * certificates of the same team, issuer, lifetime, profile and window together before any arithmetic. The CSV walks
+ * index), and the per-team/issuer renewals a week come from one GROUP BY over the filtered set (see groups()). The CSV walks
  * the whole set by keyset (name, id), never by OFFSET. Archived and revoked certificates are left out: they are
  * never renewed.
  */
@@ -209,7 +210,7 @@ export class ReadinessService {
          GROUP BY 1, 2, 3, 4, 5
       ), b AS (
         SELECT c.team_id, c.issuer_id, c.n, ${PROFILE_MAX_DAYS} AS profile_max_days, COALESCE(p.renewal_window_days, 30) AS window_days,
-               COALESCE(c.current_days, ${PROFILE_MAX_DAYS}, ${DEFAULT_LIFETIME_DAYS}) AS base_days
+               COALESCE(c.current_days, ${PROFILE_MAX_DAYS}, ${DEFAULT_LIFETIME_DAYS}) AS base_days -- BASE_DAYS, from the folded rows
           FROM k c ${POLICY_AND_PROFILE}
       ), ${lifetimesAndRates()}
        SELECT CASE WHEN GROUPING(r.team_id) = 0 THEN 'team' WHEN GROUPING(r.issuer_id) = 0 THEN 'issuer' ELSE 'total' END AS kind,
