@@ -10,7 +10,7 @@
  *  - initial JavaScript per route: in a fresh context (cold cache), every script the sign-in page (`/login`, signed
  *    out) and the dashboard (`/`, signed in, charts drawn) fetched, gzip -9 of each file as the api serves it, and
  *    which page chunks came with them (any list page's chunk there means it is not loaded lazily), and how much of it
- *    is beyond the shell index.html loads (the dashboard's charts chunk, recharts, loaded as it renders). Budget ≤ 200 KB;
+ *    is beyond the shell index.html loads (the dashboard's charts chunk, loaded as it renders). Budget ≤ 200 KB;
  *  - list pages at 100,000 certificates: every route of apps/web's router that lists something, opened
  *    BENCH_LIST_RUNS times in a signed-in tab (the first run also fetches the page's chunk); "first row" = a row
  *    of a table in main (or its empty state, reported as such), "ready" = nothing in main still loading (no
@@ -84,7 +84,7 @@ async function routeJavaScript(browser: import('playwright-core').Browser, url: 
     };
   };
   const all = measure(names);
-  // What the page fetched beyond the shell index.html loads: its own lazy chunks (the dashboard's charts, recharts).
+  // What the page fetched beyond the shell index.html loads: its own lazy chunks (the dashboard's charts).
   const shell = new Set(initialJavaScript().files.map((f) => f.file));
   const beyondShell = all.files.filter((f) => !shell.has(f.file));
   return { ...all, beyond_shell: { files: beyondShell.map((f) => f.file), gzip_kb: Math.round((beyondShell.reduce((n, f) => n + f.gzip_bytes, 0) / 1024) * 10) / 10 } };
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
       await page.waitForFunction(() => {
         const cards = document.querySelector('[data-testid="summary-cards"]');
         if (cards && !(window as unknown as { __usable?: number }).__usable) (window as unknown as { __usable?: number }).__usable = performance.now();
-        return !!cards && document.querySelectorAll('[data-testid="dashboard-charts"] svg.recharts-surface').length >= 4;
+        return !!cards && document.querySelectorAll('[data-testid="dashboard-charts"] svg.chart-surface').length >= 4;
       }, undefined, { polling: 'raf', timeout: 30_000 });
       const timing = await page.evaluate(() => ({
         usable: (window as unknown as { __usable: number }).__usable,
@@ -214,7 +214,7 @@ async function main(): Promise<void> {
     const routes = {
       sign_in: await routeJavaScript(browser, `${api.baseUrl}/login`, undefined, (p) => p.getByLabel('API key').waitFor()),
       dashboard: await routeJavaScript(browser, `${api.baseUrl}/`, apiKey, (p) =>
-        p.waitForFunction(() => document.querySelectorAll('[data-testid="dashboard-charts"] svg.recharts-surface').length >= 4, undefined, { timeout: 30_000 }).then(() => undefined)),
+        p.waitForFunction(() => document.querySelectorAll('[data-testid="dashboard-charts"] svg.chart-surface').length >= 4, undefined, { timeout: 30_000 }).then(() => undefined)),
     };
 
     // Each list page BENCH_LIST_RUNS times in one signed-in tab: run 1 also fetches the page's chunk.

@@ -378,11 +378,11 @@ suite('web console usability (issue 24 defects) in Chromium', () => {
     try {
       await go(admin, '/', 'Dashboard');
       const { rows } = await p.db.query(`SELECT status, count(*)::int AS n FROM managed_certificates WHERE status <> 'Archived' GROUP BY status`);
-      const legend = admin.getByTestId('dashboard-charts').locator('figure').first().locator('.recharts-legend-item');
+      const legend = admin.getByTestId('dashboard-charts').locator('figure').first().locator('.chart-legend li');
       await legend.first().waitFor();
       const texts = (await legend.allTextContents()).map((t) => t.trim()).sort();
       expect(texts).toEqual(rows.map((r: { status: string; n: number }) => `${r.status} (${r.n})`).sort());
-      const revoked = admin.getByTestId('dashboard-charts').locator('.recharts-legend-item-text', { hasText: 'Revoked' });
+      const revoked = admin.getByTestId('dashboard-charts').locator('.chart-legend li', { hasText: 'Revoked' });
       const [fg, bg] = await revoked.evaluate((el) => {
         const text = el.querySelector('.legend-text') ?? el;
         return [getComputedStyle(text).color, getComputedStyle(el.closest('.card')!).backgroundColor];

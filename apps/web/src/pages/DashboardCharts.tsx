@@ -1,6 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
-import { Bar, BarChart, CartesianGrid, Cell, Legend, Line, LineChart, Pie, PieChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { api } from '../api/client';
+import { DayChart, DonutChart } from '../components/charts';
 import { QueryState } from '../components/query-state';
 
 interface StatusCount { status: string; count: number }
@@ -12,19 +12,6 @@ const STATUS_COLOURS: Record<string, string> = {
   Active: '#2e7d32', Expiring: '#ed6c02', Expired: '#c62828', Pending: '#6d6d6d', RenewalInProgress: '#0277bd',
   Failed: '#ad1457', Revoked: '#8d6e63', Archived: '#9e9e9e',
 };
-
-/** Legend entries in the page's text colour (readable in both themes), each with its count. */
-function statusLegend(data: StatusCount[] | undefined) {
-  const counts = new Map((data ?? []).map((d) => [d.status, d.count]));
-  return (value: string) => (
-    <span className="legend-text">
-      {value} ({(counts.get(value) ?? 0).toLocaleString()})
-    </span>
-  );
-}
-
-/** Text the other legends need: the series name in the page's text colour. */
-const plainLegend = (value: string) => <span className="legend-text">{value}</span>;
 
 const shortDate = (d: string) => d.slice(5);
 
@@ -47,56 +34,28 @@ export default function DashboardCharts() {
     <div className="charts" data-testid="dashboard-charts">
       <Panel title="Certificates by status">
         <QueryState isLoading={byStatus.isLoading} error={byStatus.error} isEmpty={!byStatus.data?.length} empty="No certificates.">
-          <ResponsiveContainer width="100%" height={240}>
-            <PieChart>
-              <Pie data={byStatus.data} dataKey="count" nameKey="status" outerRadius={80} isAnimationActive={false} label={({ value }) => Number(value).toLocaleString()} labelLine={false}>
-                {byStatus.data?.map((s) => <Cell key={s.status} fill={STATUS_COLOURS[s.status] ?? '#607d8b'} />)}
-              </Pie>
-              <Tooltip />
-              <Legend formatter={statusLegend(byStatus.data)} />
-            </PieChart>
-          </ResponsiveContainer>
+          <DonutChart
+            label="Certificates by status"
+            slices={(byStatus.data ?? []).map((s) => ({ name: s.status, value: s.count, colour: STATUS_COLOURS[s.status] ?? '#607d8b' }))}
+          />
         </QueryState>
       </Panel>
       <Panel title="Expirations, next 90 days">
         <QueryState isLoading={timeline.isLoading} error={timeline.error}>
-          <ResponsiveContainer width="100%" height={240}>
-            <BarChart data={timeline.data}>
-              <CartesianGrid strokeDasharray="3 3" />
-              <XAxis dataKey="date" tickFormatter={shortDate} minTickGap={20} />
-              <YAxis allowDecimals={false} />
-              <Tooltip />
-              <Bar dataKey="count" name="Expiring" fill="#ed6c02" isAnimationActive={false} />
-            </BarChart>
-          </ResponsiveContainer>
+          <DayChart label="Certificates expiring per day, next 90 days" kind="bars" data={timeline.data ?? []} x="date" tick={shortDate}
+            series={[{ key: 'count', name: 'Expiring', colour: '#ed6c02' }]} />
         </QueryState>
       </Panel>
       <Panel title="Jobs, last 30 days">
         <QueryState isLoading={jobs.isLoading} error={jobs.error}>
-          <ResponsiveContainer width="100%" height={240}>
-            <BarChart data={jobs.data}>
-              <CartesianGrid strokeDasharray="3 3" />
-              <XAxis dataKey="date" tickFormatter={shortDate} minTickGap={20} />
-              <YAxis allowDecimals={false} />
-              <Tooltip />
-              <Legend formatter={plainLegend} />
-              <Bar dataKey="completed_count" name="Completed" stackId="jobs" fill="#2e7d32" isAnimationActive={false} />
-              <Bar dataKey="failed_count" name="Failed" stackId="jobs" fill="#c62828" isAnimationActive={false} />
-            </BarChart>
-          </ResponsiveContainer>
+          <DayChart label="Jobs completed and failed per day, last 30 days" kind="bars" data={jobs.data ?? []} x="date" tick={shortDate}
+            series={[{ key: 'completed_count', name: 'Completed', colour: '#2e7d32' }, { key: 'failed_count', name: 'Failed', colour: '#c62828' }]} />
         </QueryState>
       </Panel>
       <Panel title="Issuance rate, last 30 days">
         <QueryState isLoading={issuance.isLoading} error={issuance.error}>
-          <ResponsiveContainer width="100%" height={240}>
-            <LineChart data={issuance.data}>
-              <CartesianGrid strokeDasharray="3 3" />
-              <XAxis dataKey="date" tickFormatter={shortDate} minTickGap={20} />
-              <YAxis allowDecimals={false} />
-              <Tooltip />
-              <Line dataKey="issued_count" name="Issued" stroke="#0277bd" dot={false} isAnimationActive={false} />
-            </LineChart>
-          </ResponsiveContainer>
+          <DayChart label="Certificates issued per day, last 30 days" kind="line" data={issuance.data ?? []} x="date" tick={shortDate}
+            series={[{ key: 'issued_count', name: 'Issued', colour: '#0277bd' }]} />
         </QueryState>
       </Panel>
     </div>

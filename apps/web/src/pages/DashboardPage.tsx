@@ -7,7 +7,7 @@ import { RelativeTime } from '../components/format';
 import { QueryState } from '../components/query-state';
 import { useDocumentTitle } from '../components/title';
 
-// The chart library is the biggest dependency: it loads after the cards are on screen.
+// The charts load after the cards are on screen.
 const DashboardCharts = lazy(() => import('./DashboardCharts'));
 const DashboardPanels = lazy(() => import('./DashboardPanels'));
 const OnboardingChecklist = lazy(() => import('./DashboardPanels').then((m) => ({ default: m.OnboardingChecklist })));

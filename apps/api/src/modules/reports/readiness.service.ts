@@ -1,6 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
+import { TtlCache } from '../../common/cache';
 import { ApiError } from '../../common/http/api-error';
 import { Page, pageOf } from '../../common/http/pagination';
 import { CaaChecks, CaaVerdict } from './caa-checks';
@@ -70,33 +72,62 @@ interface BaseRow {
   [k: `l_${string}` | `r_${string}`]: number;
 }
 
+type Groups = { total: number; totals: ReadinessReport['totals']; byTeam: ReadinessGroup[]; byIssuer: ReadinessGroup[] };
+
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
+/** Certificates the report covers: archived and revoked ones are never renewed. $1 team, $2 issuer (null: any). */
+const IN_REPORT = `c.status NOT IN ('Archived', 'Revoked') AND ($1::text IS NULL OR c.team_id = $1) AND ($2::text IS NULL OR c.issuer_id = $2)`;
+/** The lifetime in days of the newest version `nv`, and the maximum of the profile `pr` (null when it sets none). */
+const CURRENT_DAYS = 'EXTRACT(EPOCH FROM nv.not_after - nv.not_before)::float8 / 86400';
+const PROFILE_MAX_DAYS = 'NULLIF(pr.max_ttl_seconds, 0)::float8 / 86400';
+/** The lifetime certificates get today: the current one, else the profile's maximum, else the pre-SC-081 limit. */
+const BASE_DAYS = `COALESCE(${CURRENT_DAYS}, ${PROFILE_MAX_DAYS}, ${DEFAULT_LIFETIME_DAYS})`;
+/** `c`'s renewal policy `p` and certificate profile `pr` (its own, else its policy's). */
+const POLICY_AND_PROFILE = `
+          LEFT JOIN renewal_policies p ON p.id = c.renewal_policy_id
+          LEFT JOIN certificate_profiles pr ON pr.id = COALESCE(c.certificate_profile_id, p.certificate_profile_id)`;
+
 /**
- * GET /reports/readiness: how ready the inventory is for SC-081's shorter lifetimes. Every figure is computed in
- * PostgreSQL over the filtered set (one statement for the page, one for the groups), never certificate by
- * certificate, so it answers quickly for tens of thousands of certificates. Archived and revoked certificates are
- * left out: they are never renewed.
+ * `l AS (…), r AS (…)` over a relation `b` with base_days, profile_max_days and window_days: lifetimes (l_*) and
+ * renewals a year (r_*) now and at each step.
+ */
+function lifetimesAndRates(): string {
+  const stepColumns = SC081_STEPS.map((s) => `LEAST(b.base_days, COALESCE(b.profile_max_days, ${s.max_days}), ${s.max_days}) AS l_${s.key}`);
+  const rateColumns = LIFETIME_KEYS.map((k) => `${renewalsPerYearSql(`l.l_${k}`, 'l.window_days')} AS r_${k}`);
+  return `l AS (
+        SELECT b.*, b.base_days AS l_now, ${stepColumns.join(', ')} FROM b
+      ), r AS (
+        SELECT l.*, ${rateColumns.join(', ')} FROM l
+      )`;
+}
+
+/**
+ * GET /reports/readiness: how ready the inventory is for SC-081's shorter lifetimes. A page costs a page: the
+ * per-certificate figures are computed in PostgreSQL for the requested page only (its ids picked first, by the name
+ * index), and the per-team/issuer renewals a week come from one GROUP BY over the filtered set (see groups()). The CSV walks
+ * the whole set by keyset (name, id), never by OFFSET. Archived and revoked certificates are left out: they are
+ * never renewed.
  */
 @Injectable()
 export class ReadinessService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource, private readonly caa: CaaChecks) {}
+  private readonly groupsCache: TtlCache<Groups>;
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource, private readonly caa: CaaChecks, @Inject(APP_CONFIG) config: AppConfig) {
+    this.groupsCache = new TtlCache(config.server.readCacheTtlMs, 100);
+  }
 
   async report(query: ReadinessQuery): Promise<ReadinessReport> {
     await this.checkFilters(query);
     const { page, perPage, offset } = pageOf(query);
-    const { sql, params } = this.baseQuery(query);
-    const [rows, groups] = await Promise.all([
-      this.dataSource.query<BaseRow[]>(`${sql} SELECT * FROM r ORDER BY name, id LIMIT ${perPage} OFFSET ${offset}`, params),
-      this.groups(sql, params),
-    ]);
+    const [rows, groups] = await Promise.all([this.pageRows(query, { limit: perPage, offset }), this.groups(query)]);
     return {
       data: await this.rowsOf(rows), total: groups.total, page, per_page: perPage, generated_at: new Date(),
       steps: SC081_STEPS.map((s) => ({ ...s })), totals: groups.totals, by_team: groups.byTeam, by_issuer: groups.byIssuer,
     };
   }
 
-  /** Every matching certificate as CSV, one line each, in pages of 1,000 rows. */
+  /** Every matching certificate as CSV, one line each, in batches of 1,000 rows (each batch starts after the last one's name). */
   async *csv(query: ReadinessQuery): AsyncGenerator<string> {
     await this.checkFilters(query);
     const header = [
@@ -105,9 +136,9 @@ export class ReadinessService {
       'deployment', 'manual_targets',
     ];
     yield `${header.join(',')}\r\n`;
-    const { sql, params } = this.baseQuery(query);
-    for (let offset = 0; ; offset += 1000) {
-      const rows = await this.rowsOf(await this.dataSource.query<BaseRow[]>(`${sql} SELECT * FROM r ORDER BY name, id LIMIT 1000 OFFSET ${offset}`, params));
+    for (let after: BaseRow | undefined; ;) {
+      const batch = await this.pageRows(query, { limit: 1000, after });
+      const rows = await this.rowsOf(batch);
       if (!rows.length) return;
       yield rows.map((r) => [
         r.certificate_id, r.name, r.common_name, r.status, r.team_id, r.issuer_id, r.issuer_type, r.current_lifetime_days, r.profile_max_days,
@@ -115,6 +146,7 @@ export class ReadinessService {
         r.deployment.mode, r.deployment.manual_targets.map((t) => `${t.name} (${t.reason})`).join('; '),
       ].map(csvField).join(',')).join('\r\n') + '\r\n';
       if (rows.length < 1000) return;
+      after = batch.at(-1);
     }
   }
 
@@ -127,44 +159,65 @@ export class ReadinessService {
     }
   }
 
-  /** `WITH r AS (…)`: one row per certificate with its lifetimes (l_*) and renewals a year (r_*) now and at each step. */
-  private baseQuery(query: ReadinessQuery): { sql: string; params: unknown[] } {
-    const stepColumns = SC081_STEPS.map((s) => `LEAST(b.base_days, COALESCE(b.profile_max_days, ${s.max_days}), ${s.max_days}) AS l_${s.key}`);
-    const rateColumns = LIFETIME_KEYS.map((k) => `${renewalsPerYearSql(`l.l_${k}`, 'l.window_days')} AS r_${k}`);
-    const sql = `
-      WITH b AS (
+  /**
+   * One page of certificates (by name, id) with their lifetimes (l_*) and renewals a year (r_*) now and at each step:
+   * the page's certificates are chosen first, so the newest-version lookups and the arithmetic run for them alone.
+   * `offset` for the JSON pages, `after` (the previous batch's last row) for the CSV.
+   */
+  private pageRows(query: ReadinessQuery, at: { limit: number; offset?: number; after?: Pick<BaseRow, 'name' | 'id'> }): Promise<BaseRow[]> {
+    const params: unknown[] = [query.team_id ?? null, query.issuer_id ?? null, at.limit, at.offset ?? 0];
+    if (at.after) params.push(at.after.name, at.after.id);
+    return this.dataSource.query<BaseRow[]>(
+      `WITH page AS (
+        SELECT c.* FROM managed_certificates c
+         WHERE ${IN_REPORT} ${at.after ? 'AND (c.name, c.id) > ($5::text, $6::text)' : ''}
+         ORDER BY c.name, c.id LIMIT $3 OFFSET $4
+      ), b AS (
         SELECT c.id, c.name, c.common_name, c.sans, c.status, c.team_id, c.issuer_id, i.name AS issuer_name, i.type AS issuer_type,
-               EXTRACT(EPOCH FROM nv.not_after - nv.not_before)::float8 / 86400 AS current_days,
-               NULLIF(pr.max_ttl_seconds, 0)::float8 / 86400 AS profile_max_days,
-               COALESCE(p.renewal_window_days, 30) AS window_days,
-               COALESCE(EXTRACT(EPOCH FROM nv.not_after - nv.not_before)::float8 / 86400, NULLIF(pr.max_ttl_seconds, 0)::float8 / 86400,
-                        ${DEFAULT_LIFETIME_DAYS}) AS base_days
-          FROM managed_certificates c
-          JOIN issuers i ON i.id = c.issuer_id
-          LEFT JOIN renewal_policies p ON p.id = c.renewal_policy_id
-          LEFT JOIN certificate_profiles pr ON pr.id = COALESCE(c.certificate_profile_id, p.certificate_profile_id)
+               ${CURRENT_DAYS} AS current_days, ${PROFILE_MAX_DAYS} AS profile_max_days,
+               COALESCE(p.renewal_window_days, 30) AS window_days, ${BASE_DAYS} AS base_days
+          FROM page c
+          JOIN issuers i ON i.id = c.issuer_id ${POLICY_AND_PROFILE}
           LEFT JOIN LATERAL (SELECT v.not_before, v.not_after FROM certificate_versions v WHERE v.certificate_id = c.id
                               ORDER BY v.created_at DESC, v.id DESC LIMIT 1) nv ON true
-         WHERE c.status NOT IN ('Archived', 'Revoked')
-           AND ($1::text IS NULL OR c.team_id = $1) AND ($2::text IS NULL OR c.issuer_id = $2)
-      ), l AS (
-        SELECT b.*, b.base_days AS l_now, ${stepColumns.join(', ')} FROM b
-      ), r AS (
-        SELECT l.*, ${rateColumns.join(', ')} FROM l
-      )`;
-    return { sql, params: [query.team_id ?? null, query.issuer_id ?? null] };
+      ), ${lifetimesAndRates()}
+      SELECT * FROM r ORDER BY name, id`,
+      params,
+    );
   }
 
-  /** Renewals a week per team and per issuer, and the totals, over the whole filtered set. */
-  private async groups(sql: string, params: unknown[]): Promise<{ total: number; totals: ReadinessReport['totals']; byTeam: ReadinessGroup[]; byIssuer: ReadinessGroup[] }> {
-    const sums = LIFETIME_KEYS.map((k) => `sum(r.r_${k}) * ${DAYS_PER_WEEK}.0 / ${DAYS_PER_YEAR} AS w_${k}`).join(', ');
+  /**
+   * Renewals a week per team and per issuer, and the totals, over the whole filtered set, in one statement: the
+   * newest version of every certificate by a hash anti-join (not a lookup per certificate), certificates alike in
+   * team, issuer, policy, profile and current lifetime counted together, the rates computed per such kind (a few
+   * dozen rows, not one per certificate), then summed by team, by issuer and overall (GROUPING SETS). Reused for
+   * CERTCTL_READ_CACHE_TTL per filter, as the certificate list's totals are, so paging through the report pays it once.
+   */
+  private groups(query: ReadinessQuery): Promise<Groups> {
+    return this.groupsCache.get(JSON.stringify([query.team_id ?? null, query.issuer_id ?? null]), () => this.computeGroups(query));
+  }
+
+  private async computeGroups(query: ReadinessQuery): Promise<Groups> {
+    const sums = LIFETIME_KEYS.map((k) => `sum(r.n * r.r_${k}) * ${DAYS_PER_WEEK}.0 / ${DAYS_PER_YEAR} AS w_${k}`).join(', ');
     const rows: Array<Record<string, unknown>> = await this.dataSource.query(
-      `${sql}
+      `WITH k AS (
+        SELECT c.team_id, c.issuer_id, c.renewal_policy_id, c.certificate_profile_id, ${CURRENT_DAYS} AS current_days, count(*) AS n
+          FROM managed_certificates c
+          LEFT JOIN certificate_versions nv ON nv.certificate_id = c.id
+               AND NOT EXISTS (SELECT 1 FROM certificate_versions newer WHERE newer.certificate_id = nv.certificate_id
+                                  AND (newer.created_at, newer.id) > (nv.created_at, nv.id))
+         WHERE ${IN_REPORT}
+         GROUP BY 1, 2, 3, 4, 5
+      ), b AS (
+        SELECT c.team_id, c.issuer_id, c.n, ${PROFILE_MAX_DAYS} AS profile_max_days, COALESCE(p.renewal_window_days, 30) AS window_days,
+               COALESCE(c.current_days, ${PROFILE_MAX_DAYS}, ${DEFAULT_LIFETIME_DAYS}) AS base_days -- BASE_DAYS, from the folded rows
+          FROM k c ${POLICY_AND_PROFILE}
+      ), ${lifetimesAndRates()}
        SELECT CASE WHEN GROUPING(r.team_id) = 0 THEN 'team' WHEN GROUPING(r.issuer_id) = 0 THEN 'issuer' ELSE 'total' END AS kind,
               CASE WHEN GROUPING(r.team_id) = 0 THEN r.team_id ELSE r.issuer_id END AS id,
-              count(*)::int AS certificates, ${sums}
+              sum(r.n)::int AS certificates, ${sums}
          FROM r GROUP BY GROUPING SETS ((r.team_id), (r.issuer_id), ())`,
-      params,
+      [query.team_id ?? null, query.issuer_id ?? null],
     );
     const weekly = (row: Record<string, unknown>) => Object.fromEntries(LIFETIME_KEYS.map((k) => [k, round(Number(row[`w_${k}`] ?? 0), 3)])) as PerKey;
     const teamIds = rows.filter((r) => r.kind === 'team' && r.id).map((r) => r.id as string);
