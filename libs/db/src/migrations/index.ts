@@ -23,6 +23,7 @@ import { BreakGlass1765570001000 } from './1765570001000-BreakGlass';
 import { ReissueDrills1765580000000 } from './1765580000000-ReissueDrills';
 import { AriRenewEarly1765585000000 } from './1765585000000-AriRenewEarly';
 import { RevocationGeneration1765590000000 } from './1765590000000-RevocationGeneration';
+import { RolesAndGrants1765600000000 } from './1765600000000-RolesAndGrants';
 
 /** Listed explicitly (not globbed) so the same list works from sources under test and from the build; one a line, in timestamp order. */
 export const MIGRATIONS = [
@@ -51,4 +52,5 @@ export const MIGRATIONS = [
   ReissueDrills1765580000000,
   AriRenewEarly1765585000000,
   RevocationGeneration1765590000000,
+  RolesAndGrants1765600000000,
 ];

@@ -8,7 +8,8 @@ import { ApiKeyEntity, newId } from '@certctl/db';
 import { ApiError } from '../http/api-error';
 import { AuditService } from '../audit/audit.service';
 import { TtlCache } from '../cache';
-import type { Principal } from './principal';
+import { GrantsService } from './grants.service';
+import { ADMIN_ROLE_GRANT, adminGrants, type Principal } from './principal';
 
 export function sha256Hex(value: string): string {
   return createHash('sha256').update(value).digest('hex');
@@ -51,21 +52,26 @@ export class ApiKeysService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly audit: AuditService,
+    private readonly grants: GrantsService,
   ) {
     const bootstrap = config.auth.bootstrapApiKey;
     this.bootstrapHash = bootstrap ? createHash('sha256').update(bootstrap).digest() : undefined;
   }
 
-  /** The principal of a presented key, or undefined when it is unknown, revoked or expired. */
+  /**
+   * The principal of a presented key with its grants (its roles' permissions and where they apply, expired grants
+   * left out), or undefined when it is unknown, revoked or expired.
+   */
   async resolve(presented: string): Promise<Principal | undefined> {
     const digest = createHash('sha256').update(presented).digest();
     if (this.bootstrapHash && timingSafeEqual(digest, this.bootstrapHash)) {
-      return { actor: 'bootstrap-admin', actor_type: 'APIKey', role: 'admin' };
+      return { actor: 'bootstrap-admin', actor_type: 'APIKey', role: 'admin', grants: adminGrants(), roles: [ADMIN_ROLE_GRANT] };
     }
     const found = await this.resolved.get(digest.toString('hex'), () => this.lookup(digest));
     // The cache spares the query, not the clock: a key stops working at its expires_at to the millisecond.
     if (!found || (found.expiresAt !== null && found.expiresAt <= Date.now())) return undefined;
-    return found.principal;
+    const { grants, roles } = await this.grants.ofKey(found.principal.key_id!);
+    return { ...found.principal, grants, roles };
   }
 
   /** A fingerprint of the configured bootstrap key (not the key, nor its plain hash), to notice when it changes. */
@@ -87,7 +93,7 @@ export class ApiKeysService {
 
   private async lookup(digest: Buffer): Promise<ResolvedKey | undefined> {
     const hex = digest.toString('hex');
-    const rows: Array<{ id: string; name: string; role: ApiKeyRole; agent_id: string | null; key_hash: string; expires_at: Date | null }> =
+    const rows: Array<{ id: string; name: string; role: string; agent_id: string | null; key_hash: string; expires_at: Date | null }> =
       await this.dataSource.query(
         `SELECT id, name, role, agent_id, key_hash, expires_at FROM api_keys
           WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
@@ -155,6 +161,13 @@ export class ApiKeysService {
     return this.dataSource.manager.find(ApiKeyEntity, { order: { created_at: 'ASC', id: 'ASC' } });
   }
 
+  /** A key by id (404 when unknown), for grants made to it. */
+  async get(id: string): Promise<ApiKeyEntity> {
+    const key = await this.dataSource.manager.findOne(ApiKeyEntity, { where: { id } });
+    if (!key) throw ApiError.notFound('api key', id);
+    return key;
+  }
+
   async revoke(actor: Principal, id: string): Promise<ApiKeyEntity> {
     const revoked = await this.dataSource.transaction(async (tx) => {
       const key = await tx.findOne(ApiKeyEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
@@ -171,6 +184,7 @@ export class ApiKeysService {
     // Forgotten after the commit: a lookup between the update and the commit still read the key as valid, and had it
     // been cached after a clear made inside the transaction it would have kept working here for RESOLVED_KEY_TTL_MS.
     this.resolved.clear();
+    this.grants.clear();
     return revoked;
   }
 }

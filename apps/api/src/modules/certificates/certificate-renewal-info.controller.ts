@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { CertificateRenewalInfoEntity, ManagedCertificateEntity } from '@certctl/db';
 import { ApiError } from '../../common/http/api-error';
 import { bool, dateTime, objectOf, Returns, str } from '../../common/openapi/response-schemas';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 /** What the orchestrator last learnt from the CA's ACME Renewal Information (RFC 9773); null fields = not known. */
 export interface CertificateRenewalInfoView {
@@ -36,6 +37,7 @@ export class CertificateRenewalInfoController {
     certificate_id: str, certificate_version_id: str, current: bool, ari_cert_id: str, window_start: dateTime, window_end: dateTime,
     selected_renewal_at: dateTime, explanation_url: str, last_polled_at: dateTime, next_poll_at: dateTime, last_error: str,
   }, ['certificate_id', 'current']))
+  @RequirePermission('cert.read')
   async renewalInfo(@Param('id') id: string): Promise<CertificateRenewalInfoView> {
     const manager = this.dataSource.manager;
     if (!(await manager.exists(ManagedCertificateEntity, { where: { id } }))) throw ApiError.notFound('certificate', id);

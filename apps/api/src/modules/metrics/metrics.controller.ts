@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { CRL_COUNTER_LABELS, OCSP_COUNTER_LABELS } from '@certctl/issuers';
 import { component, dateTime, int, objectOf, Returns } from '../../common/openapi/response-schemas';
 import { CertctlMetrics, CertctlMetricsService } from './certctl-metrics.service';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 const countsOf = (labels: readonly string[]) => objectOf(Object.fromEntries(labels.map((label) => [label, int])));
 
@@ -28,6 +29,7 @@ export class CertctlMetricsController {
 
   @Get('metrics{/}')
   @Returns(CertctlMetricsSchema)
+  @RequirePermission('metrics.read')
   json(): Promise<CertctlMetrics> {
     return this.metrics.json();
   }
@@ -35,6 +37,7 @@ export class CertctlMetricsController {
   @Get('metrics/prometheus')
   @ApiProduces('text/plain')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
+  @RequirePermission('metrics.read')
   prometheus(): Promise<string> {
     return this.metrics.prometheus();
   }

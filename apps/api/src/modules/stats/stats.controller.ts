@@ -4,6 +4,7 @@ import type { CertificateStatusCount, ExpirationBucket, IssuanceRateDataPoint, J
 import { component, dateTime, int, objectOf, Returns, Schema, str } from '../../common/openapi/response-schemas';
 import { StatsDaysQuery } from './dto/stats.dto';
 import { STATS_SUMMARY_COUNTS, StatsService, StatsSummary } from './stats.service';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 const day: Schema = { type: 'string', format: 'date' };
 const listOf = (item: Schema): Schema => ({ type: 'array', items: item });
@@ -26,30 +27,35 @@ export class StatsController {
 
   @Get('summary')
   @Returns(StatsSchemas.Summary)
+  @RequirePermission('stats.read')
   summary(): Promise<StatsSummary> {
     return this.stats.summary();
   }
 
   @Get('certificates-by-status')
   @Returns(listOf(StatsSchemas.StatusCount))
+  @RequirePermission('stats.read')
   certificatesByStatus(): Promise<CertificateStatusCount[]> {
     return this.stats.certificatesByStatus();
   }
 
   @Get('expiration-timeline')
   @Returns(listOf(StatsSchemas.ExpirationBucket))
+  @RequirePermission('stats.read')
   expirationTimeline(@Query() query: StatsDaysQuery): Promise<ExpirationBucket[]> {
     return this.stats.expirationTimeline(query.days ?? 30);
   }
 
   @Get('job-trends')
   @Returns(listOf(StatsSchemas.JobTrend))
+  @RequirePermission('stats.read')
   jobTrends(@Query() query: StatsDaysQuery): Promise<JobTrendDataPoint[]> {
     return this.stats.jobTrends(query.days ?? 30);
   }
 
   @Get('issuance-rate')
   @Returns(listOf(StatsSchemas.IssuanceRate))
+  @RequirePermission('stats.read')
   issuanceRate(@Query() query: StatsDaysQuery): Promise<IssuanceRateDataPoint[]> {
     return this.stats.issuanceRate(query.days ?? 30);
   }
