@@ -21,6 +21,11 @@ export interface CrudControllerOptions {
   permissions: { read: Permission; edit: Permission; delete: Permission };
   /** Routes on one resource are gated by its id as an issuer or profile scope (certctl's rbacGateScoped). */
   scope?: 'issuer' | 'profile';
+  /**
+   * Which routes a grant scoped to a team/issuer/profile reaches (the rest need a global grant): `list`, `read`
+   * (list and get) or `all` (the service limits every read and write to the caller's scopes).
+   */
+  rows?: 'list' | 'read' | 'all';
 }
 
 /** What a resource service offers the generic controller; `create`/`update` override the plain CRUD when present. */
@@ -45,7 +50,10 @@ export interface CrudService {
  * and the OpenAPI document describes them, exactly as if each controller had declared them by hand.
  */
 export function CrudController(o: CrudControllerOptions): Type {
-  const scoped = o.scope ? { scope: { type: o.scope, param: 'id' } } : {};
+  const rows = { scope: 'rows' as const };
+  const scoped = o.scope ? { scope: { type: o.scope, param: 'id' } } : o.rows === 'read' || o.rows === 'all' ? rows : {};
+  const listScope = o.rows ? rows : {};
+  const writeScope = o.scope ? scoped : o.rows === 'all' ? rows : {};
   @ApiTags(o.tag)
   @ApiBearerAuth()
   @Controller(o.path)
@@ -53,7 +61,7 @@ export function CrudController(o: CrudControllerOptions): Type {
     constructor(@Inject(o.service) readonly service: CrudService) {}
 
     @Get()
-    @RequirePermission(o.permissions.read)
+    @RequirePermission(o.permissions.read, listScope)
     list(@Query() query: object): Promise<Page<object>> {
       return this.service.crud.list(query);
     }
@@ -65,20 +73,20 @@ export function CrudController(o: CrudControllerOptions): Type {
     }
 
     @Post()
-    @RequirePermission(o.permissions.edit)
+    @RequirePermission(o.permissions.edit, o.rows === 'all' ? rows : {})
     create(@CurrentPrincipal() actor: Principal, @Body() body: object): Promise<object> {
       return this.service.create ? this.service.create(actor, body) : this.service.crud.create(actor, body);
     }
 
     @Put(':id')
-    @RequirePermission(o.permissions.edit, scoped)
+    @RequirePermission(o.permissions.edit, writeScope)
     update(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: object): Promise<object> {
       return this.service.update ? this.service.update(actor, id, body) : this.service.crud.update(actor, id, body);
     }
 
     @Delete(':id')
     @HttpCode(204)
-    @RequirePermission(o.permissions.delete, scoped)
+    @RequirePermission(o.permissions.delete, writeScope)
     remove(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<void> {
       return this.service.crud.remove(actor, id);
     }

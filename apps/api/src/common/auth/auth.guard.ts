@@ -70,16 +70,26 @@ export class AuthGuard implements CanActivate {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+function forbidden(message: string): ApiError {
+  return new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', message);
+}
+
 /** Throws 403 unless the principal meets the requirement for a request with these path parameters. */
 export function authorize(principal: Principal, requirement: PermissionRequirement, params: Record<string, unknown>): void {
   if (requirement.permission === AUTHENTICATED) return;
   const permissions = requiredPermissions(requirement);
-  const scopeId = requirement.scope ? params[requirement.scope.param] : undefined;
-  const scope = requirement.scope && typeof scopeId === 'string' ? { type: requirement.scope.type, id: scopeId } : undefined;
-  if (!holds(principal, permissions, scope)) {
-    const needed = permissions.join(' or ');
-    throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', scope
-      ? `missing permission ${needed} (globally or for ${scope.type} ${scope.id})`
+  const needed = permissions.join(' or ');
+  const scope = requirement.scope;
+  if (scope === 'rows') {
+    if (!holds(principal, permissions, 'anywhere')) throw forbidden(`missing permission ${needed}`);
+  } else if (scope) {
+    const id = params[scope.param];
+    if (typeof id !== 'string' || !holds(principal, permissions, { type: scope.type, id })) {
+      throw forbidden(`missing permission ${needed} (globally or for ${scope.type} ${String(id)})`);
+    }
+  } else if (!holds(principal, permissions, 'global')) {
+    throw forbidden(holds(principal, permissions, 'anywhere')
+      ? `missing permission ${needed} globally (a grant scoped to a team, issuer or profile does not reach this route)`
       : `missing permission ${needed}`);
   }
   if (requirement.agentSelf && principal.actor_type === 'Agent' && params[requirement.agentSelf] !== principal.agent_id) {

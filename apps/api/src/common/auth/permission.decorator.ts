@@ -10,11 +10,12 @@ export const AUTHENTICATED = 'authenticated';
 export interface PermissionRequirement {
   permission: Permission | readonly Permission[] | typeof AUTHENTICATED;
   /**
-   * The route acts on one issuer or profile named by a path parameter: the caller needs the permission globally
-   * or granted for that issuer/profile (certctl's rbacGateScoped). Without it, a grant in any scope lets the
-   * route through and the service limits the rows to the caller's scopes.
+   * Where the permission must be held. Omitted: globally (a team-scoped grant does not reach routes whose effect is
+   * not confined to a team). `rows`: in any scope, because the route's service limits the rows it reads or writes
+   * to the caller's teams/issuers/profiles (visibilityOf). `{type, param}`: the route acts on one issuer or profile
+   * named by a path parameter, so globally or for that issuer/profile (certctl's rbacGateScoped).
    */
-  scope?: { type: 'issuer' | 'profile'; param: string };
+  scope?: 'rows' | { type: 'issuer' | 'profile'; param: string };
   /** An agent key may call this route only for its own agent id (this path parameter). */
   agentSelf?: string;
 }
@@ -32,8 +33,10 @@ export function requiredPermissions(requirement: PermissionRequirement): string[
 /** The requirement as docs/permissions.md writes it. */
 export function describeRequirement(requirement: PermissionRequirement): { permission: string; scope: string } {
   const permission = requirement.permission === AUTHENTICATED ? '(any authenticated caller)' : requiredPermissions(requirement).join(' or ');
+  const where = requirement.scope === 'rows' ? 'any (rows filtered)'
+    : requirement.scope ? `global or ${requirement.scope.type} {${requirement.scope.param}}` : 'global';
   const scope = [
-    requirement.scope ? `${requirement.scope.type} {${requirement.scope.param}}` : 'any (rows filtered)',
+    where,
     requirement.agentSelf ? `agent keys: own {${requirement.agentSelf}} only` : '',
   ].filter(Boolean).join('; ');
   return { permission, scope: requirement.permission === AUTHENTICATED ? '-' : scope };

@@ -46,16 +46,19 @@ export const ADMIN_ROLE_GRANT: RoleGrant = { role_id: 'r-admin', role_name: 'adm
 
 export const SYSTEM_PRINCIPAL: Principal = { actor: 'system', actor_type: 'System', role: 'admin' };
 
-/** Whether the caller holds any of `permissions` somewhere (any scope), or — with `scope` — globally or for that one issuer/profile. */
-export function holds(principal: Principal, permissions: readonly string[], scope?: { type: Grant['scope_type']; id: string }): boolean {
+/**
+ * Whether the caller holds any of `permissions`: `anywhere` (in any scope), `global`ly, or globally or for one
+ * issuer/profile/team.
+ */
+export function holds(principal: Principal, permissions: readonly string[], where: 'anywhere' | 'global' | { type: Grant['scope_type']; id: string } = 'anywhere'): boolean {
   const grants = principal.grants ?? adminGrants();
   return grants.some((g) => permissions.includes(g.permission)
-    && (!scope || g.scope_type === 'global' || (g.scope_type === scope.type && g.scope_id === scope.id)));
+    && (where === 'anywhere' || g.scope_type === 'global' || (where !== 'global' && g.scope_type === where.type && g.scope_id === where.id)));
 }
 
 /** Whether the caller holds the permission globally (routes that act outside any team/issuer/profile). */
 export function holdsGlobally(principal: Principal, permission: string): boolean {
-  return (principal.grants ?? adminGrants()).some((g) => g.permission === permission && g.scope_type === 'global');
+  return holds(principal, [permission], 'global');
 }
 
 /** The distinct permissions with their scopes, sorted (GET /auth/me's effective_permissions). */

@@ -27,7 +27,7 @@ export class AgentsController {
 
   @Get()
   @Returns(pageOf(Schemas.Agent))
-  @RequirePermission('agent.read')
+  @RequirePermission('agent.read', { scope: 'rows' })
   list(@Query() query: AgentQuery): Promise<Page<AgentEntity>> {
     return this.agents.crud.list(query);
   }
@@ -43,14 +43,14 @@ export class AgentsController {
   /** Soft-retired agents (a literal route, registered before `:id`). */
   @Get('retired')
   @Returns(pageOf(Schemas.Agent))
-  @RequirePermission('agent.read')
+  @RequirePermission('agent.read', { scope: 'rows' })
   listRetired(@Query() query: AgentQuery): Promise<Page<AgentEntity>> {
     return this.agents.retired.list(query);
   }
 
   @Get(':id')
   @Returns(Schemas.Agent)
-  @RequirePermission(['agent.read', 'agent.heartbeat'], { agentSelf: 'id' })
+  @RequirePermission(['agent.read', 'agent.heartbeat'], { scope: 'rows', agentSelf: 'id' })
   get(@Param('id') id: string): Promise<AgentEntity> {
     return this.agents.crud.get(id);
   }
@@ -113,7 +113,7 @@ export class AgentsController {
 
   @Get(':id/certificates/:certificateId')
   @Returns(objectOf({ certificate_id: str, certificate_pem: str, chain_pem: str, serial_number: str, not_after: dateTime }))
-  @RequirePermission(['cert.read', 'agent.job.poll'], { agentSelf: 'id' })
+  @RequirePermission(['cert.read', 'agent.job.poll'], { scope: 'rows', agentSelf: 'id' })
   certificate(@Param('id') id: string, @Param('certificateId') certificateId: string) {
     return this.protocol.certificate(id, certificateId);
   }

@@ -20,7 +20,7 @@ export class AuditController {
 
   @Get()
   @Returns(pageOf(Schemas.AuditEvent))
-  @RequirePermission('audit.read')
+  @RequirePermission('audit.read', { scope: 'rows' })
   list(@Query() query: AuditQuery): Promise<Page<AuditEventEntity>> {
     return this.trail.list(query);
   }
@@ -32,7 +32,7 @@ export class AuditController {
     checkpoints_checked: int, latest_checkpoint: objectOf({ seq: int, row_hash: str, mac: str }, ['seq', 'row_hash', 'mac']),
     unsigned_rows: int, warning: str, verified_at: dateTime,
   }, ['intact', 'rows_checked', 'keyed', 'checkpoints_checked', 'unsigned_rows', 'verified_at']))
-  @RequirePermission('audit.read')
+  @RequirePermission('audit.read', { scope: 'rows' })
   verify(): Promise<ChainVerification> {
     return this.trail.verify();
   }
@@ -40,14 +40,14 @@ export class AuditController {
   /** The trail as NDJSON, streamed (filters: from, to, category, actor, action, resource_type, resource_id, limit). */
   @Get('export')
   @ApiProduces('application/x-ndjson')
-  @RequirePermission('audit.export')
+  @RequirePermission('audit.export', { scope: 'rows' })
   async export(@CurrentPrincipal() actor: Principal, @Query() query: AuditExportQuery, @Res() res: Response): Promise<void> {
     await this.exporter.stream(actor, query, res);
   }
 
   @Get(':id')
   @Returns(Schemas.AuditEvent)
-  @RequirePermission('audit.read')
+  @RequirePermission('audit.read', { scope: 'rows' })
   get(@Param('id') id: string): Promise<AuditEventEntity> {
     return this.trail.get(id);
   }

@@ -79,7 +79,7 @@ export class AuthController {
   @Returns(Schemas.CreatedApiKey, 201)
   async create(@CurrentPrincipal() actor: Principal, @Body() body: CreateApiKeyDto): Promise<ApiKeyEntity & { api_key: string; key: string }> {
     // Minting a key that holds a role is granting that role: a `cli` key may mint viewers, not admins.
-    if (body.role === 'admin' && !holds(actor, ['auth.role.assign'])) {
+    if (body.role === 'admin' && !holds(actor, ['auth.role.assign'], 'global')) {
       throw new ApiError(403, 'FORBIDDEN', 'missing permission auth.role.assign (needed to mint an admin key)');
     }
     const { key, secret } = await this.keys.create(actor, { name: body.name, role: body.role as ApiKeyRole, expires_at: body.expires_at });

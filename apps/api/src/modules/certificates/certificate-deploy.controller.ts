@@ -22,7 +22,7 @@ export class CertificateDeployController {
   @Post(':id/deploy')
   @HttpCode(202)
   @Returns(objectOf({ status: { const: 'deployment_triggered' }, certificate_id: str, version_id: str, jobs: { type: 'array', items: objectOf({ job_id: str, target_id: str, agent_id: str }, ['job_id', 'target_id']) } }), 202)
-  @RequirePermission('cert.edit')
+  @RequirePermission('cert.edit', { scope: 'rows' })
   deploy(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: DeployCertificateDto, @RequestId() requestId: string): Promise<DeploymentTriggered> {
     return this.deployments.deploy(actor, id, body.target_ids, requestId);
   }

@@ -37,7 +37,7 @@ export class CertificateRenewalInfoController {
     certificate_id: str, certificate_version_id: str, current: bool, ari_cert_id: str, window_start: dateTime, window_end: dateTime,
     selected_renewal_at: dateTime, explanation_url: str, last_polled_at: dateTime, next_poll_at: dateTime, last_error: str,
   }, ['certificate_id', 'current']))
-  @RequirePermission('cert.read')
+  @RequirePermission('cert.read', { scope: 'rows' })
   async renewalInfo(@Param('id') id: string): Promise<CertificateRenewalInfoView> {
     const manager = this.dataSource.manager;
     if (!(await manager.exists(ManagedCertificateEntity, { where: { id } }))) throw ApiError.notFound('certificate', id);

@@ -28,28 +28,28 @@ export class CertificatesController {
   @Get()
   @Header('Content-Type', 'application/json; charset=utf-8')
   @Returns(pageOf(Schemas.Certificate))
-  @RequirePermission('cert.read')
+  @RequirePermission('cert.read', { scope: 'rows' })
   list(@Query() query: CertificateQuery): Promise<string> {
     return this.certificates.listJson(query);
   }
 
   @Post()
   @Returns(Schemas.Certificate, 201)
-  @RequirePermission('cert.issue')
+  @RequirePermission('cert.issue', { scope: 'rows' })
   create(@CurrentPrincipal() actor: Principal, @Body() body: CreateCertificateDto): Promise<CertificateView> {
     return this.certificates.create(actor, body);
   }
 
   @Get(':id')
   @Returns(Schemas.Certificate)
-  @RequirePermission('cert.read')
+  @RequirePermission('cert.read', { scope: 'rows' })
   get(@Param('id') id: string): Promise<CertificateView> {
     return this.certificates.get(id);
   }
 
   @Put(':id')
   @Returns(Schemas.Certificate)
-  @RequirePermission('cert.edit')
+  @RequirePermission('cert.edit', { scope: 'rows' })
   update(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: UpdateCertificateDto): Promise<CertificateView> {
     return this.certificates.update(actor, id, body);
   }
@@ -57,21 +57,21 @@ export class CertificatesController {
   /** Archives the certificate (certctl semantics: DELETE is a soft delete). */
   @Delete(':id')
   @HttpCode(204)
-  @RequirePermission('cert.delete')
+  @RequirePermission('cert.delete', { scope: 'rows' })
   archive(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<void> {
     return this.certificates.archive(actor, id);
   }
 
   @Get(':id/versions')
   @Returns(pageOf(Schemas.CertificateVersion))
-  @RequirePermission('cert.read')
+  @RequirePermission('cert.read', { scope: 'rows' })
   versions(@Param('id') id: string, @Query() query: PageQuery): Promise<Page<CertificateVersionEntity>> {
     return this.certificates.versions(id, query);
   }
 
   @Get(':id/deployments')
   @Returns(pageOf(Schemas.Job))
-  @RequirePermission('cert.read')
+  @RequirePermission('cert.read', { scope: 'rows' })
   deployments(@Param('id') id: string, @Query() query: PageQuery): Promise<Page<JobEntity>> {
     return this.certificates.deployments(id, query);
   }
@@ -84,7 +84,7 @@ export class CertificatesController {
   @Post('bulk-renew')
   @HttpCode(200)
   @Returns(objectOf({ total_matched: int, total_enqueued: int, total_skipped: int, total_failed: int, enqueued_jobs: { type: 'array', items: objectOf({ certificate_id: str, job_id: str, job_status: str }) }, errors: { type: 'array', items: Schemas.BulkResultError } }))
-  @RequirePermission('cert.issue')
+  @RequirePermission('cert.issue', { scope: 'rows' })
   bulkRenew(@CurrentPrincipal() actor: Principal, @Body() body: BulkRenewDto, @RequestId() requestId: string): Promise<BulkRenewResult> {
     return this.bulk.renew(actor, body, requestId);
   }
@@ -93,7 +93,7 @@ export class CertificatesController {
   @Post('bulk-reassign')
   @HttpCode(200)
   @Returns(objectOf({ total_matched: int, total_reassigned: int, total_skipped: int, total_failed: int, errors: { type: 'array', items: Schemas.BulkResultError } }))
-  @RequirePermission('cert.edit')
+  @RequirePermission('cert.edit', { scope: 'rows' })
   bulkReassign(@CurrentPrincipal() actor: Principal, @Body() body: BulkReassignDto): Promise<BulkReassignResult> {
     return this.reassignment.reassign(actor, body);
   }
@@ -105,7 +105,7 @@ export class CertificatesController {
   @Post('bulk-revoke')
   @HttpCode(200)
   @Returns(objectOf({ total_matched: int, total_revoked: int, total_skipped: int, total_failed: int, errors: { type: 'array', items: Schemas.BulkResultError } }))
-  @RequirePermission('cert.bulk_revoke')
+  @RequirePermission('cert.bulk_revoke', { scope: 'rows' })
   bulkRevoke(@CurrentPrincipal() actor: Principal, @Body() body: BulkRevokeDto, @RequestId() requestId: string): Promise<BulkRevokeResult> {
     return this.revocations.bulkRevoke(actor, body, requestId);
   }
@@ -114,7 +114,7 @@ export class CertificatesController {
   @Post(':id/revoke')
   @HttpCode(200)
   @Returns(objectOf({ status: { const: 'revoked' }, certificate_id: str, revocation_reason: str, revoked_at: dateTime, revoked_serials: strings, cancelled_job_ids: strings }))
-  @RequirePermission('cert.revoke')
+  @RequirePermission('cert.revoke', { scope: 'rows' })
   revoke(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: RevokeCertificateDto, @RequestId() requestId: string): Promise<RevocationResult> {
     return this.revocations.revoke(actor, id, body.reason ?? 'unspecified', requestId);
   }
@@ -123,7 +123,7 @@ export class CertificatesController {
   @Post(':id/renew')
   @HttpCode(202)
   @Returns(objectOf({ status: { const: 'renewal_triggered' }, job_id: str, job_status: str, cancelled_job_ids: strings }), 202)
-  @RequirePermission('cert.issue')
+  @RequirePermission('cert.issue', { scope: 'rows' })
   renew(
     @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: RenewQuery, @Body() body: RenewCertificateDto,
     @RequestId() requestId: string,
@@ -137,7 +137,7 @@ export class CertificatesController {
    */
   @Get(':id/export/pem')
   @Returns(objectOf({ cert_pem: str, chain_pem: str, full_pem: str, certificate_id: str, version_id: str, serial_number: str, fingerprint_sha256: str, not_after: dateTime }))
-  @RequirePermission('cert.read')
+  @RequirePermission('cert.read', { scope: 'rows' })
   async exportPem(
     @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: ExportPemQuery,
     @Req() req: Request, @Res({ passthrough: true }) res: Response,
@@ -158,7 +158,7 @@ export class CertificatesController {
   @Post(':id/export/pkcs12')
   @HttpCode(200)
   @ApiProduces('application/x-pkcs12')
-  @RequirePermission('cert.read')
+  @RequirePermission('cert.read', { scope: 'rows' })
   async exportPkcs12(
     @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: ExportPkcs12Dto, @Res({ passthrough: true }) res: Response,
   ): Promise<StreamableFile> {

@@ -81,7 +81,7 @@ export class JobVerificationController {
   @Post(':id/verify')
   @HttpCode(200)
   @Returns(Schemas.Job)
-  @RequirePermission(['verification.run', 'agent.job.report'])
+  @RequirePermission(['verification.run', 'agent.job.report'], { scope: 'rows' })
   verify(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: VerifyJobDto): Promise<JobEntity> {
     return this.verifications.record(actor, id, body);
   }
@@ -89,7 +89,7 @@ export class JobVerificationController {
   /** The verification result of a job (the job's agent, or anyone who may read the inventory). */
   @Get(':id/verification')
   @Returns(objectOf({ job_id: str, target_id: str, status: { enum: ['pending', 'success', 'failed', 'skipped'] }, verified: bool, expected_fingerprint: str, actual_fingerprint: str, verified_at: dateTime, error: str }, ['job_id', 'status', 'verified']))
-  @RequirePermission(['verification.read', 'agent.job.report'])
+  @RequirePermission(['verification.read', 'agent.job.report'], { scope: 'rows' })
   verification(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<VerificationView> {
     if (actor.actor_type !== 'Agent' && !holds(actor, ['verification.read'])) {
       throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'missing permission verification.read');

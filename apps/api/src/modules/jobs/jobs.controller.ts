@@ -18,14 +18,14 @@ export class JobsController {
 
   @Get()
   @Returns(pageOf(Schemas.Job))
-  @RequirePermission('job.read')
+  @RequirePermission('job.read', { scope: 'rows' })
   list(@Query() query: JobQuery): Promise<Page<JobEntity>> {
     return this.jobs.crud.list(query);
   }
 
   @Get(':id')
   @Returns(Schemas.Job)
-  @RequirePermission('job.read')
+  @RequirePermission('job.read', { scope: 'rows' })
   get(@Param('id') id: string): Promise<JobEntity> {
     return this.jobs.crud.get(id);
   }
@@ -33,7 +33,7 @@ export class JobsController {
   @Post(':id/cancel')
   @HttpCode(200)
   @Returns(Schemas.Job)
-  @RequirePermission('job.cancel')
+  @RequirePermission('job.cancel', { scope: 'rows' })
   cancel(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<JobEntity> {
     return this.jobs.cancel(actor, id);
   }
@@ -41,7 +41,7 @@ export class JobsController {
   @Post(':id/approve')
   @HttpCode(200)
   @Returns(Schemas.Job)
-  @RequirePermission('approval.approve')
+  @RequirePermission('approval.approve', { scope: 'rows' })
   approve(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: DecisionDto, @RequestId() requestId: string): Promise<JobEntity> {
     return this.jobs.decide(actor, id, true, body.note, requestId);
   }
@@ -49,7 +49,7 @@ export class JobsController {
   @Post(':id/reject')
   @HttpCode(200)
   @Returns(Schemas.Job)
-  @RequirePermission('approval.reject')
+  @RequirePermission('approval.reject', { scope: 'rows' })
   reject(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: DecisionDto, @RequestId() requestId: string): Promise<JobEntity> {
     return this.jobs.decide(actor, id, false, body.note, requestId);
   }

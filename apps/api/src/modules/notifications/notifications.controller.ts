@@ -25,7 +25,7 @@ export class NotificationsController {
 
   @Get()
   @Returns(pageOf(Schemas.Notification))
-  @RequirePermission('notification.read')
+  @RequirePermission('notification.read', { scope: 'rows' })
   async list(@Query() query: NotificationQuery): Promise<Page<NotificationView>> {
     const page = await this.notifications.list(query);
     return { ...page, data: page.data.map((row) => this.view(row)) };
@@ -33,7 +33,7 @@ export class NotificationsController {
 
   @Post()
   @Returns(Schemas.Notification, 201)
-  @RequirePermission('notification.edit')
+  @RequirePermission('notification.edit', { scope: 'rows' })
   async create(@CurrentPrincipal() actor: Principal, @Body() body: CreateNotificationDto, @RequestId() requestId: string): Promise<NotificationView> {
     return this.view(await this.notifications.create(actor, body, requestId));
   }
@@ -42,14 +42,14 @@ export class NotificationsController {
   @Post('bulk-requeue')
   @HttpCode(200)
   @Returns(objectOf({ total_matched: int, total_requeued: int, total_skipped: int, notification_ids: strings }))
-  @RequirePermission('notification.edit')
+  @RequirePermission('notification.edit', { scope: 'rows' })
   bulkRequeue(@CurrentPrincipal() actor: Principal, @Body() body: BulkRequeueDto, @RequestId() requestId: string): Promise<BulkRequeueResult> {
     return this.notifications.bulkRequeue(actor, body, requestId);
   }
 
   @Get(':id')
   @Returns(Schemas.Notification)
-  @RequirePermission('notification.read')
+  @RequirePermission('notification.read', { scope: 'rows' })
   async get(@Param('id') id: string): Promise<NotificationView> {
     return this.view(await this.notifications.get(id));
   }
@@ -57,7 +57,7 @@ export class NotificationsController {
   @Post(':id/read')
   @HttpCode(200)
   @Returns(Schemas.Notification)
-  @RequirePermission('notification.read')
+  @RequirePermission('notification.read', { scope: 'rows' })
   async read(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<NotificationView> {
     return this.view(await this.notifications.markRead(actor, id));
   }
@@ -65,7 +65,7 @@ export class NotificationsController {
   @Post(':id/requeue')
   @HttpCode(200)
   @Returns(Schemas.Notification)
-  @RequirePermission('notification.edit')
+  @RequirePermission('notification.edit', { scope: 'rows' })
   async requeue(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @RequestId() requestId: string): Promise<NotificationView> {
     return this.view(await this.notifications.requeue(actor, id, requestId));
   }

@@ -7,5 +7,5 @@ import { Schemas } from '../../common/openapi/resources';
 export class ProfilesController extends CrudController({
   path: 'profiles', tag: 'profiles', service: ProfilesService,
   createDto: CreateProfileDto, updateDto: UpdateProfileDto, queryDto: SearchPageQuery, resource: Schemas.CertificateProfile,
-  permissions: { read: 'profile.read', edit: 'profile.edit', delete: 'profile.delete' }, scope: 'profile',
+  permissions: { read: 'profile.read', edit: 'profile.edit', delete: 'profile.delete' }, scope: 'profile', rows: 'list',
 }) {}

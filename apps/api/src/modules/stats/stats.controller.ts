@@ -27,35 +27,35 @@ export class StatsController {
 
   @Get('summary')
   @Returns(StatsSchemas.Summary)
-  @RequirePermission('stats.read')
+  @RequirePermission('stats.read', { scope: 'rows' })
   summary(): Promise<StatsSummary> {
     return this.stats.summary();
   }
 
   @Get('certificates-by-status')
   @Returns(listOf(StatsSchemas.StatusCount))
-  @RequirePermission('stats.read')
+  @RequirePermission('stats.read', { scope: 'rows' })
   certificatesByStatus(): Promise<CertificateStatusCount[]> {
     return this.stats.certificatesByStatus();
   }
 
   @Get('expiration-timeline')
   @Returns(listOf(StatsSchemas.ExpirationBucket))
-  @RequirePermission('stats.read')
+  @RequirePermission('stats.read', { scope: 'rows' })
   expirationTimeline(@Query() query: StatsDaysQuery): Promise<ExpirationBucket[]> {
     return this.stats.expirationTimeline(query.days ?? 30);
   }
 
   @Get('job-trends')
   @Returns(listOf(StatsSchemas.JobTrend))
-  @RequirePermission('stats.read')
+  @RequirePermission('stats.read', { scope: 'rows' })
   jobTrends(@Query() query: StatsDaysQuery): Promise<JobTrendDataPoint[]> {
     return this.stats.jobTrends(query.days ?? 30);
   }
 
   @Get('issuance-rate')
   @Returns(listOf(StatsSchemas.IssuanceRate))
-  @RequirePermission('stats.read')
+  @RequirePermission('stats.read', { scope: 'rows' })
   issuanceRate(@Query() query: StatsDaysQuery): Promise<IssuanceRateDataPoint[]> {
     return this.stats.issuanceRate(query.days ?? 30);
   }

@@ -15,7 +15,7 @@ import { RequirePermission } from '../../common/auth/permission.decorator';
 export class TargetsController extends CrudController({
   path: 'targets', tag: 'targets', service: TargetsService,
   createDto: CreateTargetDto, updateDto: UpdateTargetDto, queryDto: TargetQuery, resource: Schemas.Target,
-  permissions: { read: 'target.read', edit: 'target.edit', delete: 'target.delete' },
+  permissions: { read: 'target.read', edit: 'target.edit', delete: 'target.delete' }, rows: 'all',
 }) {
   /**
    * Dry run: config check plus the connector's validate step, run by the orchestrator (never the api), without
@@ -24,7 +24,7 @@ export class TargetsController extends CrudController({
   @Post(':id/test')
   @HttpCode(200)
   @Returns(objectOf({ target_id: str, status: { enum: ['success', 'failed'] }, message: str, tested_at: dateTime }))
-  @RequirePermission('target.edit')
+  @RequirePermission('target.edit', { scope: 'rows' })
   test(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @RequestId() requestId: string): Promise<TargetTestResult> {
     return (this.service as TargetsService).test(actor, id, requestId);
   }
