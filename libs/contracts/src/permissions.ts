@@ -123,7 +123,9 @@ export const BUILT_IN_ROLE_PERMISSIONS: Record<BuiltInRoleName, readonly Permiss
   admin: PERMISSIONS,
   operator: OPERATOR,
   viewer: PERMISSIONS.filter((p) => READ_VERBS.test(p) && !AUTH.test(p)).concat('audit.export').sort(),
-  agent: ['agent.heartbeat', 'agent.job.complete', 'agent.job.poll', 'agent.job.report', 'cert.read', 'discovery.run'],
+  // certctl's agent role also holds cert.read; ours does not: an agent key (on a fleet host) would read the whole
+  // inventory with it. An agent picks up its own certificates through agent.job.poll.
+  agent: ['agent.heartbeat', 'agent.job.complete', 'agent.job.poll', 'agent.job.report', 'discovery.run'],
   mcp: OPERATOR.filter((p) => !DESTRUCTIVE.test(p)),
   cli: OPERATOR.concat('auth.key.create', 'auth.key.delete', 'auth.key.list', 'auth.key.rotate').sort(),
   auditor: ['audit.export', 'audit.read', 'auth.user.read'],
@@ -133,7 +135,7 @@ export const BUILT_IN_ROLE_DESCRIPTIONS: Record<BuiltInRoleName, string> = {
   admin: 'Everything',
   operator: 'Certificate, profile, issuer, target and agent lifecycle and every operational permission; no access management',
   viewer: 'Read-only',
-  agent: 'The agent protocol for its own agent, reading certificates, reporting discoveries',
+  agent: 'The agent protocol for its own agent (work, CSRs, its certificates, job status, discoveries)',
   mcp: 'The operator minus destructive verbs (delete, revoke, retire, re-issue)',
   cli: 'The operator plus API key management',
   auditor: 'The audit trail and the user list',

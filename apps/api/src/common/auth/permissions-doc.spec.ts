@@ -65,6 +65,6 @@ describe('built-in roles (certctl-spec §2.2)', () => {
 
   it('gives auditor the audit trail and the user list, agent its protocol', () => {
     expect(BUILT_IN_ROLE_PERMISSIONS.auditor).toEqual(['audit.export', 'audit.read', 'auth.user.read']);
-    expect(BUILT_IN_ROLE_PERMISSIONS.agent).toEqual(['agent.heartbeat', 'agent.job.complete', 'agent.job.poll', 'agent.job.report', 'cert.read', 'discovery.run']);
+    expect(BUILT_IN_ROLE_PERMISSIONS.agent).toEqual(['agent.heartbeat', 'agent.job.complete', 'agent.job.poll', 'agent.job.report', 'discovery.run']);
   });
 });
