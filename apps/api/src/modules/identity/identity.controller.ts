@@ -125,15 +125,14 @@ export class IdentityController {
     await this.signIn.reactivateUser(actor, id);
   }
 
-  /** A signed-in user's own live sessions; an admin key sees everyone's (or one user's with ?user_id=). */
+  /** A signed-in user's own live sessions; with auth.session.list.all everyone's (or one user's with ?user_id=). */
   @Get('sessions')
   @ApiQuery({ name: 'user_id', required: false })
   @Returns(pageOf(SessionSchema))
   @RequirePermission(AUTHENTICATED)
   async listSessions(@CurrentPrincipal() p: Principal, @Query('user_id') userId?: string): Promise<Page<SessionView>> {
-    const everyone = holdsGlobally(p, 'auth.session.list.all');
-    if (p.user_id && !everyone) return page(await this.sessions.list({ userId: p.user_id }));
-    if (!everyone) throw new ApiError(403, 'FORBIDDEN', 'missing permission auth.session.list.all (a signed-in user lists its own sessions)');
+    // A signed-in user sees its own sessions; a key (which has none) an empty list, unless it may list everyone's.
+    if (!holdsGlobally(p, 'auth.session.list.all')) return page(p.user_id ? await this.sessions.list({ userId: p.user_id }) : []);
     return page(await this.sessions.list({ userId: typeof userId === 'string' ? userId : undefined }));
   }
 
