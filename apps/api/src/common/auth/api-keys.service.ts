@@ -8,7 +8,7 @@ import { ApiKeyEntity, newId } from '@certctl/db';
 import { ApiError } from '../http/api-error';
 import { AuditService } from '../audit/audit.service';
 import { TtlCache } from '../cache';
-import { GrantsService } from './grants.service';
+import { GrantRow, GrantsService, KEY_GRANTS_COLUMN, live } from './grants.service';
 import { ADMIN_ROLE_GRANT, adminGrants, type Principal } from './principal';
 
 export function sha256Hex(value: string): string {
@@ -23,15 +23,20 @@ export function generateApiKey(): string {
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 const LAST_USED_BATCH_MS = 1_000;
 /**
- * A resolved key is reused for this long, sparing a query per request. A key revoked in this process stops
- * working at once; on other api replicas within this many milliseconds. Expiry is exact (checked on each use).
+ * A resolved key (with its grants, read in the same query) is reused for this long, sparing a query per request.
+ * A key revoked or a grant changed in this process counts at once; on other api replicas within this many
+ * milliseconds. Expiry of the key and of each grant is exact (checked on each use).
  */
 const RESOLVED_KEY_TTL_MS = 5_000;
 
-/** A cached lookup: the key's principal and when it stops working (epoch ms), checked on every use. */
+/**
+ * A cached lookup: the key's principal, when it stops working (epoch ms), and its grants with their expiries,
+ * all checked on every use.
+ */
 interface ResolvedKey {
   principal: Principal;
   expiresAt: number | null;
+  grants: GrantRow[];
 }
 
 export interface CreatedApiKey {
@@ -56,6 +61,8 @@ export class ApiKeysService {
   ) {
     const bootstrap = config.auth.bootstrapApiKey;
     this.bootstrapHash = bootstrap ? createHash('sha256').update(bootstrap).digest() : undefined;
+    // A grant given or taken back counts from the next request in this process.
+    this.grants.alsoClear(() => this.resolved.clear());
   }
 
   /**
@@ -70,7 +77,7 @@ export class ApiKeysService {
     const found = await this.resolved.get(digest.toString('hex'), () => this.lookup(digest));
     // The cache spares the query, not the clock: a key stops working at its expires_at to the millisecond.
     if (!found || (found.expiresAt !== null && found.expiresAt <= Date.now())) return undefined;
-    const { grants, roles } = await this.grants.ofKey(found.principal.key_id!);
+    const { grants, roles } = live(found.grants);
     return { ...found.principal, grants, roles };
   }
 
@@ -93,10 +100,10 @@ export class ApiKeysService {
 
   private async lookup(digest: Buffer): Promise<ResolvedKey | undefined> {
     const hex = digest.toString('hex');
-    const rows: Array<{ id: string; name: string; role: string; agent_id: string | null; key_hash: string; expires_at: Date | null }> =
+    const rows: Array<{ id: string; name: string; role: string; agent_id: string | null; key_hash: string; expires_at: Date | null; grants: GrantRow[] }> =
       await this.dataSource.query(
-        `SELECT id, name, role, agent_id, key_hash, expires_at FROM api_keys
-          WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+        `SELECT k.id, k.name, k.role, k.agent_id, k.key_hash, k.expires_at, ${KEY_GRANTS_COLUMN} FROM api_keys k
+          WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,
         [hex],
       );
     const row = rows[0];
@@ -106,7 +113,7 @@ export class ApiKeysService {
     const principal: Principal = row.role === 'agent'
       ? { actor: row.name, actor_type: 'Agent', role: 'agent', key_id: row.id, agent_id: row.agent_id ?? undefined }
       : { actor: row.name, actor_type: 'APIKey', role: row.role, key_id: row.id };
-    return { principal, expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null };
+    return { principal, expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null, grants: row.grants };
   }
 
   /**

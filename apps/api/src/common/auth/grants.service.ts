@@ -12,7 +12,7 @@ import type { Grant } from './visibility';
  */
 const GRANTS_TTL_MS = 1_000;
 
-interface GrantRow {
+export interface GrantRow {
   role_id: string;
   role_name: string;
   scope_type: Grant['scope_type'];
@@ -31,11 +31,17 @@ export interface ResolvedGrants {
 @Injectable()
 export class GrantsService {
   private readonly cache = new TtlCache<GrantRow[]>(GRANTS_TTL_MS, 20_000);
+  private readonly onClear: Array<() => void> = [];
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   async ofKey(keyId: string): Promise<ResolvedGrants> {
     return live(await this.cache.get(`APIKey:${keyId}`, () => this.dataSource.query(`${DIRECT} ORDER BY 1, 3, 4`, ['APIKey', keyId])));
+  }
+
+  /** Caches holding grants elsewhere (the resolved API keys) are cleared with this one. */
+  alsoClear(clear: () => void): void {
+    this.onClear.push(clear);
   }
 
   async ofUser(userId: string): Promise<ResolvedGrants> {
@@ -45,6 +51,7 @@ export class GrantsService {
   /** After any change to roles, role permissions, grants or group mappings. */
   clear(): void {
     this.cache.clear();
+    for (const clear of this.onClear) clear();
   }
 }
 
@@ -65,8 +72,20 @@ const THROUGH_GROUPS = `
    WHERE u.id = $2 AND (m.expires_at IS NULL OR m.expires_at > now())
    GROUP BY m.id, r.name`;
 
+/**
+ * A key's grant rows as one JSON array column, to be read in the same query that finds the key (`k` = api_keys):
+ * one query per uncached key, not two.
+ */
+export const KEY_GRANTS_COLUMN = `(
+  SELECT COALESCE(json_agg(g ORDER BY g.role_id, g.scope_type, g.scope_id), '[]') FROM (
+    SELECT ar.role_id, r.name AS role_name, ar.scope_type, ar.scope_id, ar.expires_at, 'direct' AS via,
+           COALESCE(array_agg(rp.permission) FILTER (WHERE rp.permission IS NOT NULL), '{}') AS permissions
+      FROM actor_roles ar JOIN roles r ON r.id = ar.role_id LEFT JOIN role_permissions rp ON rp.role_id = ar.role_id
+     WHERE ar.actor_type = 'APIKey' AND ar.actor_id = k.id AND (ar.expires_at IS NULL OR ar.expires_at > now())
+     GROUP BY ar.id, r.name) g) AS grants`;
+
 /** The rows still in force now (a cached row may have expired since it was read). */
-function live(rows: GrantRow[]): ResolvedGrants {
+export function live(rows: GrantRow[]): ResolvedGrants {
   const now = Date.now();
   const grants: Grant[] = [];
   const roles: RoleGrant[] = [];
