@@ -161,7 +161,7 @@ describe('roles, permissions and grants', () => {
     await api.http.get('/api/v1/auth/me').set({ Cookie: `certctl_session=${session.token}` }).expect(401);
   });
 
-  it('lists keys in certctl\'s {keys} and the older envelope, and a cli key may mint a viewer but not an admin', async () => {
+  it('lists keys in certctl\'s {keys} and the older envelope, and a key mints only roles it holds in full (a cli key: a viewer, not an admin)', async () => {
     const list = await api.http.get('/api/v1/auth/keys').set(api.auth()).expect(200);
     expect(list.body.keys).toEqual(list.body.data);
     expect(list.body.total).toBe(list.body.keys.length);
@@ -169,6 +169,13 @@ describe('roles, permissions and grants', () => {
     await api.http.post('/api/v1/auth/keys').set(cli.auth).send({ name: unique('minted'), role: 'viewer' }).expect(201);
     await api.http.post('/api/v1/auth/keys').set(cli.auth).send({ name: unique('minted'), role: 'admin' }).expect(403);
     await api.http.post(`/api/v1/auth/keys/${cli.id}/roles`).set(cli.auth).send({ role_id: 'r-admin' }).expect(403);
+    // A custom role that may only mint keys cannot mint one stronger than itself.
+    const minter = await post(api, '/api/v1/auth/roles', { name: unique('key-minter'), permissions: ['auth.key.create'] });
+    const key = await newKey('viewer');
+    await api.http.delete(`/api/v1/auth/keys/${key.id}/roles/r-viewer`).set(api.auth()).expect(204);
+    await api.http.post(`/api/v1/auth/keys/${key.id}/roles`).set(api.auth()).send({ role_id: minter.id }).expect(201);
+    const refused = await api.http.post('/api/v1/auth/keys').set(key.auth).send({ name: unique('minted'), role: 'operator' }).expect(403);
+    expect(refused.body.message).toContain('auth.role.assign');
   });
 });
 

@@ -3,7 +3,7 @@ import { Schemas } from '../../common/openapi/resources';
 import { Returns, bool, int, objectOf, str } from '../../common/openapi/response-schemas';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
-import type { ApiKeyRole } from '@certctl/contracts';
+import { BUILT_IN_ROLE_PERMISSIONS, type ApiKeyRole, type BuiltInRoleName } from '@certctl/contracts';
 import type { ApiKeyEntity } from '@certctl/db';
 import { Public } from '../../common/auth/access.decorator';
 import { ApiKeysService } from '../../common/auth/api-keys.service';
@@ -78,9 +78,11 @@ export class AuthController {
   @RequirePermission('auth.key.create')
   @Returns(Schemas.CreatedApiKey, 201)
   async create(@CurrentPrincipal() actor: Principal, @Body() body: CreateApiKeyDto): Promise<ApiKeyEntity & { api_key: string; key: string }> {
-    // Minting a key that holds a role is granting that role: a `cli` key may mint viewers, not admins.
-    if (body.role === 'admin' && !holds(actor, ['auth.role.assign'], 'global')) {
-      throw new ApiError(403, 'FORBIDDEN', 'missing permission auth.role.assign (needed to mint an admin key)');
+    // Minting a key that holds a role is granting that role: without auth.role.assign, only a role whose every
+    // permission the caller holds globally (a `cli` key mints operators and viewers, not admins).
+    const rolePermissions = BUILT_IN_ROLE_PERMISSIONS[body.role as BuiltInRoleName];
+    if (!holds(actor, ['auth.role.assign'], 'global') && !rolePermissions.every((p) => holds(actor, [p], 'global'))) {
+      throw new ApiError(403, 'FORBIDDEN', `missing permission auth.role.assign (or every permission of ${body.role}) to mint a ${body.role} key`);
     }
     const { key, secret } = await this.keys.create(actor, { name: body.name, role: body.role as ApiKeyRole, expires_at: body.expires_at });
     return { ...key, api_key: secret, key: secret };
