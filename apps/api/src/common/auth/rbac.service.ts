@@ -69,6 +69,8 @@ export class RbacService implements OnModuleInit {
   /** The catalogue and the built-in roles as the code has them (a newer build may add permissions). */
   async onModuleInit(): Promise<void> {
     await this.dataSource.transaction(async (tx) => {
+      // Replicas booting together take turns (the same rows, in the same order, but one at a time is plainer).
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtext('certctl:rbac-catalogue'))`);
       await tx.query(
         `INSERT INTO permissions (name, description) SELECT * FROM unnest($1::text[], $2::text[])
          ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description WHERE permissions.description <> EXCLUDED.description`,
