@@ -9,6 +9,9 @@
  *   BENCH_DURATION_S=30 BENCH_CONNECTIONS=20 BENCH_ROUNDS=5 npm run bench:api
  *   BENCH_SCENARIOS=list_first_page npm run bench:api   only the named scenarios (comma-separated), no logging-cost
  *                                            step; written to bench/results/api-partial.json, never over api.json
+ *   BENCH_SCENARIOS=list_first_page_team_scoped npm run bench:api   only the cost of authorization (step 5b),
+ *                                            written to bench/results/api-team-scoped.json
+ *   BENCH_DATABASE=certctl_bench_x           seed and use another database name (two worktrees side by side)
  *
  * What it does:
  *  1. (Re)creates the database `certctl_bench` on the server of CERTCTL_BENCH_DATABASE_URL
@@ -27,6 +30,10 @@
  *  4. Answers checked: a sample of every run's pages must hold exactly the ids, in order, and the total that the
  *     database gives for the same query (computed here with plain SQL).
  *  5. The cost of request logging (full mode only): two fresh apis, at info and at warn, in turns.
+ *  5b. The cost of authorization (issue 23): the first page as an operator whose cert.read grant is scoped to one
+ *     of the 20 teams (5,000 rows) against the admin key, interleaved on one api (bench/lib/scoped-api-main, which
+ *     layers the grants onto the key until the guard loads them), pages checked; goal >= 0.9 of the admin rate,
+ *     with EXPLAIN ANALYZE of the scoped page query in the results.
  *  6. Prints the figures and writes bench/results/api.json with every round.
  *
  * The load generator, the api, the peers and PostgreSQL share the machine; each scenario records where the CPU
@@ -54,8 +61,15 @@ import { freePort } from '@certctl/testing';
 
 /** BENCH_SCENARIOS: a comma-separated subset of the scenarios (a profile, a before/after of one path). */
 const ONLY_SCENARIOS = (process.env.BENCH_SCENARIOS ?? '').split(',').map((name) => name.trim()).filter(Boolean);
-const RESULTS_FILE = resultsFile(ONLY_SCENARIOS.length ? 'api-partial' : 'api');
-const DATABASE = 'certctl_bench';
+/** BENCH_DATABASE: another name, so two worktrees' runs do not drop each other's database. */
+const DATABASE = process.env.BENCH_DATABASE || 'certctl_bench';
+/** The cost of authorization (issue 23): the first page as a team-scoped operator against the admin key. */
+const TEAM_SCOPED = 'list_first_page_team_scoped';
+/** A run of the scoped scenario alone keeps its own file, beside the other partial runs'. */
+const RESULTS_FILE = resultsFile(
+  ONLY_SCENARIOS.length === 1 && ONLY_SCENARIOS[0] === TEAM_SCOPED ? 'api-team-scoped' : ONLY_SCENARIOS.length ? 'api-partial' : 'api');
+const SCOPED_TEAM = 'team-bench-01';
+const SCOPED_MIN_RATIO = 0.9;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const POOL = 20;
 
@@ -341,6 +355,83 @@ function progress(message: string): void {
   process.stdout.write(`[bench] ${message}\n`);
 }
 
+interface TeamScopedCost {
+  path: string;
+  team: string;
+  grants: unknown;
+  expected_total: { admin: number; scoped: number };
+  req_per_s: Record<string, Spread>;
+  latency_p95_ms: Record<string, Spread>;
+  ratio: RatioSummary;
+  min: number;
+  pass: boolean;
+  /** EXPLAIN (ANALYZE, BUFFERS) of the scoped page's id query, as the api runs it. */
+  scoped_plan: string[];
+  rounds: Array<RoundRecord<RunFigures>>;
+}
+
+/**
+ * The first page for an operator whose cert.read grant is scoped to one of the 20 teams, against the admin key
+ * (no grants list: sees everything), on the same api process in interleaved rounds. The grants are layered onto
+ * the authenticated key by bench/lib/scoped-api-main (until the guard loads grants from the roles tables).
+ */
+async function measureTeamScoped(
+  apiEnv: Record<string, string>, adminHeaders: Record<string, string>, config: BenchConfig, load: LoadGenerator, databaseUrl: string,
+): Promise<TeamScopedCost> {
+  const prefix = 'bench-team-scoped-';
+  const grants = [{ permission: 'cert.read', scope_type: 'team', scope_id: SCOPED_TEAM }];
+  const scopedApi = await ApiProcess.start(
+    { ...apiEnv, BENCH_SCOPED_ACTOR_PREFIX: prefix, BENCH_SCOPED_GRANTS: JSON.stringify(grants) }, resolve(__dirname, 'lib', 'scoped-api-main.js'));
+  try {
+    await scopedApi.waitReady();
+    const created = await fetch(`${scopedApi.baseUrl}/api/v1/auth/keys`, {
+      method: 'POST', headers: { ...adminHeaders, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: `${prefix}${randomBytes(4).toString('hex')}`, role: 'operator' }),
+    });
+    if (created.status !== 201) throw new Error(`creating the scoped operator's key: HTTP ${created.status} ${await created.text()}`);
+    const scopedHeaders = { authorization: `Bearer ${((await created.json()) as { key: string }).key}`, accept: 'application/json' };
+    const path = '/api/v1/certificates?per_page=50';
+    const admin: Scenario = { name: 'list_first_page', path, kind: 'list', peers: false, expected: listExpected('', [], 0) };
+    const scoped: Scenario = { name: TEAM_SCOPED, path, kind: 'list', peers: false, expected: listExpected('WHERE team_id = $1', [SCOPED_TEAM], 0) };
+    const db = new Client({ connectionString: databaseUrl });
+    await db.connect();
+    let expected: { admin: Expected; scoped: Expected };
+    let plan: string[];
+    try {
+      expected = { admin: await admin.expected(db), scoped: await scoped.expected(db) };
+      // The id query of CertificatesRepository.listJson for this caller (one team id: plain equality).
+      const explained = await db.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN (ANALYZE, BUFFERS) SELECT id FROM managed_certificates WHERE team_id = $1 ORDER BY created_at ASC NULLS LAST, id ASC LIMIT 50 OFFSET 0`, [SCOPED_TEAM]);
+      plan = explained.rows.map((r) => r['QUERY PLAN']);
+    } finally {
+      await db.end();
+    }
+    const target: LoadTarget = { name: 'certctl_api_scoped_entry', baseUrl: scopedApi.baseUrl, pid: scopedApi.pid };
+    await sanityCheck(target, adminHeaders, admin, expected.admin);
+    await sanityCheck(target, scopedHeaders, scoped, expected.scoped);
+    const ADMIN = 'admin_key';
+    const SCOPED = 'team_scoped_operator';
+    progress(`${TEAM_SCOPED}: warm-up ${config.warmupS} s each, then ${config.rounds} rounds of ${config.durationS} s × ${config.connections} connections (${ADMIN}, ${SCOPED}; one api)`);
+    await runScenario(load, target, adminHeaders, admin, config.warmupS, config, expected.admin);
+    await runScenario(load, target, scopedHeaders, scoped, config.warmupS, config, expected.scoped);
+    const rounds = await interleave([
+      { name: ADMIN, run: () => runScenario(load, target, adminHeaders, admin, config.durationS, config, expected.admin) },
+      { name: SCOPED, run: () => runScenario(load, target, scopedHeaders, scoped, config.durationS, config, expected.scoped) },
+    ], config.rounds, { signal: stopLoad.signal, progress: (m) => progress(`  ${m}`) });
+    const ratio = ratioOf(rounds, (r) => r.req_per_s, SCOPED, ADMIN);
+    const req = spreadOf(rounds, (r) => r.req_per_s);
+    for (const [who, s] of Object.entries(req)) progress(`  ${who.padEnd(24)} ${formatSpread(s)} req/s`);
+    progress(`  ${formatRatio(ratio)} (>= ${SCOPED_MIN_RATIO})`);
+    return {
+      path, team: SCOPED_TEAM, grants, expected_total: { admin: expected.admin.total, scoped: expected.scoped.total },
+      req_per_s: req, latency_p95_ms: spreadOf(rounds, (r) => r.latency_ms.p95), ratio, min: SCOPED_MIN_RATIO,
+      pass: ratio.median >= SCOPED_MIN_RATIO, scoped_plan: plan, rounds,
+    };
+  } finally {
+    await scopedApi.stop();
+  }
+}
+
 let api: ApiProcess | undefined;
 let generator: LoadGenerator | undefined;
 const peers: ChildProcess[] = [];
@@ -412,8 +503,8 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const deepOffset = Math.floor(config.certificates / 2);
   const every = scenarios(startedAt, await cursorAt(databaseUrl, deepOffset), deepOffset);
-  const unknown = ONLY_SCENARIOS.filter((name) => !every.some((x) => x.name === name));
-  if (unknown.length) throw new Error(`BENCH_SCENARIOS names no scenario: ${unknown.join(', ')} (known: ${every.map((x) => x.name).join(', ')})`);
+  const unknown = ONLY_SCENARIOS.filter((name) => name !== TEAM_SCOPED && !every.some((x) => x.name === name));
+  if (unknown.length) throw new Error(`BENCH_SCENARIOS names no scenario: ${unknown.join(', ')} (known: ${[...every.map((x) => x.name), TEAM_SCOPED].join(', ')})`);
   const all = ONLY_SCENARIOS.length ? every.filter((x) => ONLY_SCENARIOS.includes(x.name)) : every;
   const db = new Client({ connectionString: databaseUrl });
   await db.connect();
@@ -451,6 +542,10 @@ async function main(): Promise<void> {
   }
   await api.stop();
 
+  // The cost of authorization: its own api process (the bench entry that layers the grants), after the others.
+  const teamScoped = !ONLY_SCENARIOS.length || ONLY_SCENARIOS.includes(TEAM_SCOPED)
+    ? await measureTeamScoped(apiEnv, headers, config, generator, databaseUrl) : null;
+
   // The cost of request logging (full mode): two fresh apis, info and warn, in turns.
   const firstPage = all.find((x) => x.name === 'list_first_page');
   const logging = config.quick || ONLY_SCENARIOS.length || !firstPage ? null : await measureLoggingCost(apiEnv, headers, firstPage, config, generator, expectations.get(firstPage.name)!);
@@ -482,13 +577,17 @@ async function main(): Promise<void> {
     cursor_deep_over_first_page: { ratio: Number.isNaN(cursorRatio) ? null : cursorRatio, min: 0.9, pass: cursorRatio >= 0.9 },
     targets,
     request_logging: logging,
-    all_targets_met: targets.every((t) => t.pass) && ratios.every((r) => r.pass) && cursorRatio >= 0.9 && (logging?.pass ?? true),
+    team_scoped_first_page: teamScoped,
+    all_targets_met: targets.every((t) => t.pass) && ratios.every((r) => r.pass) && cursorRatio >= 0.9 && (logging?.pass ?? true) && (teamScoped?.pass ?? true),
   });
   const ratioText = ratios.map((r) => `  ${r.pass ? 'PASS' : 'FAIL'}  ${formatRatio(r.vs_pg_json_peer)} (>= ${r.min_vs_pg_json_peer}); ${formatRatio(r.vs_bare_json_agg)}`).join('\n');
   const loggingText = logging
     ? `  ${logging.pass ? 'PASS' : 'FAIL'}  request logging = ${round(logging.share * 100, 2)}% of the api's CPU per request (<= ${LOGGING_MAX_SHARE * 100}%): the logger ${logging.logger_cpu_ms_per_request} ms in isolation`
     : '  request logging cost: skipped in quick mode';
-  process.stdout.write(`\n${formatSummaries(summaries)}\n\ntargets:\n${formatTargets(targets)}\n${ratioText}\n  list_cursor_deep / list_first_page (ours) = ${cursorRatio} (>= 0.9)\n${loggingText}\n\nwritten: ${RESULTS_FILE}\n`);
+  const scopedText = teamScoped
+    ? `  ${teamScoped.pass ? 'PASS' : 'FAIL'}  ${formatRatio(teamScoped.ratio)} (>= ${SCOPED_MIN_RATIO}), first page of ${teamScoped.expected_total.scoped} rows of ${SCOPED_TEAM} vs all ${teamScoped.expected_total.admin}`
+    : `  ${TEAM_SCOPED}: not run`;
+  process.stdout.write(`\n${formatSummaries(summaries)}\n\ntargets:\n${formatTargets(targets)}\n${ratioText}\n  list_cursor_deep / list_first_page (ours) = ${cursorRatio} (>= 0.9)\n${scopedText}\n${loggingText}\n\nwritten: ${RESULTS_FILE}\n`);
 }
 
 let exiting: Promise<never> | undefined;

@@ -33,11 +33,14 @@ export class AppProcess {
     }
   }
 
-  /** Starts the app with the given environment (added to this process's) on a free loopback port. */
-  static async start(name: AppName, env: Record<string, string>): Promise<AppProcess> {
+  /**
+   * Starts the app with the given environment (added to this process's) on a free loopback port; `script` (a
+   * path) replaces the app's main, e.g. a bench-only entry that wraps it.
+   */
+  static async start(name: AppName, env: Record<string, string>, script?: string): Promise<AppProcess> {
     const port = await freePort();
     // Relative to dist/bench/lib.
-    const main = resolve(__dirname, '..', '..', 'apps', name, 'src', 'main.js');
+    const main = script ?? resolve(__dirname, '..', '..', 'apps', name, 'src', 'main.js');
     // BENCH_APP_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the app under the bench's load.
     const nodeArgs = (process.env.BENCH_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const child = spawn(process.execPath, [...nodeArgs, main], {

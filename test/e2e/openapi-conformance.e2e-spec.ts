@@ -232,6 +232,7 @@ describe('OpenAPI document vs the wire', () => {
     ok(await get('/api/v1/stats/issuance-rate'));
     const metrics = ok(await get('/api/v1/metrics'));
     expect(metrics.gauge.certificate_total).toBeGreaterThan(0);
+    expect(ok(await get('/api/v1/metrics/links'))).toEqual({}); // no CERTCTL_GRAFANA_URL / CERTCTL_PROMETHEUS_URL here
     const digest = ok(await get('/api/v1/digest/preview?format=json'));
     expect(digest.html).toContain('<html>');
     const html = await get('/api/v1/digest/preview');

@@ -42,7 +42,8 @@ suite('mass re-issue drill of an ACME issuer (Pebble)', () => {
       const name = `${unique('drill')}.certctl.test`;
       const cert = await post(p, '/api/v1/certificates', certificateBody({ ...inv, issuerId: issuer.id as string }, { name, common_name: name, sans: [name] }));
       const job = (await p.http.post(`/api/v1/certificates/${cert.id}/renew`).set(p.auth()).send({}).expect(202)).body.job_id;
-      expect((await p.waitForJob(job, ['Completed', 'Failed'], 60_000)).status).toBe('Completed');
+      const issued = await p.waitForJob(job, ['Completed', 'Failed'], 60_000);
+      expect(issued.status, `issuance job ${job}: ${issued.last_error}`).toBe('Completed');
       certs.push({ id: cert.id as string, serial: await serialOf(cert.id as string) });
     }
     const noReason = await p.http.post(`/api/v1/issuers/${issuer.id}/reissue`).set(p.auth()).send({ dry_run: false });

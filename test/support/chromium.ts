@@ -64,3 +64,35 @@ export async function openConsolePage(page: Page, base: string, path: string, he
   await page.getByRole('heading', { name: heading, exact: typeof heading === 'string' }).first().waitFor();
   await page.getByText('Loading…').first().waitFor({ state: 'detached' }).catch(() => undefined);
 }
+
+export interface ListPageTiming {
+  /** What the list showed first: its rows, its empty state, or an error ("Could not load …"). */
+  shown: 'rows' | 'empty' | 'error';
+  /** performance.now() in the page (ms since navigation started) when a table row (or the empty/error state) first showed in main. */
+  firstRowMs: number;
+  /** When main also had nothing loading: no "Loading…", no table marked aria-busy (its query still fetching). */
+  interactiveMs: number;
+}
+
+/**
+ * Opens a list page in a signed-in tab and times it in the page itself, polled every animation frame, so the
+ * figures are when each condition first held, not when the test process heard of it. Used by the 100,000
+ * certificate pass (with a generous bound) and by bench:web (which reports the figures).
+ */
+export async function listPageReady(page: Page, base: string, path: string, heading: string | RegExp, timeoutMs = 30_000): Promise<ListPageTiming> {
+  await page.goto(`${base}${path}`, { waitUntil: 'domcontentloaded' });
+  const timing = await page.waitForFunction(() => {
+    const w = window as unknown as { __certctlFirst?: { at: number; shown: string } };
+    const main = document.querySelector('main');
+    if (!main) return false;
+    if (w.__certctlFirst === undefined) {
+      const shown = main.querySelector('tbody tr') ? 'rows' : main.querySelector('.state-error') ? 'error' : main.querySelector('.state-empty') ? 'empty' : undefined;
+      if (shown) w.__certctlFirst = { at: performance.now(), shown };
+    }
+    if (w.__certctlFirst === undefined) return false;
+    const settled = !main.querySelector('[aria-busy="true"]') && !(main.textContent ?? '').includes('Loading…');
+    return settled ? { shown: w.__certctlFirst.shown, firstRowMs: w.__certctlFirst.at, interactiveMs: performance.now() } : false;
+  }, undefined, { polling: 'raf', timeout: timeoutMs });
+  await page.getByRole('heading', { name: heading, exact: typeof heading === 'string' }).first().waitFor();
+  return (await timing.jsonValue()) as ListPageTiming;
+}

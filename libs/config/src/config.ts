@@ -122,6 +122,28 @@ export interface AppConfig {
   healthCheck: HealthCheckConfig;
   revocation: RevocationConfig;
   acmeServer: AcmeServerConfig;
+  /** Where operators look at the metrics over time: linked from the console's Observability page when set. */
+  observabilityLinks: ObservabilityLinks;
+}
+
+export interface ObservabilityLinks {
+  /** CERTCTL_GRAFANA_URL: a Grafana dashboard (or Grafana itself) showing certctl's metrics. */
+  grafanaUrl: string | undefined;
+  /** CERTCTL_PROMETHEUS_URL: the Prometheus that scrapes certctl. */
+  prometheusUrl: string | undefined;
+}
+
+/** Both are shown to every signed-in reader as links, so only http(s) URLs are accepted (never `javascript:`). */
+export function loadObservabilityLinks(env: Env): ObservabilityLinks {
+  const link = (name: string) => {
+    const raw = optional(env, name);
+    if (raw === undefined) return undefined;
+    const parsed = new URL(url(env, name, raw, ['http:', 'https:']));
+    // Every reader of the console sees the link: a password in it would be handed to all of them.
+    if (parsed.username || parsed.password) throw new ConfigError(name, 'must not carry credentials (user:password@)');
+    return raw;
+  };
+  return { grafanaUrl: link('CERTCTL_GRAFANA_URL'), prometheusUrl: link('CERTCTL_PROMETHEUS_URL') };
 }
 
 function duration(env: Env, name: string, fallbackMs: number): number {
@@ -302,6 +324,7 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
     healthCheck: loadHealthCheckConfig(env),
     revocation: loadRevocationConfig(env),
     acmeServer: loadAcmeServerConfig(env),
+    observabilityLinks: loadObservabilityLinks(env),
   };
 }
 

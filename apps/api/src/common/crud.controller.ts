@@ -38,10 +38,14 @@ export interface CrudOperations {
   remove(actor: Principal, id: string): Promise<void>;
 }
 
+/** list/get/remove are overridden by resources whose rows are scoped to the caller's grants (e.g. targets). */
 export interface CrudService {
   crud: CrudOperations;
+  list?(actor: Principal, query: object): Promise<Page<object>>;
+  get?(actor: Principal, id: string): Promise<object>;
   create?(actor: Principal, body: object): Promise<object>;
   update?(actor: Principal, id: string, body: object): Promise<object>;
+  remove?(actor: Principal, id: string): Promise<void>;
 }
 
 /**
@@ -62,14 +66,14 @@ export function CrudController(o: CrudControllerOptions): Type {
 
     @Get()
     @RequirePermission(o.permissions.read, listScope)
-    list(@Query() query: object): Promise<Page<object>> {
-      return this.service.crud.list(query);
+    list(@CurrentPrincipal() actor: Principal, @Query() query: object): Promise<Page<object>> {
+      return this.service.list ? this.service.list(actor, query) : this.service.crud.list(query);
     }
 
     @Get(':id')
     @RequirePermission(o.permissions.read, scoped)
-    get(@Param('id') id: string): Promise<object> {
-      return this.service.crud.get(id);
+    get(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<object> {
+      return this.service.get ? this.service.get(actor, id) : this.service.crud.get(id);
     }
 
     @Post()
@@ -88,7 +92,7 @@ export function CrudController(o: CrudControllerOptions): Type {
     @HttpCode(204)
     @RequirePermission(o.permissions.delete, writeScope)
     remove(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<void> {
-      return this.service.crud.remove(actor, id);
+      return this.service.remove ? this.service.remove(actor, id) : this.service.crud.remove(actor, id);
     }
   }
   const proto = ResourceController.prototype;
@@ -98,7 +102,7 @@ export function CrudController(o: CrudControllerOptions): Type {
   document('get', o.resource);
   document('create', o.resource, 201);
   document('update', o.resource);
-  Reflect.defineMetadata('design:paramtypes', [o.queryDto], proto, 'list');
+  Reflect.defineMetadata('design:paramtypes', [Object, o.queryDto], proto, 'list');
   Reflect.defineMetadata('design:paramtypes', [Object, o.createDto], proto, 'create');
   Reflect.defineMetadata('design:paramtypes', [Object, String, o.updateDto], proto, 'update');
   return ResourceController;

@@ -17,4 +17,6 @@ export class AuditEventEntity {
   @Column('timestamptz', { default: () => 'now()' }) timestamp: Date;
   @Column({ type: 'text', insert: false, update: false }) prev_hash: string;
   @Column({ type: 'text', insert: false, update: false }) row_hash: string;
+  /** The team of the resource, filled by the database on insert (scoping); outside the hash chain, not in the API's shape. */
+  @Column({ type: 'text', nullable: true, select: false, update: false }) team_id: string | null;
 }

@@ -7,6 +7,8 @@ export class DeploymentTargetEntity {
   @Column('text') type: string;
   /** NULL: the orchestrator deploys it (SSH, Kubernetes, local files); otherwise that agent does. */
   @Column('text', { nullable: true }) agent_id: string | null;
+  /** The owning team (NULL: none; scoped callers then see it only through a mapped certificate of their scope). */
+  @Column('text', { nullable: true }) team_id: string | null;
   @Column('jsonb') config: Record<string, unknown>;
   @Column('bytea', { nullable: true, select: false }) encrypted_config: Buffer | null;
   @Column('boolean', { default: true }) enabled: boolean;

@@ -24,6 +24,7 @@ import { ReissueDrills1765580000000 } from './1765580000000-ReissueDrills';
 import { AriRenewEarly1765585000000 } from './1765585000000-AriRenewEarly';
 import { RevocationGeneration1765590000000 } from './1765590000000-RevocationGeneration';
 import { RolesAndGrants1765600000000 } from './1765600000000-RolesAndGrants';
+import { TeamScoping1765601000000 } from './1765601000000-TeamScoping';
 
 /** Listed explicitly (not globbed) so the same list works from sources under test and from the build; one a line, in timestamp order. */
 export const MIGRATIONS = [
@@ -53,4 +54,5 @@ export const MIGRATIONS = [
   AriRenewEarly1765585000000,
   RevocationGeneration1765590000000,
   RolesAndGrants1765600000000,
+  TeamScoping1765601000000,
 ];

@@ -12,6 +12,11 @@ export interface AuditInput {
   resource_id: string;
   event_category?: AuditCategory;
   details?: Record<string, unknown>;
+  /**
+   * The team the event belongs to, for team-scoped audit readers. Left out, the database fills it from the
+   * resource (see the TeamScoping migration); give it when the resource is gone (a delete).
+   */
+  team_id?: string | null;
 }
 
 /**
@@ -35,6 +40,7 @@ export class AuditService implements OnApplicationShutdown {
       resource_id: input.resource_id,
       event_category: input.event_category ?? 'cert_lifecycle',
       details: (input.details ?? {}) as never,
+      ...(input.team_id ? { team_id: input.team_id } : {}),
     });
   }
 

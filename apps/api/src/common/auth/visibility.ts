@@ -53,3 +53,59 @@ export function isVisible(visibility: Visibility, row: { team_id?: string | null
     (row.profile_id != null && visibility.profileIds.includes(row.profile_id))
   );
 }
+
+/** The columns (qualified as the query needs them) that hold a row's team, issuer and profile; a missing one never matches. */
+export interface OwnerColumns {
+  team?: string;
+  issuer?: string;
+  profile?: string;
+}
+
+/**
+ * `visibility` as a SQL condition on `columns`: undefined for `all` (no condition), `FALSE` for `none` or for a
+ * scope none of the columns can match, else `col = ANY(…)` terms joined by OR. `bind` adds one parameter and
+ * returns its placeholder, so the same helper serves positional (`$n`) and TypeORM's named parameters. A single id
+ * is bound as plain equality, which an index on (column, sort key) can walk in order.
+ */
+export function visibilitySql(visibility: Visibility, columns: OwnerColumns, bind: (value: unknown) => string): string | undefined {
+  if (visibility.kind === 'all') return undefined;
+  if (visibility.kind === 'none') return 'FALSE';
+  const terms: string[] = [];
+  const term = (column: string | undefined, ids: string[]) => {
+    if (!column || !ids.length) return;
+    terms.push(ids.length === 1 ? `${column} = ${bind(ids[0])}` : `${column} = ANY(CAST(${bind(ids)} AS text[]))`);
+  };
+  term(columns.team, visibility.teamIds);
+  term(columns.issuer, visibility.issuerIds);
+  term(columns.profile, visibility.profileIds);
+  if (!terms.length) return 'FALSE';
+  return terms.length === 1 ? terms[0] : `(${terms.join(' OR ')})`;
+}
+
+/** A `bind` for visibilitySql that appends to a positional parameter list (`$1`, `$2`, …). */
+export function positionalBinder(params: unknown[]): (value: unknown) => string {
+  return (value) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+}
+
+/** A `bind` for visibilitySql that fills TypeORM named parameters (`:vis_0`, …) into `params`. */
+export function namedBinder(params: Record<string, unknown>, prefix = 'vis'): (value: unknown) => string {
+  let n = Object.keys(params).length;
+  return (value) => {
+    const name = `${prefix}_${n++}`;
+    params[name] = value;
+    return `:${name}`;
+  };
+}
+
+/**
+ * The field a 403 names when a row would land outside the caller's write scope: the first owner field the
+ * caller's grants are about (team before issuer before profile).
+ */
+export function scopeFieldOf(visibility: Visibility, fields: { team: string; issuer?: string; profile?: string }): string {
+  if (visibility.kind !== 'scoped' || visibility.teamIds.length || (!fields.issuer && !fields.profile)) return fields.team;
+  if (visibility.issuerIds.length && fields.issuer) return fields.issuer;
+  return fields.profile ?? fields.issuer ?? fields.team;
+}

@@ -28,8 +28,8 @@ export class AgentsController {
   @Get()
   @Returns(pageOf(Schemas.Agent))
   @RequirePermission('agent.read', { scope: 'rows' })
-  list(@Query() query: AgentQuery): Promise<Page<AgentEntity>> {
-    return this.agents.crud.list(query);
+  list(@CurrentPrincipal() actor: Principal, @Query() query: AgentQuery): Promise<Page<AgentEntity>> {
+    return this.agents.list(actor, query);
   }
 
   /** Registers an agent; the response carries its API key, shown this once. */
@@ -44,15 +44,15 @@ export class AgentsController {
   @Get('retired')
   @Returns(pageOf(Schemas.Agent))
   @RequirePermission('agent.read', { scope: 'rows' })
-  listRetired(@Query() query: AgentQuery): Promise<Page<AgentEntity>> {
-    return this.agents.retired.list(query);
+  listRetired(@CurrentPrincipal() actor: Principal, @Query() query: AgentQuery): Promise<Page<AgentEntity>> {
+    return this.agents.list(actor, query, true);
   }
 
   @Get(':id')
   @Returns(Schemas.Agent)
   @RequirePermission(['agent.read', 'agent.heartbeat'], { scope: 'rows', agentSelf: 'id' })
-  get(@Param('id') id: string): Promise<AgentEntity> {
-    return this.agents.crud.get(id);
+  get(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<AgentEntity> {
+    return this.agents.get(actor, id);
   }
 
   /**

@@ -7,7 +7,11 @@ import { ApiKeysService } from '../../common/auth/api-keys.service';
 import type { Principal } from '../../common/auth/principal';
 import { CrudResource } from '../../common/crud-resource';
 import { ApiError } from '../../common/http/api-error';
-import { HeartbeatDto, RegisterAgentDto } from './dto/agent.dto';
+import { namedBinder } from '../../common/auth/visibility';
+import type { Page } from '../../common/http/pagination';
+import type { RowCondition } from '../../common/scope';
+import { targetScopeSql } from '../targets/targets.service';
+import { AgentQuery, HeartbeatDto, RegisterAgentDto } from './dto/agent.dto';
 
 export type RegisteredAgent = AgentEntity & { api_key: string };
 
@@ -55,6 +59,17 @@ export class AgentsService {
    * certificates or open jobs depend on the agent, unless `force` with a `reason`, which retires its targets and
    * cancels its open jobs in the same transaction. Retiring a retired agent again changes nothing.
    */
+  /** The agents the caller may see (agent.read): for a scoped grant, those deploying to a target it may see. */
+  list(actor: Principal, query: AgentQuery, retired = false): Promise<Page<AgentEntity>> {
+    return (retired ? this.retired : this.crud).list(query, {}, agentVisibility(actor));
+  }
+
+  /** 404 for an agent outside the caller's scope; an agent key always reads its own agent. */
+  get(actor: Principal, id: string): Promise<AgentEntity> {
+    const self = actor.role === 'agent' && actor.agent_id === id;
+    return this.crud.get(id, undefined, self ? undefined : agentVisibility(actor));
+  }
+
   async retire(actor: Principal, id: string, force: boolean, reason: string | undefined): Promise<AgentRetirement> {
     if (SENTINEL_AGENT_IDS.has(id)) throw new ApiError(HttpStatus.FORBIDDEN, 'AGENT_IS_SENTINEL', `agent ${id} is a reserved sentinel and cannot be retired`);
     if (force && !reason?.trim()) throw ApiError.invalidField('reason', 'force=true requires a non-empty reason');
@@ -141,4 +156,12 @@ export class AgentsService {
       return tx.findOneByOrFail(AgentEntity, { id });
     });
   }
+}
+
+/** Agents serving a target within the caller's agent.read scope (see targetVisibility); undefined when global. */
+function agentVisibility(actor: Principal): RowCondition | undefined {
+  const params: Record<string, unknown> = {};
+  const targets = targetScopeSql(actor, 'agent.read', namedBinder(params, 'avis'), 'agt');
+  if (targets === undefined) return undefined;
+  return { sql: `EXISTS (SELECT 1 FROM deployment_targets agt WHERE agt.agent_id = r.id AND ${targets})`, params };
 }

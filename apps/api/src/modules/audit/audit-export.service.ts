@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
+import { positionalBinder, visibilityOf, visibilitySql } from '../../common/auth/visibility';
 import { ApiError } from '../../common/http/api-error';
 import { AUDIT_EXPORT_DEFAULT_LIMIT, AuditExportQuery } from './dto/audit.dto';
 
@@ -22,7 +23,7 @@ export class AuditExportService {
 
   async stream(actor: Principal, query: AuditExportQuery, res: Response): Promise<void> {
     if (query.from && query.to && query.from >= query.to) throw ApiError.invalidField('to', 'must be after from');
-    const { where, params } = filters(query);
+    const { where, params } = filters(query, actor);
     const limit = query.limit ?? AUDIT_EXPORT_DEFAULT_LIMIT;
     const runner = this.dataSource.createQueryRunner('slave');
     await runner.connect();
@@ -78,7 +79,8 @@ function drainedOrClosed(res: Response): Promise<void> {
   });
 }
 
-function filters(query: AuditExportQuery): { where: string; params: unknown[] } {
+/** The export's filters, and the caller's audit.export scope: a team-scoped caller exports its teams' rows only. */
+function filters(query: AuditExportQuery, actor: Principal): { where: string; params: unknown[] } {
   const clauses: string[] = [];
   const params: unknown[] = [];
   const add = (sql: string, value: unknown) => {
@@ -91,5 +93,7 @@ function filters(query: AuditExportQuery): { where: string; params: unknown[] } 
   if (query.category) add('event_category = ?', query.category);
   if (query.from) add('"timestamp" >= ?', query.from);
   if (query.to) add('"timestamp" < ?', query.to);
+  const scope = visibilitySql(visibilityOf(actor, 'audit.export'), { team: 'team_id' }, positionalBinder(params));
+  if (scope) clauses.push(scope);
   return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }

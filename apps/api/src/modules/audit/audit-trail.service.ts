@@ -2,7 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditEventEntity } from '@certctl/db';
+import type { Principal } from '../../common/auth/principal';
+import { visibilityOf } from '../../common/auth/visibility';
 import { ApiError } from '../../common/http/api-error';
+import { rowCondition, RowCondition } from '../../common/scope';
 import { Page, pageOf } from '../../common/http/pagination';
 import { AuditCheckpointService } from './audit-checkpoints.service';
 import { AuditQuery } from './dto/audit.dto';
@@ -34,9 +37,15 @@ export class AuditTrailService {
     private readonly checkpoints: AuditCheckpointService,
   ) {}
 
-  async list(query: AuditQuery): Promise<Page<AuditEventEntity>> {
+  /**
+   * A team-scoped reader sees the events of its teams' resources (audit_events.team_id, filled on insert); issuer
+   * and profile grants do not reach audit rows. The same condition bounds `total`.
+   */
+  async list(actor: Principal, query: AuditQuery): Promise<Page<AuditEventEntity>> {
     const { page, perPage, offset } = pageOf(query);
     const qb = this.dataSource.createQueryBuilder(AuditEventEntity, 'a');
+    const scope = auditScope(actor);
+    if (scope) qb.andWhere(scope.sql, scope.params);
     const equal = ['actor', 'actor_type', 'action', 'resource_type', 'resource_id'] as const;
     for (const column of equal) if (query[column] !== undefined) qb.andWhere(`a.${column} = :${column}`, { [column]: query[column] });
     if (query.category) qb.andWhere('a.event_category = :category', { category: query.category });
@@ -46,8 +55,11 @@ export class AuditTrailService {
     return { data, total, page, per_page: perPage };
   }
 
-  async get(id: string): Promise<AuditEventEntity> {
-    const event = await this.dataSource.manager.findOne(AuditEventEntity, { where: { id } });
+  async get(actor: Principal, id: string): Promise<AuditEventEntity> {
+    const scope = auditScope(actor);
+    const qb = this.dataSource.createQueryBuilder(AuditEventEntity, 'a').where('a.id = :id', { id });
+    if (scope) qb.andWhere(scope.sql, scope.params);
+    const event = await qb.getOne();
     if (!event) throw ApiError.notFound('audit event', id);
     return event;
   }
@@ -77,4 +89,8 @@ export class AuditTrailService {
       verified_at: new Date().toISOString(),
     };
   }
+}
+
+function auditScope(actor: Principal): RowCondition | undefined {
+  return rowCondition(visibilityOf(actor, 'audit.read'), { team: 'a.team_id' });
 }

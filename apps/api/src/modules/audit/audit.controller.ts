@@ -21,8 +21,8 @@ export class AuditController {
   @Get()
   @Returns(pageOf(Schemas.AuditEvent))
   @RequirePermission('audit.read', { scope: 'rows' })
-  list(@Query() query: AuditQuery): Promise<Page<AuditEventEntity>> {
-    return this.trail.list(query);
+  list(@CurrentPrincipal() actor: Principal, @Query() query: AuditQuery): Promise<Page<AuditEventEntity>> {
+    return this.trail.list(actor, query);
   }
 
   /** Walks the hash chain and checks its signed checkpoints; `intact: false` names the first break. */
@@ -48,7 +48,7 @@ export class AuditController {
   @Get(':id')
   @Returns(Schemas.AuditEvent)
   @RequirePermission('audit.read', { scope: 'rows' })
-  get(@Param('id') id: string): Promise<AuditEventEntity> {
-    return this.trail.get(id);
+  get(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<AuditEventEntity> {
+    return this.trail.get(actor, id);
   }
 }

@@ -1,5 +1,7 @@
 import { EntityManager } from 'typeorm';
+import type { Principal } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
+import { certificateScopeSql } from './certificate-scope';
 import { BULK_RENEW_MAX_CERTIFICATES, BulkRenewDto } from './dto/certificate.dto';
 
 /** Which column (or relation) each single-id criterion filters on, and the table its id must exist in. */
@@ -20,10 +22,11 @@ export interface BulkMatch {
 
 /**
  * certctl's bulk criteria (bulk renew and bulk revoke): at least one field; each id must exist (400 naming it);
+ * only certificates within the caller's `permission` scope match (others requested by id are reported as not found);
  * more than BULK_RENEW_MAX_CERTIFICATES matches is a 400 rather than a truncated run. The matches are locked in
  * id order, as a single renew or revoke locks its one, so neither can act behind the other's back.
  */
-export async function matchBulkCriteria(tx: EntityManager, criteria: BulkRenewDto): Promise<BulkMatch> {
+export async function matchBulkCriteria(tx: EntityManager, criteria: BulkRenewDto, actor?: Principal, permission = 'cert.read'): Promise<BulkMatch> {
   const given = ID_CRITERIA.filter((c) => criteria[c.field] !== undefined);
   if (!given.length && !criteria.certificate_ids?.length) {
     throw ApiError.invalidField('criteria', `give at least one of ${[...ID_CRITERIA.map((c) => c.field), 'certificate_ids'].join(', ')}`);
@@ -33,6 +36,9 @@ export async function matchBulkCriteria(tx: EntityManager, criteria: BulkRenewDt
     if (!found.length) throw ApiError.missingReference(field, criteria[field]!);
   }
   const requestedIds = criteria.certificate_ids ? [...new Set(criteria.certificate_ids)] : null;
+  const params: unknown[] = [requestedIds, criteria.profile_id ?? null, criteria.owner_id ?? null, criteria.agent_id ?? null, criteria.issuer_id ?? null,
+    criteria.team_id ?? null, BULK_RENEW_MAX_CERTIFICATES + 1];
+  const scope = certificateScopeSql(actor, permission, params, 'c');
   const locked: Array<{ id: string }> = await tx.query(
     `SELECT c.id FROM managed_certificates c
       LEFT JOIN renewal_policies p ON p.id = c.renewal_policy_id
@@ -43,10 +49,10 @@ export async function matchBulkCriteria(tx: EntityManager, criteria: BulkRenewDt
                                           WHERE m.certificate_id = c.id AND t.agent_id = $4))
         AND ($5::text IS NULL OR c.issuer_id = $5)
         AND ($6::text IS NULL OR c.team_id = $6)
+        ${scope ? `AND ${scope}` : ''}
       ORDER BY c.id LIMIT $7
       FOR UPDATE OF c`,
-    [requestedIds, criteria.profile_id ?? null, criteria.owner_id ?? null, criteria.agent_id ?? null, criteria.issuer_id ?? null,
-      criteria.team_id ?? null, BULK_RENEW_MAX_CERTIFICATES + 1],
+    params,
   );
   if (locked.length > BULK_RENEW_MAX_CERTIFICATES) {
     throw ApiError.invalidField('criteria', `matches more than ${BULK_RENEW_MAX_CERTIFICATES} certificates; narrow the criteria or split the request`);

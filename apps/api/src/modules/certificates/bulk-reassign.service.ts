@@ -5,6 +5,7 @@ import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
 import { CertificatesRepository } from './certificates.repository';
+import { certificateScopeSql, checkCertificateLands } from './certificate-scope';
 import { BulkReassignDto } from './dto/certificate.dto';
 
 export interface BulkReassignResult {
@@ -38,8 +39,12 @@ export class BulkReassignService {
         const [team]: Array<{ id: string }> = await tx.query('SELECT id FROM teams WHERE id = $1 FOR SHARE', [teamId]);
         if (!team) throw ApiError.missingReference('team_id', teamId);
       }
+      // A team-scoped caller reassigns into one of its own teams, and only certificates it may edit (others: not found).
+      if (teamId) checkCertificateLands(actor, 'cert.edit', { team_id: teamId });
+      const params: unknown[] = [ids];
+      const scope = certificateScopeSql(actor, 'cert.edit', params);
       const found: Array<{ id: string; status: string; owner_id: string; team_id: string | null }> = await tx.query(
-        'SELECT id, status, owner_id, team_id FROM managed_certificates WHERE id = ANY($1) ORDER BY id FOR UPDATE', [ids],
+        `SELECT id, status, owner_id, team_id FROM managed_certificates WHERE id = ANY($1) ${scope ? `AND ${scope}` : ''} ORDER BY id FOR UPDATE`, params,
       );
       const known = new Set(found.map((c) => c.id));
       const errors = ids.filter((id) => !known.has(id)).map((certificate_id) => ({ certificate_id, error: 'certificate not found' }));

@@ -39,7 +39,7 @@ export class BulkRenewService {
     const toQueue: Array<{ id: string; type: 'Issuance' | 'Renewal'; max_attempts: number }> = [];
 
     await this.dataSource.transaction(async (tx) => {
-      const matched = await matchBulkCriteria(tx, criteria);
+      const matched = await matchBulkCriteria(tx, criteria, actor, 'cert.issue');
       result.total_matched = matched.ids.length;
       result.errors = matched.errors;
       result.total_failed = matched.errors.length;

@@ -6,6 +6,7 @@ import { AgentWorkSignal, CertificateVersionEntity, DeploymentTargetEntity, JobE
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
+import { checkCertificate } from './certificate-scope';
 
 export interface DeploymentTriggered {
   status: 'deployment_triggered';
@@ -32,6 +33,7 @@ export class CertificateDeployService {
     const triggered = await this.dataSource.transaction(async (tx) => {
       const cert = await tx.findOne(ManagedCertificateEntity, { where: { id: certificateId }, lock: { mode: 'pessimistic_write' } });
       if (!cert) throw ApiError.notFound('certificate', certificateId);
+      checkCertificate(actor, cert, 'cert.edit');
       if (cert.status === 'Archived' || cert.status === 'Revoked') {
         throw ApiError.conflict('CERTIFICATE_NOT_DEPLOYABLE', `certificate ${certificateId} is ${cert.status}`);
       }

@@ -6,6 +6,7 @@ import { createPkcs12, decryptSecret, splitPemChain } from '@certctl/pki';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
+import { checkCertificate } from './certificate-scope';
 
 /**
  * PKCS#12 export of the newest version with its private key, for certificates whose key the server holds
@@ -20,8 +21,10 @@ export class CertificateExportService {
   ) {}
 
   async pkcs12(actor: Principal, id: string, password: string): Promise<Buffer> {
-    const [cert]: Array<{ id: string }> = await this.dataSource.query('SELECT id FROM managed_certificates WHERE id = $1', [id]);
+    const [cert]: Array<{ id: string; team_id: string | null; issuer_id: string; certificate_profile_id: string | null }> = await this.dataSource.query(
+      'SELECT id, team_id, issuer_id, certificate_profile_id FROM managed_certificates WHERE id = $1', [id]);
     if (!cert) throw ApiError.notFound('certificate', id);
+    checkCertificate(actor, cert);
     const [version]: Array<{ id: string; pem_chain: string; encrypted_private_key: Buffer | null }> = await this.dataSource.query(
       `SELECT id, pem_chain, encrypted_private_key FROM certificate_versions WHERE certificate_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1`, [id],
     );

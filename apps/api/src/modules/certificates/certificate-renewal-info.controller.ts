@@ -4,7 +4,10 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
 import { CertificateRenewalInfoEntity, ManagedCertificateEntity } from '@certctl/db';
+import type { Principal } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
+import { CurrentPrincipal } from '../../common/http/request';
+import { checkCertificate } from './certificate-scope';
 import { bool, dateTime, objectOf, Returns, str } from '../../common/openapi/response-schemas';
 import { RequirePermission } from '../../common/auth/permission.decorator';
 
@@ -38,9 +41,11 @@ export class CertificateRenewalInfoController {
     selected_renewal_at: dateTime, explanation_url: str, last_polled_at: dateTime, next_poll_at: dateTime, last_error: str,
   }, ['certificate_id', 'current']))
   @RequirePermission('cert.read', { scope: 'rows' })
-  async renewalInfo(@Param('id') id: string): Promise<CertificateRenewalInfoView> {
+  async renewalInfo(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<CertificateRenewalInfoView> {
     const manager = this.dataSource.manager;
-    if (!(await manager.exists(ManagedCertificateEntity, { where: { id } }))) throw ApiError.notFound('certificate', id);
+    const cert = await manager.findOne(ManagedCertificateEntity, { select: { id: true, team_id: true, issuer_id: true, certificate_profile_id: true }, where: { id } });
+    if (!cert) throw ApiError.notFound('certificate', id);
+    checkCertificate(actor, cert);
     const row = await manager.findOne(CertificateRenewalInfoEntity, { where: { certificate_id: id } });
     const newest: Array<{ id: string }> = await manager.query(
       'SELECT id FROM certificate_versions WHERE certificate_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1', [id]);

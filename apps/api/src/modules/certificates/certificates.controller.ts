@@ -29,8 +29,8 @@ export class CertificatesController {
   @Header('Content-Type', 'application/json; charset=utf-8')
   @Returns(pageOf(Schemas.Certificate))
   @RequirePermission('cert.read', { scope: 'rows' })
-  list(@Query() query: CertificateQuery): Promise<string> {
-    return this.certificates.listJson(query);
+  list(@CurrentPrincipal() actor: Principal, @Query() query: CertificateQuery): Promise<string> {
+    return this.certificates.listJson(actor, query);
   }
 
   @Post()
@@ -43,8 +43,8 @@ export class CertificatesController {
   @Get(':id')
   @Returns(Schemas.Certificate)
   @RequirePermission('cert.read', { scope: 'rows' })
-  get(@Param('id') id: string): Promise<CertificateView> {
-    return this.certificates.get(id);
+  get(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<CertificateView> {
+    return this.certificates.view(actor, id);
   }
 
   @Put(':id')
@@ -65,15 +65,15 @@ export class CertificatesController {
   @Get(':id/versions')
   @Returns(pageOf(Schemas.CertificateVersion))
   @RequirePermission('cert.read', { scope: 'rows' })
-  versions(@Param('id') id: string, @Query() query: PageQuery): Promise<Page<CertificateVersionEntity>> {
-    return this.certificates.versions(id, query);
+  versions(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: PageQuery): Promise<Page<CertificateVersionEntity>> {
+    return this.certificates.versions(actor, id, query);
   }
 
   @Get(':id/deployments')
   @Returns(pageOf(Schemas.Job))
   @RequirePermission('cert.read', { scope: 'rows' })
-  deployments(@Param('id') id: string, @Query() query: PageQuery): Promise<Page<JobEntity>> {
-    return this.certificates.deployments(id, query);
+  deployments(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: PageQuery): Promise<Page<JobEntity>> {
+    return this.certificates.deployments(actor, id, query);
   }
 
   /**

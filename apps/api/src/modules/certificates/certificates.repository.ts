@@ -6,6 +6,8 @@ import { TtlCache } from '../../common/cache';
 import { escapeLike } from '../../common/crud-resource';
 import { ApiError } from '../../common/http/api-error';
 import { DEFAULT_PER_PAGE, pageOf, sortOf } from '../../common/http/pagination';
+import type { Principal } from '../../common/auth/principal';
+import { certificateScopeSql } from './certificate-scope';
 import { CertificateQuery } from './dto/certificate.dto';
 
 const SORTABLE = ['created_at', 'name', 'common_name', 'expires_at', 'status', 'updated_at', 'environment'] as const;
@@ -51,12 +53,13 @@ export class CertificatesRepository {
   /**
    * One page in one statement, as the JSON text of certctl's envelope: the page's ids come from an index-ordered
    * subquery, then only those rows are read (a "deferred join", so a deep page does not fetch every skipped row)
-   * and turned into JSON by PostgreSQL (ITEM_JSON_SQL). `cursor` switches to certctl's keyset mode.
+   * and turned into JSON by PostgreSQL (ITEM_JSON_SQL). `cursor` switches to certctl's keyset mode. Only the rows
+   * within the caller's cert.read scope are listed and counted (a condition in the same statements).
    */
-  async listJson(query: CertificateQuery): Promise<string> {
-    if (query.cursor !== undefined) return this.listByCursorJson(query);
+  async listJson(query: CertificateQuery, principal?: Principal): Promise<string> {
+    if (query.cursor !== undefined) return this.listByCursorJson(query, principal);
     const { page, perPage, offset } = pageOf(query);
-    const { where, params } = this.where(query);
+    const { where, params } = this.where(query, principal);
     const order = orderBy(query);
     const rowsSql = `
       SELECT string_agg(${ITEM_JSON_SQL}, ',' ORDER BY ${qualified(order)}) AS items
@@ -74,11 +77,11 @@ export class CertificatesRepository {
    * (created_at, id) index however deep the page, so page 2,000 costs what page 1 does. `next_cursor` is empty
    * on the last page.
    */
-  private async listByCursorJson(query: CertificateQuery): Promise<string> {
+  private async listByCursorJson(query: CertificateQuery, principal?: Principal): Promise<string> {
     if (query.page !== undefined) throw ApiError.invalidField('cursor', 'use either cursor or page, not both');
     if (query.sort !== undefined && query.sort !== 'created_at' && query.sort !== 'createdAt') throw ApiError.invalidField('cursor', 'cursor pages follow created_at order; drop sort');
     const perPage = query.per_page ?? DEFAULT_PER_PAGE;
-    const { where, params } = this.where(query);
+    const { where, params } = this.where(query, principal);
     const clauses = where ? [where.replace(/^WHERE /, '')] : [];
     const after = query.cursor ? decodeCursor(query.cursor) : undefined;
     const rowParams = [...params];
@@ -116,7 +119,7 @@ export class CertificatesRepository {
     this.totals.clear();
   }
 
-  private where(query: CertificateQuery): { where: string; params: unknown[] } {
+  private where(query: CertificateQuery, principal?: Principal): { where: string; params: unknown[] } {
     const clauses: string[] = [];
     const params: unknown[] = [];
     const add = (sql: string, value: unknown) => {
@@ -127,6 +130,8 @@ export class CertificatesRepository {
     if (query.expires_before) add('expires_at < ?', query.expires_before);
     if (query.expires_after) add('expires_at > ?', query.expires_after);
     if (query.search) add('search_text LIKE ?', `%${escapeLike(query.search.toLowerCase())}%`);
+    const scope = certificateScopeSql(principal, 'cert.read', params);
+    if (scope) clauses.push(scope);
     return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
   }
 }

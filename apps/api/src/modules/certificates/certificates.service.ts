@@ -16,6 +16,8 @@ import { translateWriteError } from '../../common/http/write-errors';
 import { PoliciesService } from '../policies/policies.service';
 import { CertificatesRepository } from './certificates.repository';
 import { RenewalJobs } from './renewal-jobs';
+import { checkCertificate, checkCertificateLands } from './certificate-scope';
+import { targetVisibility } from '../targets/targets.service';
 import { CertificateQuery, CreateCertificateDto, UpdateCertificateDto } from './dto/certificate.dto';
 
 export type CertificateView = ManagedCertificateEntity & { target_ids: string[] };
@@ -60,8 +62,10 @@ export class CertificatesService {
    */
   async renew(actor: Principal, id: string, force: boolean, correlationId: string): Promise<RenewalTriggered> {
     const opened = await this.dataSource.transaction(async (tx) => {
-      const locked: Array<{ id: string }> = await tx.query('SELECT id FROM managed_certificates WHERE id = $1 FOR UPDATE', [id]);
-      if (!locked.length) throw ApiError.notFound('certificate', id);
+      const [locked]: Array<{ id: string; team_id: string | null; issuer_id: string; certificate_profile_id: string | null }> = await tx.query(
+        'SELECT id, team_id, issuer_id, certificate_profile_id FROM managed_certificates WHERE id = $1 FOR UPDATE', [id]);
+      if (!locked) throw ApiError.notFound('certificate', id);
+      checkCertificate(actor, locked, 'cert.issue');
       const [outcome] = await this.renewals.open(tx, actor, [id], { force, bulk: false });
       if (outcome!.result === 'not_renewable') {
         throw ApiError.conflict('CERTIFICATE_NOT_RENEWABLE', `certificate ${id} is ${outcome!.certificate_status} and cannot be renewed`);
@@ -82,7 +86,7 @@ export class CertificatesService {
 
   /** The newest version's certificate and chain (409 before the first issuance). */
   async exportPem(actor: Principal, id: string): Promise<PemExport> {
-    await this.exists(id);
+    await this.exists(actor, id);
     const version = await this.dataSource.manager.findOne(CertificateVersionEntity, { where: { certificate_id: id }, order: { created_at: 'DESC', id: 'DESC' } });
     if (!version) throw ApiError.conflict('CERTIFICATE_NOT_ISSUED', `certificate ${id} has no issued version yet`);
     const [leaf = '', ...chain] = splitPemChain(version.pem_chain);
@@ -93,9 +97,16 @@ export class CertificatesService {
     };
   }
 
-  /** A page of the inventory as the JSON text of its envelope (built by PostgreSQL; see CertificatesRepository). */
-  listJson(query: CertificateQuery): Promise<string> {
-    return this.repository.listJson(query);
+  /** A page of the inventory as the JSON text of its envelope (built by PostgreSQL; see CertificatesRepository), within the caller's scope. */
+  listJson(actor: Principal, query: CertificateQuery): Promise<string> {
+    return this.repository.listJson(query, actor);
+  }
+
+  /** One certificate for the caller: 404 when it is outside the caller's cert.read scope, as for an unknown id. */
+  async view(actor: Principal, id: string): Promise<CertificateView> {
+    const cert = await this.get(id);
+    checkCertificate(actor, cert);
+    return cert;
   }
 
   async get(id: string, manager: EntityManager = this.dataSource.manager): Promise<CertificateView> {
@@ -109,6 +120,7 @@ export class CertificatesService {
   async create(actor: Principal, body: CreateCertificateDto): Promise<CertificateView> {
     const { target_ids: targetIds, ...fields } = body;
     const id = fields.id ?? newId('certificate');
+    checkCertificateLands(actor, 'cert.issue', fields);
     try {
       return await this.dataSource.transaction(async (tx) => {
         await tx.insert(ManagedCertificateEntity, {
@@ -119,7 +131,7 @@ export class CertificatesService {
           renewal_policy_id: fields.renewal_policy_id ?? DEFAULT_RENEWAL_POLICY,
           status: 'Pending',
         });
-        if (targetIds) await this.mapTargets(tx, id, targetIds);
+        if (targetIds) await this.mapTargets(tx, actor, id, targetIds);
         const cert = await this.get(id, tx);
         await this.audit.record(
           { actor, action: 'certificate_created', resource_type: 'certificate', resource_id: id,
@@ -141,6 +153,12 @@ export class CertificatesService {
     try {
       return await this.dataSource.transaction(async (tx) => {
         const current = await this.lock(tx, id);
+        checkCertificate(actor, current, 'cert.edit');
+        checkCertificateLands(actor, 'cert.edit', {
+          team_id: fields.team_id === undefined ? current.team_id : fields.team_id,
+          issuer_id: fields.issuer_id ?? current.issuer_id,
+          certificate_profile_id: fields.certificate_profile_id === undefined ? current.certificate_profile_id : fields.certificate_profile_id,
+        });
         if (current.status === 'Archived') {
           throw ApiError.conflict('CERTIFICATE_ARCHIVED', `certificate ${id} is archived and cannot be changed`);
         }
@@ -149,7 +167,7 @@ export class CertificatesService {
         const patch = { ...fields, ...(sans?.length ? { sans: sansWithCommonName(commonName, dedupe(sans)) } : sans ? { sans } : {}) };
         const changed = Object.keys(patch).filter((k) => (patch as Record<string, unknown>)[k] !== undefined);
         if (changed.length) await tx.update(ManagedCertificateEntity, { id }, patch);
-        if (targetIds) await this.mapTargets(tx, id, targetIds);
+        if (targetIds) await this.mapTargets(tx, actor, id, targetIds);
         const cert = await this.get(id, tx);
         await this.audit.record(
           { actor, action: 'certificate_updated', resource_type: 'certificate', resource_id: id,
@@ -170,6 +188,7 @@ export class CertificatesService {
   async archive(actor: Principal, id: string): Promise<void> {
     await this.dataSource.transaction(async (tx) => {
       const cert = await this.lock(tx, id);
+      checkCertificate(actor, cert, 'cert.delete');
       if (cert.status === 'Archived') return;
       await tx.update(ManagedCertificateEntity, { id }, { status: 'Archived' });
       await this.audit.record(
@@ -180,8 +199,8 @@ export class CertificatesService {
     this.repository.invalidate();
   }
 
-  async versions(id: string, query: PageQuery): Promise<Page<CertificateVersionEntity>> {
-    await this.exists(id);
+  async versions(actor: Principal, id: string, query: PageQuery): Promise<Page<CertificateVersionEntity>> {
+    await this.exists(actor, id);
     const { page, perPage, offset } = pageOf(query);
     const [data, total] = await this.dataSource.manager.findAndCount(CertificateVersionEntity, {
       where: { certificate_id: id }, order: { created_at: 'DESC', id: 'DESC' }, skip: offset, take: perPage,
@@ -190,8 +209,8 @@ export class CertificatesService {
   }
 
   /** Deployment jobs of this certificate, newest first. */
-  async deployments(id: string, query: PageQuery): Promise<Page<JobEntity>> {
-    await this.exists(id);
+  async deployments(actor: Principal, id: string, query: PageQuery): Promise<Page<JobEntity>> {
+    await this.exists(actor, id);
     const { page, perPage, offset } = pageOf(query);
     const [data, total] = await this.dataSource.manager.findAndCount(JobEntity, {
       where: { certificate_id: id, type: 'Deployment' }, order: { created_at: 'DESC', id: 'DESC' }, skip: offset, take: perPage,
@@ -199,10 +218,13 @@ export class CertificatesService {
     return { data, total, page, per_page: perPage };
   }
 
-  private async exists(id: string): Promise<void> {
-    if (!(await this.dataSource.manager.exists(ManagedCertificateEntity, { where: { id } }))) {
-      throw ApiError.notFound('certificate', id);
-    }
+  /** 404 unless the certificate exists within the caller's cert.read scope. */
+  private async exists(actor: Principal, id: string): Promise<void> {
+    const cert = await this.dataSource.manager.findOne(ManagedCertificateEntity, {
+      select: { id: true, team_id: true, issuer_id: true, certificate_profile_id: true }, where: { id },
+    });
+    if (!cert) throw ApiError.notFound('certificate', id);
+    checkCertificate(actor, cert);
   }
 
   private async lock(tx: EntityManager, id: string): Promise<ManagedCertificateEntity> {
@@ -211,10 +233,16 @@ export class CertificatesService {
     return cert;
   }
 
-  /** Replaces the certificate's target mapping; every target must exist (400 naming the first missing one). */
-  private async mapTargets(tx: EntityManager, certificateId: string, targetIds: string[]): Promise<void> {
+  /**
+   * Replaces the certificate's target mapping; every target must exist and be visible to the caller (400 naming
+   * the first missing one: a target outside its scope is reported as unknown, not revealed).
+   */
+  private async mapTargets(tx: EntityManager, actor: Principal, certificateId: string, targetIds: string[]): Promise<void> {
     const wanted = dedupe(targetIds);
-    const found = wanted.length ? await tx.find(DeploymentTargetEntity, { select: { id: true }, where: { id: In(wanted) } }) : [];
+    const visible = targetVisibility(actor, 'target.read');
+    const found = !wanted.length ? [] : visible
+      ? await tx.createQueryBuilder(DeploymentTargetEntity, 'r').select('r.id').where({ id: In(wanted) }).andWhere(visible.sql, visible.params).getMany()
+      : await tx.find(DeploymentTargetEntity, { select: { id: true }, where: { id: In(wanted) } });
     const known = new Set(found.map((t) => t.id));
     const missing = wanted.find((t) => !known.has(t));
     if (missing) throw ApiError.missingReference('target_ids', missing);

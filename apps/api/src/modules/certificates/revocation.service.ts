@@ -9,6 +9,7 @@ import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
 import { matchBulkCriteria } from './bulk-criteria';
+import { checkCertificate } from './certificate-scope';
 import { CertificatesRepository } from './certificates.repository';
 import type { BulkRevokeDto } from './dto/certificate.dto';
 
@@ -66,6 +67,7 @@ export class RevocationService {
     const revoked = await this.dataSource.transaction(async (tx) => {
       const cert = await tx.findOne(ManagedCertificateEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!cert) throw ApiError.notFound('certificate', id);
+      checkCertificate(actor, cert, 'cert.revoke');
       if (cert.status === 'Revoked') throw ApiError.conflict('CERTIFICATE_ALREADY_REVOKED', `certificate ${id} is already revoked`);
       if (cert.status === 'Archived') throw ApiError.conflict('CERTIFICATE_ARCHIVED', `certificate ${id} is archived and cannot be revoked`);
       return this.revokeLocked(tx, actor, cert, reason, false);
@@ -83,7 +85,7 @@ export class RevocationService {
     const result: BulkRevokeResult = { total_matched: 0, total_revoked: 0, total_skipped: 0, total_failed: 0, errors: [] };
     const revoked: Revoked[] = [];
     await this.dataSource.transaction(async (tx) => {
-      const matched = await matchBulkCriteria(tx, criteria);
+      const matched = await matchBulkCriteria(tx, criteria, actor, 'cert.bulk_revoke');
       result.total_matched = matched.ids.length;
       result.errors = matched.errors;
       result.total_failed = matched.errors.length;

@@ -3,12 +3,13 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import {
   AgentEntity, describeDiscovered, DiscoveredCertificateEntity, DiscoveredCertificateInput, DiscoveryPipeline, DiscoveryScanEntity,
-  ManagedCertificateEntity, pemBlocks,
+  pemBlocks,
 } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { applySort, CrudResource, escapeLike } from '../../common/crud-resource';
 import { ApiError } from '../../common/http/api-error';
+import { certificateScopeSql } from '../certificates/certificate-scope';
 import { Page, pageOf } from '../../common/http/pagination';
 import { AgentDiscoveryReportDto, DiscoveredCertificateQuery } from './dto/discovery.dto';
 import { presentScan, ScanView } from './discovery-scans.service';
@@ -73,7 +74,11 @@ export class DiscoveredCertificatesService {
   async claim(actor: Principal, id: string, managedCertificateId: string): Promise<DiscoveredCertificateEntity> {
     return this.dataSource.transaction(async (tx) => {
       await this.crud.lock(tx, id);
-      if (!(await tx.existsBy(ManagedCertificateEntity, { id: managedCertificateId }))) {
+      // A scoped caller claims into a certificate it may edit; any other is reported as unknown, not revealed.
+      const params: unknown[] = [managedCertificateId];
+      const scope = certificateScopeSql(actor, 'cert.edit', params);
+      const found: unknown[] = await tx.query(`SELECT 1 FROM managed_certificates WHERE id = $1 ${scope ? `AND ${scope}` : ''}`, params);
+      if (!found.length) {
         throw ApiError.missingReference('managed_certificate_id', managedCertificateId);
       }
       await tx.update(DiscoveredCertificateEntity, { id }, {

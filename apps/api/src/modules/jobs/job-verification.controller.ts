@@ -8,6 +8,7 @@ import { JobEntity } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import { holds, Principal } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
+import { checkOwningCertificate } from '../certificates/certificate-scope';
 import { BoolField, IdField, TextField } from '../../common/http/dto-fields';
 import { CurrentPrincipal } from '../../common/http/request';
 import { RequirePermission } from '../../common/auth/permission.decorator';
@@ -31,6 +32,7 @@ export class JobVerificationService {
       const job = await tx.findOne(JobEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
       const isAgent = actor.actor_type === 'Agent';
       if (!job || (isAgent && job.agent_id !== actor.agent_id)) throw ApiError.notFound('job', id);
+      if (!isAgent) await checkOwningCertificate(tx, actor, 'job', id, job.certificate_id, 'job.read');
       if (!isAgent && !holds(actor, ['verification.run'])) throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'missing permission verification.run');
       if (job.type !== 'Deployment') throw ApiError.conflict('NOT_A_DEPLOYMENT', `job ${id} is a ${job.type} job`);
       if (body.target_id && body.target_id !== job.target_id) throw ApiError.invalidField('target_id', `job ${id} deploys to ${job.target_id}`);
@@ -46,7 +48,8 @@ export class JobVerificationService {
   /** certctl's VerificationResult of a job: what the post-deploy check saw (unset fields omitted). */
   async result(actor: Principal, id: string): Promise<VerificationView> {
     const job = await this.dataSource.manager.findOne(JobEntity, { where: { id } });
-    if (!job || (actor.actor_type === 'Agent' && job.agent_id !== actor.agent_id)) throw ApiError.notFound('job', id);
+    if (!job || (actor.role === 'agent' && job.agent_id !== actor.agent_id)) throw ApiError.notFound('job', id);
+    if (actor.role !== 'agent') await checkOwningCertificate(this.dataSource.manager, actor, 'job', id, job.certificate_id, 'job.read');
     const [expected]: Array<{ fingerprint_sha256: string }> = job.type === 'Deployment' ? await this.dataSource.query(
       `SELECT fingerprint_sha256 FROM certificate_versions WHERE certificate_id = $1 AND created_at <= COALESCE($2, now())
         ORDER BY created_at DESC, id DESC LIMIT 1`, [job.certificate_id, job.completed_at ?? job.verified_at],

@@ -19,15 +19,15 @@ export class JobsController {
   @Get()
   @Returns(pageOf(Schemas.Job))
   @RequirePermission('job.read', { scope: 'rows' })
-  list(@Query() query: JobQuery): Promise<Page<JobEntity>> {
-    return this.jobs.crud.list(query);
+  list(@CurrentPrincipal() actor: Principal, @Query() query: JobQuery): Promise<Page<JobEntity>> {
+    return this.jobs.list(actor, query);
   }
 
   @Get(':id')
   @Returns(Schemas.Job)
   @RequirePermission('job.read', { scope: 'rows' })
-  get(@Param('id') id: string): Promise<JobEntity> {
-    return this.jobs.crud.get(id);
+  get(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<JobEntity> {
+    return this.jobs.get(actor, id);
   }
 
   @Post(':id/cancel')

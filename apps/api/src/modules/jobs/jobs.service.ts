@@ -8,6 +8,9 @@ import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { CrudResource } from '../../common/crud-resource';
 import { ApiError } from '../../common/http/api-error';
+import type { Page } from '../../common/http/pagination';
+import { viaCertificate } from '../certificates/certificate-scope';
+import type { JobQuery } from './dto/job.dto';
 
 @Injectable()
 export class JobsService {
@@ -27,10 +30,23 @@ export class JobsService {
     });
   }
 
+  /** The jobs of the certificates the caller may see (job.read), counted the same way. */
+  list(actor: Principal, query: JobQuery): Promise<Page<JobEntity>> {
+    return this.crud.list(query, {}, viaCertificate(actor, 'job.read'));
+  }
+
+  /** 404 for a job of a certificate outside the caller's scope, as for an unknown id. */
+  get(actor: Principal, id: string): Promise<JobEntity> {
+    return this.crud.get(id, undefined, viaCertificate(actor, 'job.read'));
+  }
+
   /** Cancels a job that has not finished; 409 for one that has. A running worker sees the status and stops. */
   async cancel(actor: Principal, id: string): Promise<JobEntity> {
     return this.dataSource.transaction(async (tx) => {
-      const job = await this.crud.lock(tx, id);
+      const job = await this.crud.lock(tx, id, viaCertificate(actor, 'job.read'));
+      if (!(await this.crud.matches(tx, id, viaCertificate(actor, 'job.cancel')))) {
+        throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', `job.cancel on job ${id} is outside your grants`);
+      }
       if (!CANCELLABLE_JOB_STATUSES.includes(job.status)) {
         throw ApiError.conflict('JOB_NOT_CANCELLABLE', `job ${id} is ${job.status} and cannot be cancelled`);
       }
@@ -49,7 +65,7 @@ export class JobsService {
    */
   async decide(actor: Principal, id: string, approve: boolean, note: string | undefined, correlationId: string): Promise<JobEntity> {
     const job = await this.dataSource.transaction(async (tx) => {
-      const current = await this.crud.lock(tx, id);
+      const current = await this.crud.lock(tx, id, viaCertificate(actor, 'job.read'));
       if (current.status !== 'AwaitingApproval') {
         throw ApiError.conflict('JOB_NOT_AWAITING_APPROVAL', `job ${id} is ${current.status}, not AwaitingApproval`);
       }

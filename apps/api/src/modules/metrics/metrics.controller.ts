@@ -1,7 +1,8 @@
-import { Controller, Get, Header } from '@nestjs/common';
+import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { CRL_COUNTER_LABELS, OCSP_COUNTER_LABELS } from '@certctl/issuers';
-import { component, dateTime, int, objectOf, Returns } from '../../common/openapi/response-schemas';
+import { component, dateTime, int, objectOf, Returns, str } from '../../common/openapi/response-schemas';
 import { CertctlMetrics, CertctlMetricsService } from './certctl-metrics.service';
 import { RequirePermission } from '../../common/auth/permission.decorator';
 
@@ -17,6 +18,14 @@ const CertctlMetricsSchema = component('CertctlMetrics', objectOf({
   crl: countsOf(CRL_COUNTER_LABELS),
 }));
 
+/** Where the metrics are kept over time (CERTCTL_GRAFANA_URL, CERTCTL_PROMETHEUS_URL); an unset one is omitted. */
+const MetricsLinksSchema = component('MetricsLinks', objectOf({ grafana_url: { ...str, format: 'uri' }, prometheus_url: { ...str, format: 'uri' } }, []));
+
+export interface MetricsLinks {
+  grafana_url?: string;
+  prometheus_url?: string;
+}
+
 /**
  * GET /api/v1/metrics and /api/v1/metrics/prometheus. The JSON route is declared as `metrics{/}`: a plain
  * `metrics` would fall under the global-prefix exclusion that serves the process's own /metrics.
@@ -25,13 +34,25 @@ const CertctlMetricsSchema = component('CertctlMetrics', objectOf({
 @ApiBearerAuth()
 @Controller()
 export class CertctlMetricsController {
-  constructor(private readonly metrics: CertctlMetricsService) {}
+  constructor(
+    private readonly metrics: CertctlMetricsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   @Get('metrics{/}')
   @Returns(CertctlMetricsSchema)
   @RequirePermission('metrics.read')
   json(): Promise<CertctlMetrics> {
     return this.metrics.json();
+  }
+
+  /** Not certctl's: the console's Observability page links to these when the operator configured them. */
+  @Get('metrics/links')
+  @Returns(MetricsLinksSchema)
+  @RequirePermission('metrics.read')
+  links(): MetricsLinks {
+    const { grafanaUrl, prometheusUrl } = this.config.observabilityLinks;
+    return { ...(grafanaUrl ? { grafana_url: grafanaUrl } : {}), ...(prometheusUrl ? { prometheus_url: prometheusUrl } : {}) };
   }
 
   @Get('metrics/prometheus')

@@ -26,8 +26,8 @@ export class NotificationsController {
   @Get()
   @Returns(pageOf(Schemas.Notification))
   @RequirePermission('notification.read', { scope: 'rows' })
-  async list(@Query() query: NotificationQuery): Promise<Page<NotificationView>> {
-    const page = await this.notifications.list(query);
+  async list(@CurrentPrincipal() actor: Principal, @Query() query: NotificationQuery): Promise<Page<NotificationView>> {
+    const page = await this.notifications.list(actor, query);
     return { ...page, data: page.data.map((row) => this.view(row)) };
   }
 
@@ -50,8 +50,8 @@ export class NotificationsController {
   @Get(':id')
   @Returns(Schemas.Notification)
   @RequirePermission('notification.read', { scope: 'rows' })
-  async get(@Param('id') id: string): Promise<NotificationView> {
-    return this.view(await this.notifications.get(id));
+  async get(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<NotificationView> {
+    return this.view(await this.notifications.get(actor, id));
   }
 
   @Post(':id/read')

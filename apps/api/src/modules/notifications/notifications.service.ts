@@ -13,6 +13,9 @@ import { CrudResource } from '../../common/crud-resource';
 import { ApiError } from '../../common/http/api-error';
 import type { Page } from '../../common/http/pagination';
 import { translateWriteError } from '../../common/http/write-errors';
+import { visibilityOf } from '../../common/auth/visibility';
+import { outOfScope } from '../../common/scope';
+import { certificateScopeSql, viaCertificate } from '../certificates/certificate-scope';
 import type { BulkRequeueResult } from './dto/bulk-requeue-result';
 import { BulkRequeueDto, CreateNotificationDto, NotificationQuery } from './dto/notification.dto';
 
@@ -43,19 +46,30 @@ export class NotificationsService {
     });
   }
 
-  list(query: NotificationQuery): Promise<Page<NotificationEventEntity>> {
-    return this.crud.list(query);
+  /** The notifications of the certificates the caller may see (notification.read), counted the same way. */
+  list(actor: Principal, query: NotificationQuery): Promise<Page<NotificationEventEntity>> {
+    return this.crud.list(query, {}, viaCertificate(actor, 'notification.read'));
   }
 
-  get(id: string): Promise<NotificationEventEntity> {
-    return this.crud.get(id);
+  /** 404 for a notification outside the caller's scope, as for an unknown id. */
+  get(actor: Principal, id: string): Promise<NotificationEventEntity> {
+    return this.crud.get(id, undefined, viaCertificate(actor, 'notification.read'));
+  }
+
+  /** Locks a notification the caller may see (404 otherwise) and may change (403 otherwise). */
+  private async lockWritable(tx: EntityManager, actor: Principal, id: string): Promise<NotificationEventEntity> {
+    const row = await this.crud.lock(tx, id, viaCertificate(actor, 'notification.read'));
+    if (!(await this.crud.matches(tx, id, viaCertificate(actor, 'notification.edit')))) {
+      throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', `notification.edit on notification ${id} is outside your grants`);
+    }
+    return row;
   }
 
   /** Acknowledges a delivered (or dead) notification. One still being delivered is a 409. */
   async markRead(actor: Principal, id: string): Promise<NotificationEventEntity> {
     let wasDead = false;
     const row = await this.dataSource.transaction(async (tx) => {
-      const current = await this.crud.lock(tx, id);
+      const current = await this.lockWritable(tx, actor, id);
       if (current.status === 'read') return current;
       if (IN_FLIGHT.includes(current.status)) {
         throw ApiError.conflict('NOTIFICATION_IN_FLIGHT', `notification ${id} is ${current.status} and still being delivered`);
@@ -79,7 +93,7 @@ export class NotificationsService {
    */
   async requeue(actor: Principal, id: string, correlationId: string): Promise<NotificationEventEntity> {
     const row = await this.dataSource.transaction(async (tx) => {
-      const current = await this.crud.lock(tx, id);
+      const current = await this.lockWritable(tx, actor, id);
       if (!REQUEUEABLE.includes(current.status)) {
         throw ApiError.conflict('NOTIFICATION_NOT_REQUEUEABLE', `notification ${id} is ${current.status}; only dead, failed or skipped notifications can be requeued`);
       }
@@ -104,6 +118,8 @@ export class NotificationsService {
       if (filter.certificate_id) qb.andWhere('n.certificate_id = :certificateId', { certificateId: filter.certificate_id });
       if (filter.created_after) qb.andWhere('n.created_at >= :after', { after: filter.created_after });
       if (filter.created_before) qb.andWhere('n.created_at < :before', { before: filter.created_before });
+      const scope = viaCertificate(actor, 'notification.edit', 'n.certificate_id');
+      if (scope) qb.andWhere(scope.sql, scope.params);
       const matched = (await qb.orderBy('n.created_at').getRawMany<{ id: string }>()).map((r) => r.id);
       if (matched.length) await this.resetToPending(tx, matched);
       await this.audit.record(
@@ -120,10 +136,12 @@ export class NotificationsService {
   /** A hand-made alert on one channel, queued like any other. */
   async create(actor: Principal, body: CreateNotificationDto, correlationId: string): Promise<NotificationEventEntity> {
     const recipient = this.checkRecipient(body.channel, body.recipient?.trim() ?? '');
+    // A scoped caller's alert belongs to one of its certificates, or it could not see it afterwards.
+    if (!body.certificate_id && visibilityOf(actor, 'notification.edit').kind !== 'all') throw outOfScope('certificate_id', null, 'notification.edit');
     const id = newId('notification');
     try {
       await this.dataSource.transaction(async (tx) => {
-        const certificate = body.certificate_id ? await this.certificateSnapshot(tx, body.certificate_id) : undefined;
+        const certificate = body.certificate_id ? await this.certificateSnapshot(tx, actor, body.certificate_id) : undefined;
         const details: NotificationDetails = { severity: severityTier(body.type as NotificationType, undefined), ...certificate?.details };
         await tx.insert(NotificationEventEntity, {
           id, type: body.type, certificate_id: body.certificate_id ?? null, channel: body.channel as NotificationChannel,
@@ -172,10 +190,14 @@ export class NotificationsService {
     return recipient;
   }
 
-  private async certificateSnapshot(tx: EntityManager, certificateId: string): Promise<{ details: NotificationDetails; ownerEmail: string | null }> {
+  /** The certificate's name and owner for the alert; one outside the caller's scope is reported as unknown. */
+  private async certificateSnapshot(tx: EntityManager, actor: Principal, certificateId: string): Promise<{ details: NotificationDetails; ownerEmail: string | null }> {
+    const params: unknown[] = [certificateId];
+    const scope = certificateScopeSql(actor, 'notification.edit', params, 'c');
     const [row] = await tx.query<Array<{ name: string; common_name: string; expires_at: Date | null; email: string | null }>>(
-      `SELECT c.name, c.common_name, c.expires_at, o.email FROM managed_certificates c LEFT JOIN owners o ON o.id = c.owner_id WHERE c.id = $1`,
-      [certificateId],
+      `SELECT c.name, c.common_name, c.expires_at, o.email FROM managed_certificates c LEFT JOIN owners o ON o.id = c.owner_id
+        WHERE c.id = $1 ${scope ? `AND ${scope}` : ''}`,
+      params,
     );
     if (!row) throw ApiError.missingReference('certificate_id', certificateId);
     return {

@@ -10,6 +10,7 @@ import type { Principal } from '../../common/auth/principal';
 import { CrudResource } from '../../common/crud-resource';
 import { ApiError } from '../../common/http/api-error';
 import { Page, PageQuery, pageOf } from '../../common/http/pagination';
+import { viaCertificate } from '../certificates/certificate-scope';
 import { CreatePolicyDto, UpdatePolicyDto } from './dto/policy.dto';
 import { configProblem, evaluatePolicies } from './policy-evaluator';
 
@@ -38,12 +39,14 @@ export class PoliciesService {
     return this.crud.update(actor, id, body as Partial<PolicyRuleEntity>);
   }
 
-  async violations(ruleId: string, query: PageQuery): Promise<Page<PolicyViolationEntity>> {
+  /** A rule's violations, of the certificates the caller may see (policy.read), counted the same way. */
+  async violations(actor: Principal, ruleId: string, query: PageQuery): Promise<Page<PolicyViolationEntity>> {
     await this.crud.get(ruleId);
     const { page, perPage, offset } = pageOf(query);
-    const [data, total] = await this.dataSource.manager.findAndCount(PolicyViolationEntity, {
-      where: { rule_id: ruleId }, order: { created_at: 'DESC', id: 'DESC' }, skip: offset, take: perPage,
-    });
+    const qb = this.dataSource.createQueryBuilder(PolicyViolationEntity, 'r').where('r.rule_id = :ruleId', { ruleId });
+    const scope = viaCertificate(actor, 'policy.read');
+    if (scope) qb.andWhere(scope.sql, scope.params);
+    const [data, total] = await qb.orderBy('r.created_at', 'DESC').addOrderBy('r.id', 'DESC').offset(offset).limit(perPage).getManyAndCount();
     return { data, total, page, per_page: perPage };
   }
 

@@ -131,6 +131,39 @@ describe('inventory counts kept incrementally (status_count_deltas)', () => {
     expect((await stats.counts()).total_certificates).toBe(0);
   });
 
+  it("a team-scoped caller's summary and charts agree with a full scan of its team's rows", async () => {
+    await db.query(`INSERT INTO teams (id, name) VALUES ('team-a', 'a'), ('team-b', 'b') ON CONFLICT DO NOTHING`);
+    const next = random(20261206);
+    const ids = Array.from({ length: 200 }, (_, i) => `mc-scoped-${i}`);
+    await db.query(
+      `INSERT INTO managed_certificates (id, name, common_name, owner_id, issuer_id, renewal_policy_id, status, expires_at, team_id)
+       SELECT id, id, id || '.example.test', 'o-counts', 'iss-counts', 'rp-counts', status, expires_at, team
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) AS t(id, status, expires_at, team)`,
+      [ids, ids.map(() => STATUSES[Math.floor(next() * STATUSES.length)]), ids.map(() => new Date(Date.now() + (next() * 120 - 60) * 24 * HOUR)),
+        ids.map(() => (next() < 0.3 ? 'team-a' : 'team-b'))],
+    );
+    for (const [i, certificateId] of ids.slice(0, 60).entries()) {
+      await db.query(`INSERT INTO jobs (id, type, certificate_id, status) VALUES ($1, 'Renewal', $2, $3)`, [`job-scoped-${i}`, certificateId, JOB_STATUSES[i % JOB_STATUSES.length]]);
+      await db.query(`INSERT INTO notification_events (id, type, channel, recipient, message, status, certificate_id) VALUES ($1, 'ExpirationWarning', 'Email', 'ops@example.test', 'm', $2, $3)`,
+        [`notif-scoped-${i}`, i % 3 ? 'pending' : 'dead', certificateId]);
+    }
+    const teamOnly = FULL_SCAN_ORACLE
+      .replaceAll('FROM managed_certificates WHERE', `FROM managed_certificates WHERE team_id = 'team-a' AND`)
+      .replaceAll('FROM jobs WHERE', `FROM jobs WHERE certificate_id IN (SELECT id FROM managed_certificates WHERE team_id = 'team-a') AND`)
+      .replaceAll('FROM notification_events WHERE', `FROM notification_events WHERE certificate_id IN (SELECT id FROM managed_certificates WHERE team_id = 'team-a') AND`);
+    const { expiring_7d_certificates: _7d, ...expected } = Object.fromEntries(Object.entries((await db.query(teamOnly)).rows[0] as Record<string, string>).map(([k, v]) => [k, Number(v)]));
+    const operatorA = { actor: 'op-a', actor_type: 'APIKey' as const, role: 'operator' as const, grants: [{ permission: 'stats.read', scope_type: 'team' as const, scope_id: 'team-a' }] };
+    const { completed_at: _at, total_agents: _t, active_agents: _a, offline_agents: _o, ...summary } = await stats.summary(operatorA);
+    expect(summary).toEqual(expected);
+    expect(summary.total_certificates).toBeGreaterThan(0);
+    expect(summary.total_certificates).toBeLessThan((await stats.summary()).total_certificates);
+    const byStatus = await stats.certificatesByStatus(operatorA);
+    const teamRows = Number((await db.query(`SELECT count(*) FROM managed_certificates WHERE team_id = 'team-a'`)).rows[0].count);
+    expect(byStatus.reduce((sum, s) => sum + s.count, 0)).toBe(teamRows);
+    await db.query(`DELETE FROM notification_events WHERE id LIKE 'notif-scoped-%'`);
+    await db.query(`DELETE FROM managed_certificates WHERE id LIKE 'mc-scoped-%'`);
+  });
+
   it('a truncated table counts zero', async () => {
     await db.query(`TRUNCATE notification_events`);
     expect((await stats.counts()).notifications_dead).toBe(0);

@@ -3,7 +3,11 @@ import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { TtlCache } from '../../common/cache';
+import type { Principal } from '../../common/auth/principal';
+import { positionalBinder, visibilityOf } from '../../common/auth/visibility';
 import { SENTINEL_AGENT_IDS } from '../agents/agents.service';
+import { certificateScopeSql } from '../certificates/certificate-scope';
+import { targetScopeSql } from '../targets/targets.service';
 import type { CertificateStatusCount, ExpirationBucket, IssuanceRateDataPoint, JobTrendDataPoint } from './dto/stats.dto';
 
 /** certctl's DashboardSummary counts, in its order (also the properties of the response schema). */
@@ -120,6 +124,88 @@ const ISSUANCE_RATE_SQL = `
     FROM certificate_versions WHERE created_at >= $1::timestamptz GROUP BY 1
 `;
 
+/**
+ * A scoped caller's summary: the same definitions as COUNTS_SQL, counted over the rows its grants reach (the
+ * status_count_deltas are global, so these count rows: a team's share of the inventory, through the team index).
+ * `$SCOPE` is a condition on managed_certificates `c`; `$TARGETS` one on deployment_targets `t`.
+ */
+const SCOPED_COUNTS_SQL = `
+  WITH c AS (SELECT c.status, c.expires_at FROM managed_certificates c WHERE $SCOPE),
+  j AS (SELECT j.status FROM jobs j JOIN managed_certificates c ON c.id = j.certificate_id WHERE $SCOPE)
+  SELECT
+    (SELECT count(*) FROM c WHERE status <> 'Archived') AS total_certificates,
+    (SELECT count(*) FROM c WHERE status = 'Active' AND (expires_at IS NULL OR expires_at >= now() + interval '30 days')) AS active_certificates,
+    (SELECT count(*) FROM c WHERE ${LIVE} AND expires_at >= now() AND expires_at < now() + interval '30 days') AS expiring_certificates,
+    (SELECT count(*) FROM c WHERE ${LIVE} AND expires_at >= now() AND expires_at < now() + interval '7 days') AS expiring_7d_certificates,
+    (SELECT count(*) FROM c WHERE ${LIVE} AND expires_at < now()) AS expired_certificates,
+    (SELECT count(*) FROM c WHERE status = 'Revoked') AS revoked_certificates,
+    (SELECT count(*) FROM c WHERE status = 'Pending') AS pending_certificates,
+    (SELECT count(*) FROM c WHERE status = 'Failed') AS failed_certificates,
+    (SELECT count(*) FROM c WHERE status = 'Archived') AS archived_certificates,
+    a.total_agents, a.active_agents, a.offline_agents,
+    (SELECT count(*) FROM j WHERE status IN ('Pending', 'AwaitingCSR', 'AwaitingApproval')) AS pending_jobs,
+    (SELECT count(*) FROM j WHERE status = 'Running') AS running_jobs,
+    (SELECT count(*) FROM j WHERE status = 'Failed') AS failed_jobs,
+    (SELECT count(*) FROM j WHERE status = 'Completed') AS complete_jobs,
+    (SELECT count(*) FROM notification_events n JOIN managed_certificates c ON c.id = n.certificate_id WHERE n.status = 'dead' AND $SCOPE) AS notifications_dead
+  FROM (SELECT count(*) FILTER (WHERE retired_at IS NULL) AS total_agents,
+               count(*) FILTER (WHERE retired_at IS NULL AND status = 'Online') AS active_agents,
+               count(*) FILTER (WHERE retired_at IS NULL AND status <> 'Online') AS offline_agents
+        FROM agents ag
+        WHERE ag.id NOT IN (${[...SENTINEL_AGENT_IDS].map((id) => `'${id}'`).join(', ')})
+          AND EXISTS (SELECT 1 FROM deployment_targets t WHERE t.agent_id = ag.id AND $TARGETS)) a
+`;
+
+/** A scoped caller's certificates by status (certctl's Active/Expiring/Expired split), counted over its rows. */
+const SCOPED_BY_STATUS_SQL = `
+  SELECT CASE WHEN status = 'Active' AND expires_at < now() THEN 'Expired'
+              WHEN status = 'Active' AND expires_at < now() + interval '30 days' THEN 'Expiring'
+              ELSE status END AS status, count(*) AS count
+    FROM managed_certificates c WHERE $SCOPE GROUP BY 1
+`;
+
+const SCOPED_EXPIRATION_TIMELINE_SQL = `
+  SELECT to_char((expires_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS date, count(*) AS count FROM managed_certificates c
+   WHERE ${LIVE} AND expires_at >= now() AND expires_at < ($1::date)::timestamp AT TIME ZONE 'UTC' AND $SCOPE GROUP BY 1
+`;
+
+const SCOPED_JOB_TRENDS_SQL = `
+  SELECT to_char((j.completed_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS date,
+         count(*) FILTER (WHERE j.status = 'Completed') AS completed, count(*) FILTER (WHERE j.status = 'Failed') AS failed
+    FROM jobs j JOIN managed_certificates c ON c.id = j.certificate_id
+   WHERE j.status IN ('Completed', 'Failed') AND j.completed_at >= $1::timestamptz AND $SCOPE
+   GROUP BY 1
+`;
+
+const SCOPED_ISSUANCE_RATE_SQL = `
+  SELECT to_char((v.created_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS date, count(*) AS issued
+    FROM certificate_versions v JOIN managed_certificates c ON c.id = v.certificate_id
+   WHERE v.created_at >= $1::timestamptz AND $SCOPE GROUP BY 1
+`;
+
+/** A statement's `$SCOPE` (and `$TARGETS`) filled for the caller, its parameters after `params`. */
+interface ScopedQuery {
+  /** Cache key: the scope's parameters (same grants, same answer). */
+  key: string;
+  sql(template: string, params: unknown[]): { text: string; params: unknown[] };
+}
+
+/** Undefined when the caller's stats.read grant is global (the shared, delta-based answers apply). */
+function scopedQuery(actor: Principal | undefined): ScopedQuery | undefined {
+  const visibility = visibilityOf(actor, 'stats.read');
+  if (visibility.kind === 'all') return undefined;
+  return {
+    key: JSON.stringify(visibility),
+    sql(template, params) {
+      const all = [...params];
+      const scope = certificateScopeSql(actor, 'stats.read', all, 'c') ?? 'TRUE';
+      const text = template.replaceAll('$SCOPE', () => scope);
+      const targets = template.includes('$TARGETS') ? targetScopeSql(actor, 'stats.read', positionalBinder(all), 't') ?? 'TRUE' : '';
+      return { text: text.replaceAll('$TARGETS', () => targets), params: all };
+    },
+  };
+}
+
 const DAY_MS = 86_400_000;
 
 /** `count` UTC dates (YYYY-MM-DD) starting `offsetDays` from today. */
@@ -143,10 +229,12 @@ export class StatsService {
     this.typesCache = new TtlCache(config.server.readCacheTtlMs);
   }
 
-  /** certctl's certificates-by-status: one entry per status that has certificates. */
-  certificatesByStatus(): Promise<CertificateStatusCount[]> {
-    return this.cached('by-status', async () => {
-      const rows = await this.dataSource.query<Array<{ status: string; count: string }>>(BY_STATUS_SQL);
+  /** certctl's certificates-by-status: one entry per status that has certificates (the caller's, when its grant is scoped). */
+  certificatesByStatus(actor?: Principal): Promise<CertificateStatusCount[]> {
+    const scoped = scopedQuery(actor);
+    return this.cached(`by-status${scoped ? `:${scoped.key}` : ''}`, async () => {
+      const query = scoped ? scoped.sql(SCOPED_BY_STATUS_SQL, []) : { text: BY_STATUS_SQL, params: [] };
+      const rows = await this.dataSource.query<Array<{ status: string; count: string }>>(query.text, query.params);
       const counts = new Map<string, number>();
       for (const row of rows) counts.set(row.status, (counts.get(row.status) ?? 0) + Number(row.count));
       return [...counts].filter(([, count]) => count > 0).map(([status, count]) => ({ status, count }))
@@ -155,21 +243,26 @@ export class StatsService {
   }
 
   /** One bucket per UTC day from today, `days` of them; archived and revoked certificates are left out. */
-  expirationTimeline(days: number): Promise<ExpirationBucket[]> {
-    return this.cached(`expiration:${days}`, async () => {
+  expirationTimeline(days: number, actor?: Principal): Promise<ExpirationBucket[]> {
+    const scoped = scopedQuery(actor);
+    return this.cached(`expiration:${days}${scoped ? `:${scoped.key}` : ''}`, async () => {
       const dates = utcDays(0, days);
       const end = utcDays(days, 1)[0];
-      const rows = await this.dataSource.query<Array<{ date: string; count: string }>>(EXPIRATION_TIMELINE_SQL, [end]);
+      const query = scoped ? scoped.sql(SCOPED_EXPIRATION_TIMELINE_SQL, [end]) : { text: EXPIRATION_TIMELINE_SQL, params: [end] };
+      const rows = await this.dataSource.query<Array<{ date: string; count: string }>>(query.text, query.params);
       const byDate = new Map(rows.map((r) => [r.date, Number(r.count)]));
       return dates.map((date) => ({ date, count: byDate.get(date) ?? 0 }));
     });
   }
 
   /** Jobs finished per UTC day over the last `days` days, today included. */
-  jobTrends(days: number): Promise<JobTrendDataPoint[]> {
-    return this.cached(`jobs:${days}`, async () => {
+  jobTrends(days: number, actor?: Principal): Promise<JobTrendDataPoint[]> {
+    const scoped = scopedQuery(actor);
+    return this.cached(`jobs:${days}${scoped ? `:${scoped.key}` : ''}`, async () => {
       const dates = utcDays(1 - days, days);
-      const rows = await this.dataSource.query<Array<{ date: string; completed: string; failed: string }>>(JOB_TRENDS_SQL, [`${dates[0]}T00:00:00Z`]);
+      const since = [`${dates[0]}T00:00:00Z`];
+      const query = scoped ? scoped.sql(SCOPED_JOB_TRENDS_SQL, since) : { text: JOB_TRENDS_SQL, params: since };
+      const rows = await this.dataSource.query<Array<{ date: string; completed: string; failed: string }>>(query.text, query.params);
       const byDate = new Map(rows.map((r) => [r.date, r]));
       return dates.map((date) => {
         const completed = Number(byDate.get(date)?.completed ?? 0);
@@ -180,10 +273,13 @@ export class StatsService {
   }
 
   /** Certificates issued (new versions) per UTC day over the last `days` days, today included. */
-  issuanceRate(days: number): Promise<IssuanceRateDataPoint[]> {
-    return this.cached(`issuance:${days}`, async () => {
+  issuanceRate(days: number, actor?: Principal): Promise<IssuanceRateDataPoint[]> {
+    const scoped = scopedQuery(actor);
+    return this.cached(`issuance:${days}${scoped ? `:${scoped.key}` : ''}`, async () => {
       const dates = utcDays(1 - days, days);
-      const rows = await this.dataSource.query<Array<{ date: string; issued: string }>>(ISSUANCE_RATE_SQL, [`${dates[0]}T00:00:00Z`]);
+      const since = [`${dates[0]}T00:00:00Z`];
+      const query = scoped ? scoped.sql(SCOPED_ISSUANCE_RATE_SQL, since) : { text: ISSUANCE_RATE_SQL, params: since };
+      const rows = await this.dataSource.query<Array<{ date: string; issued: string }>>(query.text, query.params);
       const byDate = new Map(rows.map((r) => [r.date, Number(r.issued)]));
       return dates.map((date) => ({ date, issued_count: byDate.get(date) ?? 0 }));
     });
@@ -194,9 +290,18 @@ export class StatsService {
   }
 
   /** certctl's summary, computed at most once per CERTCTL_READ_CACHE_TTL per process; `completed_at` says when. */
-  async summary(): Promise<StatsSummary> {
-    const { expiring_7d_certificates: _omitted, ...summary } = await this.counts();
+  async summary(actor?: Principal): Promise<StatsSummary> {
+    const scoped = scopedQuery(actor);
+    const counts = scoped ? await this.cache.get(`counts:${scoped.key}`, () => this.computeScopedCounts(scoped)) : await this.counts();
+    const { expiring_7d_certificates: _omitted, ...summary } = counts;
     return summary;
+  }
+
+  private async computeScopedCounts(scoped: ScopedQuery): Promise<InventoryCounts> {
+    const query = scoped.sql(SCOPED_COUNTS_SQL, []);
+    const [row] = await this.dataSource.query<Array<Record<string, string>>>(query.text, query.params);
+    const counts = Object.fromEntries(Object.entries(row ?? {}).map(([k, v]) => [k, Number(v)]));
+    return { ...(counts as unknown as Omit<InventoryCounts, 'completed_at'>), completed_at: new Date().toISOString() };
   }
 
   /** Every inventory count, shared by the summary and the metrics. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { QueueEvents } from 'bullmq';
 import { DataSource } from 'typeorm';
@@ -9,9 +9,40 @@ import { DeploymentTargetEntity, JobProducer } from '@certctl/db';
 import { messageOf, openTargetConfig, sealTargetConfig, TargetConfigError, useDeployPolicy, validateTargetConfig } from '@certctl/deploy';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
+import { namedBinder, visibilityOf, visibilitySql } from '../../common/auth/visibility';
 import { ApiError } from '../../common/http/api-error';
+import type { Page } from '../../common/http/pagination';
 import { CrudResource } from '../../common/crud-resource';
-import { CreateTargetDto, UpdateTargetDto } from './dto/target.dto';
+import { checkLandsInScope, RowCondition } from '../../common/scope';
+import { CreateTargetDto, TargetQuery, UpdateTargetDto } from './dto/target.dto';
+
+/**
+ * The targets a caller may see for `permission`: those of its teams, and those mapped to a certificate its grants
+ * reach (by the certificate's team, issuer or profile). Undefined when its grant is global.
+ */
+export function targetVisibility(principal: Principal | undefined, permission: string, alias = 'r'): RowCondition | undefined {
+  const params: Record<string, unknown> = {};
+  const sql = targetScopeSql(principal, permission, namedBinder(params, 'tvis'), alias);
+  return sql === undefined ? undefined : { sql, params };
+}
+
+/** targetVisibility's condition as SQL text, its parameters bound by `bind` (positional or named). */
+export function targetScopeSql(principal: Principal | undefined, permission: string, bind: (value: unknown) => string, alias = 'r'): string | undefined {
+  const visibility = visibilityOf(principal, permission);
+  const own = visibilitySql(visibility, { team: `${alias}.team_id` }, bind);
+  if (own === undefined || visibility.kind === 'none') return own;
+  const viaCertificate = visibilitySql(visibility, { team: 'vc.team_id', issuer: 'vc.issuer_id', profile: 'vc.certificate_profile_id' }, bind);
+  const mapped = `EXISTS (SELECT 1 FROM certificate_target_mappings vm JOIN managed_certificates vc ON vc.id = vm.certificate_id
+                           WHERE vm.target_id = ${alias}.id AND ${viaCertificate})`;
+  return own === 'FALSE' ? mapped : `(${own} OR ${mapped})`;
+}
+
+/** Writes reach only the targets of the caller's own teams (a shared target is changed by someone whose grant covers it). */
+function targetWriteScope(principal: Principal | undefined, permission: string): RowCondition | undefined {
+  const params: Record<string, unknown> = {};
+  const sql = visibilitySql(visibilityOf(principal, permission), { team: 'r.team_id' }, namedBinder(params, 'twr'));
+  return sql === undefined ? undefined : { sql, params };
+}
 
 export interface TargetTestResult {
   target_id: string;
@@ -40,12 +71,26 @@ export class TargetsService implements OnModuleDestroy {
     this.crud = new CrudResource(dataSource, audit, {
       entity: DeploymentTargetEntity, table: 'deployment_targets', resource: 'target', idKind: 'target', category: 'config',
       actions: { created: 'create_target', updated: 'update_target', deleted: 'delete_target' },
-      filters: ['type', 'agent_id'], sortable: ['name', 'type', 'updated_at'], searchable: ['name'],
+      filters: ['type', 'agent_id', 'team_id'], sortable: ['name', 'type', 'updated_at'], searchable: ['name'],
     });
   }
 
-  /** A target may be registered before it is configured; a config that is given must be complete and safe (400 naming the field). */
+  /** The targets the caller may see (target.read), counted the same way. */
+  list(actor: Principal, query: TargetQuery): Promise<Page<DeploymentTargetEntity>> {
+    return this.crud.list(query, {}, targetVisibility(actor, 'target.read'));
+  }
+
+  /** 404 for a target outside the caller's scope, as for one that does not exist. */
+  get(actor: Principal, id: string): Promise<DeploymentTargetEntity> {
+    return this.crud.get(id, undefined, targetVisibility(actor, 'target.read'));
+  }
+
+  /**
+   * A target may be registered before it is configured; a config that is given must be complete and safe (400 naming the field).
+   * A team-scoped caller creates targets in one of its teams only (403 naming team_id).
+   */
   create(actor: Principal, body: CreateTargetDto): Promise<DeploymentTargetEntity> {
+    checkLandsInScope(actor, 'target.edit', { team_id: body.team_id ?? null }, { team: 'team_id' });
     if (body.config === undefined || body.config === null) return this.crud.create(actor, body as Partial<DeploymentTargetEntity>);
     checkConfig(body.type, body.config, body.agent_id);
     return this.crud.create(actor, { ...body, ...sealTargetConfig(body.type, body.config, this.config.pki.encryptionKey, null) } as Partial<DeploymentTargetEntity>);
@@ -53,11 +98,27 @@ export class TargetsService implements OnModuleDestroy {
 
   /** Secrets (SSH password, private key) are stored encrypted; "********" sent back keeps the stored one. */
   async update(actor: Principal, id: string, body: UpdateTargetDto): Promise<DeploymentTargetEntity> {
-    if (body.config === undefined || body.config === null) return this.crud.update(actor, id, body as Partial<DeploymentTargetEntity>);
+    await this.checkWritable(actor, id, 'target.edit');
+    if (body.team_id !== undefined) checkLandsInScope(actor, 'target.edit', { team_id: body.team_id }, { team: 'team_id' });
+    const writable = targetWriteScope(actor, 'target.edit');
+    if (body.config === undefined || body.config === null) return this.crud.update(actor, id, body as Partial<DeploymentTargetEntity>, undefined, writable);
     const current = await this.crud.get(id);
     checkConfig(current.type, body.config, body.agent_id === undefined ? current.agent_id : body.agent_id);
     const sealed = sealTargetConfig(current.type, body.config, this.config.pki.encryptionKey, await this.encryptedConfig(id));
-    return this.crud.update(actor, id, { ...body, ...sealed } as Partial<DeploymentTargetEntity>);
+    return this.crud.update(actor, id, { ...body, ...sealed } as Partial<DeploymentTargetEntity>, undefined, writable);
+  }
+
+  async remove(actor: Principal, id: string): Promise<void> {
+    await this.checkWritable(actor, id, 'target.delete');
+    return this.crud.remove(actor, id, targetWriteScope(actor, 'target.delete'));
+  }
+
+  /** 404 when the caller cannot see the target, 403 when it can but `permission` does not reach the target's team. */
+  private async checkWritable(actor: Principal, id: string, permission: string): Promise<void> {
+    await this.crud.get(id, undefined, targetVisibility(actor, 'target.read'));
+    if (!(await this.crud.matches(this.dataSource.manager, id, targetWriteScope(actor, permission)))) {
+      throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', `${permission} on target ${id} is outside your grants (it belongs to another team or to none)`);
+    }
   }
 
   private async encryptedConfig(id: string): Promise<Buffer | null> {
@@ -72,6 +133,7 @@ export class TargetsService implements OnModuleDestroy {
    * orchestrator answers within CERTCTL_DEPLOY_TEST_TIMEOUT_SECONDS the answer is "failed", saying so.
    */
   async test(actor: Principal, id: string, correlationId?: string): Promise<TargetTestResult> {
+    await this.checkWritable(actor, id, 'target.edit');
     const target = await this.crud.get(id);
     let outcome: TargetTestOutcome;
     try {

@@ -12,6 +12,8 @@ export class CreateTargetDto {
   type: string;
   @IdField({ optional: true, description: 'The agent that deploys to this target; none = the orchestrator does' })
   agent_id?: string | null;
+  @IdField({ optional: true, description: 'The owning team; a team-scoped caller must name one of its teams' })
+  team_id?: string | null;
   @ObjectField({ optional: true }) config?: Record<string, unknown>;
   @BoolField({ optional: true }) enabled?: boolean;
 }
@@ -22,4 +24,5 @@ export class TargetQuery extends SearchPageQuery {
   @EnumField(TARGET_TYPES, { optional: true }) @Transform(({ value }) => (typeof value === 'string' ? canonicalTargetType(value) : value))
   type?: string;
   @IdField({ optional: true }) agent_id?: string;
+  @IdField({ optional: true }) team_id?: string;
 }
