@@ -161,6 +161,20 @@ describe('roles, permissions and grants', () => {
     await api.http.get('/api/v1/auth/me').set({ Cookie: `certctl_session=${session.token}` }).expect(401);
   });
 
+  it('opens the queue dashboard with queue.admin (not a role name) and ends its session when the grant is taken back', async () => {
+    const viewer = await newKey('viewer');
+    const refused = await api.http.post('/admin/queues/session').set(viewer.auth).expect(403);
+    expect(refused.body.message).toContain('queue.admin');
+    const role = await post(api, '/api/v1/auth/roles', { name: unique('queue-keeper'), permissions: ['queue.admin'] });
+    await api.http.post(`/api/v1/auth/keys/${viewer.id}/roles`).set(api.auth()).send({ role_id: role.id }).expect(201);
+    const opened = await api.http.post('/admin/queues/session').set(viewer.auth).expect(204);
+    const cookie = String(opened.headers['set-cookie']).split(';')[0]!;
+    await api.http.get('/admin/queues/api/queues').set('Cookie', cookie).expect(200);
+    await api.http.delete(`/api/v1/auth/keys/${viewer.id}/roles/${role.id}`).set(api.auth()).expect(204);
+    const ended = await api.http.get('/admin/queues/api/queues').set('Cookie', cookie).expect(401);
+    expect(ended.body.message).toContain('no longer holds queue.admin');
+  });
+
   it('lists keys in certctl\'s {keys} and the older envelope, and a key mints only roles it holds in full (a cli key: a viewer, not an admin)', async () => {
     const list = await api.http.get('/api/v1/auth/keys').set(api.auth()).expect(200);
     expect(list.body.keys).toEqual(list.body.data);

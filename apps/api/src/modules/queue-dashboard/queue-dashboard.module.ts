@@ -144,7 +144,7 @@ export class QueueDashboard implements OnModuleInit {
     // The key that opened the session is asked about on every request: revoked or expired, the session ends with it.
     if (session && !(await this.credentialStillValid(session.credential))) {
       await this.redis.del(this.sessionKey(token!));
-      this.deny(req, res, 401, 'the API key that opened this session was revoked or has expired');
+      this.deny(req, res, 401, `the credential that opened this session was revoked, has expired or no longer holds ${QUEUE_PERMISSION}`);
       return undefined;
     }
     if (session) return session;
