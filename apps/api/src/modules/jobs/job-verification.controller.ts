@@ -48,8 +48,8 @@ export class JobVerificationService {
   /** certctl's VerificationResult of a job: what the post-deploy check saw (unset fields omitted). */
   async result(actor: Principal, id: string): Promise<VerificationView> {
     const job = await this.dataSource.manager.findOne(JobEntity, { where: { id } });
-    if (!job || (actor.role === 'agent' && job.agent_id !== actor.agent_id)) throw ApiError.notFound('job', id);
-    if (actor.role !== 'agent') await checkOwningCertificate(this.dataSource.manager, actor, 'job', id, job.certificate_id, 'job.read');
+    if (!job || (actor.actor_type === 'Agent' && job.agent_id !== actor.agent_id)) throw ApiError.notFound('job', id);
+    if (actor.actor_type !== 'Agent') await checkOwningCertificate(this.dataSource.manager, actor, 'job', id, job.certificate_id, 'job.read');
     const [expected]: Array<{ fingerprint_sha256: string }> = job.type === 'Deployment' ? await this.dataSource.query(
       `SELECT fingerprint_sha256 FROM certificate_versions WHERE certificate_id = $1 AND created_at <= COALESCE($2, now())
         ORDER BY created_at DESC, id DESC LIMIT 1`, [job.certificate_id, job.completed_at ?? job.verified_at],
