@@ -55,7 +55,7 @@ describe('roles, permissions and grants', () => {
     await api.http.delete(`/api/v1/auth/roles/${role.id}`).set(api.auth()).expect(204);
     await api.http.get('/api/v1/certificates').set(key.auth).expect(403);
     const me = await api.http.get('/api/v1/auth/me').set(key.auth).expect(200);
-    expect(me.body).toMatchObject({ actor_id: key.id, tenant_id: 't-default', admin: false, roles: [], effective_permissions: [] });
+    expect(me.body).toMatchObject({ actor_id: key.id, tenant_id: 't-default', admin: false, roles: [], effective_permissions: [], role: 'none', access: ['authenticated'] });
 
     await api.flushAudit();
     const { rows } = await api.db.query(`SELECT action FROM audit_events WHERE event_category = 'auth' AND (resource_id = $1 OR resource_id = $2) ORDER BY seq`, [role.id, key.id]);

@@ -9,7 +9,7 @@ import { ApiError } from '../http/api-error';
 import { AuditService } from '../audit/audit.service';
 import { TtlCache } from '../cache';
 import { GrantRow, GrantsService, KEY_GRANTS_COLUMN, live } from './grants.service';
-import { ADMIN_ROLE_GRANT, adminGrants, type Principal } from './principal';
+import { ADMIN_ROLE_GRANT, adminGrants, primaryRoleOf, type Principal } from './principal';
 
 export function sha256Hex(value: string): string {
   return createHash('sha256').update(value).digest('hex');
@@ -78,7 +78,9 @@ export class ApiKeysService {
     // The cache spares the query, not the clock: a key stops working at its expires_at to the millisecond.
     if (!found || (found.expiresAt !== null && found.expiresAt <= Date.now())) return undefined;
     const { grants, roles } = live(found.grants);
-    return { ...found.principal, grants, roles };
+    // The key's own role names it while the key still holds it; otherwise the strongest role it holds now.
+    const role = roles.some((r) => r.role_id === `r-${found.principal.role}`) ? found.principal.role : primaryRoleOf(roles);
+    return { ...found.principal, role, grants, roles };
   }
 
   /** A fingerprint of the configured bootstrap key (not the key, nor its plain hash), to notice when it changes. */
