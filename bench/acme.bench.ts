@@ -203,7 +203,7 @@ async function main(): Promise<void> {
     CERTCTL_DEMO_SEED: 'false', CERTCTL_SCHEDULER_RENEWAL_CHECK_INTERVAL: '1h',
     CERTCTL_ACME_SERVER_ENABLED: 'true', CERTCTL_ACME_SERVER_HTTP01_PORT: String(http01Port), CERTCTL_ACME_SERVER_DNS_RESOLVER: bind.address,
     // The bench's 16 accounts and 1,000s of orders an hour from one address are its point, not abuse.
-    CERTCTL_ACME_SERVER_ORDERS_PER_ACCOUNT_HOUR: '0', CERTCTL_ACME_SERVER_ACCOUNTS_PER_IP_HOUR: '0',
+    CERTCTL_ACME_SERVER_ORDERS_PER_ACCOUNT_HOUR: '0', CERTCTL_ACME_SERVER_ACCOUNTS_PER_IP_HOUR: '0', CERTCTL_ACME_SERVER_PUBLIC_REQUESTS_PER_IP_MIN: '0',
     // The validators reach the bench's answer server on loopback (the outbound policy refuses loopback by default).
     CERTCTL_OUTBOUND_ALLOW_LOOPBACK: 'true',
   };

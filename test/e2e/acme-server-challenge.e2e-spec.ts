@@ -174,6 +174,29 @@ suite('ACME server: challenge mode (http-01, dns-01, tls-alpn-01) validated by t
     expect(await attempts(bch.url)).toEqual([{ attempt: 1, outcome: 'invalid', type: 'urn:ietf:params:acme:error:caa' }]);
   });
 
+  it('CAA accounturi (RFC 8657): the record naming this account\'s URL lets it through http-01; another account gets caa', async () => {
+    const owner = await client();
+    await owner.createAccount({ termsOfServiceAgreed: true });
+    const name = 'pinned.example.test';
+    await bind.addRecord(name, 'A', '127.0.0.1');
+    await bind.addRecord(name, 'CAA', `0 issue "certctl.example.test; accounturi=${owner.getAccountUrl()}"`);
+    const { rows } = await h.p.db.query(`SELECT url FROM acme_accounts WHERE id = $1`, [owner.getAccountUrl().split('/').pop()]);
+    expect(rows[0].url).toBe(owner.getAccountUrl());
+    const validate = async (c: acme.Client) => {
+      const order = await c.createOrder({ identifiers: [{ type: 'dns', value: name }] });
+      const [authz] = await c.getAuthorizations(order);
+      const ch = authz!.challenges.find((x) => x.type === 'http-01')!;
+      answers.set(ch.token, await c.getChallengeKeyAuthorization(ch));
+      await c.completeChallenge(ch);
+      await c.waitForValidStatus(ch).catch(() => undefined);
+      return (await attempts(ch.url)).at(-1);
+    };
+    expect(await validate(owner)).toMatchObject({ outcome: 'valid' });
+    const stranger = await client();
+    await stranger.createAccount({ termsOfServiceAgreed: true });
+    expect(await validate(stranger)).toEqual({ attempt: 1, outcome: 'invalid', type: 'urn:ietf:params:acme:error:caa' });
+  });
+
   it('a refused connection is retried (each attempt recorded) and succeeds once the client listens', async () => {
     const c = await client();
     await c.createAccount({ termsOfServiceAgreed: true });

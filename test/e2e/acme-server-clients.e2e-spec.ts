@@ -167,7 +167,7 @@ suite('ACME server with certbot, lego and Caddy', { timeout: 240_000 }, () => {
     await expectListedAsAcme(pem, h.profileId, names);
   });
 
-  it('lego with EAB on a trust_authenticated profile: the account is bound to the key\'s team and owner; renew gives a new serial; lego revoke shows in OCSP', async () => {
+  it('lego with EAB on a trust_authenticated profile: the account is bound to the key\'s team and owner; renew gives a new serial of the same managed certificate; lego revoke shows in OCSP', async () => {
     const eab = await h.eabKey({ profileId: eabProfileId });
     const domain = `lego-renew.${zone}`;
     const options = lego('lego-eab', { server: directoryOf(eabProfileId), domains: [domain], challenge: 'http-01', eab });
@@ -185,7 +185,13 @@ suite('ACME server with certbot, lego and Caddy', { timeout: 240_000 }, () => {
     expect(renewed.code, renewed.output).toBe(0);
     const second = readFileSync(renewed.certPath, 'utf8');
     expect(new X509Certificate(second).serialNumber).not.toBe(new X509Certificate(first).serialNumber);
-    await expectListedAsAcme(second, eabProfileId, [domain]);
+    // lego 4.9 renews without ARI's "replaces": the same account and names renew the same managed certificate.
+    expect(await expectListedAsAcme(second, eabProfileId, [domain])).toBe(cert.id);
+    const listed = await h.p.http.get(`/api/v1/certificates?profile_id=${eabProfileId}&per_page=500`).set(h.p.auth()).expect(200);
+    expect((listed.body.data as Array<{ sans: string[] }>).filter((c) => c.sans.includes(domain))).toHaveLength(1);
+    const versions = await h.p.http.get(`/api/v1/certificates/${cert.id}/versions`).set(h.p.auth()).expect(200);
+    expect((versions.body.data as Array<{ serial_number: string }>).map((v) => v.serial_number).sort())
+      .toEqual([first, second].map((pem) => new X509Certificate(pem).serialNumber.toLowerCase().replace(/^(00)+(?=.)/, '')).sort());
 
     const issuer = readFileSync(renewed.issuerPath, 'utf8');
     expect(await ocspStatus(firstPem(second), lastPem(issuer))).toContain(': good');

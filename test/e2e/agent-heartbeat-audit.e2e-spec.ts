@@ -45,7 +45,8 @@ describe('agent heartbeats in the audit trail', () => {
     await beat(agent).expect(200); // no version in the body: nothing changed
     rows = (await auditOf(agent.id)).filter((r) => r.action !== 'agent_registered');
     expect(rows.map((r) => r.action)).toEqual(['agent_first_heartbeat', 'agent_back_online', 'agent_version_changed']);
-    expect(rows[2].details).toEqual({ from: '1.0.0', to: '1.1.0' });
+    // The event names the agent's key too (issue 23: the audit names the key or the person behind every change).
+    expect(rows[2].details).toEqual({ from: '1.0.0', to: '1.1.0', identity: { key_id: expect.stringMatching(/^ak-/), key_name: rows[2].actor } });
     expect(rows.filter((r) => r.action === 'api_post')).toEqual([]);
     expect((await api.http.get(`/api/v1/agents/${agent.id}`).set(api.auth()).expect(200)).body).toMatchObject({ status: 'Online', version: '1.1.0' });
   });

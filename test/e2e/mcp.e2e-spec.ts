@@ -16,6 +16,7 @@ const TOOLS = [
   'certctl_list_certificates', 'certctl_get_certificate', 'certctl_trigger_renewal', 'certctl_revoke_certificate', 'certctl_bulk_revoke_certificates',
   'certctl_list_notifications', 'certctl_requeue_notification', 'certctl_requeue_dead_notifications',
   'certctl_trigger_network_scan', 'certctl_get_discovery_scan', 'certctl_get_summary', 'certctl_verify_audit_chain', 'certctl_list_jobs',
+  'certctl_approval_list', 'certctl_approval_approve', 'certctl_approval_reject',
 ];
 
 /**

@@ -12,7 +12,7 @@ import { PlatformHarness, startPlatform } from '../support/platform-harness';
 /** Every job scheduler of the orchestrator and the scanner. */
 const SCHEDULERS: Array<[QueueName, string]> = [
   [Queue.Schedule, 'renewal.sweep'], [Queue.Schedule, 'jobs.timeout'], [Queue.Schedule, 'agents.health'],
-  [Queue.Schedule, 'ari.check'], [Queue.Schedule, 'crl.generate'], [Queue.Schedule, 'reissue.advance'],
+  [Queue.Schedule, 'ari.check'], [Queue.Schedule, 'crl.generate'], [Queue.Schedule, 'reissue.advance'], [Queue.Schedule, 'sessions.cleanup'],
   [Queue.Scan, 'network-scan.due'], [Queue.HealthCheck, 'health-check.due'],
 ];
 /** Far below the 124 s (and "until a restart") the issue measured. */

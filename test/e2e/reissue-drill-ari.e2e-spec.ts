@@ -207,12 +207,16 @@ describe('re-issue drill of ACME-client certificates through ARI (RFC 9773)', ()
     // The stranger's order came first and was downloaded: were it taken for the renewal, the item would move past issued.
     await waitFor('the renewal counted issued', async () => (await itemState(drillId, certId)) === 'issued', 30_000);
     const [{ new_version_id: counted }] = (await p.db.query(`SELECT new_version_id FROM reissue_drill_items WHERE drill_id = $1 AND certificate_id = $2`, [drillId, certId])).rows;
-    const [{ certificate_version_id: ordered }] = (await p.db.query(`SELECT certificate_version_id FROM acme_orders WHERE certificate_version_id IS NOT NULL AND replaces IS NULL AND account_id = (SELECT account_id FROM acme_orders WHERE certificate_id = $1) ORDER BY created_at DESC LIMIT 1`, [certId])).rows;
+    const [{ certificate_version_id: ordered }] = (await p.db.query(`SELECT certificate_version_id FROM acme_orders WHERE certificate_version_id IS NOT NULL AND replaces IS NULL AND account_id = (SELECT account_id FROM acme_orders WHERE certificate_id = $1 LIMIT 1) ORDER BY created_at DESC LIMIT 1`, [certId])).rows;
     expect(counted).toBe(ordered);
     expect(await ocsp(oldLeaf)).toBe('good');
     await download(c, renewal.order);
     await waitFor('the old serial revoked once downloaded', async () => (await itemState(drillId, certId)) === 'revoked', 30_000);
     await waitFor('OCSP answers revoked', async () => (await ocsp(oldLeaf)) === 'revoked', 10_000);
+    // Renewed without "replaces", the new version is the same managed certificate's: it stays Active, its new serial good.
+    const [{ certificate_id: renewedIn }] = (await p.db.query(`SELECT certificate_id FROM certificate_versions WHERE id = $1`, [counted])).rows;
+    expect(renewedIn).toBe(certId);
+    expect((await p.http.get(`/api/v1/certificates/${certId}`).set(p.auth()).expect(200)).body).toMatchObject({ status: 'Active' });
   });
 
   it('new-order refuses a "replaces" naming an unknown certificate, another account\'s, or one sharing no identifier (RFC 9773 §5)', async () => {

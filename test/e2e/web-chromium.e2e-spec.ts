@@ -209,7 +209,7 @@ suite('web console in Chromium', () => {
       ['/targets', 'Deployment targets'], ['/agents', 'Agents'], ['/jobs', 'Jobs'], ['/notifications?tab=dead', 'Notifications'],
       ['/discovery', 'Discovery'], ['/audit', 'Audit trail'], ['/settings', 'Settings'],
       ['/policies', 'Policies'], ['/profiles', 'Certificate profiles'], ['/owners', 'Owners'], ['/fleet', 'Fleet'], ['/issuers/iss-local', 'Local CA'],
-      ['/reports/readiness', 'Readiness for shorter lifetimes'], ['/reissue', 'Re-issue drill'],
+      ['/reports/readiness', 'Readiness for shorter lifetimes'], ['/reissue', 'Re-issue drill'], ['/approvals', 'Approvals'],
       // Issue 24's pages (their actions are walked in web-chromium-pages.e2e-spec.ts).
       ['/certificates/mc-www?tab=revocation', 'www.example.com'], ['/certificates/mc-www?tab=timeline', 'www.example.com'],
       ['/jobs/job-demo-reports-failed', 'Job job-demo-reports-failed'], ['/targets/target-edge-files', 'edge-files'], ['/teams', 'Teams'],

@@ -14,7 +14,7 @@ export interface AcmeServerHarness {
   /** An EAB key of the profile made through POST /api/v1/acme/eab-keys, for the inventory's team and owner. */
   eabKey(options?: { profileId?: string; expiresAt?: Date }): Promise<{ kid: string; hmacKey: string }>;
   /** Another ACME profile on the same issuer. */
-  addProfile(fields: { mode: 'trust_authenticated' | 'challenge'; name?: string; description?: string; patterns?: string[]; eab?: boolean }): Promise<string>;
+  addProfile(fields: { mode: 'trust_authenticated' | 'challenge'; name?: string; description?: string; patterns?: string[]; eab?: boolean; extra?: Record<string, unknown> }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -30,7 +30,7 @@ export async function startAcmeServer(
   const addProfile: AcmeServerHarness['addProfile'] = async (f) => {
     const profile = await post(p, '/api/v1/profiles', {
       name: f.name ?? unique(`acme-${f.mode}`), description: f.description ?? '', ...(f.patterns ? { required_san_patterns: f.patterns } : {}),
-      acme_auth_mode: f.mode, acme_issuer_id: inv.issuerId, acme_external_account_required: f.eab ?? false,
+      acme_auth_mode: f.mode, acme_issuer_id: inv.issuerId, acme_external_account_required: f.eab ?? false, ...f.extra,
     });
     return profile.id as string;
   };

@@ -12,9 +12,10 @@ export interface OidcTestUser {
 /**
  * How the next token answers' id_token is altered on its way out of the provider (the rest of the answer is the
  * provider's own): `tamper` breaks the signature; a function rewrites the claims and signs them again with the
- * provider's own key, so only the claim it changes is wrong.
+ * provider's own key, so only the claim it changes is wrong; `unknown-kid` signs the same claims with a key the
+ * provider never published (under a kid of its own).
  */
-export type IdTokenMutation = 'tamper' | ((claims: Record<string, unknown>) => Record<string, unknown>);
+export type IdTokenMutation = 'tamper' | 'unknown-kid' | ((claims: Record<string, unknown>) => Record<string, unknown>);
 
 export interface OidcPeer {
   issuer: string;
@@ -26,6 +27,12 @@ export interface OidcPeer {
   backChannelErrors: string[];
   /** Signs a logout token with the provider's key, as its back-channel logout would. */
   signLogoutToken(claims: Record<string, unknown>): Promise<string>;
+  /** Requests the provider's jwks_uri answered so far (the relying party's key reads). */
+  jwksRequests: number;
+  /** The kid the provider signs with now. */
+  signingKid: string;
+  /** Rotates the signing key: a new key signs from now on, published first in the JWKS beside the old one. */
+  rotateSigningKey(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,15 +50,18 @@ export async function startOidcPeer(options: {
   // The package ships no types; the name is held in a variable so the compiler does not look for them.
   const packageName = 'oidc-provider';
   const { default: Provider } = (await import(packageName)) as unknown as { default: new (issuer: string, config: Record<string, unknown>) => ProviderLike };
-  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const privateJwk: JWK = { ...(await exportJWK(privateKey)), kid: 'test-key-1', alg: 'RS256', use: 'sig' };
+  const newKey = async (kid: string) => {
+    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+    return { privateKey, jwk: { ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' } as JWK };
+  };
+  const keys = [await newKey('test-key-1')];
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const clientId = 'certctl-console';
   const clientSecret = 'test-client-secret-0123456789abcdef';
 
-  const provider = new Provider(issuer, {
+  const makeProvider = () => new Provider(issuer, {
     clients: [{
       client_id: clientId,
       client_secret: clientSecret,
@@ -63,7 +73,7 @@ export async function startOidcPeer(options: {
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
     }],
-    jwks: { keys: [privateJwk] },
+    jwks: { keys: keys.map((k) => k.jwk) },
     findAccount: (_ctx: unknown, id: string) => {
       const user = options.users[id];
       if (!user) return undefined;
@@ -82,21 +92,36 @@ export async function startOidcPeer(options: {
       return fetch(url, init);
     },
   });
-  const callback = provider.callback();
-  provider.on('backchannel.error', (...args: unknown[]) => peer.backChannelErrors.push(`${String((args[1] as Error)?.message ?? args[1])} (${String(((args[1] as Error)?.cause as Error)?.message ?? '')})`));
+  let callback: (req: IncomingMessage, res: ServerResponse) => void;
+  const start = () => {
+    const provider = makeProvider();
+    callback = provider.callback();
+    provider.on('backchannel.error', (...args: unknown[]) => peer.backChannelErrors.push(`${String((args[1] as Error)?.message ?? args[1])} (${String(((args[1] as Error)?.cause as Error)?.message ?? '')})`));
+  };
   const peer: OidcPeer = {
     issuer,
     clientId,
     clientSecret,
     mutateIdToken: undefined,
     backChannelErrors: [],
-    signLogoutToken: (claims) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: privateJwk.kid!, typ: 'logout+jwt' }).sign(privateKey),
+    signLogoutToken: (claims) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: keys[0]!.jwk.kid!, typ: 'logout+jwt' }).sign(keys[0]!.privateKey),
+    jwksRequests: 0,
+    get signingKid() {
+      return keys[0]!.jwk.kid!;
+    },
+    async rotateSigningKey() {
+      keys.unshift(await newKey(`test-key-${keys.length + 1}`));
+      // The provider reads its keys once, at construction: the rotated one is a new instance on the same issuer.
+      start();
+    },
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 
+  start();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const mutation = peer.mutateIdToken;
-    if (mutation && req.method === 'POST' && req.url?.startsWith('/token')) interceptTokenAnswer(res, mutation, privateKey);
+    if (mutation && req.method === 'POST' && req.url?.startsWith('/token')) interceptTokenAnswer(res, mutation, keys[0]!.privateKey);
+    if (req.method === 'GET' && req.url?.startsWith('/jwks')) peer.jwksRequests += 1;
     callback(req, res);
   });
   return peer;
@@ -132,5 +157,9 @@ async function rewrite(idToken: string, mutation: IdTokenMutation, key: CryptoKe
     return `${header}.${payload}.${signature!.slice(0, i)}${flipped}${signature!.slice(i + 1)}`;
   }
   const header = decodeProtectedHeader(idToken);
+  if (mutation === 'unknown-kid') {
+    const { privateKey: stranger } = await generateKeyPair('RS256');
+    return new SignJWT(decodeJwt(idToken) as Record<string, unknown>).setProtectedHeader({ alg: header.alg!, kid: 'never-published', typ: header.typ }).sign(stranger);
+  }
   return new SignJWT(mutation(decodeJwt(idToken) as Record<string, unknown>)).setProtectedHeader({ alg: header.alg!, kid: header.kid, typ: header.typ }).sign(key);
 }

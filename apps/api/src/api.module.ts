@@ -38,6 +38,7 @@ import { ReportsModule } from './modules/reports/reports.module';
 import { ReissueModule } from './modules/reissue/reissue.module';
 import { AcmeServerAdminModule } from './modules/acme-server/acme-server-admin.module';
 import { IdentityModule } from './modules/identity/identity.module';
+import { ApprovalsModule } from './modules/approvals/approvals.module';
 
 /** The REST API. It produces queue jobs but never consumes them (no @Processor here). */
 @Module({
@@ -80,6 +81,7 @@ import { IdentityModule } from './modules/identity/identity.module';
     ReissueModule,
     AcmeServerAdminModule,
     IdentityModule,
+    ApprovalsModule,
   ],
   providers: [
     { provide: APP_GUARD, useExisting: AuthGuard },

@@ -36,6 +36,9 @@ export async function createApiApp(): Promise<INestApplication> {
   app.set('etag', false);
   app.disable('x-powered-by');
   const config = app.get<AppConfig>(APP_CONFIG);
+  // X-Forwarded-For / X-Forwarded-Proto count only when the peer is one of CERTCTL_TRUSTED_PROXIES: then req.ip is
+  // the client's address (sessions, rate limits) and req.secure says whether the browser spoke TLS (Secure cookies).
+  app.set('trust proxy', config.server.trustedProxies.length ? config.server.trustedProxies : false);
 
   // The request id is assigned before anything else, so even a body-parser error carries it.
   app.use((req: ApiRequest, res: Response, next: NextFunction) => {

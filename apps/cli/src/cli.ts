@@ -3,6 +3,7 @@ import { CertctlApiError, CertctlConfigError, CertctlConnectionError, DEFAULT_SE
 import { certsCommand } from './commands/certs';
 import { bulkRenewCommand } from './commands/bulk-renew';
 import { jobsCommand } from './commands/jobs';
+import { approvalsCommand } from './commands/approvals';
 import { agentsCommand } from './commands/agents';
 import { auditCommand } from './commands/audit';
 import { keysCommand } from './commands/keys';
@@ -32,7 +33,7 @@ export function buildProgram(io: Io, env: Record<string, string | undefined>): C
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
 
   for (const command of [
-    certsCommand(io, env), bulkRenewCommand(io, env), targetsCommand(io, env), jobsCommand(io, env), notificationsCommand(io, env),
+    certsCommand(io, env), bulkRenewCommand(io, env), targetsCommand(io, env), jobsCommand(io, env), approvalsCommand(io, env), notificationsCommand(io, env),
     agentsCommand(io, env), scanCommand(io, env), auditCommand(io, env), keysCommand(io, env), loginCommand(io, env), whoamiCommand(io, env),
   ]) program.addCommand(command);
 

@@ -3,6 +3,7 @@ import type { CertctlClient } from '@certctl/client';
 import { registerCertificateTools } from './tools/certificates';
 import { registerNotificationTools } from './tools/notifications';
 import { registerOperationTools } from './tools/operations';
+import { registerApprovalTools } from './tools/approvals';
 
 export const MCP_SERVER_VERSION = '0.1.0';
 
@@ -15,5 +16,6 @@ export function buildMcpServer(client: CertctlClient): McpServer {
   registerCertificateTools(server, client);
   registerNotificationTools(server, client);
   registerOperationTools(server, client);
+  registerApprovalTools(server, client);
   return server;
 }

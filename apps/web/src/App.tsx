@@ -15,6 +15,7 @@ const IssuersPage = lazy(() => import('./pages/IssuersPage'));
 const TargetsPage = lazy(() => import('./pages/TargetsPage'));
 const AgentsPage = lazy(() => import('./pages/AgentsPage'));
 const JobsPage = lazy(() => import('./pages/JobsPage'));
+const ApprovalsPage = lazy(() => import('./pages/ApprovalsPage'));
 const DiscoveryPage = lazy(() => import('./pages/DiscoveryPage'));
 const AuditPage = lazy(() => import('./pages/AuditPage'));
 const SettingsPage = lazy(() => import('./pages/SettingsPage'));
@@ -83,6 +84,7 @@ export function App() {
           <Route path="agents" element={<AgentsPage />} />
           <Route path="agents/:id" element={<AgentDetailPage />} />
           <Route path="jobs" element={<JobsPage />} />
+          <Route path="approvals" element={<ApprovalsPage />} />
           <Route path="jobs/:id" element={<JobDetailPage />} />
           <Route path="teams" element={<TeamsPage />} />
           <Route path="agent-groups" element={<AgentGroupsPage />} />

@@ -13,7 +13,8 @@ class BodyTooLarge extends Error {}
 /**
  * The ACME server's HTTP surface (RFC 8555 §7.1): reads the JWS body itself (the responder has no body parser)
  * up to CERTCTL_ACME_SERVER_MAX_BODY_BYTES, answers every request with a fresh Replay-Nonce, and every error as an
- * application/problem+json document, never a bare 500.
+ * application/problem+json document, never a bare 500. What needs no account (directory, new-nonce, renewal-info,
+ * and requests signed by a `jwk`) counts against the client address (CERTCTL_ACME_SERVER_PUBLIC_REQUESTS_PER_IP_MIN).
  */
 @Controller('acme')
 export class AcmeServerController {
@@ -27,17 +28,23 @@ export class AcmeServerController {
 
   @Get(both('directory'))
   directory(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.run('directory', req, res, false, (ctx) => this.acme.directory(ctx));
+    return this.run('directory', req, res, false, async (ctx) => (await this.acme.limitPublicRequest(ctx), this.acme.directory(ctx)));
   }
 
   @Head(both('new-nonce'))
   headNonce(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.run('new_nonce', req, res, false, async (ctx) => (await this.acme.profile(ctx.profileId), { status: 200 }));
+    return this.run('new_nonce', req, res, false, async (ctx) => (await this.newNonce(ctx), { status: 200 }));
   }
 
   @Get(both('new-nonce'))
   getNonce(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.run('new_nonce', req, res, false, async (ctx) => (await this.acme.profile(ctx.profileId), { status: 204 }));
+    return this.run('new_nonce', req, res, false, async (ctx) => (await this.newNonce(ctx), { status: 204 }));
+  }
+
+  /** The nonce itself is added to every answer by run(); new-nonce only counts the client and checks the profile exists. */
+  private async newNonce(ctx: AcmeContext): Promise<void> {
+    await this.acme.limitPublicRequest(ctx);
+    await this.acme.assertProfileServed(ctx.profileId);
   }
 
   @Post(both('new-account'))
@@ -90,6 +97,11 @@ export class AcmeServerController {
     return this.run('cert_download', req, res, true, (ctx, body) => this.acme.certificate(ctx, id, body));
   }
 
+  @Post(both('cert/:id/:chain'))
+  alternateChain(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Param('chain') chain: string): Promise<void> {
+    return this.run('cert_download', req, res, true, (ctx, body) => this.acme.certificate(ctx, id, body, chain));
+  }
+
   @Post(both('revoke-cert'))
   revokeCert(@Req() req: Request, @Res() res: Response): Promise<void> {
     return this.run('revoke_cert', req, res, true, (ctx, body) => this.acme.revokeCert(ctx, body));
@@ -97,7 +109,7 @@ export class AcmeServerController {
 
   @Get(both('renewal-info/:certId'))
   renewalInfo(@Req() req: Request, @Res() res: Response, @Param('certId') certId: string): Promise<void> {
-    return this.run('renewal_info', req, res, false, (ctx) => this.acme.renewalInfo(ctx, certId));
+    return this.run('renewal_info', req, res, false, async (ctx) => (await this.acme.limitPublicRequest(ctx), this.acme.renewalInfo(ctx, certId)));
   }
 
   private context(req: Request): AcmeContext {
@@ -143,12 +155,9 @@ export class AcmeServerController {
       if (err instanceof BodyTooLarge) res.setHeader('Connection', 'close');
     }
     this.metrics.count(op, ok);
-    try {
-      // Every answer carries a fresh nonce (RFC 8555 §6.5), a badNonce one included, so the client can retry at once.
-      if (this.config.acmeServer.enabled) res.setHeader('Replay-Nonce', await this.acme.nonces.issue());
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'no nonce for this answer');
-    }
+    // Every answer carries a fresh nonce (RFC 8555 §6.5), a badNonce one included, so the client can retry at once;
+    // issuing one writes nothing (see NonceStore).
+    if (this.config.acmeServer.enabled) res.setHeader('Replay-Nonce', this.acme.nonces.issue());
     if (ctx) res.setHeader('Link', `<${ctx.origin}${ctx.prefix}/directory>;rel="index"`);
     for (const [name, value] of Object.entries(answer.headers ?? {})) {
       if (name === 'Link' && ctx) res.append('Link', value);

@@ -5,13 +5,15 @@ import type { Redis } from 'ioredis';
 import type { JWK } from 'jose';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
-import { AcmeIdentifier, JobProducer, newId, OPEN_JOB_STATUSES, REDIS } from '@certctl/db';
-import { CRL_CAPABLE_ISSUER_TYPES, CrlService, OcspService, profileViolation } from '@certctl/issuers';
-import { decryptSecret, parseCsr, ParsedCsr, PkiError, reasonName, splitPemChain, x509 } from '@certctl/pki';
+import { AcmeIdentifier, enqueueNotifications, JobProducer, newId, OPEN_JOB_STATUSES, recordNotifications, REDIS, REVOKE_AT_CA_JOB_OPTIONS } from '@certctl/db';
+import { DEFAULT_JOB_OPTIONS, Queue, queueJobId } from '@certctl/contracts';
+import { clientKeyOf, CRL_CAPABLE_ISSUER_TYPES, CrlService, OcspService, profileViolation, SharedRateLimit } from '@certctl/issuers';
+import { decryptSecret, EKU_OIDS, keySize, parseCsr, ParsedCsr, PkiError, reasonName, splitPemChain, x509 } from '@certctl/pki';
 import { identifierNames, normaliseIdentifiers } from './identifiers';
 import { checkAccountAlgorithm, parseEab, parseJws, ParsedJws, publicJwk, thumbprint, verifyEab, verifyJws } from './jws';
 import { NonceStore } from './nonce-store';
-import { AcmeProblem } from './problem';
+import { AcmeProblem, ProblemDocument, subproblem } from './problem';
+import { CaaLookupError, checkCaa } from './validation';
 
 /** Where a request arrived: the origin and route prefix every URL in the answer is built on, and its profile. */
 export interface AcmeContext {
@@ -72,6 +74,7 @@ interface Order {
   certificate_id: string | null;
   job_id: string | null;
   certificate_version_id: string | null;
+  replaces_version_id: string | null;
   error: Record<string, unknown> | null;
 }
 
@@ -117,6 +120,8 @@ export class AcmeServerService {
   private readonly logger = new Logger(AcmeServerService.name);
   readonly nonces: NonceStore;
   private readonly rlPrefix: string;
+  /** Per client address, shared by the replicas: new-nonce and every JWS signed by a `jwk` (no account behind it). */
+  private readonly publicLimit: SharedRateLimit;
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -126,8 +131,34 @@ export class AcmeServerService {
     private readonly ocsp: OcspService,
     private readonly crl: CrlService,
   ) {
-    this.nonces = new NonceStore(redis, `${config.redis.queuePrefix}:acme-nonce`, () => config.acmeServer.nonceTtlMs);
+    this.nonces = new NonceStore(redis, `${config.redis.queuePrefix}:acme-nonce`, this.nonceKeys(), () => config.acmeServer.nonceTtlMs);
     this.rlPrefix = `${config.redis.queuePrefix}:acme-rl`;
+    this.publicLimit = new SharedRateLimit(redis, `${config.redis.queuePrefix}:acme-public-rl`, () => config.acmeServer.publicRequestsPerIpPerMinute);
+  }
+
+  /**
+   * The nonce MAC keys every replica shares: CERTCTL_ACME_SERVER_NONCE_KEYS, else derived from
+   * CERTCTL_CONFIG_ENCRYPTION_KEY; with neither, a key of this process (its nonces are good only here).
+   */
+  private nonceKeys(): Buffer[] {
+    const { nonceKeys } = this.config.acmeServer;
+    if (nonceKeys.length) return nonceKeys.map((k) => NonceStore.deriveKey(k));
+    if (this.config.pki.encryptionKey) return [NonceStore.deriveKey(this.config.pki.encryptionKey)];
+    if (this.config.acmeServer.enabled) {
+      this.logger.warn('neither CERTCTL_ACME_SERVER_NONCE_KEYS nor CERTCTL_CONFIG_ENCRYPTION_KEY is set: ACME nonces are good only on the replica that issued them');
+    }
+    return [randomBytes(32)];
+  }
+
+  /**
+   * Counts a request no account stands behind against its client address (fixed one-minute window shared by the
+   * replicas); past CERTCTL_ACME_SERVER_PUBLIC_REQUESTS_PER_IP_MIN, `rateLimited` with Retry-After, before anything is written.
+   */
+  async limitPublicRequest(ctx: AcmeContext): Promise<void> {
+    if (!(await this.publicLimit.hit(clientKeyOf(ctx.clientIp)))) return;
+    const retry = Math.max(1, Math.ceil((60_000 - (Date.now() % 60_000)) / 1000));
+    throw new AcmeProblem('rateLimited', `too many requests without an account from this address: at most ${this.config.acmeServer.publicRequestsPerIpPerMinute} a minute`)
+      .withHeader('Retry-After', String(retry));
   }
 
   // ---- URLs ----
@@ -143,6 +174,25 @@ export class AcmeServerService {
     const profile = rows[0];
     if (!profile || !profile.enabled || !profile.acme_issuer_id) throw AcmeProblem.notFound(`ACME profile ${id}`);
     return profile;
+  }
+
+  /** Profiles new-nonce has looked up lately (or found missing), so a flood of it costs no query per request. */
+  private readonly knownProfiles = new Map<string, { exists: boolean; until: number }>();
+
+  /** new-nonce's check that the profile is served: answered from a 2-second cache, found or not (a negative cache). */
+  async assertProfileServed(id: string): Promise<void> {
+    const now = Date.now();
+    let known = this.knownProfiles.get(id);
+    if (!known || known.until <= now) {
+      const exists = await this.profile(id).then(() => true, (err: unknown) => {
+        if (err instanceof AcmeProblem) return false;
+        throw err;
+      });
+      if (this.knownProfiles.size >= 1000) this.knownProfiles.clear();
+      known = { exists, until: now + 2000 };
+      this.knownProfiles.set(id, known);
+    }
+    if (!known.exists) throw AcmeProblem.notFound(`ACME profile ${id}`);
   }
 
   private eabRequired(profile: Profile): boolean {
@@ -177,22 +227,24 @@ export class AcmeServerService {
   // ---- authentication (RFC 8555 §6.2–6.5) ----
 
   /**
-   * Verifies a POST: flattened JWS, supported algorithm, a nonce this server issued and nobody used, `url` equal to
-   * the request URL, then either the account named by `kid` (its URL on this profile, valid) or the `jwk` carried
-   * (where `keyMode` allows it), and the signature.
+   * Verifies a POST: flattened JWS, supported algorithm, a nonce with our MAC still within its lifetime, `url` equal
+   * to the request URL, then either the account named by `kid` (its URL on this profile, valid) or the `jwk` carried
+   * (where `keyMode` allows it, counted per client address), the signature, and last the nonce's single use.
    */
   async authenticate(ctx: AcmeContext, body: Buffer, keyMode: 'kid' | 'jwk' | 'either'): Promise<Authenticated> {
     const jws = parseJws(body);
     checkAccountAlgorithm(jws.header.alg);
-    if (typeof jws.header.nonce !== 'string' || !(await this.nonces.consume(jws.header.nonce))) {
-      throw new AcmeProblem('badNonce', 'the nonce is unknown, expired or already used');
-    }
+    // Forged, expired and made-up nonces are refused from the MAC and the time in them, before any lookup.
+    const nonce = typeof jws.header.nonce === 'string' ? this.nonces.check(jws.header.nonce) : { ok: false as const, reason: 'missing' };
+    if (!nonce.ok) throw new AcmeProblem('badNonce', `the nonce is unknown, expired or already used (${nonce.reason})`);
     if (jws.header.url !== ctx.url) throw new AcmeProblem('unauthorized', `the JWS "url" (${jws.header.url}) is not this request's URL`);
     let account: Account | undefined;
     let jwk: JWK;
     if (jws.header.jwk !== undefined) {
       if (keyMode === 'kid') throw new AcmeProblem('malformed', 'this request must be signed by an account key ("kid"), not a "jwk"');
       jwk = publicJwk(jws.header.jwk);
+      // Anyone can make a key: what a jwk-signed request writes (its used nonce, an account) is limited per address.
+      await this.limitPublicRequest(ctx);
     } else {
       if (keyMode === 'jwk') throw new AcmeProblem('malformed', 'this request must carry the key as "jwk", not a "kid"');
       const prefix = this.url(ctx, 'account/');
@@ -204,6 +256,8 @@ export class AcmeServerService {
       jwk = account.jwk;
     }
     const text = await verifyJws(jws, jwk);
+    // Single use, recorded only now that a key signed the request: unsigned junk writes nothing.
+    if (!(await this.nonces.markUsed(nonce))) throw new AcmeProblem('badNonce', 'the nonce is unknown, expired or already used (already used)');
     if (account && account.status !== 'valid') throw new AcmeProblem('unauthorized', `account is ${account.status}`);
     let payload: Record<string, unknown> | undefined;
     if (text !== '') {
@@ -245,10 +299,10 @@ export class AcmeServerService {
         if (!bound) throw new AcmeProblem('unauthorized', 'the external account binding key is already bound to an account');
       }
       const rows: Account[] = await tx.query(
-        `INSERT INTO acme_accounts (id, profile_id, jwk_thumbprint, jwk, contact, eab_key_id, team_id, owner_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        `INSERT INTO acme_accounts (id, profile_id, jwk_thumbprint, jwk, contact, eab_key_id, team_id, owner_id, url)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (profile_id, jwk_thumbprint) DO NOTHING RETURNING *`,
-        [id, profile.id, print, jwk, contact, eab?.id ?? null, eab?.team_id ?? null, eab?.owner_id ?? null],
+        [id, profile.id, print, jwk, contact, eab?.id ?? null, eab?.team_id ?? null, eab?.owner_id ?? null, this.url(ctx, `account/${id}`)],
       );
       if (!rows[0]) throw new AcmeProblem('malformed', 'an account for this key was created concurrently; retry', { status: 409 });
       return rows[0];
@@ -518,8 +572,8 @@ export class AcmeServerService {
     if (extra.length || missing.length) {
       throw new AcmeProblem('badCSR', `the CSR's names must be exactly the order's identifiers${extra.length ? `; not in the order: ${extra.join(', ')}` : ''}${missing.length ? `; missing: ${missing.join(', ')}` : ''}`);
     }
-    const violation = profileViolation(csr, profile);
-    if (violation) throw new AcmeProblem(violation.startsWith('key ') ? 'badPublicKey' : 'badCSR', violation);
+    this.checkCsrAgainstProfile(csr, profile);
+    if (profile.acme_auth_mode === 'trust_authenticated') await this.checkCaaBeforeIssuing(ctx, order, account);
     // An EAB-bound account's certificates belong to the key's owner and team; others to the configured default owner.
     let ownerId = account.owner_id;
     let teamId = account.team_id;
@@ -532,19 +586,33 @@ export class AcmeServerService {
 
     const names = identifierNames(order.identifiers);
     const commonName = csr.commonName ? csr.commonName.toLowerCase() : names[0]!;
-    const certificateId = newId('certificate');
     const jobId = newId('job');
     const alreadyTaken = Symbol('order already finalized');
     const claimed = await this.db.transaction(async (tx) => {
-      await tx.query(
-        `INSERT INTO managed_certificates (id, name, common_name, sans, owner_id, team_id, issuer_id, renewal_policy_id, certificate_profile_id, status, tags, source)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'rp-default', $8, 'Pending', $9, 'ACME')`,
-        [certificateId, `acme-${order.id}`, commonName, names, ownerId, teamId, profile.acme_issuer_id, profile.id,
-          { acme_account: account.id, acme_order: order.id }],
+      // A renewal (same account, profile and names; not an ARI `replaces`, which gets its own certificate for the
+      // re-issue drill to revoke the old one) is a new version of the same managed certificate.
+      const [renewed]: Array<{ id: string }> = order.replaces_version_id ? [] : await tx.query(
+        `SELECT c.id FROM managed_certificates c
+          WHERE c.source = 'ACME' AND c.tags->>'acme_account' = $1 AND c.certificate_profile_id = $2 AND c.status NOT IN ('Revoked', 'Archived')
+            AND (SELECT array_agg(lower(x) ORDER BY lower(x)) FROM unnest(c.sans) x) = $3::text[]
+            AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.certificate_id = c.id AND j.status = ANY($4))
+          ORDER BY c.created_at DESC, c.id LIMIT 1 FOR UPDATE SKIP LOCKED`,
+        [account.id, profile.id, names.map((n) => n.toLowerCase()).sort(), [...OPEN_JOB_STATUSES]],
       );
+      const certificateId = renewed?.id ?? newId('certificate');
+      if (renewed) {
+        await tx.query(`UPDATE managed_certificates SET common_name = $2, updated_at = now() WHERE id = $1`, [certificateId, commonName]);
+      } else {
+        await tx.query(
+          `INSERT INTO managed_certificates (id, name, common_name, sans, owner_id, team_id, issuer_id, renewal_policy_id, certificate_profile_id, status, tags, source)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, 'rp-default', $8, 'Pending', $9, 'ACME')`,
+          [certificateId, `acme-${order.id}`, commonName, names, ownerId, teamId, profile.acme_issuer_id, profile.id,
+            { acme_account: account.id, acme_order: order.id }],
+        );
+      }
       await tx.query(
-        `INSERT INTO jobs (id, type, certificate_id, status, max_attempts, csr_pem, requested_by) VALUES ($1, 'Issuance', $2, 'Pending', 3, $3, $4)`,
-        [jobId, certificateId, csr.pem, `acme:${account.id}`],
+        `INSERT INTO jobs (id, type, certificate_id, status, max_attempts, csr_pem, requested_by) VALUES ($1, $2, $3, 'Pending', 3, $4, $5)`,
+        [jobId, renewed ? 'Renewal' : 'Issuance', certificateId, csr.pem, `acme:${account.id}`],
       );
       const [rows]: [Array<{ id: string }>, number] = await tx.query(
         `UPDATE acme_orders SET status = 'processing', csr_pem = $2, certificate_id = $3, job_id = $4, updated_at = now()
@@ -579,6 +647,50 @@ export class AcmeServerService {
       // keySpecOf refuses keys it cannot use (RSA < 2048, unknown curves).
       throw new AcmeProblem('badPublicKey', `the CSR's key is not accepted: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * The CSR against the order's certificate profile: its key algorithm and size, its names' patterns, and any
+   * extended key usage it asks for (the Local CA signs the profile's EKUs; a CSR asking for another is refused
+   * rather than silently given something else). A key we cannot use at all is badPublicKey (parseOrderCsr); a key
+   * this profile does not allow is badCSR. The validity is the profile's (notAfter capped at its max TTL) when signed.
+   */
+  private checkCsrAgainstProfile(csr: ParsedCsr, profile: Profile): void {
+    const allowedEkus = profile.allowed_ekus?.length ? profile.allowed_ekus : ['serverAuth'];
+    const allowedOids = new Set(allowedEkus.map((e) => EKU_OIDS[e] ?? e));
+    const asked = ekuOidsOf(csr.pem);
+    const outside = asked.filter((oid) => !allowedOids.has(oid));
+    if (outside.length) {
+      const names = outside.map((oid) => Object.keys(EKU_OIDS).find((k) => EKU_OIDS[k] === oid) ?? oid);
+      throw new AcmeProblem('badCSR', `the CSR asks for extended key usage ${names.join(', ')}, outside the profile's (${allowedEkus.join(', ')})`);
+    }
+    const violation = profileViolation(csr, profile);
+    if (violation) throw new AcmeProblem('badCSR', violation.startsWith('key ') ? `the CSR's ${violation} (${csr.keySpec.algorithm} ${keySize(csr.keySpec)})` : violation);
+  }
+
+  /**
+   * RFC 8659 for an order issued without challenges (trust_authenticated): CAA must still allow this CA (and,
+   * with RFC 8657 `accounturi`, this account; a `validationmethods` list names no method we used, so it refuses)
+   * for every DNS identifier. Refused: the order turns invalid with a `caa` problem and a subproblem per name.
+   * A failed lookup forbids issuing too (RFC 8659 §3) but leaves the order ready for a retry (`dns`).
+   */
+  private async checkCaaBeforeIssuing(ctx: AcmeContext, order: Order, account: Account): Promise<void> {
+    const s = this.config.acmeServer;
+    const refused: ProblemDocument[] = [];
+    for (const identifier of order.identifiers) {
+      if (identifier.type !== 'dns') continue;
+      try {
+        const caa = await checkCaa({ name: identifier.value, caaIdentities: s.caaIdentities, accountUri: this.url(ctx, `account/${account.id}`), resolver: s.dnsResolver });
+        if (!caa.allowed) refused.push(subproblem('caa', `CAA records at ${caa.checkedAt} do not allow this CA to issue for ${identifier.value}${caa.record ? ` (${caa.record})` : ''}`, identifier));
+      } catch (err) {
+        if (err instanceof CaaLookupError) throw new AcmeProblem('dns', err.message, { identifier });
+        throw err;
+      }
+    }
+    if (!refused.length) return;
+    const problem = new AcmeProblem('caa', `CAA forbids issuing for ${refused.map((r) => r.identifier!.value).join(', ')}`, { status: 403, subproblems: refused });
+    await this.db.query(`UPDATE acme_orders SET status = 'invalid', error = $2, updated_at = now() WHERE id = $1 AND status = 'ready'`, [order.id, problem.toDocument()]);
+    throw problem;
   }
 
   // ---- authorizations and challenges ----
@@ -649,23 +761,37 @@ export class AcmeServerService {
 
   // ---- certificates, revocation, renewal info ----
 
-  async certificate(ctx: AcmeContext, versionId: string, body: Buffer): Promise<AcmeAnswer> {
+  /**
+   * RFC 8555 §7.4.2: the PEM chain. When the stored chain ends in a self-signed root there is a second chain, the
+   * same without the root (what a TLS server should send: clients hold the root), at `cert/{id}/1`; each answer
+   * names the other with `Link: rel="alternate"`. A chain that stops below its root has no alternate.
+   */
+  async certificate(ctx: AcmeContext, versionId: string, body: Buffer, chainIndex = '0'): Promise<AcmeAnswer> {
     const auth = await this.authenticate(ctx, body, 'kid');
     const rows: Array<{ account_id: string; pem_chain: string }> = await this.db.query(
       `SELECT o.account_id, v.pem_chain FROM acme_orders o JOIN certificate_versions v ON v.id = o.certificate_version_id WHERE o.certificate_version_id = $1`, [versionId],
     );
     if (!rows[0]) throw AcmeProblem.notFound(`certificate ${versionId}`);
     if (rows[0].account_id !== auth.account!.id) throw new AcmeProblem('unauthorized', 'the certificate belongs to another account');
+    const chains = chainsOf(splitPemChain(rows[0].pem_chain).map((p) => p.trim()));
+    const index = /^\d{1,2}$/.test(chainIndex) ? Number(chainIndex) : -1;
+    if (!chains[index]) throw AcmeProblem.notFound(`certificate ${versionId} chain ${chainIndex}`);
     // The client has its certificate: a re-issue drill may now revoke the one it replaces.
     await this.db.query(`UPDATE acme_orders SET downloaded_at = now() WHERE certificate_version_id = $1 AND downloaded_at IS NULL`, [versionId]);
-    const chain = splitPemChain(rows[0].pem_chain).map((p) => p.trim()).join('\n') + '\n';
-    return { status: 200, body: chain, contentType: 'application/pem-certificate-chain' };
+    const links = chains.map((_, i) => i).filter((i) => i !== index)
+      .map((i) => `<${this.url(ctx, i === 0 ? `cert/${versionId}` : `cert/${versionId}/${i}`)}>;rel="alternate"`);
+    return {
+      status: 200, body: chains[index]!.join('\n') + '\n', contentType: 'application/pem-certificate-chain',
+      ...(links.length ? { headers: { Link: links.join(', ') } } : {}),
+    };
   }
 
   /**
-   * RFC 8555 §7.6: revocation signed by the account that ordered the certificate, or by the certificate's own key.
-   * The version's serial goes on the issuer's CRL and its OCSP answer turns revoked; the managed certificate turns
-   * Revoked like a revocation through the REST API.
+   * RFC 8555 §7.6: revocation signed by the account that ordered the certificate, or by the certificate's own key,
+   * like a revocation through the REST API: the serial goes on the issuer's CRL (and its CRL partition) and its
+   * OCSP answer turns revoked (another CA is told by the orchestrator), an audit event and a Revocation
+   * notification are written. The managed certificate turns Revoked (its open jobs cancelled) when the serial is
+   * its current version; an older version of a renewed certificate is revoked alone.
    */
   async revokeCert(ctx: AcmeContext, body: Buffer): Promise<AcmeAnswer> {
     await this.profile(ctx.profileId);
@@ -683,10 +809,15 @@ export class AcmeServerService {
     if (!reason || reason === 'removeFromCRL' as string) throw new AcmeProblem('badRevocationReason', `revocation reason ${String(reasonCode)} is not allowed`);
     const serial = cert.serialNumber.toLowerCase().replace(/^(00)+(?=.)/, '');
     const fingerprint = createHash('sha256').update(cert.raw).digest('hex');
-    const rows: Array<{ certificate_id: string; issuer_id: string; status: string; serial_number: string; fingerprint_sha256: string; account_id: string | null }> = await this.db.query(
-      `SELECT v.certificate_id, c.issuer_id, c.status, v.serial_number, v.fingerprint_sha256,
-              (SELECT o.account_id FROM acme_orders o WHERE o.certificate_id = c.id LIMIT 1) AS account_id
-         FROM certificate_versions v JOIN managed_certificates c ON c.id = v.certificate_id
+    const rows: Array<{
+      certificate_id: string; name: string; common_name: string; issuer_id: string; issuer_type: string; status: string; serial_number: string;
+      fingerprint_sha256: string; crl_shard: number | null; current: boolean; account_id: string | null;
+    }> = await this.db.query(
+      `SELECT v.certificate_id, c.name, c.common_name, c.issuer_id, i.type AS issuer_type, c.status, v.serial_number, v.fingerprint_sha256, v.crl_shard,
+              v.id = (SELECT v2.id FROM certificate_versions v2 WHERE v2.certificate_id = c.id ORDER BY v2.created_at DESC, v2.id DESC LIMIT 1) AS current,
+              COALESCE((SELECT o.account_id FROM acme_orders o WHERE o.certificate_version_id = v.id LIMIT 1),
+                       (SELECT o.account_id FROM acme_orders o WHERE o.certificate_id = c.id LIMIT 1)) AS account_id
+         FROM certificate_versions v JOIN managed_certificates c ON c.id = v.certificate_id JOIN issuers i ON i.id = c.issuer_id
         WHERE v.serial_number = $1`, [serial],
     );
     const version = rows.find((r) => r.fingerprint_sha256.replace(/:/g, '').toLowerCase() === fingerprint);
@@ -697,28 +828,51 @@ export class AcmeServerService {
       const certKey = publicJwk(cert.publicKey.export({ format: 'jwk' }) as JWK);
       if ((await thumbprint(certKey)) !== (await thumbprint(auth.jwk))) throw new AcmeProblem('unauthorized', 'the request is not signed by the certificate\'s key');
     }
+    const capable = CRL_CAPABLE_ISSUER_TYPES.includes(version.issuer_type);
+    const actor = auth.account ? `acme:${auth.account.id}` : 'acme:certificate-key';
     const revoked = await this.db.transaction(async (tx) => {
       const [{ now }] = await tx.query(`SELECT now() AS now`);
       const inserted: unknown[] = await tx.query(
-        `INSERT INTO certificate_revocations (id, certificate_id, issuer_id, serial_number, reason, revoked_by, revoked_at, issuer_notified)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, true) ON CONFLICT (issuer_id, serial_number) DO NOTHING RETURNING id`,
-        [`rev-${randomBytes(12).toString('hex')}`, version.certificate_id, version.issuer_id, version.serial_number, reason,
-          auth.account ? `acme:${auth.account.id}` : 'acme:certificate-key', now],
+        `INSERT INTO certificate_revocations (id, certificate_id, issuer_id, serial_number, reason, revoked_by, revoked_at, issuer_notified, crl_shard)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (issuer_id, serial_number) DO NOTHING RETURNING id`,
+        [`rev-${randomBytes(12).toString('hex')}`, version.certificate_id, version.issuer_id, version.serial_number, reason, actor, now, capable, version.crl_shard],
       );
-      if (!inserted.length) return false;
+      if (!inserted.length) return undefined;
+      let cancelled: Array<{ id: string }> = [];
+      if (version.current) {
+        await tx.query(
+          `UPDATE managed_certificates SET status = 'Revoked', revoked_at = $2, revocation_reason = $3, updated_at = now() WHERE id = $1 AND status NOT IN ('Revoked', 'Archived')`,
+          [version.certificate_id, now, reason],
+        );
+        [cancelled] = await tx.query(`UPDATE jobs SET status = 'Cancelled', completed_at = now(), last_error = 'certificate revoked' WHERE certificate_id = $1 AND status = ANY($2) RETURNING id`,
+          [version.certificate_id, [...OPEN_JOB_STATUSES]]);
+      }
       await tx.query(
-        `UPDATE managed_certificates SET status = 'Revoked', revoked_at = $2, revocation_reason = $3, updated_at = now() WHERE id = $1 AND status NOT IN ('Revoked', 'Archived')`,
-        [version.certificate_id, now, reason],
+        `INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, event_category, details)
+         VALUES ($1, $2, 'Anonymous', 'certificate_revoked', 'certificate', $3, 'cert_lifecycle', $4)`,
+        [newId('audit'), actor, version.certificate_id, {
+          reason, via: 'acme', signed_by: auth.account ? 'account' : 'certificate_key', ...(auth.account ? { acme_account: auth.account.id } : {}),
+          previous_status: version.status, serials: [version.serial_number], current_version: version.current, cancelled_job_ids: cancelled.map((j) => j.id),
+        }],
       );
-      await tx.query(`UPDATE jobs SET status = 'Cancelled', completed_at = now(), last_error = 'certificate revoked' WHERE certificate_id = $1 AND status = ANY($2)`,
-        [version.certificate_id, [...OPEN_JOB_STATUSES]]);
-      return true;
+      const notificationIds = await recordNotifications(tx, {
+        type: 'Revocation', certificate_id: version.certificate_id,
+        message: `certificate ${version.name} (${version.common_name}) was revoked through ACME: ${reason}${version.current ? '' : ` (serial ${version.serial_number}, not its current version)`}`,
+      });
+      return { notificationIds };
     });
     if (!revoked) throw new AcmeProblem('alreadyRevoked', 'the certificate is already revoked');
-    const [{ type }]: Array<{ type: string }> = await this.db.query(`SELECT type FROM issuers WHERE id = $1`, [version.issuer_id]);
-    if (CRL_CAPABLE_ISSUER_TYPES.includes(type)) {
+    await enqueueNotifications(this.producer, revoked.notificationIds).catch((err: unknown) =>
+      this.logger.warn({ err: (err as Error).message }, 'queueing the revocation notification failed; the notifier sweep sends it'));
+    if (capable) {
       await this.ocsp.revoked(version.issuer_id, [version.serial_number]);
-      await this.crl.generate(version.issuer_id).catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'CRL rebuild after ACME revocation failed'));
+      for (const shard of [undefined, ...(version.crl_shard === null ? [] : [version.crl_shard])]) {
+        await this.crl.generate(version.issuer_id, shard).catch((err: unknown) => this.logger.warn({ err: (err as Error).message, shard }, 'CRL rebuild after ACME revocation failed'));
+      }
+    } else {
+      // Another CA: the orchestrator tells it, retried until it answers (as a REST revocation).
+      await this.producer.queue(Queue.Issuance).add('certificate.revoke', { certificateId: version.certificate_id, correlationId: `acme-revoke-${version.serial_number}` },
+        { ...DEFAULT_JOB_OPTIONS[Queue.Issuance], ...REVOKE_AT_CA_JOB_OPTIONS, jobId: queueJobId('certificate.revoke', version.certificate_id) });
     }
     return { status: 200 };
   }
@@ -808,6 +962,21 @@ export class AcmeServerService {
       throw new AcmeProblem('rateLimited', `too many ${what}: at most ${limit} an hour`).withHeader('Retry-After', String(retry));
     }
   }
+}
+
+/** The extended key usage OIDs a CSR asks for (its extensionRequest), none when it asks for none. */
+function ekuOidsOf(csrPem: string): string[] {
+  const csr = new x509.Pkcs10CertificateRequest(csrPem.trim());
+  const ext = csr.extensions.find((e) => e.type === '2.5.29.37');
+  return ext ? new x509.ExtendedKeyUsageExtension(ext.rawData).usages.map(String) : [];
+}
+
+/** The chains a certificate is served with: as stored, and without its trust anchor when it ends in one (RFC 8555 §7.4.2 alternates). */
+function chainsOf(pems: string[]): string[][] {
+  if (pems.length < 2) return [pems];
+  const last = new X509Certificate(pems[pems.length - 1]!);
+  const selfSigned = last.checkIssued(last) && last.verify(last.publicKey);
+  return selfSigned ? [pems, pems.slice(0, -1)] : [pems];
 }
 
 function akiOf(pem: string): string | undefined {

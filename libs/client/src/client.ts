@@ -2,7 +2,7 @@ import { CertctlApiError, CertctlConfigError, CertctlConnectionError, FieldProbl
 import type { ClientSettings } from './settings';
 import type {
   Agent, ApiKey, AuditVerification, AuthCheck, BulkCriteria, BulkRenewResult, BulkRequeueFilter, BulkRequeueResult, BulkRevokeResult,
-  Certificate, CertificateQuery, CreatedApiKey, RoleGrant, DiscoveryScan, Job, JobQuery, NetworkScanTarget, Notification,
+  Approval, ApprovalQuery, Certificate, CertificateQuery, CreatedApiKey, DiscoveryScan, Job, JobQuery, NetworkScanTarget, Notification, RoleGrant,
   NewCertificate, NewTarget, NotificationQuery, Page, PemExport, RenewalTriggered, RevocationReason, ScanStarted, StatsSummary, Target,
   TargetTestResult,
 } from './types';
@@ -65,6 +65,17 @@ export class CertctlClient {
   }
   rejectJob(id: string, note?: string): Promise<Job> {
     return this.request('POST', `/jobs/${segment(id)}/reject`, { body: note === undefined ? {} : { note } });
+  }
+
+  // Approvals (four eyes)
+  listApprovals(query: ApprovalQuery = {}): Promise<Page<Approval>> {
+    return this.request('GET', '/approvals', { query: { ...query } });
+  }
+  getApproval(id: string): Promise<Approval> {
+    return this.request('GET', `/approvals/${segment(id)}`);
+  }
+  decideApproval(id: string, decision: 'approve' | 'reject', note?: string): Promise<Approval> {
+    return this.request('POST', `/approvals/${segment(id)}/${decision}`, { body: note === undefined ? {} : { note } });
   }
 
   // Notifications

@@ -24,6 +24,8 @@ describe('loadConfig', () => {
     ['CERTCTL_AUDIT_HMAC_KEY', 'too-short-for-a-mac-key', /CERTCTL_AUDIT_HMAC_KEY must be at least 32 bytes/],
     ['CERTCTL_AUDIT_CHECKPOINT_INTERVAL', 'often', /CERTCTL_AUDIT_CHECKPOINT_INTERVAL must be a duration/],
     ['CERTCTL_MIGRATE_DATABASE_URL', 'mysql://x/y', /CERTCTL_MIGRATE_DATABASE_URL must use postgres:/],
+    ['CERTCTL_ACME_SERVER_NONCE_KEYS', `${'k'.repeat(32)},short`, /CERTCTL_ACME_SERVER_NONCE_KEYS each key must be at least 32 bytes/],
+    ['CERTCTL_ACME_SERVER_PUBLIC_REQUESTS_PER_IP_MIN', '-1', /CERTCTL_ACME_SERVER_PUBLIC_REQUESTS_PER_IP_MIN must be between/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

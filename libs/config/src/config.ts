@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { refusePlaceholders } from './env-check';
 import { checkOutboundUrl, DEFAULT_UNIX_SOCKET_DIRS, OutboundPolicy } from './outbound-url';
 
@@ -26,6 +27,12 @@ export interface AppConfig {
      * worker whose Redis is gone would otherwise wait forever). Keep it under the pod's termination grace period.
      */
     shutdownTimeoutMs: number;
+    /**
+     * CERTCTL_TRUSTED_PROXIES: the reverse proxies (IPs or CIDRs) whose X-Forwarded-For and X-Forwarded-Proto are
+     * believed — the client address for sessions and rate limits, and whether the browser spoke TLS (Secure
+     * cookies). Empty (the default): those headers are ignored and the peer address is the client.
+     */
+    trustedProxies: string[];
   };
   /** Port of the /health, /ready, /metrics listener of each worker app. */
   workerPorts: { orchestrator: number; notifier: number; scanner: number };
@@ -58,7 +65,13 @@ export interface AppConfig {
     oidcAllowInsecureHttp: boolean;
     /** The local break-glass admin login: off unless enabled; locked for lockoutMs after `lockoutThreshold` failures. */
     breakglass: { enabled: boolean; lockoutThreshold: number; lockoutMs: number };
+    /** How often the orchestrator deletes ended sessions and consumed back-channel logout jtis past their window. */
+    sessionCleanupIntervalMs: number;
+    /** An ended (expired or revoked) session row is kept this long for the record, then deleted. */
+    sessionRetentionMs: number;
   };
+  /** Four-eyes approval requests: a pending one expires after ttlMs (its held job fails with that reason). */
+  approvals: { ttlMs: number };
   audit: {
     /**
      * Keys the audit trail's signed checkpoints (HMAC-SHA256). Held by the apps, never stored in the database, so
@@ -246,6 +259,7 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
       maxBodyBytes: int(env, 'CERTCTL_MAX_BODY_SIZE', 1024 * 1024, 1024, 64 * 1024 * 1024),
       readCacheTtlMs: duration(env, 'CERTCTL_READ_CACHE_TTL', 5_000),
       shutdownTimeoutMs: duration(env, 'CERTCTL_SHUTDOWN_TIMEOUT', 25_000),
+      trustedProxies: trustedProxies(env),
     },
     workerPorts: {
       orchestrator: int(env, 'CERTCTL_ORCHESTRATOR_PORT', 8081, 0, 65535),
@@ -280,7 +294,10 @@ export function loadConfig(env: Env = process.env, serviceName = 'certctl'): App
         lockoutThreshold: int(env, 'CERTCTL_BREAKGLASS_LOCKOUT_THRESHOLD', 5, 1, 100),
         lockoutMs: duration(env, 'CERTCTL_BREAKGLASS_LOCKOUT_DURATION', 15 * 60_000),
       },
+      sessionCleanupIntervalMs: duration(env, 'CERTCTL_SESSION_CLEANUP_INTERVAL', 15 * 60_000),
+      sessionRetentionMs: duration(env, 'CERTCTL_SESSION_RETENTION', 7 * 24 * 3_600_000),
     },
+    approvals: { ttlMs: duration(env, 'CERTCTL_APPROVAL_TTL', 24 * 3_600_000) },
     audit: {
       hmacKey: auditHmacKey,
       checkpointIntervalMs: duration(env, 'CERTCTL_AUDIT_CHECKPOINT_INTERVAL', 5_000),
@@ -382,6 +399,21 @@ function outboundUrl(env: Env, name: string, fallback: string | undefined, polic
     throw new ConfigError(name, err instanceof Error ? err.message : String(err));
   }
   return raw;
+}
+
+/** CERTCTL_TRUSTED_PROXIES: comma-separated IPv4/IPv6 addresses or CIDRs; anything else stops the process. */
+function trustedProxies(env: Env): string[] {
+  const entries = list(env, 'CERTCTL_TRUSTED_PROXIES');
+  for (const entry of entries) {
+    const [address, prefix, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const maxPrefix = family === 6 ? 128 : 32;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix);
+    if (!family || !prefixOk || extra !== undefined) {
+      throw new ConfigError('CERTCTL_TRUSTED_PROXIES', `must list IP addresses or CIDRs (10.0.0.0/8, ::1), got "${entry}"`);
+    }
+  }
+  return entries;
 }
 
 function list(env: Env, name: string): string[] {
@@ -663,6 +695,13 @@ export interface AcmeServerConfig {
   baseUrl: string | undefined;
   /** A nonce is good once, for this long. */
   nonceTtlMs: number;
+  /**
+   * Keys that sign nonces (HMAC), shared by every replica: the first signs, all verify (rotation: put the new key
+   * first, drop the old one after a nonce lifetime). Empty: derived from CERTCTL_CONFIG_ENCRYPTION_KEY.
+   */
+  nonceKeys: string[];
+  /** Requests without an account (directory, new-nonce, renewal-info, and JWS signed by a `jwk`: new-account, revoke by certificate key) one client address may make per minute (0: no limit). */
+  publicRequestsPerIpPerMinute: number;
   /** Lifetime of a pending order and its authorizations. */
   orderTtlMs: number;
   /** Largest JWS body accepted (413 problem above). */
@@ -693,11 +732,15 @@ export function loadAcmeServerConfig(env: Env): AcmeServerConfig {
   if (base !== undefined) url(env, 'CERTCTL_ACME_SERVER_BASE_URL', base, ['http:', 'https:']);
   const explanation = optional(env, 'CERTCTL_ACME_SERVER_RENEW_EARLY_EXPLANATION_URL');
   if (explanation !== undefined) url(env, 'CERTCTL_ACME_SERVER_RENEW_EARLY_EXPLANATION_URL', explanation, ['http:', 'https:']);
+  const nonceKeys = list(env, 'CERTCTL_ACME_SERVER_NONCE_KEYS');
+  if (nonceKeys.some((k) => Buffer.byteLength(k) < 32)) throw new ConfigError('CERTCTL_ACME_SERVER_NONCE_KEYS', 'each key must be at least 32 bytes');
   return {
     enabled: bool(env, 'CERTCTL_ACME_SERVER_ENABLED', false),
     defaultProfileId: optional(env, 'CERTCTL_ACME_SERVER_DEFAULT_PROFILE_ID'),
     baseUrl: base?.replace(/\/+$/, ''),
     nonceTtlMs: duration(env, 'CERTCTL_ACME_SERVER_NONCE_TTL', 5 * 60_000),
+    nonceKeys,
+    publicRequestsPerIpPerMinute: int(env, 'CERTCTL_ACME_SERVER_PUBLIC_REQUESTS_PER_IP_MIN', 1200, 0, 100_000_000),
     orderTtlMs: duration(env, 'CERTCTL_ACME_SERVER_ORDER_TTL', 24 * 3_600_000),
     maxBodyBytes: int(env, 'CERTCTL_ACME_SERVER_MAX_BODY_BYTES', 65_536, 1024, 10_485_760),
     retryAfterSeconds: int(env, 'CERTCTL_ACME_SERVER_RETRY_AFTER_SECONDS', 1, 1, 3600),

@@ -44,6 +44,8 @@ export interface JobMap {
   'network-scan.shard': Traced & { scanId: string; shardIndex: number };
   'renewal.sweep': Traced;
   'jobs.timeout': Traced;
+  /** Deletes ended console sessions past their retention and consumed back-channel logout jtis past their window. */
+  'sessions.cleanup': Traced;
   'agents.health': Traced;
   reconcile: Traced;
   'network-scan.due': Traced;
@@ -75,6 +77,7 @@ export const JOB_QUEUE = {
   'network-scan.shard': Queue.Scan,
   'renewal.sweep': Queue.Schedule,
   'jobs.timeout': Queue.Schedule,
+  'sessions.cleanup': Queue.Schedule,
   'agents.health': Queue.Schedule,
   reconcile: Queue.Schedule,
   'ari.check': Queue.Schedule,

@@ -36,6 +36,7 @@ export const ID_PREFIX = {
   breakglassCredential: 'bg',
   role: 'r',
   actorRole: 'ar',
+  approvalRequest: 'apr',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

@@ -17,6 +17,7 @@ const NAV: Array<{ to: string; label: string; access: Access }> = [
   { to: '/owners', label: 'Owners', access: 'read' },
   { to: '/teams', label: 'Teams', access: 'read' },
   { to: '/jobs', label: 'Jobs', access: 'read' },
+  { to: '/approvals', label: 'Approvals', access: 'read' },
   { to: '/notifications', label: 'Notifications', access: 'read' },
   { to: '/digest', label: 'Digest', access: 'read' },
   { to: '/observability', label: 'Observability', access: 'read' },

@@ -98,7 +98,9 @@ export function SimpleResourcePage({ title, path, kind, intro, columns, fields, 
     mutationFn: (body: Record<string, unknown>) =>
       editing && editing !== 'new' ? api.put<SimpleRow>(`${path}/${encodeURIComponent(editing.id)}`, body) : api.post<SimpleRow>(path, body),
     onSuccess: (r) => {
-      toast.success(`${kind} ${r.name} saved`);
+      // An edit of an approval-gated profile answers 202 with the approval request it opened, not the row.
+      if ('approval_kind' in r) toast.success(`Edit of ${kind} ${editing && editing !== 'new' ? editing.name : ''} waits for approval by someone else (request ${r.id})`);
+      else toast.success(`${kind} ${r.name} saved`);
       setEditing(null);
       void refresh();
     },

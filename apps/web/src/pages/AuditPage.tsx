@@ -30,6 +30,16 @@ export function ndjsonToCsv(ndjson: string): string {
 /** datetime-local inputs have no zone: read them as local time, send them as ISO. */
 const toIso = (local: string) => (local ? new Date(local).toISOString() : undefined);
 
+/** Who exactly: the person (user, provider, session) behind a console session, or the API key (id), as the api recorded it. */
+function Identity({ details }: { details?: Record<string, unknown> | null }) {
+  const identity = details?.identity as Record<string, string | null> | undefined;
+  if (!identity || typeof identity !== 'object') return null;
+  const parts = identity.key_id
+    ? [`key ${identity.key_id}`]
+    : [identity.email, identity.user_id ? `user ${identity.user_id}` : null, identity.provider_id ? `via ${identity.provider_id}` : null, identity.session_id ? `session ${identity.session_id}` : null];
+  return <div className="muted small" data-testid="audit-identity">{parts.filter(Boolean).join(' · ')}</div>;
+}
+
 export default function AuditPage() {
   useDocumentTitle('Audit trail');
   const { values, page, set } = useUrlState(['category', 'actor', 'actor_type', 'action', 'resource_id', 'since', 'until'] as const);
@@ -101,7 +111,7 @@ export default function AuditPage() {
             {list.data?.data.map((e) => (
               <tr key={e.id}>
                 <td><RelativeTime iso={e.timestamp} /></td>
-                <td>{e.actor} <span className="muted">{e.actor_type}</span></td>
+                <td>{e.actor} <span className="muted">{e.actor_type}</span><Identity details={e.details} /></td>
                 <td>{e.action}</td>
                 <td className="truncate" title={`${e.resource_type ?? ''} ${e.resource_id ?? ''}`}>{e.resource_type} {e.resource_id}</td>
                 <td>{e.event_category}</td>

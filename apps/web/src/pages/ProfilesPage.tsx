@@ -18,7 +18,7 @@ export default function ProfilesPage() {
         { label: 'Description', render: (r) => <span className="truncate" title={String(r.description ?? '')}>{String(r.description || '—')}</span> },
         { label: 'Max lifetime', render: (r) => duration(r.max_ttl_seconds) },
         { label: 'EKUs', render: (r) => (Array.isArray(r.allowed_ekus) && r.allowed_ekus.length ? r.allowed_ekus.join(', ') : '—') },
-        { label: 'Approval', render: (r) => (r.requires_approval ? 'required' : 'no') },
+        { label: 'Approval', render: (r) => [r.requires_approval ? 'issuance' : '', r.edits_require_approval ? 'edits' : ''].filter(Boolean).join(', ') || 'no' },
         { label: 'Enabled', render: (r) => (r.enabled ? 'yes' : 'no') },
       ]}
       fields={[
@@ -30,6 +30,7 @@ export default function ProfilesPage() {
         { name: 'allow_short_lived', label: 'Allow short-lived', kind: 'checkbox' },
         { name: 'must_staple', label: 'OCSP must-staple', kind: 'checkbox' },
         { name: 'requires_approval', label: 'Requires approval', kind: 'checkbox' },
+        { name: 'edits_require_approval', label: 'Edits require approval', kind: 'checkbox', hint: 'A change to this profile waits on the Approvals page until someone else approves it' },
         { name: 'enabled', label: 'Enabled', kind: 'checkbox' },
       ]}
     />

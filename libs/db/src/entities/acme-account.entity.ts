@@ -14,6 +14,8 @@ export class AcmeAccountEntity {
   @Column('text', { nullable: true }) eab_key_id: string | null;
   @Column('text', { nullable: true }) team_id: string | null;
   @Column('text', { nullable: true }) owner_id: string | null;
+  /** The account URL given to the client (RFC 8657 accounturi is matched against it). */
+  @Column('text', { nullable: true, select: false }) url: string | null;
   @CreateDateColumn({ type: 'timestamptz' }) created_at: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updated_at: Date;
 }

@@ -18,6 +18,8 @@ export class CertificateProfileEntity {
   @Column('boolean', { default: false }) allow_short_lived: boolean;
   @Column('boolean', { default: false }) must_staple: boolean;
   @Column('boolean', { default: false }) requires_approval: boolean;
+  /** Four eyes on the profile itself: a PUT becomes a `profile_edit` approval request, applied once someone else approves. */
+  @Column('boolean', { default: false }) edits_require_approval: boolean;
   @Column('boolean', { default: true }) enabled: boolean;
   /** ACME server: `challenge` (prove control of each identifier) or `trust_authenticated` (EAB-bound accounts issue without). */
   @Column('text', { default: 'challenge' }) acme_auth_mode: 'trust_authenticated' | 'challenge';

@@ -25,6 +25,8 @@ import { AriRenewEarly1765585000000 } from './1765585000000-AriRenewEarly';
 import { RevocationGeneration1765590000000 } from './1765590000000-RevocationGeneration';
 import { RolesAndGrants1765600000000 } from './1765600000000-RolesAndGrants';
 import { TeamScoping1765601000000 } from './1765601000000-TeamScoping';
+import { AcmeAccountUrl1765602000000 } from './1765602000000-AcmeAccountUrl';
+import { ApprovalRequests1765603000000 } from './1765603000000-ApprovalRequests';
 
 /** Listed explicitly (not globbed) so the same list works from sources under test and from the build; one a line, in timestamp order. */
 export const MIGRATIONS = [
@@ -55,4 +57,6 @@ export const MIGRATIONS = [
   RevocationGeneration1765590000000,
   RolesAndGrants1765600000000,
   TeamScoping1765601000000,
+  AcmeAccountUrl1765602000000,
+  ApprovalRequests1765603000000,
 ];

@@ -7,3 +7,4 @@ export * from './revocation.module';
 export * from './ocsp-fast-path';
 export * from './public-server-limits';
 export * from './client-key';
+export * from './shared-rate-limit';

@@ -25,6 +25,7 @@ export function installOcspFastPath(app: INestApplication): void {
   const ocsp = app.get(OcspService);
   const metrics = app.get(HttpMetrics);
   const logger = app.get<Pino>(PINO);
+  const trust = trustedProxyTest(app);
   const framework = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
 
@@ -38,7 +39,7 @@ export function installOcspFastPath(app: INestApplication): void {
   function serve(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
     const path = req.url!.slice(PREFIX.length).split('?')[0]!;
     const slash = path.indexOf('/');
-    const client = req.socket.remoteAddress ?? 'unknown';
+    const client = clientAddressOf(req, trust);
     let pending: Promise<OcspAnswer>;
     let route: string;
     if (req.method === 'GET' && slash > 0 && slash < path.length - 1) {
@@ -114,4 +115,30 @@ export function readBody(req: IncomingMessage, timeoutMs: number): Promise<Buffe
     });
     req.on('close', () => clearTimeout(timer));
   });
+}
+
+/** Whether a hop may speak for the client: Express's compiled `trust proxy` (CERTCTL_TRUSTED_PROXIES in the api), else none. */
+export type TrustProxy = (address: string, hop: number) => boolean;
+
+function trustedProxyTest(app: INestApplication): TrustProxy {
+  const instance = app.getHttpAdapter?.()?.getInstance?.() as { get?(name: string): unknown } | undefined;
+  const compiled = instance?.get?.('trust proxy fn');
+  return typeof compiled === 'function' ? (compiled as TrustProxy) : () => false;
+}
+
+/**
+ * The client's address as Express's req.ip gives it, for requests answered before Express: the socket's peer,
+ * unless that peer is a trusted proxy, then X-Forwarded-For read from the right, skipping trusted hops. So the
+ * OCSP rate limit counts each client behind a trusted proxy, not the proxy.
+ */
+export function clientAddressOf(req: Pick<IncomingMessage, 'headers' | 'socket'>, trust: TrustProxy): string {
+  let client = req.socket.remoteAddress ?? 'unknown';
+  const header = req.headers['x-forwarded-for'];
+  if (!header) return client;
+  const hops = (Array.isArray(header) ? header.join(',') : header).split(',').map((h) => h.trim()).filter(Boolean).reverse();
+  for (let i = 0; i < hops.length; i++) {
+    if (!trust(client, i)) return client;
+    client = hops[i]!;
+  }
+  return client;
 }

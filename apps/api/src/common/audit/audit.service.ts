@@ -6,7 +6,8 @@ import { AuditEventEntity, newId } from '@certctl/db';
 import type { Principal } from '../auth/principal';
 
 export interface AuditInput {
-  actor: Pick<Principal, 'actor' | 'actor_type'>;
+  /** Who: a Principal passed whole also names the person (user, e-mail, provider, session) or the key (id, name). */
+  actor: Pick<Principal, 'actor' | 'actor_type'> & Partial<Pick<Principal, 'user_id' | 'session_id' | 'email' | 'provider_id' | 'key_id'>>;
   action: string;
   resource_type: string;
   resource_id: string;
@@ -39,7 +40,7 @@ export class AuditService implements OnApplicationShutdown {
       resource_type: input.resource_type,
       resource_id: input.resource_id,
       event_category: input.event_category ?? 'cert_lifecycle',
-      details: (input.details ?? {}) as never,
+      details: withIdentity(input) as never,
       ...(input.team_id ? { team_id: input.team_id } : {}),
     });
   }
@@ -60,4 +61,17 @@ export class AuditService implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.flush();
   }
+}
+
+/**
+ * The event's details plus `identity`: for a cookie session the user id, e-mail, provider and session id; for an
+ * API key its id and name. Events by the system (or a caller that passed only a name) carry none.
+ */
+function withIdentity(input: AuditInput): Record<string, unknown> {
+  const details = input.details ?? {};
+  const a = input.actor;
+  const identity = a.session_id || a.user_id
+    ? { user_id: a.user_id ?? null, email: a.email ?? null, provider_id: a.provider_id ?? null, session_id: a.session_id ?? null }
+    : a.key_id ? { key_id: a.key_id, key_name: a.actor } : undefined;
+  return identity && !('identity' in details) ? { ...details, identity } : details;
 }

@@ -28,6 +28,9 @@ export interface Principal {
   /** Set for a person signed in through an OpenID provider: the user and the console session. */
   user_id?: string;
   session_id?: string;
+  /** The signed-in person's e-mail and OpenID provider (absent for break-glass), for the audit trail. */
+  email?: string;
+  provider_id?: string;
   /**
    * Every permission the caller holds and where (from its roles' grants, its groups' mappings, minus expired
    * ones). Absent only for the system principal (see visibility.ts: judged as seeing everything).

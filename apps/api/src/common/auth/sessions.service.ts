@@ -77,10 +77,10 @@ export class SessionsService {
 
   private async resolveByHash(tokenHash: string): Promise<SessionLookup> {
     const rows: Array<{
-      id: string; csrf_token_hash: string; user_id: string; email: string | null; oidc_subject: string | null; breakglass_username: string | null;
+      id: string; csrf_token_hash: string; user_id: string; email: string | null; oidc_subject: string | null; breakglass_username: string | null; provider_id: string | null;
       deactivated_at: Date | null; enabled: boolean | null; live: boolean; touch: boolean;
     }> = await this.dataSource.query(
-      `SELECT s.id, s.csrf_token_hash, u.id AS user_id, u.email, u.oidc_subject, u.deactivated_at, p.enabled, b.username AS breakglass_username,
+      `SELECT s.id, s.csrf_token_hash, u.id AS user_id, u.email, u.oidc_subject, u.oidc_provider_id AS provider_id, u.deactivated_at, p.enabled, b.username AS breakglass_username,
               (s.revoked_at IS NULL AND s.idle_expires_at > now() AND s.absolute_expires_at > now()) AS live,
               (s.last_seen_at < now() - make_interval(secs => ${TOUCH_INTERVAL_SECONDS})) AS touch
          FROM sessions s JOIN users u ON u.id = s.user_id
@@ -110,6 +110,7 @@ export class SessionsService {
     const actor = breakglass ? `breakglass:${row.breakglass_username}` : row.email ?? row.oidc_subject ?? row.user_id;
     const principal: Principal = {
       actor, actor_type: 'User', role: primaryRoleOf(held.roles), user_id: row.user_id, session_id: row.id, grants: held.grants, roles: held.roles,
+      email: row.email ?? undefined, provider_id: breakglass ? undefined : row.provider_id ?? undefined,
     };
     return { ok: true, session: { principal, csrfTokenHash: row.csrf_token_hash } };
   }

@@ -47,7 +47,7 @@ export interface ProviderClient {
 /**
  * OpenID providers: stored with their client secret sealed, discovered through the outbound policy (a 400 at
  * create when the discovery document cannot be read), and kept as openid-client Configurations per process.
- * A Configuration holds the provider's JWKS: cached, and fetched again when a token names a key it lacks.
+ * The provider's JWKS is cached by OidcSignInService (jwks-cache.ts), read again when a token names a key it lacks.
  */
 @Injectable()
 export class OidcProvidersService {
@@ -227,9 +227,9 @@ export class OidcProvidersService {
       execute: insecure ? [oidc.allowInsecureRequests] : [],
       timeout: 10,
     });
-    // openid-client trusts an id_token from the token endpoint on the strength of TLS alone unless told otherwise;
-    // we verify its signature against the provider's JWKS (cached in the Configuration, fetched again on an unknown kid).
-    oidc.enableNonRepudiationChecks(config);
+    // openid-client trusts an id_token from the token endpoint on the strength of TLS alone; OidcSignInService
+    // verifies its signature against the provider's JWKS (its own cache, read again on an unknown kid: openid-client's
+    // would refuse a rotated key for the first minute after a read).
     return config;
   }
 

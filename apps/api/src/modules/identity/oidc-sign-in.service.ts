@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Redis } from 'ioredis';
-import { createLocalJWKSet, decodeJwt, JSONWebKeySet, jwtVerify, JWTVerifyGetKey } from 'jose';
+import { decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
@@ -11,7 +11,7 @@ import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { changedRows, SessionsService } from '../../common/auth/sessions.service';
 import { ApiError } from '../../common/http/api-error';
-import { outboundFetch } from './outbound-fetch';
+import { JwksCache } from './jwks-cache';
 import { OidcProvidersService, OidcProviderView } from './oidc-providers.service';
 
 /** A sign-in in progress lives this long (certctl: 10 minutes), and is consumed by its first callback. */
@@ -19,8 +19,8 @@ const PRE_LOGIN_TTL_SECONDS = 600;
 /** An id_token issued a little in the future (clock skew between us and the provider) is still accepted. */
 const FUTURE_IAT_TOLERANCE_SECONDS = 60;
 const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
-/** A provider's JWKS for logout tokens is fetched again on an unknown kid, at most this often. */
-const JWKS_REFETCH_COOLDOWN_MS = 30_000;
+/** A logout token (anyone can post one) makes us read a provider's JWKS again on an unknown kid at most this often. */
+const LOGOUT_JWKS_REFETCH_COOLDOWN_MS = 30_000;
 
 interface PreLogin {
   provider_id: string;
@@ -45,7 +45,7 @@ export interface SignedIn {
 @Injectable()
 export class OidcSignInService {
   private readonly logger = new Logger(OidcSignInService.name);
-  private readonly logoutKeys = new Map<string, { jwksUri: string; fetchedAt: number; keys: JWTVerifyGetKey }>();
+  private readonly jwks = new JwksCache();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -105,6 +105,7 @@ export class OidcSignInService {
       } catch (err) {
         throw refusal(HttpStatus.UNAUTHORIZED, 'OIDC_TOKEN_REFUSED', `the provider's answer was refused: ${safeReason(err)}`);
       }
+      await this.verifyIdTokenSignature(provider.id, config, tokens.id_token!);
       const claims = tokens.claims()!;
       this.checkIssuedAt(provider, claims.iat);
       const email = typeof claims.email === 'string' ? claims.email.toLowerCase() : undefined;
@@ -180,7 +181,7 @@ export class OidcSignInService {
     if (!metadata.jwks_uri) throw refusal(HttpStatus.BAD_REQUEST, 'OIDC_LOGOUT_TOKEN_INVALID', 'the provider publishes no jwks_uri');
     let payload: Record<string, unknown>;
     try {
-      const verified = await jwtVerify(logoutToken, (header, token) => this.logoutKey(provider.id, metadata.jwks_uri!, header, token), {
+      const verified = await jwtVerify(logoutToken, (...args) => this.jwks.key(provider.id, metadata.jwks_uri!, args, { refetchCooldownMs: LOGOUT_JWKS_REFETCH_COOLDOWN_MS }), {
         issuer: metadata.issuer,
         audience: provider.client_id,
         maxTokenAge: `${provider.iat_window_seconds}s`,
@@ -290,24 +291,19 @@ export class OidcSignInService {
     return rows[0]!;
   }
 
-  /** The provider's signing key for a logout token: its JWKS, cached and fetched again (after a cooldown) on an unknown kid. */
-  private async logoutKey(providerId: string, jwksUri: string, header: Parameters<JWTVerifyGetKey>[0], token: Parameters<JWTVerifyGetKey>[1]) {
-    let cached = this.logoutKeys.get(providerId);
-    if (!cached || cached.jwksUri !== jwksUri) cached = await this.fetchLogoutKeys(providerId, jwksUri);
+  /**
+   * openid-client checked the id_token's claims (iss, aud, exp, nonce); its signature is checked here against the
+   * provider's JWKS, read again when the token names a kid we have not seen (the provider rotated its key). A
+   * token from the token endpoint cannot be forged by a third party, so every unknown kid earns one fresh read.
+   */
+  private async verifyIdTokenSignature(providerId: string, config: oidc.Configuration, idToken: string): Promise<void> {
+    const jwksUri = config.serverMetadata().jwks_uri;
     try {
-      return await cached.keys(header, token);
+      if (!jwksUri) throw new Error('the provider publishes no jwks_uri');
+      await jwtVerify(idToken, (...args) => this.jwks.key(providerId, jwksUri, args, { refetchCooldownMs: 0 }), { clockTolerance: FUTURE_IAT_TOLERANCE_SECONDS });
     } catch (err) {
-      if (Date.now() - cached.fetchedAt < JWKS_REFETCH_COOLDOWN_MS || (err as { code?: string }).code !== 'ERR_JWKS_NO_MATCHING_KEY') throw err;
-      return (await this.fetchLogoutKeys(providerId, jwksUri)).keys(header, token);
+      throw refusal(HttpStatus.UNAUTHORIZED, 'OIDC_TOKEN_REFUSED', `the provider's answer was refused: id_token signature: ${safeReason(err)}`);
     }
-  }
-
-  private async fetchLogoutKeys(providerId: string, jwksUri: string) {
-    const res = await outboundFetch(jwksUri);
-    if (!res.ok) throw new Error(`jwks_uri answered ${res.status}`);
-    const entry = { jwksUri, fetchedAt: Date.now(), keys: createLocalJWKSet((await res.json()) as JSONWebKeySet) };
-    this.logoutKeys.set(providerId, entry);
-    return entry;
   }
 }
 

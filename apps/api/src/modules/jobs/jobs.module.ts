@@ -3,5 +3,5 @@ import { JobVerificationController, JobVerificationService } from './job-verific
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
 
-@Module({ controllers: [JobsController, JobVerificationController], providers: [JobsService, JobVerificationService] })
+@Module({ controllers: [JobsController, JobVerificationController], providers: [JobsService, JobVerificationService], exports: [JobsService] })
 export class JobsModule {}

@@ -72,9 +72,15 @@ export class JobsService {
       if (current.requested_by === actor.actor) {
         throw new ApiError(HttpStatus.FORBIDDEN, 'SELF_APPROVAL', 'the requester of a job cannot approve or reject it');
       }
+      // Past CERTCTL_APPROVAL_TTL the request is expired, even before the orchestrator's sweep marks it so.
+      const [stale]: Array<{ id: string }> = await tx.query(
+        `SELECT id FROM issuance_approval_requests WHERE job_id = $1 AND state = 'pending' AND created_at <= now() - make_interval(secs => $2::numeric / 1000)`,
+        [id, this.config.approvals.ttlMs],
+      );
+      if (stale) throw ApiError.conflict('APPROVAL_EXPIRED', `the approval request ${stale.id} of job ${id} has expired`);
       await tx.update(JobEntity, { id }, approve
         ? { status: 'Pending', decided_by: actor.actor, decision_note: note ?? null }
-        : { status: 'Cancelled', decided_by: actor.actor, decision_note: note ?? null, completed_at: new Date(), last_error: `rejected by ${actor.actor}` });
+        : { status: 'Cancelled', decided_by: actor.actor, decision_note: note ?? null, completed_at: new Date(), last_error: `rejected by ${actor.actor}${note ? `: ${note}` : ''}` });
       if (!approve) {
         await tx.update(ManagedCertificateEntity, { id: current.certificate_id, status: 'RenewalInProgress' }, { status: current.type === 'Issuance' ? 'Pending' : 'Active' });
       }

@@ -6,13 +6,14 @@ import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
 import { CrudResource } from '../../common/crud-resource';
 import { ApiError } from '../../common/http/api-error';
+import { ApprovalsService, ApprovalView } from '../approvals/approvals.service';
 import { CreateProfileDto, EKU_NAMES, UpdateProfileDto } from './dto/profile.dto';
 
 @Injectable()
 export class ProfilesService {
   readonly crud: CrudResource<CertificateProfileEntity>;
 
-  constructor(@InjectDataSource() dataSource: DataSource, audit: AuditService) {
+  constructor(@InjectDataSource() dataSource: DataSource, audit: AuditService, private readonly approvals: ApprovalsService) {
     this.crud = new CrudResource(dataSource, audit, {
       entity: CertificateProfileEntity, table: 'certificate_profiles', resource: 'profile', idKind: 'profile',
       category: 'config', actions: { created: 'profile_created', updated: 'profile_updated', deleted: 'profile_deleted' },
@@ -28,6 +29,14 @@ export class ProfilesService {
   update(actor: Principal, id: string, body: UpdateProfileDto): Promise<CertificateProfileEntity> {
     checkProfile(body);
     return this.crud.update(actor, id, body);
+  }
+
+  /** An edit, or (profile with `edits_require_approval`) the approval request that holds it until someone else approves. */
+  async updateOrRequest(actor: Principal, id: string, body: UpdateProfileDto): Promise<{ profile?: CertificateProfileEntity; approval?: ApprovalView }> {
+    checkProfile(body);
+    const current = await this.crud.get(id);
+    if (current.edits_require_approval) return { approval: await this.approvals.requestProfileEdit(actor, current, { ...body }) };
+    return { profile: await this.crud.update(actor, id, body) };
   }
 }
 

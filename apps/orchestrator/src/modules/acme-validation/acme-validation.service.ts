@@ -17,6 +17,8 @@ interface ChallengeToValidate {
   wildcard: boolean;
   authz_status: string;
   jwk_thumbprint: string;
+  /** The account URL the client was given (null for accounts older than the column): RFC 8657 accounturi. */
+  account_url: string | null;
 }
 
 /** Thrown to have BullMQ try the validation again (with its backoff); the attempt row says why. */
@@ -25,7 +27,7 @@ export class RetryValidation extends Error {}
 /**
  * Validates one ACME challenge the client said is ready (RFC 8555 §7.5.1), off the request path: the validators
  * (libs/acme-server/src/validation) reach the client on the configured ports and DNS server, CAA is checked for
- * DNS identifiers (RFC 8659, our meta.caaIdentities), each attempt is a row of acme_validation_attempts, and
+ * DNS identifiers (RFC 8659, our meta.caaIdentities; RFC 8657 accounturi and validationmethods), each attempt is a row of acme_validation_attempts, and
  * connection or DNS failures are retried until the queue's attempts are spent. Then the challenge and its
  * authorization become valid or invalid; the order follows when it is next read.
  */
@@ -41,7 +43,7 @@ export class AcmeValidationService {
 
   async validate(challengeId: string, attempt: number, maxAttempts: number): Promise<void> {
     const rows: ChallengeToValidate[] = await this.db.query(
-      `SELECT c.id, c.type, c.status, c.token, c.authorization_id, a.identifier, a.wildcard, a.status AS authz_status, acc.jwk_thumbprint
+      `SELECT c.id, c.type, c.status, c.token, c.authorization_id, a.identifier, a.wildcard, a.status AS authz_status, acc.jwk_thumbprint, acc.url AS account_url
          FROM acme_challenges c
          JOIN acme_authorizations a ON a.id = c.authorization_id
          JOIN acme_accounts acc ON acc.id = a.account_id
@@ -79,7 +81,10 @@ export class AcmeValidationService {
     if (!result.valid) return result.problem;
     if (c.identifier.type !== 'dns') return undefined;
     try {
-      const caa = await checkCaa({ name: c.identifier.value, wildcard: c.wildcard, caaIdentities: s.caaIdentities, validationMethod: c.type, resolver: s.dnsResolver });
+      const caa = await checkCaa({
+        name: c.identifier.value, wildcard: c.wildcard, caaIdentities: s.caaIdentities, validationMethod: c.type, resolver: s.dnsResolver,
+        accountUri: c.account_url ?? undefined,
+      });
       return caa.allowed ? undefined : { type: 'urn:ietf:params:acme:error:caa', detail: `CAA records at ${caa.checkedAt} do not allow this CA to issue for ${c.identifier.value}` };
     } catch (err) {
       if (err instanceof CaaLookupError) return { type: 'urn:ietf:params:acme:error:dns', detail: err.message };

@@ -17,6 +17,7 @@ interface Revoked {
   issuer_type: string;
   serials: string[];
   new_serial: string;
+  new_version_id: string | null;
   verified: boolean;
   via_ari: boolean;
 }
@@ -34,8 +35,8 @@ interface Revoked {
  * A certificate whose key lives with an ACME client (`via_ari`) has no Renewal job: the drill opened its ARI window,
  * and it is issued once the client's renewal order (`replaces` naming it, or failing that an order of the same
  * account for the same names placed after the drill began) holds a certificate, verified once the client downloaded
- * that certificate, then revoked like the others (the old managed certificate turns Revoked: the new order made its
- * own). A drill with `revoke_old` false (a plain "renew early") stops at verified.
+ * that certificate, then revoked like the others (the old managed certificate turns Revoked when the renewal made
+ * its own, i.e. with `replaces`; a renewal without it is a new version of the same certificate). A drill with `revoke_old` false (a plain "renew early") stops at verified.
  */
 @Injectable()
 export class ReissueDrillService {
@@ -141,7 +142,7 @@ export class ReissueDrillService {
     return this.dataSource.transaction(async (tx) => {
       const [updated]: [Array<{ drill_id: string; certificate_id: string; state: string; error: string | null }>, number] = await tx.query(
         `WITH item AS (
-           SELECT i.drill_id, i.certificate_id, d.created_at AS drill_started, oc.sans, first_order.account_id,
+           SELECT i.drill_id, i.certificate_id, d.created_at AS drill_started, oc.sans, first_order.account_id, i.old_serials,
                   (SELECT max(v.not_after) FROM certificate_versions v WHERE v.certificate_id = i.certificate_id) AS old_not_after
              FROM reissue_drill_items i
              JOIN reissue_drills d ON d.id = i.drill_id
@@ -151,12 +152,14 @@ export class ReissueDrillService {
          ), renewal AS (
            SELECT DISTINCT ON (item.drill_id, item.certificate_id) item.drill_id, item.certificate_id, nv.id AS version_id, nv.serial_number
              FROM item
-             JOIN acme_orders o ON o.certificate_version_id IS NOT NULL AND o.certificate_id IS DISTINCT FROM item.certificate_id
+             JOIN acme_orders o ON o.certificate_version_id IS NOT NULL
               AND (o.replaces_version_id IN (SELECT v.id FROM certificate_versions v WHERE v.certificate_id = item.certificate_id)
                    OR (o.replaces_version_id IS NULL AND o.account_id = item.account_id AND o.created_at >= item.drill_started
                        AND (SELECT array_agg(x ORDER BY x) FROM managed_certificates nc, unnest(nc.sans) x WHERE nc.id = o.certificate_id)
                          = (SELECT array_agg(x ORDER BY x) FROM unnest(item.sans) x)))
              JOIN certificate_versions nv ON nv.id = o.certificate_version_id
+            -- A renewal without replaces may be a new version of the same certificate: any version the drill did not start with.
+            WHERE NOT (nv.serial_number = ANY(item.old_serials))
             ORDER BY item.drill_id, item.certificate_id, (o.replaces_version_id IS NOT NULL) DESC, o.created_at
          ), outcome AS (
            SELECT item.drill_id, item.certificate_id, r.version_id, r.serial_number, item.old_not_after
@@ -208,7 +211,7 @@ export class ReissueDrillService {
           WHERE i.drill_id = p.drill_id AND i.certificate_id = p.certificate_id AND d.id = i.drill_id AND s.id = d.issuer_id
          RETURNING i.drill_id, i.certificate_id, d.issuer_id, s.type AS issuer_type,
                    ARRAY(SELECT x FROM unnest(i.old_serials) x WHERE x IS DISTINCT FROM i.new_serial) AS serials,
-                   i.new_serial, i.verified_at IS NOT NULL AS verified, i.via_ari`,
+                   i.new_serial, i.new_version_id, i.verified_at IS NOT NULL AS verified, i.via_ari`,
         [drillIds],
       );
       if (!items.length) return [];
@@ -222,14 +225,16 @@ export class ReissueDrillService {
          ON CONFLICT (issuer_id, serial_number) DO NOTHING`,
         [JSON.stringify(items.map((r) => ({ ...r, capable: CRL_CAPABLE_ISSUER_TYPES.includes(r.issuer_type) })))],
       );
-      // An ACME-client certificate's renewal is another managed certificate: the old one, every serial revoked, is Revoked.
+      // An ACME-client certificate renewed with `replaces` is another managed certificate: the old one, every serial
+      // revoked, is Revoked. Renewed without it (same account and names), the new version is the same certificate's.
       const replacedByClient = items.filter((r) => r.via_ari);
       if (replacedByClient.length) {
         await tx.query(
           `UPDATE managed_certificates c SET status = 'Revoked', revoked_at = now(), revocation_reason = d.revocation_reason, updated_at = now()
-             FROM jsonb_to_recordset($1::jsonb) AS r(drill_id text, certificate_id text), reissue_drills d
-            WHERE c.id = r.certificate_id AND d.id = r.drill_id AND c.status NOT IN ('Revoked', 'Archived')`,
-          [JSON.stringify(replacedByClient.map((r) => ({ drill_id: r.drill_id, certificate_id: r.certificate_id })))],
+             FROM jsonb_to_recordset($1::jsonb) AS r(drill_id text, certificate_id text, new_version_id text), reissue_drills d
+            WHERE c.id = r.certificate_id AND d.id = r.drill_id AND c.status NOT IN ('Revoked', 'Archived')
+              AND NOT EXISTS (SELECT 1 FROM certificate_versions v WHERE v.id = r.new_version_id AND v.certificate_id = c.id)`,
+          [JSON.stringify(replacedByClient.map((r) => ({ drill_id: r.drill_id, certificate_id: r.certificate_id, new_version_id: r.new_version_id })))],
         );
       }
       await insertAudit(tx, items.map((r) => ({

@@ -12,6 +12,7 @@ import { JobTimeoutsService } from './job-timeouts.service';
 import { ReconcilerService } from './reconciler.service';
 import { RenewalSweepService } from './renewal-sweep.service';
 import { ReissueDrillService } from './reissue-drill.service';
+import { SessionCleanupService } from './session-cleanup.service';
 
 /**
  * The orchestrator's periodic work, as BullMQ job schedulers on the `schedule` queue: upserted at boot by every
@@ -29,6 +30,7 @@ export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> impl
     private readonly ari: AriCheckService,
     private readonly crl: CrlService,
     private readonly drills: ReissueDrillService,
+    private readonly sessions: SessionCleanupService,
     private readonly producer: JobProducer,
     private readonly selfHealing: SelfHealing,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -46,6 +48,7 @@ export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> impl
       ['ari.check', s.ariCheckIntervalMs],
       ['crl.generate', this.config.revocation.crlGenerationIntervalMs],
       ['reissue.advance', s.reissueAdvanceIntervalMs],
+      ['sessions.cleanup', this.config.auth.sessionCleanupIntervalMs],
     ];
     for (const [name, ms] of every) {
       await this.selfHealing.schedule({
@@ -66,6 +69,7 @@ export class ScheduleProcessor extends BaseProcessor<typeof Queue.Schedule> impl
       case 'ari.check': return this.ari.check();
       case 'crl.generate': return this.crl.generateAll();
       case 'reissue.advance': return this.drills.advance();
+      case 'sessions.cleanup': return this.sessions.cleanup();
     }
   }
 }

@@ -7,10 +7,11 @@ import { ReconcilerService } from './reconciler.service';
 import { RenewalSweepService } from './renewal-sweep.service';
 import { ScheduleProcessor } from './schedule.processor';
 import { ReissueDrillService } from './reissue-drill.service';
+import { SessionCleanupService } from './session-cleanup.service';
 
 @Module({
   imports: [RevocationModule],
-  providers: [RenewalSweepService, JobTimeoutsService, AgentHealthService, ReconcilerService, AriCheckService, ScheduleProcessor, ReissueDrillService],
-  exports: [RenewalSweepService, JobTimeoutsService, AgentHealthService, ReconcilerService, AriCheckService],
+  providers: [RenewalSweepService, JobTimeoutsService, AgentHealthService, ReconcilerService, AriCheckService, ScheduleProcessor, ReissueDrillService, SessionCleanupService],
+  exports: [SessionCleanupService, RenewalSweepService, JobTimeoutsService, AgentHealthService, ReconcilerService, AriCheckService],
 })
 export class SchedulerModule {}

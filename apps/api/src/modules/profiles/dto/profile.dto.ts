@@ -27,6 +27,7 @@ export class CreateProfileDto {
   @BoolField({ optional: true }) allow_short_lived?: boolean;
   @BoolField({ optional: true }) must_staple?: boolean;
   @BoolField({ optional: true }) requires_approval?: boolean;
+  @BoolField({ optional: true, description: 'Four eyes on the profile itself: an edit waits as a profile_edit approval until someone else approves it' }) edits_require_approval?: boolean;
   @BoolField({ optional: true }) enabled?: boolean;
   @EnumField(['trust_authenticated', 'challenge'], { optional: true, description: 'ACME server: issue to EAB-bound accounts without challenges, or validate each identifier' })
   acme_auth_mode?: 'trust_authenticated' | 'challenge';
