@@ -228,4 +228,29 @@ describe('team-scoped callers (roles granted within a scope)', () => {
     const refused = await as(keys.unrelated).get('/api/v1/certificates').expect(403);
     expect(refused.body.message).toBe('missing permission cert.read');
   });
+
+  // Last in the file: it opens jobs of its own, which the job counts above do not expect.
+  it("lists and opens only the approval requests of team A's certificates; B's by id is 404, and deciding it too", async () => {
+    const gated = (await post(api, '/api/v1/profiles', { name: unique('gated'), requires_approval: true })).id as string;
+    const held: Record<'A' | 'B', string> = { A: '', B: '' };
+    for (const team of ['A', 'B'] as const) {
+      const name = `${unique('gated')}.example.com`;
+      const cert = await post(api, '/api/v1/certificates', {
+        name, common_name: name, owner_id: ids[`owner${team}`], team_id: ids[`team${team}`], issuer_id: ids.issuer1, certificate_profile_id: gated,
+      });
+      await api.http.post(`/api/v1/certificates/${cert.id}/renew`).set(api.auth()).send({}).expect(202);
+      const rows = await api.db.query('SELECT id FROM issuance_approval_requests WHERE certificate_id = $1', [cert.id]);
+      held[team] = rows.rows[0].id;
+    }
+    const listed = (await as(keys.operatorA).get('/api/v1/approvals?state=pending').expect(200)).body;
+    expect(listed.data.map((r: { id: string }) => r.id)).toContain(held.A);
+    expect(listed.data.map((r: { id: string }) => r.id)).not.toContain(held.B);
+    expect(listed.total).toBe(listed.data.length);
+    await as(keys.operatorA).get(`/api/v1/approvals/${held.A}`).expect(200);
+    await as(keys.operatorA).get(`/api/v1/approvals/${held.B}`).expect(404);
+    await api.http.post(`/api/v1/approvals/${held.B}/approve`).set(api.auth(keys.operatorA)).send({}).expect(404);
+    // The admin key sees both.
+    const all = (await api.http.get('/api/v1/approvals?state=pending').set(api.auth()).expect(200)).body;
+    expect(all.data.map((r: { id: string }) => r.id)).toEqual(expect.arrayContaining([held.A, held.B]));
+  });
 });

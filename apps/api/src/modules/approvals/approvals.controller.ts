@@ -27,15 +27,15 @@ export class ApprovalsController {
   @Get()
   @RequirePermission('approval.read')
   @Returns(pageOf(ApprovalSchema))
-  list(@Query() query: ApprovalQuery): Promise<Page<ApprovalView>> {
-    return this.approvals.list(query);
+  list(@CurrentPrincipal() caller: Principal, @Query() query: ApprovalQuery): Promise<Page<ApprovalView>> {
+    return this.approvals.list(query, caller);
   }
 
   @Get(':id')
   @RequirePermission('approval.read')
   @Returns(ApprovalSchema)
-  get(@Param('id') id: string): Promise<ApprovalView> {
-    return this.approvals.get(id);
+  get(@CurrentPrincipal() caller: Principal, @Param('id') id: string): Promise<ApprovalView> {
+    return this.approvals.get(id, undefined, false, caller);
   }
 
   @Post(':id/approve')

@@ -5,6 +5,7 @@ import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { CertificateProfileEntity, newId } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
+import { positionalBinder, visibilityOf, visibilitySql } from '../../common/auth/visibility';
 import { ApiError } from '../../common/http/api-error';
 import { Page, pageOf } from '../../common/http/pagination';
 import { translateWriteError } from '../../common/http/write-errors';
@@ -31,8 +32,16 @@ export interface ApprovalView {
   expires_at: Date;
 }
 
-const COLUMNS = `id, approval_kind, certificate_id, job_id, profile_id, requested_by, state, decided_by, decided_at, decision_note,
-  payload, metadata, created_at, updated_at, created_at + make_interval(secs => $1::numeric / 1000) AS expires_at`;
+const COLUMNS = `a.id, a.approval_kind, a.certificate_id, a.job_id, a.profile_id, a.requested_by, a.state, a.decided_by, a.decided_at,
+  a.decision_note, a.payload, a.metadata, a.created_at, a.updated_at, a.created_at + make_interval(secs => $1::numeric / 1000) AS expires_at`;
+/** A request with its certificate (absent for profile edits), whose team, issuer and profile scope it. */
+const FROM = 'issuance_approval_requests a LEFT JOIN managed_certificates c ON c.id = a.certificate_id';
+
+/** Appends LIMIT/OFFSET parameters and returns their placeholders. */
+function limitParams(params: unknown[], limit: number, offset: number): string {
+  params.push(limit, offset);
+  return `$${params.length - 1} OFFSET $${params.length}`;
+}
 
 /**
  * The approval queue. An issuance request follows its job (the jobs table's trigger opens and settles it), so
@@ -48,25 +57,39 @@ export class ApprovalsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async list(query: ApprovalQuery): Promise<Page<ApprovalView>> {
+  /**
+   * The requests the caller may see: a scoped caller (`approval.read` within teams, issuers or profiles) sees those
+   * whose certificate is in its scope, and profile edits of profiles in its scope; the rest stay hidden (404 by id).
+   */
+  async list(query: ApprovalQuery, principal?: Principal): Promise<Page<ApprovalView>> {
     const { page, perPage, offset } = pageOf(query);
-    const where = `($2::text IS NULL OR state = $2) AND ($3::text IS NULL OR approval_kind = $3)`;
-    const params = [this.config.approvals.ttlMs, query.state ?? null, query.approval_kind ?? null];
+    const params: unknown[] = [this.config.approvals.ttlMs, query.state ?? null, query.approval_kind ?? null];
+    const where = `($2::text IS NULL OR a.state = $2) AND ($3::text IS NULL OR a.approval_kind = $3)${this.scopeCondition(principal, params)}`;
+    const countParams = [...params];
+    const limit = limitParams(params, perPage, offset);
     const [rows, [{ total }]] = await Promise.all([
-      this.dataSource.query(`SELECT ${COLUMNS} FROM issuance_approval_requests WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5`,
-        [...params, perPage, offset]) as Promise<ApprovalView[]>,
-      this.dataSource.query(`SELECT count(*)::int AS total FROM issuance_approval_requests WHERE ${where.replaceAll('$2', '$1').replaceAll('$3', '$2')}`,
-        params.slice(1)) as Promise<Array<{ total: number }>>,
+      this.dataSource.query(`SELECT ${COLUMNS} FROM ${FROM} WHERE ${where} ORDER BY a.created_at DESC, a.id DESC LIMIT ${limit}`, params) as Promise<ApprovalView[]>,
+      // $1 (the TTL) is only used by COLUMNS; the count names it too so the placeholders stay the same.
+      this.dataSource.query(`SELECT count(*)::int AS total FROM ${FROM} WHERE $1::numeric IS NOT NULL AND ${where}`, countParams) as Promise<Array<{ total: number }>>,
     ]);
     return { data: rows, total, page, per_page: perPage };
   }
 
-  async get(id: string, manager: EntityManager = this.dataSource.manager, lock = false): Promise<ApprovalView> {
+  async get(id: string, manager: EntityManager = this.dataSource.manager, lock = false, principal?: Principal): Promise<ApprovalView> {
+    const params: unknown[] = [this.config.approvals.ttlMs, id];
+    const scope = lock ? '' : this.scopeCondition(principal, params);
     const rows: ApprovalView[] = await manager.query(
-      `SELECT ${COLUMNS} FROM issuance_approval_requests WHERE id = $2${lock ? ' FOR UPDATE' : ''}`, [this.config.approvals.ttlMs, id],
+      `SELECT ${COLUMNS} FROM ${FROM} WHERE a.id = $2${scope}${lock ? ' FOR UPDATE OF a' : ''}`, params,
     );
     if (!rows[0]) throw ApiError.notFound('approval', id);
     return rows[0];
+  }
+
+  /** ` AND <condition>` narrowing to what `approval.read` reaches for this caller, or '' when it reaches everything. */
+  private scopeCondition(principal: Principal | undefined, params: unknown[]): string {
+    const sql = visibilitySql(visibilityOf(principal, 'approval.read'),
+      { team: 'c.team_id', issuer: 'c.issuer_id', profile: 'COALESCE(c.certificate_profile_id, a.profile_id)' }, positionalBinder(params));
+    return sql === undefined ? '' : ` AND ${sql}`;
   }
 
   /** A PUT to a profile whose edits need four eyes: the edit is kept as a `profile_edit` request, not applied. */
@@ -88,7 +111,7 @@ export class ApprovalsService {
   }
 
   async decide(actor: Principal, id: string, approve: boolean, note: string | undefined, correlationId: string): Promise<ApprovalView> {
-    const request = await this.get(id);
+    const request = await this.get(id, undefined, false, actor);
     this.checkDecidable(actor, request);
     if (request.approval_kind === 'cert_issuance') {
       // The job decides: its trigger settles this request in the same transaction.
