@@ -25,21 +25,21 @@ export class ApprovalsController {
   constructor(private readonly approvals: ApprovalsService) {}
 
   @Get()
-  @RequirePermission('approval.read')
+  @RequirePermission('approval.read', { scope: 'rows' })
   @Returns(pageOf(ApprovalSchema))
   list(@CurrentPrincipal() caller: Principal, @Query() query: ApprovalQuery): Promise<Page<ApprovalView>> {
     return this.approvals.list(query, caller);
   }
 
   @Get(':id')
-  @RequirePermission('approval.read')
+  @RequirePermission('approval.read', { scope: 'rows' })
   @Returns(ApprovalSchema)
   get(@CurrentPrincipal() caller: Principal, @Param('id') id: string): Promise<ApprovalView> {
     return this.approvals.get(id, undefined, false, caller);
   }
 
   @Post(':id/approve')
-  @RequirePermission('approval.approve')
+  @RequirePermission('approval.approve', { scope: 'rows' })
   @HttpCode(200)
   @Returns(ApprovalSchema)
   approve(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: ApprovalDecisionDto, @RequestId() requestId: string): Promise<ApprovalView> {
@@ -47,7 +47,7 @@ export class ApprovalsController {
   }
 
   @Post(':id/reject')
-  @RequirePermission('approval.reject')
+  @RequirePermission('approval.reject', { scope: 'rows' })
   @HttpCode(200)
   @Returns(ApprovalSchema)
   reject(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: ApprovalDecisionDto, @RequestId() requestId: string): Promise<ApprovalView> {
