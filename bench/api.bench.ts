@@ -31,8 +31,8 @@
  *     database gives for the same query (computed here with plain SQL).
  *  5. The cost of request logging (full mode only): two fresh apis, at info and at warn, in turns.
  *  5b. The cost of authorization (issue 23): the first page as an operator whose cert.read grant is scoped to one
- *     of the 20 teams (5,000 rows) against the admin key, interleaved on one api (bench/lib/scoped-api-main, which
- *     layers the grants onto the key until the guard loads them), pages checked; goal >= 0.9 of the admin rate,
+ *     of the 20 teams (5,000 rows, a role granted within the team through the API) against the admin key,
+ *     interleaved on one api, pages checked; goal >= 0.9 of the admin rate,
  *     with EXPLAIN ANALYZE of the scoped page query in the results.
  *  6. Prints the figures and writes bench/results/api.json with every round.
  *
@@ -372,24 +372,31 @@ interface TeamScopedCost {
 
 /**
  * The first page for an operator whose cert.read grant is scoped to one of the 20 teams, against the admin key
- * (no grants list: sees everything), on the same api process in interleaved rounds. The grants are layered onto
- * the authenticated key by bench/lib/scoped-api-main (until the guard loads grants from the roles tables).
+ * (every permission globally: sees everything), on the same api process in interleaved rounds. The operator's
+ * grant is a role granted within the team through the API, loaded by the guard as for any key.
  */
 async function measureTeamScoped(
   apiEnv: Record<string, string>, adminHeaders: Record<string, string>, config: BenchConfig, load: LoadGenerator, databaseUrl: string,
 ): Promise<TeamScopedCost> {
-  const prefix = 'bench-team-scoped-';
   const grants = [{ permission: 'cert.read', scope_type: 'team', scope_id: SCOPED_TEAM }];
-  const scopedApi = await ApiProcess.start(
-    { ...apiEnv, BENCH_SCOPED_ACTOR_PREFIX: prefix, BENCH_SCOPED_GRANTS: JSON.stringify(grants) }, resolve(__dirname, 'lib', 'scoped-api-main.js'));
+  const scopedApi = await ApiProcess.start(apiEnv);
   try {
     await scopedApi.waitReady();
-    const created = await fetch(`${scopedApi.baseUrl}/api/v1/auth/keys`, {
-      method: 'POST', headers: { ...adminHeaders, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: `${prefix}${randomBytes(4).toString('hex')}`, role: 'operator' }),
-    });
-    if (created.status !== 201) throw new Error(`creating the scoped operator's key: HTTP ${created.status} ${await created.text()}`);
-    const scopedHeaders = { authorization: `Bearer ${((await created.json()) as { key: string }).key}`, accept: 'application/json' };
+    // An operator of one team, made as an admin would: a key, its global role taken back, a role holding
+    // cert.read granted to it within the team. The guard loads that grant (a team-scoped visibility).
+    const call = async (method: string, route: string, body?: object): Promise<Record<string, unknown>> => {
+      const res = await fetch(`${scopedApi.baseUrl}/api/v1${route}`, {
+        method, headers: { ...adminHeaders, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined,
+      });
+      if (res.status >= 300) throw new Error(`${method} ${route} for the scoped operator: HTTP ${res.status} ${await res.text()}`);
+      return res.status === 204 ? {} : ((await res.json()) as Record<string, unknown>);
+    };
+    const suffix = randomBytes(4).toString('hex');
+    const key = await call('POST', '/auth/keys', { name: `bench-team-scoped-${suffix}`, role: 'viewer' });
+    await call('DELETE', `/auth/keys/${String(key.id)}/roles/r-viewer`);
+    const role = await call('POST', '/auth/roles', { name: `bench-team-reader-${suffix}`, permissions: ['cert.read'] });
+    await call('POST', `/auth/keys/${String(key.id)}/roles`, { role_id: role.id, scope_type: 'team', scope_id: SCOPED_TEAM });
+    const scopedHeaders = { authorization: `Bearer ${String(key.key)}`, accept: 'application/json' };
     const path = '/api/v1/certificates?per_page=50';
     const admin: Scenario = { name: 'list_first_page', path, kind: 'list', peers: false, expected: listExpected('', [], 0) };
     const scoped: Scenario = { name: TEAM_SCOPED, path, kind: 'list', peers: false, expected: listExpected('WHERE team_id = $1', [SCOPED_TEAM], 0) };

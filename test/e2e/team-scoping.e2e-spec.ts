@@ -2,33 +2,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Grant } from '../../apps/api/src/common/auth/visibility';
 import { ApiHarness, startApi } from '../support/api-harness';
 import { post, unique } from '../support/fixtures';
-import { grantsIn, layerGrants, OPERATOR_PERMISSIONS } from '../support/scoped-grants';
+import { grantsIn, keyWithGrants, OPERATOR_PERMISSIONS } from '../support/scoped-grants';
 
 /**
  * Issue 23, scoped grants: an operator of team A never sees team B's certificates, targets, jobs, notifications,
  * agents or audit rows; totals count only what it sees; B's rows by id are 404; creating or moving into team B is
- * 403 naming the field. Grants are layered onto the authenticated principal (test/support/scoped-grants.ts) until
- * the guard loads them from the roles tables: switch `layerGrants` for real role grants then.
+ * 403 naming the field. The keys hold custom roles granted through the API within a team, an issuer or a profile
+ * (test/support/scoped-grants.ts); the guard loads those grants.
  */
-describe('team-scoped callers (scoped grants, layered onto the principal)', () => {
+describe('team-scoped callers (roles granted within a scope)', () => {
   let api: ApiHarness;
-  const grants = new Map<string, Grant[]>();
-  const keys: Record<'operatorA' | 'issuerScoped' | 'profileScoped' | 'nothing', string> = { operatorA: '', issuerScoped: '', profileScoped: '', nothing: '' };
+  const keys: Record<'operatorA' | 'issuerScoped' | 'profileScoped' | 'nothing' | 'unrelated', string> = { operatorA: '', issuerScoped: '', profileScoped: '', nothing: '', unrelated: '' };
   const ids: Record<string, string> = {};
 
-  async function keyFor(role: string, keyGrants: Grant[]): Promise<string> {
-    const name = unique(`scoped-${role}`);
-    const created = await post(api, '/api/v1/auth/keys', { name, role });
-    grants.set(name, keyGrants);
-    return created.key as string;
-  }
+  const keyFor = (label: string, keyGrants: Grant[]) => keyWithGrants(api, label, keyGrants);
 
   const as = (key: string) => ({ get: (path: string) => api.http.get(path).set(api.auth(key)) });
   const idsOf = (body: { data: Array<{ id: string }> }) => body.data.map((row) => row.id).sort();
 
   beforeAll(async () => {
     api = await startApi();
-    layerGrants(api.app, grants);
     for (const team of ['A', 'B']) {
       ids[`team${team}`] = (await post(api, '/api/v1/teams', { name: unique(`team-${team}`) })).id;
       ids[`owner${team}`] = (await post(api, '/api/v1/owners', { name: unique('owner'), email: 'owner@example.com', team_id: ids[`team${team}`] })).id;
@@ -66,8 +59,11 @@ describe('team-scoped callers (scoped grants, layered onto the principal)', () =
     keys.operatorA = await keyFor('operator', grantsIn('team', ids.teamA!, OPERATOR_PERMISSIONS));
     keys.issuerScoped = await keyFor('viewer', grantsIn('issuer', ids.issuer2!, ['cert.read', 'target.read']));
     keys.profileScoped = await keyFor('viewer', grantsIn('profile', ids.profile!, ['cert.read']));
-    // Holds permissions, but none of them for rows (e.g. only issuer.read): every scoped list is empty.
-    keys.nothing = await keyFor('operator', [{ permission: 'issuer.read', scope_type: 'global', scope_id: null }]);
+    // An operator of a team that owns nothing: its grants reach no rows, so every scoped list is empty.
+    const emptyTeam = (await post(api, '/api/v1/teams', { name: unique('team-empty') })).id as string;
+    keys.nothing = await keyFor('operator', grantsIn('team', emptyTeam, OPERATOR_PERMISSIONS));
+    // Holds permissions, but none a list needs (only issuer.read): the guard refuses, naming the permission.
+    keys.unrelated = await keyFor('issuer-reader', [{ permission: 'issuer.read', scope_type: 'global', scope_id: null }]);
   });
   afterAll(async () => api?.close());
 
@@ -229,6 +225,8 @@ describe('team-scoped callers (scoped grants, layered onto the principal)', () =
       expect(body, path).toMatchObject({ data: [], total: 0 });
     }
     await as(keys.nothing).get(`/api/v1/certificates/${ids.certA1}`).expect(404);
+    const refused = await as(keys.unrelated).get('/api/v1/certificates').expect(403);
+    expect(refused.body.message).toBe('missing permission cert.read');
   });
 
   // Last in the file: it opens jobs of its own, which the job counts above do not expect.

@@ -1,25 +1,29 @@
-import type { ExecutionContext, INestApplication } from '@nestjs/common';
-import { AuthGuard } from '../../apps/api/src/common/auth/auth.guard';
+import { expect } from 'vitest';
 import type { Grant, ScopeType } from '../../apps/api/src/common/auth/visibility';
-import type { ApiRequest } from '../../apps/api/src/common/http/request';
+import type { ApiHarness } from './api-harness';
+import { post, unique } from './fixtures';
 
 /**
- * STAND-IN for the scoped grants the auth guard will load (issue 23, roles with scoped grants): after the real
- * guard has authenticated a request, the principal of a key named in `grantsByActor` gets that grants list, as the
- * guard will set `principal.grants` from the roles granted to the key. The real authentication and role check run
- * unchanged. Once the guard loads grants itself, tests grant roles through the API instead and drop this.
+ * A key holding exactly `grants`, made through the API as an admin would: a key, its primary role taken back, and
+ * for each scope a custom role with that scope's permissions granted to the key there. Returns the key's secret.
  */
-export function layerGrants(app: INestApplication, grantsByActor: Map<string, Grant[]>): void {
-  const guard = app.get(AuthGuard);
-  const authenticate = guard.canActivate.bind(guard);
-  guard.canActivate = async (context: ExecutionContext) => {
-    const allowed = await authenticate(context);
-    const req = context.switchToHttp().getRequest<ApiRequest>();
-    const grants = req.principal ? grantsByActor.get(req.principal.actor) : undefined;
-    // A copy: the key's principal may be cached and shared between requests.
-    if (grants && req.principal) req.principal = { ...req.principal, grants };
-    return allowed;
-  };
+export async function keyWithGrants(api: ApiHarness, label: string, grants: readonly Grant[]): Promise<string> {
+  const key = await post(api, '/api/v1/auth/keys', { name: unique(`scoped-${label}`), role: 'viewer' });
+  await api.http.delete(`/api/v1/auth/keys/${key.id as string}/roles/r-viewer`).set(api.auth()).expect(204);
+  const byScope = new Map<string, { scope_type: ScopeType; scope_id: string | null; permissions: string[] }>();
+  for (const g of grants) {
+    const scopeKey = `${g.scope_type}:${g.scope_id ?? ''}`;
+    const entry = byScope.get(scopeKey) ?? { scope_type: g.scope_type, scope_id: g.scope_id, permissions: [] };
+    entry.permissions.push(g.permission);
+    byScope.set(scopeKey, entry);
+  }
+  for (const scope of byScope.values()) {
+    const role = await post(api, '/api/v1/auth/roles', { name: unique(`scoped-${label}`), permissions: scope.permissions });
+    const granted = await api.http.post(`/api/v1/auth/keys/${key.id as string}/roles`).set(api.auth())
+      .send({ role_id: role.id, scope_type: scope.scope_type, ...(scope.scope_id ? { scope_id: scope.scope_id } : {}) });
+    expect(granted.status, JSON.stringify(granted.body)).toBe(201);
+  }
+  return key.key as string;
 }
 
 /** Every listed permission, granted within one scope. */

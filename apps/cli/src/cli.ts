@@ -11,6 +11,7 @@ import { scanCommand } from './commands/scan';
 import { notificationsCommand } from './commands/notifications';
 import { loginCommand } from './commands/login';
 import { targetsCommand } from './commands/targets';
+import { whoamiCommand } from './commands/whoami';
 import { COMPLETION_SHELLS, completionScript, CompletionShell } from './completion';
 import { CliUsageError, CommandFailed, positiveInt } from './context';
 import { Io, OUTPUT_FORMATS } from './output';
@@ -33,7 +34,7 @@ export function buildProgram(io: Io, env: Record<string, string | undefined>): C
 
   for (const command of [
     certsCommand(io, env), bulkRenewCommand(io, env), targetsCommand(io, env), jobsCommand(io, env), approvalsCommand(io, env), notificationsCommand(io, env),
-    agentsCommand(io, env), scanCommand(io, env), auditCommand(io, env), keysCommand(io, env), loginCommand(io, env),
+    agentsCommand(io, env), scanCommand(io, env), auditCommand(io, env), keysCommand(io, env), loginCommand(io, env), whoamiCommand(io, env),
   ]) program.addCommand(command);
 
   program.command('completion')

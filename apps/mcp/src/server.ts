@@ -7,7 +7,7 @@ import { registerApprovalTools } from './tools/approvals';
 
 export const MCP_SERVER_VERSION = '0.1.0';
 
-/** The certctl MCP server: each tool is one REST call made with the caller's API key (its role decides). */
+/** The certctl MCP server: each tool is one REST call made with the caller's API key (the permissions its roles grant decide). */
 export function buildMcpServer(client: CertctlClient): McpServer {
   const server = new McpServer(
     { name: 'certctl', version: MCP_SERVER_VERSION },

@@ -2,7 +2,7 @@ import { CertctlApiError, CertctlConfigError, CertctlConnectionError, FieldProbl
 import type { ClientSettings } from './settings';
 import type {
   Agent, ApiKey, AuditVerification, AuthCheck, BulkCriteria, BulkRenewResult, BulkRequeueFilter, BulkRequeueResult, BulkRevokeResult,
-  Approval, ApprovalQuery, Certificate, CertificateQuery, CreatedApiKey, DiscoveryScan, Job, JobQuery, NetworkScanTarget, Notification,
+  Approval, ApprovalQuery, Certificate, CertificateQuery, CreatedApiKey, DiscoveryScan, Job, JobQuery, NetworkScanTarget, Notification, RoleGrant,
   NewCertificate, NewTarget, NotificationQuery, Page, PemExport, RenewalTriggered, RevocationReason, ScanStarted, StatsSummary, Target,
   TargetTestResult,
 } from './types';
@@ -103,6 +103,15 @@ export class CertctlClient {
   revokeKey(id: string): Promise<ApiKey> {
     return this.request('DELETE', `/auth/keys/${segment(id)}`);
   }
+  listKeyRoles(id: string): Promise<{ grants: RoleGrant[] }> {
+    return this.request('GET', `/auth/keys/${segment(id)}/roles`);
+  }
+  grantKeyRole(id: string, input: { role_id: string; scope_type?: string; scope_id?: string; expires_at?: string }): Promise<RoleGrant> {
+    return this.request('POST', `/auth/keys/${segment(id)}/roles`, { body: input });
+  }
+  revokeKeyRole(id: string, roleId: string): Promise<void> {
+    return this.request('DELETE', `/auth/keys/${segment(id)}/roles/${segment(roleId)}`);
+  }
 
   // Discovery
   listNetworkScanTargets(query: { search?: string; page?: number; per_page?: number } = {}): Promise<Page<NetworkScanTarget>> {
@@ -132,6 +141,9 @@ export class CertctlClient {
   // Auth
   authCheck(): Promise<AuthCheck> {
     return this.request('GET', '/auth/check');
+  }
+  me(): Promise<AuthCheck> {
+    return this.request('GET', '/auth/me');
   }
 
   // Audit, stats

@@ -260,12 +260,32 @@ export interface TargetTestResult {
   tested_at?: string;
 }
 
-/** GET /auth/check: who the key is and what it may do. */
+/** GET /auth/check and /auth/me: who the caller is and what it may do, where. */
 export interface AuthCheck {
   actor?: string;
   role?: string;
   user?: string;
   admin?: boolean;
+  actor_id?: string;
+  actor_type?: string;
+  roles?: string[];
+  role_grants?: Array<{ role_id: string; role_name: string; scope_type: string; scope_id?: string; expires_at?: string; via: string }>;
+  effective_permissions?: Array<{ permission: string; scope_type: string; scope_id?: string }>;
+  permissions?: string[];
+}
+
+/** A role granted to a key or user (POST /auth/keys/{id}/roles). */
+export interface RoleGrant {
+  id: string;
+  actor_type: string;
+  actor_id: string;
+  role_id: string;
+  role_name: string;
+  scope_type: string;
+  scope_id?: string | null;
+  expires_at?: string | null;
+  granted_by: string;
+  created_at: string;
 }
 
 export interface NetworkScanTarget {

@@ -86,7 +86,7 @@ export const AUDIT_CATEGORIES = ['cert_lifecycle', 'auth', 'config'] as const;
 export type AuditCategory = (typeof AUDIT_CATEGORIES)[number];
 
 /** API key roles. operator = everything but key management; viewer = read only; auditor = audit read only. */
-export const API_KEY_ROLES = ['admin', 'operator', 'viewer', 'auditor', 'agent'] as const;
+export const API_KEY_ROLES = ['admin', 'operator', 'viewer', 'auditor', 'agent', 'mcp', 'cli'] as const;
 export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
 
 export const KEY_ALGORITHMS = ['ECDSA', 'RSA', 'Ed25519'] as const;

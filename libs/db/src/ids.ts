@@ -34,6 +34,8 @@ export const ID_PREFIX = {
   user: 'u',
   session: 'sess',
   breakglassCredential: 'bg',
+  role: 'r',
+  actorRole: 'ar',
   approvalRequest: 'apr',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;

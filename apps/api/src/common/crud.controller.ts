@@ -1,5 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, Type } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Permission } from '@certctl/contracts';
+import { RequirePermission } from './auth/permission.decorator';
 import type { Principal } from './auth/principal';
 import type { Page } from './http/pagination';
 import { CurrentPrincipal } from './http/request';
@@ -15,6 +17,15 @@ export interface CrudControllerOptions {
   queryDto: Type;
   /** The response schema of one resource (from common/openapi/resources), documented on every route. */
   resource: Schema;
+  /** certctl's permissions for the resource: list/get need `read`, create/update `edit`, delete `delete`. */
+  permissions: { read: Permission; edit: Permission; delete: Permission };
+  /** Routes on one resource are gated by its id as an issuer or profile scope (certctl's rbacGateScoped). */
+  scope?: 'issuer' | 'profile';
+  /**
+   * Which routes a grant scoped to a team/issuer/profile reaches (the rest need a global grant): `list`, `read`
+   * (list and get) or `all` (the service limits every read and write to the caller's scopes).
+   */
+  rows?: 'list' | 'read' | 'all';
 }
 
 /** What a resource service offers the generic controller; `create`/`update` override the plain CRUD when present. */
@@ -43,6 +54,10 @@ export interface CrudService {
  * and the OpenAPI document describes them, exactly as if each controller had declared them by hand.
  */
 export function CrudController(o: CrudControllerOptions): Type {
+  const rows = { scope: 'rows' as const };
+  const scoped = o.scope ? { scope: { type: o.scope, param: 'id' } } : o.rows === 'read' || o.rows === 'all' ? rows : {};
+  const listScope = o.rows ? rows : {};
+  const writeScope = o.scope ? scoped : o.rows === 'all' ? rows : {};
   @ApiTags(o.tag)
   @ApiBearerAuth()
   @Controller(o.path)
@@ -50,27 +65,32 @@ export function CrudController(o: CrudControllerOptions): Type {
     constructor(@Inject(o.service) readonly service: CrudService) {}
 
     @Get()
+    @RequirePermission(o.permissions.read, listScope)
     list(@CurrentPrincipal() actor: Principal, @Query() query: object): Promise<Page<object>> {
       return this.service.list ? this.service.list(actor, query) : this.service.crud.list(query);
     }
 
     @Get(':id')
+    @RequirePermission(o.permissions.read, scoped)
     get(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<object> {
       return this.service.get ? this.service.get(actor, id) : this.service.crud.get(id);
     }
 
     @Post()
+    @RequirePermission(o.permissions.edit, o.rows === 'all' ? rows : {})
     create(@CurrentPrincipal() actor: Principal, @Body() body: object): Promise<object> {
       return this.service.create ? this.service.create(actor, body) : this.service.crud.create(actor, body);
     }
 
     @Put(':id')
+    @RequirePermission(o.permissions.edit, writeScope)
     update(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: object): Promise<object> {
       return this.service.update ? this.service.update(actor, id, body) : this.service.crud.update(actor, id, body);
     }
 
     @Delete(':id')
     @HttpCode(204)
+    @RequirePermission(o.permissions.delete, writeScope)
     remove(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<void> {
       return this.service.remove ? this.service.remove(actor, id) : this.service.crud.remove(actor, id);
     }

@@ -25,6 +25,7 @@ import { AcmeAccountEntity } from './acme-account.entity';
 import { AcmeOrderEntity } from './acme-order.entity';
 import { AcmeAuthorizationEntity } from './acme-authorization.entity';
 import { AcmeChallengeEntity } from './acme-challenge.entity';
+import { ActorRoleEntity, PermissionEntity, RoleEntity, RolePermissionEntity } from './rbac.entity';
 
 export {
   AgentEntity, ApiKeyEntity, AuditEventEntity, CertificateProfileEntity, CertificateTargetMappingEntity,
@@ -34,6 +35,7 @@ export {
   EndpointHealthCheckEntity, EndpointHealthHistoryEntity,
   AgentGroupEntity, AgentGroupMemberEntity,
   AcmeEabKeyEntity, AcmeAccountEntity, AcmeOrderEntity, AcmeAuthorizationEntity, AcmeChallengeEntity,
+  ActorRoleEntity, PermissionEntity, RoleEntity, RolePermissionEntity,
 };
 export type { AcmeAccountStatus } from './acme-account.entity';
 export type { AcmeOrderStatus, AcmeIdentifier } from './acme-order.entity';
@@ -52,4 +54,5 @@ export const ENTITIES = [
   EndpointHealthCheckEntity, EndpointHealthHistoryEntity,
   AgentGroupEntity, AgentGroupMemberEntity,
   AcmeEabKeyEntity, AcmeAccountEntity, AcmeOrderEntity, AcmeAuthorizationEntity, AcmeChallengeEntity,
+  ActorRoleEntity, PermissionEntity, RoleEntity, RolePermissionEntity,
 ];

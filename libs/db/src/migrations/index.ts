@@ -23,6 +23,7 @@ import { BreakGlass1765570001000 } from './1765570001000-BreakGlass';
 import { ReissueDrills1765580000000 } from './1765580000000-ReissueDrills';
 import { AriRenewEarly1765585000000 } from './1765585000000-AriRenewEarly';
 import { RevocationGeneration1765590000000 } from './1765590000000-RevocationGeneration';
+import { RolesAndGrants1765600000000 } from './1765600000000-RolesAndGrants';
 import { TeamScoping1765601000000 } from './1765601000000-TeamScoping';
 import { AcmeAccountUrl1765602000000 } from './1765602000000-AcmeAccountUrl';
 import { ApprovalRequests1765603000000 } from './1765603000000-ApprovalRequests';
@@ -54,6 +55,7 @@ export const MIGRATIONS = [
   ReissueDrills1765580000000,
   AriRenewEarly1765585000000,
   RevocationGeneration1765590000000,
+  RolesAndGrants1765600000000,
   TeamScoping1765601000000,
   AcmeAccountUrl1765602000000,
   ApprovalRequests1765603000000,

@@ -8,7 +8,8 @@ import { ApiKeyEntity, newId } from '@certctl/db';
 import { ApiError } from '../http/api-error';
 import { AuditService } from '../audit/audit.service';
 import { TtlCache } from '../cache';
-import type { Principal } from './principal';
+import { GrantRow, GrantsService, KEY_GRANTS_COLUMN, live } from './grants.service';
+import { ADMIN_ROLE_GRANT, adminGrants, primaryRoleOf, type Principal } from './principal';
 
 export function sha256Hex(value: string): string {
   return createHash('sha256').update(value).digest('hex');
@@ -22,15 +23,20 @@ export function generateApiKey(): string {
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 const LAST_USED_BATCH_MS = 1_000;
 /**
- * A resolved key is reused for this long, sparing a query per request. A key revoked in this process stops
- * working at once; on other api replicas within this many milliseconds. Expiry is exact (checked on each use).
+ * A resolved key (with its grants, read in the same query) is reused for this long, sparing a query per request.
+ * A key revoked or a grant changed in this process counts at once; on other api replicas within this many
+ * milliseconds. Expiry of the key and of each grant is exact (checked on each use).
  */
 const RESOLVED_KEY_TTL_MS = 5_000;
 
-/** A cached lookup: the key's principal and when it stops working (epoch ms), checked on every use. */
+/**
+ * A cached lookup: the key's principal, when it stops working (epoch ms), and its grants with their expiries,
+ * all checked on every use.
+ */
 interface ResolvedKey {
   principal: Principal;
   expiresAt: number | null;
+  grants: GrantRow[];
 }
 
 export interface CreatedApiKey {
@@ -51,21 +57,30 @@ export class ApiKeysService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly audit: AuditService,
+    private readonly grants: GrantsService,
   ) {
     const bootstrap = config.auth.bootstrapApiKey;
     this.bootstrapHash = bootstrap ? createHash('sha256').update(bootstrap).digest() : undefined;
+    // A grant given or taken back counts from the next request in this process.
+    this.grants.alsoClear(() => this.resolved.clear());
   }
 
-  /** The principal of a presented key, or undefined when it is unknown, revoked or expired. */
+  /**
+   * The principal of a presented key with its grants (its roles' permissions and where they apply, expired grants
+   * left out), or undefined when it is unknown, revoked or expired.
+   */
   async resolve(presented: string): Promise<Principal | undefined> {
     const digest = createHash('sha256').update(presented).digest();
     if (this.bootstrapHash && timingSafeEqual(digest, this.bootstrapHash)) {
-      return { actor: 'bootstrap-admin', actor_type: 'APIKey', role: 'admin' };
+      return { actor: 'bootstrap-admin', actor_type: 'APIKey', role: 'admin', grants: adminGrants(), roles: [ADMIN_ROLE_GRANT] };
     }
     const found = await this.resolved.get(digest.toString('hex'), () => this.lookup(digest));
     // The cache spares the query, not the clock: a key stops working at its expires_at to the millisecond.
     if (!found || (found.expiresAt !== null && found.expiresAt <= Date.now())) return undefined;
-    return found.principal;
+    const { grants, roles } = live(found.grants);
+    // The key's own role names it while the key still holds it; otherwise the strongest role it holds now.
+    const role = roles.some((r) => r.role_id === `r-${found.principal.role}`) ? found.principal.role : primaryRoleOf(roles);
+    return { ...found.principal, role, grants, roles };
   }
 
   /** A fingerprint of the configured bootstrap key (not the key, nor its plain hash), to notice when it changes. */
@@ -87,10 +102,10 @@ export class ApiKeysService {
 
   private async lookup(digest: Buffer): Promise<ResolvedKey | undefined> {
     const hex = digest.toString('hex');
-    const rows: Array<{ id: string; name: string; role: ApiKeyRole; agent_id: string | null; key_hash: string; expires_at: Date | null }> =
+    const rows: Array<{ id: string; name: string; role: string; agent_id: string | null; key_hash: string; expires_at: Date | null; grants: GrantRow[] }> =
       await this.dataSource.query(
-        `SELECT id, name, role, agent_id, key_hash, expires_at FROM api_keys
-          WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+        `SELECT k.id, k.name, k.role, k.agent_id, k.key_hash, k.expires_at, ${KEY_GRANTS_COLUMN} FROM api_keys k
+          WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,
         [hex],
       );
     const row = rows[0];
@@ -100,7 +115,7 @@ export class ApiKeysService {
     const principal: Principal = row.role === 'agent'
       ? { actor: row.name, actor_type: 'Agent', role: 'agent', key_id: row.id, agent_id: row.agent_id ?? undefined }
       : { actor: row.name, actor_type: 'APIKey', role: row.role, key_id: row.id };
-    return { principal, expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null };
+    return { principal, expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null, grants: row.grants };
   }
 
   /**
@@ -155,6 +170,13 @@ export class ApiKeysService {
     return this.dataSource.manager.find(ApiKeyEntity, { order: { created_at: 'ASC', id: 'ASC' } });
   }
 
+  /** A key by id (404 when unknown), for grants made to it. */
+  async get(id: string): Promise<ApiKeyEntity> {
+    const key = await this.dataSource.manager.findOne(ApiKeyEntity, { where: { id } });
+    if (!key) throw ApiError.notFound('api key', id);
+    return key;
+  }
+
   async revoke(actor: Principal, id: string): Promise<ApiKeyEntity> {
     const revoked = await this.dataSource.transaction(async (tx) => {
       const key = await tx.findOne(ApiKeyEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
@@ -171,6 +193,7 @@ export class ApiKeysService {
     // Forgotten after the commit: a lookup between the update and the commit still read the key as valid, and had it
     // been cached after a clear made inside the transaction it would have kept working here for RESOLVED_KEY_TTL_MS.
     this.resolved.clear();
+    this.grants.clear();
     return revoked;
   }
 }

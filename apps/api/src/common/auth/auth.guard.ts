@@ -5,14 +5,19 @@ import { ApiError } from '../http/api-error';
 import type { ApiRequest } from '../http/request';
 import { ACCESS_KEY } from './access.decorator';
 import { ApiKeysService } from './api-keys.service';
-import { Access, Principal, ROLE_ACCESS } from './principal';
+import { AUTHENTICATED, PERMISSION_KEY, PermissionRequirement, requiredPermissions } from './permission.decorator';
+import { ADMIN_ROLE_GRANT, adminGrants, holds, Principal } from './principal';
 import { cookieValue, CSRF_HEADER, SESSION_COOKIE, SessionsService } from './sessions.service';
 
-const DEMO_PRINCIPAL: Principal = { actor: 'actor-demo-anon', actor_type: 'Anonymous', role: 'admin' };
+/** Demo mode (CERTCTL_AUTH_TYPE=none): certctl's anonymous actor, granted r-admin. */
+const DEMO_PRINCIPAL: Principal = { actor: 'actor-demo-anon', actor_type: 'Anonymous', role: 'admin', grants: adminGrants(), roles: [ADMIN_ROLE_GRANT] };
 
 /**
  * Global guard: `Authorization: Bearer <key>`, or (without that header) the console's session cookie after an
- * OpenID sign-in. 401 when the key or session is missing or unknown, 403 when the role lacks what the route needs.
+ * OpenID sign-in. 401 when the key or session is missing or unknown; 403 naming the permission when the caller's
+ * grants lack the one the route declares (@RequirePermission). A grant in any scope lets a route through (its
+ * service then limits the rows to the caller's teams/issuers/profiles); a route about one issuer or profile needs
+ * the permission globally or for that one. A route that declares nothing is refused: no route is open by omission.
  * A state-changing request made with the cookie must carry the session's CSRF token in X-CSRF-Token (403
  * otherwise); a key in a header cannot be sent by another site, so key requests need none. Agent keys may only
  * use the agent protocol for their own agent id.
@@ -28,27 +33,15 @@ export class AuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<ApiRequest>();
-    const access = this.accessOf(context, req.method);
-    if (access === 'public') return true;
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<string | undefined>(ACCESS_KEY, targets) === 'public') return true;
+    const requirement = this.reflector.getAllAndOverride<PermissionRequirement | undefined>(PERMISSION_KEY, targets);
 
     const principal = this.config.auth.type === 'none' ? DEMO_PRINCIPAL : await this.authenticate(req);
     req.principal = principal;
-
-    const granted = ROLE_ACCESS[principal.role];
-    const allowed = access === 'agent-self-or-read' ? granted.has('read') || granted.has('agent-self') : granted.has(access);
-    if (!allowed) {
-      throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', `role ${principal.role} may not ${describe(access)}`);
-    }
-    if ((access === 'agent-self' || access === 'agent-self-or-read') && principal.role === 'agent' && req.params.id !== principal.agent_id) {
-      throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'an agent key may only act for its own agent');
-    }
+    if (!requirement) throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'this route declares no permission, so it is closed');
+    authorize(principal, requirement, (req.params ?? {}) as Record<string, unknown>);
     return true;
-  }
-
-  private accessOf(context: ExecutionContext, method: string): Access {
-    const declared = this.reflector.getAllAndOverride<Access | undefined>(ACCESS_KEY, [context.getHandler(), context.getClass()]);
-    if (declared) return declared;
-    return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
   }
 
   private async authenticate(req: ApiRequest): Promise<Principal> {
@@ -77,13 +70,29 @@ export class AuthGuard implements CanActivate {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-function describe(access: Access): string {
-  switch (access) {
-    case 'read': return 'read the inventory';
-    case 'write': return 'change the inventory';
-    case 'admin': return 'manage API keys';
-    case 'audit': return 'read the audit trail';
-    case 'agent-self': return 'use the agent protocol';
-    default: return 'call this endpoint';
+function forbidden(message: string): ApiError {
+  return new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', message);
+}
+
+/** Throws 403 unless the principal meets the requirement for a request with these path parameters. */
+export function authorize(principal: Principal, requirement: PermissionRequirement, params: Record<string, unknown>): void {
+  if (requirement.permission === AUTHENTICATED) return;
+  const permissions = requiredPermissions(requirement);
+  const needed = permissions.join(' or ');
+  const scope = requirement.scope;
+  if (scope === 'rows') {
+    if (!holds(principal, permissions, 'anywhere')) throw forbidden(`missing permission ${needed}`);
+  } else if (scope) {
+    const id = params[scope.param];
+    if (typeof id !== 'string' || !holds(principal, permissions, { type: scope.type, id })) {
+      throw forbidden(`missing permission ${needed} (globally or for ${scope.type} ${String(id)})`);
+    }
+  } else if (!holds(principal, permissions, 'global')) {
+    throw forbidden(holds(principal, permissions, 'anywhere')
+      ? `missing permission ${needed} globally (a grant scoped to a team, issuer or profile does not reach this route)`
+      : `missing permission ${needed}`);
+  }
+  if (requirement.agentSelf && principal.actor_type === 'Agent' && params[requirement.agentSelf] !== principal.agent_id) {
+    throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'an agent key may only act for its own agent');
   }
 }

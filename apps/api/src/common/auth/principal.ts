@@ -1,11 +1,27 @@
-import type { ActorType, ApiKeyRole } from '@certctl/contracts';
+import type { ActorType } from '@certctl/contracts';
+import { BUILT_IN_ROLE_PERMISSIONS } from '@certctl/contracts';
 import type { Grant } from './visibility';
 
-/** The authenticated caller. `actor` is the key's name, which the audit trail records. */
+/** A role the caller holds, where, and until when (GET /auth/me lists these). */
+export interface RoleGrant {
+  role_id: string;
+  role_name: string;
+  scope_type: Grant['scope_type'];
+  scope_id: string | null;
+  expires_at: Date | null;
+  /** How the caller holds it: granted to itself, or through a provider group mapping. */
+  via: 'direct' | 'group';
+}
+
+/** The authenticated caller. `actor` is the key's name (or the user's e-mail), which the audit trail records. */
 export interface Principal {
   actor: string;
   actor_type: ActorType;
-  role: ApiKeyRole;
+  /**
+   * The primary role's name (an API key's `role`; for a user the strongest built-in role it holds): for display
+   * and the fields older clients read. What the caller may do is `grants`, never this.
+   */
+  role: string;
   key_id?: string;
   /** Set for agent keys: the only agent this key may speak for. */
   agent_id?: string;
@@ -17,53 +33,48 @@ export interface Principal {
   provider_id?: string;
   /**
    * Every permission the caller holds and where (from its roles' grants, its groups' mappings, minus expired
-   * ones). Absent = judged by `role` alone (see visibility.ts).
+   * ones). Absent only for the system principal (see visibility.ts: judged as seeing everything).
    */
   grants?: Grant[];
+  /** The role grants behind `grants`. */
+  roles?: RoleGrant[];
 }
+
+/** Every permission, everywhere: the bootstrap key and demo mode (certctl grants the demo actor `r-admin`). */
+export function adminGrants(): Grant[] {
+  return BUILT_IN_ROLE_PERMISSIONS.admin.map((permission) => ({ permission, scope_type: 'global', scope_id: null }));
+}
+
+export const ADMIN_ROLE_GRANT: RoleGrant = { role_id: 'r-admin', role_name: 'admin', scope_type: 'global', scope_id: null, expires_at: null, via: 'direct' };
 
 export const SYSTEM_PRINCIPAL: Principal = { actor: 'system', actor_type: 'System', role: 'admin' };
 
 /**
- * What a route needs. `read` = any GET of the inventory; `write` = changes; `admin` = key management;
- * `audit` = the audit trail; `agent-self` = the agent protocol, for the agent's own id (or an operator);
- * `agent-self-or-read` = a read of an agent's own data, also open to anyone who may read the inventory;
- * `authenticated` = any valid key; `public` = no key.
+ * Whether the caller holds any of `permissions`: `anywhere` (in any scope), `global`ly, or globally or for one
+ * issuer/profile/team.
  */
-export type Access = 'public' | 'authenticated' | 'read' | 'write' | 'admin' | 'audit' | 'agent-self' | 'agent-self-or-read';
-
-export const ROLE_ACCESS: Record<ApiKeyRole, ReadonlySet<Access>> = {
-  admin: new Set<Access>(['authenticated', 'read', 'write', 'admin', 'audit', 'agent-self']),
-  operator: new Set<Access>(['authenticated', 'read', 'write', 'audit', 'agent-self']),
-  viewer: new Set<Access>(['authenticated', 'read', 'audit']),
-  auditor: new Set<Access>(['authenticated', 'audit']),
-  agent: new Set<Access>(['authenticated', 'agent-self']),
-};
-
-/** certctl's permission names for what each of our access levels allows (its RBAC catalogue, §2.2). */
-const CERTCTL_PERMISSIONS: Partial<Record<Access, readonly string[]>> = {
-  read: [
-    'cert.read', 'profile.read', 'issuer.read', 'target.read', 'agent.read', 'job.read', 'policy.read', 'team.read', 'owner.read',
-    'notification.read', 'discovery.read', 'network_scan.read', 'stats.read', 'metrics.read', 'verification.read', 'digest.read',
-    'approval.read',
-  ],
-  write: [
-    'cert.issue', 'cert.edit', 'cert.revoke', 'cert.delete', 'cert.bulk_revoke', 'profile.edit', 'profile.delete', 'issuer.edit',
-    'issuer.delete', 'target.edit', 'target.delete', 'agent.edit', 'agent.retire', 'job.cancel', 'approval.approve', 'approval.reject',
-    'policy.edit', 'policy.delete', 'team.edit', 'team.delete', 'owner.edit', 'owner.delete', 'notification.edit', 'discovery.run',
-    'discovery.claim', 'network_scan.edit', 'network_scan.run', 'digest.send', 'verification.run',
-  ],
-  audit: ['audit.read', 'audit.export'],
-  admin: ['auth.key.list', 'auth.key.create', 'auth.key.delete'],
-  'agent-self': ['agent.heartbeat', 'agent.job.poll', 'agent.job.complete', 'agent.job.report'],
-};
-
-/** The effective certctl permissions of one of our roles, sorted. */
-export function permissionsOf(role: ApiKeyRole): string[] {
-  return [...ROLE_ACCESS[role]].flatMap((access) => CERTCTL_PERMISSIONS[access] ?? []).sort();
+export function holds(principal: Principal, permissions: readonly string[], where: 'anywhere' | 'global' | { type: Grant['scope_type']; id: string } = 'anywhere'): boolean {
+  const grants = principal.grants ?? adminGrants();
+  return grants.some((g) => permissions.includes(g.permission)
+    && (where === 'anywhere' || g.scope_type === 'global' || (where !== 'global' && g.scope_type === where.type && g.scope_id === where.id)));
 }
 
-/** certctl's role id (`r-admin`, `r-viewer`, …) for one of our roles. */
-export function certctlRoleOf(role: ApiKeyRole): string {
-  return `r-${role}`;
+/** Whether the caller holds the permission globally (routes that act outside any team/issuer/profile). */
+export function holdsGlobally(principal: Principal, permission: string): boolean {
+  return holds(principal, [permission], 'global');
+}
+
+/** The distinct permissions with their scopes, sorted (GET /auth/me's effective_permissions). */
+export function effectivePermissions(principal: Principal): Grant[] {
+  const seen = new Map<string, Grant>();
+  for (const g of principal.grants ?? adminGrants()) seen.set(`${g.permission}\0${g.scope_type}\0${g.scope_id ?? ''}`, g);
+  return [...seen.values()].sort((a, b) => a.permission.localeCompare(b.permission) || a.scope_type.localeCompare(b.scope_type)
+    || (a.scope_id ?? '').localeCompare(b.scope_id ?? ''));
+}
+
+/** Built-in roles from strongest to weakest, to name a user's primary role. */
+const ROLE_STRENGTH = ['admin', 'cli', 'operator', 'mcp', 'viewer', 'auditor', 'agent'];
+
+export function primaryRoleOf(roles: readonly RoleGrant[]): string {
+  return ROLE_STRENGTH.find((name) => roles.some((r) => r.role_name === name && r.role_id === `r-${name}`)) ?? roles[0]?.role_name ?? 'none';
 }

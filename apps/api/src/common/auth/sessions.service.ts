@@ -4,10 +4,10 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Request, Response } from 'express';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
-import type { ApiKeyRole } from '@certctl/contracts';
 import { newId } from '@certctl/db';
 import { sha256Hex } from './api-keys.service';
-import type { Principal } from './principal';
+import { GrantsService } from './grants.service';
+import { ADMIN_ROLE_GRANT, adminGrants, holdsGlobally, primaryRoleOf, type Principal } from './principal';
 
 /** The httpOnly cookie that names a server-side session (certctl's name). */
 export const SESSION_COOKIE = 'certctl_session';
@@ -19,9 +19,6 @@ export const CSRF_HEADER = 'x-csrf-token';
 const TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 /** The idle deadline is pushed forward at most this often per session, not on every request. */
 const TOUCH_INTERVAL_SECONDS = 15;
-
-/** Roles a group mapping can grant, strongest first: a user in several mapped groups gets the strongest. */
-export const MAPPABLE_ROLES = ['admin', 'operator', 'viewer', 'auditor'] as const satisfies readonly ApiKeyRole[];
 
 export interface SessionView {
   id: string;
@@ -46,14 +43,16 @@ export type SessionLookup = { ok: true; session: ResolvedSession } | { ok: false
 
 /**
  * Console sessions after an OpenID sign-in. Only hashes of the cookie and of the CSRF token are stored. Every
- * request asks the database (one indexed query, no cache) whether the session, its user and the group mapping
- * that gives it a role still hold, so a deactivated user or a removed mapping ends the session on its next request.
+ * request asks the database (one indexed query, no cache) whether the session and its user still hold, and loads
+ * the user's grants (its own and its groups' mappings, cached for a second, cleared on every grant change): a
+ * deactivated user, or one left with no live grant (mapping removed, grant expired), ends the session then.
  */
 @Injectable()
 export class SessionsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly grants: GrantsService,
   ) {}
 
   async create(userId: string, meta: { providerSid?: string; idTokenHint?: string; ip?: string; userAgent?: string }): Promise<{ id: string; token: string; csrf: string }> {
@@ -79,11 +78,9 @@ export class SessionsService {
   private async resolveByHash(tokenHash: string): Promise<SessionLookup> {
     const rows: Array<{
       id: string; csrf_token_hash: string; user_id: string; email: string | null; oidc_subject: string | null; breakglass_username: string | null; provider_id: string | null;
-      deactivated_at: Date | null; enabled: boolean | null; roles: string[] | null; live: boolean; touch: boolean;
+      deactivated_at: Date | null; enabled: boolean | null; live: boolean; touch: boolean;
     }> = await this.dataSource.query(
       `SELECT s.id, s.csrf_token_hash, u.id AS user_id, u.email, u.oidc_subject, u.oidc_provider_id AS provider_id, u.deactivated_at, p.enabled, b.username AS breakglass_username,
-              CASE WHEN b.id IS NOT NULL THEN ARRAY['admin']
-                   ELSE (SELECT array_agg(DISTINCT m.role) FROM group_role_mappings m WHERE m.provider_id = u.oidc_provider_id AND m.group_name = ANY(u.groups)) END AS roles,
               (s.revoked_at IS NULL AND s.idle_expires_at > now() AND s.absolute_expires_at > now()) AS live,
               (s.last_seen_at < now() - make_interval(secs => ${TOUCH_INTERVAL_SECONDS})) AS touch
          FROM sessions s JOIN users u ON u.id = s.user_id
@@ -94,11 +91,12 @@ export class SessionsService {
     );
     const row = rows[0];
     if (!row || !row.live) return { ok: false, reason: 'the session is unknown, expired or was ended' };
-    const role = strongestRole(row.roles ?? []);
     const breakglass = row.breakglass_username !== null;
+    // Break-glass is the admin login for when the provider is down: it holds every permission.
+    const held = breakglass ? { grants: adminGrants(), roles: [ADMIN_ROLE_GRANT] } : await this.grants.ofUser(row.user_id);
     const ended = row.deactivated_at ? 'user deactivated'
       : breakglass ? (this.config.auth.breakglass.enabled ? undefined : 'break-glass login disabled')
-        : !row.enabled ? 'provider disabled or deleted' : !role ? 'no group mapping grants a role' : undefined;
+        : !row.enabled ? 'provider disabled or deleted' : held.roles.length === 0 ? 'no role is granted to the user or its groups' : undefined;
     if (ended) {
       await this.revokeWhere('id = $1', [row.id], ended);
       return { ok: false, reason: `the session ended: ${ended}` };
@@ -111,7 +109,7 @@ export class SessionsService {
     }
     const actor = breakglass ? `breakglass:${row.breakglass_username}` : row.email ?? row.oidc_subject ?? row.user_id;
     const principal: Principal = {
-      actor, actor_type: 'User', role: role!, user_id: row.user_id, session_id: row.id,
+      actor, actor_type: 'User', role: primaryRoleOf(held.roles), user_id: row.user_id, session_id: row.id, grants: held.grants, roles: held.roles,
       email: row.email ?? undefined, provider_id: breakglass ? undefined : row.provider_id ?? undefined,
     };
     return { ok: true, session: { principal, csrfTokenHash: row.csrf_token_hash } };
@@ -123,12 +121,15 @@ export class SessionsService {
     return timingSafeEqual(Buffer.from(sha256Hex(presented), 'hex'), Buffer.from(session.csrfTokenHash, 'hex'));
   }
 
-  /** Whether a session is still usable now by an admin (for the queue dashboard's own cookie, opened from this one). */
-  async isLive(sessionId: string): Promise<boolean> {
+  /**
+   * Whether a session is still usable now and still holds `permission` globally (for the queue dashboard's own
+   * cookie, opened from this one).
+   */
+  async isLive(sessionId: string, permission: string): Promise<boolean> {
     const rows: Array<{ token_hash: string }> = await this.dataSource.query('SELECT token_hash FROM sessions WHERE id = $1', [sessionId]);
     if (!rows[0]) return false;
     const found = await this.resolveByHash(rows[0].token_hash);
-    return found.ok && found.session.principal.role === 'admin';
+    return found.ok && holdsGlobally(found.session.principal, permission);
   }
 
   list(filter: { userId?: string }): Promise<SessionView[]> {
@@ -181,10 +182,6 @@ export class SessionsService {
 /** The rows of an UPDATE or DELETE … RETURNING: TypeORM answers those as [rows, affected count]. */
 export function changedRows<T>(result: unknown): T[] {
   return (Array.isArray(result) && Array.isArray(result[0]) && typeof result[1] === 'number' ? result[0] : result) as T[];
-}
-
-export function strongestRole(roles: readonly string[]): ApiKeyRole | undefined {
-  return MAPPABLE_ROLES.find((r) => roles.includes(r));
 }
 
 /** A cookie's value from the Cookie header ('' when its percent-encoding is malformed). */

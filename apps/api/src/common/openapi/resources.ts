@@ -48,9 +48,11 @@ export const Schemas = {
   HealthCheckSummary: component('HealthCheckSummary', objectOf(Object.fromEntries([...HEALTH_STATUSES, 'total'].map((s) => [s, int])))),
   BulkResultError: component('BulkResultError', objectOf({ certificate_id: str, error: str })),
   CallerView: component('CallerView', objectOf({
-    status: { const: 'authenticated' }, user: str, admin: bool, roles: strings, permissions: strings, actor: str, actor_type: str, role: str,
-    access: strings, agent_id: str,
-  }, ['status', 'user', 'admin', 'roles', 'permissions', 'actor', 'actor_type', 'role', 'access'])),
+    status: { const: 'authenticated' }, actor_id: str, actor_type: str, tenant_id: str, admin: bool, roles: strings,
+    role_grants: { type: 'array', items: objectOf({ role_id: str, role_name: str, scope_type: str, scope_id: str, expires_at: dateTime, via: str }, ['role_id', 'role_name', 'scope_type', 'via']) },
+    effective_permissions: { type: 'array', items: objectOf({ permission: str, scope_type: str, scope_id: str }, ['permission', 'scope_type']) },
+    user: str, permissions: strings, actor: str, role: str, access: strings, agent_id: str, user_id: str,
+  }, ['status', 'actor_id', 'actor_type', 'tenant_id', 'admin', 'roles', 'role_grants', 'effective_permissions', 'user', 'permissions', 'actor', 'role', 'access'])),
 };
 
 export { bool, dateTime, int, str, strings };

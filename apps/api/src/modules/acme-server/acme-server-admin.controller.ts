@@ -1,6 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { RequireAccess } from '../../common/auth/access.decorator';
 import type { Principal } from '../../common/auth/principal';
 import type { Page } from '../../common/http/pagination';
 import { CurrentPrincipal } from '../../common/http/request';
@@ -9,6 +8,7 @@ import { Returns, bool, component, dateTime, objectOf, pageOf, str, strings } fr
 const arrayOf = (items: object) => ({ type: 'array' as const, items });
 import { AcmeAccountQuery, AcmeOrderQuery, CreateEabKeyDto, EabKeyQuery } from './dto/acme-server.dto';
 import { AcmeServerAdminService, EabKeyView } from './acme-server-admin.service';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 const EAB_FIELDS = {
   id: str, profile_id: str, team_id: str, owner_id: str, expires_at: dateTime, revoked_at: dateTime, account_id: str, created_by: str, created_at: dateTime,
@@ -41,45 +41,45 @@ export class AcmeServerAdminController {
 
   /** A key that registers one ACME account on the profile, bound to the owner and team; `hmac_key` is shown this once. */
   @Post('eab-keys')
-  @RequireAccess('admin')
   @Returns(CreatedEabKey, 201)
+  @RequirePermission('acme.eab.manage')
   createEabKey(@CurrentPrincipal() actor: Principal, @Body() body: CreateEabKeyDto): Promise<EabKeyView & { hmac_key: string }> {
     return this.admin.createEabKey(actor, body);
   }
 
   @Get('eab-keys')
-  @RequireAccess('read')
   @Returns(pageOf(EabKey))
+  @RequirePermission('acme.read')
   listEabKeys(@Query() q: EabKeyQuery): Promise<Page<EabKeyView>> {
     return this.admin.listEabKeys(q);
   }
 
   /** The key no longer registers an account (an account it already bound stays). */
   @Delete('eab-keys/:id')
-  @RequireAccess('admin')
   @Returns(EabKey)
+  @RequirePermission('acme.eab.manage')
   deleteEabKey(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<EabKeyView> {
     return this.admin.revokeEabKey(actor, id);
   }
 
   @Post('eab-keys/:id/revoke')
   @HttpCode(200)
-  @RequireAccess('admin')
   @Returns(EabKey)
+  @RequirePermission('acme.eab.manage')
   revokeEabKey(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<EabKeyView> {
     return this.admin.revokeEabKey(actor, id);
   }
 
   @Get('accounts')
-  @RequireAccess('read')
   @Returns(pageOf(AcmeAccount))
+  @RequirePermission('acme.read')
   listAccounts(@Query() q: AcmeAccountQuery): Promise<Page<Record<string, unknown>>> {
     return this.admin.listAccounts(q);
   }
 
   @Get('orders')
-  @RequireAccess('read')
   @Returns(pageOf(AcmeOrder))
+  @RequirePermission('acme.read')
   listOrders(@Query() q: AcmeOrderQuery): Promise<Page<Record<string, unknown>>> {
     return this.admin.listOrders(q);
   }

@@ -5,7 +5,6 @@ import type { Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { excludeFromLatency } from '@certctl/observability';
 import type { AgentEntity } from '@certctl/db';
-import { RequireAccess } from '../../common/auth/access.decorator';
 import type { Principal } from '../../common/auth/principal';
 import type { Page } from '../../common/http/pagination';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
@@ -15,6 +14,7 @@ import { AgentProtocolService } from './agent-protocol.service';
 import { AgentWorkHub } from './agent-work-hub';
 import { AgentRetirement, AgentsService, RegisteredAgent } from './agents.service';
 import { AgentQuery, AgentWorkQueryDto, HeartbeatDto, JobStatusDto, RegisterAgentDto, RetireAgentQuery, SubmitCsrDto } from './dto/agent.dto';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 /** What depends on an agent being retired (AgentsService.dependencies). */
 const RetireCountsSchema = objectOf({ active_targets: int, active_certificates: int, pending_jobs: int });
@@ -27,6 +27,7 @@ export class AgentsController {
 
   @Get()
   @Returns(pageOf(Schemas.Agent))
+  @RequirePermission('agent.read', { scope: 'rows' })
   list(@CurrentPrincipal() actor: Principal, @Query() query: AgentQuery): Promise<Page<AgentEntity>> {
     return this.agents.list(actor, query);
   }
@@ -34,6 +35,7 @@ export class AgentsController {
   /** Registers an agent; the response carries its API key, shown this once. */
   @Post()
   @Returns(Schemas.RegisteredAgent, 201)
+  @RequirePermission('agent.edit')
   register(@CurrentPrincipal() actor: Principal, @Body() body: RegisterAgentDto): Promise<RegisteredAgent> {
     return this.agents.register(actor, body);
   }
@@ -41,13 +43,14 @@ export class AgentsController {
   /** Soft-retired agents (a literal route, registered before `:id`). */
   @Get('retired')
   @Returns(pageOf(Schemas.Agent))
+  @RequirePermission('agent.read', { scope: 'rows' })
   listRetired(@CurrentPrincipal() actor: Principal, @Query() query: AgentQuery): Promise<Page<AgentEntity>> {
     return this.agents.list(actor, query, true);
   }
 
   @Get(':id')
-  @RequireAccess('agent-self-or-read')
   @Returns(Schemas.Agent)
+  @RequirePermission(['agent.read', 'agent.heartbeat'], { scope: 'rows', agentSelf: 'id' })
   get(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<AgentEntity> {
     return this.agents.get(actor, id);
   }
@@ -59,6 +62,7 @@ export class AgentsController {
   @Delete(':id')
   @Returns(objectOf({ retired_at: dateTime, already_retired: bool, cascade: bool, counts: RetireCountsSchema }))
   @ReturnsError(409, 'Targets, certificates or open jobs depend on the agent; `counts` says how many', errorWith({ counts: RetireCountsSchema }))
+  @RequirePermission('agent.retire')
   async retire(
     @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: RetireAgentQuery, @Res({ passthrough: true }) res: Response,
   ): Promise<AgentRetirement | undefined> {
@@ -72,8 +76,8 @@ export class AgentsController {
 
   @Post(':id/heartbeat')
   @HttpCode(200)
-  @RequireAccess('agent-self')
   @Returns(Schemas.Agent)
+  @RequirePermission('agent.heartbeat', { agentSelf: 'id' })
   heartbeat(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: HeartbeatDto): Promise<AgentEntity> {
     return this.agents.heartbeat(actor, id, body);
   }
@@ -84,9 +88,9 @@ export class AgentsController {
    * `wait=N` (long-poll), no work now holds the request up to N seconds, answered as soon as work appears.
    */
   @Get(':id/work')
-  @RequireAccess('agent-self')
   @Returns(objectOf({ jobs: { type: 'array', items: objectOf({ id: str, type: str, certificate_id: str, common_name: str, sans: strings, target_id: str, target_type: str, target_config: {}, status: str, redelivered: bool }, ['id', 'type', 'certificate_id', 'common_name', 'sans', 'status']) }, count: int }))
   @ReturnsError(429, 'Long-poll: this api process holds CERTCTL_AGENT_LONG_POLL_MAX_HELD work requests already')
+  @RequirePermission('agent.job.poll', { agentSelf: 'id' })
   async work(@Param('id') id: string, @Query() query: AgentWorkQueryDto, @Res({ passthrough: true }) res: Response): Promise<AgentWorkAnswer> {
     if (!query.wait) return this.protocol.work(id, query.resume === 'true');
     excludeFromLatency(res);
@@ -101,23 +105,23 @@ export class AgentsController {
 
   @Post(':id/csr')
   @HttpCode(202)
-  @RequireAccess('agent-self')
   @Returns(objectOf({ status: { const: 'csr_accepted' }, job_id: str }), 202)
+  @RequirePermission('agent.job.poll', { agentSelf: 'id' })
   submitCsr(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: SubmitCsrDto, @RequestId() requestId: string) {
     return this.protocol.submitCsr(actor, id, body, requestId);
   }
 
   @Get(':id/certificates/:certificateId')
-  @RequireAccess('agent-self-or-read')
   @Returns(objectOf({ certificate_id: str, certificate_pem: str, chain_pem: str, serial_number: str, not_after: dateTime }))
+  @RequirePermission(['cert.read', 'agent.job.poll'], { scope: 'rows', agentSelf: 'id' })
   certificate(@Param('id') id: string, @Param('certificateId') certificateId: string) {
     return this.protocol.certificate(id, certificateId);
   }
 
   @Post(':id/jobs/:jobId/status')
   @HttpCode(200)
-  @RequireAccess('agent-self')
   @Returns(Schemas.Job)
+  @RequirePermission('agent.job.complete', { agentSelf: 'id' })
   reportStatus(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Param('jobId') jobId: string, @Body() body: JobStatusDto): Promise<JobEntity> {
     return this.protocol.reportStatus(actor, id, jobId, body);
   }

@@ -66,7 +66,7 @@ export class AgentsService {
 
   /** 404 for an agent outside the caller's scope; an agent key always reads its own agent. */
   get(actor: Principal, id: string): Promise<AgentEntity> {
-    const self = actor.role === 'agent' && actor.agent_id === id;
+    const self = actor.actor_type === 'Agent' && actor.agent_id === id;
     return this.crud.get(id, undefined, self ? undefined : agentVisibility(actor));
   }
 

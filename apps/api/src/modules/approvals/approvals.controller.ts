@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { RequireAccess } from '../../common/auth/access.decorator';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 import type { Principal } from '../../common/auth/principal';
 import type { Page } from '../../common/http/pagination';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
@@ -25,21 +25,21 @@ export class ApprovalsController {
   constructor(private readonly approvals: ApprovalsService) {}
 
   @Get()
-  @RequireAccess('read')
+  @RequirePermission('approval.read', { scope: 'rows' })
   @Returns(pageOf(ApprovalSchema))
   list(@CurrentPrincipal() caller: Principal, @Query() query: ApprovalQuery): Promise<Page<ApprovalView>> {
     return this.approvals.list(query, caller);
   }
 
   @Get(':id')
-  @RequireAccess('read')
+  @RequirePermission('approval.read', { scope: 'rows' })
   @Returns(ApprovalSchema)
   get(@CurrentPrincipal() caller: Principal, @Param('id') id: string): Promise<ApprovalView> {
     return this.approvals.get(id, undefined, false, caller);
   }
 
   @Post(':id/approve')
-  @RequireAccess('write')
+  @RequirePermission('approval.approve', { scope: 'rows' })
   @HttpCode(200)
   @Returns(ApprovalSchema)
   approve(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: ApprovalDecisionDto, @RequestId() requestId: string): Promise<ApprovalView> {
@@ -47,7 +47,7 @@ export class ApprovalsController {
   }
 
   @Post(':id/reject')
-  @RequireAccess('write')
+  @RequirePermission('approval.reject', { scope: 'rows' })
   @HttpCode(200)
   @Returns(ApprovalSchema)
   reject(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: ApprovalDecisionDto, @RequestId() requestId: string): Promise<ApprovalView> {

@@ -1,14 +1,15 @@
 import { Body, Controller, Delete, Get, Inject, Param, Post } from '@nestjs/common';
 import { Schemas } from '../../common/openapi/resources';
-import { Returns, bool, objectOf, pageOf, str } from '../../common/openapi/response-schemas';
+import { Returns, bool, int, objectOf, str } from '../../common/openapi/response-schemas';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
-import type { ApiKeyRole } from '@certctl/contracts';
+import { BUILT_IN_ROLE_PERMISSIONS, type ApiKeyRole, type BuiltInRoleName } from '@certctl/contracts';
 import type { ApiKeyEntity } from '@certctl/db';
-import { Public, RequireAccess } from '../../common/auth/access.decorator';
+import { Public } from '../../common/auth/access.decorator';
 import { ApiKeysService } from '../../common/auth/api-keys.service';
-import { certctlRoleOf, permissionsOf, Principal, ROLE_ACCESS } from '../../common/auth/principal';
-import type { Page } from '../../common/http/pagination';
+import { AUTHENTICATED, RequirePermission } from '../../common/auth/permission.decorator';
+import { effectivePermissions, holds, Principal, RoleGrant } from '../../common/auth/principal';
+import type { Grant } from '../../common/auth/visibility';
 import { ApiError } from '../../common/http/api-error';
 import { CurrentPrincipal } from '../../common/http/request';
 import { CreateApiKeyDto } from './dto/api-key.dto';
@@ -36,50 +37,60 @@ export class AuthController {
     };
   }
 
-  /** Validates the caller's key and says what it may do (certctl's shape, plus our role/access/actor). */
+  /** Validates the caller's credential and says what it may do (the same view as /auth/me). */
   @Get('check')
   @ApiBearerAuth()
-  @RequireAccess('authenticated')
+  @RequirePermission(AUTHENTICATED)
   @Returns(Schemas.CallerView)
   check(@CurrentPrincipal() p: Principal): CallerView {
     return callerView(p);
   }
 
-  /** The current caller: the same view as /auth/check. */
+  /**
+   * The current caller and what it may do, where: certctl's fields (actor_id, actor_type, tenant_id, admin, roles,
+   * effective_permissions) and the ones our console and CLI read (user, actor, role, permissions, access).
+   */
   @Get('me')
   @ApiBearerAuth()
-  @RequireAccess('authenticated')
+  @RequirePermission(AUTHENTICATED)
   @Returns(Schemas.CallerView)
   me(@CurrentPrincipal() p: Principal): CallerView {
     return callerView(p);
   }
 
-  /** Every key (never a secret or hash), in certctl's list envelope. */
+  /** Every key (never a secret or hash): certctl's `{keys}`, and the list envelope earlier clients read. */
   @Get('keys')
   @ApiBearerAuth()
-  @RequireAccess('admin')
-  @Returns(pageOf(Schemas.ApiKey))
-  async list(): Promise<Page<ApiKeyEntity>> {
+  @RequirePermission('auth.key.list')
+  @Returns(objectOf({ keys: { type: 'array', items: Schemas.ApiKey }, data: { type: 'array', items: Schemas.ApiKey }, total: int, page: int, per_page: int }))
+  async list(): Promise<{ keys: ApiKeyEntity[]; data: ApiKeyEntity[]; total: number; page: number; per_page: number }> {
     const data = await this.keys.list();
-    return { data, total: data.length, page: 1, per_page: data.length };
+    return { keys: data, data, total: data.length, page: 1, per_page: data.length };
   }
 
   /**
-   * Creates a key; `api_key` in the response is the secret (the name POST /agents uses), shown this once and stored
-   * only as a hash. `key` carries the same value for clients written against the first version of this route.
+   * Creates a key holding `role` globally (more grants with POST /auth/keys/{id}/roles); `api_key` in the response
+   * is the secret (the name POST /agents uses), shown this once and stored only as a hash. `key` carries the same
+   * value for clients written against the first version of this route.
    */
   @Post('keys')
   @ApiBearerAuth()
-  @RequireAccess('admin')
+  @RequirePermission('auth.key.create')
   @Returns(Schemas.CreatedApiKey, 201)
   async create(@CurrentPrincipal() actor: Principal, @Body() body: CreateApiKeyDto): Promise<ApiKeyEntity & { api_key: string; key: string }> {
+    // Minting a key that holds a role is granting that role: without auth.role.assign, only a role whose every
+    // permission the caller holds globally (a `cli` key mints operators and viewers, not admins).
+    const rolePermissions = BUILT_IN_ROLE_PERMISSIONS[body.role as BuiltInRoleName];
+    if (!holds(actor, ['auth.role.assign'], 'global') && !rolePermissions.every((p) => holds(actor, [p], 'global'))) {
+      throw new ApiError(403, 'FORBIDDEN', `missing permission auth.role.assign (or every permission of ${body.role}) to mint a ${body.role} key`);
+    }
     const { key, secret } = await this.keys.create(actor, { name: body.name, role: body.role as ApiKeyRole, expires_at: body.expires_at });
     return { ...key, api_key: secret, key: secret };
   }
 
   @Delete('keys/:id')
   @ApiBearerAuth()
-  @RequireAccess('admin')
+  @RequirePermission('auth.key.delete')
   @Returns(Schemas.ApiKey)
   async revoke(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<ApiKeyEntity> {
     if (actor.key_id === id) throw ApiError.conflict('SELF_REVOKE', 'a key cannot revoke itself');
@@ -87,23 +98,64 @@ export class AuthController {
   }
 }
 
-/** certctl's fields (`user`, `admin`, `roles`, `permissions`) and ours (`actor`, `actor_type`, `role`, `access`). */
+/** certctl's /auth/me fields and ours (`user`, `actor`, `role`, `permissions`, `access`), one view for /auth/check too. */
 export interface CallerView {
   status: 'authenticated';
-  user: string;
+  actor_id: string;
+  actor_type: string;
+  tenant_id: 't-default';
   admin: boolean;
+  /** The ids of the roles the caller holds (in any scope). */
   roles: string[];
+  /** Each role grant: which role, where, until when, and whether it comes through a provider group. */
+  role_grants: Array<{ role_id: string; role_name: string; scope_type: string; scope_id?: string; expires_at?: Date; via: string }>;
+  effective_permissions: Array<{ permission: string; scope_type: string; scope_id?: string }>;
+  user: string;
+  /** The distinct permission names, in any scope. */
   permissions: string[];
   actor: string;
-  actor_type: string;
   role: string;
+  /** The console's coarse levels (read, write, audit, admin, agent-self, authenticated), from the permissions. */
   access: string[];
   agent_id?: string;
+  user_id?: string;
 }
 
-function callerView(p: Principal): CallerView {
+export function callerView(p: Principal): CallerView {
+  const effective = effectivePermissions(p);
+  const roles: RoleGrant[] = p.roles ?? [];
   return {
-    status: 'authenticated', user: p.actor, admin: p.role === 'admin', roles: [certctlRoleOf(p.role)], permissions: permissionsOf(p.role),
-    actor: p.actor, actor_type: p.actor_type, role: p.role, access: [...ROLE_ACCESS[p.role]], ...(p.agent_id ? { agent_id: p.agent_id } : {}),
+    status: 'authenticated',
+    actor_id: p.key_id ?? p.user_id ?? p.actor,
+    actor_type: p.actor_type,
+    tenant_id: 't-default',
+    admin: roles.some((r) => r.role_id === 'r-admin' && r.scope_type === 'global'),
+    roles: [...new Set(roles.map((r) => r.role_id))],
+    role_grants: roles.map((r) => ({
+      role_id: r.role_id, role_name: r.role_name, scope_type: r.scope_type, ...(r.scope_id ? { scope_id: r.scope_id } : {}),
+      ...(r.expires_at ? { expires_at: r.expires_at } : {}), via: r.via,
+    })),
+    effective_permissions: effective.map((g) => ({ permission: g.permission, scope_type: g.scope_type, ...(g.scope_id ? { scope_id: g.scope_id } : {}) })),
+    user: p.actor,
+    permissions: [...new Set(effective.map((g) => g.permission))].sort(),
+    actor: p.actor,
+    role: p.role,
+    access: accessLevels(effective),
+    ...(p.agent_id ? { agent_id: p.agent_id } : {}),
+    ...(p.user_id ? { user_id: p.user_id } : {}),
   };
+}
+
+/** The console's coarse levels from permissions: what its menus and buttons ask before showing themselves. */
+function accessLevels(grants: Grant[]): string[] {
+  const has = (...names: string[]) => grants.some((g) => names.includes(g.permission));
+  const hasGlobally = (name: string) => grants.some((g) => g.permission === name && g.scope_type === 'global');
+  return [
+    'authenticated',
+    ...(has('cert.read') ? ['read'] : []),
+    ...(has('cert.issue', 'cert.edit') ? ['write'] : []),
+    ...(has('audit.read') ? ['audit'] : []),
+    ...(hasGlobally('auth.key.list') ? ['admin'] : []),
+    ...(has('agent.heartbeat') ? ['agent-self'] : []),
+  ];
 }

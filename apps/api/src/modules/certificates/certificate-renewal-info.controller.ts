@@ -9,6 +9,7 @@ import { ApiError } from '../../common/http/api-error';
 import { CurrentPrincipal } from '../../common/http/request';
 import { checkCertificate } from './certificate-scope';
 import { bool, dateTime, objectOf, Returns, str } from '../../common/openapi/response-schemas';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 /** What the orchestrator last learnt from the CA's ACME Renewal Information (RFC 9773); null fields = not known. */
 export interface CertificateRenewalInfoView {
@@ -39,6 +40,7 @@ export class CertificateRenewalInfoController {
     certificate_id: str, certificate_version_id: str, current: bool, ari_cert_id: str, window_start: dateTime, window_end: dateTime,
     selected_renewal_at: dateTime, explanation_url: str, last_polled_at: dateTime, next_poll_at: dateTime, last_error: str,
   }, ['certificate_id', 'current']))
+  @RequirePermission('cert.read', { scope: 'rows' })
   async renewalInfo(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<CertificateRenewalInfoView> {
     const manager = this.dataSource.manager;
     const cert = await manager.findOne(ManagedCertificateEntity, { select: { id: true, team_id: true, issuer_id: true, certificate_profile_id: true }, where: { id } });

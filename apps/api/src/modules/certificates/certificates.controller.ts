@@ -13,6 +13,7 @@ import { BulkReassignResult, BulkReassignService } from './bulk-reassign.service
 import { CertificateExportService } from './certificate-export.service';
 import { BulkReassignDto, BulkRenewDto, BulkRevokeDto, CertificateQuery, ExportPkcs12Dto, CreateCertificateDto, ExportPemQuery, RenewCertificateDto, RenewQuery, RevokeCertificateDto, UpdateCertificateDto } from './dto/certificate.dto';
 import { BulkRevokeResult, RevocationResult, RevocationService } from './revocation.service';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 @ApiTags('certificates')
 @ApiBearerAuth()
@@ -27,24 +28,28 @@ export class CertificatesController {
   @Get()
   @Header('Content-Type', 'application/json; charset=utf-8')
   @Returns(pageOf(Schemas.Certificate))
+  @RequirePermission('cert.read', { scope: 'rows' })
   list(@CurrentPrincipal() actor: Principal, @Query() query: CertificateQuery): Promise<string> {
     return this.certificates.listJson(actor, query);
   }
 
   @Post()
   @Returns(Schemas.Certificate, 201)
+  @RequirePermission('cert.issue', { scope: 'rows' })
   create(@CurrentPrincipal() actor: Principal, @Body() body: CreateCertificateDto): Promise<CertificateView> {
     return this.certificates.create(actor, body);
   }
 
   @Get(':id')
   @Returns(Schemas.Certificate)
+  @RequirePermission('cert.read', { scope: 'rows' })
   get(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<CertificateView> {
     return this.certificates.view(actor, id);
   }
 
   @Put(':id')
   @Returns(Schemas.Certificate)
+  @RequirePermission('cert.edit', { scope: 'rows' })
   update(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: UpdateCertificateDto): Promise<CertificateView> {
     return this.certificates.update(actor, id, body);
   }
@@ -52,18 +57,21 @@ export class CertificatesController {
   /** Archives the certificate (certctl semantics: DELETE is a soft delete). */
   @Delete(':id')
   @HttpCode(204)
+  @RequirePermission('cert.delete', { scope: 'rows' })
   archive(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<void> {
     return this.certificates.archive(actor, id);
   }
 
   @Get(':id/versions')
   @Returns(pageOf(Schemas.CertificateVersion))
+  @RequirePermission('cert.read', { scope: 'rows' })
   versions(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: PageQuery): Promise<Page<CertificateVersionEntity>> {
     return this.certificates.versions(actor, id, query);
   }
 
   @Get(':id/deployments')
   @Returns(pageOf(Schemas.Job))
+  @RequirePermission('cert.read', { scope: 'rows' })
   deployments(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: PageQuery): Promise<Page<JobEntity>> {
     return this.certificates.deployments(actor, id, query);
   }
@@ -76,6 +84,7 @@ export class CertificatesController {
   @Post('bulk-renew')
   @HttpCode(200)
   @Returns(objectOf({ total_matched: int, total_enqueued: int, total_skipped: int, total_failed: int, enqueued_jobs: { type: 'array', items: objectOf({ certificate_id: str, job_id: str, job_status: str }) }, errors: { type: 'array', items: Schemas.BulkResultError } }))
+  @RequirePermission('cert.issue', { scope: 'rows' })
   bulkRenew(@CurrentPrincipal() actor: Principal, @Body() body: BulkRenewDto, @RequestId() requestId: string): Promise<BulkRenewResult> {
     return this.bulk.renew(actor, body, requestId);
   }
@@ -84,6 +93,7 @@ export class CertificatesController {
   @Post('bulk-reassign')
   @HttpCode(200)
   @Returns(objectOf({ total_matched: int, total_reassigned: int, total_skipped: int, total_failed: int, errors: { type: 'array', items: Schemas.BulkResultError } }))
+  @RequirePermission('cert.edit', { scope: 'rows' })
   bulkReassign(@CurrentPrincipal() actor: Principal, @Body() body: BulkReassignDto): Promise<BulkReassignResult> {
     return this.reassignment.reassign(actor, body);
   }
@@ -95,6 +105,7 @@ export class CertificatesController {
   @Post('bulk-revoke')
   @HttpCode(200)
   @Returns(objectOf({ total_matched: int, total_revoked: int, total_skipped: int, total_failed: int, errors: { type: 'array', items: Schemas.BulkResultError } }))
+  @RequirePermission('cert.bulk_revoke', { scope: 'rows' })
   bulkRevoke(@CurrentPrincipal() actor: Principal, @Body() body: BulkRevokeDto, @RequestId() requestId: string): Promise<BulkRevokeResult> {
     return this.revocations.bulkRevoke(actor, body, requestId);
   }
@@ -103,6 +114,7 @@ export class CertificatesController {
   @Post(':id/revoke')
   @HttpCode(200)
   @Returns(objectOf({ status: { const: 'revoked' }, certificate_id: str, revocation_reason: str, revoked_at: dateTime, revoked_serials: strings, cancelled_job_ids: strings }))
+  @RequirePermission('cert.revoke', { scope: 'rows' })
   revoke(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: RevokeCertificateDto, @RequestId() requestId: string): Promise<RevocationResult> {
     return this.revocations.revoke(actor, id, body.reason ?? 'unspecified', requestId);
   }
@@ -111,6 +123,7 @@ export class CertificatesController {
   @Post(':id/renew')
   @HttpCode(202)
   @Returns(objectOf({ status: { const: 'renewal_triggered' }, job_id: str, job_status: str, cancelled_job_ids: strings }), 202)
+  @RequirePermission('cert.issue', { scope: 'rows' })
   renew(
     @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: RenewQuery, @Body() body: RenewCertificateDto,
     @RequestId() requestId: string,
@@ -124,6 +137,7 @@ export class CertificatesController {
    */
   @Get(':id/export/pem')
   @Returns(objectOf({ cert_pem: str, chain_pem: str, full_pem: str, certificate_id: str, version_id: str, serial_number: str, fingerprint_sha256: str, not_after: dateTime }))
+  @RequirePermission('cert.read', { scope: 'rows' })
   async exportPem(
     @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Query() query: ExportPemQuery,
     @Req() req: Request, @Res({ passthrough: true }) res: Response,
@@ -144,6 +158,7 @@ export class CertificatesController {
   @Post(':id/export/pkcs12')
   @HttpCode(200)
   @ApiProduces('application/x-pkcs12')
+  @RequirePermission('cert.read', { scope: 'rows' })
   async exportPkcs12(
     @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: ExportPkcs12Dto, @Res({ passthrough: true }) res: Response,
   ): Promise<StreamableFile> {

@@ -6,6 +6,7 @@ import type { Principal } from '../../common/auth/principal';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import { DigestService, DigestQueued } from './digest.service';
 import { DigestPreviewQuery, SendDigestDto } from './dto/digest.dto';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 /** The Digest interface (libs/db digest): the data behind the email, with its HTML and text renderings. */
 const DigestSchema = component('Digest', objectOf({
@@ -31,6 +32,7 @@ export class DigestController {
     status: 200, description: 'The digest: HTML, or its data with format=json',
     content: { 'text/html': { schema: str }, 'application/json': { schema: DigestSchema } },
   })
+  @RequirePermission('digest.read')
   async preview(@Query() query: DigestPreviewQuery, @Res({ passthrough: true }) res: Response): Promise<unknown> {
     const digest = await this.digest.preview();
     if (query.format === 'json') return digest;
@@ -42,6 +44,7 @@ export class DigestController {
   @Post('send')
   @HttpCode(202)
   @Returns(objectOf({ status: { const: 'digest_queued' }, recipients: strings, notification_ids: strings }), 202)
+  @RequirePermission('digest.send')
   send(@CurrentPrincipal() actor: Principal, @Body() body: SendDigestDto, @RequestId() requestId: string): Promise<DigestQueued> {
     return this.digest.send(actor, body.recipients, requestId);
   }

@@ -3,7 +3,6 @@ import { Schemas } from '../../common/openapi/resources';
 import { Returns, dateTime, int, objectOf, pageOf } from '../../common/openapi/response-schemas';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { DiscoveredCertificateEntity } from '@certctl/db';
-import { RequireAccess } from '../../common/auth/access.decorator';
 import type { Principal } from '../../common/auth/principal';
 import type { Page } from '../../common/http/pagination';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
@@ -12,6 +11,7 @@ import { DiscoveryScansService, ScanView } from './discovery-scans.service';
 import {
   AgentDiscoveryReportDto, ClaimDiscoveredCertificateDto, DiscoveredCertificateQuery, DiscoveryScanQuery,
 } from './dto/discovery.dto';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 @ApiTags('discovery')
 @ApiBearerAuth()
@@ -21,6 +21,7 @@ export class DiscoveryScansController {
 
   @Get()
   @Returns(pageOf(Schemas.DiscoveryScan))
+  @RequirePermission('discovery.read')
   list(@Query() query: DiscoveryScanQuery): Promise<Page<ScanView>> {
     return this.scans.list(query);
   }
@@ -28,6 +29,7 @@ export class DiscoveryScansController {
   /** Live progress: addresses done / total, certificates found, errors (by kind), percent and ETA. */
   @Get(':id')
   @Returns(Schemas.DiscoveryScan)
+  @RequirePermission('discovery.read')
   get(@Param('id') id: string): Promise<ScanView> {
     return this.scans.get(id);
   }
@@ -35,6 +37,7 @@ export class DiscoveryScansController {
   @Post(':id/cancel')
   @HttpCode(200)
   @Returns(Schemas.DiscoveryScan)
+  @RequirePermission('discovery.run')
   cancel(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<ScanView> {
     return this.scans.cancel(actor, id);
   }
@@ -48,12 +51,14 @@ export class DiscoveredCertificatesController {
 
   @Get()
   @Returns(pageOf(Schemas.DiscoveredCertificate))
+  @RequirePermission('discovery.read')
   list(@Query() query: DiscoveredCertificateQuery): Promise<Page<DiscoveredCertificateEntity>> {
     return this.certificates.list(query);
   }
 
   @Get(':id')
   @Returns(Schemas.DiscoveredCertificate)
+  @RequirePermission('discovery.read')
   get(@Param('id') id: string): Promise<DiscoveredCertificateEntity> {
     return this.certificates.get(id);
   }
@@ -61,6 +66,7 @@ export class DiscoveredCertificatesController {
   @Post(':id/claim')
   @HttpCode(200)
   @Returns(Schemas.DiscoveredCertificate)
+  @RequirePermission('discovery.claim')
   claim(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: ClaimDiscoveredCertificateDto): Promise<DiscoveredCertificateEntity> {
     return this.certificates.claim(actor, id, body.managed_certificate_id);
   }
@@ -68,6 +74,7 @@ export class DiscoveredCertificatesController {
   @Post(':id/dismiss')
   @HttpCode(200)
   @Returns(Schemas.DiscoveredCertificate)
+  @RequirePermission('discovery.claim')
   dismiss(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<DiscoveredCertificateEntity> {
     return this.certificates.dismiss(actor, id);
   }
@@ -82,6 +89,7 @@ export class DiscoverySummaryController {
   /** Discovered certificates by status, plus mismatches, expiring ones and running scans. */
   @Get()
   @Returns(objectOf({ Unmanaged: int, Managed: int, Dismissed: int, total: int, unmanaged: int, managed: int, dismissed: int, mismatched: int, expiring_within_14_days: int, expired: int, scans_running: int, last_scan_completed_at: dateTime }, ['Unmanaged', 'Managed', 'Dismissed', 'total', 'unmanaged', 'managed', 'dismissed', 'mismatched', 'expiring_within_14_days', 'expired', 'scans_running']))
+  @RequirePermission('discovery.read')
   summary(): Promise<DiscoverySummary> {
     return this.certificates.summary();
   }
@@ -97,8 +105,8 @@ export class AgentDiscoveriesController {
   /** A filesystem discovery report: recorded as a completed discovery scan of this agent. */
   @Post()
   @HttpCode(201)
-  @RequireAccess('agent-self')
   @Returns(Schemas.DiscoveryScan, 201)
+  @RequirePermission('discovery.run', { agentSelf: 'id' })
   report(@Param('id') id: string, @Body() body: AgentDiscoveryReportDto, @RequestId() requestId: string): Promise<ScanView> {
     return this.certificates.agentReport(id, body, requestId);
   }

@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { objectOf, Returns } from '../../common/openapi/response-schemas';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 /** certctl's `SCEPProbesResponse`: the history of SCEP server probes. */
 export interface ScepProbesView {
@@ -22,6 +23,7 @@ export class ScepProbesController {
     probes: { type: 'array', maxItems: 0, items: { type: 'object' }, description: 'Always empty: this server does not probe SCEP servers' },
     probe_count: { type: 'integer', const: 0 },
   }))
+  @RequirePermission('network_scan.read')
   list(): ScepProbesView {
     return { probes: [], probe_count: 0 };
   }

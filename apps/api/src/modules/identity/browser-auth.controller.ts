@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { Public, RequireAccess } from '../../common/auth/access.decorator';
+import { Public } from '../../common/auth/access.decorator';
 import type { Principal } from '../../common/auth/principal';
 import { cookieValue, SessionsService } from '../../common/auth/sessions.service';
 import { ApiError } from '../../common/http/api-error';
@@ -9,6 +9,7 @@ import { CurrentPrincipal } from '../../common/http/request';
 import { BreakglassService } from './breakglass.service';
 import { BreakglassLoginDto } from './dto/identity.dto';
 import { OidcSignInService } from './oidc-sign-in.service';
+import { AUTHENTICATED, RequirePermission } from '../../common/auth/permission.decorator';
 
 /** Binds a sign-in in progress to the browser that started it (httpOnly, only sent to the callback). */
 const LOGIN_BINDING_COOKIE = 'certctl_oidc_login';
@@ -93,8 +94,8 @@ export class BrowserAuthController {
 
   /** RP-initiated logout: ends this session, clears the cookies, and gives the provider's logout URL to go to. */
   @Post('logout')
-  @RequireAccess('authenticated')
   @HttpCode(200)
+  @RequirePermission(AUTHENTICATED)
   async logout(@CurrentPrincipal() p: Principal, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<{ redirect_to?: string }> {
     const result = await this.signIn.logout(p);
     this.sessions.clearCookies(req, res);

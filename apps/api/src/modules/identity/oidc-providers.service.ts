@@ -7,6 +7,7 @@ import { newId } from '@certctl/db';
 import { decryptSecret, encryptSecret } from '@certctl/pki';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
+import { RbacService } from '../../common/auth/rbac.service';
 import { changedRows, SessionsService } from '../../common/auth/sessions.service';
 import { ApiError } from '../../common/http/api-error';
 import type { CreateGroupRoleMappingDto, CreateOidcProviderDto, UpdateOidcProviderDto } from './dto/identity.dto';
@@ -57,6 +58,7 @@ export class OidcProvidersService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly audit: AuditService,
     private readonly sessions: SessionsService,
+    private readonly rbac: RbacService,
   ) {}
 
   async list(): Promise<OidcProviderView[]> {
@@ -141,33 +143,52 @@ export class OidcProvidersService {
 
   // ---- group → role mappings
 
-  listMappings(providerId?: string): Promise<Array<{ id: string; provider_id: string; group_name: string; role: string; created_at: Date }>> {
+  listMappings(providerId?: string): Promise<GroupRoleMappingView[]> {
     return this.dataSource.query(
-      'SELECT id, provider_id, group_name, role, created_at FROM group_role_mappings WHERE ($1::text IS NULL OR provider_id = $1) ORDER BY created_at, id',
+      `SELECT ${MAPPING_COLUMNS} FROM group_role_mappings m JOIN roles r ON r.id = m.role_id
+        WHERE ($1::text IS NULL OR m.provider_id = $1) ORDER BY m.created_at, m.id`,
       [providerId ?? null],
     );
   }
 
-  async createMapping(actor: Principal, body: CreateGroupRoleMappingDto): Promise<{ id: string; provider_id: string; group_name: string; role: string; created_at: Date }> {
+  /**
+   * Maps a provider group to any role (built-in or custom; by `role_id`, or by `role` name as before), globally
+   * or within one team/issuer/profile, optionally until `expires_at`. Its users hold it from their next request.
+   */
+  async createMapping(actor: Principal, body: CreateGroupRoleMappingDto): Promise<GroupRoleMappingView> {
     const exists: unknown[] = await this.dataSource.query('SELECT 1 FROM oidc_providers WHERE id = $1', [body.provider_id]);
     if (!exists.length) throw ApiError.missingReference('provider_id', body.provider_id);
+    const roleId = body.role_id ?? await this.roleIdByName(body.role);
+    const { scope_type, scope_id } = await this.rbac.checkGrant({ role_id: roleId, scope_type: body.scope_type, scope_id: body.scope_id });
     const id = newId('groupRoleMapping');
-    const rows = await this.dataSource.query(
-      `INSERT INTO group_role_mappings (id, provider_id, group_name, role) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (provider_id, group_name, role) DO NOTHING RETURNING id, provider_id, group_name, role, created_at`,
-      [id, body.provider_id, body.group_name, body.role],
+    const rows: unknown[] = await this.dataSource.query(
+      `INSERT INTO group_role_mappings (id, provider_id, group_name, role_id, scope_type, scope_id, expires_at, granted_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT ON CONSTRAINT uq_group_role_mappings DO NOTHING RETURNING id`,
+      [id, body.provider_id, body.group_name, roleId, scope_type, scope_id, body.expires_at ?? null, actor.actor],
     );
-    if (!rows.length) throw ApiError.conflict('DUPLICATE', `group ${body.group_name} is already mapped to ${body.role}`);
+    if (!rows.length) {
+      throw ApiError.conflict('DUPLICATE', `group ${body.group_name} is already mapped to ${roleId} in this scope`, [{ field: 'group_name', message: 'already mapped to this role here' }]);
+    }
+    this.rbac.forgetCachedGrants();
     await this.audit.record({ actor, action: 'group_role_mapping_created', resource_type: 'group_role_mapping', resource_id: id, event_category: 'auth',
-      details: { provider_id: body.provider_id, group_name: body.group_name, role: body.role } });
-    return rows[0];
+      details: { provider_id: body.provider_id, group_name: body.group_name, role_id: roleId, scope_type, scope_id, expires_at: body.expires_at ?? null } });
+    const [created] = (await this.dataSource.query(`SELECT ${MAPPING_COLUMNS} FROM group_role_mappings m JOIN roles r ON r.id = m.role_id WHERE m.id = $1`, [id])) as GroupRoleMappingView[];
+    return created!;
   }
 
   /** Removing a mapping takes effect on the next request of every session that held its role through it. */
   async removeMapping(actor: Principal, id: string): Promise<void> {
     const rows = changedRows(await this.dataSource.query('DELETE FROM group_role_mappings WHERE id = $1 RETURNING id', [id]));
     if (!rows.length) throw ApiError.notFound('group role mapping', id);
+    this.rbac.forgetCachedGrants();
     await this.audit.record({ actor, action: 'group_role_mapping_deleted', resource_type: 'group_role_mapping', resource_id: id, event_category: 'auth' });
+  }
+
+  private async roleIdByName(name: string | undefined): Promise<string> {
+    if (!name) throw ApiError.invalidField('role_id', 'a role_id (or a role name in role) is required');
+    const rows: Array<{ id: string }> = await this.dataSource.query('SELECT id FROM roles WHERE name = $1', [name]);
+    if (!rows[0]) throw ApiError.missingReference('role', name);
+    return rows[0].id;
   }
 
   // ---- internals
@@ -224,6 +245,21 @@ export class OidcProvidersService {
     return decryptSecret(box, key).toString('utf8');
   }
 }
+
+/** A mapping as the API shows it: the role by id and by name, its scope, its expiry (unset fields omitted). */
+export interface GroupRoleMappingView {
+  id: string;
+  provider_id: string;
+  group_name: string;
+  role: string;
+  role_id: string;
+  scope_type: string;
+  scope_id: string | null;
+  expires_at: Date | null;
+  created_at: Date;
+}
+
+const MAPPING_COLUMNS = 'm.id, m.provider_id, m.group_name, r.name AS role, m.role_id, m.scope_type, m.scope_id, m.expires_at, m.created_at';
 
 function view(row: ProviderRow): OidcProviderView {
   const { client_secret_encrypted, ...rest } = row;

@@ -9,7 +9,7 @@ import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { newId, REDIS } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import type { Principal } from '../../common/auth/principal';
-import { changedRows, SessionsService, strongestRole } from '../../common/auth/sessions.service';
+import { changedRows, SessionsService } from '../../common/auth/sessions.service';
 import { ApiError } from '../../common/http/api-error';
 import { JwksCache } from './jwks-cache';
 import { OidcProvidersService, OidcProviderView } from './oidc-providers.service';
@@ -116,10 +116,15 @@ export class OidcSignInService {
         groupSource = { ...claims, ...info };
       }
       const groups = groupsOf(groupSource, provider.groups_claim_path);
-      const mapped: Array<{ role: string }> = await this.dataSource.query(
-        'SELECT DISTINCT role FROM group_role_mappings WHERE provider_id = $1 AND group_name = ANY($2)', [provider.id, groups],
+      // A role through one of the groups, or granted to this user directly (a returning user), not expired.
+      const granted: unknown[] = await this.dataSource.query(
+        `SELECT 1 FROM group_role_mappings WHERE provider_id = $1 AND group_name = ANY($2) AND (expires_at IS NULL OR expires_at > now())
+         UNION ALL
+         SELECT 1 FROM users u JOIN actor_roles ar ON ar.actor_type = 'User' AND ar.actor_id = u.id AND (ar.expires_at IS NULL OR ar.expires_at > now())
+          WHERE u.oidc_provider_id = $1 AND u.oidc_subject = $3
+         LIMIT 1`, [provider.id, groups, claims.sub],
       );
-      if (!strongestRole(mapped.map((m) => m.role))) {
+      if (!granted.length) {
         throw refusal(HttpStatus.FORBIDDEN, 'OIDC_NO_ROLE', 'none of your groups is mapped to a role in certctl; ask an administrator');
       }
       const user = await this.upsertUser(provider, claims, email, groups);

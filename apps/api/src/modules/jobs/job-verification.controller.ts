@@ -6,12 +6,12 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { JobEntity } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
-import { RequireAccess } from '../../common/auth/access.decorator';
-import { Principal, ROLE_ACCESS } from '../../common/auth/principal';
+import { holds, Principal } from '../../common/auth/principal';
 import { ApiError } from '../../common/http/api-error';
 import { checkOwningCertificate } from '../certificates/certificate-scope';
 import { BoolField, IdField, TextField } from '../../common/http/dto-fields';
 import { CurrentPrincipal } from '../../common/http/request';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 /** certctl's verification report: what the agent's post-deploy TLS handshake saw. */
 export class VerifyJobDto {
@@ -30,10 +30,10 @@ export class JobVerificationService {
   async record(actor: Principal, id: string, body: VerifyJobDto): Promise<JobEntity> {
     return this.dataSource.transaction(async (tx) => {
       const job = await tx.findOne(JobEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
-      const isAgent = actor.role === 'agent';
+      const isAgent = actor.actor_type === 'Agent';
       if (!job || (isAgent && job.agent_id !== actor.agent_id)) throw ApiError.notFound('job', id);
       if (!isAgent) await checkOwningCertificate(tx, actor, 'job', id, job.certificate_id, 'job.read');
-      if (!isAgent && !ROLE_ACCESS[actor.role].has('write')) throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', `role ${actor.role} may not record a verification`);
+      if (!isAgent && !holds(actor, ['verification.run'])) throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'missing permission verification.run');
       if (job.type !== 'Deployment') throw ApiError.conflict('NOT_A_DEPLOYMENT', `job ${id} is a ${job.type} job`);
       if (body.target_id && body.target_id !== job.target_id) throw ApiError.invalidField('target_id', `job ${id} deploys to ${job.target_id}`);
       await tx.update(JobEntity, { id }, {
@@ -48,8 +48,8 @@ export class JobVerificationService {
   /** certctl's VerificationResult of a job: what the post-deploy check saw (unset fields omitted). */
   async result(actor: Principal, id: string): Promise<VerificationView> {
     const job = await this.dataSource.manager.findOne(JobEntity, { where: { id } });
-    if (!job || (actor.role === 'agent' && job.agent_id !== actor.agent_id)) throw ApiError.notFound('job', id);
-    if (actor.role !== 'agent') await checkOwningCertificate(this.dataSource.manager, actor, 'job', id, job.certificate_id, 'job.read');
+    if (!job || (actor.actor_type === 'Agent' && job.agent_id !== actor.agent_id)) throw ApiError.notFound('job', id);
+    if (actor.actor_type !== 'Agent') await checkOwningCertificate(this.dataSource.manager, actor, 'job', id, job.certificate_id, 'job.read');
     const [expected]: Array<{ fingerprint_sha256: string }> = job.type === 'Deployment' ? await this.dataSource.query(
       `SELECT fingerprint_sha256 FROM certificate_versions WHERE certificate_id = $1 AND created_at <= COALESCE($2, now())
         ORDER BY created_at DESC, id DESC LIMIT 1`, [job.certificate_id, job.completed_at ?? job.verified_at],
@@ -83,19 +83,19 @@ export class JobVerificationController {
   /** An agent's post-deploy TLS verification of one of its Deployment jobs. */
   @Post(':id/verify')
   @HttpCode(200)
-  @RequireAccess('authenticated')
   @Returns(Schemas.Job)
+  @RequirePermission(['verification.run', 'agent.job.report'], { scope: 'rows' })
   verify(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: VerifyJobDto): Promise<JobEntity> {
     return this.verifications.record(actor, id, body);
   }
 
   /** The verification result of a job (the job's agent, or anyone who may read the inventory). */
   @Get(':id/verification')
-  @RequireAccess('authenticated')
   @Returns(objectOf({ job_id: str, target_id: str, status: { enum: ['pending', 'success', 'failed', 'skipped'] }, verified: bool, expected_fingerprint: str, actual_fingerprint: str, verified_at: dateTime, error: str }, ['job_id', 'status', 'verified']))
+  @RequirePermission(['verification.read', 'agent.job.report'], { scope: 'rows' })
   verification(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<VerificationView> {
-    if (actor.role !== 'agent' && !ROLE_ACCESS[actor.role].has('read')) {
-      throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', `role ${actor.role} may not read the inventory`);
+    if (actor.actor_type !== 'Agent' && !holds(actor, ['verification.read'])) {
+      throw new ApiError(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'missing permission verification.read');
     }
     return this.verifications.result(actor, id);
   }

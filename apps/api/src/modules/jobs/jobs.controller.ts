@@ -8,6 +8,7 @@ import type { Page } from '../../common/http/pagination';
 import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import { DecisionDto, JobQuery } from './dto/job.dto';
 import { JobsService } from './jobs.service';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 @ApiTags('jobs')
 @ApiBearerAuth()
@@ -17,12 +18,14 @@ export class JobsController {
 
   @Get()
   @Returns(pageOf(Schemas.Job))
+  @RequirePermission('job.read', { scope: 'rows' })
   list(@CurrentPrincipal() actor: Principal, @Query() query: JobQuery): Promise<Page<JobEntity>> {
     return this.jobs.list(actor, query);
   }
 
   @Get(':id')
   @Returns(Schemas.Job)
+  @RequirePermission('job.read', { scope: 'rows' })
   get(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<JobEntity> {
     return this.jobs.get(actor, id);
   }
@@ -30,6 +33,7 @@ export class JobsController {
   @Post(':id/cancel')
   @HttpCode(200)
   @Returns(Schemas.Job)
+  @RequirePermission('job.cancel', { scope: 'rows' })
   cancel(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<JobEntity> {
     return this.jobs.cancel(actor, id);
   }
@@ -37,6 +41,7 @@ export class JobsController {
   @Post(':id/approve')
   @HttpCode(200)
   @Returns(Schemas.Job)
+  @RequirePermission('approval.approve', { scope: 'rows' })
   approve(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: DecisionDto, @RequestId() requestId: string): Promise<JobEntity> {
     return this.jobs.decide(actor, id, true, body.note, requestId);
   }
@@ -44,6 +49,7 @@ export class JobsController {
   @Post(':id/reject')
   @HttpCode(200)
   @Returns(Schemas.Job)
+  @RequirePermission('approval.reject', { scope: 'rows' })
   reject(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: DecisionDto, @RequestId() requestId: string): Promise<JobEntity> {
     return this.jobs.decide(actor, id, false, body.note, requestId);
   }

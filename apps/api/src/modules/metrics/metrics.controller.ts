@@ -4,6 +4,7 @@ import { APP_CONFIG, AppConfig } from '@certctl/config';
 import { CRL_COUNTER_LABELS, OCSP_COUNTER_LABELS } from '@certctl/issuers';
 import { component, dateTime, int, objectOf, Returns, str } from '../../common/openapi/response-schemas';
 import { CertctlMetrics, CertctlMetricsService } from './certctl-metrics.service';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 const countsOf = (labels: readonly string[]) => objectOf(Object.fromEntries(labels.map((label) => [label, int])));
 
@@ -40,6 +41,7 @@ export class CertctlMetricsController {
 
   @Get('metrics{/}')
   @Returns(CertctlMetricsSchema)
+  @RequirePermission('metrics.read')
   json(): Promise<CertctlMetrics> {
     return this.metrics.json();
   }
@@ -47,6 +49,7 @@ export class CertctlMetricsController {
   /** Not certctl's: the console's Observability page links to these when the operator configured them. */
   @Get('metrics/links')
   @Returns(MetricsLinksSchema)
+  @RequirePermission('metrics.read')
   links(): MetricsLinks {
     const { grafanaUrl, prometheusUrl } = this.config.observabilityLinks;
     return { ...(grafanaUrl ? { grafana_url: grafanaUrl } : {}), ...(prometheusUrl ? { prometheus_url: prometheusUrl } : {}) };
@@ -55,6 +58,7 @@ export class CertctlMetricsController {
   @Get('metrics/prometheus')
   @ApiProduces('text/plain')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
+  @RequirePermission('metrics.read')
   prometheus(): Promise<string> {
     return this.metrics.prometheus();
   }

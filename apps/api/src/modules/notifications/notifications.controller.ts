@@ -10,6 +10,7 @@ import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import type { BulkRequeueResult } from './dto/bulk-requeue-result';
 import { BulkRequeueDto, CreateNotificationDto, NotificationQuery } from './dto/notification.dto';
 import { NotificationsService } from './notifications.service';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 @ApiTags('notifications')
 @ApiBearerAuth()
@@ -24,6 +25,7 @@ export class NotificationsController {
 
   @Get()
   @Returns(pageOf(Schemas.Notification))
+  @RequirePermission('notification.read', { scope: 'rows' })
   async list(@CurrentPrincipal() actor: Principal, @Query() query: NotificationQuery): Promise<Page<NotificationView>> {
     const page = await this.notifications.list(actor, query);
     return { ...page, data: page.data.map((row) => this.view(row)) };
@@ -31,6 +33,7 @@ export class NotificationsController {
 
   @Post()
   @Returns(Schemas.Notification, 201)
+  @RequirePermission('notification.edit', { scope: 'rows' })
   async create(@CurrentPrincipal() actor: Principal, @Body() body: CreateNotificationDto, @RequestId() requestId: string): Promise<NotificationView> {
     return this.view(await this.notifications.create(actor, body, requestId));
   }
@@ -39,12 +42,14 @@ export class NotificationsController {
   @Post('bulk-requeue')
   @HttpCode(200)
   @Returns(objectOf({ total_matched: int, total_requeued: int, total_skipped: int, notification_ids: strings }))
+  @RequirePermission('notification.edit', { scope: 'rows' })
   bulkRequeue(@CurrentPrincipal() actor: Principal, @Body() body: BulkRequeueDto, @RequestId() requestId: string): Promise<BulkRequeueResult> {
     return this.notifications.bulkRequeue(actor, body, requestId);
   }
 
   @Get(':id')
   @Returns(Schemas.Notification)
+  @RequirePermission('notification.read', { scope: 'rows' })
   async get(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<NotificationView> {
     return this.view(await this.notifications.get(actor, id));
   }
@@ -52,6 +57,7 @@ export class NotificationsController {
   @Post(':id/read')
   @HttpCode(200)
   @Returns(Schemas.Notification)
+  @RequirePermission('notification.read', { scope: 'rows' })
   async read(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<NotificationView> {
     return this.view(await this.notifications.markRead(actor, id));
   }
@@ -59,6 +65,7 @@ export class NotificationsController {
   @Post(':id/requeue')
   @HttpCode(200)
   @Returns(Schemas.Notification)
+  @RequirePermission('notification.edit', { scope: 'rows' })
   async requeue(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @RequestId() requestId: string): Promise<NotificationView> {
     return this.view(await this.notifications.requeue(actor, id, requestId));
   }

@@ -9,7 +9,8 @@ import { ALL_QUEUES } from '@certctl/contracts';
 import { JobProducer, REDIS } from '@certctl/db';
 import { AuditService } from '../../common/audit/audit.service';
 import { ApiKeysService } from '../../common/auth/api-keys.service';
-import type { Principal } from '../../common/auth/principal';
+import { GrantsService } from '../../common/auth/grants.service';
+import { adminGrants, holdsGlobally, type Principal } from '../../common/auth/principal';
 import { cookieValue, CSRF_HEADER, SESSION_COOKIE, SessionsService } from '../../common/auth/sessions.service';
 import { sendError } from '../../common/http/exception.filter';
 
@@ -17,6 +18,8 @@ import { sendError } from '../../common/http/exception.filter';
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
 export const QUEUE_SESSION_COOKIE = 'certctl_queues_session';
 const SESSION_TTL_SECONDS = 8 * 3600;
+/** The permission the dashboard needs, held globally (queues are not scoped to a team). */
+const QUEUE_PERMISSION = 'queue.admin';
 /** Job actions the dashboard may perform; bulk and destructive ones (empty, obliterate, clean, add) are refused. */
 const ALLOWED_ACTIONS = new Set(['retry', 'promote']);
 
@@ -34,6 +37,7 @@ export class QueueDashboard implements OnModuleInit {
     private readonly adapterHost: HttpAdapterHost,
     private readonly producer: JobProducer,
     private readonly keys: ApiKeysService,
+    private readonly grants: GrantsService,
     private readonly sessions: SessionsService,
     private readonly audit: AuditService,
     @Inject(REDIS) private readonly redis: Redis,
@@ -79,7 +83,7 @@ export class QueueDashboard implements OnModuleInit {
     const formKey = typeof req.body?.api_key === 'string' && !req.headers.authorization ? (req.body.api_key as string).trim() : undefined;
     const principal = formKey ? await this.keys.resolve(formKey) : await this.bearer(req) ?? await this.consoleSession(req, { requireCsrf: true });
     if (!principal) return this.deny(req, res, 401, 'an admin API key is required (Authorization: Bearer <key>)');
-    if (principal.role !== 'admin') return this.deny(req, res, 403, `role ${principal.role} may not open the queue dashboard`);
+    if (!holdsGlobally(principal, QUEUE_PERMISSION)) return this.deny(req, res, 403, `missing permission ${QUEUE_PERMISSION} (globally) to open the queue dashboard`);
     const token = randomBytes(32).toString('base64url');
     const session: DashboardSession = { actor: principal.actor, actor_type: principal.actor_type, credential: this.credentialOf(principal) };
     await this.redis.set(this.sessionKey(token), JSON.stringify(session), 'EX', SESSION_TTL_SECONDS);
@@ -115,8 +119,8 @@ export class QueueDashboard implements OnModuleInit {
   private async actorOf(req: Request, res: Response): Promise<Pick<Principal, 'actor' | 'actor_type'> | undefined> {
     const principal = await this.bearer(req);
     if (principal) {
-      if (principal.role === 'admin') return principal;
-      this.deny(req, res, 403, `role ${principal.role} may not open the queue dashboard`);
+      if (holdsGlobally(principal, QUEUE_PERMISSION)) return principal;
+      this.deny(req, res, 403, `missing permission ${QUEUE_PERMISSION} (globally) to open the queue dashboard`);
       return undefined;
     }
     if (req.headers.authorization) {
@@ -126,8 +130,8 @@ export class QueueDashboard implements OnModuleInit {
     // The console's own session (OpenID sign-in) may look at the dashboard; its actions need a dashboard session.
     const consoleUser = req.method === 'GET' || req.method === 'HEAD' ? await this.consoleSession(req, { requireCsrf: false }) : undefined;
     if (consoleUser) {
-      if (consoleUser.role === 'admin') return consoleUser;
-      this.deny(req, res, 403, `role ${consoleUser.role} may not open the queue dashboard`);
+      if (holdsGlobally(consoleUser, QUEUE_PERMISSION)) return consoleUser;
+      this.deny(req, res, 403, `missing permission ${QUEUE_PERMISSION} (globally) to open the queue dashboard`);
       return undefined;
     }
     const token = cookie(req.headers.cookie, QUEUE_SESSION_COOKIE);
@@ -140,7 +144,7 @@ export class QueueDashboard implements OnModuleInit {
     // The key that opened the session is asked about on every request: revoked or expired, the session ends with it.
     if (session && !(await this.credentialStillValid(session.credential))) {
       await this.redis.del(this.sessionKey(token!));
-      this.deny(req, res, 401, 'the API key that opened this session was revoked or has expired');
+      this.deny(req, res, 401, `the credential that opened this session was revoked, has expired or no longer holds ${QUEUE_PERMISSION}`);
       return undefined;
     }
     if (session) return session;
@@ -153,7 +157,7 @@ export class QueueDashboard implements OnModuleInit {
   }
 
   private async bearer(req: Request): Promise<Principal | undefined> {
-    if (this.config.auth.type === 'none') return { actor: 'actor-demo-anon', actor_type: 'Anonymous', role: 'admin' };
+    if (this.config.auth.type === 'none') return { actor: 'actor-demo-anon', actor_type: 'Anonymous', role: 'admin', grants: adminGrants() };
     const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
     return match ? this.keys.resolve(match[1]!.trim()) : undefined;
   }
@@ -186,8 +190,14 @@ export class QueueDashboard implements OnModuleInit {
    * configured one (a rotated CERTCTL_API_KEY ends its sessions); an anonymous session lives only while auth is off.
    */
   private async credentialStillValid(credential: string | undefined): Promise<boolean> {
-    if (credential?.startsWith('key:')) return this.keys.isActive(credential.slice('key:'.length));
-    if (credential?.startsWith('session:')) return this.sessions.isLive(credential.slice('session:'.length));
+    if (credential?.startsWith('key:')) {
+      // The key must still be active and still hold the permission (a grant taken back ends the session too).
+      const keyId = credential.slice('key:'.length);
+      if (!(await this.keys.isActive(keyId))) return false;
+      const { grants } = await this.grants.ofKey(keyId);
+      return holdsGlobally({ actor: keyId, actor_type: 'APIKey', role: '', grants }, QUEUE_PERMISSION);
+    }
+    if (credential?.startsWith('session:')) return this.sessions.isLive(credential.slice('session:'.length), QUEUE_PERMISSION);
     if (credential?.startsWith('bootstrap:')) {
       const fingerprint = this.keys.bootstrapFingerprint();
       return fingerprint !== undefined && credential === `bootstrap:${fingerprint}`;

@@ -6,6 +6,7 @@ import { CurrentPrincipal, RequestId } from '../../common/http/request';
 import { component, dateTime, int, objectOf, Returns, Schema, str } from '../../common/openapi/response-schemas';
 import { ReissueDrillDto } from './dto/reissue.dto';
 import { DrillProgress, DrillStarted, DryRunResult, ReissueService } from './reissue.service';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 const nullable = (s: Schema): Schema => ({ ...s, nullable: true });
 const affected = { type: 'array', items: objectOf({ certificate_id: str, name: str, common_name: str, serial_number: str, not_after: dateTime }) } as Schema;
@@ -43,6 +44,7 @@ export class ReissueController {
   @HttpCode(202)
   @Returns(started, 202)
   @Returns(dryRun, 200)
+  @RequirePermission('issuer.reissue', { scope: { type: 'issuer', param: 'id' } })
   async start(
     @CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: ReissueDrillDto, @RequestId() requestId: string,
     @Res({ passthrough: true }) res: Response,
@@ -55,6 +57,7 @@ export class ReissueController {
   /** Progress of a drill: how many certificates are issued, deployed, verified, revoked and failed. */
   @Get(':id/reissue/:drill_id')
   @Returns(progress)
+  @RequirePermission('issuer.read', { scope: { type: 'issuer', param: 'id' } })
   get(@Param('id') id: string, @Param('drill_id') drillId: string): Promise<DrillProgress> {
     return this.reissue.progress(id, drillId);
   }

@@ -7,4 +7,5 @@ import { Schemas } from '../../common/openapi/resources';
 export class RenewalPoliciesController extends CrudController({
   path: 'renewal-policies', tag: 'renewal-policies', service: RenewalPoliciesService,
   createDto: CreateRenewalPolicyDto, updateDto: UpdateRenewalPolicyDto, queryDto: SearchPageQuery, resource: Schemas.RenewalPolicy,
+  permissions: { read: 'policy.read', edit: 'policy.edit', delete: 'policy.delete' },
 }) {}

@@ -5,6 +5,7 @@ import { component, int, objectOf, Returns, Schema, str } from '../../common/ope
 import { ReadinessQuery } from './dto/readiness.dto';
 import { LIFETIME_KEYS } from './readiness';
 import { ReadinessService } from './readiness.service';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 const num: Schema = { type: 'number' };
 const nullable = (s: Schema): Schema => ({ ...s, nullable: true });
@@ -41,6 +42,7 @@ export class ReadinessController {
   @Get('readiness')
   @ApiProduces('application/json', 'text/csv')
   @Returns(report)
+  @RequirePermission('report.read')
   async readinessReport(@Query() query: ReadinessQuery, @Req() req: Request, @Res() res: Response): Promise<void> {
     const csv = query.format === 'csv' || (query.format === undefined && req.accepts(['application/json', 'text/csv']) === 'text/csv');
     res.vary('Accept');

@@ -2,6 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { CrlService, type CrlCacheIssuerRow } from '@certctl/issuers';
 import { bool, component, dateTime, int, objectOf, Returns, str } from '../../common/openapi/response-schemas';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 const CrlCacheEventSchema = component('CrlCacheEvent', objectOf(
   { started_at: dateTime, duration_ms: int, succeeded: bool, crl_number: int, revoked_count: int, error: str },
@@ -39,6 +40,7 @@ export class CrlAdminController {
     cache_rows: { type: 'array', items: CrlCacheRowSchema }, row_count: int, generated_at: dateTime,
     data: { type: 'array', items: CrlCacheShardSchema }, total: int,
   }))
+  @RequirePermission('crl.admin')
   async cache(): Promise<CrlCacheView> {
     const [rows, shards] = await Promise.all([this.crl.cacheByIssuer(), this.crl.cacheState()]);
     return { cache_rows: rows, row_count: rows.length, generated_at: new Date(), data: shards, total: shards.length };

@@ -6,6 +6,7 @@ import { StatsDaysQuery } from './dto/stats.dto';
 import { STATS_SUMMARY_COUNTS, StatsService, StatsSummary } from './stats.service';
 import type { Principal } from '../../common/auth/principal';
 import { CurrentPrincipal } from '../../common/http/request';
+import { RequirePermission } from '../../common/auth/permission.decorator';
 
 const day: Schema = { type: 'string', format: 'date' };
 const listOf = (item: Schema): Schema => ({ type: 'array', items: item });
@@ -28,30 +29,35 @@ export class StatsController {
 
   @Get('summary')
   @Returns(StatsSchemas.Summary)
+  @RequirePermission('stats.read', { scope: 'rows' })
   summary(@CurrentPrincipal() actor: Principal): Promise<StatsSummary> {
     return this.stats.summary(actor);
   }
 
   @Get('certificates-by-status')
   @Returns(listOf(StatsSchemas.StatusCount))
+  @RequirePermission('stats.read', { scope: 'rows' })
   certificatesByStatus(@CurrentPrincipal() actor: Principal): Promise<CertificateStatusCount[]> {
     return this.stats.certificatesByStatus(actor);
   }
 
   @Get('expiration-timeline')
   @Returns(listOf(StatsSchemas.ExpirationBucket))
+  @RequirePermission('stats.read', { scope: 'rows' })
   expirationTimeline(@CurrentPrincipal() actor: Principal, @Query() query: StatsDaysQuery): Promise<ExpirationBucket[]> {
     return this.stats.expirationTimeline(query.days ?? 30, actor);
   }
 
   @Get('job-trends')
   @Returns(listOf(StatsSchemas.JobTrend))
+  @RequirePermission('stats.read', { scope: 'rows' })
   jobTrends(@CurrentPrincipal() actor: Principal, @Query() query: StatsDaysQuery): Promise<JobTrendDataPoint[]> {
     return this.stats.jobTrends(query.days ?? 30, actor);
   }
 
   @Get('issuance-rate')
   @Returns(listOf(StatsSchemas.IssuanceRate))
+  @RequirePermission('stats.read', { scope: 'rows' })
   issuanceRate(@CurrentPrincipal() actor: Principal, @Query() query: StatsDaysQuery): Promise<IssuanceRateDataPoint[]> {
     return this.stats.issuanceRate(query.days ?? 30, actor);
   }

@@ -1,6 +1,6 @@
 import { Matches, MinLength } from 'class-validator';
-import { BoolField, EnumField, IdField, IntField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
-import { MAPPABLE_ROLES } from '../../../common/auth/sessions.service';
+import { GRANT_SCOPE_TYPES } from '@certctl/contracts';
+import { BoolField, DateField, EnumField, IdField, IntField, NameField, StringListField, TextField } from '../../../common/http/dto-fields';
 
 /** An OpenID provider an admin configures for console sign-in. The secret is write-only and stored sealed. */
 export class CreateOidcProviderDto {
@@ -36,7 +36,11 @@ export class UpdateOidcProviderDto {
 export class CreateGroupRoleMappingDto {
   @TextField({ max: 255 }) provider_id: string;
   @TextField({ max: 255, singleLine: true, description: 'A group name as the provider puts it in the groups claim' }) group_name: string;
-  @EnumField(MAPPABLE_ROLES) role: string;
+  @IdField({ optional: true, description: 'The role to grant (built-in r-… or custom)' }) role_id?: string;
+  @TextField({ optional: true, max: 255, singleLine: true, description: 'The role by name, instead of role_id (admin, operator, viewer, …)' }) role?: string;
+  @EnumField(GRANT_SCOPE_TYPES, { optional: true, description: 'Defaults to global' }) scope_type?: string;
+  @IdField({ optional: true, description: 'The team, issuer or profile id; omitted for global' }) scope_id?: string;
+  @DateField({ optional: true, future: true }) expires_at?: Date;
 }
 
 export class CreateBreakglassCredentialDto {
