@@ -40,6 +40,10 @@ const CERTCTL = {
     job_id: 'string', target_id: 'string', verified: 'boolean', actual_fingerprint: 'string', expected_fingerprint: 'string', verified_at: 'string', error: 'string?',
   },
   job: { verification_status: 'string?', verified_at: 'string?', verification_fingerprint: 'string?', verification_error: 'string?' },
+  authMe: { actor_id: 'string', actor_type: 'string', tenant_id: 'string', admin: 'boolean', roles: 'array', effective_permissions: 'array' },
+  // scope_id is left out of a global grant (absent when unset, as everywhere in our v1).
+  effectivePermission: { permission: 'string', scope_type: 'string', scope_id: 'string?' },
+  authKeys: { keys: 'array' },
 } as const;
 
 /**
@@ -293,6 +297,36 @@ describe('certctl\'s own web UI against our REST v1: shapes in the OpenAPI docum
       // Ours, which the console's issuer page reads.
       expect(body.data).toContainEqual(expect.objectContaining({ issuer_id: inv.issuerId, shard: -1, crl_number: '1' }));
       expect(body.total).toBe(body.data.length);
+    });
+  });
+
+  describe('GET /api/v1/auth/me and /auth/keys (its access-control pages)', () => {
+    it('/auth/me names the actor, tenant and each effective permission with its scope, for a team-scoped operator too', async () => {
+      documentsCertctlFields(documented('get', '/api/v1/auth/me'), CERTCTL.authMe, 'auth/me');
+      const admin = (await api.http.get('/api/v1/auth/me').set(api.auth()).expect(200)).body;
+      conforms('get', '/api/v1/auth/me', admin);
+      expectCertctlShape(admin, CERTCTL.authMe, 'auth/me');
+      expect(admin).toMatchObject({ admin: true, tenant_id: 't-default' });
+      expect(CERTCTL_ACTOR_TYPES).toContain(admin.actor_type);
+      for (const grant of admin.effective_permissions) expectCertctlShape(grant, CERTCTL.effectivePermission, 'effective_permissions[]');
+      expect(admin.effective_permissions).toContainEqual({ permission: 'cert.read', scope_type: 'global' });
+
+      const operator = await post(api, '/api/v1/auth/keys', { name: unique('ui-scoped'), role: 'viewer' });
+      await api.http.post(`/api/v1/auth/keys/${operator.id}/roles`).set(api.auth())
+        .send({ role_id: 'r-operator', scope_type: 'team', scope_id: inv.teamId }).expect(201);
+      const scoped = (await api.http.get('/api/v1/auth/me').set(api.auth(operator.key as string)).expect(200)).body;
+      conforms('get', '/api/v1/auth/me', scoped);
+      expect(scoped.admin).toBe(false);
+      expect(scoped.effective_permissions).toContainEqual({ permission: 'cert.revoke', scope_type: 'team', scope_id: inv.teamId });
+      expect(scoped.effective_permissions).not.toContainEqual(expect.objectContaining({ permission: 'cert.revoke', scope_type: 'global' }));
+    });
+
+    it("/auth/keys answers certctl's {keys} with no secret or hash in it", async () => {
+      const body = (await api.http.get('/api/v1/auth/keys').set(api.auth()).expect(200)).body;
+      conforms('get', '/api/v1/auth/keys', body);
+      expectCertctlShape(body, CERTCTL.authKeys, 'auth/keys');
+      expect(body.keys.length).toBeGreaterThan(0);
+      expect(JSON.stringify(body)).not.toMatch(/key_hash|"key":|api_key/);
     });
   });
 
