@@ -53,7 +53,7 @@ function RequireSignIn({ children }: { children: ReactNode }) {
 /** An auditor may read only the audit trail: the dashboard sends it there. */
 function Home() {
   const session = useSession();
-  if (session.known && !session.can('read') && session.can('audit')) return <Navigate to="/audit" replace />;
+  if (session.known && !session.can('cert.read', 'any') && session.can('audit.read', 'any')) return <Navigate to="/audit" replace />;
   // The dashboard's requests start at once; an auditor's are refused and it is sent on as soon as its role is known.
   return <DashboardPage />;
 }
