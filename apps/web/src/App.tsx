@@ -10,6 +10,7 @@ import { NotificationsPage } from './pages/NotificationsPage';
 // Pages load on first visit, so signing in downloads only the shell and the page shown (the dashboard's cards
 // come with the shell, its charts load on their own).
 const CertificatesPage = lazy(() => import('./pages/CertificatesPage'));
+const AccessPage = lazy(() => import('./pages/AccessPage'));
 const CertificateDetailPage = lazy(() => import('./pages/CertificateDetailPage'));
 const IssuersPage = lazy(() => import('./pages/IssuersPage'));
 const TargetsPage = lazy(() => import('./pages/TargetsPage'));
@@ -97,6 +98,7 @@ export function App() {
           <Route path="discovery" element={<DiscoveryPage />} />
           <Route path="audit" element={<AuditPage />} />
           <Route path="settings" element={<SettingsPage />} />
+          <Route path="access" element={<AccessPage />} />
           <Route path="reports/readiness" element={<ReadinessPage />} />
           <Route path="reissue" element={<ReissueDrillPage />} />
           <Route path="acme" element={<AcmePage />} />
