@@ -11,8 +11,6 @@ export default defineConfig({
   root: import.meta.dirname,
   base: '/',
   plugins: [react()],
-  // The permission catalogue and built-in roles are shared with the api (tree-shaken: the console takes only those).
-  resolve: { alias: { '@certctl/contracts': resolve(import.meta.dirname, '../../libs/contracts/src/index.ts') } },
   build: {
     outDir: resolve(import.meta.dirname, '../../dist/web'),
     emptyOutDir: true,

@@ -1,6 +1,6 @@
 import { createContext, ReactNode, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
-import { BUILT_IN_ROLE_PERMISSIONS, BuiltInRoleName, type Permission } from '@certctl/contracts';
+import type { Permission } from '@certctl/contracts';
 import { api, AuthCheck, setUnauthorizedHandler, storeApiKey, storedApiKey } from '../api/client';
 
 /**
@@ -37,12 +37,9 @@ export function keyRefusedReason(serverMessage: string): string {
 
 const SessionContext = createContext<Session | null>(null);
 
-/** An older server sends only the role: its built-in permissions, globally. */
+/** What the caller holds, where (none until /auth/check has answered; an answer without the list holds nothing). */
 function effectiveOf(check: AuthCheck | undefined): EffectivePermission[] {
-  if (!check) return [];
-  if (Array.isArray(check.effective_permissions)) return check.effective_permissions;
-  const builtIn = BUILT_IN_ROLE_PERMISSIONS[check.role as BuiltInRoleName] ?? [];
-  return builtIn.map((permission) => ({ permission, scope_type: 'global' }));
+  return Array.isArray(check?.effective_permissions) ? check.effective_permissions : [];
 }
 
 /** Whether `grants` hold one of `permissions` where `where` asks. */
