@@ -10,6 +10,7 @@ import { NotificationsPage } from './pages/NotificationsPage';
 // Pages load on first visit, so signing in downloads only the shell and the page shown (the dashboard's cards
 // come with the shell, its charts load on their own).
 const CertificatesPage = lazy(() => import('./pages/CertificatesPage'));
+const AccessPage = lazy(() => import('./pages/AccessPage'));
 const CertificateDetailPage = lazy(() => import('./pages/CertificateDetailPage'));
 const IssuersPage = lazy(() => import('./pages/IssuersPage'));
 const TargetsPage = lazy(() => import('./pages/TargetsPage'));
@@ -53,7 +54,7 @@ function RequireSignIn({ children }: { children: ReactNode }) {
 /** An auditor may read only the audit trail: the dashboard sends it there. */
 function Home() {
   const session = useSession();
-  if (session.known && !session.can('read') && session.can('audit')) return <Navigate to="/audit" replace />;
+  if (session.known && !session.can('cert.read', 'any') && session.can('audit.read', 'any')) return <Navigate to="/audit" replace />;
   // The dashboard's requests start at once; an auditor's are refused and it is sent on as soon as its role is known.
   return <DashboardPage />;
 }
@@ -97,6 +98,7 @@ export function App() {
           <Route path="discovery" element={<DiscoveryPage />} />
           <Route path="audit" element={<AuditPage />} />
           <Route path="settings" element={<SettingsPage />} />
+          <Route path="access" element={<AccessPage />} />
           <Route path="reports/readiness" element={<ReadinessPage />} />
           <Route path="reissue" element={<ReissueDrillPage />} />
           <Route path="acme" element={<AcmePage />} />

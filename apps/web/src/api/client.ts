@@ -128,4 +128,8 @@ export interface AuthCheck {
   actor?: string;
   role?: string;
   access?: string[];
+  /** Each permission the caller holds and where (global, or one team, issuer or profile). */
+  effective_permissions?: Array<{ permission: string; scope_type: string; scope_id?: string }>;
+  role_grants?: Array<{ role_id: string; role_name: string; scope_type: string; scope_id?: string; expires_at?: string; via: string }>;
+  admin?: boolean;
 }

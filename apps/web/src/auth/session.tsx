@@ -1,12 +1,18 @@
 import { createContext, ReactNode, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
+import type { Permission } from '@certctl/contracts';
 import { api, AuthCheck, setUnauthorizedHandler, storeApiKey, storedApiKey } from '../api/client';
 
 /**
- * What the signed-in key may do, from /auth/check: `read` (inventory), `write` (every change), `admin` (API
- * keys), `audit` (the audit trail). The server enforces all of it; the console only hides what would be refused.
+ * Where a permission must be held for a control to show, as the route behind it checks it (docs/permissions.md):
+ * `global` (the default: routes whose effect is not confined to a team), `any` (routes that filter rows by the
+ * caller's scopes, so a team-scoped grant is enough), or one issuer/profile (routes on `{id}`: globally or for it;
+ * without an id, for some issuer/profile, when the control lets the caller pick one).
+ * The server enforces all of it; the console only hides what would be refused.
  */
-export type Access = 'read' | 'write' | 'admin' | 'audit';
+export type Where = 'global' | 'any' | { type: 'team' | 'issuer' | 'profile'; id?: string };
+
+type EffectivePermission = { permission: string; scope_type: string; scope_id?: string };
 
 interface Session {
   signedIn: boolean;
@@ -14,7 +20,8 @@ interface Session {
   known: boolean;
   role?: string;
   actor?: string;
-  can(access: Access): boolean;
+  /** The caller holds `permission` (any one of a list) where `where` asks. */
+  can(permission: Permission | readonly Permission[], where?: Where): boolean;
   /** Why the tab was signed out without asking (its key stopped working), for the sign-in page to say. */
   endedReason?: string;
   signIn(key: string): Promise<void>;
@@ -30,18 +37,18 @@ export function keyRefusedReason(serverMessage: string): string {
 
 const SessionContext = createContext<Session | null>(null);
 
-/** Older servers send only the role; map it as the api's ROLE_ACCESS does. */
-const ROLE_DEFAULT_ACCESS: Record<string, Access[]> = {
-  admin: ['read', 'write', 'admin', 'audit'],
-  operator: ['read', 'write', 'audit'],
-  viewer: ['read', 'audit'],
-  auditor: ['audit'],
-};
+/** What the caller holds, where (none until /auth/check has answered; an answer without the list holds nothing). */
+function effectiveOf(check: AuthCheck | undefined): EffectivePermission[] {
+  return Array.isArray(check?.effective_permissions) ? check.effective_permissions : [];
+}
 
-function accessOf(check: AuthCheck | undefined): Set<string> {
-  if (!check) return new Set();
-  if (Array.isArray(check.access)) return new Set(check.access);
-  return new Set(ROLE_DEFAULT_ACCESS[check.role ?? ''] ?? []);
+/** Whether `grants` hold one of `permissions` where `where` asks. */
+export function holds(grants: readonly EffectivePermission[], permissions: Permission | readonly Permission[], where: Where = 'global'): boolean {
+  const wanted = new Set<string>(typeof permissions === 'string' ? [permissions] : permissions);
+  return grants.some((g) => wanted.has(g.permission) && (
+    where === 'any' || g.scope_type === 'global'
+    || (typeof where === 'object' && g.scope_type === where.type && (where.id === undefined || g.scope_id === where.id))
+  ));
 }
 
 export function SessionProvider({ children }: { children: ReactNode }) {
@@ -110,8 +117,11 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, []);
 
   const value = useMemo<Session>(() => {
-    const access = accessOf(check);
-    return { signedIn, known: check !== undefined, role: check?.role, actor: check?.actor, can: (a) => access.has(a), endedReason, signIn, signOut };
+    const grants = effectiveOf(check);
+    return {
+      signedIn, known: check !== undefined, role: check?.role, actor: check?.actor,
+      can: (permission, where) => holds(grants, permission, where), endedReason, signIn, signOut,
+    };
   }, [check, signedIn, signIn, signOut, endedReason]);
 
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
@@ -123,7 +133,27 @@ export function useSession(): Session {
   return session;
 }
 
-/** Renders its children only when the key may do `access`. */
-export function Can({ access, children }: { access: Access; children: ReactNode }) {
-  return useSession().can(access) ? <>{children}</> : null;
+/**
+ * The permissions behind a resource page's buttons: `edit` (create, edit, test) and `delete`, and where its routes
+ * check them: globally (the default), per row's issuer/profile id (create stays global), or in any scope (`rows`).
+ */
+export interface ResourcePermissions {
+  edit: Permission;
+  delete: Permission;
+  scoped?: 'issuer' | 'profile' | 'rows';
+}
+
+/** Where a resource's create button and one row's buttons need their permission. */
+export function resourceWhere(permissions: ResourcePermissions, rowId?: string): Where {
+  if (permissions.scoped === 'rows') return 'any';
+  if (permissions.scoped && rowId !== undefined) return { type: permissions.scoped, id: rowId };
+  return 'global';
+}
+
+/**
+ * Renders its children only when the caller holds `permission` (any one of a list) where the route behind the
+ * control checks it: globally unless `scope` says otherwise (see Where).
+ */
+export function Can({ permission, scope, children }: { permission: Permission | readonly Permission[]; scope?: Where; children: ReactNode }) {
+  return useSession().can(permission, scope) ? <>{children}</> : null;
 }

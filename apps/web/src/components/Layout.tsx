@@ -1,32 +1,35 @@
 import { useEffect, useState } from 'react';
 import { NavLink, Outlet, useLocation } from 'react-router';
-import { Access, useSession } from '../auth/session';
+import type { Permission } from '@certctl/contracts';
+import { useSession, Where } from '../auth/session';
 
-const NAV: Array<{ to: string; label: string; access: Access }> = [
-  { to: '/', label: 'Dashboard', access: 'read' },
-  { to: '/certificates', label: 'Certificates', access: 'read' },
-  { to: '/short-lived', label: 'Short-lived', access: 'read' },
-  { to: '/issuers', label: 'Issuers', access: 'read' },
-  { to: '/targets', label: 'Targets', access: 'read' },
-  { to: '/agents', label: 'Agents', access: 'read' },
-  { to: '/fleet', label: 'Fleet', access: 'read' },
-  { to: '/agent-groups', label: 'Agent groups', access: 'read' },
-  { to: '/health-checks', label: 'Health checks', access: 'read' },
-  { to: '/policies', label: 'Policies', access: 'read' },
-  { to: '/profiles', label: 'Profiles', access: 'read' },
-  { to: '/owners', label: 'Owners', access: 'read' },
-  { to: '/teams', label: 'Teams', access: 'read' },
-  { to: '/jobs', label: 'Jobs', access: 'read' },
-  { to: '/approvals', label: 'Approvals', access: 'read' },
-  { to: '/notifications', label: 'Notifications', access: 'read' },
-  { to: '/digest', label: 'Digest', access: 'read' },
-  { to: '/observability', label: 'Observability', access: 'read' },
-  { to: '/discovery', label: 'Discovery', access: 'read' },
-  { to: '/acme', label: 'ACME', access: 'read' },
-  { to: '/reports/readiness', label: 'Readiness', access: 'read' },
-  { to: '/reissue', label: 'Re-issue drill', access: 'write' },
-  { to: '/audit', label: 'Audit', access: 'audit' },
-  { to: '/settings', label: 'Settings', access: 'read' },
+/** Each page shows in the menu when the caller may read what it lists (in any scope where its list filters rows). */
+const NAV: Array<{ to: string; label: string; permission: Permission | Permission[]; scope?: Where }> = [
+  { to: '/', label: 'Dashboard', permission: 'stats.read', scope: 'any' },
+  { to: '/certificates', label: 'Certificates', permission: 'cert.read', scope: 'any' },
+  { to: '/short-lived', label: 'Short-lived', permission: 'cert.read', scope: 'any' },
+  { to: '/issuers', label: 'Issuers', permission: 'issuer.read', scope: 'any' },
+  { to: '/targets', label: 'Targets', permission: 'target.read', scope: 'any' },
+  { to: '/agents', label: 'Agents', permission: 'agent.read', scope: 'any' },
+  { to: '/fleet', label: 'Fleet', permission: 'agent.read', scope: 'any' },
+  { to: '/agent-groups', label: 'Agent groups', permission: 'agent.read' },
+  { to: '/health-checks', label: 'Health checks', permission: 'healthcheck.read' },
+  { to: '/policies', label: 'Policies', permission: 'policy.read' },
+  { to: '/profiles', label: 'Profiles', permission: 'profile.read', scope: 'any' },
+  { to: '/owners', label: 'Owners', permission: 'owner.read', scope: 'any' },
+  { to: '/teams', label: 'Teams', permission: 'team.read', scope: 'any' },
+  { to: '/jobs', label: 'Jobs', permission: 'job.read', scope: 'any' },
+  { to: '/approvals', label: 'Approvals', permission: 'approval.read', scope: 'any' },
+  { to: '/notifications', label: 'Notifications', permission: 'notification.read', scope: 'any' },
+  { to: '/digest', label: 'Digest', permission: 'digest.read' },
+  { to: '/observability', label: 'Observability', permission: 'metrics.read' },
+  { to: '/discovery', label: 'Discovery', permission: 'discovery.read' },
+  { to: '/acme', label: 'ACME', permission: 'acme.read' },
+  { to: '/reports/readiness', label: 'Readiness', permission: 'report.read' },
+  { to: '/reissue', label: 'Re-issue drill', permission: 'issuer.reissue', scope: { type: 'issuer' } },
+  { to: '/audit', label: 'Audit', permission: 'audit.read', scope: 'any' },
+  { to: '/access', label: 'Access', permission: 'auth.role.list' },
+  { to: '/settings', label: 'Settings', permission: 'cert.read', scope: 'any' },
 ];
 
 type Theme = 'light' | 'dark';
@@ -73,7 +76,7 @@ export function Layout() {
       </header>
       <nav className="sidebar" id="main-nav" aria-label="Main">
         <ul>
-          {NAV.filter((item) => session.can(item.access)).map((item) => (
+          {NAV.filter((item) => session.can(item.permission, item.scope)).map((item) => (
             <li key={item.to}>
               <NavLink to={item.to} end={item.to === '/'}>
                 {item.label}

@@ -3,7 +3,7 @@ import { FormEvent, ReactNode, useState } from 'react';
 import { Link } from 'react-router';
 import { api } from '../api/client';
 import type { Page } from '../api/types';
-import { Can } from '../auth/session';
+import { Can, ResourcePermissions, resourceWhere } from '../auth/session';
 import { useConfirm } from './confirm';
 import { Field, fieldErrors, formError } from './form';
 import { RelativeTime } from './format';
@@ -74,8 +74,10 @@ function toBody(fields: SimpleField[], form: FormValues): { body: Record<string,
  * A list with create, edit and delete for the API's plain resources (policies, profiles, owners). A key without
  * write access sees the list only: the server refuses its changes anyway.
  */
-export function SimpleResourcePage({ title, path, kind, intro, columns, fields, detailPath }: {
+export function SimpleResourcePage({ title, path, kind, intro, columns, fields, detailPath, permissions }: {
   title: string;
+  /** Which permissions show its create, edit and delete buttons. */
+  permissions: ResourcePermissions;
   path: string;
   kind: string;
   intro?: ReactNode;
@@ -132,7 +134,7 @@ export function SimpleResourcePage({ title, path, kind, intro, columns, fields, 
     <section aria-labelledby={`${slug}-title`}>
       <div className="page-head">
         <h1 id={`${slug}-title`}>{title}</h1>
-        <Can access="write">
+        <Can permission={permissions.edit} scope={resourceWhere(permissions)}>
           <button type="button" className="primary" onClick={() => open('new')}>New {kind}</button>
         </Can>
       </div>
@@ -183,8 +185,10 @@ export function SimpleResourcePage({ title, path, kind, intro, columns, fields, 
                   {columns.map((c) => <td key={c.label}>{c.render(r)}</td>)}
                   <td><RelativeTime iso={r.created_at} /></td>
                   <td className="row-actions">
-                    <Can access="write">
+                    <Can permission={permissions.edit} scope={resourceWhere(permissions, r.id)}>
                       <button type="button" onClick={() => open(r)} aria-label={`Edit ${r.name}`}>Edit</button>
+                    </Can>
+                    <Can permission={permissions.delete} scope={resourceWhere(permissions, r.id)}>
                       <button
                         type="button"
                         className="danger"

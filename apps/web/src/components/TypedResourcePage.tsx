@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { Link } from 'react-router';
 import { api } from '../api/client';
 import type { Page } from '../api/types';
-import { Can } from '../auth/session';
+import { Can, ResourcePermissions, resourceWhere } from '../auth/session';
 import { useConfirm } from './confirm';
 import { RelativeTime, StatusBadge } from './format';
 import { Pager, QueryState } from './query-state';
@@ -24,8 +24,10 @@ interface Resource {
 }
 
 /** Issuers and targets: a list, typed create/edit forms, a test button and delete (with confirmation). */
-export function TypedResourcePage({ title, path, kind, types, testLabel, detailPath }: {
+export function TypedResourcePage({ title, path, kind, types, testLabel, detailPath, permissions }: {
   title: string;
+  /** Which permissions show its create, test, edit and delete buttons. */
+  permissions: ResourcePermissions;
   /** Where a row's name links to (`${detailPath}/${id}`), when the resource has a detail page. */
   detailPath?: string;
   path: string;
@@ -74,7 +76,7 @@ export function TypedResourcePage({ title, path, kind, types, testLabel, detailP
     <section aria-labelledby={`${kind}-title`}>
       <div className="page-head">
         <h1 id={`${kind}-title`}>{title}</h1>
-        <Can access="write">
+        <Can permission={permissions.edit} scope={resourceWhere(permissions)}>
           <button type="button" className="primary" onClick={() => { save.reset(); setEditing('new'); }}>
             New {kind}
           </button>
@@ -115,9 +117,11 @@ export function TypedResourcePage({ title, path, kind, types, testLabel, detailP
                 <td>{r.test_status ? <StatusBadge status={r.test_status} /> : <span className="muted">never</span>} <RelativeTime iso={r.last_tested_at} empty="" /></td>
                 <td><RelativeTime iso={r.created_at} /></td>
                 <td className="row-actions">
-                  <Can access="write">
+                  <Can permission={permissions.edit} scope={resourceWhere(permissions, r.id)}>
                     <button type="button" onClick={() => test.mutate(r)} disabled={test.isPending} aria-label={`${testLabel} ${r.name}`}>{testLabel}</button>
                     <button type="button" onClick={() => { save.reset(); setEditing(r); }} aria-label={`Edit ${r.name}`}>Edit</button>
+                  </Can>
+                  <Can permission={permissions.delete} scope={resourceWhere(permissions, r.id)}>
                     <button
                       type="button"
                       className="danger"

@@ -158,7 +158,7 @@ function EabKeys() {
   return (
     <>
       <h2>External account binding keys</h2>
-      <Can access="admin"><NewEabKey /></Can>
+      <Can permission="acme.eab.manage"><NewEabKey /></Can>
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={!list.data?.data.length} empty="No EAB keys.">
         <Table label="EAB keys">
           <thead><tr><th scope="col">Key id</th><th scope="col">Status</th><th scope="col">Profile</th><th scope="col">Team</th><th scope="col">Owner</th><th scope="col">Account</th><th scope="col">Expires</th><th scope="col">Created</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
@@ -175,7 +175,7 @@ function EabKeys() {
                 <td><RelativeTime iso={k.created_at} /></td>
                 <td className="row-actions">
                   {(k.status === 'active' || k.status === 'bound') && (
-                    <Can access="admin">
+                    <Can permission="acme.eab.manage">
                       <button type="button" className="danger" aria-label={`Revoke EAB key ${k.id}`}
                         onClick={() => confirm.ask({ title: `Revoke EAB key ${k.id}?`, destructive: true, confirmLabel: 'Revoke', onConfirm: () => revoke.mutate(k) })}>
                         Revoke

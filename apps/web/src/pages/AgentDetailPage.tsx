@@ -46,7 +46,7 @@ export default function AgentDetailPage() {
             </div>
             {!a.retired_at && (
               <div className="actions">
-                <Can access="write">
+                <Can permission="agent.retire">
                   <button
                     type="button"
                     className="danger"

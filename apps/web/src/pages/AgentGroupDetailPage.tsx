@@ -106,14 +106,14 @@ export default function AgentGroupDetailPage() {
           {overrides.data?.map((o) => (
             <li key={o.agent_id}>
               {agentName(o.agent_id)}: <strong>{o.membership_type}d</strong>{' '}
-              <Can access="write">
+              <Can permission="agent.edit">
                 <button type="button" aria-label={`Remove the ${o.membership_type} of ${agentName(o.agent_id)}`} onClick={() => removeOverride.mutate(o.agent_id)}>Remove</button>
               </Can>
             </li>
           ))}
         </ul>
       </QueryState>
-      <Can access="write">
+      <Can permission="agent.edit">
         <form className="card form" aria-label="Include or exclude an agent" onSubmit={submit} noValidate>
           <Field id="override-agent" label="Agent">
             <select id="override-agent" value={agentId} onChange={(e) => setAgentId(e.target.value)}>

@@ -4,6 +4,7 @@ import { SimpleResourcePage } from '../components/SimpleResourcePage';
 export default function AgentGroupsPage() {
   return (
     <SimpleResourcePage
+      permissions={{ edit: 'agent.edit', delete: 'agent.edit' }}
       title="Agent groups"
       path="/agent-groups"
       kind="agent group"

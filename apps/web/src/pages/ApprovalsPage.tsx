@@ -107,7 +107,7 @@ export default function ApprovalsPage() {
                     <span className="muted small" data-testid={`own-approval-${r.id}`}>Your request: another approver decides</span>
                   )}
                   {r.state === 'pending' && actor !== undefined && r.requested_by !== actor && (
-                    <Can access="write">
+                    <Can permission={['approval.approve', 'approval.reject']} scope="any">
                       <button type="button" onClick={() => decide.mutate({ request: r, decision: 'approve' })} aria-label={`Approve request ${r.id}`}>Approve</button>
                       <button type="button" className="danger" aria-label={`Reject request ${r.id}`} onClick={() => { setNote(''); setRejecting(r); }}>Reject</button>
                     </Can>

@@ -132,7 +132,7 @@ export default function CertificateDetailPage() {
               {moving && <span className="muted" role="status">updating…</span>}
             </div>
             <div className="actions">
-              <Can access="write">
+              <Can permission="cert.issue" scope="any">
                 <button type="button" className="primary" onClick={() => renew.mutate()} disabled={renew.isPending || c.status === 'Revoked' || c.status === 'Archived'}>
                   Renew
                 </button>
@@ -142,17 +142,26 @@ export default function CertificateDetailPage() {
                   Download PEM
                 </button>
               )}
-              <Can access="write">
+              <Can permission="cert.edit" scope="any">
                 {c.status !== 'Pending' && c.status !== 'Archived' && !revoked && (
                   <button type="button" onClick={() => deploy.mutate()} disabled={deploy.isPending}>Deploy now</button>
                 )}
+              </Can>
+              {/* The server lets cert.read export PKCS#12; the console offers the private key to those who may change the certificate, as before. */}
+              <Can permission="cert.edit" scope="any">
                 {c.status !== 'Pending' && (
                   <button type="button" onClick={() => setOpen(open === 'pkcs12' ? null : 'pkcs12')} aria-expanded={open === 'pkcs12'}>Export PKCS#12</button>
                 )}
+              </Can>
+              <Can permission="healthcheck.edit">
                 <Link className="button" to={`/health-checks?certificate_id=${encodeURIComponent(c.id)}`}>Monitor its endpoint</Link>
+              </Can>
+              <Can permission="cert.edit" scope="any">
                 {c.status !== 'Archived' && (
                   <button type="button" onClick={() => setOpen(open === 'assign' ? null : 'assign')} aria-expanded={open === 'assign'}>Change policy, profile or owner</button>
                 )}
+              </Can>
+              <Can permission="cert.delete" scope="any">
                 {c.status !== 'Archived' && (
                   <button
                     type="button"
@@ -167,7 +176,7 @@ export default function CertificateDetailPage() {
                 )}
               </Can>
               {!revoked && c.status !== 'Archived' && (
-              <Can access="write">
+              <Can permission="cert.revoke" scope="any">
                 <label>
                   Reason
                   <select value={reason} onChange={(e) => setReason(e.target.value)}>

@@ -151,7 +151,7 @@ export function LifecycleTimeline({ certificate, versions }: { certificate: Cert
   const audit = useQuery({
     queryKey: ['certificates', 'timeline-audit', id, certificate.updated_at],
     queryFn: () => api.get<Page<AuditEvent>>('/audit', { resource_type: 'certificate', resource_id: id, per_page: 200 }),
-    enabled: session.can('audit'),
+    enabled: session.can('audit.read', 'any'),
   });
   const events: TimelineEvent[] = [];
   const oldestFirst = [...versions].sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));

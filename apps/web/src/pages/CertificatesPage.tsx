@@ -39,7 +39,9 @@ export default function CertificatesPage() {
   const queryClient = useQueryClient();
   const toast = useToast();
   const confirm = useConfirm();
-  const canWrite = useSession().can('write');
+  const session = useSession();
+  // Selection serves the bulk actions: offered when any one of them may be used (each shows by its own permission).
+  const canWrite = session.can(['cert.issue', 'cert.bulk_revoke', 'cert.edit'], 'any');
 
   const query = { search: values.search, status: values.status, environment: values.environment, issuer_id: values.issuer_id, owner_id: values.owner_id, team_id: values.team_id, profile_id: values.profile_id, sort: values.sort || '-created_at', page, per_page: PER_PAGE };
   const list = useQuery({
@@ -140,7 +142,7 @@ export default function CertificatesPage() {
     <section aria-labelledby="certificates-title">
       <div className="page-head">
         <h1 id="certificates-title">Certificates</h1>
-        <Can access="write">
+        <Can permission="cert.issue" scope="any">
           <button type="button" className="primary" onClick={() => setCreating((c) => !c)} aria-expanded={creating}>
             New certificate
           </button>
@@ -183,9 +185,12 @@ export default function CertificatesPage() {
       {selectedIds.length > 0 && (
         <div className="bulk-bar" role="region" aria-label="Bulk actions">
           <span>{selectedIds.length} selected</span>
+          <Can permission="cert.issue" scope="any">
           <button type="button" onClick={() => bulkRenew.mutate(selectedIds)} disabled={bulkRenew.isPending}>
             Renew selected
           </button>
+          </Can>
+          <Can permission="cert.bulk_revoke" scope="any">
           <label>
             Reason
             <select value={revokeReason} onChange={(e) => setRevokeReason(e.target.value)}>
@@ -207,6 +212,8 @@ export default function CertificatesPage() {
           >
             Revoke selected
           </button>
+          </Can>
+          <Can permission="cert.edit" scope="any">
           <label>
             New owner
             <select value={reassignTo.owner_id} onChange={(e) => setReassignTo({ ...reassignTo, owner_id: e.target.value })}>
@@ -224,6 +231,7 @@ export default function CertificatesPage() {
           <button type="button" onClick={() => bulkReassign.mutate(selectedIds)} disabled={!reassignTo.owner_id || bulkReassign.isPending}>
             Reassign selected
           </button>
+          </Can>
         </div>
       )}
       <QueryState isLoading={list.isLoading} error={list.error} isEmpty={(list.data?.data.length ?? 0) === 0} empty="No certificates match.">

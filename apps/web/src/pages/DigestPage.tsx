@@ -72,7 +72,7 @@ export default function DigestPage() {
             ) : (
               <p className="state state-empty">Nothing expires within the window: the digest would be empty.</p>
             )}
-            <Can access="write">
+            <Can permission="digest.send">
               <form className="card form" aria-label="Send the digest now" onSubmit={submit} noValidate>
                 <Field id="digest-recipients" label="Recipients" error={fieldErrors(send.error).recipients} hint="Email addresses, comma-separated; empty sends to CERTCTL_DIGEST_RECIPIENTS">
                   <input id="digest-recipients" value={recipients} onChange={(e) => setRecipients(e.target.value)} />

@@ -126,7 +126,7 @@ function Triage() {
                 <td><StatusBadge status={d.status} /></td>
                 <td className="row-actions">
                   {d.status === 'Unmanaged' && (
-                    <Can access="write">
+                    <Can permission="discovery.claim">
                       <button type="button" onClick={() => { claim.reset(); setManagedId(''); setClaiming(d); }} aria-label={`Claim ${d.common_name || d.id}`}>Claim</button>
                       <button
                         type="button"
@@ -221,7 +221,7 @@ function ScanTargets() {
     <>
       <div className="page-head">
         <h2>Network scan targets</h2>
-        <Can access="write">
+        <Can permission="network_scan.edit">
           <button type="button" onClick={() => { create.reset(); setCreating((c) => !c); }} aria-expanded={creating}>New scan target</button>
         </Can>
       </div>
@@ -253,10 +253,14 @@ function ScanTargets() {
                   {scans[t.id] ? (
                     <ScanProgress scanId={scans[t.id]!} onFinished={refreshAll} onDone={() => { setScans(({ [t.id]: _, ...rest }) => rest); void refresh(); }} />
                   ) : (
-                    <Can access="write">
-                      <button type="button" onClick={() => scanNow.mutate(t)} aria-label={`Scan now: ${t.name}`}>Scan now</button>
+                    <>
+                      <Can permission="network_scan.run">
+                        <button type="button" onClick={() => scanNow.mutate(t)} aria-label={`Scan now: ${t.name}`}>Scan now</button>
+                      </Can>
+                      <Can permission="network_scan.edit">
                       <button type="button" className="danger" aria-label={`Delete ${t.name}`} onClick={() => confirm.ask({ title: `Delete scan target ${t.name}?`, destructive: true, confirmLabel: 'Delete', onConfirm: () => remove.mutate(t) })}>Delete</button>
-                    </Can>
+                      </Can>
+                    </>
                   )}
                 </td>
               </tr>

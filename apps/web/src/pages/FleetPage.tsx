@@ -86,7 +86,7 @@ export default function FleetPage() {
       {blocked && (
         <div className="card notice" role="alert">
           <p>{blocked.agent.name} was not retired: {blocked.message}</p>
-          <Can access="write">
+          <Can permission="agent.retire">
             <button type="button" className="danger" onClick={() => retire.mutate({ agent: blocked.agent, force: true })}>Retire {blocked.agent.name} and detach what depends on it</button>
           </Can>
           <button type="button" onClick={() => setBlocked(null)}>Keep it</button>
@@ -106,7 +106,7 @@ export default function FleetPage() {
                   <td>{[a.os, a.architecture].filter(Boolean).join(' / ') || '—'}</td>
                   <td>{a.hostname || '—'}</td>
                   <td className="row-actions">
-                    <Can access="write">
+                    <Can permission="agent.retire">
                       <button
                         type="button"
                         className="danger"

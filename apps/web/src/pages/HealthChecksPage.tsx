@@ -121,7 +121,7 @@ export default function HealthChecksPage() {
     <section aria-labelledby="health-title">
       <div className="page-head">
         <h1 id="health-title">Health checks</h1>
-        <Can access="write">
+        <Can permission="healthcheck.edit">
           <button type="button" className="primary" onClick={() => { create.reset(); setForm({ endpoint: '', server_name: '', certificate_id: '', check_interval_seconds: '300' }); }}>New health check</button>
         </Can>
       </div>
@@ -172,10 +172,12 @@ export default function HealthChecksPage() {
                   <td>{c.consecutive_failures ?? 0}{c.failure_reason ? <span className="muted"> ({c.failure_reason})</span> : ''}</td>
                   <td className="row-actions">
                     <button type="button" aria-expanded={openHistory === c.id} aria-label={`History of ${c.endpoint}`} onClick={() => setOpenHistory(openHistory === c.id ? null : c.id)}>History</button>
-                    <Can access="write">
+                    <Can permission="healthcheck.acknowledge">
                       {!c.acknowledged && c.status !== 'healthy' && (
                         <button type="button" aria-label={`Acknowledge ${c.endpoint}`} onClick={() => acknowledge.mutate(c)}>Acknowledge</button>
                       )}
+                    </Can>
+                    <Can permission="healthcheck.delete">
                       <button
                         type="button"
                         className="danger"

@@ -66,7 +66,7 @@ function IntermediateTree({ issuerId, all }: { issuerId: string; all: Intermedia
           <li key={m.id} data-testid={`intermediate-${m.name}`}>
             <span>{m.name ?? m.id}</span> <StatusBadge status={m.state} /> <span className="muted">expires <RelativeTime iso={m.not_after} /></span>{' '}
             {m.state !== 'retired' && (
-              <Can access="write">
+              <Can permission="ca.hierarchy.manage">
                 <button type="button" aria-label={`Retire ${m.name}`} onClick={() => confirm.ask({ title: `Retire intermediate CA ${m.name}?`, destructive: true, confirmLabel: 'Retire', children: <p>It stops signing; what it issued stays valid until it expires or is revoked.</p>, onConfirm: () => retire.mutate(m) })}>
                   Retire
                 </button>
@@ -81,7 +81,7 @@ function IntermediateTree({ issuerId, all }: { issuerId: string; all: Intermedia
   const errors = fieldErrors(create.error);
   return (
     <>
-      <Can access="write">
+      <Can permission="ca.hierarchy.manage" scope={{ type: 'issuer', id: issuerId }}>
         <button type="button" onClick={() => { create.reset(); setForm({ name: '', parent_ca_id: '', validity_days: '' }); }}>New intermediate CA</button>
       </Can>
       {form && (
@@ -162,7 +162,7 @@ export default function IssuerDetailPage() {
             <div className="page-head">
               <h1 id="issuer-title">{i.name}</h1>
               <StatusBadge status={i.test_status} />
-              <Can access="write">
+              <Can permission="issuer.edit" scope={{ type: 'issuer', id: i.id }}>
                 <button type="button" onClick={() => test.mutate()} disabled={test.isPending} aria-label={`Test connection to ${i.name}`}>Test connection</button>
               </Can>
             </div>

@@ -23,5 +23,5 @@ export const ISSUER_TYPE_FIELDS: Record<string, ConfigFieldSpec[]> = {
 };
 
 export default function IssuersPage() {
-  return <TypedResourcePage title="Issuers" path="/issuers" kind="issuer" types={ISSUER_TYPE_FIELDS} testLabel="Test" detailPath="/issuers" />;
+  return <TypedResourcePage title="Issuers" path="/issuers" kind="issuer" types={ISSUER_TYPE_FIELDS} testLabel="Test" detailPath="/issuers" permissions={{ edit: 'issuer.edit', delete: 'issuer.delete', scoped: 'issuer' }} />;
 }

@@ -73,7 +73,7 @@ export default function JobDetailPage() {
               <StatusBadge status={j.status} />
             </div>
             <div className="actions">
-              <Can access="write">
+              <Can permission="job.cancel" scope="any">
                 {CANCELLABLE.has(j.status) && (
                   <button
                     type="button"

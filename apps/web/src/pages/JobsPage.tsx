@@ -80,7 +80,7 @@ export default function JobsPage() {
                     <span className="muted small" data-testid={`own-request-${j.id}`}>Your request: another approver decides</span>
                   )}
                   {j.status === 'AwaitingApproval' && actor !== undefined && j.requested_by !== actor && (
-                    <Can access="write">
+                    <Can permission={['approval.approve', 'approval.reject']} scope="any">
                       <button type="button" onClick={() => decide.mutate({ job: j, decision: 'approve' })} aria-label={`Approve job ${j.id}`}>Approve</button>
                       <button
                         type="button"

@@ -121,7 +121,7 @@ export function NotificationsPage() {
           </label>
         )}
         {dead && (
-          <Can access="write">
+          <Can permission="notification.edit" scope="any">
             <button
               type="button"
               className="danger"
@@ -180,7 +180,7 @@ export function NotificationsPage() {
                     </td>
                     {dead && (
                       <td>
-                        <Can access="write">
+                        <Can permission="notification.edit" scope="any">
                           <button type="button" onClick={() => requeueOne.mutate(n.id)} disabled={requeueOne.isPending} aria-label={`Requeue notification ${n.id}`}>
                             Requeue
                           </button>

@@ -4,6 +4,7 @@ import { SimpleResourcePage } from '../components/SimpleResourcePage';
 export default function OwnersPage() {
   return (
     <SimpleResourcePage
+      permissions={{ edit: 'owner.edit', delete: 'owner.delete' }}
       title="Owners"
       path="/owners"
       kind="owner"

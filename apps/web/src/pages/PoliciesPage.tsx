@@ -8,6 +8,7 @@ const SEVERITIES = ['Warning', 'Error', 'Critical'] as const;
 export default function PoliciesPage() {
   return (
     <SimpleResourcePage
+      permissions={{ edit: 'policy.edit', delete: 'policy.delete' }}
       title="Policies"
       path="/policies"
       kind="policy"

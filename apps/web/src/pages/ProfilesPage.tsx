@@ -10,6 +10,7 @@ const duration = (seconds: unknown) => {
 export default function ProfilesPage() {
   return (
     <SimpleResourcePage
+      permissions={{ edit: 'profile.edit', delete: 'profile.delete', scoped: 'profile' }}
       title="Certificate profiles"
       path="/profiles"
       kind="profile"

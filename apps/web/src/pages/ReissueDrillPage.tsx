@@ -78,7 +78,7 @@ export default function ReissueDrillPage() {
         Every active certificate of the issuer is issued again and deployed through its agents and connectors; each old serial is
         revoked only once the post-deploy TLS check sees the new certificate served (at once for a certificate without targets).
       </p>
-      <Can access="write">
+      <Can permission="issuer.reissue" scope={{ type: 'issuer' }}>
         <form className="filters" onSubmit={onPreview}>
           <label>
             Issuer

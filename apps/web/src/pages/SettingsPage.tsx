@@ -21,9 +21,9 @@ export default function SettingsPage() {
       <h2>Links</h2>
       <ul>
         <li><a href="/api/docs" target="_blank" rel="noreferrer">API documentation (OpenAPI)</a></li>
-        <Can access="admin"><li><a href="/admin/queues" target="_blank" rel="noreferrer">Queue dashboard</a></li></Can>
+        <Can permission="queue.admin"><li><a href="/admin/queues" target="_blank" rel="noreferrer">Queue dashboard</a></li></Can>
       </ul>
-      <Can access="admin">
+      <Can permission="auth.key.list">
         <ApiKeys />
       </Can>
     </section>
@@ -69,6 +69,7 @@ function ApiKeys() {
           <button type="button" onClick={() => setSecret(null)}>Done</button>
         </div>
       )}
+      <Can permission="auth.key.create">
       <form className="card form inline" aria-label="New API key" noValidate onSubmit={(e: FormEvent) => { e.preventDefault(); create.mutate(); }}>
         <Field id="key-name" label="Name" error={errors.name}><input id="key-name" value={name} onChange={(e) => setName(e.target.value)} /></Field>
         <Field id="key-role" label="Role" error={errors.role}>
@@ -77,6 +78,7 @@ function ApiKeys() {
         {formError(create.error, ['name', 'role']) && <p className="field-error" role="alert">{formError(create.error, ['name', 'role'])}</p>}
         <button type="submit" className="primary" disabled={create.isPending}>Create key</button>
       </form>
+      </Can>
       <QueryState isLoading={keys.isLoading} error={keys.error} isEmpty={!keys.data?.data.length}>
         <Table label="API keys">
           <thead><tr><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
@@ -91,13 +93,13 @@ function ApiKeys() {
                 <td>
                   {k.revoked_at ? (
                     <span className="muted">revoked <RelativeTime iso={k.revoked_at} /></span>
-                  ) : k.name !== session.actor ? (
+                  ) : k.name !== session.actor && session.can('auth.key.delete') ? (
                     <button type="button" className="danger" aria-label={`Revoke key ${k.name}`} onClick={() => confirm.ask({ title: `Revoke key ${k.name}?`, destructive: true, confirmLabel: 'Revoke', onConfirm: () => revoke.mutate(k) })}>
                       Revoke
                     </button>
-                  ) : (
+                  ) : k.name === session.actor ? (
                     <span className="muted">this session</span>
-                  )}
+                  ) : null}
                 </td>
               </tr>
             ))}

@@ -56,8 +56,10 @@ export default function TargetDetailPage() {
               {t.enabled === false && <span className="muted">disabled</span>}
             </div>
             <div className="actions">
-              <Can access="write">
+              <Can permission="target.edit" scope="any">
                 <button type="button" onClick={() => test.mutate()} disabled={test.isPending}>Test connection</button>
+              </Can>
+              <Can permission="target.delete" scope="any">
                 <button
                   type="button"
                   className="danger"

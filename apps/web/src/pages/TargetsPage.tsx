@@ -40,5 +40,5 @@ export const TARGET_TYPE_FIELDS: Record<string, ConfigFieldSpec[]> = {
 };
 
 export default function TargetsPage() {
-  return <TypedResourcePage title="Deployment targets" path="/targets" kind="target" types={TARGET_TYPE_FIELDS} testLabel="Dry run" detailPath="/targets" />;
+  return <TypedResourcePage title="Deployment targets" path="/targets" kind="target" types={TARGET_TYPE_FIELDS} testLabel="Dry run" detailPath="/targets" permissions={{ edit: 'target.edit', delete: 'target.delete', scoped: 'rows' }} />;
 }

@@ -4,6 +4,7 @@ import { SimpleResourcePage } from '../components/SimpleResourcePage';
 export default function TeamsPage() {
   return (
     <SimpleResourcePage
+      permissions={{ edit: 'team.edit', delete: 'team.delete' }}
       title="Teams"
       path="/teams"
       kind="team"
