@@ -151,7 +151,7 @@ function parseDoc(markdown: string): DocRoute[] {
       method,
       path,
       permissions: permission.trim() === '(any authenticated caller)' ? [] : permission.trim().split(' or '),
-      where: scope.includes('rows filtered') ? 'rows' : scope.includes(' or ') ? 'path' : 'global',
+      where: scope.includes('rows filtered') || scope.includes('reference data') ? 'rows' : scope.includes(' or ') ? 'path' : 'global',
       agentSelf: scope.includes('agent keys: own'),
     });
   }

@@ -229,6 +229,22 @@ describe('team-scoped callers (roles granted within a scope)', () => {
     expect(refused.body.message).toBe('missing permission cert.read');
   });
 
+  it("lists only its own team and that team's owners (B's by id is 404); issuers and profiles, reference data, come whole", async () => {
+    const teams = (await as(keys.operatorA).get('/api/v1/teams?per_page=500').expect(200)).body;
+    expect(idsOf(teams)).toEqual([ids.teamA]);
+    expect(teams.total).toBe(1);
+    await as(keys.operatorA).get(`/api/v1/teams/${ids.teamB}`).expect(404);
+    const owners = (await as(keys.operatorA).get('/api/v1/owners?per_page=500').expect(200)).body;
+    expect(owners.data.map((o: { team_id: string }) => o.team_id)).toEqual(owners.data.map(() => ids.teamA));
+    expect(idsOf(owners)).toContain(ids.ownerA);
+    await as(keys.operatorA).get(`/api/v1/owners/${ids.ownerB}`).expect(404);
+    // Holding team.read only within an issuer names no team: none is listed.
+    const issuerOnly = await keyFor('issuer-teams', grantsIn('issuer', ids.issuer2!, ['team.read']));
+    expect((await as(issuerOnly).get('/api/v1/teams').expect(200)).body.total).toBe(0);
+    const issuers = (await as(keys.operatorA).get('/api/v1/issuers?per_page=500').expect(200)).body;
+    expect(idsOf(issuers)).toEqual(expect.arrayContaining([ids.issuer1, ids.issuer2]));
+  });
+
   // Last in the file: it opens jobs of its own, which the job counts above do not expect.
   it("lists and opens only the approval requests of team A's certificates; B's by id is 404, and deciding it too", async () => {
     const gated = (await post(api, '/api/v1/profiles', { name: unique('gated'), requires_approval: true })).id as string;

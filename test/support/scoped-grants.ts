@@ -35,5 +35,5 @@ export function grantsIn(scope_type: ScopeType, scope_id: string, permissions: r
 export const OPERATOR_PERMISSIONS = [
   'cert.read', 'cert.issue', 'cert.edit', 'cert.revoke', 'cert.delete', 'cert.bulk_revoke', 'target.read', 'target.edit', 'target.delete',
   'job.read', 'job.cancel', 'notification.read', 'notification.edit', 'audit.read', 'audit.export', 'agent.read', 'stats.read',
-  'approval.read', 'approval.approve', 'approval.reject',
+  'approval.read', 'approval.approve', 'approval.reject', 'team.read', 'owner.read', 'issuer.read', 'profile.read',
 ] as const;

@@ -26,6 +26,8 @@ export interface CrudControllerOptions {
    * (list and get) or `all` (the service limits every read and write to the caller's scopes).
    */
   rows?: 'list' | 'read' | 'all';
+  /** The list is reference data: a grant in any scope reaches it and it is answered whole (issuers, profiles). */
+  referenceList?: boolean;
 }
 
 /** What a resource service offers the generic controller; `create`/`update` override the plain CRUD when present. */
@@ -56,7 +58,7 @@ export interface CrudService {
 export function CrudController(o: CrudControllerOptions): Type {
   const rows = { scope: 'rows' as const };
   const scoped = o.scope ? { scope: { type: o.scope, param: 'id' } } : o.rows === 'read' || o.rows === 'all' ? rows : {};
-  const listScope = o.rows ? rows : {};
+  const listScope = o.referenceList ? { scope: 'reference' as const } : o.rows ? rows : {};
   const writeScope = o.scope ? scoped : o.rows === 'all' ? rows : {};
   @ApiTags(o.tag)
   @ApiBearerAuth()

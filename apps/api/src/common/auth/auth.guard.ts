@@ -80,7 +80,7 @@ export function authorize(principal: Principal, requirement: PermissionRequireme
   const permissions = requiredPermissions(requirement);
   const needed = permissions.join(' or ');
   const scope = requirement.scope;
-  if (scope === 'rows') {
+  if (scope === 'rows' || scope === 'reference') {
     if (!holds(principal, permissions, 'anywhere')) throw forbidden(`missing permission ${needed}`);
   } else if (scope) {
     const id = params[scope.param];

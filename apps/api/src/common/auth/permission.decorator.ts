@@ -13,9 +13,11 @@ export interface PermissionRequirement {
    * Where the permission must be held. Omitted: globally (a team-scoped grant does not reach routes whose effect is
    * not confined to a team). `rows`: in any scope, because the route's service limits the rows it reads or writes
    * to the caller's teams/issuers/profiles (visibilityOf). `{type, param}`: the route acts on one issuer or profile
-   * named by a path parameter, so globally or for that issuer/profile (certctl's rbacGateScoped).
+   * named by a path parameter, so globally or for that issuer/profile (certctl's rbacGateScoped). `reference`: in
+   * any scope, and answered whole: reference data a scoped caller needs to fill in its own rows (the issuers and
+   * profiles it may pick when creating a certificate).
    */
-  scope?: 'rows' | { type: 'issuer' | 'profile'; param: string };
+  scope?: 'rows' | 'reference' | { type: 'issuer' | 'profile'; param: string };
   /** An agent key may call this route only for its own agent id (this path parameter). */
   agentSelf?: string;
 }
@@ -34,6 +36,7 @@ export function requiredPermissions(requirement: PermissionRequirement): string[
 export function describeRequirement(requirement: PermissionRequirement): { permission: string; scope: string } {
   const permission = requirement.permission === AUTHENTICATED ? '(any authenticated caller)' : requiredPermissions(requirement).join(' or ');
   const where = requirement.scope === 'rows' ? 'any (rows filtered)'
+    : requirement.scope === 'reference' ? 'any (reference data, listed whole)'
     : requirement.scope ? `global or ${requirement.scope.type} {${requirement.scope.param}}` : 'global';
   const scope = [
     where,

@@ -11,7 +11,7 @@ import { RequirePermission } from '../../common/auth/permission.decorator';
 export class IssuersController extends CrudController({
   path: 'issuers', tag: 'issuers', service: IssuersService,
   createDto: CreateIssuerDto, updateDto: UpdateIssuerDto, queryDto: IssuerQuery, resource: Schemas.Issuer,
-  permissions: { read: 'issuer.read', edit: 'issuer.edit', delete: 'issuer.delete' }, scope: 'issuer', rows: 'list',
+  permissions: { read: 'issuer.read', edit: 'issuer.edit', delete: 'issuer.delete' }, scope: 'issuer', referenceList: true,
 }) {
   declare readonly service: IssuersService;
 

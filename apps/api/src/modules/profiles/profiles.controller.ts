@@ -14,7 +14,7 @@ import { ProfilesService } from './profiles.service';
 export class ProfilesController extends CrudController({
   path: 'profiles', tag: 'profiles', service: ProfilesService,
   createDto: CreateProfileDto, updateDto: UpdateProfileDto, queryDto: SearchPageQuery, resource: Schemas.CertificateProfile,
-  permissions: { read: 'profile.read', edit: 'profile.edit', delete: 'profile.delete' }, scope: 'profile', rows: 'list',
+  permissions: { read: 'profile.read', edit: 'profile.edit', delete: 'profile.delete' }, scope: 'profile', referenceList: true,
 }) {
   /**
    * certctl's answer to an edit of an approval-gated profile (`edits_require_approval`): 202 with the
