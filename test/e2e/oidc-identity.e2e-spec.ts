@@ -1,14 +1,12 @@
 import type { Browser, BrowserContext, Page, Response as PageResponse } from 'playwright-core';
 import { DataSource } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { APP_CONFIG, AppConfig } from '@certctl/config';
-import { freePort } from '@certctl/testing';
 import { SessionCleanupService } from '../../apps/orchestrator/src/modules/scheduler/session-cleanup.service';
-import { startApi, ApiHarness } from '../support/api-harness';
-import { chromiumMissing, launchChromium } from '../support/chromium';
+import { ApiHarness } from '../support/api-harness';
 import { keyWithRole } from '../support/fixtures';
-import { OidcPeer, startOidcPeer } from '../support/oidc-provider-peer';
-import { ensureWebBuild } from '../support/web-build';
+import { OidcConsole, chromiumSuite, startOidcConsole } from '../support/oidc-console';
+import { OidcPeer } from '../support/oidc-provider-peer';
 
 /**
  * People behind OpenID sessions, against the real provider (oidc-provider) in Chromium: every change made with
@@ -17,11 +15,10 @@ import { ensureWebBuild } from '../support/web-build';
  * read again on the unknown kid), while an id_token under a kid the provider never published is refused even
  * after that read; ended sessions and spent back-channel jtis are cleaned up by the orchestrator's job.
  */
-const missing = chromiumMissing();
-if (missing && process.env.CI !== 'true') console.warn(`[oidc-identity.e2e] skipped: ${missing}`);
-const suite = missing && process.env.CI !== 'true' ? describe.skip : describe;
+const { missing, suite } = chromiumSuite('oidc-identity.e2e');
 
 suite('OpenID identity: audit names the person, JWKS rotation, session cleanup', () => {
+  let oidc: OidcConsole | undefined;
   let p: ApiHarness;
   let peer: OidcPeer;
   let browser: Browser;
@@ -30,26 +27,19 @@ suite('OpenID identity: audit names the person, JWKS rotation, session cleanup',
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    if (missing) throw new Error(`CI=true and Chromium cannot run: ${missing}`);
-    ensureWebBuild();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    peer = await startOidcPeer({
-      redirectUri: `${base}/auth/oidc/callback`,
-      backchannelLogoutUri: `${base}/auth/oidc/back-channel-logout`,
-      postLogoutRedirectUri: `${base}/login`,
+    oidc = await startOidcConsole({
+      missing,
       users: {
         alice: { email: 'alice@example.test', groups: ['admins'] },
         bob: { email: 'bob@example.test', groups: ['admins'] },
         carol: { email: 'carol@example.test', groups: ['admins'] },
       },
+      env: {
+        CERTCTL_CONFIG_ENCRYPTION_KEY: 'oidc-identity-config-encryption-key-0123456789',
+        CERTCTL_SESSION_RETENTION: '1h',
+      },
     });
-    p = await startApi({
-      CERTCTL_AUTH_TYPE: 'oidc', CERTCTL_OIDC_ALLOW_INSECURE_HTTP: 'true', CERTCTL_CONFIG_ENCRYPTION_KEY: 'oidc-identity-config-encryption-key-0123456789',
-      CERTCTL_SESSION_RETENTION: '1h',
-    });
-    await p.app.listen(port, '127.0.0.1');
-    browser = await launchChromium();
+    ({ p, peer, browser, base } = oidc);
     const created = await p.http.post('/api/v1/auth/oidc/providers').set(p.auth()).send({
       name: 'Test IdP', issuer_url: peer.issuer, client_id: peer.clientId, client_secret: peer.clientSecret,
       redirect_uri: `${base}/auth/oidc/callback`, scopes: ['openid', 'email', 'profile', 'groups'],
@@ -61,9 +51,7 @@ suite('OpenID identity: audit names the person, JWKS rotation, session cleanup',
 
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => undefined);
-    await browser?.close();
-    await p?.close();
-    await peer?.close();
+    await oidc?.close();
   });
 
   /** Signs `login` in through the provider's own pages in a fresh context; resolves with the callback's answer. */

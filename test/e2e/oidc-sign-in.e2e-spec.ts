@@ -1,25 +1,23 @@
 import type { Browser, BrowserContext, Page, Response as PageResponse } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '@certctl/testing';
-import { startApi, ApiHarness } from '../support/api-harness';
-import { chromiumMissing, launchChromium } from '../support/chromium';
+import { ApiHarness } from '../support/api-harness';
 import { waitFor } from '../support/notifier-peers';
-import { OidcPeer, startOidcPeer } from '../support/oidc-provider-peer';
-import { ensureWebBuild } from '../support/web-build';
+import { OidcConsole, chromiumSuite, startOidcConsole } from '../support/oidc-console';
+import { OidcPeer } from '../support/oidc-provider-peer';
 
 /**
  * OpenID sign-in against a real provider (oidc-provider, started here with its own login and consent pages) and
  * real Chromium: the console's "Sign in with …" link, the provider's pages, the callback, the session cookie and
  * its CSRF token, back-channel and RP-initiated logout, and every id_token the relying party must refuse.
  */
-const missing = chromiumMissing();
-if (missing && process.env.CI !== 'true') console.warn(`[oidc-sign-in.e2e] skipped: ${missing}`);
-const suite = missing && process.env.CI !== 'true' ? describe.skip : describe;
+const { missing, suite } = chromiumSuite('oidc-sign-in.e2e');
 
 const ADMINS = 'certctl-admins';
 const VIEWERS = 'certctl-viewers';
 
 suite('OpenID sign-in with a real provider, in Chromium', () => {
+  let oidc: OidcConsole | undefined;
   let p: ApiHarness;
   let peer: OidcPeer;
   let browser: Browser;
@@ -31,14 +29,8 @@ suite('OpenID sign-in with a real provider, in Chromium', () => {
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    if (missing) throw new Error(`CI=true and Chromium cannot run: ${missing}`);
-    ensureWebBuild();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    peer = await startOidcPeer({
-      redirectUri: `${base}/auth/oidc/callback`,
-      backchannelLogoutUri: `${base}/auth/oidc/back-channel-logout`,
-      postLogoutRedirectUri: `${base}/login`,
+    oidc = await startOidcConsole({
+      missing,
       users: {
         alice: { email: 'alice@example.test', groups: [ADMINS, 'unmapped'] },
         bob: { email: 'bob@example.test', groups: [VIEWERS] },
@@ -46,17 +38,14 @@ suite('OpenID sign-in with a real provider, in Chromium', () => {
         dave: { email: 'dave@example.test', groups: { not: 'a list' } },
         erin: { email: 'erin@example.test', groups: ['nobody-maps-this'] },
       },
+      env: { CERTCTL_CONFIG_ENCRYPTION_KEY: 'oidc-e2e-config-encryption-key-0123456789' },
     });
-    p = await startApi({ CERTCTL_AUTH_TYPE: 'oidc', CERTCTL_OIDC_ALLOW_INSECURE_HTTP: 'true', CERTCTL_CONFIG_ENCRYPTION_KEY: 'oidc-e2e-config-encryption-key-0123456789' });
-    await p.app.listen(port, '127.0.0.1');
-    browser = await launchChromium();
+    ({ p, peer, browser, base } = oidc);
   }, 120_000);
 
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => undefined);
-    await browser?.close();
-    await p?.close();
-    await peer?.close();
+    await oidc?.close();
   });
 
   /** A call to the api with a cookie session (and optionally its CSRF token) or a key. */

@@ -1,12 +1,11 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '@certctl/testing';
-import { startApi, ApiHarness } from '../support/api-harness';
-import { chromiumMissing, launchChromium, screenshot, seriousAxeViolations, signInWithApiKey } from '../support/chromium';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ApiHarness } from '../support/api-harness';
+import { screenshot, seriousAxeViolations, signInWithApiKey } from '../support/chromium';
 import { post, unique } from '../support/fixtures';
 import { waitFor } from '../support/notifier-peers';
-import { OidcPeer, startOidcPeer } from '../support/oidc-provider-peer';
-import { ensureWebBuild } from '../support/web-build';
+import { OidcConsole, chromiumSuite, startOidcConsole } from '../support/oidc-console';
+import { OidcPeer } from '../support/oidc-provider-peer';
 
 /**
  * Issue 23's first test: a real OpenID provider (oidc-provider) with two people in different groups, each group
@@ -15,14 +14,13 @@ import { ensureWebBuild } from '../support/web-build';
  * the Access page shows the mappings. Removing one mapping ends that person's console session within a second and
  * leaves the other's alone.
  */
-const missing = chromiumMissing();
-if (missing && process.env.CI !== 'true') console.warn(`[oidc-team-console.e2e] skipped: ${missing}`);
-const suite = missing && process.env.CI !== 'true' ? describe.skip : describe;
+const { missing, suite } = chromiumSuite('oidc-team-console.e2e');
 
 const GROUP_A = 'payments-operators';
 const GROUP_B = 'search-operators';
 
 suite('team-scoped OpenID users in the console, in Chromium', () => {
+  let oidc: OidcConsole | undefined;
   let p: ApiHarness;
   let peer: OidcPeer;
   let browser: Browser;
@@ -32,22 +30,15 @@ suite('team-scoped OpenID users in the console, in Chromium', () => {
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    if (missing) throw new Error(`CI=true and Chromium cannot run: ${missing}`);
-    ensureWebBuild();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    peer = await startOidcPeer({
-      redirectUri: `${base}/auth/oidc/callback`,
-      backchannelLogoutUri: `${base}/auth/oidc/back-channel-logout`,
-      postLogoutRedirectUri: `${base}/login`,
+    oidc = await startOidcConsole({
+      missing,
       users: {
         pat: { email: 'pat@example.test', groups: [GROUP_A] },
         sam: { email: 'sam@example.test', groups: [GROUP_B] },
       },
+      env: { CERTCTL_CONFIG_ENCRYPTION_KEY: 'oidc-team-e2e-config-key-0123456789abcdef' },
     });
-    p = await startApi({ CERTCTL_AUTH_TYPE: 'oidc', CERTCTL_OIDC_ALLOW_INSECURE_HTTP: 'true', CERTCTL_CONFIG_ENCRYPTION_KEY: 'oidc-team-e2e-config-key-0123456789abcdef' });
-    await p.app.listen(port, '127.0.0.1');
-    browser = await launchChromium();
+    ({ p, peer, browser, base } = oidc);
 
     const issuer = (await post(p, '/api/v1/issuers', { name: unique('issuer'), type: 'GenericCA' })).id as string;
     for (const team of ['A', 'B'] as const) {
@@ -73,9 +64,7 @@ suite('team-scoped OpenID users in the console, in Chromium', () => {
 
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => undefined);
-    await browser?.close();
-    await p?.close();
-    await peer?.close();
+    await oidc?.close();
   });
 
   async function newPage(viewport?: { width: number; height: number }): Promise<{ context: BrowserContext; page: Page }> {

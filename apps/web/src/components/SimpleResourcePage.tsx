@@ -4,7 +4,7 @@ import { Link } from 'react-router';
 import { api } from '../api/client';
 import type { Page } from '../api/types';
 import { Can, ResourcePermissions, resourceWhere } from '../auth/session';
-import { useConfirm } from './confirm';
+import { ConfirmButton, useConfirm } from './confirm';
 import { Field, fieldErrors, formError } from './form';
 import { RelativeTime } from './format';
 import { Pager, QueryState } from './query-state';
@@ -189,14 +189,7 @@ export function SimpleResourcePage({ title, path, kind, intro, columns, fields, 
                       <button type="button" onClick={() => open(r)} aria-label={`Edit ${r.name}`}>Edit</button>
                     </Can>
                     <Can permission={permissions.delete} scope={resourceWhere(permissions, r.id)}>
-                      <button
-                        type="button"
-                        className="danger"
-                        aria-label={`Delete ${r.name}`}
-                        onClick={() => confirm.ask({ title: `Delete ${kind} ${r.name}?`, destructive: true, confirmLabel: 'Delete', onConfirm: () => remove.mutate(r) })}
-                      >
-                        Delete
-                      </button>
+                      <ConfirmButton ask={confirm.ask} label="Delete" ariaLabel={`Delete ${r.name}`} title={`Delete ${kind} ${r.name}?`} onConfirm={() => remove.mutate(r)} />
                     </Can>
                   </td>
                 </tr>

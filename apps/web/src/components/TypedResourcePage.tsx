@@ -4,7 +4,7 @@ import { Link } from 'react-router';
 import { api } from '../api/client';
 import type { Page } from '../api/types';
 import { Can, ResourcePermissions, resourceWhere } from '../auth/session';
-import { useConfirm } from './confirm';
+import { ConfirmButton, useConfirm } from './confirm';
 import { RelativeTime, StatusBadge } from './format';
 import { Pager, QueryState } from './query-state';
 import { useToast } from './toasts';
@@ -122,14 +122,7 @@ export function TypedResourcePage({ title, path, kind, types, testLabel, detailP
                     <button type="button" onClick={() => { save.reset(); setEditing(r); }} aria-label={`Edit ${r.name}`}>Edit</button>
                   </Can>
                   <Can permission={permissions.delete} scope={resourceWhere(permissions, r.id)}>
-                    <button
-                      type="button"
-                      className="danger"
-                      aria-label={`Delete ${r.name}`}
-                      onClick={() => confirm.ask({ title: `Delete ${kind} ${r.name}?`, destructive: true, confirmLabel: 'Delete', onConfirm: () => remove.mutate(r) })}
-                    >
-                      Delete
-                    </button>
+                    <ConfirmButton ask={confirm.ask} label="Delete" ariaLabel={`Delete ${r.name}`} title={`Delete ${kind} ${r.name}?`} onConfirm={() => remove.mutate(r)} />
                   </Can>
                 </td>
               </tr>

@@ -79,3 +79,27 @@ export function useConfirm() {
     ) : null,
   };
 }
+
+interface ConfirmButtonProps {
+  /** `confirm.ask` of the page's `useConfirm()`, whose `dialog` the page renders. */
+  ask: ReturnType<typeof useConfirm>['ask'];
+  /** The button's text, also the dialog's confirm button ("Delete", "Revoke"…). */
+  label: string;
+  /** Names the row the action is for; tests and screen readers find the button by it. */
+  ariaLabel: string;
+  /** The dialog's question. */
+  title: string;
+  /** What follows from it, shown under the question. */
+  detail?: ReactNode;
+  onConfirm(): void;
+}
+
+/** A row's destructive action: a red button that asks first, in the page's confirm dialog. */
+export function ConfirmButton({ ask, label, ariaLabel, title, detail, onConfirm }: ConfirmButtonProps) {
+  return (
+    <button type="button" className="danger" aria-label={ariaLabel}
+      onClick={() => ask({ title, destructive: true, confirmLabel: label, children: detail, onConfirm })}>
+      {label}
+    </button>
+  );
+}

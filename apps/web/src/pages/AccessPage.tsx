@@ -3,7 +3,7 @@ import { FormEvent, useState } from 'react';
 import { api, ApiRequestError } from '../api/client';
 import type { ApiKey, Page } from '../api/types';
 import { Can, useSession } from '../auth/session';
-import { useConfirm } from '../components/confirm';
+import { ConfirmButton, useConfirm } from '../components/confirm';
 import { Field, fieldErrors, formError } from '../components/form';
 import { RelativeTime } from '../components/format';
 import { QueryState } from '../components/query-state';
@@ -185,10 +185,8 @@ function Roles() {
                         <button type="button" aria-label={`Edit role ${r.name}`} onClick={() => open(r)}>Edit</button>
                       </Can>
                       <Can permission="auth.role.delete">
-                        <button type="button" className="danger" aria-label={`Delete role ${r.name}`}
-                          onClick={() => confirm.ask({ title: `Delete role ${r.name}?`, destructive: true, confirmLabel: 'Delete', children: <p>Every grant and group mapping of it ends.</p>, onConfirm: () => remove.mutate(r) })}>
-                          Delete
-                        </button>
+                        <ConfirmButton ask={confirm.ask} label="Delete" ariaLabel={`Delete role ${r.name}`} title={`Delete role ${r.name}?`}
+                          detail={<p>Every grant and group mapping of it ends.</p>} onConfirm={() => remove.mutate(r)} />
                       </Can>
                     </>
                   )}
@@ -316,10 +314,8 @@ function Grants() {
                     <td>{g.granted_by}</td>
                     <td className="row-actions">
                       <Can permission="auth.role.revoke">
-                        <button type="button" className="danger" aria-label={`Take back ${g.role_name} (${describe(g.scope_type, g.scope_id)})`}
-                          onClick={() => confirm.ask({ title: `Take back ${g.role_name} (${describe(g.scope_type, g.scope_id)})?`, destructive: true, confirmLabel: 'Take back', onConfirm: () => revoke.mutate(g) })}>
-                          Take back
-                        </button>
+                        <ConfirmButton ask={confirm.ask} label="Take back" ariaLabel={`Take back ${g.role_name} (${describe(g.scope_type, g.scope_id)})`}
+                          title={`Take back ${g.role_name} (${describe(g.scope_type, g.scope_id)})?`} onConfirm={() => revoke.mutate(g)} />
                       </Can>
                     </td>
                   </tr>
@@ -385,10 +381,8 @@ function GroupMappings() {
                 <td><RelativeTime iso={m.expires_at} empty="never" /></td>
                 <td className="row-actions">
                   <Can permission="auth.role.revoke">
-                    <button type="button" className="danger" aria-label={`Remove the mapping of group ${m.group_name} to ${m.role}`}
-                      onClick={() => confirm.ask({ title: `Remove the mapping of ${m.group_name} to ${m.role}?`, destructive: true, confirmLabel: 'Remove', children: <p>Its members lose the role at once; sessions that needed it end.</p>, onConfirm: () => remove.mutate(m) })}>
-                      Remove
-                    </button>
+                    <ConfirmButton ask={confirm.ask} label="Remove" ariaLabel={`Remove the mapping of group ${m.group_name} to ${m.role}`} title={`Remove the mapping of ${m.group_name} to ${m.role}?`}
+                      detail={<p>Its members lose the role at once; sessions that needed it end.</p>} onConfirm={() => remove.mutate(m)} />
                   </Can>
                 </td>
               </tr>

@@ -3,7 +3,7 @@ import { FormEvent, useState } from 'react';
 import { api } from '../api/client';
 import type { Page } from '../api/types';
 import { Can } from '../auth/session';
-import { useConfirm } from '../components/confirm';
+import { ConfirmButton, useConfirm } from '../components/confirm';
 import { Field, fieldErrors, formError } from '../components/form';
 import { RelativeTime, StatusBadge } from '../components/format';
 import { Pager, QueryState } from '../components/query-state';
@@ -176,10 +176,7 @@ function EabKeys() {
                 <td className="row-actions">
                   {(k.status === 'active' || k.status === 'bound') && (
                     <Can permission="acme.eab.manage">
-                      <button type="button" className="danger" aria-label={`Revoke EAB key ${k.id}`}
-                        onClick={() => confirm.ask({ title: `Revoke EAB key ${k.id}?`, destructive: true, confirmLabel: 'Revoke', onConfirm: () => revoke.mutate(k) })}>
-                        Revoke
-                      </button>
+                      <ConfirmButton ask={confirm.ask} label="Revoke" ariaLabel={`Revoke EAB key ${k.id}`} title={`Revoke EAB key ${k.id}?`} onConfirm={() => revoke.mutate(k)} />
                     </Can>
                   )}
                 </td>

@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { api, ApiRequestError } from '../api/client';
 import type { Agent, Page } from '../api/types';
 import { Can } from '../auth/session';
-import { useConfirm } from '../components/confirm';
+import { ConfirmButton, useConfirm } from '../components/confirm';
 import { RelativeTime, StatusBadge } from '../components/format';
 import { Pager, QueryState } from '../components/query-state';
 import { useDocumentTitle } from '../components/title';
@@ -107,14 +107,8 @@ export default function FleetPage() {
                   <td>{a.hostname || '—'}</td>
                   <td className="row-actions">
                     <Can permission="agent.retire">
-                      <button
-                        type="button"
-                        className="danger"
-                        aria-label={`Retire ${a.name}`}
-                        onClick={() => confirm.ask({ title: `Retire agent ${a.name}?`, destructive: true, confirmLabel: 'Retire', children: <p>The agent stops receiving work; its key is no longer accepted.</p>, onConfirm: () => retire.mutate({ agent: a, force: false }) })}
-                      >
-                        Retire
-                      </button>
+                      <ConfirmButton ask={confirm.ask} label="Retire" ariaLabel={`Retire ${a.name}`} title={`Retire agent ${a.name}?`}
+                        detail={<p>The agent stops receiving work; its key is no longer accepted.</p>} onConfirm={() => retire.mutate({ agent: a, force: false })} />
                     </Can>
                   </td>
                 </tr>

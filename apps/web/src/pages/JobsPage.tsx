@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 import { api } from '../api/client';
 import type { Job, Page } from '../api/types';
 import { Can } from '../auth/session';
-import { useConfirm } from '../components/confirm';
+import { ConfirmButton, useConfirm } from '../components/confirm';
 import { RelativeTime, StatusBadge } from '../components/format';
 import { Pager, QueryState } from '../components/query-state';
 import { useToast } from '../components/toasts';
@@ -82,14 +82,7 @@ export default function JobsPage() {
                   {j.status === 'AwaitingApproval' && actor !== undefined && j.requested_by !== actor && (
                     <Can permission={['approval.approve', 'approval.reject']} scope="any">
                       <button type="button" onClick={() => decide.mutate({ job: j, decision: 'approve' })} aria-label={`Approve job ${j.id}`}>Approve</button>
-                      <button
-                        type="button"
-                        className="danger"
-                        aria-label={`Reject job ${j.id}`}
-                        onClick={() => confirm.ask({ title: `Reject job ${j.id}?`, destructive: true, confirmLabel: 'Reject', onConfirm: () => decide.mutate({ job: j, decision: 'reject' }) })}
-                      >
-                        Reject
-                      </button>
+                      <ConfirmButton ask={confirm.ask} label="Reject" ariaLabel={`Reject job ${j.id}`} title={`Reject job ${j.id}?`} onConfirm={() => decide.mutate({ job: j, decision: 'reject' })} />
                     </Can>
                   )}
                 </td>
