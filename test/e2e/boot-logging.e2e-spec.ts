@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '@certctl/testing';
+import { createTestEnvironment, freePort } from '@certctl/testing';
 import { ApiSourceProcess } from '../support/api-source-process';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -65,10 +65,9 @@ describe('boot with an unreachable dependency', () => {
 
   it('keeps running without Redis and reports it in JSON lines, without stack dumps', async () => {
     const deadPort = await freePort();
-    const run = startApi({
-      CERTCTL_DATABASE_URL: process.env.CERTCTL_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-      CERTCTL_REDIS_URL: `redis://127.0.0.1:${deadPort}`,
-    });
+    // A migrated database of its own (the api reads its permission catalogue at boot), and no Redis.
+    const env = await createTestEnvironment();
+    const run = startApi({ CERTCTL_DATABASE_URL: env.databaseUrl, CERTCTL_REDIS_URL: `redis://127.0.0.1:${deadPort}` });
     try {
       const deadline = Date.now() + 45_000;
       while (!run.lines().some((l) => l.includes('api listening')) && Date.now() < deadline) {
@@ -86,6 +85,7 @@ describe('boot with an unreachable dependency', () => {
     } finally {
       run.child.kill('SIGKILL');
       await run.exited;
+      await env.destroy();
     }
   }, 90_000);
 });

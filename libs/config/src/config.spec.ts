@@ -5,7 +5,7 @@ import { loadDeployConfig } from './deploy-config';
 describe('loadConfig', () => {
   it('has working defaults with an empty environment', () => {
     const config = loadConfig({});
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, maxBodyBytes: 1024 * 1024, readCacheTtlMs: 5000, shutdownTimeoutMs: 25000 });
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, maxBodyBytes: 1024 * 1024, readCacheTtlMs: 5000, shutdownTimeoutMs: 25000, trustedProxies: [] });
     expect(config.auth.type).toBe('api-key');
     expect(config.redis.url).toBe('redis://127.0.0.1:6379');
   });
