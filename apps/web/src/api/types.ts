@@ -71,23 +71,8 @@ export interface Job {
   verification_error?: string | null;
 }
 
-/** A four-eyes request (GET /approvals): an issuance held by its profile, or an edit of an approval-gated profile. */
-export interface ApprovalRequest {
-  id: string;
-  approval_kind: 'cert_issuance' | 'profile_edit';
-  certificate_id?: string | null;
-  job_id?: string | null;
-  profile_id?: string | null;
-  requested_by: string;
-  state: 'pending' | 'approved' | 'rejected' | 'expired';
-  decided_by?: string | null;
-  decided_at?: string | null;
-  decision_note?: string | null;
-  payload?: Record<string, unknown> | null;
-  metadata?: Record<string, unknown>;
-  created_at: string;
-  expires_at: string;
-}
+/** A four-eyes request (GET /approvals): the CLI's and MCP's type, one declaration for every client (type only, nothing bundled). */
+export type { Approval as ApprovalRequest } from '../../../../libs/client/src/types';
 
 export interface NotificationEvent {
   id: string;
